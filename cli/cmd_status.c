@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* esmpictl status [--json] */
+#include <stdio.h>
+#include <string.h>
+
+#include "esmpictl.h"
+
+static void
+hex(const ProtobufCBinaryData *b, char *out, size_t len)
+{
+	size_t i;
+
+	out[0] = '\0';
+	for (i = 0; i < b->len && 2 * i + 2 < len; i++)
+		snprintf(out + 2 * i, 3, "%02x", b->data[i]);
+}
+
+/* JSON string with the escapes RFC 8259 requires. */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; s != NULL && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static void
+print_json(const Esmpi__Status *st)
+{
+	char job[64];
+	size_t i;
+
+	printf("{\"version\":");
+	json_str(st->version);
+	printf(",\"node\":");
+	json_str(st->node_name);
+	printf(",\"cert_not_after\":");
+	json_str(st->node_cert_not_after);
+	printf(",\"policy\":");
+	json_str(st->policy_source);
+	printf(",\"uptime_seconds\":%llu,\"clients\":%u,\"admins\":%u,"
+	    "\"policy_loads\":%llu,\"frames_rejected\":%llu,\"sessions\":[",
+	    (unsigned long long)st->uptime_seconds, st->clients, st->admins,
+	    (unsigned long long)st->policy_loads,
+	    (unsigned long long)st->frames_rejected);
+	for (i = 0; i < st->n_sessions; i++) {
+		const Esmpi__SessionInfo *s = st->sessions[i];
+
+		hex(&s->job_id, job, sizeof(job));
+		printf("%s{\"session\":%llu,\"uid\":%u,\"pid\":%u,\"job\":"
+		    "\"%s\",\"rank\":%u,\"size\":%u,\"project\":", i ? "," : "",
+		    (unsigned long long)s->session_id, s->uid, s->pid, job,
+		    s->rank, s->size);
+		json_str(s->project);
+		printf(",\"state\":");
+		json_str(s->state);
+		putchar('}');
+	}
+	printf("]}\n");
+}
+
+static void
+print_table(const Esmpi__Status *st)
+{
+	char job[64];
+	size_t i;
+
+	printf("esmpid %s  node %s (certificate until %s)\n", st->version,
+	    st->node_name, st->node_cert_not_after);
+	printf("policy %s  loads %llu  uptime %llus\n", st->policy_source,
+	    (unsigned long long)st->policy_loads,
+	    (unsigned long long)st->uptime_seconds);
+	printf("connections: %u clients, %u admins; frames rejected %llu\n",
+	    st->clients, st->admins, (unsigned long long)st->frames_rejected);
+	printf("\n%-8s %-8s %-8s %-34s %-11s %-12s %s\n", "SESSION", "UID",
+	    "PID", "JOB", "RANK", "STATE", "PROJECT");
+	for (i = 0; i < st->n_sessions; i++) {
+		const Esmpi__SessionInfo *s = st->sessions[i];
+		char rank[32];
+
+		hex(&s->job_id, job, sizeof(job));
+		snprintf(rank, sizeof(rank), "%u/%u", s->rank, s->size);
+		printf("%-8llu %-8u %-8u %-34s %-11s %-12s %s\n",
+		    (unsigned long long)s->session_id, s->uid, s->pid, job,
+		    rank, s->state, *s->project ? s->project : "-");
+	}
+	if (st->n_sessions == 0)
+		printf("(no sessions)\n");
+}
+
+int
+cmd_status_main(const struct ctl *ctl, int argc, char **argv)
+{
+	Esmpi__Request req = ESMPI__REQUEST__INIT;
+	Esmpi__StatusRequest sr = ESMPI__STATUS_REQUEST__INIT;
+	Esmpi__Reply *rep = NULL;
+	int json = 0, r;
+
+	if (argc == 2 && strcmp(argv[1], "--json") == 0)
+		json = 1;
+	else if (argc != 1) {
+		fprintf(stderr, "usage: esmpictl status [--json]\n");
+		return EXIT_USAGE;
+	}
+	req.body_case = ESMPI__REQUEST__BODY_STATUS;
+	req.status = &sr;
+	if ((r = ctl_call(ctl, &req, &rep)) != EXIT_OK)
+		return r;
+	if (rep->body_case != ESMPI__REPLY__BODY_STATUS) {
+		fprintf(stderr, "esmpictl: unexpected reply from esmpid\n");
+		esmpi__reply__free_unpacked(rep, NULL);
+		return EXIT_DAEMON;
+	}
+	if (json)
+		print_json(rep->status);
+	else
+		print_table(rep->status);
+	esmpi__reply__free_unpacked(rep, NULL);
+	return EXIT_OK;
+}

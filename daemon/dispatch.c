@@ -1,0 +1,600 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One handler per request (process_<msg>), chosen by one switch in
+ * esmpid_dispatch(). A handler returns 0 after queueing a reply (an Error
+ * reply included), or a negative ESMPI_ERR_* for a protocol violation,
+ * which closes the connection (server.c audits it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esmpi_crypto.h"
+#include "esmpi_err.h"
+#include "esmpi_log.h"
+#include "esmpi_mem.h"
+#include "esmpid.h"
+
+#define ESMPID_VERSION_STRING "0.1.0"
+
+static void
+hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static const char *
+suite_name(int id)
+{
+	const struct esmpi_suite_info *s = esmpi_suite_by_id(id);
+
+	return s ? s->name : "?";
+}
+
+static void
+settings_to_pb(const struct esmpi_pol_settings *s, Esmpi__SuiteSettings *pb)
+{
+	esmpi__suite_settings__init(pb);
+	pb->suite = (uint32_t)s->suite;
+	pb->sign = (uint32_t)s->sign;
+	pb->rekey_messages = s->rekey.messages;
+	pb->rekey_bytes = s->rekey.bytes;
+	pb->rekey_seconds = s->rekey.seconds;
+	pb->unprotected = (uint32_t)s->unprotected;
+	pb->scope = (uint32_t)s->scope;
+}
+
+/* The policy that applies to a project ("" = main). */
+static const struct esmpi_policy *
+project_policy(const struct esmpi_policy *p, const char *project)
+{
+	size_t i;
+
+	if (project == NULL || *project == '\0')
+		return p;
+	for (i = 0; i < p->nprojects; i++)
+		if (strcmp(p->projects[i].name, project) == 0)
+			return p->projects[i].policy;
+	return NULL;
+}
+
+static int
+process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__HelloReply hr = ESMPI__HELLO_REPLY__INIT;
+	Esmpi__SuiteSettings defs, *sets = NULL;
+	Esmpi__Rule *rules = NULL, **rulep = NULL;
+	Esmpi__TagRange *tags = NULL, **tagp = NULL;
+	const struct esmpi_policy *p;
+	size_t i, j, ntags = 0, t = 0;
+	int r = ESMPI_ERR_NOMEM;
+
+	if (c->state != SESS_NEW)
+		return ESMPI_ERR_PROTOCOL;
+	if (h->version != ESMPI_PROTO_VERSION) {
+		(void)esmpid_reply_error(c, ESMPI_ERR_VERSION,
+		    "protocol version %u not supported (daemon speaks %u)",
+		    h->version, ESMPI_PROTO_VERSION);
+		c->closing = 1;
+		return 0;
+	}
+	if (h->job_id.len != ESMPI_JOB_ID_LEN || h->size == 0 ||
+	    h->rank >= h->size || strlen(h->project) >= sizeof(c->project))
+		return ESMPI_ERR_PROTOCOL;
+	if ((p = project_policy(d->policy, h->project)) == NULL) {
+		(void)esmpid_reply_error(c, ESMPI_ERR_POLICY,
+		    "unknown project '%.63s' (ESMPI_PROJECT): not in policy %s",
+		    h->project, d->policy->source);
+		c->closing = 1;
+		return 0;
+	}
+	memcpy(c->job_id, h->job_id.data, ESMPI_JOB_ID_LEN);
+	hex(c->job_id, ESMPI_JOB_ID_LEN, c->job_hex);
+	c->rank = h->rank;
+	c->size = h->size;
+	snprintf(c->project, sizeof(c->project), "%s", h->project);
+	snprintf(c->host, sizeof(c->host), "%s", h->host);
+	c->session_id = ++d->next_session;
+	c->suite = p->defaults.suite;
+
+	/* The rank gets compiled rules; no YAML parser runs inside it. */
+	for (i = 0; i < p->nrules; i++)
+		ntags += p->rules[i].ntags;
+	if ((sets = calloc(p->nrules + 1, sizeof(*sets))) == NULL ||
+	    (rules = calloc(p->nrules + 1, sizeof(*rules))) == NULL ||
+	    (rulep = calloc(p->nrules + 1, sizeof(*rulep))) == NULL ||
+	    (tags = calloc(ntags + 1, sizeof(*tags))) == NULL ||
+	    (tagp = calloc(ntags + 1, sizeof(*tagp))) == NULL)
+		goto out;
+	for (i = 0; i < p->nrules; i++) {
+		const struct esmpi_pol_rule *pr = &p->rules[i];
+
+		esmpi__rule__init(&rules[i]);
+		rules[i].name = pr->name;
+		rules[i].comm = pr->comm ? pr->comm : "";
+		rules[i].tags = &tagp[t];
+		for (j = 0; j < pr->ntags; j++, t++) {
+			esmpi__tag_range__init(&tags[t]);
+			tags[t].lo = pr->tags[j].lo;
+			tags[t].hi = pr->tags[j].hi;
+			tagp[t] = &tags[t];
+		}
+		rules[i].n_tags = pr->ntags;
+		settings_to_pb(&pr->set, &sets[i]);
+		rules[i].settings = &sets[i];
+		rulep[i] = &rules[i];
+	}
+	settings_to_pb(&p->defaults, &defs);
+	hr.version = ESMPI_PROTO_VERSION;
+	hr.session_id = c->session_id;
+	hr.defaults = &defs;
+	hr.rules = rulep;
+	hr.n_rules = p->nrules;
+	hr.policy_source = d->policy->source;
+	rep.body_case = ESMPI__REPLY__BODY_HELLO;
+	rep.hello = &hr;
+	if ((r = esmpid_reply(c, &rep)) != 0)
+		goto out;
+	c->state = SESS_OPEN;
+	{
+		char suite[64], proj[96], host[96], size[32];
+		const char *extra[] = { suite, proj, host, size, NULL };
+
+		snprintf(suite, sizeof(suite), "ESMPI_SUITE=%s",
+		    suite_name(c->suite));
+		snprintf(proj, sizeof(proj), "ESMPI_PROJECT=%s", c->project);
+		snprintf(host, sizeof(host), "ESMPI_HOST=%s", c->host);
+		snprintf(size, sizeof(size), "ESMPI_SIZE=%u", c->size);
+		esmpid_audit(6, "session_open", c, extra,
+		    "session %llu opened: job %s rank %u/%u uid %u, default "
+		    "suite %s, %zu rules, scope %s",
+		    (unsigned long long)c->session_id, c->job_hex, c->rank,
+		    c->size, (unsigned)c->uid, suite_name(c->suite),
+		    p->nrules, p->defaults.scope == ESMPI_SCOPE_INTER_NODE ?
+		    "inter-node" : "all");
+	}
+out:
+	free(sets);
+	free(rules);
+	free(rulep);
+	free(tags);
+	free(tagp);
+	return r;
+}
+
+static int
+process_key_share(struct esmpid *d, struct esmpid_conn *c)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__KeyShare ks = ESMPI__KEY_SHARE__INIT;
+	struct esmpi_share s;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	int r;
+
+	if (c->state != SESS_OPEN)
+		return ESMPI_ERR_PROTOCOL;
+	if ((r = esmpid_jobkey_ephemeral(&c->eph, c->eph_pub)) != 0)
+		return esmpid_reply_error(c, r, "cannot create key share");
+	memset(&s, 0, sizeof(s));
+	memcpy(s.job_id, c->job_id, ESMPI_JOB_ID_LEN);
+	s.rank = c->rank;
+	memcpy(s.pub, c->eph_pub, ESMPI_ECDH_PUB_LEN);
+	if ((r = esmpid_jobkey_sign_share(d->id, &s, &sig, &sig_len)) != 0)
+		return esmpid_reply_error(c, r, "cannot sign key share");
+	ks.job_id.data = c->job_id;
+	ks.job_id.len = ESMPI_JOB_ID_LEN;
+	ks.rank = c->rank;
+	ks.ecdh_public.data = c->eph_pub;
+	ks.ecdh_public.len = ESMPI_ECDH_PUB_LEN;
+	ks.node_cert.data = d->id->cert_der;
+	ks.node_cert.len = d->id->cert_der_len;
+	ks.signature.data = sig;
+	ks.signature.len = sig_len;
+	rep.body_case = ESMPI__REPLY__BODY_KEY_SHARE;
+	rep.key_share = &ks;
+	r = esmpid_reply(c, &rep);
+	free(sig);
+	if (r == 0)
+		c->state = SESS_SHARED;
+	return r;
+}
+
+/* Fill s from a protobuf share; ESMPI_ERR_PROTOCOL when malformed. */
+static int
+share_from_pb(const Esmpi__KeyShare *pb, struct esmpi_share *s)
+{
+	if (pb == NULL || pb->job_id.len != ESMPI_JOB_ID_LEN ||
+	    pb->ecdh_public.len != ESMPI_ECDH_PUB_LEN ||
+	    pb->node_cert.len == 0 || pb->signature.len == 0)
+		return ESMPI_ERR_PROTOCOL;
+	memcpy(s->job_id, pb->job_id.data, ESMPI_JOB_ID_LEN);
+	s->rank = pb->rank;
+	memcpy(s->pub, pb->ecdh_public.data, ESMPI_ECDH_PUB_LEN);
+	s->cert = pb->node_cert.data;
+	s->cert_len = pb->node_cert.len;
+	s->sig = pb->signature.data;
+	s->sig_len = pb->signature.len;
+	return 0;
+}
+
+static void
+audit_peer_refused(struct esmpid_conn *c, uint32_t rank, const char *why)
+{
+	char peer[32], reason[400];
+	const char *extra[] = { peer, reason, NULL };
+
+	snprintf(peer, sizeof(peer), "ESMPI_PEER=%u", rank);
+	snprintf(reason, sizeof(reason), "ESMPI_REASON=%s", why);
+	esmpid_audit(3, "access_denied", c, extra,
+	    "job %s: key share of rank %u refused: %s", c->job_hex, rank, why);
+}
+
+/*
+ * Verified certificates are remembered for the length of one request:
+ * ranks on one node share a certificate, so a job of N ranks on M nodes
+ * costs M chain verifications, not N.
+ */
+struct cert_seen {
+	const uint8_t *der;
+	size_t len;
+};
+
+static int
+process_wrap(struct esmpid *d, struct esmpid_conn *c,
+    Esmpi__WrapJobKeyRequest *w)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__WrapJobKeyReply wr = ESMPI__WRAP_JOB_KEY_REPLY__INIT;
+	Esmpi__WrappedKey *keys = NULL, **keyp = NULL;
+	uint8_t job_key[ESMPI_JOB_KEY_LEN], *ct = NULL;
+	struct cert_seen *seen = NULL;
+	size_t nseen = 0, i, k;
+	char cn[256], err[512];
+	int r;
+
+	if (c->state != SESS_SHARED || c->rank != 0 || c->wrapped)
+		return ESMPI_ERR_PROTOCOL;
+	if (w->n_shares != c->size)
+		return esmpid_reply_error(c, ESMPI_ERR_INVALID,
+		    "wrap request carries %zu key shares for a job of %u "
+		    "ranks", w->n_shares, c->size);
+	r = ESMPI_ERR_NOMEM;
+	if ((keys = calloc(w->n_shares, sizeof(*keys))) == NULL ||
+	    (keyp = calloc(w->n_shares, sizeof(*keyp))) == NULL ||
+	    (seen = calloc(w->n_shares, sizeof(*seen))) == NULL ||
+	    (ct = malloc(w->n_shares * ESMPI_WRAPPED_LEN)) == NULL)
+		goto out;
+	if ((r = esmpi_random(job_key, sizeof(job_key))) != 0)
+		goto out;
+	for (i = 0; i < w->n_shares; i++) {
+		struct esmpi_share s;
+		int known = 0;
+
+		if (share_from_pb(w->shares[i], &s) != 0 || s.rank != i ||
+		    memcmp(s.job_id, c->job_id, ESMPI_JOB_ID_LEN) != 0) {
+			r = esmpid_reply_error(c, ESMPI_ERR_INVALID,
+			    "key share %zu is malformed or belongs to another "
+			    "job or rank", i);
+			goto out;
+		}
+		if (i == 0 && memcmp(s.pub, c->eph_pub, ESMPI_ECDH_PUB_LEN)) {
+			r = esmpid_reply_error(c, ESMPI_ERR_INVALID,
+			    "key share 0 is not this session's share");
+			goto out;
+		}
+		for (k = 0; k < nseen; k++)
+			if (seen[k].len == s.cert_len &&
+			    memcmp(seen[k].der, s.cert, s.cert_len) == 0)
+				known = 1;
+		r = esmpid_jobkey_verify_share(d->id, &s, known, cn,
+		    sizeof(cn), err, sizeof(err));
+		if (r == 0 && !known) {
+			seen[nseen].der = s.cert;
+			seen[nseen++].len = s.cert_len;
+		}
+		if (r != 0) {
+			audit_peer_refused(c, s.rank, err);
+			r = esmpid_reply_error(c, r, "rank %u refused: %s",
+			    s.rank, err);
+			goto out;
+		}
+		if ((r = esmpid_jobkey_wrap(c->eph, c->eph_pub, &s, job_key,
+		    ct + i * ESMPI_WRAPPED_LEN)) != 0) {
+			r = esmpid_reply_error(c, r, "cannot wrap the job key "
+			    "for rank %zu", i);
+			goto out;
+		}
+		esmpi__wrapped_key__init(&keys[i]);
+		keys[i].rank = (uint32_t)i;
+		keys[i].ciphertext.data = ct + i * ESMPI_WRAPPED_LEN;
+		keys[i].ciphertext.len = ESMPI_WRAPPED_LEN;
+		keyp[i] = &keys[i];
+	}
+	wr.keys = keyp;
+	wr.n_keys = w->n_shares;
+	rep.body_case = ESMPI__REPLY__BODY_WRAP;
+	rep.wrap = &wr;
+	if ((r = esmpid_reply(c, &rep)) == 0)
+		c->wrapped = 1;
+out:
+	esmpi_memzero(job_key, sizeof(job_key));
+	free(keys);
+	free(keyp);
+	free(seen);
+	free(ct);
+	return r;
+}
+
+static int
+process_unwrap(struct esmpid *d, struct esmpid_conn *c,
+    Esmpi__UnwrapJobKeyRequest *u)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__UnwrapJobKeyReply ur = ESMPI__UNWRAP_JOB_KEY_REPLY__INIT;
+	struct esmpi_share root, self;
+	uint8_t job_key[ESMPI_JOB_KEY_LEN];
+	char cn[256], err[512];
+	int r;
+
+	if (c->state != SESS_SHARED || (c->rank == 0 && !c->wrapped))
+		return ESMPI_ERR_PROTOCOL;
+	if (share_from_pb(u->root_share, &root) != 0 || u->key == NULL ||
+	    u->key->ciphertext.len != ESMPI_WRAPPED_LEN ||
+	    u->key->rank != c->rank)
+		return ESMPI_ERR_PROTOCOL;
+	if (root.rank != 0 ||
+	    memcmp(root.job_id, c->job_id, ESMPI_JOB_ID_LEN) != 0)
+		return esmpid_reply_error(c, ESMPI_ERR_INVALID,
+		    "root key share is not rank 0's share of this job");
+	if ((r = esmpid_jobkey_verify_share(d->id, &root, 0, cn, sizeof(cn), err,
+	    sizeof(err))) != 0) {
+		audit_peer_refused(c, 0, err);
+		return esmpid_reply_error(c, r, "rank 0 refused: %s", err);
+	}
+	memset(&self, 0, sizeof(self));
+	memcpy(self.job_id, c->job_id, ESMPI_JOB_ID_LEN);
+	self.rank = c->rank;
+	memcpy(self.pub, c->eph_pub, ESMPI_ECDH_PUB_LEN);
+	if ((r = esmpid_jobkey_unwrap(c->eph, &self, &root,
+	    u->key->ciphertext.data, job_key)) != 0) {
+		audit_peer_refused(c, 0, "wrapped job key does not "
+		    "authenticate");
+		return esmpid_reply_error(c, ESMPI_ERR_AUTH,
+		    "the job key wrapped by rank 0 (node '%s') does not "
+		    "authenticate", cn);
+	}
+	/* Forward secrecy: the ephemeral key is no longer needed. */
+	EVP_PKEY_free(c->eph);
+	c->eph = NULL;
+	ur.job_key.data = job_key;
+	ur.job_key.len = sizeof(job_key);
+	ur.epoch = 0;
+	rep.body_case = ESMPI__REPLY__BODY_UNWRAP;
+	rep.unwrap = &ur;
+	r = esmpid_reply(c, &rep);
+	esmpi_memzero(job_key, sizeof(job_key));
+	if (r == 0)
+		c->state = SESS_KEYED;
+	return r;
+}
+
+static int
+reply_ok(struct esmpid_conn *c, const char *msg)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__Ok ok = ESMPI__OK__INIT;
+
+	ok.message = (char *)msg;
+	rep.body_case = ESMPI__REPLY__BODY_OK;
+	rep.ok = &ok;
+	return esmpid_reply(c, &rep);
+}
+
+/* Events a rank may report; anything else is a protocol violation. */
+static const char *const client_events[] = {
+	"integrity_failure", "replay_detected", "unprotected_call", "rekey",
+	NULL,
+};
+
+static int
+process_audit(struct esmpid *d, struct esmpid_conn *c, Esmpi__AuditReport *a)
+{
+	char comm[96], peer[32], tag[32];
+	const char *extra[] = { comm, peer, tag, NULL };
+	int i, known = 0, prio;
+
+	if (c->state == SESS_NEW)
+		return ESMPI_ERR_PROTOCOL;
+	for (i = 0; client_events[i] != NULL; i++)
+		if (strcmp(a->event, client_events[i]) == 0)
+			known = 1;
+	if (!known)
+		return ESMPI_ERR_PROTOCOL;
+	snprintf(comm, sizeof(comm), "ESMPI_COMM=%.80s", a->comm);
+	snprintf(peer, sizeof(peer), "ESMPI_PEER=%d", a->peer);
+	snprintf(tag, sizeof(tag), "ESMPI_TAG=%d", a->tag);
+	prio = strcmp(a->event, "rekey") == 0 ||
+	    strcmp(a->event, "unprotected_call") == 0 ? 5 : 2;
+	esmpid_audit(prio, a->event, c, extra, "job %s rank %u: %.300s",
+	    c->job_hex, c->rank, a->detail);
+	return reply_ok(c, "audited");
+}
+
+static int
+process_load_policy(struct esmpid *d, struct esmpid_conn *c,
+    Esmpi__LoadPolicy *lp)
+{
+	char err[768], src[600], msg[700];
+	const char *extra[] = { src, NULL };
+
+	if (lp->path == NULL || *lp->path != '/')
+		return esmpid_reply_error(c, ESMPI_ERR_INVALID,
+		    "policy path must be absolute");
+	snprintf(src, sizeof(src), "ESMPI_POLICY=%s", lp->path);
+	if (esmpid_policy_swap_file(d, lp->path, err, sizeof(err)) != 0) {
+		esmpid_audit(3, "policy_rejected", c, extra,
+		    "policy load refused, keeping the current policy: %s",
+		    err);
+		return esmpid_reply_error(c, ESMPI_ERR_POLICY, "%s", err);
+	}
+	esmpid_audit(5, "policy_loaded", c, extra,
+	    "policy loaded from %s by uid %u", lp->path, (unsigned)c->uid);
+	snprintf(msg, sizeof(msg), "policy loaded from %s", lp->path);
+	return reply_ok(c, msg);
+}
+
+static int
+process_show_policy(struct esmpid *d, struct esmpid_conn *c)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__PolicyText pt = ESMPI__POLICY_TEXT__INIT;
+	char *yaml = NULL;
+	int r;
+
+	if ((r = esmpi_pol_format(d->policy, &yaml)) != 0)
+		return esmpid_reply_error(c, r, "cannot format policy");
+	pt.source = d->policy->source;
+	pt.yaml = yaml;
+	rep.body_case = ESMPI__REPLY__BODY_POLICY;
+	rep.policy = &pt;
+	r = esmpid_reply(c, &rep);
+	free(yaml);
+	return r;
+}
+
+static const char *
+state_name(enum esmpid_conn_state s)
+{
+	switch (s) {
+	case SESS_NEW:		return "connecting";
+	case SESS_OPEN:		return "open";
+	case SESS_SHARED:	return "key-exchange";
+	case SESS_KEYED:	return "keyed";
+	}
+	return "?";
+}
+
+static int
+process_status(struct esmpid *d, struct esmpid_conn *c)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__Status st = ESMPI__STATUS__INIT;
+	Esmpi__SessionInfo *si = NULL, **sip = NULL;
+	struct esmpid_conn *x;
+	size_t n = 0;
+	int r;
+
+	for (x = d->conns; x != NULL; x = x->next)
+		if (x->kind == CONN_CLIENT && x->state != SESS_NEW)
+			n++;
+	if ((si = calloc(n + 1, sizeof(*si))) == NULL ||
+	    (sip = calloc(n + 1, sizeof(*sip))) == NULL) {
+		free(si);
+		return ESMPI_ERR_NOMEM;
+	}
+	n = 0;
+	for (x = d->conns; x != NULL; x = x->next) {
+		if (x->kind != CONN_CLIENT || x->state == SESS_NEW)
+			continue;
+		esmpi__session_info__init(&si[n]);
+		si[n].session_id = x->session_id;
+		si[n].uid = x->uid;
+		si[n].pid = (uint32_t)x->pid;
+		si[n].job_id.data = x->job_id;
+		si[n].job_id.len = ESMPI_JOB_ID_LEN;
+		si[n].rank = x->rank;
+		si[n].size = x->size;
+		si[n].project = x->project;
+		si[n].state = (char *)state_name(x->state);
+		sip[n] = &si[n];
+		n++;
+	}
+	st.version = ESMPID_VERSION_STRING;
+	st.node_name = d->id->name;
+	st.node_cert_subject = d->id->name;
+	st.node_cert_not_after = d->id->not_after;
+	st.policy_source = d->policy->source;
+	st.uptime_seconds = esmpid_now() - d->started;
+	st.clients = (uint32_t)d->nclients;
+	st.admins = (uint32_t)d->nadmins;
+	st.sessions = sip;
+	st.n_sessions = n;
+	st.policy_loads = d->policy_loads;
+	st.frames_rejected = d->frames_rejected;
+	rep.body_case = ESMPI__REPLY__BODY_STATUS;
+	rep.status = &st;
+	r = esmpid_reply(c, &rep);
+	free(si);
+	free(sip);
+	return r;
+}
+
+int
+esmpid_dispatch(struct esmpid *d, struct esmpid_conn *c, const uint8_t *body,
+    size_t len)
+{
+	Esmpi__Request *req = NULL;
+	int r, admin_msg;
+
+	if ((r = esmpi_frame_decode_request(body, len, &req)) != 0)
+		return r;
+	admin_msg = req->body_case >= ESMPI__REQUEST__BODY_LOAD_POLICY;
+	/* A message for the other socket is a protocol violation. */
+	if (admin_msg != (c->kind == CONN_ADMIN)) {
+		r = ESMPI_ERR_PROTOCOL;
+		goto out;
+	}
+	switch (req->body_case) {
+	case ESMPI__REQUEST__BODY_HELLO:
+		r = process_hello(d, c, req->hello);
+		break;
+	case ESMPI__REQUEST__BODY_KEY_SHARE:
+		r = process_key_share(d, c);
+		break;
+	case ESMPI__REQUEST__BODY_WRAP:
+		r = process_wrap(d, c, req->wrap);
+		break;
+	case ESMPI__REQUEST__BODY_UNWRAP:
+		r = process_unwrap(d, c, req->unwrap);
+		break;
+	case ESMPI__REQUEST__BODY_GOODBYE:
+		if (c->state == SESS_NEW) {
+			r = ESMPI_ERR_PROTOCOL;
+			break;
+		}
+		c->closing = 1;
+		r = reply_ok(c, "goodbye");
+		break;
+	case ESMPI__REQUEST__BODY_AUDIT:
+		r = process_audit(d, c, req->audit);
+		break;
+	case ESMPI__REQUEST__BODY_LOAD_POLICY:
+		r = process_load_policy(d, c, req->load_policy);
+		break;
+	case ESMPI__REQUEST__BODY_SHOW_POLICY:
+		r = process_show_policy(d, c);
+		break;
+	case ESMPI__REQUEST__BODY_STATUS:
+		r = process_status(d, c);
+		break;
+	case ESMPI__REQUEST__BODY_ROTATE:
+		r = esmpid_reply_error(c, ESMPI_ERR_INVALID,
+		    "rotate is not supported by this daemon version");
+		break;
+	default:
+		r = ESMPI_ERR_PROTOCOL;
+		break;
+	}
+out:
+	esmpi__request__free_unpacked(req, NULL);
+	return r;
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+
+#include "esmpi_crypto.h"
+#include "esmpi_err.h"
+#include "esmpi_mem.h"
+#include "jobkey.h"
+
+static const char share_label[] = "esmpi key share v1";
+static const char wrap_label[] = "esmpi wrap v1";
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+/* What a share's signature covers: label || job id || rank || pub. */
+#define TRANSCRIPT_LEN (sizeof(share_label) + ESMPI_JOB_ID_LEN + 4 + \
+	ESMPI_ECDH_PUB_LEN)
+
+static void
+share_transcript(const struct esmpi_share *s, uint8_t t[TRANSCRIPT_LEN])
+{
+	uint8_t *p = t;
+
+	memcpy(p, share_label, sizeof(share_label));
+	p += sizeof(share_label);
+	memcpy(p, s->job_id, ESMPI_JOB_ID_LEN);
+	p += ESMPI_JOB_ID_LEN;
+	put_be32(p, s->rank);
+	p += 4;
+	memcpy(p, s->pub, ESMPI_ECDH_PUB_LEN);
+}
+
+int
+esmpid_jobkey_ephemeral(EVP_PKEY **eph, uint8_t pub[ESMPI_ECDH_PUB_LEN])
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	size_t len = 0;
+
+	if (k == NULL)
+		return ESMPI_ERR_CRYPTO;
+	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pub,
+	    ESMPI_ECDH_PUB_LEN, &len) != 1 || len != ESMPI_ECDH_PUB_LEN) {
+		EVP_PKEY_free(k);
+		return ESMPI_ERR_CRYPTO;
+	}
+	*eph = k;
+	return 0;
+}
+
+int
+esmpid_jobkey_sign_share(const struct esmpi_identity *id,
+    const struct esmpi_share *s, uint8_t **sig, size_t *sig_len)
+{
+	uint8_t t[TRANSCRIPT_LEN];
+
+	share_transcript(s, t);
+	return esmpi_pki_sign(id->key, t, sizeof(t), sig, sig_len);
+}
+
+int
+esmpid_jobkey_verify_share(const struct esmpi_identity *id,
+    const struct esmpi_share *s, int chain_known, char *cn, size_t cnlen,
+    char *err, size_t errlen)
+{
+	uint8_t t[TRANSCRIPT_LEN];
+	EVP_PKEY *pub = NULL;
+	int r;
+
+	if ((r = esmpi_pki_verify_peer(id, s->cert, s->cert_len, chain_known, &pub, cn,
+	    cnlen, err, errlen)) != 0)
+		return r;
+	share_transcript(s, t);
+	if ((r = esmpi_pki_verify(pub, t, sizeof(t), s->sig, s->sig_len)) != 0)
+		snprintf(err, errlen, "key share of rank %u: signature by "
+		    "node '%s' does not verify", s->rank, cn);
+	EVP_PKEY_free(pub);
+	return r;
+}
+
+static EVP_PKEY *
+pub_from_point(const uint8_t pub[ESMPI_ECDH_PUB_LEN])
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *k = NULL;
+
+	if (bld == NULL ||
+	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+	    "prime256v1", 0) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+	    pub, ESMPI_ECDH_PUB_LEN) ||
+	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		k = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return k;
+}
+
+/*
+ * The key-encryption key for one rank: HKDF(salt = job id, ikm = ECDH,
+ * info = label || root pub || rank pub || rank). Both sides compute the
+ * same ECDH secret (ours with their point). Single use, so a zero nonce
+ * is safe.
+ */
+static int
+derive_kek(EVP_PKEY *eph, const uint8_t *peer_point,
+    const uint8_t root_pub[ESMPI_ECDH_PUB_LEN],
+    const struct esmpi_share *rank_share, uint8_t kek[32])
+{
+	uint8_t shared[32], info[sizeof(wrap_label) + 2 * ESMPI_ECDH_PUB_LEN + 4];
+	EVP_PKEY *peer = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	size_t slen = sizeof(shared);
+	int r = ESMPI_ERR_CRYPTO;
+
+	if ((peer = pub_from_point(peer_point)) == NULL) {
+		r = ESMPI_ERR_INVALID;
+		goto out;
+	}
+	if ((ctx = EVP_PKEY_CTX_new(eph, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(ctx) != 1 ||
+	    EVP_PKEY_derive_set_peer(ctx, peer) != 1 ||
+	    EVP_PKEY_derive(ctx, shared, &slen) != 1 || slen != 32)
+		goto out;
+	memcpy(info, wrap_label, sizeof(wrap_label));
+	memcpy(info + sizeof(wrap_label), root_pub, ESMPI_ECDH_PUB_LEN);
+	memcpy(info + sizeof(wrap_label) + ESMPI_ECDH_PUB_LEN, rank_share->pub,
+	    ESMPI_ECDH_PUB_LEN);
+	put_be32(info + sizeof(wrap_label) + 2 * ESMPI_ECDH_PUB_LEN,
+	    rank_share->rank);
+	r = esmpi_hkdf_sha256(kek, 32, rank_share->job_id, ESMPI_JOB_ID_LEN,
+	    shared, sizeof(shared), info, sizeof(info));
+out:
+	esmpi_memzero(shared, sizeof(shared));
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(peer);
+	ERR_clear_error();
+	return r;
+}
+
+static void
+wrap_aad(const struct esmpi_share *s, uint8_t aad[ESMPI_JOB_ID_LEN + 4])
+{
+	memcpy(aad, s->job_id, ESMPI_JOB_ID_LEN);
+	put_be32(aad + ESMPI_JOB_ID_LEN, s->rank);
+}
+
+int
+esmpid_jobkey_wrap(EVP_PKEY *eph, const uint8_t root_pub[ESMPI_ECDH_PUB_LEN],
+    const struct esmpi_share *peer, const uint8_t job_key[ESMPI_JOB_KEY_LEN],
+    uint8_t out[ESMPI_WRAPPED_LEN])
+{
+	static const uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
+	uint8_t kek[32], aad[ESMPI_JOB_ID_LEN + 4];
+	struct esmpi_aead *a = NULL;
+	int r;
+
+	if ((r = derive_kek(eph, peer->pub, root_pub, peer, kek)) != 0)
+		goto out;
+	wrap_aad(peer, aad);
+	if ((r = esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, kek,
+	    sizeof(kek))) != 0)
+		goto out;
+	r = esmpi_aead_seal(a, out, out + ESMPI_JOB_KEY_LEN, job_key,
+	    ESMPI_JOB_KEY_LEN, nonce, aad, sizeof(aad));
+out:
+	esmpi_aead_free(a);
+	esmpi_memzero(kek, sizeof(kek));
+	return r;
+}
+
+int
+esmpid_jobkey_unwrap(EVP_PKEY *eph, const struct esmpi_share *self,
+    const struct esmpi_share *root, const uint8_t in[ESMPI_WRAPPED_LEN],
+    uint8_t job_key[ESMPI_JOB_KEY_LEN])
+{
+	static const uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
+	uint8_t kek[32], aad[ESMPI_JOB_ID_LEN + 4];
+	struct esmpi_aead *a = NULL;
+	int r;
+
+	if ((r = derive_kek(eph, root->pub, root->pub, self, kek)) != 0)
+		goto out;
+	wrap_aad(self, aad);
+	if ((r = esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, kek,
+	    sizeof(kek))) != 0)
+		goto out;
+	r = esmpi_aead_open(a, job_key, in, ESMPI_JOB_KEY_LEN,
+	    in + ESMPI_JOB_KEY_LEN, nonce, aad, sizeof(aad));
+out:
+	esmpi_aead_free(a);
+	esmpi_memzero(kek, sizeof(kek));
+	return r;
+}

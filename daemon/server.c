@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The event loop: two listening Unix sockets (clients, admins), signals via
+ * signalfd and a housekeeping timerfd, all on one epoll set. Each
+ * connection has a frame decoder and an output buffer; any framing error
+ * closes that connection only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "esmpi_err.h"
+#include "esmpi_log.h"
+#include "esmpi_mem.h"
+#include "esmpid.h"
+
+/* epoll user data for the non-connection fds */
+static int tag_client, tag_admin, tag_signal, tag_timer;
+
+uint64_t
+esmpid_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+static int
+make_parent_dir(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int
+listen_unix(const char *path, mode_t mode, gid_t group)
+{
+	struct sockaddr_un sa;
+	mode_t old;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		esmpi_error("%s: socket path too long", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	if (make_parent_dir(path) != 0) {
+		esmpi_error("%s: cannot create parent directory: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		return -1;
+	(void)unlink(path);
+	old = umask(0177);	/* no window in which others may connect */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		umask(old);
+		esmpi_error("%s: bind: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if ((group != (gid_t)-1 && chown(path, (uid_t)-1, group) != 0) ||
+	    chmod(path, mode) != 0 || listen(fd, 128) != 0) {
+		esmpi_error("%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+ep_add(struct esmpid *d, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = ptr };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Take sockets from systemd: named "admin" is the admin socket; any
+ * other (or an unnamed single one) is the client socket. */
+static void
+take_activated(struct esmpid *d)
+{
+	char **names = NULL;
+	int n, i;
+
+	n = sd_listen_fds_with_names(1, &names);
+	for (i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *nm = names != NULL ? names[i] : NULL;
+
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			esmpi_warn("activated fd %d is not a listening Unix "
+			    "stream socket; ignored", fd);
+			continue;
+		}
+		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		if (nm != NULL && strcmp(nm, "admin") == 0)
+			d->admin_lfd = fd;
+		else if (d->client_lfd < 0)
+			d->client_lfd = fd;
+		d->activated = 1;
+	}
+	if (names != NULL) {
+		for (i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+}
+
+int
+esmpid_server_open(struct esmpid *d)
+{
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	sigset_t mask;
+
+	d->client_lfd = d->admin_lfd = -1;
+	take_activated(d);
+	if (d->client_lfd < 0 &&
+	    (d->client_lfd = listen_unix(d->opt.socket_path, 0666,
+	    (gid_t)-1)) < 0)
+		return ESMPI_ERR_SYSTEM;
+	if (d->admin_lfd < 0 &&
+	    (d->admin_lfd = listen_unix(d->opt.admin_path,
+	    d->admin_gid != (gid_t)-1 ? 0660 : 0600, d->admin_gid)) < 0)
+		return ESMPI_ERR_SYSTEM;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 ||
+	    (d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		return ESMPI_ERR_SYSTEM;
+	signal(SIGPIPE, SIG_IGN);
+	if ((d->timerfd = timerfd_create(CLOCK_MONOTONIC,
+	    TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
+	    timerfd_settime(d->timerfd, 0, &its, NULL) != 0)
+		return ESMPI_ERR_SYSTEM;
+	if ((d->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    ep_add(d, d->client_lfd, EPOLLIN, &tag_client) != 0 ||
+	    ep_add(d, d->admin_lfd, EPOLLIN, &tag_admin) != 0 ||
+	    ep_add(d, d->sigfd, EPOLLIN, &tag_signal) != 0 ||
+	    ep_add(d, d->timerfd, EPOLLIN, &tag_timer) != 0)
+		return ESMPI_ERR_SYSTEM;
+	d->running = 1;
+	return 0;
+}
+
+static void
+conn_close(struct esmpid *d, struct esmpid_conn *c, const char *why)
+{
+	if (c->kind == CONN_CLIENT && c->state != SESS_NEW) {
+		const char *extra[] = { NULL, NULL };
+		char reason[96];
+
+		snprintf(reason, sizeof(reason), "ESMPI_REASON=%s", why);
+		extra[0] = reason;
+		esmpid_audit(6, "session_close", c, extra,
+		    "session %llu closed (%s)",
+		    (unsigned long long)c->session_id, why);
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->kind == CONN_CLIENT)
+		d->nclients--;
+	else
+		d->nadmins--;
+	EVP_PKEY_free(c->eph);
+	esmpi_frame_rx_free(&c->rx);
+	esmpi_freezero(c->tx, c->tx_len);
+	esmpi_freezero(c, sizeof(*c));
+}
+
+/* Whether uid may administer: root, or a member of the admin group. */
+static int
+admin_allowed(const struct esmpid *d, uid_t uid, gid_t gid)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	gid_t groups[256];
+	int ng = 256, i;
+
+	if (uid == 0)
+		return 1;
+	if (d->admin_gid == (gid_t)-1)
+		return 0;
+	if (gid == d->admin_gid)
+		return 1;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL)
+		return 0;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &ng) < 0)
+		return 0;
+	for (i = 0; i < ng; i++)
+		if (groups[i] == d->admin_gid)
+			return 1;
+	return 0;
+}
+
+static void
+accept_conn(struct esmpid *d, int lfd, enum esmpid_conn_kind kind)
+{
+	struct esmpid_conn *c;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	int fd;
+
+	while ((fd = accept4(lfd, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
+			close(fd);
+			continue;
+		}
+		if ((kind == CONN_CLIENT && d->nclients >= d->opt.max_clients) ||
+		    (kind == CONN_ADMIN && d->nadmins >= ESMPID_MAX_ADMINS)) {
+			esmpi_warn("connection limit reached; refusing pid %d",
+			    (int)cred.pid);
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->kind = kind;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+		c->pid = cred.pid;
+		c->opened = esmpid_now();
+		esmpi_frame_rx_init(&c->rx);
+		c->next = d->conns;
+		if (d->conns)
+			d->conns->prev = c;
+		d->conns = c;
+		if (kind == CONN_CLIENT)
+			d->nclients++;
+		else
+			d->nadmins++;
+		if (ep_add(d, fd, EPOLLIN, c) != 0) {
+			conn_close(d, c, "epoll");
+			continue;
+		}
+		/* Access is decided on every connection, before any frame. */
+		if ((kind == CONN_CLIENT &&
+		    !esmpi_pol_allows(d->policy, cred.uid, cred.gid)) ||
+		    (kind == CONN_ADMIN &&
+		    !admin_allowed(d, cred.uid, cred.gid))) {
+			const char *extra[] = { kind == CONN_ADMIN ?
+			    "ESMPI_SOCKET=admin" : "ESMPI_SOCKET=client", NULL };
+
+			esmpid_audit(4, "access_denied", c, extra,
+			    "access denied for uid %u pid %d on the %s socket",
+			    (unsigned)cred.uid, (int)cred.pid,
+			    kind == CONN_ADMIN ? "admin" : "client");
+			(void)esmpid_reply_error(c, ESMPI_ERR_DENIED,
+			    "access denied: uid %u is not allowed by %s",
+			    (unsigned)cred.uid, kind == CONN_ADMIN ?
+			    "the admin socket (root or the admin group only)" :
+			    "the policy's access list");
+			c->closing = 1;
+		}
+	}
+}
+
+/* Try to send buffered output; close when drained and closing. */
+static int
+conn_flush(struct esmpid *d, struct esmpid_conn *c)
+{
+	struct epoll_event ev = { .data.ptr = c };
+	ssize_t n;
+
+	while (c->tx_off < c->tx_len) {
+		n = send(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off,
+		    MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			conn_close(d, c, "write error");
+			return -1;
+		}
+		c->tx_off += (size_t)n;
+	}
+	if (c->tx_off == c->tx_len) {
+		esmpi_freezero(c->tx, c->tx_len);
+		c->tx = NULL;
+		c->tx_len = c->tx_off = 0;
+		if (c->closing) {
+			conn_close(d, c, "closed by daemon");
+			return -1;
+		}
+	}
+	ev.events = EPOLLIN | (c->tx_len ? EPOLLOUT : 0);
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	return 0;
+}
+
+static void
+frame_error(struct esmpid *d, struct esmpid_conn *c, int r)
+{
+	char reason[128];
+	const char *extra[] = { reason, NULL };
+
+	d->frames_rejected++;
+	snprintf(reason, sizeof(reason), "ESMPI_REASON=%s", esmpi_strerror(r));
+	esmpid_audit(4, "protocol_error", c, extra,
+	    "closing connection of pid %d uid %u: %s", (int)c->pid,
+	    (unsigned)c->uid, esmpi_strerror(r));
+	(void)esmpid_reply_error(c, r, "%s; closing connection",
+	    esmpi_strerror(r));
+	c->closing = 1;
+}
+
+static void
+conn_readable(struct esmpid *d, struct esmpid_conn *c)
+{
+	const uint8_t *body;
+	size_t len;
+	int r;
+
+	if (c->closing) {
+		/* Drain and ignore whatever a refused client still sends. */
+		char junk[4096];
+
+		while (read(c->fd, junk, sizeof(junk)) > 0)
+			;
+		if (c->tx_len == 0)
+			conn_close(d, c, "closed by daemon");
+		return;
+	}
+	r = esmpi_frame_rx_read(&c->rx, c->fd);
+	for (;;) {
+		int got;
+
+		if (r == ESMPI_ERR_TOO_LARGE) {
+			frame_error(d, c, r);
+			break;
+		}
+		got = esmpi_frame_rx_next(&c->rx, &body, &len);
+		if (got < 0) {
+			frame_error(d, c, got);
+			break;
+		}
+		if (got == 0)
+			break;
+		if ((r = esmpid_dispatch(d, c, body, len)) != 0) {
+			frame_error(d, c, r);
+			break;
+		}
+		esmpi_frame_rx_consume(&c->rx);
+		if (c->closing)
+			break;
+		r = esmpi_frame_rx_read(&c->rx, c->fd);
+	}
+	if (r == ESMPI_ERR_EOF || r == ESMPI_ERR_SYSTEM) {
+		if (c->rx.len != 0 && r == ESMPI_ERR_EOF && !c->closing) {
+			d->frames_rejected++;
+			esmpid_audit(4, "protocol_error", c, NULL,
+			    "connection of pid %d closed mid-frame "
+			    "(truncated frame)", (int)c->pid);
+		}
+		conn_close(d, c, "disconnected");
+		return;
+	}
+	(void)conn_flush(d, c);
+}
+
+int
+esmpid_reply(struct esmpid_conn *c, Esmpi__Reply *rep)
+{
+	uint8_t *buf = NULL, *n;
+	size_t len = 0;
+	int r;
+
+	rep->version = ESMPI_PROTO_VERSION;
+	if ((r = esmpi_frame_pack(&rep->base, &buf, &len)) != 0)
+		return r;
+	if (c->tx_len - c->tx_off + len > ESMPID_TX_MAX) {
+		esmpi_freezero(buf, len);
+		return ESMPI_ERR_TOO_LARGE;
+	}
+	if ((n = malloc(c->tx_len - c->tx_off + len)) == NULL) {
+		esmpi_freezero(buf, len);
+		return ESMPI_ERR_NOMEM;
+	}
+	memcpy(n, c->tx + c->tx_off, c->tx_len - c->tx_off);
+	memcpy(n + c->tx_len - c->tx_off, buf, len);
+	esmpi_freezero(buf, len);
+	len += c->tx_len - c->tx_off;
+	esmpi_freezero(c->tx, c->tx_len);
+	c->tx = n;
+	c->tx_len = len;
+	c->tx_off = 0;
+	return 0;
+}
+
+int
+esmpid_reply_error(struct esmpid_conn *c, int code, const char *fmt, ...)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__Error e = ESMPI__ERROR__INIT;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e.code = code;
+	e.message = msg;
+	rep.body_case = ESMPI__REPLY__BODY_ERROR;
+	rep.error = &e;
+	return esmpid_reply(c, &rep);
+}
+
+int
+esmpid_policy_swap_file(struct esmpid *d, const char *path, char *err,
+    size_t errlen)
+{
+	struct esmpi_policy *p = NULL;
+	struct esmpi_pol_error pe;
+	char *copy;
+	int r;
+
+	/* Validate then swap: the old policy stays on any error. */
+	if ((r = esmpi_pol_load_file(path, &p, &pe)) != 0) {
+		esmpi_pol_error_format(&pe, err, errlen);
+		return r;
+	}
+	if ((copy = strdup(path)) == NULL) {
+		esmpi_pol_free(p);
+		return ESMPI_ERR_NOMEM;
+	}
+	esmpi_pol_free(d->policy);
+	d->policy = p;
+	free(d->policy_file);
+	d->policy_file = copy;
+	d->policy_loads++;
+	return 0;
+}
+
+static void
+reload(struct esmpid *d)
+{
+	char err[768];
+	const char *extra[] = { NULL, NULL };
+	char src[600];
+
+	if (d->policy_file == NULL) {
+		esmpi_notice("SIGHUP: embedded default policy in use; "
+		    "nothing to reload");
+		return;
+	}
+	sd_notify(0, "RELOADING=1");
+	snprintf(src, sizeof(src), "ESMPI_POLICY=%s", d->policy_file);
+	extra[0] = src;
+	if (esmpid_policy_swap_file(d, d->policy_file, err, sizeof(err)) != 0)
+		esmpid_audit(3, "policy_rejected", NULL, extra,
+		    "reload refused, keeping the current policy: %s", err);
+	else
+		esmpid_audit(5, "policy_loaded", NULL, extra,
+		    "policy reloaded from %s (SIGHUP)", d->policy_file);
+	sd_notify(0, "READY=1");
+}
+
+static void
+handle_signal(struct esmpid *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			reload(d);
+		else
+			d->running = 0;
+	}
+}
+
+static void
+handle_timer(struct esmpid *d)
+{
+	struct esmpid_conn *c, *next;
+	uint64_t ticks, now = esmpid_now();
+
+	while (read(d->timerfd, &ticks, sizeof(ticks)) == sizeof(ticks))
+		;
+	for (c = d->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->kind == CONN_CLIENT && c->state == SESS_NEW &&
+		    !c->closing && now - c->opened > ESMPID_HANDSHAKE_TIMEOUT) {
+			esmpid_audit(5, "protocol_error", c, NULL,
+			    "pid %d sent no Hello within %d s; closing",
+			    (int)c->pid, ESMPID_HANDSHAKE_TIMEOUT);
+			conn_close(d, c, "handshake timeout");
+		}
+	}
+}
+
+int
+esmpid_server_run(struct esmpid *d)
+{
+	struct epoll_event evs[64];
+	int n, i;
+
+	while (d->running) {
+		n = epoll_wait(d->epfd, evs, 64, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			esmpi_error("epoll_wait: %s", strerror(errno));
+			return ESMPI_ERR_SYSTEM;
+		}
+		for (i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+
+			if (p == &tag_client)
+				accept_conn(d, d->client_lfd, CONN_CLIENT);
+			else if (p == &tag_admin)
+				accept_conn(d, d->admin_lfd, CONN_ADMIN);
+			else if (p == &tag_signal)
+				handle_signal(d);
+			else if (p == &tag_timer)
+				handle_timer(d);
+			else {
+				struct esmpid_conn *c = p;
+
+				/* A connection closed earlier in this batch
+				 * cannot be in it again: closing happens
+				 * only for the current event's conn. */
+				if (evs[i].events & EPOLLOUT) {
+					if (conn_flush(d, c) != 0)
+						continue;
+				}
+				if (evs[i].events & (EPOLLIN | EPOLLHUP |
+				    EPOLLERR))
+					conn_readable(d, c);
+			}
+		}
+	}
+	return 0;
+}
+
+void
+esmpid_server_close(struct esmpid *d)
+{
+	while (d->conns != NULL)
+		conn_close(d, d->conns, "daemon shutdown");
+	if (d->client_lfd >= 0)
+		close(d->client_lfd);
+	if (d->admin_lfd >= 0)
+		close(d->admin_lfd);
+	if (!d->activated) {
+		(void)unlink(d->opt.socket_path);
+		(void)unlink(d->opt.admin_path);
+	}
+	if (d->epfd >= 0)
+		close(d->epfd);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->timerfd >= 0)
+		close(d->timerfd);
+}
