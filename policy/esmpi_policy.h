@@ -138,12 +138,18 @@ int esmpi_pol_match_rules(const struct esmpi_pol_rule *rules, size_t nrules,
     struct esmpi_pol_settings *out);
 
 /* The project's rules (project NULL or "" = the main policy). Returns
- * ESMPI_ERR_INVALID for an unknown project. */
+ * ESMPI_ERR_INVALID for an unknown project. *rule_name (if rule_name is
+ * not NULL) is the matching rule's name, or NULL when the defaults apply;
+ * it points into p. */
 int esmpi_pol_resolve(const struct esmpi_policy *p, const char *project,
     const char *comm, int tag, struct esmpi_pol_settings *out,
     const char **rule_name) __attribute__((warn_unused_result));
 
-/* Whether uid/its groups may open sessions under p. */
+/*
+ * Whether uid/its groups may open sessions under p: 1 when the user name,
+ * the name of gid, or of the user's passwd or supplementary groups is
+ * listed; 0 otherwise, including when a look-up fails.
+ */
 int esmpi_pol_allows(const struct esmpi_policy *p, unsigned int uid,
     unsigned int gid);
 
