@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "esmpi_crypto.h"
+#include "esmpi_err.h"
+#include "esmpi_mem.h"
+
+/* EVP_*Update takes an int length; larger buffers go through in pieces. */
+#define AEAD_CHUNK	(1U << 30)
+
+struct suite {
+	struct esmpi_suite_info info;
+	const char *evp_name;		/* NULL for none */
+};
+
+static const struct suite suites[] = {
+	{ { ESMPI_SUITE_NONE, "none", 0, 0 }, NULL },
+	{ { ESMPI_SUITE_AES_128_GCM, "aes-128-gcm", 16, 2 }, "AES-128-GCM" },
+	{ { ESMPI_SUITE_AES_256_GCM, "aes-256-gcm", 32, 3 }, "AES-256-GCM" },
+	{ { ESMPI_SUITE_CHACHA20_POLY1305, "chacha20-poly1305", 32, 3 },
+	    "ChaCha20-Poly1305" },
+};
+
+struct esmpi_aead {
+	int suite;
+	EVP_CIPHER *cipher;
+	EVP_CIPHER_CTX *enc;
+	EVP_CIPHER_CTX *dec;
+};
+
+static const struct suite *
+suite_lookup(int id)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		if (suites[i].info.id == id)
+			return &suites[i];
+	return NULL;
+}
+
+const struct esmpi_suite_info *
+esmpi_suite_by_id(int id)
+{
+	const struct suite *s = suite_lookup(id);
+
+	return s == NULL ? NULL : &s->info;
+}
+
+const struct esmpi_suite_info *
+esmpi_suite_by_name(const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		return NULL;
+	for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		if (strcmp(suites[i].info.name, name) == 0)
+			return &suites[i].info;
+	return NULL;
+}
+
+int
+esmpi_hkdf_sha256(uint8_t *out, size_t out_len,
+    const uint8_t *salt, size_t salt_len,
+    const uint8_t *ikm, size_t ikm_len,
+    const uint8_t *info, size_t info_len)
+{
+	static const uint8_t empty[1];
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM params[5], *p = params;
+	int r = ESMPI_ERR_CRYPTO;
+
+	/* RFC 5869 §2.3: at most 255 blocks of output. */
+	if (out == NULL || out_len == 0 || out_len > 255 * 32 ||
+	    (salt == NULL && salt_len > 0) || (ikm == NULL && ikm_len > 0) ||
+	    (info == NULL && info_len > 0))
+		return ESMPI_ERR_INVALID;
+
+	/*
+	 * OSSL_PARAM takes void * but HKDF only copies from it. OpenSSL wants
+	 * a non-NULL key pointer even for empty input.
+	 */
+	if (ikm_len == 0)
+		ikm = empty;
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	    (void *)ikm, ikm_len);
+	/* An absent salt is HashLen zeros, the same as an empty one. */
+	if (salt_len > 0)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+		    (void *)salt, salt_len);
+	if (info_len > 0)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+		    (void *)info, info_len);
+	*p = OSSL_PARAM_construct_end();
+
+	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
+	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL)
+		goto out;
+	if (EVP_KDF_derive(kctx, out, out_len, params) != 1)
+		goto out;
+	r = 0;
+out:
+	if (r != 0)
+		esmpi_memzero(out, out_len);
+	EVP_KDF_CTX_free(kctx);		/* clears the PRK and key copy */
+	EVP_KDF_free(kdf);
+	return r;
+}
+
+/* True if [a, a+len) and [b, b+len) overlap without being the same. */
+static int
+partial_overlap(const void *a, const void *b, size_t len)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	if (len == 0 || x == y)
+		return 0;
+	return x < y ? y - x < len : x - y < len;
+}
+
+int
+esmpi_aead_new(struct esmpi_aead **out, int suite,
+    const uint8_t *key, size_t key_len)
+{
+	const struct suite *s;
+	struct esmpi_aead *a = NULL;
+	int r = ESMPI_ERR_CRYPTO;
+
+	if (out == NULL || key == NULL)
+		return ESMPI_ERR_INVALID;
+	if ((s = suite_lookup(suite)) == NULL || s->evp_name == NULL)
+		return ESMPI_ERR_SUITE;
+	if (key_len != s->info.key_len)
+		return ESMPI_ERR_INVALID;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return ESMPI_ERR_NOMEM;
+	a->suite = suite;
+	if ((a->cipher = EVP_CIPHER_fetch(NULL, s->evp_name, NULL)) == NULL) {
+		r = ESMPI_ERR_SUITE;
+		goto out;
+	}
+	if ((a->enc = EVP_CIPHER_CTX_new()) == NULL ||
+	    (a->dec = EVP_CIPHER_CTX_new()) == NULL) {
+		r = ESMPI_ERR_NOMEM;
+		goto out;
+	}
+	/*
+	 * The key schedule is set up here once; seal and open re-init with
+	 * only the nonce. The default IV length is 12 for all three suites.
+	 */
+	if (EVP_EncryptInit_ex2(a->enc, a->cipher, key, NULL, NULL) != 1 ||
+	    EVP_DecryptInit_ex2(a->dec, a->cipher, key, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_get_iv_length(a->enc) != ESMPI_AEAD_NONCE_LEN)
+		goto out;
+
+	*out = a;
+	a = NULL;
+	r = 0;
+out:
+	esmpi_aead_free(a);
+	return r;
+}
+
+void
+esmpi_aead_free(struct esmpi_aead *a)
+{
+	if (a == NULL)
+		return;
+	/* The providers free their key schedules with OPENSSL_clear_free. */
+	EVP_CIPHER_CTX_free(a->enc);
+	EVP_CIPHER_CTX_free(a->dec);
+	EVP_CIPHER_free(a->cipher);
+	esmpi_freezero(a, sizeof(*a));
+}
+
+/* Run len bytes through an initialised context; out may equal in. */
+static int
+aead_update(EVP_CIPHER_CTX *ctx, int enc, uint8_t *out, const uint8_t *in,
+    size_t len)
+{
+	size_t done, n;
+	int outl, ok;
+
+	for (done = 0; done < len; done += n) {
+		n = len - done > AEAD_CHUNK ? AEAD_CHUNK : len - done;
+		if (enc)
+			ok = EVP_EncryptUpdate(ctx, out + done, &outl,
+			    in + done, (int)n);
+		else
+			ok = EVP_DecryptUpdate(ctx, out + done, &outl,
+			    in + done, (int)n);
+		/* Both modes are stream modes: output as long as input. */
+		if (ok != 1 || outl < 0 || (size_t)outl != n)
+			return ESMPI_ERR_CRYPTO;
+	}
+	return 0;
+}
+
+int
+esmpi_aead_seal(struct esmpi_aead *a, uint8_t *ct,
+    uint8_t tag[ESMPI_AEAD_TAG_LEN], const uint8_t *pt, size_t len,
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN],
+    const uint8_t *aad, size_t aad_len)
+{
+	uint8_t fin[ESMPI_AEAD_TAG_LEN];
+	int outl, r;
+
+	if (a == NULL || tag == NULL || nonce == NULL ||
+	    (len > 0 && (ct == NULL || pt == NULL)) ||
+	    (aad == NULL && aad_len > 0) || aad_len > INT_MAX ||
+	    partial_overlap(ct, pt, len))
+		return ESMPI_ERR_INVALID;
+
+	r = ESMPI_ERR_CRYPTO;
+	if (EVP_EncryptInit_ex2(a->enc, NULL, NULL, nonce, NULL) != 1)
+		goto out;
+	if (aad_len > 0 &&
+	    EVP_EncryptUpdate(a->enc, NULL, &outl, aad, (int)aad_len) != 1)
+		goto out;
+	if ((r = aead_update(a->enc, 1, ct, pt, len)) != 0)
+		goto out;
+	r = ESMPI_ERR_CRYPTO;
+	if (EVP_EncryptFinal_ex(a->enc, fin, &outl) != 1 || outl != 0)
+		goto out;
+	if (EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_AEAD_GET_TAG,
+	    ESMPI_AEAD_TAG_LEN, tag) != 1)
+		goto out;
+	r = 0;
+out:
+	return r;
+}
+
+int
+esmpi_aead_open(struct esmpi_aead *a, uint8_t *pt,
+    const uint8_t *ct, size_t len,
+    const uint8_t tag[ESMPI_AEAD_TAG_LEN],
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN],
+    const uint8_t *aad, size_t aad_len)
+{
+	uint8_t t[ESMPI_AEAD_TAG_LEN], fin[ESMPI_AEAD_TAG_LEN];
+	int outl, r = ESMPI_ERR_INVALID;
+
+	if (a == NULL || tag == NULL || nonce == NULL ||
+	    (len > 0 && (ct == NULL || pt == NULL)) ||
+	    (aad == NULL && aad_len > 0) || aad_len > INT_MAX ||
+	    partial_overlap(ct, pt, len))
+		goto out;
+
+	/* Copy first: the tag may sit in a buffer the plaintext overwrites. */
+	memcpy(t, tag, sizeof(t));
+	r = ESMPI_ERR_AUTH;
+	if (EVP_DecryptInit_ex2(a->dec, NULL, NULL, nonce, NULL) != 1)
+		goto out;
+	if (aad_len > 0 &&
+	    EVP_DecryptUpdate(a->dec, NULL, &outl, aad, (int)aad_len) != 1)
+		goto out;
+	if (aead_update(a->dec, 0, pt, ct, len) != 0)
+		goto out;
+	if (EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_AEAD_SET_TAG,
+	    ESMPI_AEAD_TAG_LEN, t) != 1)
+		goto out;
+	/* The tag comparison (constant time) happens here. */
+	if (EVP_DecryptFinal_ex(a->dec, fin, &outl) != 1 || outl != 0)
+		goto out;
+	r = 0;
+out:
+	if (r != 0 && pt != NULL)
+		esmpi_memzero(pt, len);
+	return r;
+}
+
+int
+esmpi_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t n;
+
+	if (buf == NULL && len > 0)
+		return ESMPI_ERR_INVALID;
+	for (; len > 0; p += n, len -= n) {
+		n = len > AEAD_CHUNK ? AEAD_CHUNK : len;
+		if (RAND_bytes(p, (int)n) != 1)
+			return ESMPI_ERR_CRYPTO;
+	}
+	return 0;
+}

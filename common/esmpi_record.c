@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdint.h>
+#include <string.h>
+
+#include "esmpi_crypto.h"
+#include "esmpi_err.h"
+#include "esmpi_limits.h"
+#include "esmpi_mem.h"
+#include "esmpi_record.h"
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/* True if the two byte ranges share a byte. */
+static int
+overlaps(const void *a, size_t alen, const void *b, size_t blen)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	if (a == NULL || b == NULL || alen == 0 || blen == 0)
+		return 0;
+	return x < y ? y - x < alen : x - y < blen;
+}
+
+static void
+hdr_encode(uint8_t b[ESMPI_REC_HDR_LEN], const struct esmpi_rec_hdr *h)
+{
+	b[0] = h->version;
+	b[1] = h->suite;
+	put16(b + 2, h->flags);
+	put32(b + 4, h->epoch);
+	put64(b + 8, h->seq);
+	put64(b + 16, h->length);
+}
+
+/* The AAD starts with the header bytes exactly as they travel. */
+static void
+aad_build(uint8_t aad[ESMPI_REC_AAD_LEN], const uint8_t hdr[ESMPI_REC_HDR_LEN],
+    const struct esmpi_rec_aad *a)
+{
+	uint8_t *p = aad;
+
+	memcpy(p, hdr, ESMPI_REC_HDR_LEN);
+	p += ESMPI_REC_HDR_LEN;
+	memcpy(p, a->job, sizeof(a->job));
+	p += sizeof(a->job);
+	put32(p, a->src);
+	put32(p + 4, a->dst);
+	put64(p + 8, a->comm);
+	put32(p + 16, (uint32_t)a->tag);
+	put64(p + 20, a->coll_seq);
+}
+
+static void
+nonce_build(uint8_t n[ESMPI_AEAD_NONCE_LEN], uint32_t src, uint64_t seq)
+{
+	put32(n, src);
+	put64(n + 4, seq);
+}
+
+static int
+suite_ok(int id)
+{
+	const struct esmpi_suite_info *s = esmpi_suite_by_id(id);
+
+	return s != NULL && s->id != ESMPI_SUITE_NONE;
+}
+
+int
+esmpi_rec_seal_parts(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
+    const struct esmpi_rec_aad *a, const void *pt, size_t len,
+    uint8_t hdr[ESMPI_REC_HDR_LEN], uint8_t *ct,
+    uint8_t tag[ESMPI_AEAD_TAG_LEN])
+{
+	uint8_t aad[ESMPI_REC_AAD_LEN], nonce[ESMPI_AEAD_NONCE_LEN];
+
+	if (k == NULL || h == NULL || a == NULL || hdr == NULL ||
+	    tag == NULL || (len > 0 && (pt == NULL || ct == NULL)))
+		return ESMPI_ERR_INVALID;
+	if (h->version != ESMPI_REC_VERSION)
+		return ESMPI_ERR_VERSION;
+	if (!suite_ok(h->suite))
+		return ESMPI_ERR_SUITE;
+	if (len > ESMPI_REC_MAX_LEN)
+		return ESMPI_ERR_TOO_LARGE;
+	if (h->length != len || (h->flags & ~ESMPI_REC_F_KNOWN) != 0)
+		return ESMPI_ERR_INVALID;
+	/* Past this the 64-bit counter is too close to wrapping. */
+	if (h->seq >= ESMPI_REJECT_AFTER_MESSAGES)
+		return ESMPI_ERR_LIMIT;
+	/* Header and tag are written around the encryption: keep them apart. */
+	if (overlaps(hdr, ESMPI_REC_HDR_LEN, tag, ESMPI_AEAD_TAG_LEN) ||
+	    overlaps(pt, len, hdr, ESMPI_REC_HDR_LEN) ||
+	    overlaps(pt, len, tag, ESMPI_AEAD_TAG_LEN) ||
+	    overlaps(ct, len, hdr, ESMPI_REC_HDR_LEN) ||
+	    overlaps(ct, len, tag, ESMPI_AEAD_TAG_LEN))
+		return ESMPI_ERR_INVALID;
+
+	hdr_encode(hdr, h);
+	aad_build(aad, hdr, a);
+	nonce_build(nonce, a->src, h->seq);
+	return esmpi_aead_seal(k, ct, tag, pt, len, nonce, aad, sizeof(aad));
+}
+
+int
+esmpi_rec_seal(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
+    const struct esmpi_rec_aad *a, const void *pt, size_t len, uint8_t *out)
+{
+	if (out == NULL)
+		return ESMPI_ERR_INVALID;
+	/* Checked here too: out + len must not be formed for a huge len. */
+	if (len > ESMPI_REC_MAX_LEN)
+		return ESMPI_ERR_TOO_LARGE;
+	return esmpi_rec_seal_parts(k, h, a, pt, len, out,
+	    out + ESMPI_REC_HDR_LEN, out + ESMPI_REC_HDR_LEN + len);
+}
+
+int
+esmpi_rec_hdr_decode(const uint8_t hdr[ESMPI_REC_HDR_LEN],
+    struct esmpi_rec_hdr *h)
+{
+	struct esmpi_rec_hdr t;
+
+	if (hdr == NULL || h == NULL)
+		return ESMPI_ERR_INVALID;
+	/* Version first: a later format may change everything after it. */
+	if ((t.version = hdr[0]) != ESMPI_REC_VERSION)
+		return ESMPI_ERR_VERSION;
+	t.suite = hdr[1];
+	t.flags = get16(hdr + 2);
+	t.epoch = get32(hdr + 4);
+	t.seq = get64(hdr + 8);
+	t.length = get64(hdr + 16);
+	if (!suite_ok(t.suite))
+		return ESMPI_ERR_SUITE;
+	if ((t.flags & ~ESMPI_REC_F_KNOWN) != 0)
+		return ESMPI_ERR_PROTOCOL;
+	if (t.length > ESMPI_REC_MAX_LEN)
+		return ESMPI_ERR_TOO_LARGE;
+	*h = t;
+	return 0;
+}
+
+/* ESMPI_REC_MAX_LEN keeps the sums below from wrapping. */
+static int
+length_check(const struct esmpi_rec_hdr *h, size_t have, size_t extra)
+{
+	if (have < h->length + extra)
+		return ESMPI_ERR_TRUNCATED;
+	if (have > h->length + extra)
+		return ESMPI_ERR_PROTOCOL;
+	return 0;
+}
+
+int
+esmpi_rec_parse_hdr(const uint8_t *rec, size_t reclen,
+    struct esmpi_rec_hdr *h)
+{
+	struct esmpi_rec_hdr t;
+	int r;
+
+	if (rec == NULL || h == NULL)
+		return ESMPI_ERR_INVALID;
+	if (reclen < ESMPI_REC_HDR_LEN)
+		return ESMPI_ERR_TRUNCATED;
+	if ((r = esmpi_rec_hdr_decode(rec, &t)) != 0 ||
+	    (r = length_check(&t, reclen, ESMPI_REC_OVERHEAD)) != 0)
+		return r;
+	*h = t;
+	return 0;
+}
+
+/* Decrypt once the framing is known to be consistent. */
+static int
+open_body(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
+    const uint8_t *hdr, const struct esmpi_rec_hdr *h, const uint8_t *ct,
+    const uint8_t *tag, void *pt, size_t ptcap)
+{
+	uint8_t aad[ESMPI_REC_AAD_LEN], nonce[ESMPI_AEAD_NONCE_LEN];
+
+	if (k == NULL || a == NULL || tag == NULL ||
+	    (h->length > 0 && (ct == NULL || pt == NULL)))
+		return ESMPI_ERR_INVALID;
+	if (ptcap < h->length)
+		return ESMPI_ERR_TOO_LARGE;
+	/* Both are copied before pt is written, so pt may cover hdr. */
+	aad_build(aad, hdr, a);
+	nonce_build(nonce, a->src, h->seq);
+	return esmpi_aead_open(k, pt, ct, h->length, tag, nonce,
+	    aad, sizeof(aad));
+}
+
+int
+esmpi_rec_open(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
+    const uint8_t *rec, size_t reclen, void *pt, size_t ptcap,
+    struct esmpi_rec_hdr *h_out)
+{
+	struct esmpi_rec_hdr h;
+	const uint8_t *ct;
+	int r;
+
+	if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
+		goto out;
+	ct = rec + ESMPI_REC_HDR_LEN;
+	if ((r = open_body(k, a, rec, &h, ct, ct + h.length, pt, ptcap)) != 0)
+		goto out;
+	if (h_out != NULL)
+		*h_out = h;
+out:
+	/* Never leave unauthenticated bytes behind, whatever failed. */
+	if (r != 0 && pt != NULL)
+		esmpi_memzero(pt, ptcap);
+	return r;
+}
+
+int
+esmpi_rec_open_parts(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
+    const uint8_t hdr[ESMPI_REC_HDR_LEN], const uint8_t *ct, size_t ctlen,
+    const uint8_t tag[ESMPI_AEAD_TAG_LEN], void *pt, size_t ptcap,
+    struct esmpi_rec_hdr *h_out)
+{
+	struct esmpi_rec_hdr h;
+	int r;
+
+	if ((r = esmpi_rec_hdr_decode(hdr, &h)) != 0 ||
+	    (r = length_check(&h, ctlen, 0)) != 0 ||
+	    (r = open_body(k, a, hdr, &h, ct, tag, pt, ptcap)) != 0)
+		goto out;
+	if (h_out != NULL)
+		*h_out = h;
+out:
+	if (r != 0 && pt != NULL)
+		esmpi_memzero(pt, ptcap);
+	return r;
+}
+
+void
+esmpi_replay_init(struct esmpi_replay *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+int
+esmpi_replay_check(const struct esmpi_replay *w, uint64_t seq)
+{
+	if (seq >= ESMPI_REJECT_AFTER_MESSAGES)
+		return ESMPI_ERR_REPLAY;
+	if (!w->any || seq > w->top)
+		return 0;
+	if (w->top - seq > ESMPI_REPLAY_WINDOW)
+		return ESMPI_ERR_REPLAY;
+	if (w->bits[(seq / 64) % ESMPI_REPLAY_WORDS] & (1ULL << (seq % 64)))
+		return ESMPI_ERR_REPLAY;
+	return 0;
+}
+
+void
+esmpi_replay_accept(struct esmpi_replay *w, uint64_t seq)
+{
+	uint64_t cur, n, i;
+
+	/* A refused seq could alias a live bit of a newer one. */
+	if (esmpi_replay_check(w, seq) != 0)
+		return;
+	if (!w->any) {
+		memset(w->bits, 0, sizeof(w->bits));
+		w->top = seq;
+		w->any = 1;
+	} else if (seq > w->top) {
+		/* Clear the words the window slides over, at most all. */
+		cur = w->top / 64;
+		n = seq / 64 - cur;
+		if (n > ESMPI_REPLAY_WORDS)
+			n = ESMPI_REPLAY_WORDS;
+		for (i = 1; i <= n; i++)
+			w->bits[(cur + i) % ESMPI_REPLAY_WORDS] = 0;
+		w->top = seq;
+	}
+	w->bits[(seq / 64) % ESMPI_REPLAY_WORDS] |= 1ULL << (seq % 64);
+}

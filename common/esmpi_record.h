@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ESMPI_RECORD_H
+#define ESMPI_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "esmpi_crypto.h"
+#include "esmpi_limits.h"
+
+/*
+ * The encrypted record (DESIGN §4), all integers big-endian:
+ *
+ *   | version u8 | suite u8 | flags u16 | epoch u32 | seq u64 | length u64 |
+ *   | ciphertext (length bytes) | tag (16) |
+ *
+ * length is the plaintext length; the ciphertext has the same length.
+ * AAD = header || job || src || dst || comm || tag || coll_seq (68 bytes,
+ * see struct esmpi_rec_aad), nonce = src u32 || seq u64. Pure functions of
+ * their arguments: no MPI, no I/O, no allocation.
+ */
+
+#define ESMPI_REC_VERSION	1
+#define ESMPI_REC_HDR_LEN	24
+#define ESMPI_REC_OVERHEAD	(ESMPI_REC_HDR_LEN + ESMPI_AEAD_TAG_LEN)
+#define ESMPI_REC_AAD_LEN	(ESMPI_REC_HDR_LEN + 16 + 4 + 4 + 8 + 4 + 8)
+
+#define ESMPI_REC_F_COLL	0x0001	/* part of a collective */
+#define ESMPI_REC_F_SIGNED	0x0002	/* reserved: a signature follows */
+#define ESMPI_REC_F_KNOWN	(ESMPI_REC_F_COLL | ESMPI_REC_F_SIGNED)
+
+/* dst of a record sealed once for several receivers (collectives). */
+#define ESMPI_REC_DST_ALL	UINT32_MAX
+
+struct esmpi_rec_hdr {
+	uint8_t version;	/* ESMPI_REC_VERSION */
+	uint8_t suite;		/* enum esmpi_suite_id, not NONE */
+	uint16_t flags;		/* ESMPI_REC_F_* */
+	uint32_t epoch;		/* key epoch (rekey ratchet step) */
+	uint64_t seq;		/* sender's counter under this key */
+	uint64_t length;	/* plaintext bytes */
+};
+
+/* What the record is bound to besides its header; never sent. */
+struct esmpi_rec_aad {
+	uint8_t job[16];	/* job id */
+	uint32_t src, dst;	/* world ranks; src is also in the nonce */
+	uint64_t comm;		/* communicator context id */
+	int32_t tag;		/* MPI tag */
+	uint64_t coll_seq;	/* collective sequence number, 0 for p2p */
+};
+
+/*
+ * Seal len bytes of pt into out, which must hold len + ESMPI_REC_OVERHEAD
+ * bytes: header, ciphertext, tag. h->version must be ESMPI_REC_VERSION and
+ * h->length must equal len. pt may be out + ESMPI_REC_HDR_LEN (in place),
+ * but must not otherwise overlap out. The caller owns the uniqueness of
+ * (key, src, seq); seq at or above ESMPI_REJECT_AFTER_MESSAGES is refused
+ * with ESMPI_ERR_LIMIT. On failure out holds no useful data.
+ */
+int esmpi_rec_seal(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
+    const struct esmpi_rec_aad *a, const void *pt, size_t len, uint8_t *out)
+    __attribute__((warn_unused_result));
+
+/*
+ * Like esmpi_rec_seal, but the header, the ciphertext (len bytes, may
+ * equal pt) and the tag go to three separate buffers, e.g. for a send
+ * that gathers them with a derived datatype.
+ */
+int esmpi_rec_seal_parts(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
+    const struct esmpi_rec_aad *a, const void *pt, size_t len,
+    uint8_t hdr[ESMPI_REC_HDR_LEN], uint8_t *ct,
+    uint8_t tag[ESMPI_AEAD_TAG_LEN])
+    __attribute__((warn_unused_result));
+
+/*
+ * Decode a header alone, e.g. to learn the plaintext length before the
+ * body arrives. Checks version (ESMPI_ERR_VERSION), suite (ESMPI_ERR_SUITE),
+ * flags (ESMPI_ERR_PROTOCOL) and length <= ESMPI_REC_MAX_LEN
+ * (ESMPI_ERR_TOO_LARGE). Nothing here is authenticated yet.
+ */
+int esmpi_rec_hdr_decode(const uint8_t hdr[ESMPI_REC_HDR_LEN],
+    struct esmpi_rec_hdr *h) __attribute__((warn_unused_result));
+
+/*
+ * esmpi_rec_hdr_decode of a whole record of reclen bytes, which must be
+ * exactly h->length + ESMPI_REC_OVERHEAD: shorter is ESMPI_ERR_TRUNCATED,
+ * longer is ESMPI_ERR_PROTOCOL.
+ */
+int esmpi_rec_parse_hdr(const uint8_t *rec, size_t reclen,
+    struct esmpi_rec_hdr *h) __attribute__((warn_unused_result));
+
+/*
+ * Parse, check and decrypt the record rec (reclen bytes) into pt (ptcap
+ * bytes, at least the plaintext length, else ESMPI_ERR_TOO_LARGE). pt may
+ * be rec + ESMPI_REC_HDR_LEN (in place). On success *h_out (may be NULL)
+ * gets the header. On any failure all ptcap bytes at pt are wiped: framing
+ * errors as for esmpi_rec_parse_hdr, ESMPI_ERR_AUTH when the tag does not
+ * verify (wrong key, epoch, AAD or tampering). Replay is the caller's
+ * check: esmpi_replay_check before (the header's seq may be read with
+ * esmpi_rec_hdr_decode), esmpi_replay_accept after a success.
+ */
+int esmpi_rec_open(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
+    const uint8_t *rec, size_t reclen, void *pt, size_t ptcap,
+    struct esmpi_rec_hdr *h_out) __attribute__((warn_unused_result));
+
+/*
+ * The same for a record received in three pieces: header, ctlen bytes of
+ * ciphertext and the tag. pt may equal ct, so a message received straight
+ * into the user buffer is opened where it lies; ctlen other than the
+ * header's length is ESMPI_ERR_TRUNCATED or ESMPI_ERR_PROTOCOL as above.
+ */
+int esmpi_rec_open_parts(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
+    const uint8_t hdr[ESMPI_REC_HDR_LEN], const uint8_t *ct, size_t ctlen,
+    const uint8_t tag[ESMPI_AEAD_TAG_LEN], void *pt, size_t ptcap,
+    struct esmpi_rec_hdr *h_out) __attribute__((warn_unused_result));
+
+/*
+ * Sliding replay window (WireGuard counter.c), one per (key, peer).
+ * Zero-initialise (or esmpi_replay_init) before use. A seq is accepted if
+ * it was not seen, is below ESMPI_REJECT_AFTER_MESSAGES, and is at most
+ * ESMPI_REPLAY_WINDOW below the highest accepted seq; anything newer
+ * slides the window.
+ */
+#define ESMPI_REPLAY_WORDS	(ESMPI_REPLAY_BITS / 64)
+
+struct esmpi_replay {
+	uint64_t top;				/* highest accepted seq */
+	uint64_t bits[ESMPI_REPLAY_WORDS];	/* ring, word = seq / 64 */
+	int any;				/* top is valid */
+};
+
+void esmpi_replay_init(struct esmpi_replay *w);
+
+/* 0 if seq may be accepted, else ESMPI_ERR_REPLAY; w is not changed. */
+int esmpi_replay_check(const struct esmpi_replay *w, uint64_t seq)
+    __attribute__((warn_unused_result));
+
+/*
+ * Record seq as seen. Call only after the record authenticated, so a
+ * forged seq cannot move the window. A seq that esmpi_replay_check would
+ * refuse is ignored.
+ */
+void esmpi_replay_accept(struct esmpi_replay *w, uint64_t seq);
+
+#endif

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Suite table, AEAD and HKDF against published vectors, tamper checks. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "esmpi_crypto.h"
+#include "esmpi_err.h"
+
+#include "../vectors/aead_vectors.h"
+#include "../vectors/hkdf_vectors.h"
+
+#define MAXBUF	256
+
+/* Decode hex into out (cap bytes); returns the length or -1. */
+static int
+unhex(const char *hex, uint8_t *out, size_t cap)
+{
+	size_t i, n = strlen(hex);
+	unsigned int v;
+
+	if (n % 2 != 0 || n / 2 > cap)
+		return -1;
+	for (i = 0; i < n / 2; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return (int)(n / 2);
+}
+
+static int
+all_zero(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+static void
+test_suites(void)
+{
+	static const char *names[] = { "none", "aes-128-gcm", "aes-256-gcm",
+	    "chacha20-poly1305" };
+	const struct esmpi_suite_info *s, *a128, *a256, *cc, *none;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		s = esmpi_suite_by_name(names[i]);
+		CHECK(s != NULL);
+		if (s == NULL)
+			continue;
+		CHECK(strcmp(s->name, names[i]) == 0);
+		CHECK(esmpi_suite_by_id(s->id) == s);
+	}
+	none = esmpi_suite_by_id(ESMPI_SUITE_NONE);
+	a128 = esmpi_suite_by_id(ESMPI_SUITE_AES_128_GCM);
+	a256 = esmpi_suite_by_id(ESMPI_SUITE_AES_256_GCM);
+	cc = esmpi_suite_by_id(ESMPI_SUITE_CHACHA20_POLY1305);
+	CHECK(none != NULL && a128 != NULL && a256 != NULL && cc != NULL);
+	if (none == NULL || a128 == NULL || a256 == NULL || cc == NULL)
+		return;
+	CHECK_INT_EQ(none->key_len, 0);
+	CHECK_INT_EQ(a128->key_len, 16);
+	CHECK_INT_EQ(a256->key_len, 32);
+	CHECK_INT_EQ(cc->key_len, 32);
+	CHECK(none->strength < a128->strength);
+	CHECK(a128->strength < a256->strength);
+	CHECK(a128->strength < cc->strength);
+
+	CHECK(esmpi_suite_by_name(NULL) == NULL);
+	CHECK(esmpi_suite_by_name("") == NULL);
+	CHECK(esmpi_suite_by_name("AES-256-GCM") == NULL);
+	CHECK(esmpi_suite_by_name("aes-256-gcm ") == NULL);
+	CHECK(esmpi_suite_by_name("3des-cbc-hmac-sha256") == NULL);
+	CHECK(esmpi_suite_by_id(4) == NULL);
+	CHECK(esmpi_suite_by_id(-1) == NULL);
+	CHECK(esmpi_suite_by_id(255) == NULL);
+}
+
+static void
+test_aead_new(void)
+{
+	uint8_t key[32] = { 1 };
+	struct esmpi_aead *a = (struct esmpi_aead *)&a;
+
+	CHECK_INT_EQ(esmpi_aead_new(&a, ESMPI_SUITE_NONE, key, 0),
+	    ESMPI_ERR_SUITE);
+	CHECK_INT_EQ(esmpi_aead_new(&a, 42, key, 32), ESMPI_ERR_SUITE);
+	CHECK_INT_EQ(esmpi_aead_new(&a, ESMPI_SUITE_AES_128_GCM, key, 32),
+	    ESMPI_ERR_INVALID);
+	CHECK_INT_EQ(esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, key, 16),
+	    ESMPI_ERR_INVALID);
+	CHECK_INT_EQ(esmpi_aead_new(&a, ESMPI_SUITE_CHACHA20_POLY1305, key,
+	    31), ESMPI_ERR_INVALID);
+	CHECK_INT_EQ(esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, NULL, 32),
+	    ESMPI_ERR_INVALID);
+	/* Out-parameter untouched on failure. */
+	CHECK(a == (struct esmpi_aead *)&a);
+	esmpi_aead_free(NULL);
+}
+
+/*
+ * Open with one byte of buf (ct, tag, aad or nonce) flipped at a time:
+ * every attempt must fail and leave the output all zero.
+ */
+static void
+tamper_each(struct esmpi_aead *a, uint8_t *buf, size_t buflen,
+    const uint8_t *ct, const uint8_t *tag, const uint8_t *nonce,
+    const uint8_t *aad, size_t aad_len, size_t len, const char *what)
+{
+	uint8_t out[MAXBUF];
+	size_t i;
+	int r, bad = 0, dirty = 0;
+
+	for (i = 0; i < buflen; i++) {
+		buf[i] ^= 0x01;
+		memset(out, 0xaa, sizeof(out));
+		r = esmpi_aead_open(a, out, ct, len, tag, nonce, aad, aad_len);
+		if (r != ESMPI_ERR_AUTH)
+			bad++;
+		if (!all_zero(out, len))
+			dirty++;
+		buf[i] ^= 0x01;
+	}
+	if (bad || dirty)
+		fprintf(stderr, "tamper %s: %d accepted, %d not wiped\n",
+		    what, bad, dirty);
+	CHECK_INT_EQ(bad, 0);
+	CHECK_INT_EQ(dirty, 0);
+}
+
+static void
+test_kat(const struct aead_kat *v)
+{
+	uint8_t key[32], nonce[ESMPI_AEAD_NONCE_LEN], aad[MAXBUF];
+	uint8_t pt[MAXBUF], ct[MAXBUF], tag[ESMPI_AEAD_TAG_LEN];
+	uint8_t want_ct[MAXBUF], want_tag[ESMPI_AEAD_TAG_LEN];
+	uint8_t out[MAXBUF], buf[MAXBUF], t2[ESMPI_AEAD_TAG_LEN];
+	struct esmpi_aead *a = NULL;
+	int klen, nlen, alen, plen, clen, tlen, r;
+
+	klen = unhex(v->key, key, sizeof(key));
+	nlen = unhex(v->nonce, nonce, sizeof(nonce));
+	alen = unhex(v->aad, aad, sizeof(aad));
+	plen = unhex(v->pt, pt, sizeof(pt));
+	clen = unhex(v->ct, want_ct, sizeof(want_ct));
+	tlen = unhex(v->tag, want_tag, sizeof(want_tag));
+	CHECK(klen > 0 && nlen == ESMPI_AEAD_NONCE_LEN && alen >= 0 &&
+	    plen >= 0 && clen == plen && tlen == ESMPI_AEAD_TAG_LEN);
+	if (!(klen > 0 && nlen == ESMPI_AEAD_NONCE_LEN && alen >= 0 &&
+	    plen >= 0 && clen == plen && tlen == ESMPI_AEAD_TAG_LEN)) {
+		fprintf(stderr, "%s: bad vector\n", v->name);
+		return;
+	}
+
+	r = esmpi_aead_new(&a, v->suite, key, (size_t)klen);
+	CHECK_INT_EQ(r, 0);
+	if (r != 0)
+		return;
+
+	/* Seal twice: the reused context must give the same answer. */
+	for (int round = 0; round < 2; round++) {
+		memset(ct, 0, sizeof(ct));
+		CHECK_INT_EQ(esmpi_aead_seal(a, ct, tag, pt, (size_t)plen,
+		    nonce, aad, (size_t)alen), 0);
+		CHECK(memcmp(ct, want_ct, (size_t)plen) == 0);
+		CHECK(memcmp(tag, want_tag, sizeof(tag)) == 0);
+	}
+	if (memcmp(ct, want_ct, (size_t)plen) != 0 ||
+	    memcmp(tag, want_tag, sizeof(tag)) != 0)
+		fprintf(stderr, "%s: seal differs from vector\n", v->name);
+
+	memset(out, 0xaa, sizeof(out));
+	CHECK_INT_EQ(esmpi_aead_open(a, out, want_ct, (size_t)plen, want_tag,
+	    nonce, aad, (size_t)alen), 0);
+	CHECK(memcmp(out, pt, (size_t)plen) == 0);
+
+	/* In place, both directions. */
+	memcpy(buf, pt, (size_t)plen);
+	CHECK_INT_EQ(esmpi_aead_seal(a, buf, t2, buf, (size_t)plen, nonce,
+	    aad, (size_t)alen), 0);
+	CHECK(memcmp(buf, want_ct, (size_t)plen) == 0);
+	CHECK(memcmp(t2, want_tag, sizeof(t2)) == 0);
+	CHECK_INT_EQ(esmpi_aead_open(a, buf, buf, (size_t)plen, t2, nonce,
+	    aad, (size_t)alen), 0);
+	CHECK(memcmp(buf, pt, (size_t)plen) == 0);
+
+	/* Every single-byte change fails and wipes. */
+	memcpy(ct, want_ct, (size_t)plen);
+	memcpy(tag, want_tag, sizeof(tag));
+	tamper_each(a, ct, (size_t)plen, ct, tag, nonce, aad, (size_t)alen,
+	    (size_t)plen, "ct");
+	tamper_each(a, tag, sizeof(tag), ct, tag, nonce, aad, (size_t)alen,
+	    (size_t)plen, "tag");
+	tamper_each(a, aad, (size_t)alen, ct, tag, nonce, aad, (size_t)alen,
+	    (size_t)plen, "aad");
+	tamper_each(a, nonce, sizeof(nonce), ct, tag, nonce, aad,
+	    (size_t)alen, (size_t)plen, "nonce");
+
+	/* Extra or missing AAD byte. */
+	memset(out, 0xaa, sizeof(out));
+	CHECK_INT_EQ(esmpi_aead_open(a, out, ct, (size_t)plen, tag, nonce,
+	    aad, (size_t)alen + 1), ESMPI_ERR_AUTH);
+	CHECK(all_zero(out, (size_t)plen));
+	if (alen > 0) {
+		CHECK_INT_EQ(esmpi_aead_open(a, out, ct, (size_t)plen, tag,
+		    nonce, aad, (size_t)alen - 1), ESMPI_ERR_AUTH);
+		CHECK(all_zero(out, (size_t)plen));
+	}
+	/* A shorter ciphertext with the same tag. */
+	if (plen > 0) {
+		memset(out, 0xaa, sizeof(out));
+		CHECK_INT_EQ(esmpi_aead_open(a, out, ct, (size_t)plen - 1,
+		    tag, nonce, aad, (size_t)alen), ESMPI_ERR_AUTH);
+		CHECK(all_zero(out, (size_t)plen - 1));
+	}
+	/* In place failure wipes the buffer that held the ciphertext. */
+	if (plen > 0) {
+		memcpy(buf, ct, (size_t)plen);
+		buf[0] ^= 0x80;
+		CHECK_INT_EQ(esmpi_aead_open(a, buf, buf, (size_t)plen, tag,
+		    nonce, aad, (size_t)alen), ESMPI_ERR_AUTH);
+		CHECK(all_zero(buf, (size_t)plen));
+	}
+
+	/* The context still works after all those failures. */
+	memset(out, 0xaa, sizeof(out));
+	CHECK_INT_EQ(esmpi_aead_open(a, out, ct, (size_t)plen, tag, nonce,
+	    aad, (size_t)alen), 0);
+	CHECK(memcmp(out, pt, (size_t)plen) == 0);
+
+	/* Partially overlapping buffers are refused. */
+	if (plen > 1) {
+		memcpy(buf, pt, (size_t)plen);
+		CHECK_INT_EQ(esmpi_aead_seal(a, buf + 1, t2, buf,
+		    (size_t)plen - 1, nonce, aad, (size_t)alen),
+		    ESMPI_ERR_INVALID);
+		CHECK_INT_EQ(esmpi_aead_open(a, buf, buf + 1,
+		    (size_t)plen - 1, t2, nonce, aad, (size_t)alen),
+		    ESMPI_ERR_INVALID);
+	}
+	esmpi_aead_free(a);
+}
+
+/* Different keys under the same nonce must not open each other's data. */
+static void
+test_cross_key(void)
+{
+	uint8_t k1[32], k2[32], nonce[ESMPI_AEAD_NONCE_LEN] = { 0 };
+	uint8_t pt[40], ct[40], out[40], tag[ESMPI_AEAD_TAG_LEN];
+	struct esmpi_aead *a = NULL, *b = NULL;
+
+	memset(k1, 0x11, sizeof(k1));
+	memset(k2, 0x11, sizeof(k2));
+	k2[31] ^= 1;
+	memset(pt, 'p', sizeof(pt));
+	CHECK_INT_EQ(esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, k1, 32), 0);
+	CHECK_INT_EQ(esmpi_aead_new(&b, ESMPI_SUITE_AES_256_GCM, k2, 32), 0);
+	if (a == NULL || b == NULL)
+		goto out;
+	CHECK_INT_EQ(esmpi_aead_seal(a, ct, tag, pt, sizeof(pt), nonce,
+	    NULL, 0), 0);
+	memset(out, 0xaa, sizeof(out));
+	CHECK_INT_EQ(esmpi_aead_open(b, out, ct, sizeof(ct), tag, nonce,
+	    NULL, 0), ESMPI_ERR_AUTH);
+	CHECK(all_zero(out, sizeof(out)));
+	CHECK_INT_EQ(esmpi_aead_open(a, out, ct, sizeof(ct), tag, nonce,
+	    NULL, 0), 0);
+	CHECK(memcmp(out, pt, sizeof(pt)) == 0);
+out:
+	esmpi_aead_free(a);
+	esmpi_aead_free(b);
+}
+
+/* Above 1 GiB the EVP calls are chunked; slow, so only on request. */
+static void
+test_large(void)
+{
+	size_t len = (1UL << 30) + 4099;
+	uint8_t key[32] = { 7 }, nonce[ESMPI_AEAD_NONCE_LEN] = { 9 };
+	uint8_t tag[ESMPI_AEAD_TAG_LEN];
+	struct esmpi_aead *a = NULL;
+	uint8_t *buf;
+	size_t i;
+	int ok = 1;
+
+	if (getenv("ESMPI_TEST_LARGE") == NULL)
+		return;
+	if ((buf = malloc(len)) == NULL)
+		return;
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 31);
+	CHECK_INT_EQ(esmpi_aead_new(&a, ESMPI_SUITE_AES_128_GCM, key, 16), 0);
+	CHECK_INT_EQ(esmpi_aead_seal(a, buf, tag, buf, len, nonce, NULL, 0),
+	    0);
+	CHECK_INT_EQ(esmpi_aead_open(a, buf, buf, len, tag, nonce, NULL, 0),
+	    0);
+	for (i = 0; i < len; i++)
+		if (buf[i] != (uint8_t)(i * 31))
+			ok = 0;
+	CHECK(ok);
+	buf[len - 1] ^= 1;
+	CHECK_INT_EQ(esmpi_aead_open(a, buf, buf, len, tag, nonce, NULL, 0),
+	    ESMPI_ERR_AUTH);
+	CHECK(all_zero(buf, len));
+	esmpi_aead_free(a);
+	free(buf);
+}
+
+static void
+test_hkdf(void)
+{
+	uint8_t ikm[MAXBUF], salt[MAXBUF], info[MAXBUF], want[MAXBUF];
+	uint8_t out[MAXBUF], out2[MAXBUF];
+	size_t i;
+	int il, sl, nl, ol;
+
+	for (i = 0; i < sizeof(hkdf_kats) / sizeof(hkdf_kats[0]); i++) {
+		const struct hkdf_kat *v = &hkdf_kats[i];
+
+		il = unhex(v->ikm, ikm, sizeof(ikm));
+		sl = unhex(v->salt, salt, sizeof(salt));
+		nl = unhex(v->info, info, sizeof(info));
+		ol = unhex(v->okm, want, sizeof(want));
+		CHECK(il > 0 && sl >= 0 && nl >= 0 && ol > 0);
+		if (il <= 0 || sl < 0 || nl < 0 || ol <= 0)
+			continue;
+		memset(out, 0, sizeof(out));
+		CHECK_INT_EQ(esmpi_hkdf_sha256(out, (size_t)ol,
+		    sl ? salt : NULL, (size_t)sl, ikm, (size_t)il,
+		    nl ? info : NULL, (size_t)nl), 0);
+		CHECK(memcmp(out, want, (size_t)ol) == 0);
+		if (memcmp(out, want, (size_t)ol) != 0)
+			fprintf(stderr, "%s: okm differs\n", v->name);
+		/* A shorter output is a prefix of the longer one. */
+		memset(out2, 0, sizeof(out2));
+		CHECK_INT_EQ(esmpi_hkdf_sha256(out2, 7, salt, (size_t)sl,
+		    ikm, (size_t)il, info, (size_t)nl), 0);
+		CHECK(memcmp(out2, want, 7) == 0);
+	}
+
+	/* A.3 again with a non-NULL empty salt: the same output. */
+	il = unhex(hkdf_kats[2].ikm, ikm, sizeof(ikm));
+	ol = unhex(hkdf_kats[2].okm, want, sizeof(want));
+	CHECK_INT_EQ(esmpi_hkdf_sha256(out, (size_t)ol, salt, 0, ikm,
+	    (size_t)il, info, 0), 0);
+	CHECK(memcmp(out, want, (size_t)ol) == 0);
+	/* Info changes the output. */
+	CHECK_INT_EQ(esmpi_hkdf_sha256(out, (size_t)ol, NULL, 0, ikm,
+	    (size_t)il, (const uint8_t *)"x", 1), 0);
+	CHECK(memcmp(out, want, (size_t)ol) != 0);
+	/* Empty IKM is allowed by RFC 5869. */
+	CHECK_INT_EQ(esmpi_hkdf_sha256(out, 32, NULL, 0, NULL, 0, NULL, 0), 0);
+
+	/* At most 255 * 32 bytes; invalid arguments. */
+	{
+		uint8_t *big = malloc(255 * 32 + 1);
+
+		CHECK(big != NULL);
+		if (big != NULL) {
+			CHECK_INT_EQ(esmpi_hkdf_sha256(big, 255 * 32, NULL, 0,
+			    ikm, 22, NULL, 0), 0);
+			memset(big, 0xaa, 255 * 32 + 1);
+			CHECK_INT_EQ(esmpi_hkdf_sha256(big, 255 * 32 + 1,
+			    NULL, 0, ikm, 22, NULL, 0), ESMPI_ERR_INVALID);
+			free(big);
+		}
+	}
+	CHECK_INT_EQ(esmpi_hkdf_sha256(NULL, 32, NULL, 0, ikm, 22, NULL, 0),
+	    ESMPI_ERR_INVALID);
+	CHECK_INT_EQ(esmpi_hkdf_sha256(out, 0, NULL, 0, ikm, 22, NULL, 0),
+	    ESMPI_ERR_INVALID);
+	CHECK_INT_EQ(esmpi_hkdf_sha256(out, 32, NULL, 3, ikm, 22, NULL, 0),
+	    ESMPI_ERR_INVALID);
+	CHECK_INT_EQ(esmpi_hkdf_sha256(out, 32, NULL, 0, ikm, 22, NULL, 3),
+	    ESMPI_ERR_INVALID);
+}
+
+static void
+test_random(void)
+{
+	uint8_t a[32], b[32];
+
+	memset(a, 0, sizeof(a));
+	memset(b, 0, sizeof(b));
+	CHECK_INT_EQ(esmpi_random(a, sizeof(a)), 0);
+	CHECK_INT_EQ(esmpi_random(b, sizeof(b)), 0);
+	CHECK(memcmp(a, b, sizeof(a)) != 0);
+	CHECK(!all_zero(a, sizeof(a)));
+	CHECK_INT_EQ(esmpi_random(a, 0), 0);
+	CHECK_INT_EQ(esmpi_random(NULL, 0), 0);
+	CHECK_INT_EQ(esmpi_random(NULL, 1), ESMPI_ERR_INVALID);
+}
+
+int
+main(void)
+{
+	size_t i;
+
+	test_suites();
+	test_aead_new();
+	for (i = 0; i < sizeof(aead_kats) / sizeof(aead_kats[0]); i++)
+		test_kat(&aead_kats[i]);
+	test_cross_key();
+	test_large();
+	test_hkdf();
+	test_random();
+	return check_report("crypto_test");
+}
