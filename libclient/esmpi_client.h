@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ESMPI_CLIENT_H
+#define ESMPI_CLIENT_H
+
+/*
+ * libesmpi internals. The library lives inside arbitrary MPI applications:
+ * everything here is hidden (-fvisibility=hidden plus a version script),
+ * only MPI_* entry points are exported (ESMPI_EXPORT).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mpi.h>
+
+#include "esmpi_crypto.h"
+#include "esmpi_policy.h"
+#include "esmpi_record.h"
+
+#define ESMPI_EXPORT __attribute__((visibility("default")))
+#define ESMPI_NSUITES 4		/* suite ids 0..3 */
+#define ESMPI_DEFAULT_SOCKET "/run/esmpi/esmpid.sock"
+
+/* Per-(peer, tag) replay state; MPI only orders messages of one tag. */
+struct esmpi_replay_slot {
+	int used;
+	int peer;
+	int tag;
+	struct esmpi_replay w;
+};
+
+struct esmpi_comm {
+	struct esmpi_comm *next, *prev;	/* all live states, for Finalize */
+	MPI_Comm comm;
+	uint64_t ctx;			/* context id: part of every AAD */
+	uint64_t child_seq;		/* communicators created from this one */
+	int is_inter;
+	int rank, size, remote_size;
+	uint32_t my_world;
+	uint32_t *peer_world;		/* world rank of each peer rank */
+	char name[MPI_MAX_OBJECT_NAME];
+	size_t *rules;			/* policy rules whose glob matches name */
+	size_t nrules;
+	atomic_uint_fast64_t send_seq;	/* nonce counter for our records */
+	pthread_mutex_t lock;		/* aead use, replay slots, child_seq */
+	struct esmpi_aead *aead[ESMPI_NSUITES];
+	struct esmpi_replay_slot *replay;
+	size_t nreplay, capreplay;
+};
+
+struct esmpi_state {
+	int initialized;		/* our Init ran */
+	int active;			/* keys established: protect traffic */
+	int failed;			/* init failed: refuse everything */
+	int world_rank, world_size;
+	uint8_t job_id[16];
+	uint8_t *job_key;		/* 32 bytes, protected memory */
+	int dfd;			/* daemon connection */
+	pthread_mutex_t dlock;
+	struct esmpi_pol_settings defaults;
+	struct esmpi_pol_rule *rules;
+	size_t nrules;
+	int keyval;
+	int err_class;
+	int err_auth, err_replay, err_denied, err_init, err_internal;
+	struct esmpi_comm *comms;
+	pthread_mutex_t comms_lock;
+};
+
+extern struct esmpi_state esmpi;
+
+/* What the closed-world table says of each MPI function (generated). */
+struct esmpi_fn_disposition {
+	const char *name;
+	const char *disposition;	/* special | passthrough | deny */
+};
+extern const struct esmpi_fn_disposition esmpi_fn_table[];
+extern const size_t esmpi_fn_table_len;
+
+/* session.c */
+int esmpi_unprotected_call(const char *fn);
+/* Report an event to the daemon's audit log (best effort). */
+void esmpi_audit(const char *event, const struct esmpi_comm *c, int peer,
+    int tag, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Print one clear message and raise code through comm's error handler. */
+int esmpi_fail(MPI_Comm comm, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* comm.c */
+int esmpi_comm_attach(MPI_Comm comm, uint64_t ctx);
+struct esmpi_comm *esmpi_comm_get(MPI_Comm comm);
+uint64_t esmpi_comm_child_ctx(struct esmpi_comm *parent, const char *kind);
+void esmpi_comm_free_all(void);
+int esmpi_comm_keyval_init(void);
+int esmpi_comm_suite(const struct esmpi_comm *c, int tag);
+struct esmpi_aead *esmpi_comm_key(struct esmpi_comm *c, int suite);
+struct esmpi_replay *esmpi_comm_replay(struct esmpi_comm *c, int peer,
+    int tag);
+
+/* p2p.c: sealing and opening of one message */
+struct esmpi_msg {
+	uint8_t *rec;			/* record buffer (header+ct+tag) */
+	size_t len;			/* plaintext bytes */
+};
+int esmpi_seal(struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt, int dest, int tag, struct esmpi_msg *m);
+int esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
+    void *buf, int count, MPI_Datatype dt, MPI_Status *st);
+int esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen);
+/* Report plaintext sizes in a status that describes a record. */
+void esmpi_status_fix(MPI_Status *st);
+
+/* requests.c */
+enum esmpi_req_kind { REQ_SEND, REQ_RECV };
+struct esmpi_req {
+	MPI_Request handle;
+	enum esmpi_req_kind kind;
+	int persistent;
+	int done;			/* opened already (Request_get_status) */
+	int active;			/* started, not yet completed */
+	uint8_t *rec;
+	int reclen;
+	void *buf;			/* user buffer (receives, persistent sends) */
+	int count;
+	MPI_Datatype dt;
+	int peer, tag;			/* persistent sends: where to */
+	MPI_Comm comm;
+	struct esmpi_comm *c;
+};
+int esmpi_req_add(struct esmpi_req *r);
+struct esmpi_req *esmpi_req_take(MPI_Request h, int keep);
+int esmpi_req_complete(struct esmpi_req *r, MPI_Status *st);
+
+#endif

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Point-to-point: every payload travels as one record (header, ciphertext,
+ * tag) of plaintext+ESMPI_REC_OVERHEAD bytes sent as MPI_BYTE on the same
+ * communicator with the same tag, so MPI's matching, ordering, truncation
+ * and wildcard semantics apply unchanged. The receiver takes source and
+ * tag from the status: a record redirected to another rank, tag or
+ * communicator does not open.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esmpi_client.h"
+#include "esmpi_err.h"
+#include "esmpi_mem.h"
+
+/* Contiguous layout of count elements: the bytes start at buf+lb. */
+static int
+contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb)
+{
+	MPI_Aint tlb, text, elb, eext;
+	int tsz;
+
+	PMPI_Type_size(dt, &tsz);
+	*bytes = (size_t)tsz * (size_t)(count > 0 ? count : 0);
+	PMPI_Type_get_true_extent(dt, &tlb, &text);
+	PMPI_Type_get_extent(dt, &elb, &eext);
+	*lb = tlb;
+	return text == tsz && (count <= 1 || eext == tsz);
+}
+
+int
+esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen)
+{
+	int tsz;
+	long long n;
+
+	PMPI_Type_size(dt, &tsz);
+	n = (long long)tsz * (count > 0 ? count : 0) + ESMPI_REC_OVERHEAD;
+	if (n > INT_MAX)
+		return ESMPI_ERR_TOO_LARGE;
+	*reclen = (int)n;
+	return 0;
+}
+
+void
+esmpi_status_fix(MPI_Status *st)
+{
+	MPI_Count n = 0;
+
+	PMPI_Get_elements_x(st, MPI_BYTE, &n);
+	if (n >= ESMPI_REC_OVERHEAD)
+		PMPI_Status_set_elements_x(st, MPI_BYTE,
+		    n - ESMPI_REC_OVERHEAD);
+}
+
+static void
+fill_aad(struct esmpi_rec_aad *a, const struct esmpi_comm *c, uint32_t src,
+    uint32_t dst, int tag)
+{
+	memcpy(a->job, esmpi.job_id, sizeof(a->job));
+	a->src = src;
+	a->dst = dst;
+	a->comm = c->ctx;
+	a->tag = tag;
+	a->coll_seq = 0;
+}
+
+int
+esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
+    int dest, int tag, struct esmpi_msg *m)
+{
+	struct esmpi_rec_hdr h;
+	struct esmpi_rec_aad a;
+	struct esmpi_aead *k;
+	const void *pt;
+	void *packed = NULL;
+	size_t n;
+	MPI_Aint lb;
+	int r;
+
+	if (dest < 0 || dest >= c->remote_size)
+		return ESMPI_ERR_INVALID;
+	if (contig(count, dt, &n, &lb)) {
+		pt = (const char *)buf + lb;
+	} else {
+		int pos = 0;
+
+		if ((packed = malloc(n ? n : 1)) == NULL)
+			return ESMPI_ERR_NOMEM;
+		if (PMPI_Pack(buf, count, dt, packed, (int)n, &pos,
+		    c->comm) != MPI_SUCCESS) {
+			free(packed);
+			return ESMPI_ERR_INVALID;
+		}
+		pt = packed;
+	}
+	if (n + ESMPI_REC_OVERHEAD > INT_MAX ||
+	    (m->rec = malloc(n + ESMPI_REC_OVERHEAD)) == NULL) {
+		esmpi_freezero(packed, n);
+		return n + ESMPI_REC_OVERHEAD > INT_MAX ? ESMPI_ERR_TOO_LARGE :
+		    ESMPI_ERR_NOMEM;
+	}
+	m->len = n;
+	memset(&h, 0, sizeof(h));
+	h.version = ESMPI_REC_VERSION;
+	h.seq = atomic_fetch_add(&c->send_seq, 1);
+	h.length = n;
+	fill_aad(&a, c, c->my_world, c->peer_world[dest], tag);
+	pthread_mutex_lock(&c->lock);
+	h.suite = (uint8_t)esmpi_comm_suite(c, tag);
+	if ((k = esmpi_comm_key(c, h.suite)) == NULL)
+		r = ESMPI_ERR_SUITE;
+	else
+		r = esmpi_rec_seal(k, &h, &a, pt, n, m->rec);
+	pthread_mutex_unlock(&c->lock);
+	esmpi_freezero(packed, n);
+	if (r != 0) {
+		free(m->rec);
+		m->rec = NULL;
+	}
+	return r;
+}
+
+static const char *
+comm_label(const struct esmpi_comm *c)
+{
+	return c->name[0] ? c->name : "(unnamed)";
+}
+
+/* Fail closed: audit, one message naming who/what, the error handler. */
+static int
+refuse(struct esmpi_comm *c, int src, int tag, int r)
+{
+	int replay = r == ESMPI_ERR_REPLAY;
+
+	esmpi_audit(replay ? "replay_detected" : "integrity_failure", c,
+	    (int)c->peer_world[src], tag,
+	    "record from world rank %u to world rank %u on communicator '%s' "
+	    "tag %d refused: %s", c->peer_world[src], c->my_world,
+	    comm_label(c), tag, esmpi_strerror(r));
+	return esmpi_fail(c->comm, replay ? esmpi.err_replay : esmpi.err_auth,
+	    "%s: message from rank %d (world %u) to rank %d (world %u) on "
+	    "communicator '%s' tag %d refused (%s); no data delivered",
+	    replay ? "replay detected" : "integrity failure", src,
+	    c->peer_world[src], c->rank, c->my_world, comm_label(c), tag,
+	    esmpi_strerror(r));
+}
+
+int
+esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
+    void *buf, int count, MPI_Datatype dt, MPI_Status *st)
+{
+	struct esmpi_rec_hdr h;
+	struct esmpi_rec_aad a;
+	struct esmpi_replay *w;
+	struct esmpi_aead *k;
+	uint8_t *out, *tmp = NULL;
+	size_t cap;
+	MPI_Aint lb;
+	int r, src = st->MPI_SOURCE, tag = st->MPI_TAG, is_contig;
+
+	is_contig = contig(count, dt, &cap, &lb);
+	if (src < 0 || src >= c->remote_size)
+		return refuse(c, 0, tag, ESMPI_ERR_PROTOCOL);
+	if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
+		goto fail;
+	if (is_contig)
+		out = (uint8_t *)buf + lb;
+	else if ((out = tmp = malloc(cap ? cap : 1)) == NULL)
+		return esmpi_fail(c->comm, esmpi.err_internal, "out of memory");
+	fill_aad(&a, c, c->peer_world[src], c->my_world, tag);
+	pthread_mutex_lock(&c->lock);
+	/* The suite must be the one policy sets: no downgrade by a sender. */
+	if (h.suite != esmpi_comm_suite(c, tag))
+		r = ESMPI_ERR_AUTH;
+	else if ((w = esmpi_comm_replay(c, src, tag)) == NULL)
+		r = ESMPI_ERR_NOMEM;
+	else if ((r = esmpi_replay_check(w, h.seq)) == 0 &&
+	    (k = esmpi_comm_key(c, h.suite)) == NULL)
+		r = ESMPI_ERR_SUITE;
+	else if (r == 0 &&
+	    (r = esmpi_rec_open(k, &a, rec, reclen, out, cap, &h)) == 0)
+		esmpi_replay_accept(w, h.seq);
+	pthread_mutex_unlock(&c->lock);
+	if (r != 0)
+		goto fail;
+	if (!is_contig) {
+		int pos = 0, tsz;
+
+		PMPI_Type_size(dt, &tsz);
+		PMPI_Unpack(tmp, (int)h.length, &pos, buf,
+		    tsz ? (int)(h.length / (size_t)tsz) : 0, dt, c->comm);
+		esmpi_freezero(tmp, cap);
+	}
+	PMPI_Status_set_elements_x(st, MPI_BYTE, (MPI_Count)h.length);
+	return MPI_SUCCESS;
+fail:
+	/* Nothing unauthenticated reaches the application's buffer. */
+	if (is_contig)
+		esmpi_memzero((uint8_t *)buf + lb, cap);
+	esmpi_freezero(tmp, cap);
+	return refuse(c, src, tag, r);
+}
+
+/* ---- wrappers ---- */
+
+/* The state to protect comm with, or NULL to pass the call through (not
+ * initialised yet, or MPI_PROC_NULL). Sets *rc when the call must fail. */
+static struct esmpi_comm *
+protect(MPI_Comm comm, int peer, int *rc)
+{
+	struct esmpi_comm *c;
+
+	*rc = MPI_SUCCESS;
+	if (esmpi.failed) {
+		*rc = esmpi.err_init;
+		return NULL;
+	}
+	if (!esmpi.active || peer == MPI_PROC_NULL)
+		return NULL;
+	if ((c = esmpi_comm_get(comm)) == NULL) {
+		/* No key: never fall back to plaintext. */
+		*rc = esmpi_fail(comm == MPI_COMM_NULL ? MPI_COMM_WORLD : comm,
+		    esmpi.err_internal, "communicator has no esmpi keys; "
+		    "refusing to send in plaintext");
+	}
+	return c;
+}
+
+static int
+seal_or_fail(struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt, int dest, int tag, struct esmpi_msg *m)
+{
+	int r = esmpi_seal(c, buf, count, dt, dest, tag, m);
+
+	if (r != 0)
+		return esmpi_fail(c->comm, r == ESMPI_ERR_INVALID ?
+		    MPI_ERR_RANK : esmpi.err_internal,
+		    "cannot seal message to rank %d tag %d: %s", dest, tag,
+		    esmpi_strerror(r));
+	return MPI_SUCCESS;
+}
+
+typedef int (*send_fn)(const void *, int, MPI_Datatype, int, int, MPI_Comm);
+
+static int
+blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
+    int dest, int tag, MPI_Comm comm)
+{
+	struct esmpi_comm *c;
+	struct esmpi_msg m;
+	int rc;
+
+	if ((c = protect(comm, dest, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    fn(buf, count, dt, dest, tag, comm);
+	if ((rc = seal_or_fail(c, buf, count, dt, dest, tag, &m)) !=
+	    MPI_SUCCESS)
+		return rc;
+	rc = fn(m.rec, (int)(m.len + ESMPI_REC_OVERHEAD), MPI_BYTE, dest,
+	    tag, comm);
+	free(m.rec);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Send(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm)
+{
+	return blocking_send(PMPI_Send, buf, count, dt, dest, tag, comm);
+}
+
+ESMPI_EXPORT int
+MPI_Ssend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm)
+{
+	return blocking_send(PMPI_Ssend, buf, count, dt, dest, tag, comm);
+}
+
+ESMPI_EXPORT int
+MPI_Rsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm)
+{
+	return blocking_send(PMPI_Rsend, buf, count, dt, dest, tag, comm);
+}
+
+ESMPI_EXPORT int
+MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
+    MPI_Comm comm, MPI_Status *status)
+{
+	struct esmpi_comm *c;
+	MPI_Status local;
+	uint8_t *rec;
+	int rc, reclen;
+
+	if ((c = protect(comm, source, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Recv(buf, count, dt, source, tag, comm, status);
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	if (esmpi_recv_capacity(count, dt, &reclen) != 0)
+		return esmpi_fail(comm, MPI_ERR_COUNT, "receive too large");
+	if ((rec = malloc(reclen)) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	rc = PMPI_Recv(rec, reclen, MPI_BYTE, source, tag, comm, status);
+	if (rc == MPI_SUCCESS) {
+		MPI_Count got = 0;
+
+		PMPI_Get_elements_x(status, MPI_BYTE, &got);
+		rc = esmpi_open(c, rec, (size_t)got, buf, count, dt, status);
+	}
+	esmpi_freezero(rec, reclen);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    int dest, int sendtag, void *recvbuf, int recvcount,
+    MPI_Datatype recvtype, int source, int recvtag, MPI_Comm comm,
+    MPI_Status *status)
+{
+	struct esmpi_comm *c;
+	struct esmpi_msg m = { NULL, 0 };
+	MPI_Status local;
+	uint8_t *rec = NULL;
+	const void *sb = sendbuf;
+	int rc, reclen = 0, sc = sendcount;
+	MPI_Datatype st = sendtype;
+
+	if ((c = protect(comm, MPI_ANY_SOURCE, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc : PMPI_Sendrecv(sendbuf,
+		    sendcount, sendtype, dest, sendtag, recvbuf, recvcount,
+		    recvtype, source, recvtag, comm, status);
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	if (dest != MPI_PROC_NULL) {
+		if ((rc = seal_or_fail(c, sendbuf, sendcount, sendtype, dest,
+		    sendtag, &m)) != MPI_SUCCESS)
+			return rc;
+		sb = m.rec;
+		sc = (int)(m.len + ESMPI_REC_OVERHEAD);
+		st = MPI_BYTE;
+	}
+	if (source != MPI_PROC_NULL) {
+		if (esmpi_recv_capacity(recvcount, recvtype, &reclen) != 0 ||
+		    (rec = malloc(reclen)) == NULL) {
+			free(m.rec);
+			return esmpi_fail(comm, MPI_ERR_NO_MEM,
+			    "cannot allocate receive record");
+		}
+		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, rec, reclen,
+		    MPI_BYTE, source, recvtag, comm, status);
+		if (rc == MPI_SUCCESS) {
+			MPI_Count got = 0;
+
+			PMPI_Get_elements_x(status, MPI_BYTE, &got);
+			rc = esmpi_open(c, rec, (size_t)got, recvbuf,
+			    recvcount, recvtype, status);
+		}
+	} else
+		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, recvbuf,
+		    recvcount, recvtype, source, recvtag, comm, status);
+	free(m.rec);
+	esmpi_freezero(rec, reclen);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Sendrecv_replace(void *buf, int count, MPI_Datatype dt, int dest,
+    int sendtag, int source, int recvtag, MPI_Comm comm, MPI_Status *status)
+{
+	/* The outgoing record is sealed before anything is received, so the
+	 * same user buffer can take the reply. */
+	return MPI_Sendrecv(buf, count, dt, dest, sendtag, buf, count, dt,
+	    source, recvtag, comm, status);
+}
+
+/* Probes report what the application will receive: plaintext sizes. */
+ESMPI_EXPORT int
+MPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status *status)
+{
+	struct esmpi_comm *c;
+	MPI_Status local;
+	int rc;
+
+	if ((c = protect(comm, source, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Probe(source, tag, comm, status);
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	if ((rc = PMPI_Probe(source, tag, comm, status)) == MPI_SUCCESS)
+		esmpi_status_fix(status);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status)
+{
+	struct esmpi_comm *c;
+	MPI_Status local;
+	int rc;
+
+	if ((c = protect(comm, source, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Iprobe(source, tag, comm, flag, status);
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	rc = PMPI_Iprobe(source, tag, comm, flag, status);
+	if (rc == MPI_SUCCESS && *flag)
+		esmpi_status_fix(status);
+	return rc;
+}

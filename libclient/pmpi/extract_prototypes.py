@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""One-off: regenerate mpi_functions.tbl from the installed mpi.h.
+
+    libclient/pmpi/extract_prototypes.py > libclient/pmpi/mpi_functions.tbl
+
+Runs `mpicc -E -P` over `#include <mpi.h>` and keeps every exported
+(OMPI_DECLSPEC) MPI_* function, with whitespace normalised and deprecation
+attributes dropped. OMPI_OMIT_MPI1_COMPAT_DECLS=0 brings back the ten
+functions removed in MPI-3.0 (MPI_Address, MPI_Type_struct, ...): libmpi.so
+still exports them, so an old binary can still call them.
+
+Each function gets a family (first matching rule in FAMILIES) and a
+disposition: SPECIAL, then PASSTHROUGH, else deny. A new function therefore
+becomes a deny wrapper until someone decides otherwise (closed world). The
+checked-in table is what the build uses; review the diff after regenerating.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+# Hand-written in libclient/ (the generator emits nothing for these).
+SPECIAL = set("""
+Init Init_thread Finalize
+Send Ssend Rsend Bsend Isend Issend Irsend Ibsend Recv Irecv
+Sendrecv Sendrecv_replace
+Wait Waitany Waitsome Waitall Test Testany Testsome Testall
+Probe Iprobe Mprobe Improbe Mrecv Imrecv Request_free Request_get_status
+Send_init Ssend_init Rsend_init Bsend_init Recv_init Start Startall
+Buffer_attach Buffer_detach
+Comm_dup Comm_dup_with_info Comm_split Comm_split_type Comm_create
+Comm_create_group Comm_free Comm_set_name Intercomm_create Intercomm_merge
+Cart_create Cart_sub Graph_create Dist_graph_create
+Dist_graph_create_adjacent Comm_disconnect
+""".split())
+
+# Move no application payload between processes; MPI_T_, *_f2c, *_c2f and
+# the families datatype/group/errhandler/info/attr/tool/conv are added by
+# disposition() below.
+PASSTHROUGH = set("""
+Abort Pcontrol Wtime Wtick Get_processor_name Get_version
+Get_library_version Initialized Finalized Query_thread Is_thread_main
+Get_address Alloc_mem Free_mem
+Comm_rank Comm_size Comm_group Comm_compare Comm_get_name Comm_test_inter
+Comm_remote_size Comm_remote_group Comm_set_info Comm_get_info
+Get_count Get_elements Get_elements_x Status_set_cancelled
+Status_set_elements Status_set_elements_x Test_cancelled
+Cancel Grequest_start Grequest_complete
+Op_create Op_free Op_commutative Reduce_local
+Cart_coords Cart_rank Cart_get Cart_shift Cartdim_get Cart_map Dims_create
+Graph_get Graph_map Graph_neighbors Graph_neighbors_count Graphdims_get
+Topo_test Dist_graph_neighbors Dist_graph_neighbors_count
+Barrier Ibarrier
+Win_fence Win_lock Win_unlock Win_lock_all Win_unlock_all Win_flush
+Win_flush_all Win_flush_local Win_flush_local_all Win_sync Win_post
+Win_start Win_complete Win_wait Win_test Win_free
+Win_get_group Win_get_name Win_set_name Win_get_info Win_set_info
+""".split())
+PASSTHROUGH_FAMILIES = {"datatype", "group", "errhandler", "info", "attr",
+                        "tool", "conv", "status", "op", "env"}
+
+# (family, regex on the name without "MPI_"); first match wins.
+FAMILIES = [
+    ("conv", r".*_(f2c|c2f)"),
+    ("tool", r"T_.*"),
+    ("errhandler", r"Errhandler_.*|Error_.*|Add_error_.*|.*_errhandler"),
+    ("attr", r"Attr_.*|Keyval_.*|.*_(keyval|attr)"),
+    ("init", r"Init|Init_thread|Finalize"),
+    ("env", r"Abort|Pcontrol|Wtime|Wtick|Get_processor_name|Get_version"
+            r"|Get_library_version|Initialized|Finalized|Query_thread"
+            r"|Is_thread_main|Get_address|Alloc_mem|Free_mem|Address"),
+    ("datatype", r"Type_.*|Pack.*|Unpack.*"),
+    ("group", r"Group_.*"),
+    ("info", r"Info_.*"),
+    ("status", r"Get_count|Get_elements.*|Status_.*|Test_cancelled"),
+    ("op", r"Op_.*|Reduce_local"),
+    ("completion", r"(Wait|Test)(any|some|all)?|Request_.*|Cancel"
+                   r"|Grequest_.*|Start|Startall"),
+    ("p2p", r"([BSR]?s|S)end(_init)?|I[bsr]?send|Recv(_init)?|Irecv"
+            r"|Sendrecv.*|Probe|Iprobe|Mprobe|Improbe|Mrecv|Imrecv"
+            r"|Buffer_.*"),
+    ("neighbor", r"(Neighbor|Ineighbor)_.*"),
+    ("nbcoll", r"I(barrier|bcast|gatherv?|scatterv?|allgatherv?"
+               r"|alltoall[vw]?|reduce|allreduce|reduce_scatter(_block)?"
+               r"|scan|exscan)"),
+    ("coll", r"Barrier|Bcast|Gatherv?|Scatterv?|Allgatherv?|Alltoall[vw]?"
+             r"|Reduce|Allreduce|Reduce_scatter(_block)?|Scan|Exscan"),
+    ("rma", r"Win_.*|Put|Rput|Get|Rget|Accumulate|Raccumulate"
+            r"|Get_accumulate|Rget_accumulate|Fetch_and_op|Compare_and_swap"),
+    ("io", r"File_.*|Register_datarep"),
+    ("dynamic", r"Comm_(spawn.*|accept|connect|join|get_parent)|Open_port"
+                r"|Close_port|Publish_name|Unpublish_name|Lookup_name"),
+    ("topo", r"Cart.*|Graph.*|Dist_graph.*|Dims_create|Topo_test"),
+    ("comm", r"Comm_.*|Intercomm_.*"),
+]
+
+# One comment per family, printed above its section of the table.
+REASONS = {
+    "init": "init: session set-up and key teardown (hand-written)",
+    "env": "env: local queries and memory; no payload",
+    "p2p": "p2p: sealed/opened by hand-written wrappers",
+    "completion": "completion: hand-written (Irecv open, Isend release); "
+                  "Cancel, Grequest_* are local",
+    "comm": "comm: key lifecycle hand-written; queries are local; "
+            "Comm_idup not handled yet",
+    "topo": "topo: creators derive keys (hand-written); queries are local",
+    "coll": "coll: payload not protected yet; Barrier carries none",
+    "nbcoll": "nbcoll: payload not protected yet; Ibarrier carries none",
+    "neighbor": "neighbor: payload not protected yet",
+    "rma": "rma: creation and data movement denied; sync, free and "
+           "queries on a window move no data",
+    "io": "io: MPI-IO writes and reads plaintext to shared storage",
+    "dynamic": "dynamic: processes and connections outside the session",
+    "datatype": "datatype: local type construction and packing",
+    "group": "group: local group arithmetic",
+    "errhandler": "errhandler: local error classes and handlers",
+    "info": "info: local key/value objects",
+    "attr": "attr: local attribute caching (incl. deprecated MPI-1 names)",
+    "status": "status: local status inspection",
+    "op": "op: local reduction operators",
+    "tool": "tool: MPI_T tool interface, process-local",
+    "conv": "conv: Fortran/C handle conversion",
+    "unclassified": "unclassified: new in this mpi.h; denied until reviewed",
+}
+
+DECL = re.compile(r'__attribute__\(\(visibility\("default"\)\)\)\s*'
+                  r'([A-Za-z_][\w ]*?\**)\s*\b(MPI_\w+)\s*\(([^;]*?)\)'
+                  r'\s*(?:__attribute__\(\(.*?\)\)\s*)?;')
+
+
+def preprocess():
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "x.c")
+        with open(src, "w") as f:
+            f.write("#include <mpi.h>\n")
+        return subprocess.run(["mpicc", "-E", "-P",
+                               "-DOMPI_OMIT_MPI1_COMPAT_DECLS=0", src],
+                              check=True, capture_output=True,
+                              text=True).stdout
+
+
+def normalise(s):
+    s = re.sub(r"\s+", " ", s).strip()
+    s = re.sub(r"\s*(\*+)\s*", r" \1", s)
+    s = re.sub(r"\s*([,)\]])", r"\1", s)
+    s = re.sub(r"([(\[])\s*", r"\1", s)
+    return re.sub(r",(?=\S)", ", ", s)
+
+
+def family(short):
+    for fam, rx in FAMILIES:
+        if re.fullmatch(rx, short):
+            return fam
+    return "unclassified"
+
+
+def disposition(short, fam):
+    if short in SPECIAL:
+        return "special"
+    if short in PASSTHROUGH or fam in PASSTHROUGH_FAMILIES:
+        return "passthrough"
+    return "deny"
+
+
+def main():
+    rows = {}
+    for ret, name, params in DECL.findall(re.sub(r"\s+", " ", preprocess())):
+        short = name[len("MPI_"):]
+        fam = family(short)
+        proto = normalise(f"{ret} {name}({params})")
+        rows.setdefault(fam, []).append((disposition(short, fam), name, proto))
+    missing = SPECIAL - {n[4:] for r in rows.values() for _, n, _ in r}
+    if missing:
+        sys.exit(f"special functions not in mpi.h: {sorted(missing)}")
+    print("# SPDX-License-Identifier: Apache-2.0")
+    print("# Every MPI_* function of Open MPI 4.1.4's mpi.h; generated by")
+    print("# extract_prototypes.py, then reviewed. See README.md. Includes the")
+    print("# ten MPI-1 functions removed in MPI-3.0 (MPI_Address, MPI_Type_struct,")
+    print("# ...): hidden by mpi.h unless OMPI_OMIT_MPI1_COMPAT_DECLS=0, but")
+    print("# libmpi.so still exports them.")
+    print("# disposition | family | prototype")
+    for fam in list(REASONS):
+        if fam not in rows:
+            continue
+        print(f"\n# {REASONS[fam]}")
+        for disp, _, proto in sorted(rows[fam], key=lambda r: r[1]):
+            print(f"{disp:<11} | {fam:<10} | {proto}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,925 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Nonblocking and persistent point-to-point. The application holds Open
+ * MPI's real request handles (so Cancel, Test_cancelled and mixing with
+ * other requests work unchanged); a table maps each handle to what must
+ * happen at completion: free a sent record, or open a received one into
+ * the user's buffer. Every Wait/Test call completes through here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "esmpi_client.h"
+#include "esmpi_err.h"
+#include "esmpi_mem.h"
+
+/* Open addressing keyed by the handle value. */
+static struct esmpi_req **table;
+static size_t table_cap, table_len;
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t
+slot_of(MPI_Request h, size_t cap)
+{
+	uintptr_t v = (uintptr_t)h;
+
+	return (size_t)((v >> 4) * 0x9e3779b97f4a7c15ull) & (cap - 1);
+}
+
+static int
+table_grow(void)
+{
+	size_t ncap = table_cap ? table_cap * 2 : 256, i, s;
+	struct esmpi_req **n = calloc(ncap, sizeof(*n));
+
+	if (n == NULL)
+		return ESMPI_ERR_NOMEM;
+	for (i = 0; i < table_cap; i++) {
+		if (table[i] == NULL)
+			continue;
+		for (s = slot_of(table[i]->handle, ncap); n[s] != NULL;
+		    s = (s + 1) & (ncap - 1))
+			;
+		n[s] = table[i];
+	}
+	free(table);
+	table = n;
+	table_cap = ncap;
+	return 0;
+}
+
+int
+esmpi_req_add(struct esmpi_req *r)
+{
+	size_t s;
+	int rc = 0;
+
+	pthread_mutex_lock(&table_lock);
+	if ((table_len + 1) * 2 > table_cap && (rc = table_grow()) != 0)
+		goto out;
+	for (s = slot_of(r->handle, table_cap); table[s] != NULL;
+	    s = (s + 1) & (table_cap - 1))
+		;
+	table[s] = r;
+	table_len++;
+out:
+	pthread_mutex_unlock(&table_lock);
+	return rc;
+}
+
+/* Find the entry for h; unless keep, remove it from the table. */
+struct esmpi_req *
+esmpi_req_take(MPI_Request h, int keep)
+{
+	struct esmpi_req *r = NULL;
+	size_t s, j;
+
+	if (h == MPI_REQUEST_NULL)
+		return NULL;
+	pthread_mutex_lock(&table_lock);
+	if (table_cap == 0)
+		goto out;
+	for (s = slot_of(h, table_cap); table[s] != NULL;
+	    s = (s + 1) & (table_cap - 1))
+		if (table[s]->handle == h)
+			break;
+	if ((r = table[s]) == NULL || keep)
+		goto out;
+	/* Remove, then re-insert the rest of the cluster. */
+	table[s] = NULL;
+	table_len--;
+	for (j = (s + 1) & (table_cap - 1); table[j] != NULL;
+	    j = (j + 1) & (table_cap - 1)) {
+		struct esmpi_req *m = table[j];
+		size_t t;
+
+		table[j] = NULL;
+		for (t = slot_of(m->handle, table_cap); table[t] != NULL;
+		    t = (t + 1) & (table_cap - 1))
+			;
+		table[t] = m;
+	}
+out:
+	pthread_mutex_unlock(&table_lock);
+	return r;
+}
+
+static void
+req_free(struct esmpi_req *r)
+{
+	esmpi_freezero(r->rec, r->rec ? (size_t)r->reclen : 0);
+	free(r);
+}
+
+/* The completion step: open a received record; statuses show plaintext. */
+int
+esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
+{
+	int cancelled = 0, rc = MPI_SUCCESS;
+	MPI_Count got = 0;
+
+	r->active = 0;
+	if (r->kind != REQ_RECV)
+		return MPI_SUCCESS;
+	if (r->done) {
+		/* Opened by Request_get_status already. */
+		esmpi_status_fix(st);
+		return MPI_SUCCESS;
+	}
+	PMPI_Test_cancelled(st, &cancelled);
+	if (cancelled)
+		return MPI_SUCCESS;
+	if (st->MPI_SOURCE == MPI_PROC_NULL)
+		return MPI_SUCCESS;
+	PMPI_Get_elements_x(st, MPI_BYTE, &got);
+	rc = esmpi_open(r->c, r->rec, (size_t)got, r->buf, r->count, r->dt,
+	    st);
+	if (r->persistent)
+		esmpi_memzero(r->rec, (size_t)r->reclen);
+	return rc;
+}
+
+/* Entry for h after completion with status st; removes it unless the
+ * request is persistent. */
+static int
+finish(MPI_Request h, MPI_Status *st)
+{
+	struct esmpi_req *r = esmpi_req_take(h, 1);
+	int rc;
+
+	if (r == NULL)
+		return MPI_SUCCESS;
+	rc = esmpi_req_complete(r, st);
+	r->done = 0;
+	if (!r->persistent) {
+		esmpi_req_take(h, 0);
+		req_free(r);
+	}
+	return rc;
+}
+
+static struct esmpi_comm *
+protect_req(MPI_Comm comm, int peer, int *rc)
+{
+	struct esmpi_comm *c;
+
+	*rc = MPI_SUCCESS;
+	if (esmpi.failed) {
+		*rc = esmpi.err_init;
+		return NULL;
+	}
+	if (!esmpi.active || peer == MPI_PROC_NULL)
+		return NULL;
+	if ((c = esmpi_comm_get(comm)) == NULL)
+		*rc = esmpi_fail(comm, esmpi.err_internal, "communicator has "
+		    "no esmpi keys; refusing to send in plaintext");
+	return c;
+}
+
+typedef int (*isend_fn)(const void *, int, MPI_Datatype, int, int, MPI_Comm,
+    MPI_Request *);
+
+static int
+nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
+    int tag, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_req *r;
+	struct esmpi_msg m;
+	int rc, e;
+
+	if ((c = protect_req(comm, dest, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    fn(buf, count, dt, dest, tag, comm, req);
+	if ((e = esmpi_seal(c, buf, count, dt, dest, tag, &m)) != 0)
+		return esmpi_fail(comm, e == ESMPI_ERR_INVALID ? MPI_ERR_RANK :
+		    esmpi.err_internal, "cannot seal message: %s",
+		    esmpi_strerror(e));
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		free(m.rec);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	r->kind = REQ_SEND;
+	r->rec = m.rec;
+	r->reclen = (int)(m.len + ESMPI_REC_OVERHEAD);
+	r->c = c;
+	rc = fn(m.rec, r->reclen, MPI_BYTE, dest, tag, comm, req);
+	if (rc != MPI_SUCCESS) {
+		req_free(r);
+		return rc;
+	}
+	r->handle = *req;
+	r->active = 1;
+	if (esmpi_req_add(r) != 0) {
+		/* Cannot track it: wait here rather than leak or free early. */
+		PMPI_Wait(req, MPI_STATUS_IGNORE);
+		req_free(r);
+	}
+	return MPI_SUCCESS;
+}
+
+ESMPI_EXPORT int
+MPI_Isend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	return nb_send(PMPI_Isend, buf, count, dt, dest, tag, comm, req);
+}
+
+ESMPI_EXPORT int
+MPI_Issend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	return nb_send(PMPI_Issend, buf, count, dt, dest, tag, comm, req);
+}
+
+ESMPI_EXPORT int
+MPI_Irsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	return nb_send(PMPI_Irsend, buf, count, dt, dest, tag, comm, req);
+}
+
+/*
+ * Buffered sends: the sealed record is our own copy, so the send is local
+ * as MPI_Bsend requires; it goes out as a standard-mode Isend and the
+ * attached buffer is not used. Records still in flight are kept here and
+ * reaped as they complete (and all of them at Buffer_detach/Finalize).
+ */
+static struct esmpi_req *bsend_list;
+static pthread_mutex_t bsend_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+bsend_reap(int wait)
+{
+	struct esmpi_req **pp, *r;
+	int flag;
+
+	pthread_mutex_lock(&bsend_lock);
+	for (pp = &bsend_list; (r = *pp) != NULL;) {
+		flag = 0;
+		if (wait)
+			PMPI_Wait(&r->handle, MPI_STATUS_IGNORE), flag = 1;
+		else
+			PMPI_Test(&r->handle, &flag, MPI_STATUS_IGNORE);
+		if (flag) {
+			*pp = (struct esmpi_req *)r->buf;
+			req_free(r);
+		} else
+			pp = (struct esmpi_req **)&r->buf;
+	}
+	pthread_mutex_unlock(&bsend_lock);
+}
+
+ESMPI_EXPORT int
+MPI_Bsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm)
+{
+	struct esmpi_comm *c;
+	struct esmpi_req *r;
+	struct esmpi_msg m;
+	int rc, e;
+
+	if ((c = protect_req(comm, dest, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Bsend(buf, count, dt, dest, tag, comm);
+	bsend_reap(0);
+	if ((e = esmpi_seal(c, buf, count, dt, dest, tag, &m)) != 0)
+		return esmpi_fail(comm, e == ESMPI_ERR_INVALID ? MPI_ERR_RANK :
+		    esmpi.err_internal, "cannot seal message: %s",
+		    esmpi_strerror(e));
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		free(m.rec);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	r->rec = m.rec;
+	r->reclen = (int)(m.len + ESMPI_REC_OVERHEAD);
+	rc = PMPI_Isend(m.rec, r->reclen, MPI_BYTE, dest, tag, comm,
+	    &r->handle);
+	if (rc != MPI_SUCCESS) {
+		req_free(r);
+		return rc;
+	}
+	pthread_mutex_lock(&bsend_lock);
+	r->buf = bsend_list;	/* list link */
+	bsend_list = r;
+	pthread_mutex_unlock(&bsend_lock);
+	return MPI_SUCCESS;
+}
+
+ESMPI_EXPORT int
+MPI_Ibsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	int rc;
+
+	if (protect_req(comm, dest, &rc) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Ibsend(buf, count, dt, dest, tag, comm, req);
+	return nb_send(PMPI_Isend, buf, count, dt, dest, tag, comm, req);
+}
+
+ESMPI_EXPORT int
+MPI_Buffer_attach(void *buffer, int size)
+{
+	return PMPI_Buffer_attach(buffer, size);
+}
+
+ESMPI_EXPORT int
+MPI_Buffer_detach(void *buffer_addr, int *size)
+{
+	/* Detach waits for buffered messages: ours included. */
+	bsend_reap(1);
+	return PMPI_Buffer_detach(buffer_addr, size);
+}
+
+static struct esmpi_req *
+new_recv(struct esmpi_comm *c, void *buf, int count, MPI_Datatype dt,
+    MPI_Comm comm, int persistent)
+{
+	struct esmpi_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->kind = REQ_RECV;
+	r->persistent = persistent;
+	r->buf = buf;
+	r->count = count;
+	r->dt = dt;
+	r->comm = comm;
+	r->c = c;
+	if (esmpi_recv_capacity(count, dt, &r->reclen) != 0 ||
+	    (r->rec = malloc(r->reclen)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+ESMPI_EXPORT int
+MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_req *r;
+	int rc;
+
+	if ((c = protect_req(comm, source, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Irecv(buf, count, dt, source, tag, comm, req);
+	if ((r = new_recv(c, buf, count, dt, comm, 0)) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	rc = PMPI_Irecv(r->rec, r->reclen, MPI_BYTE, source, tag, comm, req);
+	if (rc != MPI_SUCCESS) {
+		req_free(r);
+		return rc;
+	}
+	r->handle = *req;
+	r->active = 1;
+	if (esmpi_req_add(r) != 0) {
+		MPI_Status st;
+
+		PMPI_Wait(req, &st);
+		rc = esmpi_req_complete(r, &st);
+		req_free(r);
+		return rc;
+	}
+	return MPI_SUCCESS;
+}
+
+/* ---- matched probes ---- */
+
+/* Message handles from Mprobe/Improbe: the communicator to open with. */
+struct mprobe {
+	MPI_Message msg;
+	MPI_Comm comm;
+	struct mprobe *next;
+};
+static struct mprobe *mprobes;
+static pthread_mutex_t mprobe_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+mprobe_put(MPI_Message msg, MPI_Comm comm)
+{
+	struct mprobe *m = malloc(sizeof(*m));
+
+	if (m == NULL)
+		return;
+	m->msg = msg;
+	m->comm = comm;
+	pthread_mutex_lock(&mprobe_lock);
+	m->next = mprobes;
+	mprobes = m;
+	pthread_mutex_unlock(&mprobe_lock);
+}
+
+static int
+mprobe_take(MPI_Message msg, MPI_Comm *comm)
+{
+	struct mprobe **pp, *m;
+	int found = 0;
+
+	pthread_mutex_lock(&mprobe_lock);
+	for (pp = &mprobes; (m = *pp) != NULL; pp = &m->next) {
+		if (m->msg == msg) {
+			*pp = m->next;
+			*comm = m->comm;
+			free(m);
+			found = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&mprobe_lock);
+	return found;
+}
+
+ESMPI_EXPORT int
+MPI_Mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message,
+    MPI_Status *status)
+{
+	MPI_Status local;
+	int rc;
+
+	if (protect_req(comm, source, &rc) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Mprobe(source, tag, comm, message, status);
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	rc = PMPI_Mprobe(source, tag, comm, message, status);
+	if (rc == MPI_SUCCESS && *message != MPI_MESSAGE_NO_PROC) {
+		esmpi_status_fix(status);
+		mprobe_put(*message, comm);
+	}
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Improbe(int source, int tag, MPI_Comm comm, int *flag,
+    MPI_Message *message, MPI_Status *status)
+{
+	MPI_Status local;
+	int rc;
+
+	if (protect_req(comm, source, &rc) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Improbe(source, tag, comm, flag, message, status);
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	rc = PMPI_Improbe(source, tag, comm, flag, message, status);
+	if (rc == MPI_SUCCESS && *flag && *message != MPI_MESSAGE_NO_PROC) {
+		esmpi_status_fix(status);
+		mprobe_put(*message, comm);
+	}
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
+    MPI_Status *status)
+{
+	struct esmpi_comm *c;
+	MPI_Status local;
+	MPI_Comm comm;
+	uint8_t *rec;
+	int rc, reclen;
+
+	if (esmpi.failed)
+		return esmpi.err_init;
+	if (!esmpi.active || *message == MPI_MESSAGE_NO_PROC ||
+	    !mprobe_take(*message, &comm))
+		return PMPI_Mrecv(buf, count, dt, message, status);
+	if ((c = esmpi_comm_get(comm)) == NULL)
+		return esmpi_fail(comm, esmpi.err_internal, "no keys");
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	if (esmpi_recv_capacity(count, dt, &reclen) != 0 ||
+	    (rec = malloc(reclen)) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	rc = PMPI_Mrecv(rec, reclen, MPI_BYTE, message, status);
+	if (rc == MPI_SUCCESS) {
+		MPI_Count got = 0;
+
+		PMPI_Get_elements_x(status, MPI_BYTE, &got);
+		rc = esmpi_open(c, rec, (size_t)got, buf, count, dt, status);
+	}
+	esmpi_freezero(rec, reclen);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Imrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
+    MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_req *r;
+	MPI_Comm comm;
+	int rc;
+
+	if (esmpi.failed)
+		return esmpi.err_init;
+	if (!esmpi.active || *message == MPI_MESSAGE_NO_PROC ||
+	    !mprobe_take(*message, &comm))
+		return PMPI_Imrecv(buf, count, dt, message, req);
+	if ((c = esmpi_comm_get(comm)) == NULL)
+		return esmpi_fail(comm, esmpi.err_internal, "no keys");
+	if ((r = new_recv(c, buf, count, dt, comm, 0)) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	rc = PMPI_Imrecv(r->rec, r->reclen, MPI_BYTE, message, req);
+	if (rc != MPI_SUCCESS) {
+		req_free(r);
+		return rc;
+	}
+	r->handle = *req;
+	r->active = 1;
+	if (esmpi_req_add(r) != 0) {
+		MPI_Status st;
+
+		PMPI_Wait(req, &st);
+		rc = esmpi_req_complete(r, &st);
+		req_free(r);
+	}
+	return rc;
+}
+
+/* ---- persistent requests ---- */
+
+typedef int (*sinit_fn)(const void *, int, MPI_Datatype, int, int, MPI_Comm,
+    MPI_Request *);
+
+static int
+send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
+    int dest, int tag, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_req *r;
+	int rc, tsz;
+
+	if ((c = protect_req(comm, dest, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    fn(buf, count, dt, dest, tag, comm, req);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	PMPI_Type_size(dt, &tsz);
+	r->kind = REQ_SEND;
+	r->persistent = 1;
+	r->buf = (void *)buf;
+	r->count = count;
+	r->dt = dt;
+	r->peer = dest;
+	r->tag = tag;
+	r->comm = comm;
+	r->c = c;
+	if (esmpi_recv_capacity(count, dt, &r->reclen) != 0 ||
+	    (r->rec = malloc(r->reclen)) == NULL) {
+		free(r);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	/* The record buffer is fixed; MPI_Start reseals into it. */
+	rc = fn(r->rec, r->reclen, MPI_BYTE, dest, tag, comm, req);
+	if (rc != MPI_SUCCESS) {
+		req_free(r);
+		return rc;
+	}
+	r->handle = *req;
+	if (esmpi_req_add(r) != 0) {
+		PMPI_Request_free(req);
+		req_free(r);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	return MPI_SUCCESS;
+}
+
+ESMPI_EXPORT int
+MPI_Send_init(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	return send_init(PMPI_Send_init, buf, count, dt, dest, tag, comm, req);
+}
+
+ESMPI_EXPORT int
+MPI_Ssend_init(const void *buf, int count, MPI_Datatype dt, int dest,
+    int tag, MPI_Comm comm, MPI_Request *req)
+{
+	return send_init(PMPI_Ssend_init, buf, count, dt, dest, tag, comm,
+	    req);
+}
+
+ESMPI_EXPORT int
+MPI_Rsend_init(const void *buf, int count, MPI_Datatype dt, int dest,
+    int tag, MPI_Comm comm, MPI_Request *req)
+{
+	return send_init(PMPI_Rsend_init, buf, count, dt, dest, tag, comm,
+	    req);
+}
+
+ESMPI_EXPORT int
+MPI_Bsend_init(const void *buf, int count, MPI_Datatype dt, int dest,
+    int tag, MPI_Comm comm, MPI_Request *req)
+{
+	int rc;
+
+	/* Buffered mode would need room for records in the user's attached
+	 * buffer; standard mode is used instead (see ARCHITECTURE.md). */
+	if (protect_req(comm, dest, &rc) == NULL)
+		return rc != MPI_SUCCESS ? rc : PMPI_Bsend_init(buf, count,
+		    dt, dest, tag, comm, req);
+	return send_init(PMPI_Send_init, buf, count, dt, dest, tag, comm, req);
+}
+
+ESMPI_EXPORT int
+MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_req *r;
+	int rc;
+
+	if ((c = protect_req(comm, source, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Recv_init(buf, count, dt, source, tag, comm, req);
+	if ((r = new_recv(c, buf, count, dt, comm, 1)) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	rc = PMPI_Recv_init(r->rec, r->reclen, MPI_BYTE, source, tag, comm,
+	    req);
+	if (rc != MPI_SUCCESS) {
+		req_free(r);
+		return rc;
+	}
+	r->handle = *req;
+	if (esmpi_req_add(r) != 0) {
+		PMPI_Request_free(req);
+		req_free(r);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	return MPI_SUCCESS;
+}
+
+/* Seal the current contents of a persistent send's buffer. */
+static int
+reseal(MPI_Request h)
+{
+	struct esmpi_req *r = esmpi_req_take(h, 1);
+	struct esmpi_msg m;
+	int e;
+
+	if (r == NULL)
+		return MPI_SUCCESS;
+	r->active = 1;
+	if (r->kind != REQ_SEND)
+		return MPI_SUCCESS;
+	if ((e = esmpi_seal(r->c, r->buf, r->count, r->dt, r->peer, r->tag,
+	    &m)) != 0)
+		return esmpi_fail(r->comm, esmpi.err_internal,
+		    "cannot seal message: %s", esmpi_strerror(e));
+	memcpy(r->rec, m.rec, m.len + ESMPI_REC_OVERHEAD);
+	free(m.rec);
+	return MPI_SUCCESS;
+}
+
+ESMPI_EXPORT int
+MPI_Start(MPI_Request *req)
+{
+	int rc;
+
+	if (esmpi.failed)
+		return esmpi.err_init;
+	if (esmpi.active && (rc = reseal(*req)) != MPI_SUCCESS)
+		return rc;
+	return PMPI_Start(req);
+}
+
+ESMPI_EXPORT int
+MPI_Startall(int count, MPI_Request reqs[])
+{
+	int i, rc;
+
+	if (esmpi.failed)
+		return esmpi.err_init;
+	for (i = 0; esmpi.active && i < count; i++)
+		if ((rc = reseal(reqs[i])) != MPI_SUCCESS)
+			return rc;
+	return PMPI_Startall(count, reqs);
+}
+
+ESMPI_EXPORT int
+MPI_Request_free(MPI_Request *req)
+{
+	struct esmpi_req *r = esmpi_req_take(*req, 0);
+	int rc = PMPI_Request_free(req);
+
+	/* An active request's record may still be in use by MPI: keep it
+	 * (a bounded leak) rather than free memory MPI may write. */
+	if (r != NULL && !r->active)
+		req_free(r);
+	return rc;
+}
+
+/* ---- completion: the Wait and Test families ---- */
+
+ESMPI_EXPORT int
+MPI_Wait(MPI_Request *req, MPI_Status *status)
+{
+	MPI_Request h = *req;
+	MPI_Status local;
+	int rc, prc;
+
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	rc = PMPI_Wait(req, status);
+	if (rc != MPI_SUCCESS)
+		return rc;
+	prc = finish(h, status);
+	return prc;
+}
+
+ESMPI_EXPORT int
+MPI_Test(MPI_Request *req, int *flag, MPI_Status *status)
+{
+	MPI_Request h = *req;
+	MPI_Status local;
+	int rc;
+
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	rc = PMPI_Test(req, flag, status);
+	if (rc != MPI_SUCCESS || !*flag)
+		return rc;
+	return finish(h, status);
+}
+
+/* Copies of the handles before the call: completion resets them. */
+static MPI_Request *
+save_handles(int n, const MPI_Request *reqs, MPI_Request *small)
+{
+	MPI_Request *h = n <= 16 ? small : malloc(n * sizeof(*h));
+
+	if (h != NULL)
+		memcpy(h, reqs, n * sizeof(*h));
+	return h;
+}
+
+static MPI_Status *
+statuses_or_local(int n, MPI_Status *sts, MPI_Status *small)
+{
+	if (sts != MPI_STATUSES_IGNORE)
+		return sts;
+	return n <= 16 ? small : malloc(n * sizeof(MPI_Status));
+}
+
+static void
+release(void *p, void *small1, void *small2)
+{
+	if (p != small1 && p != small2)
+		free(p);
+}
+
+ESMPI_EXPORT int
+MPI_Waitall(int n, MPI_Request reqs[], MPI_Status sts[])
+{
+	MPI_Request hs[16], *h;
+	MPI_Status ss[16], *st;
+	int rc, i, prc = MPI_SUCCESS;
+
+	if ((h = save_handles(n, reqs, hs)) == NULL ||
+	    (st = statuses_or_local(n, sts, ss)) == NULL)
+		return PMPI_Waitall(n, reqs, sts);
+	rc = PMPI_Waitall(n, reqs, st);
+	if (rc == MPI_SUCCESS) {
+		for (i = 0; i < n; i++) {
+			int r = finish(h[i], &st[i]);
+
+			if (r != MPI_SUCCESS && prc == MPI_SUCCESS)
+				prc = r;
+		}
+	}
+	release(h, hs, NULL);
+	if (st != sts)
+		release(st, ss, NULL);
+	return rc != MPI_SUCCESS ? rc : prc;
+}
+
+ESMPI_EXPORT int
+MPI_Testall(int n, MPI_Request reqs[], int *flag, MPI_Status sts[])
+{
+	MPI_Request hs[16], *h;
+	MPI_Status ss[16], *st;
+	int rc, i, prc = MPI_SUCCESS;
+
+	if ((h = save_handles(n, reqs, hs)) == NULL ||
+	    (st = statuses_or_local(n, sts, ss)) == NULL)
+		return PMPI_Testall(n, reqs, flag, sts);
+	rc = PMPI_Testall(n, reqs, flag, st);
+	if (rc == MPI_SUCCESS && *flag) {
+		for (i = 0; i < n; i++) {
+			int r = finish(h[i], &st[i]);
+
+			if (r != MPI_SUCCESS && prc == MPI_SUCCESS)
+				prc = r;
+		}
+	}
+	release(h, hs, NULL);
+	if (st != sts)
+		release(st, ss, NULL);
+	return rc != MPI_SUCCESS ? rc : prc;
+}
+
+ESMPI_EXPORT int
+MPI_Waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
+{
+	MPI_Request hs[16], *h;
+	MPI_Status local;
+	int rc, prc = MPI_SUCCESS;
+
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	if ((h = save_handles(n, reqs, hs)) == NULL)
+		return PMPI_Waitany(n, reqs, index, status);
+	rc = PMPI_Waitany(n, reqs, index, status);
+	if (rc == MPI_SUCCESS && *index != MPI_UNDEFINED)
+		prc = finish(h[*index], status);
+	release(h, hs, NULL);
+	return rc != MPI_SUCCESS ? rc : prc;
+}
+
+ESMPI_EXPORT int
+MPI_Testany(int n, MPI_Request reqs[], int *index, int *flag,
+    MPI_Status *status)
+{
+	MPI_Request hs[16], *h;
+	MPI_Status local;
+	int rc, prc = MPI_SUCCESS;
+
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	if ((h = save_handles(n, reqs, hs)) == NULL)
+		return PMPI_Testany(n, reqs, index, flag, status);
+	rc = PMPI_Testany(n, reqs, index, flag, status);
+	if (rc == MPI_SUCCESS && *flag && *index != MPI_UNDEFINED)
+		prc = finish(h[*index], status);
+	release(h, hs, NULL);
+	return rc != MPI_SUCCESS ? rc : prc;
+}
+
+typedef int (*some_fn)(int, MPI_Request[], int *, int[], MPI_Status[]);
+
+static int
+some(some_fn fn, int n, MPI_Request reqs[], int *outcount, int indices[],
+    MPI_Status sts[])
+{
+	MPI_Request hs[16], *h;
+	MPI_Status ss[16], *st;
+	int rc, i, prc = MPI_SUCCESS;
+
+	if ((h = save_handles(n, reqs, hs)) == NULL ||
+	    (st = statuses_or_local(n, sts, ss)) == NULL)
+		return fn(n, reqs, outcount, indices, sts);
+	rc = fn(n, reqs, outcount, indices, st);
+	if (rc == MPI_SUCCESS && *outcount != MPI_UNDEFINED) {
+		for (i = 0; i < *outcount; i++) {
+			int r = finish(h[indices[i]], &st[i]);
+
+			if (r != MPI_SUCCESS && prc == MPI_SUCCESS)
+				prc = r;
+		}
+	}
+	release(h, hs, NULL);
+	if (st != sts)
+		release(st, ss, NULL);
+	return rc != MPI_SUCCESS ? rc : prc;
+}
+
+ESMPI_EXPORT int
+MPI_Waitsome(int n, MPI_Request reqs[], int *outcount, int indices[],
+    MPI_Status sts[])
+{
+	return some(PMPI_Waitsome, n, reqs, outcount, indices, sts);
+}
+
+ESMPI_EXPORT int
+MPI_Testsome(int n, MPI_Request reqs[], int *outcount, int indices[],
+    MPI_Status sts[])
+{
+	return some(PMPI_Testsome, n, reqs, outcount, indices, sts);
+}
+
+ESMPI_EXPORT int
+MPI_Request_get_status(MPI_Request req, int *flag, MPI_Status *status)
+{
+	struct esmpi_req *r;
+	MPI_Status local;
+	int rc;
+
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	rc = PMPI_Request_get_status(req, flag, status);
+	if (rc != MPI_SUCCESS || !*flag || (r = esmpi_req_take(req, 1)) == NULL)
+		return rc;
+	/* Complete but not freed: open now, so the data is there as MPI
+	 * promises; the later Wait must not open again. */
+	if (r->kind == REQ_RECV && !r->done) {
+		rc = esmpi_req_complete(r, status);
+		r->done = 1;
+	} else if (r->kind == REQ_RECV) {
+		esmpi_status_fix(status);
+	}
+	return rc;
+}

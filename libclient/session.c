@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * MPI_Init/MPI_Finalize and everything that talks to esmpid: the job key
+ * establishment (docs/ARCHITECTURE.md "Keys"), audit reports, and the
+ * refusal of calls esmpi cannot protect. Failures never exit the process:
+ * they go through MPI_COMM_WORLD's error handler (fatal by default).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "esmpi_client.h"
+#include "esmpi_err.h"
+#include "esmpi_frame.h"
+#include "esmpi_mem.h"
+
+#define JOB_KEY_LEN	32
+#define WRAPPED_LEN	48
+#define DAEMON_TIMEOUT_MS 60000
+
+struct esmpi_state esmpi = {
+	.dfd = -1,
+	.dlock = PTHREAD_MUTEX_INITIALIZER,
+	.comms_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+int
+esmpi_fail(MPI_Comm comm, int code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "esmpi: rank %d: %s\n", esmpi.world_rank, msg);
+	fflush(stderr);
+	/* MPI_ERRORS_ARE_FATAL aborts the job here; otherwise we return. */
+	PMPI_Comm_call_errhandler(comm, code);
+	return code;
+}
+
+/* One request/reply with the daemon; *rep on success. */
+static int
+daemon_call(Esmpi__Request *req, Esmpi__Reply **rep, char *err, size_t len)
+{
+	int r;
+
+	if (esmpi.dfd < 0) {
+		snprintf(err, len, "no daemon connection");
+		return ESMPI_ERR_UNREACHABLE;
+	}
+	r = esmpi_frame_call(esmpi.dfd, req, DAEMON_TIMEOUT_MS, rep);
+	if (r != 0) {
+		snprintf(err, len, "esmpid did not answer: %s",
+		    r == ESMPI_ERR_SYSTEM ? strerror(errno) : esmpi_strerror(r));
+		return r;
+	}
+	if ((*rep)->body_case == ESMPI__REPLY__BODY_ERROR) {
+		snprintf(err, len, "esmpid: %s", (*rep)->error->message);
+		r = (*rep)->error->code ? (*rep)->error->code :
+		    ESMPI_ERR_PROTOCOL;
+		esmpi__reply__free_unpacked(*rep, NULL);
+		*rep = NULL;
+		return r;
+	}
+	return 0;
+}
+
+void
+esmpi_audit(const char *event, const struct esmpi_comm *c, int peer, int tag,
+    const char *fmt, ...)
+{
+	Esmpi__Request req = ESMPI__REQUEST__INIT;
+	Esmpi__AuditReport a = ESMPI__AUDIT_REPORT__INIT;
+	Esmpi__Reply *rep = NULL;
+	char detail[400], err[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	a.event = (char *)event;
+	a.comm = c != NULL ? (char *)c->name : "";
+	a.peer = peer;
+	a.tag = tag;
+	a.detail = detail;
+	req.body_case = ESMPI__REQUEST__BODY_AUDIT;
+	req.audit = &a;
+	pthread_mutex_lock(&esmpi.dlock);
+	if (daemon_call(&req, &rep, err, sizeof(err)) == 0)
+		esmpi__reply__free_unpacked(rep, NULL);
+	else
+		fprintf(stderr, "esmpi: rank %d: could not audit %s: %s\n",
+		    esmpi.world_rank, event, err);
+	pthread_mutex_unlock(&esmpi.dlock);
+}
+
+static void
+settings_from_pb(const Esmpi__SuiteSettings *pb, struct esmpi_pol_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (pb == NULL)
+		return;
+	s->suite = (int)pb->suite;
+	s->sign = (int)pb->sign;
+	s->rekey.messages = pb->rekey_messages;
+	s->rekey.bytes = pb->rekey_bytes;
+	s->rekey.seconds = pb->rekey_seconds;
+	s->unprotected = (int)pb->unprotected;
+	s->scope = (int)pb->scope;
+}
+
+/* Keep the rules the daemon resolved for us. */
+static int
+take_policy(const Esmpi__HelloReply *h)
+{
+	size_t i, j;
+
+	settings_from_pb(h->defaults, &esmpi.defaults);
+	if (esmpi_suite_by_id(esmpi.defaults.suite) == NULL)
+		return ESMPI_ERR_SUITE;
+	if ((esmpi.rules = calloc(h->n_rules + 1, sizeof(*esmpi.rules))) ==
+	    NULL)
+		return ESMPI_ERR_NOMEM;
+	for (i = 0; i < h->n_rules; i++) {
+		const Esmpi__Rule *pr = h->rules[i];
+		struct esmpi_pol_rule *r = &esmpi.rules[i];
+
+		r->name = strdup(pr->name);
+		r->comm = *pr->comm ? strdup(pr->comm) : NULL;
+		r->ntags = pr->n_tags;
+		r->tags = calloc(pr->n_tags + 1, sizeof(*r->tags));
+		if (r->name == NULL || r->tags == NULL ||
+		    (*pr->comm && r->comm == NULL))
+			return ESMPI_ERR_NOMEM;
+		for (j = 0; j < pr->n_tags; j++) {
+			r->tags[j].lo = pr->tags[j]->lo;
+			r->tags[j].hi = pr->tags[j]->hi;
+		}
+		settings_from_pb(pr->settings, &r->set);
+		if (esmpi_suite_by_id(r->set.suite) == NULL)
+			return ESMPI_ERR_SUITE;
+		esmpi.nrules++;
+	}
+	return 0;
+}
+
+/* Connect, Hello, KeyShare: this rank's part before the exchange. */
+static int
+local_open(Esmpi__Reply **share, char *err, size_t len)
+{
+	Esmpi__Request req = ESMPI__REQUEST__INIT;
+	Esmpi__Hello h = ESMPI__HELLO__INIT;
+	Esmpi__KeyShareRequest ks = ESMPI__KEY_SHARE_REQUEST__INIT;
+	Esmpi__Reply *rep = NULL;
+	const char *path = getenv("ESMPI_SOCKET");
+	const char *project = getenv("ESMPI_PROJECT");
+	char host[64];
+	int r;
+
+	if (path == NULL || *path == '\0')
+		path = ESMPI_DEFAULT_SOCKET;
+	if ((esmpi.dfd = esmpi_unix_connect(path)) < 0) {
+		snprintf(err, len, "cannot reach esmpid at %s (ESMPI_SOCKET): "
+		    "%s", path, strerror(errno));
+		esmpi.dfd = -1;
+		return ESMPI_ERR_UNREACHABLE;
+	}
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "?");
+	host[sizeof(host) - 1] = '\0';
+	h.version = ESMPI_PROTO_VERSION;
+	h.project = project != NULL ? (char *)project : "";
+	h.job_id.data = esmpi.job_id;
+	h.job_id.len = sizeof(esmpi.job_id);
+	h.rank = (uint32_t)esmpi.world_rank;
+	h.size = (uint32_t)esmpi.world_size;
+	h.host = host;
+	req.body_case = ESMPI__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	if ((r = daemon_call(&req, &rep, err, len)) != 0)
+		return r;
+	if (rep->body_case != ESMPI__REPLY__BODY_HELLO) {
+		esmpi__reply__free_unpacked(rep, NULL);
+		snprintf(err, len, "esmpid sent an unexpected reply to Hello");
+		return ESMPI_ERR_PROTOCOL;
+	}
+	r = take_policy(rep->hello);
+	esmpi__reply__free_unpacked(rep, NULL);
+	if (r != 0) {
+		snprintf(err, len, "policy from esmpid unusable: %s",
+		    esmpi_strerror(r));
+		return r;
+	}
+	req.body_case = ESMPI__REQUEST__BODY_KEY_SHARE;
+	req.key_share = &ks;
+	if ((r = daemon_call(&req, share, err, len)) != 0)
+		return r;
+	if ((*share)->body_case != ESMPI__REPLY__BODY_KEY_SHARE) {
+		esmpi__reply__free_unpacked(*share, NULL);
+		*share = NULL;
+		snprintf(err, len, "esmpid sent an unexpected reply to KeyShare");
+		return ESMPI_ERR_PROTOCOL;
+	}
+	return 0;
+}
+
+/* Whether every rank succeeded so far (collective). */
+static int
+all_ok(int ok)
+{
+	int all = 0;
+
+	if (PMPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) !=
+	    MPI_SUCCESS)
+		return 0;
+	return all;
+}
+
+/*
+ * Rank 0 gathers every share, has its daemon verify them and wrap a fresh
+ * job key per rank; wrapped keys are scattered, rank 0's share broadcast,
+ * and each rank's daemon verifies it and unwraps.
+ */
+static int
+establish(char *err, size_t len)
+{
+	Esmpi__Reply *share = NULL, *wrapped = NULL, *rep = NULL;
+	Esmpi__KeyShare **shares = NULL, *root_share = NULL;
+	Esmpi__Request req = ESMPI__REQUEST__INIT;
+	uint8_t *mine = NULL, *all = NULL, *rootbuf = NULL;
+	uint8_t *wrapbuf = NULL, wrapped_mine[WRAPPED_LEN];
+	int *lens = NULL, *displs = NULL, mylen = 0, rootlen = 0, total = 0;
+	int ok, r = ESMPI_ERR_INTERNAL, i, n = esmpi.world_size;
+	int root = esmpi.world_rank == 0;
+
+	ok = local_open(&share, err, len) == 0;
+	if (!all_ok(ok)) {
+		if (ok)
+			snprintf(err, len, "job key establishment failed on "
+			    "another rank (see its message)");
+		r = ESMPI_ERR_PROTOCOL;
+		goto out;
+	}
+	mylen = (int)esmpi__key_share__get_packed_size(share->key_share);
+	if ((mine = malloc(mylen)) == NULL)
+		goto out;
+	esmpi__key_share__pack(share->key_share, mine);
+	if (root && ((lens = calloc(n, sizeof(int))) == NULL ||
+	    (displs = calloc(n, sizeof(int))) == NULL))
+		goto out;
+	PMPI_Gather(&mylen, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
+	if (root) {
+		for (i = 0; i < n; i++) {
+			displs[i] = total;
+			total += lens[i];
+		}
+		if ((all = malloc(total)) == NULL ||
+		    (shares = calloc(n, sizeof(*shares))) == NULL ||
+		    (wrapbuf = malloc((size_t)n * WRAPPED_LEN)) == NULL)
+			goto out;
+	}
+	PMPI_Gatherv(mine, mylen, MPI_BYTE, all, lens, displs, MPI_BYTE, 0,
+	    MPI_COMM_WORLD);
+
+	ok = 1;
+	if (root) {
+		Esmpi__WrapJobKeyRequest w = ESMPI__WRAP_JOB_KEY_REQUEST__INIT;
+
+		for (i = 0; i < n && ok; i++) {
+			shares[i] = esmpi__key_share__unpack(NULL, lens[i],
+			    all + displs[i]);
+			if (shares[i] == NULL) {
+				snprintf(err, len, "key share of rank %d is "
+				    "malformed", i);
+				ok = 0;
+			}
+		}
+		w.shares = shares;
+		w.n_shares = (size_t)n;
+		req.body_case = ESMPI__REQUEST__BODY_WRAP;
+		req.wrap = &w;
+		if (ok && daemon_call(&req, &wrapped, err, len) != 0)
+			ok = 0;
+		if (ok && (wrapped->body_case != ESMPI__REPLY__BODY_WRAP ||
+		    wrapped->wrap->n_keys != (size_t)n)) {
+			snprintf(err, len, "esmpid returned a bad wrap reply");
+			ok = 0;
+		}
+		for (i = 0; ok && i < n; i++) {
+			if (wrapped->wrap->keys[i]->ciphertext.len !=
+			    WRAPPED_LEN) {
+				ok = 0;
+				break;
+			}
+			memcpy(wrapbuf + (size_t)i * WRAPPED_LEN,
+			    wrapped->wrap->keys[i]->ciphertext.data,
+			    WRAPPED_LEN);
+		}
+		rootlen = mylen;
+		rootbuf = mine;
+	}
+	PMPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+	if (!ok) {
+		if (!root)
+			snprintf(err, len, "rank 0's esmpid refused the job "
+			    "(see rank 0's message)");
+		r = ESMPI_ERR_CERT;
+		goto out;
+	}
+	PMPI_Scatter(wrapbuf, WRAPPED_LEN, MPI_BYTE, wrapped_mine,
+	    WRAPPED_LEN, MPI_BYTE, 0, MPI_COMM_WORLD);
+	PMPI_Bcast(&rootlen, 1, MPI_INT, 0, MPI_COMM_WORLD);
+	if (!root && (rootbuf = malloc(rootlen)) == NULL)
+		goto out;
+	PMPI_Bcast(rootbuf, rootlen, MPI_BYTE, 0, MPI_COMM_WORLD);
+
+	ok = 0;
+	root_share = esmpi__key_share__unpack(NULL, rootlen, rootbuf);
+	if (root_share == NULL) {
+		snprintf(err, len, "rank 0's key share is malformed");
+	} else {
+		Esmpi__UnwrapJobKeyRequest u =
+		    ESMPI__UNWRAP_JOB_KEY_REQUEST__INIT;
+		Esmpi__WrappedKey wk = ESMPI__WRAPPED_KEY__INIT;
+
+		wk.rank = (uint32_t)esmpi.world_rank;
+		wk.ciphertext.data = wrapped_mine;
+		wk.ciphertext.len = WRAPPED_LEN;
+		u.root_share = root_share;
+		u.key = &wk;
+		req.body_case = ESMPI__REQUEST__BODY_UNWRAP;
+		req.unwrap = &u;
+		if (daemon_call(&req, &rep, err, len) == 0) {
+			if (rep->body_case == ESMPI__REPLY__BODY_UNWRAP &&
+			    rep->unwrap->job_key.len == JOB_KEY_LEN) {
+				memcpy(esmpi.job_key, rep->unwrap->job_key.data,
+				    JOB_KEY_LEN);
+				esmpi_memzero(rep->unwrap->job_key.data,
+				    JOB_KEY_LEN);
+				ok = 1;
+			} else
+				snprintf(err, len, "esmpid returned a bad "
+				    "unwrap reply");
+		}
+	}
+	if (!all_ok(ok)) {
+		if (ok)
+			snprintf(err, len, "job key establishment failed on "
+			    "another rank (see its message)");
+		r = ESMPI_ERR_AUTH;
+		goto out;
+	}
+	r = 0;
+out:
+	if (shares != NULL)
+		for (i = 0; i < n; i++)
+			if (shares[i] != NULL)
+				esmpi__key_share__free_unpacked(shares[i],
+				    NULL);
+	if (root_share != NULL)
+		esmpi__key_share__free_unpacked(root_share, NULL);
+	if (share != NULL)
+		esmpi__reply__free_unpacked(share, NULL);
+	if (wrapped != NULL) {
+		esmpi__reply__free_unpacked(wrapped, NULL);
+	}
+	if (rep != NULL)
+		esmpi__reply__free_unpacked(rep, NULL);
+	if (rootbuf != mine)
+		free(rootbuf);
+	free(mine);
+	free(all);
+	free(shares);
+	esmpi_freezero(wrapbuf, wrapbuf ? (size_t)n * WRAPPED_LEN : 0);
+	esmpi_memzero(wrapped_mine, sizeof(wrapped_mine));
+	free(lens);
+	free(displs);
+	return r;
+}
+
+static int
+add_code(const char *msg)
+{
+	int code = MPI_ERR_OTHER;
+
+	if (PMPI_Add_error_code(esmpi.err_class, &code) == MPI_SUCCESS)
+		PMPI_Add_error_string(code, (char *)msg);
+	return code;
+}
+
+static int
+start(void)
+{
+	char err[512];
+	int r;
+
+	esmpi.initialized = 1;
+	PMPI_Comm_rank(MPI_COMM_WORLD, &esmpi.world_rank);
+	PMPI_Comm_size(MPI_COMM_WORLD, &esmpi.world_size);
+	if (PMPI_Add_error_class(&esmpi.err_class) != MPI_SUCCESS)
+		esmpi.err_class = MPI_ERR_OTHER;
+	esmpi.err_auth = add_code("esmpi: message failed authentication "
+	    "(tampered, misdirected or wrong key); data discarded");
+	esmpi.err_replay = add_code("esmpi: replayed message refused");
+	esmpi.err_denied = add_code("esmpi: call refused: esmpi cannot "
+	    "protect its payload (policy unprotected: deny)");
+	esmpi.err_init = add_code("esmpi: job key establishment failed");
+	esmpi.err_internal = add_code("esmpi: internal error");
+
+	/* Secrets live in one locked, undumpable page. */
+	esmpi.job_key = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (esmpi.job_key == MAP_FAILED) {
+		esmpi.job_key = NULL;
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
+	esmpi_mem_protect(esmpi.job_key, 4096);
+	if (esmpi.world_rank == 0 &&
+	    esmpi_random(esmpi.job_id, sizeof(esmpi.job_id)) != 0) {
+		snprintf(err, sizeof(err), "no randomness for the job id");
+		/* still take part in the broadcast, then fail below */
+	}
+	PMPI_Bcast(esmpi.job_id, sizeof(esmpi.job_id), MPI_BYTE, 0,
+	    MPI_COMM_WORLD);
+	if ((r = establish(err, sizeof(err))) != 0)
+		goto fail;
+	if ((r = esmpi_comm_keyval_init()) != 0 ||
+	    (r = esmpi_comm_attach(MPI_COMM_WORLD, 0)) != 0 ||
+	    (r = esmpi_comm_attach(MPI_COMM_SELF, 1)) != 0) {
+		snprintf(err, sizeof(err), "cannot set up communicator keys: "
+		    "%s", esmpi_strerror(r));
+		goto fail;
+	}
+	esmpi.active = 1;
+	return MPI_SUCCESS;
+fail:
+	esmpi.failed = 1;
+	if (esmpi.job_key != NULL)
+		esmpi_memzero(esmpi.job_key, JOB_KEY_LEN);
+	return esmpi_fail(MPI_COMM_WORLD, esmpi.err_init,
+	    "cannot establish job keys, refusing to run unprotected: %s", err);
+}
+
+ESMPI_EXPORT int
+MPI_Init(int *argc, char ***argv)
+{
+	int rc = PMPI_Init(argc, argv);
+
+	if (rc != MPI_SUCCESS)
+		return rc;
+	return start();
+}
+
+ESMPI_EXPORT int
+MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
+{
+	int rc = PMPI_Init_thread(argc, argv, required, provided);
+
+	if (rc != MPI_SUCCESS)
+		return rc;
+	return start();
+}
+
+ESMPI_EXPORT int
+MPI_Finalize(void)
+{
+	Esmpi__Request req = ESMPI__REQUEST__INIT;
+	Esmpi__Goodbye g = ESMPI__GOODBYE__INIT;
+	Esmpi__Reply *rep = NULL;
+	char err[256];
+	size_t i;
+
+	if (esmpi.initialized) {
+		esmpi.active = 0;
+		esmpi_comm_free_all();
+		if (esmpi.job_key != NULL) {
+			esmpi_memzero(esmpi.job_key, 4096);
+			munmap(esmpi.job_key, 4096);
+			esmpi.job_key = NULL;
+		}
+		req.body_case = ESMPI__REQUEST__BODY_GOODBYE;
+		req.goodbye = &g;
+		pthread_mutex_lock(&esmpi.dlock);
+		if (esmpi.dfd >= 0) {
+			if (daemon_call(&req, &rep, err, sizeof(err)) == 0)
+				esmpi__reply__free_unpacked(rep, NULL);
+			close(esmpi.dfd);
+			esmpi.dfd = -1;
+		}
+		pthread_mutex_unlock(&esmpi.dlock);
+		for (i = 0; i < esmpi.nrules; i++) {
+			free(esmpi.rules[i].name);
+			free(esmpi.rules[i].comm);
+			free(esmpi.rules[i].tags);
+		}
+		free(esmpi.rules);
+		esmpi.rules = NULL;
+		esmpi.nrules = 0;
+	}
+	return PMPI_Finalize();
+}
+
+/* Names already reported, so each refused/allowed call is audited once. */
+static const char *reported[64];
+static int nreported;
+static pthread_mutex_t reported_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int
+esmpi_unprotected_call(const char *fn)
+{
+	int first = 1, i;
+
+	if (esmpi.failed)
+		return esmpi.err_init;
+	if (!esmpi.active)
+		return MPI_SUCCESS;
+	pthread_mutex_lock(&reported_lock);
+	for (i = 0; i < nreported; i++)
+		if (reported[i] == fn)
+			first = 0;
+	if (first && nreported < 64)
+		reported[nreported++] = fn;
+	pthread_mutex_unlock(&reported_lock);
+	if (esmpi.defaults.unprotected == ESMPI_UNPROT_DENY) {
+		if (first)
+			esmpi_audit("unprotected_call", NULL, -1, -1,
+			    "%s refused: esmpi cannot protect its payload", fn);
+		return esmpi_fail(MPI_COMM_WORLD, esmpi.err_denied,
+		    "%s refused: esmpi cannot protect the data it moves "
+		    "(policy: unprotected: deny)", fn);
+	}
+	if (first)
+		esmpi_audit("unprotected_call", NULL, -1, -1,
+		    "%s allowed unprotected by policy", fn);
+	return MPI_SUCCESS;
+}

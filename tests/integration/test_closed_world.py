@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Closed world: every MPI_* function of mpi.h has a line in
+libclient/pmpi/mpi_functions.tbl, and libesmpi.so defines every function the
+table says it wraps while exporting nothing but MPI_* / mpi_* symbols.
+
+mpi.h is parsed here on its own (not through extract_prototypes.py), so a
+bug in the extraction script cannot hide a function from this test.
+"""
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TABLE = REPO / "libclient" / "pmpi" / "mpi_functions.tbl"
+BUILD = Path(os.environ.get("ESMPI_BUILD", str(REPO / "build")))
+LIBESMPI = BUILD / "libclient" / "libesmpi.so"
+DISPOSITIONS = {"special", "passthrough", "deny"}
+# Symbols every shared object carries; "A" (absolute) entries are version tags.
+LINKER_SYMBOLS = {"_init", "_fini", "_edata", "_end", "__bss_start"}
+
+
+@pytest.fixture
+def binaries():
+    """Overrides the suite-wide check for esmpid and friends: these tests
+    need only mpi.h, the table and (for one test) libesmpi.so."""
+
+
+def table_rows():
+    rows = []
+    for lineno, line in enumerate(TABLE.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            fields = [f.strip() for f in line.split("|")]
+            m = re.search(r"\b(MPI_\w+)\s*\(", fields[-1])
+            rows.append((lineno, fields, m.group(1) if m else None))
+    return rows
+
+
+def table_names(disposition=None):
+    return {name for _, f, name in table_rows()
+            if disposition is None or f[0] == disposition}
+
+
+def mpi_h_declarations():
+    """name -> declaration with whitespace and attributes removed, from
+    `mpicc -E`. OMPI_OMIT_MPI1_COMPAT_DECLS=0 also declares the ten MPI-1
+    functions removed in MPI-3.0, which libmpi.so still exports."""
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "closed_world.c"
+        src.write_text("#include <mpi.h>\n")
+        out = subprocess.run(["mpicc", "-E", "-P",
+                              "-DOMPI_OMIT_MPI1_COMPAT_DECLS=0", str(src)],
+                             capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"mpicc -E failed: {out.stderr}"
+    text = re.sub(r'"[^"]*"', '""', out.stdout)  # strings may hold ';'
+    text = re.sub(r"__attribute__\s*\(\((?:[^()]|\([^()]*\))*\)\)", "", text)
+    decls = {}
+    for stmt in text.split(";"):
+        for name in re.findall(r"\b(MPI_\w+)\s*\(", stmt):
+            decls[name] = re.sub(r"\s+", "", stmt)
+    return decls
+
+
+def test_table_covers_mpi_h():
+    declared = set(mpi_h_declarations())
+    listed = table_names()
+    assert len(declared) > 300, "implausibly few MPI_ functions found"
+    missing = sorted(declared - listed)
+    extra = sorted(listed - declared)
+    assert not missing and not extra, (
+        f"mpi.h functions with no line in {TABLE.name} "
+        f"(a data-moving one would bypass esmpi): {missing}; "
+        f"table lines for functions mpi.h does not declare: {extra}")
+
+
+def test_table_prototypes_match_mpi_h():
+    decls = mpi_h_declarations()
+    differ = [f"{TABLE.name}:{lineno}: {name}" for lineno, f, name
+              in table_rows() if name in decls
+              and re.sub(r"\s+", "", f[-1]) not in decls[name]]
+    assert not differ, f"prototypes differ from mpi.h: {differ}"
+
+
+def test_table_lines_well_formed():
+    bad, seen, dup = [], set(), []
+    for lineno, fields, name in table_rows():
+        if (len(fields) != 3 or fields[0] not in DISPOSITIONS
+                or not fields[1] or name is None):
+            bad.append(f"{lineno}: {' | '.join(fields)}")
+        elif name in seen:
+            dup.append(name)
+        seen.add(name)
+    assert not bad, f"want '<{'|'.join(sorted(DISPOSITIONS))}> | family | " \
+                    f"prototype': {bad}"
+    assert not dup, f"functions listed twice: {dup}"
+
+
+def test_libesmpi_defines_wrapped_and_exports_only_mpi():
+    if not LIBESMPI.exists():
+        pytest.fail(f"{LIBESMPI} does not exist: libesmpi was not built "
+                    f"(build it, or point ESMPI_BUILD at a build)",
+                    pytrace=False)
+    out = subprocess.run(["nm", "-D", "--defined-only", str(LIBESMPI)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"nm failed: {out.stderr}"
+    exported = set()
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) < 3 or parts[1] == "A":
+            continue
+        exported.add(parts[2].split("@", 1)[0])
+    wanted = table_names("special") | table_names("deny")
+    undefined = sorted(wanted - exported)
+    foreign = sorted(s for s in exported - LINKER_SYMBOLS
+                     if not s.startswith(("MPI_", "mpi_")))
+    problems = []
+    if undefined:
+        problems.append(f"special/deny functions not defined (calls would "
+                        f"reach Open MPI unprotected): {undefined}")
+    if foreign:
+        problems.append(f"non-MPI symbols exported: {foreign}")
+    assert not problems, f"{LIBESMPI}: " + "; ".join(problems)
