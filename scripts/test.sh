@@ -1,0 +1,25 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Install what is needed, build, and run every test: unit tests (ctest),
+# the same unit tests under ASan+UBSan, and the integration suite (pytest,
+# real esmpid, journald, mpirun, network namespaces). Run as root.
+set -eu
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+./scripts/build.sh
+
+echo "== unit tests (ctest)"
+ctest --test-dir build --output-on-failure
+
+echo "== unit tests under ASan+UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DESMPI_SANITIZE=ON \
+	-DESMPI_ONLY_UNIT=ON -DESMPI_WERROR=ON >/dev/null
+cmake --build build-asan -j"$(nproc)"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ctest --test-dir build-asan --output-on-failure
+
+echo "== integration tests (pytest)"
+# Debian's python3 carries python3-pytest (and mpi4py); a pyenv python3
+# earlier on PATH would not.
+ESMPI_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+	tests/integration "$@"
