@@ -30,6 +30,8 @@
 #include "esmpi_mem.h"
 #include "esmpid.h"
 
+static int conn_flush(struct esmpid *d, struct esmpid_conn *c);
+
 /* epoll user data for the non-connection fds */
 static int tag_client, tag_admin, tag_signal, tag_timer;
 
@@ -294,6 +296,8 @@ accept_conn(struct esmpid *d, int lfd, enum esmpid_conn_kind kind)
 			    "the admin socket (root or the admin group only)" :
 			    "the policy's access list");
 			c->closing = 1;
+			/* Send the refusal now; this closes once it is out. */
+			(void)conn_flush(d, c);
 		}
 	}
 }
@@ -363,6 +367,8 @@ conn_readable(struct esmpid *d, struct esmpid_conn *c)
 			;
 		if (c->tx_len == 0)
 			conn_close(d, c, "closed by daemon");
+		else
+			(void)conn_flush(d, c);
 		return;
 	}
 	r = esmpi_frame_rx_read(&c->rx, c->fd);
@@ -522,6 +528,11 @@ handle_timer(struct esmpid *d)
 		;
 	for (c = d->conns; c != NULL; c = next) {
 		next = c->next;
+		if (c->closing && now - c->opened > ESMPID_HANDSHAKE_TIMEOUT) {
+			/* A refused peer that never reads its refusal. */
+			conn_close(d, c, "refused, reply not read");
+			continue;
+		}
 		if (c->kind == CONN_CLIENT && c->state == SESS_NEW &&
 		    !c->closing && now - c->opened > ESMPID_HANDSHAKE_TIMEOUT) {
 			esmpid_audit(5, "protocol_error", c, NULL,

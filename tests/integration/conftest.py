@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Fixtures for the esmpid integration tests.
+
+The build directory comes from $ESMPI_BUILD (default <repo>/build); build with
+  cmake -S . -B build && cmake --build build
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import esmpi_it as it
+
+JOURNAL_DIR = Path("/run/systemd/journal")
+JOURNAL_SOCKET = JOURNAL_DIR / "socket"
+JOURNALD = Path("/lib/systemd/systemd-journald")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def binaries():
+    missing = [str(p) for p in (it.ESMPID, it.ESMPICTL, it.TESTCLIENT)
+               if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.fail(f"build outputs missing (ESMPI_BUILD={it.BUILD}): "
+                    f"{', '.join(missing)}", pytrace=False)
+
+
+@pytest.fixture
+def workdir():
+    """A fresh directory that user nobody may traverse (0755), with short
+    paths for Unix sockets. pytest's tmp_path lives under a 0700 dir."""
+    d = Path(tempfile.mkdtemp(prefix="esmpi-it-"))
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def daemons(workdir):
+    """Factory: daemons("name", policy=..., ...) starts an esmpid and
+    terminates it at teardown whatever happened."""
+    started = []
+
+    def make(name="d", start=True, **kw):
+        d = it.Daemon(workdir, name, **kw)
+        started.append(d)
+        if start:
+            d.start()
+        return d
+
+    yield make
+    for d in started:
+        d.cleanup()
+
+
+POLICY_ROOT = it.POLICY_ROOT
+
+
+@pytest.fixture
+def write_policy(workdir):
+    def write(text, name="policy.yaml"):
+        p = workdir / name
+        p.write_text(text)
+        os.chmod(p, 0o644)
+        return p
+    return write
+
+
+@pytest.fixture
+def daemon(daemons, write_policy):
+    """One esmpid serving root with a policy file (reloadable)."""
+    return daemons("d", policy=write_policy(POLICY_ROOT))
+
+
+def _journal_alive():
+    """Whether something receives on journald's native socket."""
+    if not JOURNAL_SOCKET.exists():
+        return False
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        s.connect(str(JOURNAL_SOCKET))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def journald():
+    """A journald to log into: the running one, or one we start as a plain
+    root process (and stop, and clean up after, at the end)."""
+    if _journal_alive():
+        yield None
+        return
+    if not os.access(JOURNALD, os.X_OK):
+        pytest.fail(f"{JOURNALD} not found (install systemd)", pytrace=False)
+    dir_existed = JOURNAL_DIR.exists()
+    if dir_existed and JOURNAL_SOCKET.exists():
+        JOURNAL_SOCKET.unlink()  # stale: nobody listens on it
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([str(JOURNALD)], stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=log, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not _journal_alive():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail("systemd-journald did not come up: "
+                            + log.read().decode(errors="replace"),
+                            pytrace=False)
+            time.sleep(0.05)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        log.close()
+        # Leave no stale sockets: esmpid would take them for a journal.
+        if not dir_existed:
+            shutil.rmtree(JOURNAL_DIR, ignore_errors=True)
+        else:
+            for n in ("socket", "stdout", "dev-log", "io.systemd.journal"):
+                try:
+                    (JOURNAL_DIR / n).unlink()
+                except FileNotFoundError:
+                    pass
