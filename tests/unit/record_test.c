@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "esmpi_crypto.h"
 #include "esmpi_err.h"
 #include "esmpi_limits.h"
@@ -13,33 +14,6 @@
 static const int suite_ids[] = { ESMPI_SUITE_AES_128_GCM,
     ESMPI_SUITE_AES_256_GCM, ESMPI_SUITE_CHACHA20_POLY1305 };
 #define NSUITES	(sizeof(suite_ids) / sizeof(suite_ids[0]))
-
-static int
-unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t i, n = strlen(hex);
-	unsigned int v;
-
-	if (n % 2 != 0 || n / 2 > cap)
-		return -1;
-	for (i = 0; i < n / 2; i++) {
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (uint8_t)v;
-	}
-	return (int)(n / 2);
-}
-
-static int
-all_zero(const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != 0)
-			return 0;
-	return 1;
-}
 
 static void
 fill(uint8_t *p, size_t len, unsigned int seed)
