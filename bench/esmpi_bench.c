@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * esmpi benchmark: ping-pong latency and streaming bandwidth, plain and
+ * encrypted alternating in one run. Run it under libesmpi (esmpirun):
+ * MPI_* calls go through esmpi (encrypted), PMPI_* calls straight to
+ * Open MPI (plain), so both are measured in the same processes, on the
+ * same link, interleaved round by round. Each suite is selected by tag
+ * through the bench policy (bench/bench-policy.yaml).
+ *
+ * Also measures, in the same run, one seal + one open of each size with
+ * OpenSSL (the cost the library cannot avoid) and the one-core AEAD rate
+ * at 16 KiB (B_aead), and reports encrypted bandwidth against
+ * L = 1 / (1/B_plain + 1/B_aead).
+ *
+ * Output: a table on stdout, CSV to --csv FILE.
+ */
+#include <mpi.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SIZE	(4 << 20)
+#define ROUNDS		5	/* alternations of plain and encrypted */
+#define WINDOW		16	/* messages in flight when streaming */
+
+struct suite {
+	const char *name;
+	int tag;		/* the bench policy maps this tag to the suite */
+	const char *evp;
+};
+
+static const struct suite suites[] = {
+	{ "aes-256-gcm", 10, "AES-256-GCM" },
+	{ "aes-128-gcm", 11, "AES-128-GCM" },
+	{ "chacha20-poly1305", 12, "ChaCha20-Poly1305" },
+};
+#define NSUITES (int)(sizeof(suites) / sizeof(suites[0]))
+
+typedef int (*send_fn)(const void *, int, MPI_Datatype, int, int, MPI_Comm);
+typedef int (*recv_fn)(void *, int, MPI_Datatype, int, int, MPI_Comm,
+    MPI_Status *);
+typedef int (*isend_fn)(const void *, int, MPI_Datatype, int, int, MPI_Comm,
+    MPI_Request *);
+typedef int (*waitall_fn)(int, MPI_Request *, MPI_Status *);
+
+struct api {
+	send_fn send;
+	recv_fn recv;
+	isend_fn isend;
+	int (*irecv)(void *, int, MPI_Datatype, int, int, MPI_Comm,
+	    MPI_Request *);
+	waitall_fn waitall;
+};
+
+static const struct api plain = { PMPI_Send, PMPI_Recv, PMPI_Isend,
+	PMPI_Irecv, PMPI_Waitall };
+static const struct api secure = { MPI_Send, MPI_Recv, MPI_Isend,
+	MPI_Irecv, MPI_Waitall };
+
+static int rank;
+static char *buf, *buf2;
+
+static int
+iters_for(int size)
+{
+	int it = (int)(50000000LL / (size + 20000));
+
+	return it < 20 ? 20 : it > 2000 ? 2000 : it;
+}
+
+static double
+pingpong(const struct api *a, int size, int tag, int iters)
+{
+	double t0;
+	int i;
+
+	PMPI_Barrier(MPI_COMM_WORLD);
+	t0 = MPI_Wtime();
+	for (i = 0; i < iters; i++) {
+		if (rank == 0) {
+			a->send(buf, size, MPI_BYTE, 1, tag, MPI_COMM_WORLD);
+			a->recv(buf2, size, MPI_BYTE, 1, tag, MPI_COMM_WORLD,
+			    MPI_STATUS_IGNORE);
+		} else {
+			a->recv(buf2, size, MPI_BYTE, 0, tag, MPI_COMM_WORLD,
+			    MPI_STATUS_IGNORE);
+			a->send(buf, size, MPI_BYTE, 0, tag, MPI_COMM_WORLD);
+		}
+	}
+	return (MPI_Wtime() - t0) / iters / 2;	/* one-way seconds */
+}
+
+static double
+stream(const struct api *a, int size, int tag, int iters)
+{
+	MPI_Request req[WINDOW];
+	double t0;
+	int i, j, ack = 0;
+
+	PMPI_Barrier(MPI_COMM_WORLD);
+	t0 = MPI_Wtime();
+	for (i = 0; i < iters; i++) {
+		for (j = 0; j < WINDOW; j++) {
+			if (rank == 0)
+				a->isend(buf, size, MPI_BYTE, 1, tag,
+				    MPI_COMM_WORLD, &req[j]);
+			else
+				a->irecv(buf2, size, MPI_BYTE, 0, tag,
+				    MPI_COMM_WORLD, &req[j]);
+		}
+		a->waitall(WINDOW, req, MPI_STATUSES_IGNORE);
+	}
+	/* The last message arrived when the receiver says so. */
+	if (rank == 0)
+		PMPI_Recv(&ack, 1, MPI_INT, 1, 999, MPI_COMM_WORLD,
+		    MPI_STATUS_IGNORE);
+	else
+		PMPI_Send(&ack, 1, MPI_INT, 0, 999, MPI_COMM_WORLD);
+	return (double)size * WINDOW * iters / (MPI_Wtime() - t0);
+}
+
+/* Seconds for one seal plus one open of size bytes with OpenSSL. */
+static double
+seal_open_cost(const char *cipher, int size, int iters)
+{
+	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, cipher, NULL);
+	EVP_CIPHER_CTX *e = EVP_CIPHER_CTX_new(), *d = EVP_CIPHER_CTX_new();
+	unsigned char key[32] = { 1 }, iv[12] = { 2 }, tag[16], aad[68] = { 3 };
+	double t0, t;
+	int i, n;
+
+	EVP_EncryptInit_ex2(e, c, key, iv, NULL);
+	EVP_DecryptInit_ex2(d, c, key, iv, NULL);
+	t0 = MPI_Wtime();
+	for (i = 0; i < iters; i++) {
+		iv[0] = (unsigned char)i;
+		EVP_EncryptInit_ex2(e, NULL, NULL, iv, NULL);
+		EVP_EncryptUpdate(e, NULL, &n, aad, sizeof(aad));
+		EVP_EncryptUpdate(e, (unsigned char *)buf2,
+		    &n, (unsigned char *)buf, size);
+		EVP_EncryptFinal_ex(e, (unsigned char *)buf2 + size, &n);
+		EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_AEAD_GET_TAG, 16, tag);
+		EVP_DecryptInit_ex2(d, NULL, NULL, iv, NULL);
+		EVP_DecryptUpdate(d, NULL, &n, aad, sizeof(aad));
+		EVP_DecryptUpdate(d, (unsigned char *)buf, &n,
+		    (unsigned char *)buf2, size);
+		EVP_CIPHER_CTX_ctrl(d, EVP_CTRL_AEAD_SET_TAG, 16, tag);
+		EVP_DecryptFinal_ex(d, (unsigned char *)buf + size, &n);
+	}
+	t = (MPI_Wtime() - t0) / iters;
+	EVP_CIPHER_CTX_free(e);
+	EVP_CIPHER_CTX_free(d);
+	EVP_CIPHER_free(c);
+	return t;
+}
+
+/* One-core seal rate at 16 KiB, bytes per second (cf. openssl speed). */
+static double
+aead_rate(const char *cipher)
+{
+	int iters = 4000;
+
+	return 16384.0 / (seal_open_cost(cipher, 16384, iters) / 2);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const int sizes[] = { 1, 16, 64, 256, 1024, 4096, 16384, 65536,
+		262144, 1 << 20, 4 << 20 };
+	const int nsizes = (int)(sizeof(sizes) / sizeof(sizes[0]));
+	const char *csv_path = NULL, *label = "shm";
+	FILE *csv = NULL;
+	int size, i, s, r, quick = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc)
+			csv_path = argv[++i];
+		else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc)
+			label = argv[++i];
+		else if (strcmp(argv[i], "--quick") == 0)
+			quick = 1;
+	}
+	MPI_Init(&argc, &argv);
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	PMPI_Comm_size(MPI_COMM_WORLD, &size);
+	if (size != 2) {
+		if (rank == 0)
+			fprintf(stderr, "esmpi_bench: run with exactly 2 ranks\n");
+		MPI_Finalize();
+		return 2;
+	}
+	buf = aligned_alloc(64, MAX_SIZE + 64);
+	buf2 = aligned_alloc(64, MAX_SIZE + 64);
+	memset(buf, 0x5a, MAX_SIZE + 64);
+	memset(buf2, 0, MAX_SIZE + 64);
+	if (rank == 0 && csv_path != NULL && (csv = fopen(csv_path, "a")) ==
+	    NULL) {
+		perror(csv_path);
+		MPI_Abort(MPI_COMM_WORLD, 1);
+	}
+	if (rank == 0) {
+		printf("# esmpi_bench (%s): one-way latency (us) and streaming "
+		    "bandwidth (MB/s), plain vs esmpi, best of %d alternating "
+		    "rounds\n", label, ROUNDS);
+		printf("%-18s %8s %9s %9s %6s %9s %7s %9s %9s %6s %9s %6s\n",
+		    "suite", "bytes", "lat.plain", "lat.esmpi", "ratio",
+		    "seal+open", "ovh/so", "bw.plain", "bw.esmpi", "ratio",
+		    "L", "bw/L");
+	}
+	for (s = 0; s < NSUITES; s++) {
+		double b_aead = rank == 0 ? aead_rate(suites[s].evp) : 0;
+
+		for (i = 0; i < nsizes; i++) {
+			int n = sizes[i], it = iters_for(n) / (quick ? 10 : 1);
+			int sit = it / WINDOW > 2 ? it / WINDOW : 2;
+			double lp = 1e9, le = 1e9, bp = 0, be = 0, so = 0;
+
+			if (it < 5)
+				it = 5;
+			for (r = 0; r < ROUNDS; r++) {
+				double x;
+
+				x = pingpong(&plain, n, suites[s].tag, it);
+				lp = x < lp ? x : lp;
+				x = pingpong(&secure, n, suites[s].tag, it);
+				le = x < le ? x : le;
+				x = stream(&plain, n, suites[s].tag, sit);
+				bp = x > bp ? x : bp;
+				x = stream(&secure, n, suites[s].tag, sit);
+				be = x > be ? x : be;
+			}
+			if (rank != 0)
+				continue;
+			so = seal_open_cost(suites[s].evp, n, it);
+			{
+				double L = 1.0 / (1.0 / bp + 1.0 / b_aead);
+
+				printf("%-18s %8d %9.2f %9.2f %6.2f %9.2f %7.2f "
+				    "%9.0f %9.0f %6.2f %9.0f %6.2f\n",
+				    suites[s].name, n, lp * 1e6, le * 1e6,
+				    le / lp, so * 1e6, (le - lp) / so,
+				    bp / 1e6, be / 1e6, be / bp, L / 1e6,
+				    be / L);
+				if (csv)
+					fprintf(csv, "%s,%s,%d,%.4f,%.4f,%.4f,"
+					    "%.1f,%.1f,%.1f,%.1f\n", label,
+					    suites[s].name, n, lp * 1e6,
+					    le * 1e6, so * 1e6, bp / 1e6,
+					    be / 1e6, b_aead / 1e6, L / 1e6);
+			}
+			fflush(stdout);
+		}
+	}
+	if (csv)
+		fclose(csv);
+	free(buf);
+	free(buf2);
+	MPI_Finalize();
+	return 0;
+}
