@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Run the esmpi benchmark: starts a private esmpid with the bench policy,
+# runs 2 ranks on shared memory and, with --tcp, over TCP loopback;
+# writes bench/out/results.csv and bench/out/bandwidth.png, latency.png.
+# Usage: bench/run.sh [--quick] [--tcp]   (as root, after scripts/build.sh)
+set -eu
+cd "$(dirname "$0")/.."
+b=$PWD/build
+out=$PWD/bench/out
+quick=""
+tcp=0
+for a in "$@"; do
+	case $a in
+	--quick) quick=--quick ;;
+	--tcp) tcp=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp]" >&2; exit 2 ;;
+	esac
+done
+mkdir -p "$out"
+dir=$(mktemp -d /tmp/esmpi-bench.XXXXXX)
+"$b/daemon/esmpid" --state-dir "$dir/state" --socket "$dir/c.sock" \
+	--admin-socket "$dir/a.sock" --policy bench/bench-policy.yaml \
+	--foreground --log-stderr 2>"$dir/esmpid.log" &
+daemon=$!
+trap 'kill $daemon 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 50); do [ -S "$dir/c.sock" ] && break; sleep 0.1; done
+export ESMPI_SOCKET="$dir/c.sock"
+csv=$out/results.csv
+echo "transport,suite,bytes,lat_plain_us,lat_esmpi_us,seal_open_us,bw_plain_MBs,bw_esmpi_MBs,aead_MBs,L_MBs" >"$csv"
+"$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_bench" $quick --label shm --csv "$csv"
+if [ "$tcp" -eq 1 ]; then
+	"$b/libclient/esmpirun" -np 2 --mca btl tcp,self --mca btl_tcp_if_include lo \
+		"$b/bench/esmpi_bench" $quick --label tcp --csv "$csv"
+fi
+if command -v gnuplot >/dev/null; then
+	gnuplot -e "csv='$csv'; outdir='$out'" bench/plot.gp
+	echo "plots: $out/latency.png $out/bandwidth.png"
+fi
+echo "csv: $csv"
