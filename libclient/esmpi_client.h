@@ -87,6 +87,12 @@ void esmpi_audit(const char *event, const struct esmpi_comm *c, int peer,
 int esmpi_fail(MPI_Comm comm, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* pool.c: reusable record buffers (ciphertext only). len is what was
+ * asked for; put takes the same len. */
+void *esmpi_pool_get(size_t len);
+void esmpi_pool_put(void *p, size_t len);
+void esmpi_pool_drain(void);
+
 /* comm.c */
 int esmpi_comm_attach(MPI_Comm comm, uint64_t ctx);
 struct esmpi_comm *esmpi_comm_get(MPI_Comm comm);

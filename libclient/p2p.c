@@ -97,7 +97,7 @@ esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 		pt = packed;
 	}
 	if (n + ESMPI_REC_OVERHEAD > INT_MAX ||
-	    (m->rec = malloc(n + ESMPI_REC_OVERHEAD)) == NULL) {
+	    (m->rec = esmpi_pool_get(n + ESMPI_REC_OVERHEAD)) == NULL) {
 		esmpi_freezero(packed, n);
 		return n + ESMPI_REC_OVERHEAD > INT_MAX ? ESMPI_ERR_TOO_LARGE :
 		    ESMPI_ERR_NOMEM;
@@ -117,7 +117,7 @@ esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 	pthread_mutex_unlock(&c->lock);
 	esmpi_freezero(packed, n);
 	if (r != 0) {
-		free(m->rec);
+		esmpi_pool_put(m->rec, n + ESMPI_REC_OVERHEAD);
 		m->rec = NULL;
 	}
 	return r;
@@ -261,7 +261,7 @@ blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
 		return rc;
 	rc = fn(m.rec, (int)(m.len + ESMPI_REC_OVERHEAD), MPI_BYTE, dest,
 	    tag, comm);
-	free(m.rec);
+	esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
 	return rc;
 }
 
@@ -302,7 +302,7 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		status = &local;
 	if (esmpi_recv_capacity(count, dt, &reclen) != 0)
 		return esmpi_fail(comm, MPI_ERR_COUNT, "receive too large");
-	if ((rec = malloc(reclen)) == NULL)
+	if ((rec = esmpi_pool_get(reclen)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	rc = PMPI_Recv(rec, reclen, MPI_BYTE, source, tag, comm, status);
 	if (rc == MPI_SUCCESS) {
@@ -311,7 +311,7 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		PMPI_Get_elements_x(status, MPI_BYTE, &got);
 		rc = esmpi_open(c, rec, (size_t)got, buf, count, dt, status);
 	}
-	esmpi_freezero(rec, reclen);
+	esmpi_pool_put(rec, reclen);
 	return rc;
 }
 
@@ -345,8 +345,8 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 	}
 	if (source != MPI_PROC_NULL) {
 		if (esmpi_recv_capacity(recvcount, recvtype, &reclen) != 0 ||
-		    (rec = malloc(reclen)) == NULL) {
-			free(m.rec);
+		    (rec = esmpi_pool_get(reclen)) == NULL) {
+			esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
 			return esmpi_fail(comm, MPI_ERR_NO_MEM,
 			    "cannot allocate receive record");
 		}
@@ -362,8 +362,9 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 	} else
 		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, recvbuf,
 		    recvcount, recvtype, source, recvtag, comm, status);
-	free(m.rec);
-	esmpi_freezero(rec, reclen);
+	if (m.rec != NULL)
+		esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
+	esmpi_pool_put(rec, reclen);
 	return rc;
 }
 

@@ -107,7 +107,7 @@ out:
 static void
 req_free(struct esmpi_req *r)
 {
-	esmpi_freezero(r->rec, r->rec ? (size_t)r->reclen : 0);
+	esmpi_pool_put(r->rec, (size_t)r->reclen);
 	free(r);
 }
 
@@ -196,7 +196,7 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 		    esmpi.err_internal, "cannot seal message: %s",
 		    esmpi_strerror(e));
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		free(m.rec);
+		esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
 	r->kind = REQ_SEND;
@@ -288,7 +288,7 @@ MPI_Bsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
 		    esmpi.err_internal, "cannot seal message: %s",
 		    esmpi_strerror(e));
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		free(m.rec);
+		esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
 	r->rec = m.rec;
@@ -348,7 +348,7 @@ new_recv(struct esmpi_comm *c, void *buf, int count, MPI_Datatype dt,
 	r->comm = comm;
 	r->c = c;
 	if (esmpi_recv_capacity(count, dt, &r->reclen) != 0 ||
-	    (r->rec = malloc(r->reclen)) == NULL) {
+	    (r->rec = esmpi_pool_get(r->reclen)) == NULL) {
 		free(r);
 		return NULL;
 	}
@@ -492,7 +492,7 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	if (esmpi_recv_capacity(count, dt, &reclen) != 0 ||
-	    (rec = malloc(reclen)) == NULL)
+	    (rec = esmpi_pool_get(reclen)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	rc = PMPI_Mrecv(rec, reclen, MPI_BYTE, message, status);
 	if (rc == MPI_SUCCESS) {
@@ -501,7 +501,7 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 		PMPI_Get_elements_x(status, MPI_BYTE, &got);
 		rc = esmpi_open(c, rec, (size_t)got, buf, count, dt, status);
 	}
-	esmpi_freezero(rec, reclen);
+	esmpi_pool_put(rec, reclen);
 	return rc;
 }
 
@@ -569,7 +569,7 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 	r->comm = comm;
 	r->c = c;
 	if (esmpi_recv_capacity(count, dt, &r->reclen) != 0 ||
-	    (r->rec = malloc(r->reclen)) == NULL) {
+	    (r->rec = esmpi_pool_get(r->reclen)) == NULL) {
 		free(r);
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
@@ -671,7 +671,7 @@ reseal(MPI_Request h)
 		return esmpi_fail(r->comm, esmpi.err_internal,
 		    "cannot seal message: %s", esmpi_strerror(e));
 	memcpy(r->rec, m.rec, m.len + ESMPI_REC_OVERHEAD);
-	free(m.rec);
+	esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
 	return MPI_SUCCESS;
 }
 
@@ -772,28 +772,52 @@ release(void *p, void *small1, void *small2)
 		free(p);
 }
 
+/* What MPI_Waitall reports for a null or inactive request. */
+static void
+empty_status(MPI_Status *st)
+{
+	st->MPI_SOURCE = MPI_ANY_SOURCE;
+	st->MPI_TAG = MPI_ANY_TAG;
+	st->MPI_ERROR = MPI_SUCCESS;
+	PMPI_Status_set_elements(st, MPI_BYTE, 0);
+	PMPI_Status_set_cancelled(st, 0);
+}
+
 ESMPI_EXPORT int
 MPI_Waitall(int n, MPI_Request reqs[], MPI_Status sts[])
 {
 	MPI_Request hs[16], *h;
-	MPI_Status ss[16], *st;
-	int rc, i, prc = MPI_SUCCESS;
+	MPI_Status ss[16], *scratch;
+	int idx[16], *ix = idx, rc = MPI_SUCCESS, prc = MPI_SUCCESS, i, out;
 
 	if ((h = save_handles(n, reqs, hs)) == NULL ||
-	    (st = statuses_or_local(n, sts, ss)) == NULL)
+	    (scratch = n <= 16 ? ss : malloc(n * sizeof(MPI_Status))) ==
+	    NULL || (n > 16 && (ix = malloc(n * sizeof(int))) == NULL))
 		return PMPI_Waitall(n, reqs, sts);
-	rc = PMPI_Waitall(n, reqs, st);
-	if (rc == MPI_SUCCESS) {
-		for (i = 0; i < n; i++) {
-			int r = finish(h[i], &st[i]);
+	if (sts != MPI_STATUSES_IGNORE)
+		for (i = 0; i < n; i++)
+			empty_status(&sts[i]);
+	/*
+	 * Complete requests as they finish, not all at the end: opening one
+	 * received record then overlaps the transfer of the others.
+	 */
+	for (;;) {
+		rc = PMPI_Waitsome(n, reqs, &out, ix, scratch);
+		if (rc != MPI_SUCCESS || out == MPI_UNDEFINED)
+			break;
+		for (i = 0; i < out; i++) {
+			int r = finish(h[ix[i]], &scratch[i]);
 
+			if (sts != MPI_STATUSES_IGNORE)
+				sts[ix[i]] = scratch[i];
 			if (r != MPI_SUCCESS && prc == MPI_SUCCESS)
 				prc = r;
 		}
 	}
 	release(h, hs, NULL);
-	if (st != sts)
-		release(st, ss, NULL);
+	release(scratch, ss, NULL);
+	if (ix != idx)
+		free(ix);
 	return rc != MPI_SUCCESS ? rc : prc;
 }
 

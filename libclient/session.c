@@ -480,6 +480,7 @@ MPI_Finalize(void)
 	if (esmpi.initialized) {
 		esmpi.active = 0;
 		esmpi_comm_free_all();
+		esmpi_pool_drain();
 		if (esmpi.job_key != NULL) {
 			esmpi_memzero(esmpi.job_key, 4096);
 			munmap(esmpi.job_key, 4096);
