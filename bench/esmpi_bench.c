@@ -172,7 +172,7 @@ main(int argc, char **argv)
 	const int nsizes = (int)(sizeof(sizes) / sizeof(sizes[0]));
 	const char *csv_path = NULL, *label = "shm";
 	FILE *csv = NULL;
-	int size, i, s, r, quick = 0;
+	int size, i, s, r, quick = 0, only = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc)
@@ -181,6 +181,8 @@ main(int argc, char **argv)
 			label = argv[++i];
 		else if (strcmp(argv[i], "--quick") == 0)
 			quick = 1;
+		else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
+			only = atoi(argv[++i]);
 	}
 	MPI_Init(&argc, &argv);
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -214,6 +216,9 @@ main(int argc, char **argv)
 
 		for (i = 0; i < nsizes; i++) {
 			int n = sizes[i], it = iters_for(n) / (quick ? 10 : 1);
+
+			if (only != 0 && n != only)
+				continue;
 			int sit = it / WINDOW > 2 ? it / WINDOW : 2;
 			double lp = 1e9, le = 1e9, bp = 0, be = 0, so = 0;
 

@@ -10,7 +10,8 @@
 
 #define POOL_MIN_SHIFT	8		/* 256 B */
 #define POOL_MAX_SHIFT	26		/* 64 MiB; larger: plain malloc */
-#define POOL_PER_CLASS	8
+#define POOL_PER_CLASS	64		/* small classes; see class_cap() */
+#define POOL_CLASS_BYTES (32u << 20)	/* what one class may keep */
 #define POOL_CLASSES	(POOL_MAX_SHIFT - POOL_MIN_SHIFT + 1)
 
 static void *pool[POOL_CLASSES][POOL_PER_CLASS];
@@ -25,6 +26,15 @@ class_of(size_t len)
 	while (k <= POOL_MAX_SHIFT && ((size_t)1 << k) < len)
 		k++;
 	return k - POOL_MIN_SHIFT;
+}
+
+/* Enough buffers for a window of messages in flight, bounded in bytes. */
+static int
+class_cap(int c)
+{
+	size_t n = POOL_CLASS_BYTES >> (c + POOL_MIN_SHIFT);
+
+	return n < 2 ? 2 : n > POOL_PER_CLASS ? POOL_PER_CLASS : (int)n;
 }
 
 void *
@@ -51,7 +61,7 @@ esmpi_pool_put(void *p, size_t len)
 		return;
 	if (c < POOL_CLASSES) {
 		pthread_mutex_lock(&pool_lock);
-		if (pool_n[c] < POOL_PER_CLASS) {
+		if (pool_n[c] < class_cap(c)) {
 			pool[c][pool_n[c]++] = p;
 			p = NULL;
 		}
