@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
+import zlib
 
 import pytest
 
@@ -148,7 +149,7 @@ def mpirun(pair, agent, ring, sock_a, preload, timeout=JOB_TIMEOUT):
            "--mca", "oob_tcp_if_include", NET]
     if preload:
         cmd += ["-x", f"LD_PRELOAD={LIB}"]
-    cmd.append(ring)
+    cmd += ring if isinstance(ring, list) else [ring]
     env = dict(os.environ, ESMPI_SOCKET=str(sock_a))
     env.pop("LD_PRELOAD", None)
     p = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.DEVNULL,
@@ -264,6 +265,60 @@ def test_two_namespace_hosts(hosts, workdir):
             f"job output does not name the certificate problem:\n{combined}"
             f"\ndaemon A:\n{da.log()}\ndaemon B:\n{db.log()}")
         assert MARKER.decode() not in out
+    finally:
+        da.cleanup()
+        db.cleanup()
+
+
+def tcp_payload(pcap_path):
+    """All TCP payload bytes of a capture, in order."""
+    r = sh("tshark", "-r", pcap_path, "-T", "fields", "-e", "tcp.payload",
+           timeout=120)
+    return b"".join(bytes.fromhex(line.replace(":", ""))
+                    for line in r.stdout.split() if line)
+
+
+def compressibility(data):
+    """Compressed size over raw size: ~1.0 for ciphertext."""
+    return len(zlib.compress(data, 6)) / max(len(data), 1)
+
+
+def test_netpipe_unmodified_binary_is_encrypted(hosts, workdir):
+    """Debian's NetPIPE binary, unmodified, under LD_PRELOAD across the
+    namespace hosts: its messages are plain buffers, highly compressible on
+    the wire without esmpi and indistinguishable from random with it."""
+    netpipe = shutil.which("NPopenmpi")
+    if netpipe is None:
+        pytest.fail("NPopenmpi not found (package netpipe-openmpi)",
+                    pytrace=False)
+    ca = workdir / "ca"
+    sh(it.ESMPICTL, "ca", "init", "--dir", ca)
+    for name in ("A", "B"):
+        sh(it.ESMPICTL, "node", "enroll", "--ca", ca, "--name",
+           f"host{name}", "--out", workdir / f"state-{name}")
+    da = NsDaemon(workdir, "hostA", hosts.a, state_dir=workdir / "state-A")
+    db = NsDaemon(workdir, "hostB", hosts.b, state_dir=workdir / "state-B")
+    try:
+        da.start()
+        db.start()
+        agent = write_agent(workdir, hosts, db.sock)
+        results = {}
+        for name, preload in (("plain", False), ("enc", True)):
+            # Fixed repeats, no perturbations: bounded run time.
+            prog = [netpipe, "-n", "10", "-p", "0", "-u", "262144", "-o",
+                    str(workdir / f"{name}.np")]
+            (rc, out, err), _ = captured_run(hosts, workdir, name, agent,
+                                             prog, da.sock, preload=preload,
+                                             timeout=120)
+            assert rc == 0, f"NetPIPE ({name}) failed ({rc}):\n{out}\n{err}"
+            payload = tcp_payload(workdir / f"{name}.pcap")
+            assert len(payload) > 1 << 20, f"{name}: capture too small"
+            results[name] = compressibility(payload)
+            lines = (workdir / f"{name}.np").read_text().splitlines()
+            assert len(lines) > 15, f"{name}: NetPIPE reported too little"
+        assert results["plain"] < 0.5, results
+        assert results["enc"] > 0.95, results
+        assert db.wait_audit("session_open")
     finally:
         da.cleanup()
         db.cleanup()
