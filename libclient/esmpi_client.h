@@ -79,6 +79,8 @@ extern const struct esmpi_fn_disposition esmpi_fn_table[];
 extern const size_t esmpi_fn_table_len;
 
 /* session.c */
+/* After PMPI_Init: key establishment and communicator state. */
+int esmpi_session_start(void);
 int esmpi_unprotected_call(const char *fn);
 /* Report an event to the daemon's audit log (best effort). */
 void esmpi_audit(const char *event, const struct esmpi_comm *c, int peer,

@@ -394,8 +394,8 @@ add_code(const char *msg)
 	return code;
 }
 
-static int
-start(void)
+int
+esmpi_session_start(void)
 {
 	char err[512];
 	int r;
@@ -455,7 +455,7 @@ MPI_Init(int *argc, char ***argv)
 
 	if (rc != MPI_SUCCESS)
 		return rc;
-	return start();
+	return esmpi_session_start();
 }
 
 ESMPI_EXPORT int
@@ -465,7 +465,7 @@ MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
 
 	if (rc != MPI_SUCCESS)
 		return rc;
-	return start();
+	return esmpi_session_start();
 }
 
 ESMPI_EXPORT int
