@@ -54,9 +54,11 @@ make_parent_dir(const char *path)
 	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
 		return 0;
 	*slash = '\0';
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
+	if (mkdir(dir, 0755) == 0) {
+		/* Our umask is 077; clients must be able to reach the socket. */
+		return chmod(dir, 0755);
+	}
+	return errno == EEXIST ? 0 : -1;
 }
 
 static int
@@ -426,7 +428,9 @@ esmpid_reply(struct esmpid_conn *c, Esmpi__Reply *rep)
 		esmpi_freezero(buf, len);
 		return ESMPI_ERR_NOMEM;
 	}
-	memcpy(n, c->tx + c->tx_off, c->tx_len - c->tx_off);
+	/* Nothing queued means c->tx is NULL: memcpy(n, NULL, 0) is UB. */
+	if (c->tx_len > c->tx_off)
+		memcpy(n, c->tx + c->tx_off, c->tx_len - c->tx_off);
 	memcpy(n + c->tx_len - c->tx_off, buf, len);
 	esmpi_freezero(buf, len);
 	len += c->tx_len - c->tx_off;

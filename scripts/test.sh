@@ -6,6 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
+./packaging/install-deps.sh
 ./scripts/build.sh
 
 echo "== unit tests (ctest)"
@@ -23,3 +24,7 @@ echo "== integration tests (pytest)"
 # earlier on PATH would not.
 ESMPI_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 	tests/integration "$@"
+
+echo "== packages (build .deb/.rpm, lintian, install, encrypted job, purge)"
+ESMPI_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+	tests/packaging
