@@ -18,6 +18,7 @@ static const struct {
 	{ "status", cmd_status_main, "[--json]" },
 	{ "ca", cmd_ca_main, "init --dir DIR [--name CN]" },
 	{ "node", cmd_node_main, "enroll --ca DIR --name NAME --out DIR" },
+	{ "rotate", cmd_rotate_main, "--job ID | --all | --node-key" },
 };
 
 static void

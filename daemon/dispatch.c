@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "esmpi_crypto.h"
 #include "esmpi_err.h"
@@ -538,6 +539,89 @@ process_status(struct esmpid *d, struct esmpid_conn *c)
 	return r;
 }
 
+/*
+ * New node identity for jobs that start afterwards. With the embedded
+ * default (a local CA in the state directory) the daemon issues it itself;
+ * otherwise it reloads what the admin enrolled into the state directory.
+ * Running jobs keep their job keys: they never depend on the node key
+ * after MPI_Init.
+ */
+static int
+rotate_node_key(struct esmpid *d, char *err, size_t errlen)
+{
+	struct esmpi_identity *id = NULL;
+	char cadir[4096], cakey[4200];
+	int r;
+
+	snprintf(cadir, sizeof(cadir), "%s/%s", d->opt.state_dir,
+	    ESMPI_PKI_LOCAL_CA_DIR);
+	snprintf(cakey, sizeof(cakey), "%s/%s", cadir, ESMPI_PKI_CA_KEY);
+	if (access(cakey, R_OK) == 0 &&
+	    (r = esmpi_pki_node_enroll(cadir, d->id->name, d->opt.state_dir,
+	    err, errlen)) != 0)
+		return r;
+	if ((r = esmpi_pki_load_identity(d->opt.state_dir, &id, err,
+	    errlen)) != 0)
+		return r;
+	esmpi_pki_identity_free(d->id);
+	d->id = id;
+	return 0;
+}
+
+/* Ask the ranks of one job (or all) to ratchet their keys forward. */
+static int
+process_rotate(struct esmpid *d, struct esmpid_conn *c, Esmpi__Rotate *rot)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__RekeyEvent ev = ESMPI__REKEY_EVENT__INIT;
+	struct esmpid_conn *x;
+	char msg[256], err[768], hexjob[2 * ESMPI_JOB_ID_LEN + 1] = "";
+	char reason[64], job[64];
+	const char *extra[] = { reason, job, NULL };
+	unsigned n = 0;
+
+	if (rot->node_key) {
+		snprintf(reason, sizeof(reason), "ESMPI_REASON=node-key");
+		extra[1] = NULL;
+		if (rotate_node_key(d, err, sizeof(err)) != 0) {
+			esmpid_audit(3, "key_rotated", c, extra,
+			    "node key rotation failed, keeping the current "
+			    "identity: %s", err);
+			return esmpid_reply_error(c, ESMPI_ERR_KEYFILE, "%s",
+			    err);
+		}
+		esmpid_audit(5, "key_rotated", c, extra, "node identity '%s' "
+		    "rotated (certificate until %s); running jobs continue",
+		    d->id->name, d->id->not_after);
+		snprintf(msg, sizeof(msg), "node key rotated; new certificate "
+		    "valid until %s", d->id->not_after);
+		return reply_ok(c, msg);
+	}
+	if (!rot->all && rot->job_id.len != ESMPI_JOB_ID_LEN)
+		return esmpid_reply_error(c, ESMPI_ERR_INVALID,
+		    "rotate needs a 16-byte job id or --all");
+	if (!rot->all)
+		hex(rot->job_id.data, ESMPI_JOB_ID_LEN, hexjob);
+	ev.reason = 1;	/* requested by an admin */
+	rep.body_case = ESMPI__REPLY__BODY_REKEY;
+	rep.rekey = &ev;
+	for (x = d->conns; x != NULL; x = x->next) {
+		if (x->kind != CONN_CLIENT || x->state != SESS_KEYED ||
+		    x->closing || (!rot->all && memcmp(x->job_id,
+		    rot->job_id.data, ESMPI_JOB_ID_LEN) != 0))
+			continue;
+		if (esmpid_reply(x, &rep) == 0 && esmpid_conn_kick(d, x) == 0)
+			n++;
+	}
+	snprintf(reason, sizeof(reason), "ESMPI_REASON=admin");
+	snprintf(job, sizeof(job), "ESMPI_JOB=%s", rot->all ? "all" : hexjob);
+	esmpid_audit(5, "key_rotated", c, extra, "rekey requested by uid %u "
+	    "for %s: pushed to %u ranks", (unsigned)c->uid,
+	    rot->all ? "all jobs" : hexjob, n);
+	snprintf(msg, sizeof(msg), "rekey pushed to %u ranks", n);
+	return reply_ok(c, msg);
+}
+
 int
 esmpid_dispatch(struct esmpid *d, struct esmpid_conn *c, const uint8_t *body,
     size_t len)
@@ -587,8 +671,7 @@ esmpid_dispatch(struct esmpid *d, struct esmpid_conn *c, const uint8_t *body,
 		r = process_status(d, c);
 		break;
 	case ESMPI__REQUEST__BODY_ROTATE:
-		r = esmpid_reply_error(c, ESMPI_ERR_INVALID,
-		    "rotate is not supported by this daemon version");
+		r = process_rotate(d, c, req->rotate);
 		break;
 	default:
 		r = ESMPI_ERR_PROTOCOL;

@@ -99,6 +99,9 @@ int esmpid_policy_swap_file(struct esmpid *d, const char *path, char *err,
 int esmpid_dispatch(struct esmpid *d, struct esmpid_conn *c,
     const uint8_t *body, size_t len);
 int esmpid_reply(struct esmpid_conn *c, Esmpi__Reply *rep);
+/* Send what is queued for c now (a push outside its own request). May
+ * close c; returns -1 then. */
+int esmpid_conn_kick(struct esmpid *d, struct esmpid_conn *c);
 int esmpid_reply_error(struct esmpid_conn *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -411,6 +411,12 @@ conn_readable(struct esmpid *d, struct esmpid_conn *c)
 }
 
 int
+esmpid_conn_kick(struct esmpid *d, struct esmpid_conn *c)
+{
+	return conn_flush(d, c);
+}
+
+int
 esmpid_reply(struct esmpid_conn *c, Esmpi__Reply *rep)
 {
 	uint8_t *buf = NULL, *n;

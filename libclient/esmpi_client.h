@@ -66,6 +66,7 @@ struct esmpi_state {
 	int err_auth, err_replay, err_denied, err_init, err_internal;
 	struct esmpi_comm *comms;
 	pthread_mutex_t comms_lock;
+	atomic_int rekey_pending;	/* esmpid pushed a RekeyEvent */
 };
 
 extern struct esmpi_state esmpi;

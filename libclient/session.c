@@ -55,6 +55,20 @@ daemon_call(Esmpi__Request *req, Esmpi__Reply **rep, char *err, size_t len)
 		return ESMPI_ERR_UNREACHABLE;
 	}
 	r = esmpi_frame_call(esmpi.dfd, req, DAEMON_TIMEOUT_MS, rep);
+	/* Rekey events are pushed at any time: note them, read on. */
+	while (r == 0 && (*rep)->body_case == ESMPI__REPLY__BODY_REKEY) {
+		uint8_t *body = NULL;
+		size_t blen = 0;
+
+		atomic_store(&esmpi.rekey_pending, 1);
+		esmpi__reply__free_unpacked(*rep, NULL);
+		*rep = NULL;
+		if ((r = esmpi_frame_recv(esmpi.dfd, DAEMON_TIMEOUT_MS, &body,
+		    &blen)) == 0) {
+			r = esmpi_frame_decode_reply(body, blen, rep);
+			esmpi_freezero(body, blen);
+		}
+	}
 	if (r != 0) {
 		snprintf(err, len, "esmpid did not answer: %s",
 		    r == ESMPI_ERR_SYSTEM ? strerror(errno) : esmpi_strerror(r));
