@@ -25,8 +25,6 @@
 static void
 comm_state_free(struct esmpi_comm *c)
 {
-	int i;
-
 	pthread_mutex_lock(&esmpi.comms_lock);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -35,8 +33,7 @@ comm_state_free(struct esmpi_comm *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	pthread_mutex_unlock(&esmpi.comms_lock);
-	for (i = 0; i < ESMPI_NSUITES; i++)
-		esmpi_aead_free(c->aead[i]);
+	esmpi_keys_free(c);
 	free(c->peer_world);
 	free(c->rules);
 	esmpi_freezero(c->replay, c->capreplay * sizeof(*c->replay));
@@ -208,8 +205,8 @@ esmpi_comm_child_ctx(struct esmpi_comm *parent, const char *kind)
 	return hash_ctx(&in, sizeof(in));
 }
 
-int
-esmpi_comm_suite(const struct esmpi_comm *c, int tag)
+const struct esmpi_pol_settings *
+esmpi_comm_settings(const struct esmpi_comm *c, int tag)
 {
 	size_t i, j;
 
@@ -217,38 +214,12 @@ esmpi_comm_suite(const struct esmpi_comm *c, int tag)
 		const struct esmpi_pol_rule *r = &esmpi.rules[c->rules[i]];
 
 		if (r->ntags == 0)
-			return r->set.suite;
+			return &r->set;
 		for (j = 0; j < r->ntags; j++)
 			if (tag >= r->tags[j].lo && tag <= r->tags[j].hi)
-				return r->set.suite;
+				return &r->set;
 	}
-	return esmpi.defaults.suite;
-}
-
-/* Caller holds c->lock. K = HKDF(job key, job id, label||ctx||epoch||suite) */
-struct esmpi_aead *
-esmpi_comm_key(struct esmpi_comm *c, int suite)
-{
-	const struct esmpi_suite_info *si = esmpi_suite_by_id(suite);
-	uint8_t key[ESMPI_AEAD_MAX_KEY_LEN], info[10 + 8 + 4 + 1];
-	int i;
-
-	if (suite < 0 || suite >= ESMPI_NSUITES || si == NULL ||
-	    si->key_len == 0)
-		return NULL;
-	if (c->aead[suite] != NULL)
-		return c->aead[suite];
-	memcpy(info, "esmpi comm", 10);
-	for (i = 0; i < 8; i++)
-		info[10 + i] = (uint8_t)(c->ctx >> (56 - 8 * i));
-	memset(info + 18, 0, 4);	/* epoch 0 */
-	info[22] = (uint8_t)suite;
-	if (esmpi_hkdf_sha256(key, si->key_len, esmpi.job_id,
-	    sizeof(esmpi.job_id), esmpi.job_key, 32, info, sizeof(info)) == 0 &&
-	    esmpi_aead_new(&c->aead[suite], suite, key, si->key_len) != 0)
-		c->aead[suite] = NULL;
-	esmpi_memzero(key, sizeof(key));
-	return c->aead[suite];
+	return &esmpi.defaults;
 }
 
 /* Caller holds c->lock. The window of (peer, tag), created on first use. */

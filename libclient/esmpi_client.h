@@ -30,6 +30,32 @@ struct esmpi_replay_slot {
 	struct esmpi_replay w;
 };
 
+/* One key chain (keys.c): a sender's, or what a receiver knows of one. */
+struct esmpi_chain {
+	uint8_t chain[32];		/* chain key of the current epoch */
+	uint32_t epoch;
+	struct esmpi_aead *aead;	/* current epoch */
+	struct esmpi_aead *prev;	/* receivers: the epoch before */
+	uint64_t msgs, bytes, since;	/* senders: use of this epoch */
+	unsigned gen;			/* senders: rotate generation */
+};
+
+struct esmpi_peerkey {
+	int used;
+	int peer;
+	int suite;
+	struct esmpi_chain k;
+};
+
+/* A receive key to try: forward steps are kept only on success. */
+struct esmpi_keytry {
+	struct esmpi_chain *k;
+	struct esmpi_aead *aead;	/* what to open with */
+	struct esmpi_aead *fresh, *prev;
+	uint8_t chain[32];
+	uint32_t epoch;
+};
+
 struct esmpi_comm {
 	struct esmpi_comm *next, *prev;	/* all live states, for Finalize */
 	MPI_Comm comm;
@@ -44,7 +70,9 @@ struct esmpi_comm {
 	size_t nrules;
 	atomic_uint_fast64_t send_seq;	/* nonce counter for our records */
 	pthread_mutex_t lock;		/* aead use, replay slots, child_seq */
-	struct esmpi_aead *aead[ESMPI_NSUITES];
+	struct esmpi_chain send[ESMPI_NSUITES];
+	struct esmpi_peerkey *peerkeys;
+	size_t npeerkeys, cappeerkeys;
 	struct esmpi_replay_slot *replay;
 	size_t nreplay, capreplay;
 };
@@ -66,7 +94,7 @@ struct esmpi_state {
 	int err_auth, err_replay, err_denied, err_init, err_internal;
 	struct esmpi_comm *comms;
 	pthread_mutex_t comms_lock;
-	atomic_int rekey_pending;	/* esmpid pushed a RekeyEvent */
+	atomic_uint rekey_gen;		/* RekeyEvents pushed by esmpid */
 };
 
 extern struct esmpi_state esmpi;
@@ -83,6 +111,8 @@ extern const size_t esmpi_fn_table_len;
 /* After PMPI_Init: key establishment and communicator state. */
 int esmpi_session_start(void);
 int esmpi_unprotected_call(const char *fn);
+/* Take events esmpid pushed (rekey requests) without blocking. */
+void esmpi_poll_daemon(void);
 /* Report an event to the daemon's audit log (best effort). */
 void esmpi_audit(const char *event, const struct esmpi_comm *c, int peer,
     int tag, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -102,8 +132,22 @@ struct esmpi_comm *esmpi_comm_get(MPI_Comm comm);
 uint64_t esmpi_comm_child_ctx(struct esmpi_comm *parent, const char *kind);
 void esmpi_comm_free_all(void);
 int esmpi_comm_keyval_init(void);
-int esmpi_comm_suite(const struct esmpi_comm *c, int tag);
-struct esmpi_aead *esmpi_comm_key(struct esmpi_comm *c, int suite);
+const struct esmpi_pol_settings *esmpi_comm_settings(
+    const struct esmpi_comm *c, int tag);
+
+/* keys.c; callers hold c->lock */
+uint64_t esmpi_now_coarse(void);
+/* The sender's key for a message of len bytes under settings s, moved to
+ * the next epoch first when a limit is reached (*rekeyed says why). */
+struct esmpi_aead *esmpi_key_send(struct esmpi_comm *c,
+    const struct esmpi_pol_settings *s, size_t len, uint32_t *epoch,
+    const char **rekeyed);
+int esmpi_key_recv(struct esmpi_comm *c, int peer, int suite, uint32_t epoch,
+    struct esmpi_keytry *t);
+void esmpi_key_commit(struct esmpi_keytry *t);
+void esmpi_key_drop(struct esmpi_keytry *t);
+void esmpi_chain_clear(struct esmpi_chain *k);
+void esmpi_keys_free(struct esmpi_comm *c);
 struct esmpi_replay *esmpi_comm_replay(struct esmpi_comm *c, int peer,
     int tag);
 

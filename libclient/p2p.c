@@ -73,7 +73,9 @@ esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 {
 	struct esmpi_rec_hdr h;
 	struct esmpi_rec_aad a;
+	const struct esmpi_pol_settings *set;
 	struct esmpi_aead *k;
+	const char *rekeyed = NULL;
 	const void *pt;
 	void *packed = NULL;
 	size_t n;
@@ -109,13 +111,21 @@ esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 	h.length = n;
 	fill_aad(&a, c, c->my_world, c->peer_world[dest], tag);
 	pthread_mutex_lock(&c->lock);
-	h.suite = (uint8_t)esmpi_comm_suite(c, tag);
-	if ((k = esmpi_comm_key(c, h.suite)) == NULL)
+	set = esmpi_comm_settings(c, tag);
+	h.suite = (uint8_t)set->suite;
+	if ((k = esmpi_key_send(c, set, n, &h.epoch, &rekeyed)) == NULL)
 		r = ESMPI_ERR_SUITE;
 	else
 		r = esmpi_rec_seal(k, &h, &a, pt, n, m->rec);
 	pthread_mutex_unlock(&c->lock);
 	esmpi_freezero(packed, n);
+	if (rekeyed != NULL)
+		esmpi_audit("rekey", c, -1, tag, "communicator '%s' suite %s: "
+		    "sender key moved to epoch %u (%s)", c->name,
+		    esmpi_suite_by_id(h.suite)->name, h.epoch, rekeyed);
+	/* Now and then, look for rekey requests esmpid pushed. */
+	if ((h.seq & 255) == 0)
+		esmpi_poll_daemon();
 	if (r != 0) {
 		esmpi_pool_put(m->rec, n + ESMPI_REC_OVERHEAD);
 		m->rec = NULL;
@@ -148,6 +158,48 @@ refuse(struct esmpi_comm *c, int src, int tag, int r)
 	    esmpi_strerror(r));
 }
 
+/*
+ * The last rest (< type size) packed bytes belong to a partial element,
+ * which MPI_Unpack cannot take (it unpacks whole elements only), but a
+ * plain receive delivers: place them where that element's first basic
+ * elements go. Where each packed byte comes from within one element is
+ * found by packing an element whose bytes hold their own offset (one
+ * pass per offset byte).
+ */
+static void
+unpack_tail(const uint8_t *in, size_t rest, uint8_t *elem, MPI_Datatype dt,
+    int tsz, MPI_Comm comm)
+{
+	MPI_Aint tlb, text, j;
+	uint8_t *e, *p;
+	size_t *off, i;
+	int pos, b;
+
+	PMPI_Type_get_true_extent(dt, &tlb, &text);
+	e = malloc(text > 0 ? (size_t)text : 1);
+	p = malloc((size_t)tsz);
+	off = calloc(rest, sizeof(*off));
+	if (e == NULL || p == NULL || off == NULL)
+		goto out;
+	for (b = 0; b < (int)sizeof(MPI_Aint) && (b == 0 || text >> (8 * b));
+	    b++) {
+		for (j = 0; j < text; j++)
+			e[j] = (uint8_t)(j >> (8 * b));
+		pos = 0;
+		if (PMPI_Pack(e - tlb, 1, dt, p, tsz, &pos, comm) !=
+		    MPI_SUCCESS)
+			goto out;
+		for (i = 0; i < rest; i++)
+			off[i] |= (size_t)p[i] << (8 * b);
+	}
+	for (i = 0; i < rest; i++)
+		elem[tlb + (MPI_Aint)off[i]] = in[i];
+out:
+	free(e);
+	free(p);
+	free(off);
+}
+
 int
 esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
     void *buf, int count, MPI_Datatype dt, MPI_Status *st)
@@ -155,7 +207,7 @@ esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 	struct esmpi_rec_hdr h;
 	struct esmpi_rec_aad a;
 	struct esmpi_replay *w;
-	struct esmpi_aead *k;
+	struct esmpi_keytry kt;
 	uint8_t *out, *tmp = NULL;
 	size_t cap;
 	MPI_Aint lb;
@@ -173,25 +225,36 @@ esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 	fill_aad(&a, c, c->peer_world[src], c->my_world, tag);
 	pthread_mutex_lock(&c->lock);
 	/* The suite must be the one policy sets: no downgrade by a sender. */
-	if (h.suite != esmpi_comm_suite(c, tag))
+	if (h.suite != esmpi_comm_settings(c, tag)->suite)
 		r = ESMPI_ERR_AUTH;
 	else if ((w = esmpi_comm_replay(c, src, tag)) == NULL)
 		r = ESMPI_ERR_NOMEM;
 	else if ((r = esmpi_replay_check(w, h.seq)) == 0 &&
-	    (k = esmpi_comm_key(c, h.suite)) == NULL)
-		r = ESMPI_ERR_SUITE;
-	else if (r == 0 &&
-	    (r = esmpi_rec_open(k, &a, rec, reclen, out, cap, &h)) == 0)
-		esmpi_replay_accept(w, h.seq);
+	    (r = esmpi_key_recv(c, src, h.suite, h.epoch, &kt)) == 0) {
+		r = esmpi_rec_open(kt.aead, &a, rec, reclen, out, cap, &h);
+		if (r == 0) {
+			esmpi_key_commit(&kt);
+			esmpi_replay_accept(w, h.seq);
+		} else
+			esmpi_key_drop(&kt);
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (r != 0)
 		goto fail;
 	if (!is_contig) {
-		int pos = 0, tsz;
+		int pos = 0, tsz, full;
+		MPI_Aint elb, eext;
 
 		PMPI_Type_size(dt, &tsz);
-		PMPI_Unpack(tmp, (int)h.length, &pos, buf,
-		    tsz ? (int)(h.length / (size_t)tsz) : 0, dt, c->comm);
+		full = tsz ? (int)(h.length / (size_t)tsz) : 0;
+		PMPI_Unpack(tmp, (int)h.length, &pos, buf, full, dt, c->comm);
+		if (tsz && h.length % (size_t)tsz) {
+			PMPI_Type_get_extent(dt, &elb, &eext);
+			unpack_tail(tmp + (size_t)full * (size_t)tsz,
+			    h.length % (size_t)tsz,
+			    (uint8_t *)buf + (MPI_Aint)full * eext, dt, tsz,
+			    c->comm);
+		}
 		esmpi_freezero(tmp, cap);
 	}
 	PMPI_Status_set_elements_x(st, MPI_BYTE, (MPI_Count)h.length);

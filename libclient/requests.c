@@ -13,9 +13,21 @@
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
 
-/* Open addressing keyed by the handle value. */
-static struct esmpi_req **table;
+/*
+ * Open addressing keyed by the handle value. Open MPI hands out a freed
+ * request's address again at once, so with several threads one value can
+ * briefly have two entries: a request just completed (its thread about to
+ * finish it) and a new one. Each entry carries a generation; a lookup by
+ * handle gets the newest, and completion works on the entry it looked up
+ * while the handle was still live, removing that entry itself.
+ */
+struct slot {
+	struct esmpi_req *r;
+	uint64_t gen;
+};
+static struct slot *table;
 static size_t table_cap, table_len;
+static uint64_t table_gen;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t
@@ -26,22 +38,29 @@ slot_of(MPI_Request h, size_t cap)
 	return (size_t)((v >> 4) * 0x9e3779b97f4a7c15ull) & (cap - 1);
 }
 
+/* Caller holds table_lock. */
+static void
+table_put(struct slot *t, size_t cap, struct slot e)
+{
+	size_t s;
+
+	for (s = slot_of(e.r->handle, cap); t[s].r != NULL;
+	    s = (s + 1) & (cap - 1))
+		;
+	t[s] = e;
+}
+
 static int
 table_grow(void)
 {
-	size_t ncap = table_cap ? table_cap * 2 : 256, i, s;
-	struct esmpi_req **n = calloc(ncap, sizeof(*n));
+	size_t ncap = table_cap ? table_cap * 2 : 256, i;
+	struct slot *n = calloc(ncap, sizeof(*n));
 
 	if (n == NULL)
 		return ESMPI_ERR_NOMEM;
-	for (i = 0; i < table_cap; i++) {
-		if (table[i] == NULL)
-			continue;
-		for (s = slot_of(table[i]->handle, ncap); n[s] != NULL;
-		    s = (s + 1) & (ncap - 1))
-			;
-		n[s] = table[i];
-	}
+	for (i = 0; i < table_cap; i++)
+		if (table[i].r != NULL)
+			table_put(n, ncap, table[i]);
 	free(table);
 	table = n;
 	table_cap = ncap;
@@ -51,57 +70,83 @@ table_grow(void)
 int
 esmpi_req_add(struct esmpi_req *r)
 {
-	size_t s;
+	struct slot e;
 	int rc = 0;
 
 	pthread_mutex_lock(&table_lock);
 	if ((table_len + 1) * 2 > table_cap && (rc = table_grow()) != 0)
 		goto out;
-	for (s = slot_of(r->handle, table_cap); table[s] != NULL;
-	    s = (s + 1) & (table_cap - 1))
-		;
-	table[s] = r;
+	e.r = r;
+	e.gen = ++table_gen;
+	table_put(table, table_cap, e);
 	table_len++;
 out:
 	pthread_mutex_unlock(&table_lock);
 	return rc;
 }
 
-/* Find the entry for h; unless keep, remove it from the table. */
+/* Caller holds table_lock: empty slot s, re-insert the rest of its
+ * cluster. */
+static void
+table_remove_slot(size_t s)
+{
+	size_t j;
+
+	table[s].r = NULL;
+	table_len--;
+	for (j = (s + 1) & (table_cap - 1); table[j].r != NULL;
+	    j = (j + 1) & (table_cap - 1)) {
+		struct slot m = table[j];
+
+		table[j].r = NULL;
+		table_put(table, table_cap, m);
+	}
+}
+
+/* Find the (newest) entry for h; unless keep, remove it from the table. */
 struct esmpi_req *
 esmpi_req_take(MPI_Request h, int keep)
 {
 	struct esmpi_req *r = NULL;
-	size_t s, j;
+	size_t s, best = 0;
+	uint64_t gen = 0;
 
 	if (h == MPI_REQUEST_NULL)
 		return NULL;
 	pthread_mutex_lock(&table_lock);
 	if (table_cap == 0)
 		goto out;
-	for (s = slot_of(h, table_cap); table[s] != NULL;
+	for (s = slot_of(h, table_cap); table[s].r != NULL;
 	    s = (s + 1) & (table_cap - 1))
-		if (table[s]->handle == h)
-			break;
-	if ((r = table[s]) == NULL || keep)
+		if (table[s].r->handle == h && table[s].gen > gen) {
+			gen = table[s].gen;
+			best = s;
+		}
+	if (gen == 0)
 		goto out;
-	/* Remove, then re-insert the rest of the cluster. */
-	table[s] = NULL;
-	table_len--;
-	for (j = (s + 1) & (table_cap - 1); table[j] != NULL;
-	    j = (j + 1) & (table_cap - 1)) {
-		struct esmpi_req *m = table[j];
-		size_t t;
-
-		table[j] = NULL;
-		for (t = slot_of(m->handle, table_cap); table[t] != NULL;
-		    t = (t + 1) & (table_cap - 1))
-			;
-		table[t] = m;
-	}
+	r = table[best].r;
+	if (!keep)
+		table_remove_slot(best);
 out:
 	pthread_mutex_unlock(&table_lock);
 	return r;
+}
+
+/* Remove r itself, not whichever entry now has its handle value. */
+static void
+req_remove(struct esmpi_req *r)
+{
+	size_t s;
+
+	pthread_mutex_lock(&table_lock);
+	if (table_cap != 0)
+		for (s = slot_of(r->handle, table_cap); table[s].r != NULL;
+		    s = (s + 1) & (table_cap - 1))
+			if (table[s].r == r) {
+				table_remove_slot(s);
+				break;
+			}
+	pthread_mutex_unlock(&table_lock);
 }
 
 static void
@@ -139,12 +184,11 @@ esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
 	return rc;
 }
 
-/* Entry for h after completion with status st; removes it unless the
- * request is persistent. */
+/* Entry r (looked up before the completion call) after completion with
+ * status st; removed unless the request is persistent. */
 static int
-finish(MPI_Request h, MPI_Status *st)
+finish(struct esmpi_req *r, MPI_Status *st)
 {
-	struct esmpi_req *r = esmpi_req_take(h, 1);
 	int rc;
 
 	if (r == NULL)
@@ -152,10 +196,39 @@ finish(MPI_Request h, MPI_Status *st)
 	rc = esmpi_req_complete(r, st);
 	r->done = 0;
 	if (!r->persistent) {
-		esmpi_req_take(h, 0);
+		req_remove(r);
 		req_free(r);
 	}
 	return rc;
+}
+
+/*
+ * r's request completed with an error (a truncated receive, say): MPI
+ * freed a nonblocking request (now is MPI_REQUEST_NULL), so its entry must
+ * go too. A stale entry would shadow the next request Open MPI hands out
+ * at the same address, whose record would then be opened with this one's
+ * buffer and size.
+ */
+static void
+drop(struct esmpi_req *r, MPI_Request now)
+{
+	if (r == NULL || r->persistent || now != MPI_REQUEST_NULL)
+		return;		/* persistent: MPI may still use its record */
+	req_remove(r);
+	req_free(r);
+}
+
+/* After a multiple-completion call that returned rc: open what completed
+ * well, drop what failed; MPI_ERR_PENDING ones are still active. */
+static int
+settle(struct esmpi_req *r, MPI_Request now, MPI_Status *st, int rc)
+{
+	if (rc == MPI_ERR_IN_STATUS && st->MPI_ERROR != MPI_SUCCESS) {
+		if (st->MPI_ERROR != MPI_ERR_PENDING)
+			drop(r, now);
+		return MPI_SUCCESS;
+	}
+	return finish(r, st);
 }
 
 static struct esmpi_comm *
@@ -186,7 +259,7 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 	struct esmpi_comm *c;
 	struct esmpi_req *r;
 	struct esmpi_msg m;
-	int rc, e;
+	int rc, e, flag = 0;
 
 	if ((c = protect_req(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
@@ -207,6 +280,18 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 	if (rc != MPI_SUCCESS) {
 		req_free(r);
 		return rc;
+	}
+	/*
+	 * Open MPI completes small sends inline and hands every one of them
+	 * the same static, already complete request: that handle names no
+	 * single send, so it must not key an entry (another thread's Wait on
+	 * it would complete ours). A complete send no longer needs its
+	 * record; nothing is left to do at completion.
+	 */
+	if (PMPI_Request_get_status(*req, &flag, MPI_STATUS_IGNORE) ==
+	    MPI_SUCCESS && flag) {
+		req_free(r);
+		return MPI_SUCCESS;
 	}
 	r->handle = *req;
 	r->active = 1;
@@ -718,42 +803,51 @@ MPI_Request_free(MPI_Request *req)
 ESMPI_EXPORT int
 MPI_Wait(MPI_Request *req, MPI_Status *status)
 {
-	MPI_Request h = *req;
+	struct esmpi_req *r = esmpi_req_take(*req, 1);
 	MPI_Status local;
 	int rc, prc;
 
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	rc = PMPI_Wait(req, status);
-	if (rc != MPI_SUCCESS)
+	if (rc != MPI_SUCCESS) {
+		drop(r, *req);
 		return rc;
-	prc = finish(h, status);
+	}
+	prc = finish(r, status);
 	return prc;
 }
 
 ESMPI_EXPORT int
 MPI_Test(MPI_Request *req, int *flag, MPI_Status *status)
 {
-	MPI_Request h = *req;
+	struct esmpi_req *r = esmpi_req_take(*req, 1);
 	MPI_Status local;
 	int rc;
 
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	rc = PMPI_Test(req, flag, status);
-	if (rc != MPI_SUCCESS || !*flag)
+	if (rc != MPI_SUCCESS) {
+		drop(r, *req);
 		return rc;
-	return finish(h, status);
+	}
+	if (!*flag)
+		return rc;
+	return finish(r, status);
 }
 
-/* Copies of the handles before the call: completion resets them. */
-static MPI_Request *
-save_handles(int n, const MPI_Request *reqs, MPI_Request *small)
+/* The entries of the requests, looked up before the call: completion
+ * resets the handles (and frees them for reuse by other threads). */
+static struct esmpi_req **
+save_handles(int n, const MPI_Request *reqs, struct esmpi_req **small)
 {
-	MPI_Request *h = n <= 16 ? small : malloc(n * sizeof(*h));
+	struct esmpi_req **h = n <= 16 ? small : malloc(n * sizeof(*h));
+	int i;
 
 	if (h != NULL)
-		memcpy(h, reqs, n * sizeof(*h));
+		for (i = 0; i < n; i++)
+			h[i] = esmpi_req_take(reqs[i], 1);
 	return h;
 }
 
@@ -786,9 +880,10 @@ empty_status(MPI_Status *st)
 ESMPI_EXPORT int
 MPI_Waitall(int n, MPI_Request reqs[], MPI_Status sts[])
 {
-	MPI_Request hs[16], *h;
+	struct esmpi_req *hs[16], **h;
 	MPI_Status ss[16], *scratch;
 	int idx[16], *ix = idx, rc = MPI_SUCCESS, prc = MPI_SUCCESS, i, out;
+	int in_status = 0;
 
 	if ((h = save_handles(n, reqs, hs)) == NULL ||
 	    (scratch = n <= 16 ? ss : malloc(n * sizeof(MPI_Status))) ==
@@ -803,17 +898,27 @@ MPI_Waitall(int n, MPI_Request reqs[], MPI_Status sts[])
 	 */
 	for (;;) {
 		rc = PMPI_Waitsome(n, reqs, &out, ix, scratch);
-		if (rc != MPI_SUCCESS || out == MPI_UNDEFINED)
+		/* MPI_ERR_IN_STATUS: some of these failed (truncation, say);
+		 * the others still complete, and Waitall waits for the rest. */
+		if ((rc != MPI_SUCCESS && rc != MPI_ERR_IN_STATUS) ||
+		    out == MPI_UNDEFINED)
 			break;
+		if (rc == MPI_ERR_IN_STATUS)
+			in_status = 1;
 		for (i = 0; i < out; i++) {
-			int r = finish(h[ix[i]], &scratch[i]);
+			int r;
 
+			if (rc == MPI_SUCCESS)
+				scratch[i].MPI_ERROR = MPI_SUCCESS;
+			r = settle(h[ix[i]], reqs[ix[i]], &scratch[i], rc);
 			if (sts != MPI_STATUSES_IGNORE)
 				sts[ix[i]] = scratch[i];
 			if (r != MPI_SUCCESS && prc == MPI_SUCCESS)
 				prc = r;
 		}
 	}
+	if (rc == MPI_SUCCESS && in_status)
+		rc = MPI_ERR_IN_STATUS;
 	release(h, hs, NULL);
 	release(scratch, ss, NULL);
 	if (ix != idx)
@@ -824,7 +929,7 @@ MPI_Waitall(int n, MPI_Request reqs[], MPI_Status sts[])
 ESMPI_EXPORT int
 MPI_Testall(int n, MPI_Request reqs[], int *flag, MPI_Status sts[])
 {
-	MPI_Request hs[16], *h;
+	struct esmpi_req *hs[16], **h;
 	MPI_Status ss[16], *st;
 	int rc, i, prc = MPI_SUCCESS;
 
@@ -832,9 +937,9 @@ MPI_Testall(int n, MPI_Request reqs[], int *flag, MPI_Status sts[])
 	    (st = statuses_or_local(n, sts, ss)) == NULL)
 		return PMPI_Testall(n, reqs, flag, sts);
 	rc = PMPI_Testall(n, reqs, flag, st);
-	if (rc == MPI_SUCCESS && *flag) {
+	if ((rc == MPI_SUCCESS || rc == MPI_ERR_IN_STATUS) && *flag) {
 		for (i = 0; i < n; i++) {
-			int r = finish(h[i], &st[i]);
+			int r = settle(h[i], reqs[i], &st[i], rc);
 
 			if (r != MPI_SUCCESS && prc == MPI_SUCCESS)
 				prc = r;
@@ -849,7 +954,7 @@ MPI_Testall(int n, MPI_Request reqs[], int *flag, MPI_Status sts[])
 ESMPI_EXPORT int
 MPI_Waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
 {
-	MPI_Request hs[16], *h;
+	struct esmpi_req *hs[16], **h;
 	MPI_Status local;
 	int rc, prc = MPI_SUCCESS;
 
@@ -858,7 +963,9 @@ MPI_Waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
 	if ((h = save_handles(n, reqs, hs)) == NULL)
 		return PMPI_Waitany(n, reqs, index, status);
 	rc = PMPI_Waitany(n, reqs, index, status);
-	if (rc == MPI_SUCCESS && *index != MPI_UNDEFINED)
+	if (rc != MPI_SUCCESS && *index >= 0 && *index < n)
+		drop(h[*index], reqs[*index]);
+	else if (rc == MPI_SUCCESS && *index != MPI_UNDEFINED)
 		prc = finish(h[*index], status);
 	release(h, hs, NULL);
 	return rc != MPI_SUCCESS ? rc : prc;
@@ -868,7 +975,7 @@ ESMPI_EXPORT int
 MPI_Testany(int n, MPI_Request reqs[], int *index, int *flag,
     MPI_Status *status)
 {
-	MPI_Request hs[16], *h;
+	struct esmpi_req *hs[16], **h;
 	MPI_Status local;
 	int rc, prc = MPI_SUCCESS;
 
@@ -877,7 +984,9 @@ MPI_Testany(int n, MPI_Request reqs[], int *index, int *flag,
 	if ((h = save_handles(n, reqs, hs)) == NULL)
 		return PMPI_Testany(n, reqs, index, flag, status);
 	rc = PMPI_Testany(n, reqs, index, flag, status);
-	if (rc == MPI_SUCCESS && *flag && *index != MPI_UNDEFINED)
+	if (rc != MPI_SUCCESS && *index >= 0 && *index < n)
+		drop(h[*index], reqs[*index]);
+	else if (rc == MPI_SUCCESS && *flag && *index != MPI_UNDEFINED)
 		prc = finish(h[*index], status);
 	release(h, hs, NULL);
 	return rc != MPI_SUCCESS ? rc : prc;
@@ -889,7 +998,7 @@ static int
 some(some_fn fn, int n, MPI_Request reqs[], int *outcount, int indices[],
     MPI_Status sts[])
 {
-	MPI_Request hs[16], *h;
+	struct esmpi_req *hs[16], **h;
 	MPI_Status ss[16], *st;
 	int rc, i, prc = MPI_SUCCESS;
 
@@ -897,9 +1006,11 @@ some(some_fn fn, int n, MPI_Request reqs[], int *outcount, int indices[],
 	    (st = statuses_or_local(n, sts, ss)) == NULL)
 		return fn(n, reqs, outcount, indices, sts);
 	rc = fn(n, reqs, outcount, indices, st);
-	if (rc == MPI_SUCCESS && *outcount != MPI_UNDEFINED) {
+	if ((rc == MPI_SUCCESS || rc == MPI_ERR_IN_STATUS) &&
+	    *outcount != MPI_UNDEFINED) {
 		for (i = 0; i < *outcount; i++) {
-			int r = finish(h[indices[i]], &st[i]);
+			int r = settle(h[indices[i]], reqs[indices[i]], &st[i],
+			    rc);
 
 			if (r != MPI_SUCCESS && prc == MPI_SUCCESS)
 				prc = r;

@@ -6,6 +6,7 @@
  * they go through MPI_COMM_WORLD's error handler (fatal by default).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ daemon_call(Esmpi__Request *req, Esmpi__Reply **rep, char *err, size_t len)
 		uint8_t *body = NULL;
 		size_t blen = 0;
 
-		atomic_store(&esmpi.rekey_pending, 1);
+		atomic_fetch_add(&esmpi.rekey_gen, 1);
 		esmpi__reply__free_unpacked(*rep, NULL);
 		*rep = NULL;
 		if ((r = esmpi_frame_recv(esmpi.dfd, DAEMON_TIMEOUT_MS, &body,
@@ -83,6 +84,38 @@ daemon_call(Esmpi__Request *req, Esmpi__Reply **rep, char *err, size_t len)
 		return r;
 	}
 	return 0;
+}
+
+void
+esmpi_poll_daemon(void)
+{
+	struct pollfd pfd;
+	Esmpi__Reply *rep;
+	uint8_t *body;
+	size_t len;
+
+	/* Never wait: a rank busy in a daemon call will see events itself. */
+	if (pthread_mutex_trylock(&esmpi.dlock) != 0)
+		return;
+	pfd.fd = esmpi.dfd;
+	pfd.events = POLLIN;
+	while (esmpi.dfd >= 0 && poll(&pfd, 1, 0) == 1) {
+		body = NULL;
+		rep = NULL;
+		if (esmpi_frame_recv(esmpi.dfd, 1000, &body, &len) != 0) {
+			/* The daemon went away: keys in hand keep working. */
+			close(esmpi.dfd);
+			esmpi.dfd = -1;
+			break;
+		}
+		if (esmpi_frame_decode_reply(body, len, &rep) == 0) {
+			if (rep->body_case == ESMPI__REPLY__BODY_REKEY)
+				atomic_fetch_add(&esmpi.rekey_gen, 1);
+			esmpi__reply__free_unpacked(rep, NULL);
+		}
+		esmpi_freezero(body, len);
+	}
+	pthread_mutex_unlock(&esmpi.dlock);
 }
 
 void
