@@ -30,12 +30,20 @@ struct esmpi_replay_slot {
 	struct esmpi_replay w;
 };
 
+/*
+ * Epochs a receiver still opens behind a sender's newest: MPI completes
+ * messages of different tags or requests in any order, so a record may
+ * arrive after records of later epochs. Older ones are wiped, refused.
+ */
+#define ESMPI_EPOCH_WINDOW	64
+
 /* One key chain (keys.c): a sender's, or what a receiver knows of one. */
 struct esmpi_chain {
 	uint8_t chain[32];		/* chain key of the current epoch */
 	uint32_t epoch;
 	struct esmpi_aead *aead;	/* current epoch */
-	struct esmpi_aead *prev;	/* receivers: the epoch before */
+	uint8_t (*ring)[32];		/* receivers: chain keys of the
+					 * window, [epoch % WINDOW] */
 	uint64_t msgs, bytes, since;	/* senders: use of this epoch */
 	unsigned gen;			/* senders: rotate generation */
 };
@@ -51,9 +59,9 @@ struct esmpi_peerkey {
 struct esmpi_keytry {
 	struct esmpi_chain *k;
 	struct esmpi_aead *aead;	/* what to open with */
-	struct esmpi_aead *fresh, *prev;
-	uint8_t chain[32];
-	uint32_t epoch;
+	struct esmpi_aead *fresh;	/* made for this record */
+	uint8_t steps[ESMPI_EPOCH_WINDOW][32];	/* forward chain keys */
+	uint32_t nsteps;		/* epochs to move forward on commit */
 };
 
 struct esmpi_comm {

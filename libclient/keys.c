@@ -10,11 +10,12 @@
  *   aead_e    = HKDF(chain_e, -, "esmpi aead")         key_len bytes
  *
  * The epoch travels in the record header, so a receiver follows a sender
- * forward on its own: no stop-the-world. A receiver keeps the current and
- * the previous epoch of each peer (stragglers of other tags); older ones
- * are wiped and their records refused. A forward step is tried on a copy
- * and kept only once a record authenticates under it, so a forged epoch
- * cannot push a receiver off its peer's chain.
+ * forward on its own: no stop-the-world. A receiver keeps the chain keys
+ * of a sender's last ESMPI_EPOCH_WINDOW epochs (MPI may complete a
+ * message after later ones of other tags); older ones are wiped and their
+ * records refused. A forward step is tried on a copy and kept only once a
+ * record authenticates under it, so a forged epoch cannot push a receiver
+ * off its peer's chain.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,6 @@
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
 
-#define MAX_EPOCH_SKIP	1024	/* forward steps tried for one record */
 
 static void
 be32(uint8_t *p, uint32_t v)
@@ -106,7 +106,7 @@ void
 esmpi_chain_clear(struct esmpi_chain *k)
 {
 	esmpi_aead_free(k->aead);
-	esmpi_aead_free(k->prev);
+	esmpi_freezero(k->ring, k->ring ? ESMPI_EPOCH_WINDOW * 32 : 0);
 	esmpi_memzero(k, sizeof(*k));
 }
 
@@ -203,13 +203,15 @@ recv_chain(struct esmpi_comm *c, int peer, int suite)
 			return &c->peerkeys[h].k;
 		h = (h + 1) % c->cappeerkeys;
 	}
-	if (chain_start(c, suite, c->peer_world[peer],
+	if ((c->peerkeys[h].k.ring = calloc(ESMPI_EPOCH_WINDOW, 32)) == NULL ||
+	    chain_start(c, suite, c->peer_world[peer],
 	    c->peerkeys[h].k.chain) != 0 ||
 	    chain_aead(c->peerkeys[h].k.chain, suite,
 	    &c->peerkeys[h].k.aead) != 0) {
 		esmpi_chain_clear(&c->peerkeys[h].k);
 		return NULL;
 	}
+	memcpy(c->peerkeys[h].k.ring[0], c->peerkeys[h].k.chain, 32);
 	c->peerkeys[h].used = 1;
 	c->peerkeys[h].peer = peer;
 	c->peerkeys[h].suite = suite;
@@ -222,9 +224,10 @@ esmpi_key_recv(struct esmpi_comm *c, int peer, int suite, uint32_t epoch,
     struct esmpi_keytry *t)
 {
 	struct esmpi_chain *k;
-	uint32_t e;
+	uint32_t i;
 
-	memset(t, 0, sizeof(*t));
+	t->aead = t->fresh = NULL;
+	t->nsteps = 0;
 	if (suite <= 0 || suite >= ESMPI_NSUITES)
 		return ESMPI_ERR_SUITE;
 	if ((k = recv_chain(c, peer, suite)) == NULL)
@@ -234,26 +237,30 @@ esmpi_key_recv(struct esmpi_comm *c, int peer, int suite, uint32_t epoch,
 		t->aead = k->aead;
 		return 0;
 	}
-	if (epoch + 1 == k->epoch && k->prev != NULL) {
-		t->aead = k->prev;
+	if (epoch < k->epoch) {
+		/* A straggler: its chain key is in the window, or wiped. */
+		if (k->epoch - epoch >= ESMPI_EPOCH_WINDOW)
+			return ESMPI_ERR_REPLAY;
+		if (chain_aead(k->ring[epoch % ESMPI_EPOCH_WINDOW], suite,
+		    &t->fresh) != 0)
+			return ESMPI_ERR_CRYPTO;
+		t->aead = t->fresh;
 		return 0;
 	}
-	if (epoch < k->epoch)
-		return ESMPI_ERR_REPLAY;	/* its key is wiped */
-	if (epoch - k->epoch > MAX_EPOCH_SKIP)
+	if (epoch - k->epoch >= ESMPI_EPOCH_WINDOW)
 		return ESMPI_ERR_AUTH;
-	/* Forward: derive on a copy; esmpi_key_commit() keeps it. */
-	memcpy(t->chain, k->chain, 32);
-	for (e = k->epoch; e < epoch; e++) {
-		if (e + 1 == epoch && chain_aead(t->chain, suite,
-		    &t->prev) != 0)
-			goto fail;
-		if (chain_next(t->chain) != 0)
+	/* Forward: derive on the side; esmpi_key_commit() keeps it. */
+	t->nsteps = epoch - k->epoch;
+	memcpy(t->steps[0], k->chain, 32);
+	if (chain_next(t->steps[0]) != 0)
+		goto fail;
+	for (i = 1; i < t->nsteps; i++) {
+		memcpy(t->steps[i], t->steps[i - 1], 32);
+		if (chain_next(t->steps[i]) != 0)
 			goto fail;
 	}
-	if (chain_aead(t->chain, suite, &t->fresh) != 0)
+	if (chain_aead(t->steps[t->nsteps - 1], suite, &t->fresh) != 0)
 		goto fail;
-	t->epoch = epoch;
 	t->aead = t->fresh;
 	return 0;
 fail:
@@ -265,26 +272,32 @@ void
 esmpi_key_commit(struct esmpi_keytry *t)
 {
 	struct esmpi_chain *k = t->k;
+	uint32_t i;
 
-	if (t->fresh == NULL)
+	if (t->nsteps == 0) {
+		esmpi_key_drop(t);	/* a straggler's key: used once */
 		return;
+	}
+	for (i = 0; i < t->nsteps; i++)
+		memcpy(k->ring[(k->epoch + 1 + i) % ESMPI_EPOCH_WINDOW],
+		    t->steps[i], 32);
+	k->epoch += t->nsteps;
+	memcpy(k->chain, t->steps[t->nsteps - 1], 32);
 	esmpi_aead_free(k->aead);
-	esmpi_aead_free(k->prev);
 	k->aead = t->fresh;
-	k->prev = t->prev;
-	k->epoch = t->epoch;
-	memcpy(k->chain, t->chain, 32);
-	t->fresh = t->prev = NULL;
-	esmpi_memzero(t->chain, sizeof(t->chain));
+	t->fresh = NULL;
+	esmpi_memzero(t->steps, (size_t)t->nsteps * 32);
+	t->nsteps = 0;
 }
 
 void
 esmpi_key_drop(struct esmpi_keytry *t)
 {
 	esmpi_aead_free(t->fresh);
-	esmpi_aead_free(t->prev);
-	t->fresh = t->prev = NULL;
-	esmpi_memzero(t->chain, sizeof(t->chain));
+	t->fresh = NULL;
+	if (t->nsteps)
+		esmpi_memzero(t->steps, (size_t)t->nsteps * 32);
+	t->nsteps = 0;
 }
 
 void

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Send modes and completion calls between pairs (0,1), (2,3), ...:
+ * Ssend, Rsend after a barrier-ordered Irecv, Bsend with Buffer_attach/
+ * detach, Ibsend, Issend; request sets completed by Waitany, Waitsome,
+ * Testall, Testany and Testsome loops. */
+#include "example_util.h"
+
+#define N 48
+#define NR 6
+
+static int rank, size, peer, active;
+
+static int
+v(int src, int tag, int i)
+{
+	return src * 100000 + tag * 100 + i;
+}
+
+static void
+fill(int *b, int n, int src, int tag)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		b[i] = v(src, tag, i);
+}
+
+static uint64_t
+check(uint64_t sum, const int *b, int n, int src, int tag, const char *how)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] != v(src, tag, i))
+			break;
+	CHECK(i == n, "%s: tag %d int %d is %d", how, tag, i,
+	    i < n ? b[i] : 0);
+	return fnv(sum, b, (size_t)n * sizeof(int));
+}
+
+static int
+is_sender(void)
+{
+	return rank % 2 == 0;
+}
+
+static uint64_t
+single_modes(uint64_t sum)
+{
+	int b[N], r[N], i, flag, polls, bufsize, dsize;
+	char *attached, *detached;
+	MPI_Request req;
+	MPI_Status st;
+
+	/* Ssend both ways. */
+	if (is_sender()) {
+		fill(b, N, rank, 1);
+		MPI_Ssend(b, N, MPI_INT, peer, 1, MPI_COMM_WORLD);
+		MPI_Recv(r, N, MPI_INT, peer, 1, MPI_COMM_WORLD, &st);
+	} else {
+		MPI_Recv(r, N, MPI_INT, peer, 1, MPI_COMM_WORLD, &st);
+		fill(b, N, rank, 1);
+		MPI_Ssend(b, N, MPI_INT, peer, 1, MPI_COMM_WORLD);
+	}
+	sum = check(sum, r, N, peer, 1, "Ssend");
+
+	/* Rsend: legal only with the receive posted; a barrier orders it. */
+	if (!is_sender())
+		MPI_Irecv(r, N, MPI_INT, peer, 2, MPI_COMM_WORLD, &req);
+	MPI_Barrier(MPI_COMM_WORLD);
+	if (is_sender()) {
+		fill(b, N, rank, 2);
+		MPI_Rsend(b, N, MPI_INT, peer, 2, MPI_COMM_WORLD);
+	} else {
+		MPI_Wait(&req, &st);
+		sum = check(sum, r, N, peer, 2, "Rsend");
+	}
+
+	/* Bsend x3 and Ibsend through an attached buffer. */
+	bufsize = 4 * (N * (int)sizeof(int) + MPI_BSEND_OVERHEAD);
+	if (is_sender()) {
+		int bb[4][N];
+
+		attached = malloc(bufsize);
+		MPI_Buffer_attach(attached, bufsize);
+		for (i = 0; i < 3; i++) {
+			fill(bb[i], N, rank, 3 + i);
+			MPI_Bsend(bb[i], N, MPI_INT, peer, 3 + i,
+			    MPI_COMM_WORLD);
+			/* Buffered: the buffer is ours again at once. */
+			memset(bb[i], 0, sizeof(bb[i]));
+		}
+		fill(bb[3], N, rank, 6);
+		MPI_Ibsend(bb[3], N, MPI_INT, peer, 6, MPI_COMM_WORLD, &req);
+		MPI_Wait(&req, MPI_STATUS_IGNORE);
+		MPI_Buffer_detach(&detached, &dsize);
+		CHECK(detached == attached && dsize == bufsize, "detached %p "
+		    "size %d", (void *)detached, dsize);
+		free(attached);
+	} else {
+		/* In reverse: the buffered messages wait for us. */
+		for (i = 6; i >= 3; i--) {
+			MPI_Recv(r, N, MPI_INT, peer, i, MPI_COMM_WORLD, &st);
+			sum = check(sum, r, N, peer, i, "Bsend/Ibsend");
+		}
+	}
+
+	/* Issend completed by a Test loop. */
+	if (is_sender()) {
+		fill(b, N, rank, 7);
+		MPI_Issend(b, N, MPI_INT, peer, 7, MPI_COMM_WORLD, &req);
+		for (flag = 0, polls = 0; !flag; polls++)
+			MPI_Test(&req, &flag, &st);
+		CHECK(req == MPI_REQUEST_NULL, "Test left the request");
+	} else {
+		MPI_Recv(r, N, MPI_INT, peer, 7, MPI_COMM_WORLD, &st);
+		sum = check(sum, r, N, peer, 7, "Issend");
+	}
+	return sum;
+}
+
+enum how { WAITANY, WAITSOME, TESTALL, TESTANY, TESTSOME, NHOW };
+static const char *const hows[NHOW] = { "Waitany", "Waitsome", "Testall",
+	"Testany", "Testsome" };
+
+/* NR messages on tags base..base+NR-1, sent in a scrambled order and
+ * received into separate buffers; both sides complete with `how`. */
+static uint64_t
+request_set(uint64_t sum, enum how how, int base)
+{
+	static const int order[NR] = { 5, 2, 0, 4, 1, 3 };
+	int bufs[NR][N], done[NR], idx[NR], ndone = 0, i, k, flag, out;
+	MPI_Request req[NR];
+	MPI_Status sts[NR], st;
+	uint64_t hk[NR];	/* by tag: completion order varies */
+
+	memset(done, 0, sizeof(done));
+	memset(hk, 0, sizeof(hk));
+	for (i = 0; i < NR; i++) {
+		int tag = base + (is_sender() ? order[i] : i);
+
+		if (is_sender()) {
+			fill(bufs[i], N - i, rank, tag);
+			MPI_Isend(bufs[i], N - i, MPI_INT, peer, tag,
+			    MPI_COMM_WORLD, &req[i]);
+		} else {
+			memset(bufs[i], 0, sizeof(bufs[i]));
+			MPI_Irecv(bufs[i], N, MPI_INT, peer, tag,
+			    MPI_COMM_WORLD, &req[i]);
+		}
+	}
+
+	while (ndone < NR) {
+		int got[NR], n = 0;
+
+		switch (how) {
+		case WAITANY:
+			MPI_Waitany(NR, req, &k, &st);
+			got[n] = k;
+			sts[n++] = st;
+			break;
+		case WAITSOME:
+			MPI_Waitsome(NR, req, &out, idx, sts);
+			for (i = 0; i < out; i++)
+				got[n++] = idx[i];
+			break;
+		case TESTALL:
+			MPI_Testall(NR, req, &flag, sts);
+			if (flag)
+				for (i = 0; i < NR; i++)
+					got[n++] = i;
+			break;
+		case TESTANY:
+			MPI_Testany(NR, req, &k, &flag, &st);
+			if (flag && k != MPI_UNDEFINED) {
+				got[n] = k;
+				sts[n++] = st;
+			}
+			break;
+		case TESTSOME:
+			MPI_Testsome(NR, req, &out, idx, sts);
+			for (i = 0; i < out; i++)
+				got[n++] = idx[i];
+			break;
+		default:
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			k = got[i];
+			CHECK(k >= 0 && k < NR && !done[k], "%s: index %d",
+			    hows[how], k);
+			if (k < 0 || k >= NR || done[k])
+				continue;
+			CHECK(req[k] == MPI_REQUEST_NULL, "%s: request %d "
+			    "not freed", hows[how], k);
+			done[k] = 1;
+			ndone++;
+			if (!is_sender()) {
+				int cnt, want = 0, j;
+
+				/* tag base+k went out from bufs[j] with
+				 * order[j] == k, N - j ints long */
+				for (j = 0; j < NR; j++)
+					if (order[j] == k)
+						want = N - j;
+				/* Testall fills statuses by position. */
+				MPI_Get_count(&sts[how == TESTALL ? k : i],
+				    MPI_INT, &cnt);
+				CHECK(cnt == want && sts[how == TESTALL ? k :
+				    i].MPI_TAG == base + k, "%s: request %d "
+				    "count %d (want %d) tag %d", hows[how], k,
+				    cnt, want, sts[how == TESTALL ? k :
+				    i].MPI_TAG);
+				hk[k] = check(FNV_INIT, bufs[k], want, peer,
+				    base + k, hows[how]);
+			}
+		}
+	}
+	sum = fnv(sum, hk, sizeof(hk));
+	/* Everything is complete: the calls say so. */
+	switch (how) {
+	case WAITANY:
+		MPI_Waitany(NR, req, &k, &st);
+		CHECK(k == MPI_UNDEFINED, "Waitany on nulls: %d", k);
+		break;
+	case WAITSOME:
+		MPI_Waitsome(NR, req, &out, idx, sts);
+		CHECK(out == MPI_UNDEFINED, "Waitsome on nulls: %d", out);
+		break;
+	case TESTANY:
+		MPI_Testany(NR, req, &k, &flag, &st);
+		CHECK(flag && k == MPI_UNDEFINED, "Testany on nulls: %d %d",
+		    flag, k);
+		break;
+	case TESTSOME:
+		MPI_Testsome(NR, req, &out, idx, sts);
+		CHECK(out == MPI_UNDEFINED, "Testsome on nulls: %d", out);
+		break;
+	default:
+		MPI_Testall(NR, req, &flag, sts);
+		CHECK(flag, "Testall on nulls: %d", flag);
+		break;
+	}
+	return sum;
+}
+
+int
+main(int argc, char **argv)
+{
+	uint64_t sum = FNV_INIT;
+	int r, h;
+
+	rank = ex_init(&argc, &argv, &size);
+	peer = (rank ^ 1) < size ? (rank ^ 1) : MPI_PROC_NULL;
+	active = peer != MPI_PROC_NULL;
+	if (active) {
+		sum = single_modes(sum);
+		for (h = 0; h < NHOW; h++)
+			sum = request_set(sum, (enum how)h, 100 + 10 * h);
+	} else {
+		MPI_Barrier(MPI_COMM_WORLD);	/* the Rsend barrier */
+	}
+	if (rank == 0)
+		printf("modes: Ssend, Rsend, Bsend, Ibsend, Issend; Waitany, "
+		    "Waitsome, Testall, Testany, Testsome over %d pair(s)\n",
+		    size / 2);
+	r = ex_finish("modes", sum);
+	MPI_Finalize();
+	return r;
+}

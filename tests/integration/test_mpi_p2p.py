@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Unmodified MPI programs under libesmpi.so (LD_PRELOAD): every example of
+examples/ gives the same rank-0 output with and without the library, at 2
+and 4 ranks; the library fails closed without a daemon or without access;
+calls esmpi cannot protect are refused unless the policy allows them.
+
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_mpi_p2p.py
+(build first, examples included; see mpi_helpers.py for $ESMPI_EXAMPLES).
+"""
+import re
+
+import pytest
+
+import mpi_helpers as mh
+
+# (example, rank counts). Each runs plain and preloaded, ~0.6 s a job.
+CASES = [
+    ("ring", (2, 4)),
+    ("pingpong", (2, 4)),
+    ("halo", (2, 4)),
+    ("probe", (2, 4)),
+    ("persistent", (2, 4)),
+    ("datatypes", (2, 4)),
+    ("wildcard", (2, 4)),
+    ("sendrecv", (2, 4)),
+    ("modes", (2, 4)),
+    ("comms", (2, 4)),
+    ("threads", (2,)),
+    ("truncate", (2, 4)),
+]
+PARAMS = [pytest.param(name, np, id=f"{name}-np{np}")
+          for name, nps in CASES for np in nps]
+ALL = [name for name, _ in CASES] + ["collective_probe"]
+
+POLICY_DENY_ROOT = "version: 1\naccess: {users: [nobody]}\n"
+POLICY_UNPROTECTED_ALLOW = """\
+version: 1
+access: { users: [root] }
+defaults:
+  suite: aes-256-gcm
+  unprotected: allow
+"""
+# A rule keyed on the communicator name halo.c sets and its tags.
+POLICY_HALO_RULE = """\
+version: 1
+access: { users: [root] }
+defaults:
+  suite: aes-256-gcm
+rules:
+  - name: halo-exchange
+    match: { comm: "halo*", tags: "100-199" }
+    suite: chacha20-poly1305
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def examples_built():
+    missing = mh.missing_examples(ALL)
+    if not mh.LIBESMPI.exists():
+        missing.append(str(mh.LIBESMPI))
+    if missing:
+        pytest.fail(f"not built: {', '.join(missing)} (ESMPI_EXAMPLES="
+                    f"{mh.EXAMPLES}; build the examples with the tree, or "
+                    "`cmake -S examples -B build/examples-side && cmake "
+                    "--build build/examples-side` and set "
+                    "ESMPI_EXAMPLES=build/examples-side)", pytrace=False)
+
+
+def result_line(name, job):
+    """The example's final line: `<name>: OK checksum N` (ring has its
+    own format)."""
+    lines = job.stdout.splitlines()
+    assert lines, f"{name} printed nothing\n{job.describe()}"
+    last = lines[-1]
+    if name == "ring":
+        assert re.match(r"^ring: \d+ ranks, .* checksum \d+$", last), \
+            job.describe()
+    else:
+        m = mh.RESULT.match(last)
+        assert m and m.group("name") == name, \
+            f"no '{name}: OK checksum' line\n{job.describe()}"
+    return last
+
+
+@pytest.mark.parametrize("name, np", PARAMS)
+def test_example_same_with_and_without_esmpi(daemon, name, np):
+    prog = mh.example(name)
+    plain = mh.mpirun(prog, np, preload=False)
+    assert plain.returncode == 0, f"plain run failed\n{plain.describe()}"
+    result_line(name, plain)
+
+    prot = mh.mpirun(prog, np, socket=daemon.sock)
+    assert prot.returncode == 0, (
+        f"{name} fails under libesmpi (plain run passed)\n{prot.describe()}"
+        f"\n--- esmpid\n{daemon.log()[-3000:]}")
+    result_line(name, prot)
+    assert prot.stdout.splitlines() == plain.stdout.splitlines(), (
+        f"rank-0 output differs under libesmpi\n--- plain\n{plain.stdout}"
+        f"--- esmpi\n{prot.stdout}")
+    # The library ran: every rank opened a session with the daemon.
+    daemon.wait_audit("session_open", count=np)
+    if name == "truncate":
+        assert "MPI_ERR_TRUNCATE" in prot.stdout
+
+
+def test_halo_under_a_policy_rule(daemons, write_policy):
+    """A rule matching halo.c's communicator names and tags switches those
+    messages to another suite: results do not change."""
+    d = daemons("rules", policy=write_policy(POLICY_HALO_RULE))
+    prog = mh.example("halo")
+    plain = mh.mpirun(prog, 4, preload=False)
+    prot = mh.mpirun(prog, 4, socket=d.sock)
+    assert plain.returncode == 0, plain.describe()
+    assert prot.returncode == 0, prot.describe()
+    assert prot.stdout == plain.stdout
+    result_line("halo", prot)
+    # The rule reached every rank.
+    d.wait_audit("session_open", count=4,
+                 pred=lambda e: "1 rules" in e["MESSAGE"])
+
+
+POLICY_REKEY_3 = """\
+version: 1
+access: { users: [root] }
+defaults:
+  suite: aes-256-gcm
+  rekey: { messages: 3 }
+"""
+
+
+def test_rekey_every_few_messages_with_out_of_order_completion(
+        daemons, write_policy):
+    """modes.c completes six receives on six tags with Waitany & co. in
+    another order than they were sent: with a new epoch every 3 messages,
+    the receiver meets epochs out of order."""
+    d = daemons("rekey", policy=write_policy(POLICY_REKEY_3))
+    prog = mh.example("modes")
+    plain = mh.mpirun(prog, 2, preload=False)
+    prot = mh.mpirun(prog, 2, socket=d.sock)
+    assert plain.returncode == 0, plain.describe()
+    assert prot.returncode == 0, prot.describe()
+    assert prot.stdout == plain.stdout
+
+
+# ----------------------------------------------------------- fail closed
+
+def assert_no_result(name, job):
+    assert job.returncode != 0, f"job succeeded unprotected\n{job.describe()}"
+    assert f"{name}:" not in job.stdout, (
+        f"{name} ran past MPI_Init\n{job.describe()}")
+
+
+def test_unreachable_daemon_fails_closed(workdir):
+    np = 4
+    job = mh.mpirun(mh.example("ring"), np, socket=workdir / "none.sock",
+                    timeout=30)
+    assert_no_result("ring", job)
+    ranks = mh.rank_lines(job.stderr, "cannot reach esmpid")
+    assert ranks == set(range(np)), (
+        f"ranks {sorted(ranks)} said 'cannot reach esmpid', want all {np}"
+        f"\n{job.describe()}")
+    assert str(workdir / "none.sock") in job.stderr
+
+
+def test_access_denied_fails_closed(daemons, write_policy):
+    d = daemons("deny", policy=write_policy(POLICY_DENY_ROOT))
+    np = 2
+    job = mh.mpirun(mh.example("ring"), np, socket=d.sock, timeout=30)
+    assert_no_result("ring", job)
+    ranks = mh.rank_lines(job.stderr, "access denied")
+    assert ranks == set(range(np)), (
+        f"ranks {sorted(ranks)} said 'access denied', want all {np}"
+        f"\n{job.describe()}")
+    d.wait_audit("access_denied", count=np)
+
+
+# ----------------------------------------------------- unprotected calls
+
+def test_unprotected_collective_refused(daemon):
+    job = mh.mpirun(mh.example("collective_probe"), 2, socket=daemon.sock,
+                    timeout=30)
+    assert_no_result("collective_probe", job)
+    assert "MPI_Allreduce refused" in job.stderr, job.describe()
+    daemon.wait_audit("unprotected_call",
+                      pred=lambda e: "MPI_Allreduce refused" in e["MESSAGE"])
+
+
+def test_unprotected_collective_allowed_by_policy(daemons, write_policy):
+    d = daemons("allow", policy=write_policy(POLICY_UNPROTECTED_ALLOW))
+    prog = mh.example("collective_probe")
+    plain = mh.mpirun(prog, 2, preload=False)
+    job = mh.mpirun(prog, 2, socket=d.sock)
+    assert plain.returncode == 0, plain.describe()
+    assert job.returncode == 0, job.describe()
+    assert job.stdout == plain.stdout == \
+        "collective_probe: 2 ranks, sum of ranks 1\n"
+    assert "refused" not in job.stderr, job.describe()
+    d.wait_audit("unprotected_call",
+                 pred=lambda e: "MPI_Allreduce allowed" in e["MESSAGE"])
