@@ -26,6 +26,7 @@
 
 #include "esmpi_crypto.h"
 #include "esmpi_err.h"
+#include "esmpi_limits.h"
 #include "esmpi_policy.h"
 
 #define POL_MAX_STR	256	/* bytes in a name, glob or path */
@@ -686,15 +687,24 @@ parse_rekey(struct pctx *c, const struct pnode *n, const char *owner,
 	    strncmp(owner, "in ", 3) == 0 ? owner + 3 : owner);
 	if ((r = check_keys(c, n, rekey_keys, NELEM(rekey_keys), where)) != 0)
 		return r;
+	/* Keys must be retired within the AEAD usage bounds (limits.h). */
 	if ((v = map_get(n, "messages")) != NULL) {
 		snprintf(what, sizeof(what), "'messages' %s", where);
 		if ((r = parse_num(c, v, what, NUM_INT, &rk->messages)) != 0)
 			return r;
+		if (rk->messages == 0 ||
+		    rk->messages > ESMPI_REKEY_MAX_MESSAGES)
+			return perr(c, v, "%s must be from 1 to %llu (2^32): "
+			    "a key may not seal more records", what,
+			    (unsigned long long)ESMPI_REKEY_MAX_MESSAGES);
 	}
 	if ((v = map_get(n, "bytes")) != NULL) {
 		snprintf(what, sizeof(what), "'bytes' %s", where);
 		if ((r = parse_num(c, v, what, NUM_SIZE, &rk->bytes)) != 0)
 			return r;
+		if (rk->bytes == 0 || rk->bytes > ESMPI_REKEY_MAX_BYTES)
+			return perr(c, v, "%s must be from 1 to 256GiB (2^38): "
+			    "a key may not seal more bytes", what);
 	}
 	if ((v = map_get(n, "seconds")) != NULL) {
 		snprintf(what, sizeof(what), "'seconds' %s", where);

@@ -135,6 +135,8 @@ static const struct bad_case bad_cases[] = {
 	    "suffix), not '2d'", NULL },
 	{ "rekey_negative.yaml", 7, 24,
 	    "'messages' in rekey of rule 'halo' must not be negative", NULL },
+	{ "rekey_over_bound.yaml", 5, 19,
+	    "'bytes' in rekey of defaults must be from 1 to 256GiB", NULL },
 	{ "rule_no_name.yaml", 7, 5, "rule 2 has no 'name'", NULL },
 	{ "rule_no_match.yaml", 5, 5, "rule 'halo' has no 'match'", NULL },
 };
