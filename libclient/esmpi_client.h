@@ -77,6 +77,7 @@ struct esmpi_comm {
 	size_t *rules;			/* policy rules whose glob matches name */
 	size_t nrules;
 	atomic_uint_fast64_t send_seq;	/* nonce counter for our records */
+	uint64_t coll_seq;		/* collectives called on this comm */
 	pthread_mutex_t lock;		/* aead use, replay slots, child_seq */
 	struct esmpi_chain send[ESMPI_NSUITES];
 	struct esmpi_peerkey *peerkeys;
@@ -169,6 +170,22 @@ int esmpi_seal(struct esmpi_comm *c, const void *buf, int count,
 int esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
     void *buf, int count, MPI_Datatype dt, MPI_Status *st);
 int esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen);
+/* Plaintext bytes of (count, dt); ESMPI_ERR_TOO_LARGE past int records. */
+int esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n);
+/* Seal into out (bytes + ESMPI_REC_OVERHEAD) for dst_world; coll_seq is
+ * nonzero for collective records (tag ESMPI_COLL_TAG). */
+int esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt, uint32_t dst_world, int tag, uint64_t coll_seq,
+    uint8_t *out);
+/* Open a record from comm rank src meant for dst_world; 0 or ESMPI_ERR_*
+ * (buffer wiped); *len = plaintext bytes. No error handler called. */
+int esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world,
+    int tag, uint64_t coll_seq, const uint8_t *rec, size_t reclen,
+    void *buf, int count, MPI_Datatype dt, size_t *len);
+/* Audit, print and raise an integrity/replay error for a record. */
+int esmpi_refuse(struct esmpi_comm *c, int src, int tag, int r);
+/* Collectives use this tag for policy matching and in their AAD. */
+#define ESMPI_COLL_TAG (-1)
 /* Report plaintext sizes in a status that describes a record. */
 void esmpi_status_fix(MPI_Status *st);
 

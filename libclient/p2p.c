@@ -57,19 +57,29 @@ esmpi_status_fix(MPI_Status *st)
 
 static void
 fill_aad(struct esmpi_rec_aad *a, const struct esmpi_comm *c, uint32_t src,
-    uint32_t dst, int tag)
+    uint32_t dst, int tag, uint64_t coll_seq)
 {
 	memcpy(a->job, esmpi.job_id, sizeof(a->job));
 	a->src = src;
 	a->dst = dst;
 	a->comm = c->ctx;
 	a->tag = tag;
-	a->coll_seq = 0;
+	a->coll_seq = coll_seq;
 }
 
 int
-esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
-    int dest, int tag, struct esmpi_msg *m)
+esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n)
+{
+	MPI_Aint lb;
+
+	(void)contig(count, dt, n, &lb);
+	return *n + ESMPI_REC_OVERHEAD > INT_MAX ? ESMPI_ERR_TOO_LARGE : 0;
+}
+
+int
+esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt, uint32_t dst_world, int tag, uint64_t coll_seq,
+    uint8_t *out)
 {
 	struct esmpi_rec_hdr h;
 	struct esmpi_rec_aad a;
@@ -82,8 +92,6 @@ esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 	MPI_Aint lb;
 	int r;
 
-	if (dest < 0 || dest >= c->remote_size)
-		return ESMPI_ERR_INVALID;
 	if (contig(count, dt, &n, &lb)) {
 		pt = (const char *)buf + lb;
 	} else {
@@ -98,25 +106,19 @@ esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 		}
 		pt = packed;
 	}
-	if (n + ESMPI_REC_OVERHEAD > INT_MAX ||
-	    (m->rec = esmpi_pool_get(n + ESMPI_REC_OVERHEAD)) == NULL) {
-		esmpi_freezero(packed, n);
-		return n + ESMPI_REC_OVERHEAD > INT_MAX ? ESMPI_ERR_TOO_LARGE :
-		    ESMPI_ERR_NOMEM;
-	}
-	m->len = n;
 	memset(&h, 0, sizeof(h));
 	h.version = ESMPI_REC_VERSION;
+	h.flags = coll_seq ? ESMPI_REC_F_COLL : 0;
 	h.seq = atomic_fetch_add(&c->send_seq, 1);
 	h.length = n;
-	fill_aad(&a, c, c->my_world, c->peer_world[dest], tag);
+	fill_aad(&a, c, c->my_world, dst_world, tag, coll_seq);
 	pthread_mutex_lock(&c->lock);
 	set = esmpi_comm_settings(c, tag);
 	h.suite = (uint8_t)set->suite;
 	if ((k = esmpi_key_send(c, set, n, &h.epoch, &rekeyed)) == NULL)
 		r = ESMPI_ERR_SUITE;
 	else
-		r = esmpi_rec_seal(k, &h, &a, pt, n, m->rec);
+		r = esmpi_rec_seal(k, &h, &a, pt, n, out);
 	pthread_mutex_unlock(&c->lock);
 	esmpi_freezero(packed, n);
 	if (rekeyed != NULL)
@@ -126,6 +128,25 @@ esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 	/* Now and then, look for rekey requests esmpid pushed. */
 	if ((h.seq & 255) == 0)
 		esmpi_poll_daemon();
+	return r;
+}
+
+int
+esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
+    int dest, int tag, struct esmpi_msg *m)
+{
+	size_t n;
+	int r;
+
+	if (dest < 0 || dest >= c->remote_size)
+		return ESMPI_ERR_INVALID;
+	if ((r = esmpi_msg_bytes(count, dt, &n)) != 0)
+		return r;
+	if ((m->rec = esmpi_pool_get(n + ESMPI_REC_OVERHEAD)) == NULL)
+		return ESMPI_ERR_NOMEM;
+	m->len = n;
+	r = esmpi_seal_into(c, buf, count, dt, c->peer_world[dest], tag, 0,
+	    m->rec);
 	if (r != 0) {
 		esmpi_pool_put(m->rec, n + ESMPI_REC_OVERHEAD);
 		m->rec = NULL;
@@ -201,40 +222,46 @@ out:
 }
 
 int
-esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
-    void *buf, int count, MPI_Datatype dt, MPI_Status *st)
+esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
+    uint64_t coll_seq, const uint8_t *rec, size_t reclen, void *buf,
+    int count, MPI_Datatype dt, size_t *len)
 {
 	struct esmpi_rec_hdr h;
 	struct esmpi_rec_aad a;
-	struct esmpi_replay *w;
+	struct esmpi_replay *w = NULL;
 	struct esmpi_keytry kt;
 	uint8_t *out, *tmp = NULL;
 	size_t cap;
 	MPI_Aint lb;
-	int r, src = st->MPI_SOURCE, tag = st->MPI_TAG, is_contig;
+	int r, is_contig;
 
 	is_contig = contig(count, dt, &cap, &lb);
 	if (src < 0 || src >= c->remote_size)
-		return refuse(c, 0, tag, ESMPI_ERR_PROTOCOL);
+		return ESMPI_ERR_PROTOCOL;
 	if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
 		goto fail;
 	if (is_contig)
 		out = (uint8_t *)buf + lb;
 	else if ((out = tmp = malloc(cap ? cap : 1)) == NULL)
-		return esmpi_fail(c->comm, esmpi.err_internal, "out of memory");
-	fill_aad(&a, c, c->peer_world[src], c->my_world, tag);
+		return ESMPI_ERR_NOMEM;
+	fill_aad(&a, c, c->peer_world[src], dst_world, tag, coll_seq);
 	pthread_mutex_lock(&c->lock);
-	/* The suite must be the one policy sets: no downgrade by a sender. */
+	/*
+	 * The suite must be the one policy sets: no downgrade by a sender.
+	 * Point-to-point records pass a replay window; collective ones are
+	 * bound to the collective's sequence number instead.
+	 */
 	if (h.suite != esmpi_comm_settings(c, tag)->suite)
 		r = ESMPI_ERR_AUTH;
-	else if ((w = esmpi_comm_replay(c, src, tag)) == NULL)
+	else if (!coll_seq && (w = esmpi_comm_replay(c, src, tag)) == NULL)
 		r = ESMPI_ERR_NOMEM;
-	else if ((r = esmpi_replay_check(w, h.seq)) == 0 &&
+	else if ((w == NULL || (r = esmpi_replay_check(w, h.seq)) == 0) &&
 	    (r = esmpi_key_recv(c, src, h.suite, h.epoch, &kt)) == 0) {
 		r = esmpi_rec_open(kt.aead, &a, rec, reclen, out, cap, &h);
 		if (r == 0) {
 			esmpi_key_commit(&kt);
-			esmpi_replay_accept(w, h.seq);
+			if (w != NULL)
+				esmpi_replay_accept(w, h.seq);
 		} else
 			esmpi_key_drop(&kt);
 	}
@@ -257,13 +284,36 @@ esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 		}
 		esmpi_freezero(tmp, cap);
 	}
-	PMPI_Status_set_elements_x(st, MPI_BYTE, (MPI_Count)h.length);
-	return MPI_SUCCESS;
+	*len = h.length;
+	return 0;
 fail:
 	/* Nothing unauthenticated reaches the application's buffer. */
 	if (is_contig)
 		esmpi_memzero((uint8_t *)buf + lb, cap);
 	esmpi_freezero(tmp, cap);
+	return r;
+}
+
+int
+esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
+    void *buf, int count, MPI_Datatype dt, MPI_Status *st)
+{
+	int r, src = st->MPI_SOURCE, tag = st->MPI_TAG;
+	size_t len = 0;
+
+	if (src < 0 || src >= c->remote_size)
+		return refuse(c, 0, tag, ESMPI_ERR_PROTOCOL);
+	r = esmpi_open_from(c, src, c->my_world, tag, 0, rec, reclen, buf,
+	    count, dt, &len);
+	if (r != 0)
+		return refuse(c, src, tag, r);
+	PMPI_Status_set_elements_x(st, MPI_BYTE, (MPI_Count)len);
+	return MPI_SUCCESS;
+}
+
+int
+esmpi_refuse(struct esmpi_comm *c, int src, int tag, int r)
+{
 	return refuse(c, src, tag, r);
 }
 
