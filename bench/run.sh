@@ -3,18 +3,21 @@
 # Run the esmpi benchmark: starts a private esmpid with the bench policy,
 # runs 2 ranks on shared memory and, with --tcp, over TCP loopback;
 # writes bench/out/results.csv and bench/out/bandwidth.png, latency.png.
-# Usage: bench/run.sh [--quick] [--tcp]   (as root, after scripts/build.sh)
+# --init also measures MPI_Init (key establishment) for 2 to 32 ranks.
+# Usage: bench/run.sh [--quick] [--tcp] [--init]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
 out=$PWD/bench/out
 quick=""
 tcp=0
+init=0
 for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
 	--tcp) tcp=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp]" >&2; exit 2 ;;
+	--init) init=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--init]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -32,6 +35,21 @@ echo "transport,suite,bytes,lat_plain_us,lat_esmpi_us,seal_open_us,bw_plain_MBs,
 if [ "$tcp" -eq 1 ]; then
 	"$b/libclient/esmpirun" -np 2 --mca btl tcp,self --mca btl_tcp_if_include lo \
 		"$b/bench/esmpi_bench" $quick --label tcp --csv "$csv"
+fi
+if [ "$init" -eq 1 ]; then
+	echo "ranks,init_plain_ms,init_esmpi_ms" >"$out/init.csv"
+	for n in 2 4 8 16 32; do
+		best_p=""; best_e=""
+		for _ in 1 2 3; do
+			p=$(mpirun --allow-run-as-root --oversubscribe -np $n \
+				"$b/bench/esmpi_init_cost" | sed 's/.*Init \([0-9.]*\) ms/\1/')
+			e=$("$b/libclient/esmpirun" --oversubscribe -np $n \
+				"$b/bench/esmpi_init_cost" | sed 's/.*Init \([0-9.]*\) ms/\1/')
+			best_p=$(printf '%s\n%s\n' "$p" "$best_p" | grep . | sort -g | head -1)
+			best_e=$(printf '%s\n%s\n' "$e" "$best_e" | grep . | sort -g | head -1)
+		done
+		echo "$n,$best_p,$best_e" | tee -a "$out/init.csv"
+	done
 fi
 if command -v gnuplot >/dev/null; then
 	gnuplot -e "csv='$csv'; outdir='$out'" bench/plot.gp

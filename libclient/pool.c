@@ -11,7 +11,7 @@
 #define POOL_MIN_SHIFT	8		/* 256 B */
 #define POOL_MAX_SHIFT	26		/* 64 MiB; larger: plain malloc */
 #define POOL_PER_CLASS	64		/* small classes; see class_cap() */
-#define POOL_CLASS_BYTES (32u << 20)	/* what one class may keep */
+#define POOL_CLASS_BYTES (128u << 20)	/* what one class may keep */
 #define POOL_CLASSES	(POOL_MAX_SHIFT - POOL_MIN_SHIFT + 1)
 
 static void *pool[POOL_CLASSES][POOL_PER_CLASS];
