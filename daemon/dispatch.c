@@ -409,8 +409,8 @@ static const char *const client_events[] = {
 static int
 process_audit(struct esmpid *d, struct esmpid_conn *c, Esmpi__AuditReport *a)
 {
-	char comm[96], peer[32], tag[32];
-	const char *extra[] = { comm, peer, tag, NULL };
+	char comm[96], peer[32], tag[32], suite[64], epoch[32];
+	const char *extra[] = { comm, peer, tag, NULL, NULL, NULL };
 	int i, known = 0, prio;
 
 	if (c->state == SESS_NEW)
@@ -420,6 +420,17 @@ process_audit(struct esmpid *d, struct esmpid_conn *c, Esmpi__AuditReport *a)
 			known = 1;
 	if (!known)
 		return ESMPI_ERR_PROTOCOL;
+	c->audits++;
+	if (strcmp(a->event, "rekey") == 0) {
+		c->rekeys++;
+		c->last_rekey = esmpid_now();
+		if (a->epoch > c->epoch)
+			c->epoch = a->epoch;
+		snprintf(suite, sizeof(suite), "ESMPI_SUITE=%.40s", a->suite);
+		snprintf(epoch, sizeof(epoch), "ESMPI_EPOCH=%u", a->epoch);
+		extra[3] = suite;
+		extra[4] = epoch;
+	}
 	snprintf(comm, sizeof(comm), "ESMPI_COMM=%.80s", a->comm);
 	snprintf(peer, sizeof(peer), "ESMPI_PEER=%d", a->peer);
 	snprintf(tag, sizeof(tag), "ESMPI_TAG=%d", a->tag);
@@ -516,6 +527,12 @@ process_status(struct esmpid *d, struct esmpid_conn *c)
 		si[n].size = x->size;
 		si[n].project = x->project;
 		si[n].state = (char *)state_name(x->state);
+		si[n].suite = (char *)suite_name(x->suite);
+		si[n].rekeys = x->rekeys;
+		si[n].epoch = x->epoch;
+		si[n].audits = x->audits;
+		si[n].last_rekey_age = x->last_rekey ?
+		    esmpid_now() - x->last_rekey + 1 : 0;
 		sip[n] = &si[n];
 		n++;
 	}

@@ -52,6 +52,9 @@ struct esmpid_conn {
 	char project[64];
 	char host[64];
 	int suite;			/* default suite resolved for the session */
+	uint64_t rekeys, audits;	/* events the rank reported */
+	uint32_t epoch;			/* highest key epoch reported */
+	uint64_t last_rekey;		/* monotonic seconds, 0: never */
 
 	/* job key establishment */
 	EVP_PKEY *eph;			/* freed after unwrap: forward secrecy */

@@ -125,6 +125,8 @@ void esmpi_poll_daemon(void);
 /* Report an event to the daemon's audit log (best effort). */
 void esmpi_audit(const char *event, const struct esmpi_comm *c, int peer,
     int tag, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void esmpi_audit_rekey(const struct esmpi_comm *c, int tag, int suite,
+    uint32_t epoch, const char *why);
 /* Print one clear message and raise code through comm's error handler. */
 int esmpi_fail(MPI_Comm comm, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

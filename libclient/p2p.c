@@ -122,9 +122,7 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 	pthread_mutex_unlock(&c->lock);
 	esmpi_freezero(packed, n);
 	if (rekeyed != NULL)
-		esmpi_audit("rekey", c, -1, tag, "communicator '%s' suite %s: "
-		    "sender key moved to epoch %u (%s)", c->name,
-		    esmpi_suite_by_id(h.suite)->name, h.epoch, rekeyed);
+		esmpi_audit_rekey(c, tag, h.suite, h.epoch, rekeyed);
 	/* Now and then, look for rekey requests esmpid pushed. */
 	if ((h.seq & 255) == 0)
 		esmpi_poll_daemon();

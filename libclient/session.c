@@ -119,6 +119,37 @@ esmpi_poll_daemon(void)
 }
 
 void
+esmpi_audit_rekey(const struct esmpi_comm *c, int tag, int suite,
+    uint32_t epoch, const char *why)
+{
+	Esmpi__Request req = ESMPI__REQUEST__INIT;
+	Esmpi__AuditReport a = ESMPI__AUDIT_REPORT__INIT;
+	Esmpi__Reply *rep = NULL;
+	const char *sname = esmpi_suite_by_id(suite) ?
+	    esmpi_suite_by_id(suite)->name : "?";
+	char detail[256], err[256];
+
+	snprintf(detail, sizeof(detail), "communicator '%s' suite %s: sender "
+	    "key moved to epoch %u (%s)", c->name, sname, epoch, why);
+	a.event = "rekey";
+	a.comm = (char *)c->name;
+	a.peer = -1;
+	a.tag = tag;
+	a.detail = detail;
+	a.epoch = epoch;
+	a.suite = (char *)sname;
+	req.body_case = ESMPI__REQUEST__BODY_AUDIT;
+	req.audit = &a;
+	pthread_mutex_lock(&esmpi.dlock);
+	if (daemon_call(&req, &rep, err, sizeof(err)) == 0)
+		esmpi__reply__free_unpacked(rep, NULL);
+	else
+		fprintf(stderr, "esmpi: rank %d: could not audit rekey: %s\n",
+		    esmpi.world_rank, err);
+	pthread_mutex_unlock(&esmpi.dlock);
+}
+
+void
 esmpi_audit(const char *event, const struct esmpi_comm *c, int peer, int tag,
     const char *fmt, ...)
 {
