@@ -615,7 +615,11 @@ def _journal(pid):
 def test_audit_to_journald(journald, daemons, write_policy):
     pol = write_policy(POLICY_ROOT)
     d = daemons("d", policy=pol, log_stderr=False)
-    r = it.keyx(d.sock, d.sock, d.sock)
+    # The test client shows this test the job key, to look for it below.
+    r = it.run([it.TESTCLIENT, "keyx", d.sock, d.sock, d.sock],
+               env=dict(os.environ, ESMPI_TEST_SHOW_KEY="1"))
+    key = re.search(r"^KEY ([0-9a-f]{64})$", r.stdout, re.M).group(1)
+    r.stdout = r.stdout.split("KEY ")[0]
     assert_ok_keyx(r, 3)
     try:     # its reply is test_access_denied_*'s business
         it.run(_hello_cmd(d.sock), timeout=3)
@@ -657,10 +661,18 @@ def test_audit_to_journald(journald, daemons, write_policy):
     assert denied["ESMPI_UID"] == "65534"
     assert denied["ESMPI_SOCKET"] == "client"
     assert "ESMPI_JOB" not in denied
-    # No job key material: no 64-hex value anywhere (job id is 32 hex).
+    # No job key material: no 64-hex value anywhere (job id is 32 hex),
+    # and the job's key bytes in no form in the journal or esmpid's output.
     for e in evs:
         for k, v in e.items():
             assert not it.HEX64.search(str(v)), f"{k}={v}"
+    raw = bytes.fromhex(key)
+    journal = it.run(["journalctl", "-o", "export", "--no-pager"],
+                     timeout=30).stdout
+    for text in (journal, d.log()):
+        assert key not in text.lower()
+        assert raw.hex(":") not in text.lower()
+    assert raw not in journal.encode("latin-1", "replace")
     assert d.stop() == 0
 
 
