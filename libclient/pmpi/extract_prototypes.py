@@ -34,6 +34,8 @@ Comm_dup Comm_dup_with_info Comm_split Comm_split_type Comm_create
 Comm_create_group Comm_free Comm_set_name Intercomm_create Intercomm_merge
 Cart_create Cart_sub Graph_create Dist_graph_create
 Dist_graph_create_adjacent Comm_disconnect
+Bcast Gather Gatherv Scatter Scatterv Allgather Allgatherv Alltoall Alltoallv
+Reduce Allreduce Reduce_scatter Reduce_scatter_block Scan Exscan
 """.split())
 
 # Move no application payload between processes; MPI_T_, *_f2c, *_c2f and
@@ -106,7 +108,7 @@ REASONS = {
     "comm": "comm: key lifecycle hand-written; queries are local; "
             "Comm_idup not handled yet",
     "topo": "topo: creators derive keys (hand-written); queries are local",
-    "coll": "coll: payload not protected yet; Barrier carries none",
+    "coll": "coll: sealed per block (coll.c); Alltoallw not yet; Barrier carries none",
     "nbcoll": "nbcoll: payload not protected yet; Ibarrier carries none",
     "neighbor": "neighbor: payload not protected yet",
     "rma": "rma: creation and data movement denied; sync, free and "

@@ -1,0 +1,942 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Blocking collectives, checked against values computed locally from
+ * deterministic inputs: Bcast, Gather(v), Scatter(v), Allgather(v),
+ * Alltoall(v), Reduce, Allreduce, Reduce_scatter(_block), Scan, Exscan;
+ * block sizes 0, 1, 1000 and 300000 elements; MPI_INT and a strided
+ * vector type (holes must stay untouched); MPI_IN_PLACE variants; a
+ * user-defined non-commutative operation (2x2 matrix product) so rank
+ * order matters; a split communicator. Rank 0 prints "<family>: ok" lines
+ * and "coll_check: OK checksum N". With an argument, only broadcasts and
+ * allgathers that string (a marker for wire captures).
+ */
+#include "example_util.h"
+
+#define HOLE (-7777)
+#define UNSET (-1)
+
+static int rank, size;
+static uint64_t sum = FNV_INIT;
+static const int sizes[] = { 0, 1, 1000, 300000 };
+#define NSIZES ((int)(sizeof(sizes) / sizeof(sizes[0])))
+
+static MPI_Datatype vec;	/* 2 ints, stride 3: ints 0 and 3 of 4 */
+static MPI_Datatype mat;	/* 2x2 matrix of ints */
+static MPI_Op matmul;
+
+/* Input element i of rank r (salt tells calls apart). */
+static int
+val(int r, long i, int salt)
+{
+	return (int)((r * 7919L + i * 13L + salt * 101L) % 1000L);
+}
+
+static int *
+ints(size_t n, int fill)
+{
+	int *p = malloc((n ? n : 1) * sizeof(int));
+	size_t i;
+
+	if (p == NULL) {
+		fprintf(stderr, "out of memory\n");
+		MPI_Abort(MPI_COMM_WORLD, 2);
+	}
+	for (i = 0; i < n; i++)
+		p[i] = fill;
+	return p;
+}
+
+static void
+absorb(const void *p, size_t n)
+{
+	sum = fnv(sum, p, n);
+}
+
+/* Report a family: every rank's failures counted (an Allreduce too). */
+static void
+family(const char *name, int errs_before)
+{
+	int mine = ex_errs - errs_before, all = 0;
+
+	MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+	if (rank == 0) {
+		printf("%s: %s\n", name, all ? "FAILED" : "ok");
+		fflush(stdout);
+	}
+}
+
+/* ---- vec: element k covers ints 4k and 4k+3; 4k+1, 4k+2 are holes */
+
+static int *
+vec_buf(long n, int r, int salt, int set)
+{
+	int *p = ints((size_t)n * 4, HOLE);
+	long k;
+
+	if (set)
+		for (k = 0; k < n; k++) {
+			p[4 * k] = val(r, 2 * k, salt);
+			p[4 * k + 3] = val(r, 2 * k + 1, salt);
+		}
+	return p;
+}
+
+static void
+vec_check(const char *what, const int *p, long n, int r, int salt)
+{
+	long k;
+	int bad = 0;
+
+	for (k = 0; k < n && bad < 3; k++) {
+		if (p[4 * k] != val(r, 2 * k, salt) ||
+		    p[4 * k + 3] != val(r, 2 * k + 1, salt) ||
+		    p[4 * k + 1] != HOLE || p[4 * k + 2] != HOLE) {
+			CHECK(0, "%s: vec element %ld from rank %d wrong", what,
+			    k, r);
+			bad++;
+		}
+	}
+}
+
+static void
+int_check(const char *what, const int *p, long n, int r, int salt)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != val(r, i, salt)) {
+			CHECK(0, "%s: element %ld from rank %d is %d, want %d",
+			    what, i, r, p[i], val(r, i, salt));
+			return;
+		}
+}
+
+/* ---- the matrix product, non-commutative; unsigned wrap-around */
+
+static void
+mat_mul(const int *a, const int *b, int *out)
+{
+	unsigned x[4], y[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		x[i] = (unsigned)a[i];
+		y[i] = (unsigned)b[i];
+	}
+	out[0] = (int)(x[0] * y[0] + x[1] * y[2]);
+	out[1] = (int)(x[0] * y[1] + x[1] * y[3]);
+	out[2] = (int)(x[2] * y[0] + x[3] * y[2]);
+	out[3] = (int)(x[2] * y[1] + x[3] * y[3]);
+}
+
+/* inout[k] = in[k] * inout[k] */
+static void
+matmul_fn(void *in, void *inout, int *len, MPI_Datatype *dt)
+{
+	int k, t[4];
+
+	(void)dt;
+	for (k = 0; k < *len; k++) {
+		mat_mul((int *)in + 4 * k, (int *)inout + 4 * k, t);
+		memcpy((int *)inout + 4 * k, t, sizeof(t));
+	}
+}
+
+static void
+mat_val(int r, long k, int salt, int *m)
+{
+	m[0] = 1 + (int)((r + k + salt) % 3);
+	m[1] = r + 1;
+	m[2] = (int)(k % 5);
+	m[3] = 1 + (int)((k + salt) % 2);
+}
+
+static int *
+mat_buf(long n, int r, int salt)
+{
+	int *p = ints((size_t)n * 4, 0);
+	long k;
+
+	for (k = 0; k < n; k++)
+		mat_val(r, k, salt, p + 4 * k);
+	return p;
+}
+
+/* Element k of a[lo] * ... * a[hi] over ranks, local computation. */
+static void
+mat_expect(int lo, int hi, long k, int salt, int *out)
+{
+	int m[4], t[4], r;
+
+	out[0] = 1, out[1] = 0, out[2] = 0, out[3] = 1;
+	for (r = lo; r <= hi; r++) {
+		mat_val(r, k, salt, m);
+		mat_mul(out, m, t);
+		memcpy(out, t, sizeof(t));
+	}
+}
+
+static void
+mat_check(const char *what, const int *p, long n, int lo, int hi, int salt)
+{
+	int e[4];
+	long k;
+
+	for (k = 0; k < n; k++) {
+		mat_expect(lo, hi, k, salt, e);
+		if (memcmp(e, p + 4 * k, sizeof(e)) != 0) {
+			CHECK(0, "%s: matrix %ld of ranks %d..%d wrong", what,
+			    k, lo, hi);
+			return;
+		}
+	}
+}
+
+/* Sum over ranks lo..hi of val(r, i, salt). */
+static int
+sum_expect(int lo, int hi, long i, int salt)
+{
+	int r, s = 0;
+
+	for (r = lo; r <= hi; r++)
+		s += val(r, i, salt);
+	return s;
+}
+
+static void
+sum_check(const char *what, const int *p, long n, int lo, int hi, int salt)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != sum_expect(lo, hi, i, salt)) {
+			CHECK(0, "%s: element %ld is %d, want %d", what, i,
+			    p[i], sum_expect(lo, hi, i, salt));
+			return;
+		}
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+test_bcast(void)
+{
+	int e0 = ex_errs, s, n, root, *b;
+
+	for (s = 0; s < NSIZES; s++) {
+		n = sizes[s];
+		root = s % size;
+		b = ints((size_t)n, UNSET);
+		if (rank == root)
+			for (int i = 0; i < n; i++)
+				b[i] = val(root, i, s);
+		MPI_OK(MPI_Bcast(b, n, MPI_INT, root, MPI_COMM_WORLD));
+		int_check("bcast", b, n, root, s);
+		absorb(b, (size_t)n * sizeof(int));
+		free(b);
+
+		b = vec_buf(n, root, 10 + s, rank == root);
+		MPI_OK(MPI_Bcast(b, n, vec, root, MPI_COMM_WORLD));
+		vec_check("bcast vec", b, n, root, 10 + s);
+		absorb(b, (size_t)n * 4 * sizeof(int));
+		free(b);
+	}
+	family("bcast", e0);
+}
+
+static void
+test_gather(void)
+{
+	int e0 = ex_errs, s, n, r, root, *sb, *rb;
+
+	for (s = 0; s < NSIZES; s++) {
+		n = sizes[s];
+		root = (s + 1) % size;
+		sb = ints((size_t)n, 0);
+		for (int i = 0; i < n; i++)
+			sb[i] = val(rank, i, s);
+		rb = ints((size_t)n * size, UNSET);
+		MPI_OK(MPI_Gather(sb, n, MPI_INT, rb, n, MPI_INT, root,
+		    MPI_COMM_WORLD));
+		if (rank == root) {
+			for (r = 0; r < size; r++)
+				int_check("gather", rb + (size_t)r * n, n, r, s);
+			absorb(rb, (size_t)n * size * sizeof(int));
+		}
+		/* In place at root. */
+		for (int i = 0; rank == root && i < n * size; i++)
+			rb[i] = i / (n ? n : 1) == root ?
+			    val(root, i % n, s) : UNSET;
+		MPI_OK(MPI_Gather(rank == root ? MPI_IN_PLACE : sb, n,
+		    MPI_INT, rb, n, MPI_INT, root, MPI_COMM_WORLD));
+		for (r = 0; rank == root && r < size; r++)
+			int_check("gather in place", rb + (size_t)r * n, n, r,
+			    s);
+		free(rb);
+		free(sb);
+
+		/* Vector type on the receiving side, ints sent. */
+		if (n <= 1000) {
+			sb = ints((size_t)n * 2, 0);
+			for (int i = 0; i < 2 * n; i++)
+				sb[i] = val(rank, i, 20 + s);
+			rb = ints((size_t)n * 4 * size, HOLE);
+			MPI_OK(MPI_Gather(sb, 2 * n, MPI_INT, rb, n, vec,
+			    root, MPI_COMM_WORLD));
+			for (r = 0; rank == root && r < size; r++)
+				vec_check("gather vec", rb + (size_t)r * n * 4,
+				    n, r, 20 + s);
+			free(rb);
+			free(sb);
+		}
+
+		/* Gatherv: rank r sends n + r ints, placed in reverse order
+		 * with a gap of 3 between blocks. */
+		int *cnt = ints((size_t)size, 0), *dsp = ints((size_t)size, 0);
+		int tot = 0;
+		for (r = size - 1; r >= 0; r--) {
+			cnt[r] = n ? n + r : 0;
+			dsp[r] = tot;
+			tot += cnt[r] + 3;
+		}
+		sb = ints((size_t)cnt[rank], 0);
+		for (int i = 0; i < cnt[rank]; i++)
+			sb[i] = val(rank, i, 30 + s);
+		rb = ints((size_t)tot, HOLE);
+		MPI_OK(MPI_Gatherv(sb, cnt[rank], MPI_INT, rb, cnt, dsp,
+		    MPI_INT, root, MPI_COMM_WORLD));
+		if (rank == root) {
+			for (r = 0; r < size; r++) {
+				int_check("gatherv", rb + dsp[r], cnt[r], r,
+				    30 + s);
+				CHECK(rb[dsp[r] + cnt[r]] == HOLE,
+				    "gatherv: gap after block %d", r);
+			}
+			absorb(rb, (size_t)tot * sizeof(int));
+		}
+		/* In place at root. */
+		if (rank == root) {
+			for (int i = 0; i < tot; i++)
+				rb[i] = HOLE;
+			memcpy(rb + dsp[root], sb, cnt[root] * sizeof(int));
+		}
+		MPI_OK(MPI_Gatherv(rank == root ? MPI_IN_PLACE : sb,
+		    cnt[rank], MPI_INT, rb, cnt, dsp, MPI_INT, root,
+		    MPI_COMM_WORLD));
+		for (r = 0; rank == root && r < size; r++)
+			int_check("gatherv in place", rb + dsp[r], cnt[r], r,
+			    30 + s);
+		free(rb);
+		free(sb);
+		free(cnt);
+		free(dsp);
+	}
+	family("gather", e0);
+}
+
+static void
+test_scatter(void)
+{
+	int e0 = ex_errs, s, n, r, root, *sb = NULL, *rb;
+
+	for (s = 0; s < NSIZES; s++) {
+		n = sizes[s];
+		root = (s + 2) % size;
+		sb = ints((size_t)n * size, 0);
+		for (r = 0; rank == root && r < size; r++)
+			for (int i = 0; i < n; i++)
+				sb[(size_t)r * n + i] = val(r, i, 40 + s);
+		rb = ints((size_t)n, UNSET);
+		MPI_OK(MPI_Scatter(sb, n, MPI_INT, rb, n, MPI_INT, root,
+		    MPI_COMM_WORLD));
+		int_check("scatter", rb, n, rank, 40 + s);
+		absorb(rb, (size_t)n * sizeof(int));
+		/* In place at root: root's block stays in sendbuf. */
+		for (int i = 0; i < n; i++)
+			rb[i] = UNSET;
+		MPI_OK(MPI_Scatter(sb, n, MPI_INT,
+		    rank == root ? MPI_IN_PLACE : rb, n, MPI_INT, root,
+		    MPI_COMM_WORLD));
+		int_check("scatter in place",
+		    rank == root ? sb + (size_t)root * n : rb, n, rank,
+		    40 + s);
+		free(rb);
+		free(sb);
+
+		/* Vector type on the sending side. */
+		if (n <= 1000) {
+			sb = ints((size_t)n * 4 * size, HOLE);
+			for (r = 0; rank == root && r < size; r++)
+				for (long k = 0; k < n; k++) {
+					sb[((size_t)r * n + k) * 4] =
+					    val(r, 2 * k, 50 + s);
+					sb[((size_t)r * n + k) * 4 + 3] =
+					    val(r, 2 * k + 1, 50 + s);
+				}
+			rb = ints((size_t)n * 2, UNSET);
+			MPI_OK(MPI_Scatter(sb, n, vec, rb, 2 * n, MPI_INT,
+			    root, MPI_COMM_WORLD));
+			int_check("scatter vec", rb, 2 * n, rank, 50 + s);
+			free(rb);
+			free(sb);
+		}
+
+		/* Scatterv: rank r gets n + 2r ints from reversed blocks. */
+		int *cnt = ints((size_t)size, 0), *dsp = ints((size_t)size, 0);
+		int tot = 0;
+		for (r = size - 1; r >= 0; r--) {
+			cnt[r] = n ? n + 2 * r : 0;
+			dsp[r] = tot;
+			tot += cnt[r] + 1;
+		}
+		sb = ints((size_t)tot, HOLE);
+		for (r = 0; rank == root && r < size; r++)
+			for (int i = 0; i < cnt[r]; i++)
+				sb[dsp[r] + i] = val(r, i, 60 + s);
+		rb = ints((size_t)cnt[rank] + 1, HOLE);
+		MPI_OK(MPI_Scatterv(sb, cnt, dsp, MPI_INT, rb, cnt[rank],
+		    MPI_INT, root, MPI_COMM_WORLD));
+		int_check("scatterv", rb, cnt[rank], rank, 60 + s);
+		CHECK(rb[cnt[rank]] == HOLE, "scatterv: wrote past block");
+		absorb(rb, (size_t)cnt[rank] * sizeof(int));
+		MPI_OK(MPI_Scatterv(sb, cnt, dsp, MPI_INT,
+		    rank == root ? MPI_IN_PLACE : rb, cnt[rank], MPI_INT,
+		    root, MPI_COMM_WORLD));
+		int_check("scatterv in place", rank == root ? sb + dsp[root] :
+		    rb, cnt[rank], rank, 60 + s);
+		free(rb);
+		free(sb);
+		free(cnt);
+		free(dsp);
+	}
+	family("scatter", e0);
+}
+
+static void
+test_allgather(void)
+{
+	int e0 = ex_errs, s, n, r, *sb, *rb;
+
+	for (s = 0; s < NSIZES; s++) {
+		n = sizes[s];
+		sb = ints((size_t)n, 0);
+		for (int i = 0; i < n; i++)
+			sb[i] = val(rank, i, 70 + s);
+		rb = ints((size_t)n * size, UNSET);
+		MPI_OK(MPI_Allgather(sb, n, MPI_INT, rb, n, MPI_INT,
+		    MPI_COMM_WORLD));
+		for (r = 0; r < size; r++)
+			int_check("allgather", rb + (size_t)r * n, n, r, 70 + s);
+		absorb(rb, (size_t)n * size * sizeof(int));
+		for (int i = 0; i < n * size; i++)
+			rb[i] = i / (n ? n : 1) == rank ? sb[i % n] : UNSET;
+		MPI_OK(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, rb, n,
+		    MPI_INT, MPI_COMM_WORLD));
+		for (r = 0; r < size; r++)
+			int_check("allgather in place", rb + (size_t)r * n, n,
+			    r, 70 + s);
+		free(rb);
+		free(sb);
+
+		/* Vector type on both sides. */
+		if (n <= 1000) {
+			sb = vec_buf(n, rank, 80 + s, 1);
+			rb = ints((size_t)n * 4 * size, HOLE);
+			MPI_OK(MPI_Allgather(sb, n, vec, rb, n, vec,
+			    MPI_COMM_WORLD));
+			for (r = 0; r < size; r++)
+				vec_check("allgather vec", rb + (size_t)r * n *
+				    4, n, r, 80 + s);
+			absorb(rb, (size_t)n * 4 * size * sizeof(int));
+			free(rb);
+			free(sb);
+		}
+
+		/* Allgatherv, rank r contributes n + r ints (0 if n == 0). */
+		int *cnt = ints((size_t)size, 0), *dsp = ints((size_t)size, 0);
+		int tot = 0;
+		for (r = 0; r < size; r++) {
+			cnt[r] = n ? n + r : 0;
+			dsp[r] = tot;
+			tot += cnt[r] + 2;
+		}
+		sb = ints((size_t)cnt[rank], 0);
+		for (int i = 0; i < cnt[rank]; i++)
+			sb[i] = val(rank, i, 90 + s);
+		rb = ints((size_t)tot, HOLE);
+		MPI_OK(MPI_Allgatherv(sb, cnt[rank], MPI_INT, rb, cnt, dsp,
+		    MPI_INT, MPI_COMM_WORLD));
+		for (r = 0; r < size; r++) {
+			int_check("allgatherv", rb + dsp[r], cnt[r], r, 90 + s);
+			CHECK(rb[dsp[r] + cnt[r]] == HOLE,
+			    "allgatherv: gap after block %d", r);
+		}
+		absorb(rb, (size_t)tot * sizeof(int));
+		for (int i = 0; i < tot; i++)
+			rb[i] = HOLE;
+		memcpy(rb + dsp[rank], sb, cnt[rank] * sizeof(int));
+		MPI_OK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, rb,
+		    cnt, dsp, MPI_INT, MPI_COMM_WORLD));
+		for (r = 0; r < size; r++)
+			int_check("allgatherv in place", rb + dsp[r], cnt[r], r,
+			    90 + s);
+		free(rb);
+		free(sb);
+		free(cnt);
+		free(dsp);
+	}
+	family("allgather", e0);
+}
+
+/* Element i of the block rank `from` sends to rank `to`. */
+static int
+a2a_val(int from, int to, long i, int salt)
+{
+	return val(from, i + to * 17L, salt);
+}
+
+static void
+a2a_check(const char *what, const int *p, long n, int from, int salt)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != a2a_val(from, rank, i, salt)) {
+			CHECK(0, "%s: element %ld from rank %d wrong", what, i,
+			    from);
+			return;
+		}
+}
+
+static void
+test_alltoall(void)
+{
+	int e0 = ex_errs, s, n, r, *sb, *rb;
+
+	for (s = 0; s < NSIZES; s++) {
+		/* 300000 per block would be 2.4M ints per rank at 8 ranks. */
+		n = sizes[s] > 1000 ? sizes[s] / size : sizes[s];
+		sb = ints((size_t)n * size, 0);
+		for (r = 0; r < size; r++)
+			for (int i = 0; i < n; i++)
+				sb[(size_t)r * n + i] = a2a_val(rank, r, i,
+				    100 + s);
+		rb = ints((size_t)n * size, UNSET);
+		MPI_OK(MPI_Alltoall(sb, n, MPI_INT, rb, n, MPI_INT,
+		    MPI_COMM_WORLD));
+		for (r = 0; r < size; r++)
+			a2a_check("alltoall", rb + (size_t)r * n, n, r, 100 + s);
+		absorb(rb, (size_t)n * size * sizeof(int));
+		MPI_OK(MPI_Alltoall(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sb, n,
+		    MPI_INT, MPI_COMM_WORLD));
+		for (r = 0; r < size; r++)
+			a2a_check("alltoall in place", sb + (size_t)r * n, n,
+			    r, 100 + s);
+		free(rb);
+		free(sb);
+
+		/* Vector type received, ints sent. */
+		if (n <= 1000) {
+			sb = ints((size_t)n * 2 * size, 0);
+			for (r = 0; r < size; r++)
+				for (int i = 0; i < 2 * n; i++)
+					sb[(size_t)r * 2 * n + i] =
+					    a2a_val(rank, r, i, 110 + s);
+			rb = ints((size_t)n * 4 * size, HOLE);
+			MPI_OK(MPI_Alltoall(sb, 2 * n, MPI_INT, rb, n, vec,
+			    MPI_COMM_WORLD));
+			for (r = 0; r < size; r++)
+				for (long k = 0; k < n; k++) {
+					int *e = rb + ((size_t)r * n + k) * 4;
+
+					CHECK(e[0] == a2a_val(r, rank, 2 * k,
+					    110 + s) && e[3] == a2a_val(r,
+					    rank, 2 * k + 1, 110 + s) &&
+					    e[1] == HOLE && e[2] == HOLE,
+					    "alltoall vec: rank %d elem %ld",
+					    r, k);
+				}
+			free(rb);
+			free(sb);
+		}
+
+		/* Alltoallv: rank a sends n + a + 2b ints to rank b, blocks
+		 * stored in reverse order with gaps. */
+		int *sc = ints((size_t)size, 0), *sd = ints((size_t)size, 0);
+		int *rc = ints((size_t)size, 0), *rd = ints((size_t)size, 0);
+		int stot = 0, rtot = 0;
+		for (r = size - 1; r >= 0; r--) {
+			sc[r] = n ? n + rank + 2 * r : 0;
+			sd[r] = stot;
+			stot += sc[r] + 1;
+			rc[r] = n ? n + r + 2 * rank : 0;
+			rd[r] = rtot;
+			rtot += rc[r] + 2;
+		}
+		sb = ints((size_t)stot, HOLE);
+		for (r = 0; r < size; r++)
+			for (int i = 0; i < sc[r]; i++)
+				sb[sd[r] + i] = a2a_val(rank, r, i, 120 + s);
+		rb = ints((size_t)rtot, HOLE);
+		MPI_OK(MPI_Alltoallv(sb, sc, sd, MPI_INT, rb, rc, rd, MPI_INT,
+		    MPI_COMM_WORLD));
+		for (r = 0; r < size; r++) {
+			a2a_check("alltoallv", rb + rd[r], rc[r], r, 120 + s);
+			CHECK(rb[rd[r] + rc[r]] == HOLE,
+			    "alltoallv: gap after block %d", r);
+		}
+		absorb(rb, (size_t)rtot * sizeof(int));
+		free(sb);
+		/* In place: the send layout is the receive layout; the
+		 * blocks must be symmetric (rank a sends b what b sends a):
+		 * n + a + b ints. */
+		for (r = 0, rtot = 0; r < size; r++) {
+			rc[r] = n ? n + r + rank : 0;
+			rd[r] = rtot;
+			rtot += rc[r] + 1;
+		}
+		free(rb);
+		rb = ints((size_t)rtot, HOLE);
+		for (r = 0; r < size; r++)
+			for (int i = 0; i < rc[r]; i++)
+				rb[rd[r] + i] = a2a_val(rank, r, i, 130 + s);
+		MPI_OK(MPI_Alltoallv(MPI_IN_PLACE, NULL, NULL,
+		    MPI_DATATYPE_NULL, rb, rc, rd, MPI_INT, MPI_COMM_WORLD));
+		for (r = 0; r < size; r++)
+			a2a_check("alltoallv in place", rb + rd[r], rc[r], r,
+			    130 + s);
+		free(rb);
+		free(sc);
+		free(sd);
+		free(rc);
+		free(rd);
+	}
+	family("alltoall", e0);
+}
+
+static void
+test_reduce(void)
+{
+	int e0 = ex_errs, s, n, root, *sb, *rb;
+
+	for (s = 0; s < NSIZES; s++) {
+		n = sizes[s];
+		root = (s + 3) % size;
+		sb = ints((size_t)n, 0);
+		for (int i = 0; i < n; i++)
+			sb[i] = val(rank, i, 140 + s);
+		rb = ints((size_t)n, UNSET);
+		MPI_OK(MPI_Reduce(sb, rb, n, MPI_INT, MPI_SUM, root,
+		    MPI_COMM_WORLD));
+		if (rank == root) {
+			sum_check("reduce sum", rb, n, 0, size - 1, 140 + s);
+			absorb(rb, (size_t)n * sizeof(int));
+			memcpy(rb, sb, (size_t)n * sizeof(int));
+		}
+		MPI_OK(MPI_Reduce(rank == root ? MPI_IN_PLACE : sb, rb, n,
+		    MPI_INT, MPI_SUM, root, MPI_COMM_WORLD));
+		if (rank == root)
+			sum_check("reduce in place", rb, n, 0, size - 1,
+			    140 + s);
+		free(rb);
+		free(sb);
+
+		/* Non-commutative user op; matrices are 4 ints each. */
+		long m = n > 1000 ? n / 4 : n;
+		sb = mat_buf(m, rank, s);
+		rb = ints((size_t)m * 4, UNSET);
+		MPI_OK(MPI_Reduce(sb, rb, (int)m, mat, matmul, root,
+		    MPI_COMM_WORLD));
+		if (rank == root) {
+			mat_check("reduce matmul", rb, m, 0, size - 1, s);
+			absorb(rb, (size_t)m * 4 * sizeof(int));
+		}
+		free(rb);
+		free(sb);
+	}
+	family("reduce", e0);
+}
+
+static void
+test_allreduce(void)
+{
+	int e0 = ex_errs, s, n, *sb, *rb;
+
+	for (s = 0; s < NSIZES; s++) {
+		n = sizes[s];
+		sb = ints((size_t)n, 0);
+		for (int i = 0; i < n; i++)
+			sb[i] = val(rank, i, 150 + s);
+		rb = ints((size_t)n, UNSET);
+		MPI_OK(MPI_Allreduce(sb, rb, n, MPI_INT, MPI_SUM,
+		    MPI_COMM_WORLD));
+		sum_check("allreduce sum", rb, n, 0, size - 1, 150 + s);
+		absorb(rb, (size_t)n * sizeof(int));
+		memcpy(rb, sb, (size_t)n * sizeof(int));
+		MPI_OK(MPI_Allreduce(MPI_IN_PLACE, rb, n, MPI_INT, MPI_MAX,
+		    MPI_COMM_WORLD));
+		for (int i = 0; i < n; i++) {
+			int mx = val(0, i, 150 + s);
+			for (int r = 1; r < size; r++)
+				if (val(r, i, 150 + s) > mx)
+					mx = val(r, i, 150 + s);
+			if (rb[i] != mx) {
+				CHECK(0, "allreduce max in place: element %d",
+				    i);
+				break;
+			}
+		}
+		free(rb);
+		free(sb);
+
+		long m = n > 1000 ? n / 4 : n;
+		sb = mat_buf(m, rank, 1 + s);
+		rb = ints((size_t)m * 4, UNSET);
+		MPI_OK(MPI_Allreduce(sb, rb, (int)m, mat, matmul,
+		    MPI_COMM_WORLD));
+		mat_check("allreduce matmul", rb, m, 0, size - 1, 1 + s);
+		absorb(rb, (size_t)m * 4 * sizeof(int));
+		MPI_OK(MPI_Allreduce(MPI_IN_PLACE, sb, (int)m, mat, matmul,
+		    MPI_COMM_WORLD));
+		mat_check("allreduce matmul in place", sb, m, 0, size - 1,
+		    1 + s);
+		free(rb);
+		free(sb);
+	}
+	family("allreduce", e0);
+}
+
+static void
+test_reduce_scatter(void)
+{
+	int e0 = ex_errs, s, n, r, *sb, *rb, *cnt;
+	long off;
+
+	for (s = 0; s < NSIZES; s++) {
+		n = sizes[s] > 1000 ? sizes[s] / size : sizes[s];
+		/* Block: rank r gets n ints of the n * size vector. */
+		sb = ints((size_t)n * size, 0);
+		for (int i = 0; i < n * size; i++)
+			sb[i] = val(rank, i, 160 + s);
+		rb = ints((size_t)n, UNSET);
+		MPI_OK(MPI_Reduce_scatter_block(sb, rb, n, MPI_INT, MPI_SUM,
+		    MPI_COMM_WORLD));
+		for (int i = 0; i < n; i++)
+			if (rb[i] != sum_expect(0, size - 1,
+			    (long)rank * n + i, 160 + s)) {
+				CHECK(0, "reduce_scatter_block: element %d", i);
+				break;
+			}
+		absorb(rb, (size_t)n * sizeof(int));
+		MPI_OK(MPI_Reduce_scatter_block(MPI_IN_PLACE, sb, n, MPI_INT,
+		    MPI_SUM, MPI_COMM_WORLD));
+		for (int i = 0; i < n; i++)
+			if (sb[i] != sum_expect(0, size - 1,
+			    (long)rank * n + i, 160 + s)) {
+				CHECK(0, "reduce_scatter_block in place: "
+				    "element %d", i);
+				break;
+			}
+		free(rb);
+		free(sb);
+
+		/* Varying counts, matrices: rank r gets (n ? n + r : 0). */
+		long m = n > 1000 ? n / 4 : n, tot = 0;
+		cnt = ints((size_t)size, 0);
+		for (r = 0; r < size; r++) {
+			cnt[r] = m ? (int)m + r : 0;
+			tot += cnt[r];
+		}
+		sb = mat_buf(tot, rank, 2 + s);
+		rb = ints((size_t)cnt[rank] * 4, UNSET);
+		MPI_OK(MPI_Reduce_scatter(sb, rb, cnt, mat, matmul,
+		    MPI_COMM_WORLD));
+		for (r = 0, off = 0; r < rank; r++)
+			off += cnt[r];
+		for (long k = 0; k < cnt[rank]; k++) {
+			int e[4];
+
+			mat_expect(0, size - 1, off + k, 2 + s, e);
+			if (memcmp(e, rb + 4 * k, sizeof(e))) {
+				CHECK(0, "reduce_scatter matmul: matrix %ld",
+				    k);
+				break;
+			}
+		}
+		absorb(rb, (size_t)cnt[rank] * 4 * sizeof(int));
+		MPI_OK(MPI_Reduce_scatter(MPI_IN_PLACE, sb, cnt, mat, matmul,
+		    MPI_COMM_WORLD));
+		for (long k = 0; k < cnt[rank]; k++) {
+			int e[4];
+
+			mat_expect(0, size - 1, off + k, 2 + s, e);
+			if (memcmp(e, sb + 4 * k, sizeof(e))) {
+				CHECK(0, "reduce_scatter in place: matrix %ld",
+				    k);
+				break;
+			}
+		}
+		free(rb);
+		free(sb);
+		free(cnt);
+	}
+	family("reduce_scatter", e0);
+}
+
+static void
+test_scan(void)
+{
+	int e0 = ex_errs, s, n, *sb, *rb;
+
+	for (s = 0; s < NSIZES; s++) {
+		n = sizes[s];
+		sb = ints((size_t)n, 0);
+		for (int i = 0; i < n; i++)
+			sb[i] = val(rank, i, 170 + s);
+		rb = ints((size_t)n, UNSET);
+		MPI_OK(MPI_Scan(sb, rb, n, MPI_INT, MPI_SUM, MPI_COMM_WORLD));
+		sum_check("scan sum", rb, n, 0, rank, 170 + s);
+		absorb(rb, (size_t)n * sizeof(int));
+		MPI_OK(MPI_Exscan(sb, rb, n, MPI_INT, MPI_SUM,
+		    MPI_COMM_WORLD));
+		/* Rank 0's result is undefined. */
+		if (rank > 0) {
+			sum_check("exscan sum", rb, n, 0, rank - 1, 170 + s);
+			absorb(rb, (size_t)n * sizeof(int));
+		}
+		memcpy(rb, sb, (size_t)n * sizeof(int));
+		MPI_OK(MPI_Scan(MPI_IN_PLACE, rb, n, MPI_INT, MPI_SUM,
+		    MPI_COMM_WORLD));
+		sum_check("scan in place", rb, n, 0, rank, 170 + s);
+		free(rb);
+		free(sb);
+
+		long m = n > 1000 ? n / 4 : n;
+		sb = mat_buf(m, rank, 3 + s);
+		rb = ints((size_t)m * 4, UNSET);
+		MPI_OK(MPI_Scan(sb, rb, (int)m, mat, matmul, MPI_COMM_WORLD));
+		mat_check("scan matmul", rb, m, 0, rank, 3 + s);
+		absorb(rb, (size_t)m * 4 * sizeof(int));
+		MPI_OK(MPI_Exscan(MPI_IN_PLACE, sb, (int)m, mat, matmul,
+		    MPI_COMM_WORLD));
+		if (rank > 0) {
+			mat_check("exscan matmul in place", sb, m, 0, rank - 1,
+			    3 + s);
+			absorb(sb, (size_t)m * 4 * sizeof(int));
+		}
+		free(rb);
+		free(sb);
+	}
+	family("scan", e0);
+}
+
+/*
+ * Wire check (coll_check MARKER): rank 0 broadcasts MARKER repeated, every
+ * rank allgathers it back; with esmpi the marker never crosses in clear.
+ */
+static int
+marker_mode(const char *marker)
+{
+	size_t ml = strlen(marker), i;
+	int reps = 64, n = (int)(ml * reps);
+	char *b = calloc((size_t)n + 1, 1), *all;
+
+	all = calloc((size_t)n * size + 1, 1);
+	if (b == NULL || all == NULL)
+		MPI_Abort(MPI_COMM_WORLD, 2);
+	if (rank == 0)
+		for (i = 0; i < (size_t)reps; i++)
+			memcpy(b + i * ml, marker, ml);
+	MPI_OK(MPI_Bcast(b, n, MPI_CHAR, 0, MPI_COMM_WORLD));
+	CHECK(strncmp(b, marker, ml) == 0 && strncmp(b + n - ml, marker,
+	    ml) == 0, "marker bcast");
+	MPI_OK(MPI_Allgather(b, n, MPI_CHAR, all, n, MPI_CHAR,
+	    MPI_COMM_WORLD));
+	CHECK(memcmp(all + (size_t)n * (size - 1), b, (size_t)n) == 0,
+	    "marker allgather");
+	if (rank == 0) {
+		printf("coll_check: broadcast %.*s\n", (int)ml, b);
+		fflush(stdout);
+	}
+	absorb(all, (size_t)n * size);
+	free(b);
+	free(all);
+	return ex_finish("coll_check", sum);
+}
+
+/* Collectives on a split communicator (its own keys and sequence). */
+static void
+test_split(void)
+{
+	int e0 = ex_errs, sub, subsize, i, color = rank % 2;
+	int b[64], sumv[64];
+	MPI_Comm half;
+
+	MPI_Comm_split(MPI_COMM_WORLD, color, -rank, &half);
+	MPI_Comm_rank(half, &sub);
+	MPI_Comm_size(half, &subsize);
+	for (i = 0; i < 64; i++)
+		b[i] = sub == 0 ? val(rank, i, 180) : UNSET;
+	/* Sub rank 0 is the highest world rank of this color. */
+	MPI_OK(MPI_Bcast(b, 64, MPI_INT, 0, half));
+	{
+		int top = size - 1;
+
+		while (top % 2 != color)
+			top--;
+		int_check("split bcast", b, 64, top, 180);
+	}
+	for (i = 0; i < 64; i++)
+		b[i] = val(rank, i, 181);
+	MPI_OK(MPI_Allreduce(b, sumv, 64, MPI_INT, MPI_SUM, half));
+	for (i = 0; i < 64; i++) {
+		int want = 0;
+
+		for (int r = color; r < size; r += 2)
+			want += val(r, i, 181);
+		if (sumv[i] != want) {
+			CHECK(0, "split allreduce: element %d", i);
+			break;
+		}
+	}
+	absorb(sumv, sizeof(sumv));
+	MPI_Comm_free(&half);
+	(void)subsize;
+	family("split", e0);
+}
+
+int
+main(int argc, char **argv)
+{
+	int rc;
+
+	rank = ex_init(&argc, &argv, &size);
+	MPI_Type_vector(2, 1, 3, MPI_INT, &vec);
+	MPI_Type_commit(&vec);
+	MPI_Type_contiguous(4, MPI_INT, &mat);
+	MPI_Type_commit(&mat);
+	MPI_Op_create(matmul_fn, 0, &matmul);
+	if (argc > 1) {
+		rc = marker_mode(argv[1]);
+		MPI_Finalize();
+		return rc;
+	}
+
+	test_bcast();
+	test_gather();
+	test_scatter();
+	test_allgather();
+	test_alltoall();
+	test_reduce();
+	test_allreduce();
+	test_reduce_scatter();
+	test_scan();
+	test_split();
+
+	MPI_Op_free(&matmul);
+	MPI_Type_free(&mat);
+	MPI_Type_free(&vec);
+	rc = ex_finish("coll_check", sum);
+	MPI_Finalize();
+	return rc;
+}
