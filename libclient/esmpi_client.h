@@ -188,6 +188,10 @@ int esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world,
 int esmpi_refuse(struct esmpi_comm *c, int src, int tag, int r);
 /* Collectives use this tag for policy matching and in their AAD. */
 #define ESMPI_COLL_TAG (-1)
+/* The state to protect comm with, or NULL to pass the call through (not
+ * initialised yet, or peer MPI_PROC_NULL); *rc set when the call must fail
+ * instead (init failed, or no keys for comm: never plaintext). */
+struct esmpi_comm *esmpi_protect(MPI_Comm comm, int peer, int *rc);
 /* Report plaintext sizes in a status that describes a record. */
 void esmpi_status_fix(MPI_Status *st);
 

@@ -317,10 +317,8 @@ esmpi_refuse(struct esmpi_comm *c, int src, int tag, int r)
 
 /* ---- wrappers ---- */
 
-/* The state to protect comm with, or NULL to pass the call through (not
- * initialised yet, or MPI_PROC_NULL). Sets *rc when the call must fail. */
-static struct esmpi_comm *
-protect(MPI_Comm comm, int peer, int *rc)
+struct esmpi_comm *
+esmpi_protect(MPI_Comm comm, int peer, int *rc)
 {
 	struct esmpi_comm *c;
 
@@ -364,7 +362,7 @@ blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
 	struct esmpi_msg m;
 	int rc;
 
-	if ((c = protect(comm, dest, &rc)) == NULL)
+	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    fn(buf, count, dt, dest, tag, comm);
 	if ((rc = seal_or_fail(c, buf, count, dt, dest, tag, &m)) !=
@@ -406,7 +404,7 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	uint8_t *rec;
 	int rc, reclen;
 
-	if ((c = protect(comm, source, &rc)) == NULL)
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Recv(buf, count, dt, source, tag, comm, status);
 	if (status == MPI_STATUS_IGNORE)
@@ -440,7 +438,7 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 	int rc, reclen = 0, sc = sendcount;
 	MPI_Datatype st = sendtype;
 
-	if ((c = protect(comm, MPI_ANY_SOURCE, &rc)) == NULL)
+	if ((c = esmpi_protect(comm, MPI_ANY_SOURCE, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc : PMPI_Sendrecv(sendbuf,
 		    sendcount, sendtype, dest, sendtag, recvbuf, recvcount,
 		    recvtype, source, recvtag, comm, status);
@@ -497,7 +495,7 @@ MPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status *status)
 	MPI_Status local;
 	int rc;
 
-	if ((c = protect(comm, source, &rc)) == NULL)
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Probe(source, tag, comm, status);
 	if (status == MPI_STATUS_IGNORE)
@@ -514,7 +512,7 @@ MPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status)
 	MPI_Status local;
 	int rc;
 
-	if ((c = protect(comm, source, &rc)) == NULL)
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Iprobe(source, tag, comm, flag, status);
 	if (status == MPI_STATUS_IGNORE)

@@ -231,23 +231,6 @@ settle(struct esmpi_req *r, MPI_Request now, MPI_Status *st, int rc)
 	return finish(r, st);
 }
 
-static struct esmpi_comm *
-protect_req(MPI_Comm comm, int peer, int *rc)
-{
-	struct esmpi_comm *c;
-
-	*rc = MPI_SUCCESS;
-	if (esmpi.failed) {
-		*rc = esmpi.err_init;
-		return NULL;
-	}
-	if (!esmpi.active || peer == MPI_PROC_NULL)
-		return NULL;
-	if ((c = esmpi_comm_get(comm)) == NULL)
-		*rc = esmpi_fail(comm, esmpi.err_internal, "communicator has "
-		    "no esmpi keys; refusing to send in plaintext");
-	return c;
-}
 
 typedef int (*isend_fn)(const void *, int, MPI_Datatype, int, int, MPI_Comm,
     MPI_Request *);
@@ -261,7 +244,7 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 	struct esmpi_msg m;
 	int rc, e, flag = 0;
 
-	if ((c = protect_req(comm, dest, &rc)) == NULL)
+	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    fn(buf, count, dt, dest, tag, comm, req);
 	if ((e = esmpi_seal(c, buf, count, dt, dest, tag, &m)) != 0)
@@ -364,7 +347,7 @@ MPI_Bsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
 	struct esmpi_msg m;
 	int rc, e;
 
-	if ((c = protect_req(comm, dest, &rc)) == NULL)
+	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Bsend(buf, count, dt, dest, tag, comm);
 	bsend_reap(0);
@@ -397,7 +380,7 @@ MPI_Ibsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
 {
 	int rc;
 
-	if (protect_req(comm, dest, &rc) == NULL)
+	if (esmpi_protect(comm, dest, &rc) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Ibsend(buf, count, dt, dest, tag, comm, req);
 	return nb_send(PMPI_Isend, buf, count, dt, dest, tag, comm, req);
@@ -448,7 +431,7 @@ MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	struct esmpi_req *r;
 	int rc;
 
-	if ((c = protect_req(comm, source, &rc)) == NULL)
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Irecv(buf, count, dt, source, tag, comm, req);
 	if ((r = new_recv(c, buf, count, dt, comm, 0)) == NULL)
@@ -524,7 +507,7 @@ MPI_Mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message,
 	MPI_Status local;
 	int rc;
 
-	if (protect_req(comm, source, &rc) == NULL)
+	if (esmpi_protect(comm, source, &rc) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Mprobe(source, tag, comm, message, status);
 	if (status == MPI_STATUS_IGNORE)
@@ -544,7 +527,7 @@ MPI_Improbe(int source, int tag, MPI_Comm comm, int *flag,
 	MPI_Status local;
 	int rc;
 
-	if (protect_req(comm, source, &rc) == NULL)
+	if (esmpi_protect(comm, source, &rc) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Improbe(source, tag, comm, flag, message, status);
 	if (status == MPI_STATUS_IGNORE)
@@ -638,7 +621,7 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 	struct esmpi_req *r;
 	int rc, tsz;
 
-	if ((c = protect_req(comm, dest, &rc)) == NULL)
+	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    fn(buf, count, dt, dest, tag, comm, req);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -704,7 +687,7 @@ MPI_Bsend_init(const void *buf, int count, MPI_Datatype dt, int dest,
 
 	/* Buffered mode would need room for records in the user's attached
 	 * buffer; standard mode is used instead (see ARCHITECTURE.md). */
-	if (protect_req(comm, dest, &rc) == NULL)
+	if (esmpi_protect(comm, dest, &rc) == NULL)
 		return rc != MPI_SUCCESS ? rc : PMPI_Bsend_init(buf, count,
 		    dt, dest, tag, comm, req);
 	return send_init(PMPI_Send_init, buf, count, dt, dest, tag, comm, req);
@@ -718,7 +701,7 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	struct esmpi_req *r;
 	int rc;
 
-	if ((c = protect_req(comm, source, &rc)) == NULL)
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Recv_init(buf, count, dt, source, tag, comm, req);
 	if ((r = new_recv(c, buf, count, dt, comm, 1)) == NULL)

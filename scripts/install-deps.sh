@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Installs every Debian package that building and testing esmpi needs.
+# Installs every Debian package that building and testing esmpi needs,
+# plus any package names given as arguments (packaging/install-deps.sh).
 # Idempotent and non-interactive; run as root on Debian 12.
 set -eu
 
@@ -13,7 +14,8 @@ openmpi-bin libopenmpi-dev gfortran
 python3 python3-pytest python3-yaml
 iproute2 tshark ethtool util-linux procps
 netpipe-openmpi python3-mpi4py gnuplot-nox
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev
+$*"
 
 missing=""
 for p in $PKGS; do
