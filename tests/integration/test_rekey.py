@@ -102,3 +102,23 @@ def test_node_key_rotation_for_later_jobs(daemons):
     assert "checksum" in finish(esmpirun(d.sock, prog))
     evs = d.wait_audit("key_rotated")
     assert evs[0]["ESMPI_REASON"] == "node-key"
+
+
+def test_daemon_killed_and_restarted_mid_job(daemons):
+    """SIGKILL esmpid while a job streams: the job goes on with the keys
+    it holds; a restarted esmpid serves new jobs."""
+    d = daemons("kill")
+    prog = EXAMPLES / "stream"
+    p = esmpirun(d.sock, prog, 200000)
+    try:
+        it.wait_for(lambda: len([x for x in d.status()["sessions"]
+                                 if x["state"] == "keyed"]) == 2,
+                    timeout=30, what="two keyed sessions")
+        d.proc.kill()
+        d.proc.wait(10)
+        d.start()
+    finally:
+        out = finish(p, timeout=180)
+    assert "stream: 200000 rounds, OK" in out
+    assert "checksum" in finish(esmpirun(d.sock, EXAMPLES / "ring"))
+    assert d.wait_audit("session_open", count=4)
