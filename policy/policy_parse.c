@@ -238,6 +238,30 @@ yaml_failure(struct pctx *c, const yaml_parser_t *yp)
 	}
 }
 
+/*
+ * Whether value byte i starts a character no value may hold: C0 controls
+ * and DEL (names end up in logs and journald fields), and what an escape
+ * ("\x85", "\N", "\P", "\uFFFE") can put in a value but a quoted scalar
+ * cannot carry back: C1 controls and U+FFFE/U+FFFF, which libyaml's
+ * reader refuses, and the line breaks NEL (a C1 control), U+2028 and
+ * U+2029, around which a quoted scalar folds whitespace away. Refusing
+ * them keeps esmpi_pol_format()'s output loadable as the same policy.
+ * libyaml hands over valid UTF-8.
+ */
+static int
+bad_char(const unsigned char *v, size_t len, size_t i)
+{
+	if (v[i] < 0x20 || v[i] == 0x7f)
+		return 1;
+	if (v[i] == 0xc2 && i + 1 < len && v[i + 1] <= 0x9f)
+		return 1;
+	if (v[i] == 0xe2 && i + 2 < len && v[i + 1] == 0x80 &&
+	    (v[i + 2] == 0xa8 || v[i + 2] == 0xa9))
+		return 1;
+	return v[i] == 0xef && i + 2 < len && v[i + 1] == 0xbf &&
+	    v[i + 2] >= 0xbe;
+}
+
 static int
 node_new(struct pctx *c, enum pnode_kind kind, const yaml_event_t *ev,
     struct pnode **out)
@@ -255,10 +279,7 @@ node_new(struct pctx *c, enum pnode_kind kind, const yaml_event_t *ev,
 		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 		n->len = ev->data.scalar.length;
 		for (i = 0; i < n->len; i++) {
-			unsigned char ch = ev->data.scalar.value[i];
-
-			/* Names end up in logs and journald fields. */
-			if (ch < 0x20 || ch == 0x7f) {
+			if (bad_char(ev->data.scalar.value, n->len, i)) {
 				free(n);
 				return err_at(c, (int)ev->start_mark.line + 1,
 				    (int)ev->start_mark.column + 1,
