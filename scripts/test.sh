@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Install what is needed, build, and run every test: unit tests (ctest),
-# the same unit tests under ASan+UBSan, and the integration suite (pytest,
-# real esmpid, journald, mpirun, network namespaces). Run as root.
+# the same unit tests under ASan+UBSan, a short fuzz run, the integration
+# suite (pytest: real esmpid, journald, mpirun, network namespaces) and the
+# packaging suite. Run as root.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -18,6 +19,9 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DESMPI_SANITIZE=ON \
 cmake --build build-asan -j"$(nproc)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --test-dir build-asan --output-on-failure
+
+echo "== fuzzing: every parser, 30 s each (libFuzzer, clang)"
+./scripts/fuzz.sh 30
 
 echo "== integration tests (pytest)"
 # Debian's python3 carries python3-pytest (and mpi4py); a pyenv python3
