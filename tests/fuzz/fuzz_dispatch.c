@@ -333,8 +333,10 @@ dispatch(struct esmpid_conn *c, const uint8_t *body, size_t len)
 {
 	int r;
 
-	if (skip_request(body, len))
+	if (skip_request(body, len)) {
+		c->closing = 1;	/* as the daemon would after an error */
 		return ESMPI_ERR_PROTOCOL;
+	}
 	r = esmpid_dispatch(&dmn, c, body, len);
 	CHECK(r <= 0);
 	if (r != 0) {
