@@ -6,7 +6,6 @@ and a broadcast marker crosses TCP loopback in clear only without esmpi.
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_coll.py
 """
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -66,7 +65,6 @@ def _wire_run(prog, socket=None):
     return r.stdout
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="no tshark")
 def test_bcast_marker_on_wire_only_without_esmpi(daemons, workdir):
     d = daemons("collwire")
     prog = mh.example(PROG)
