@@ -200,7 +200,9 @@ take_policy(const Esmpi__HelloReply *h)
 	size_t i, j;
 
 	settings_from_pb(h->defaults, &esmpi.defaults);
-	if (esmpi_suite_by_id(esmpi.defaults.suite) == NULL)
+	/* Only AEAD suites: a reply naming none (or nothing) is refused. */
+	if (h->defaults == NULL || esmpi.defaults.suite <= ESMPI_SUITE_NONE ||
+	    esmpi_suite_by_id(esmpi.defaults.suite) == NULL)
 		return ESMPI_ERR_SUITE;
 	if ((esmpi.rules = calloc(h->n_rules + 1, sizeof(*esmpi.rules))) ==
 	    NULL)
@@ -209,6 +211,7 @@ take_policy(const Esmpi__HelloReply *h)
 		const Esmpi__Rule *pr = h->rules[i];
 		struct esmpi_pol_rule *r = &esmpi.rules[i];
 
+		esmpi.nrules++;		/* counted now: freed at Finalize */
 		r->name = strdup(pr->name);
 		r->comm = *pr->comm ? strdup(pr->comm) : NULL;
 		r->ntags = pr->n_tags;
@@ -221,9 +224,9 @@ take_policy(const Esmpi__HelloReply *h)
 			r->tags[j].hi = pr->tags[j]->hi;
 		}
 		settings_from_pb(pr->settings, &r->set);
-		if (esmpi_suite_by_id(r->set.suite) == NULL)
+		if (r->set.suite <= ESMPI_SUITE_NONE ||
+		    esmpi_suite_by_id(r->set.suite) == NULL)
 			return ESMPI_ERR_SUITE;
-		esmpi.nrules++;
 	}
 	return 0;
 }
