@@ -22,9 +22,22 @@
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
 
+/*
+ * The last state each thread looked up, valid while no state was freed
+ * since: a freed communicator's handle may come back for a new one.
+ * Spares the attribute look-up on every message.
+ */
+static atomic_uint_fast64_t comm_gen = 1;
+static __thread struct {
+	MPI_Comm comm;
+	struct esmpi_comm *c;
+	uint64_t gen;
+} last_comm;
+
 static void
 comm_state_free(struct esmpi_comm *c)
 {
+	atomic_fetch_add(&comm_gen, 1);
 	pthread_mutex_lock(&esmpi.comms_lock);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -165,13 +178,19 @@ fail:
 struct esmpi_comm *
 esmpi_comm_get(MPI_Comm comm)
 {
+	uint64_t gen = atomic_load(&comm_gen);
 	void *val = NULL;
 	int flag = 0;
 
+	if (last_comm.comm == comm && last_comm.gen == gen)
+		return last_comm.c;
 	if (comm == MPI_COMM_NULL ||
 	    PMPI_Comm_get_attr(comm, esmpi.keyval, &val, &flag) !=
 	    MPI_SUCCESS || !flag)
 		return NULL;
+	last_comm.comm = comm;
+	last_comm.c = val;
+	last_comm.gen = gen;
 	return val;
 }
 

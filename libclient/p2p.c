@@ -15,13 +15,69 @@
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
 
+/*
+ * Predefined datatypes never change, so their sizes are looked up once;
+ * the per-message path then makes no datatype calls for them. (Derived
+ * handles may be freed and reused for another layout: always asked.)
+ */
+static const MPI_Datatype predefined[] = {
+	MPI_BYTE, MPI_CHAR, MPI_INT, MPI_DOUBLE, MPI_FLOAT, MPI_LONG,
+	MPI_UNSIGNED_CHAR, MPI_SIGNED_CHAR, MPI_SHORT, MPI_UNSIGNED_SHORT,
+	MPI_UNSIGNED, MPI_UNSIGNED_LONG, MPI_LONG_LONG, MPI_UNSIGNED_LONG_LONG,
+	MPI_INT8_T, MPI_INT16_T, MPI_INT32_T, MPI_INT64_T, MPI_UINT8_T,
+	MPI_UINT16_T, MPI_UINT32_T, MPI_UINT64_T, MPI_C_BOOL, MPI_AINT,
+	MPI_OFFSET, MPI_COUNT, MPI_WCHAR,
+};
+#define NPREDEFINED (sizeof(predefined) / sizeof(predefined[0]))
+static int predefined_size[NPREDEFINED];
+static pthread_once_t predefined_once = PTHREAD_ONCE_INIT;
+
+static void
+predefined_init(void)
+{
+	size_t i;
+
+	for (i = 0; i < NPREDEFINED; i++)
+		if (PMPI_Type_size(predefined[i], &predefined_size[i]) !=
+		    MPI_SUCCESS)
+			predefined_size[i] = -1;
+}
+
+/* Size of a predefined, contiguous type, or -1. */
+static int
+predefined_type_size(MPI_Datatype dt)
+{
+	size_t i;
+
+	pthread_once(&predefined_once, predefined_init);
+	for (i = 0; i < NPREDEFINED; i++)
+		if (predefined[i] == dt)
+			return predefined_size[i];
+	return -1;
+}
+
+static int
+type_size(MPI_Datatype dt)
+{
+	int tsz = predefined_type_size(dt);
+
+	if (tsz < 0)
+		PMPI_Type_size(dt, &tsz);
+	return tsz;
+}
+
 /* Contiguous layout of count elements: the bytes start at buf+lb. */
 static int
 contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb)
 {
 	MPI_Aint tlb, text, elb, eext;
-	int tsz;
+	int tsz = predefined_type_size(dt);
 
+	if (tsz >= 0) {
+		*bytes = (size_t)tsz * (size_t)(count > 0 ? count : 0);
+		*lb = 0;
+		return 1;
+	}
 	PMPI_Type_size(dt, &tsz);
 	*bytes = (size_t)tsz * (size_t)(count > 0 ? count : 0);
 	PMPI_Type_get_true_extent(dt, &tlb, &text);
@@ -33,11 +89,10 @@ contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb)
 int
 esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen)
 {
-	int tsz;
 	long long n;
 
-	PMPI_Type_size(dt, &tsz);
-	n = (long long)tsz * (count > 0 ? count : 0) + ESMPI_REC_OVERHEAD;
+	n = (long long)type_size(dt) * (count > 0 ? count : 0) +
+	    ESMPI_REC_OVERHEAD;
 	if (n > INT_MAX)
 		return ESMPI_ERR_TOO_LARGE;
 	*reclen = (int)n;

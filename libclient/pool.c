@@ -3,6 +3,9 @@
  * Record buffers, reused. Large buffers from malloc are fresh mmaps: every
  * message would pay for mmap, page faults and munmap. Buffers here hold
  * ciphertext only (never plaintext), so they are not wiped on reuse.
+ *
+ * Small buffers (the latency path) come from a per-thread cache first, so
+ * a small message takes no lock; the shared pool behind it is bounded.
  */
 #include <stdlib.h>
 
@@ -13,19 +16,32 @@
 #define POOL_PER_CLASS	64		/* small classes; see class_cap() */
 #define POOL_CLASS_BYTES (128u << 20)	/* what one class may keep */
 #define POOL_CLASSES	(POOL_MAX_SHIFT - POOL_MIN_SHIFT + 1)
+#define CACHE_CLASSES	5		/* 256 B .. 4 KiB per thread */
+#define CACHE_DEPTH	16
 
 static void *pool[POOL_CLASSES][POOL_PER_CLASS];
 static int pool_n[POOL_CLASSES];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
+struct thread_cache {
+	void *buf[CACHE_CLASSES][CACHE_DEPTH];
+	int n[CACHE_CLASSES];
+	int registered;
+};
+static __thread struct thread_cache tcache;
+static pthread_key_t tcache_key;
+static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
+
+/* The class whose buffers (2^(class + MIN_SHIFT) bytes) hold len. */
 static int
 class_of(size_t len)
 {
-	int k = POOL_MIN_SHIFT;
+	int k;
 
-	while (k <= POOL_MAX_SHIFT && ((size_t)1 << k) < len)
-		k++;
-	return k - POOL_MIN_SHIFT;
+	if (len <= ((size_t)1 << POOL_MIN_SHIFT))
+		return 0;
+	k = 64 - __builtin_clzll((unsigned long long)len - 1);
+	return k > POOL_MAX_SHIFT ? POOL_CLASSES : k - POOL_MIN_SHIFT;
 }
 
 /* Enough buffers for a window of messages in flight, bounded in bytes. */
@@ -37,19 +53,58 @@ class_cap(int c)
 	return n < 2 ? 2 : n > POOL_PER_CLASS ? POOL_PER_CLASS : (int)n;
 }
 
-void *
-esmpi_pool_get(size_t len)
+static void *
+shared_get(int c)
 {
-	int c = class_of(len);
 	void *p = NULL;
 
-	if (c >= POOL_CLASSES)
-		return malloc(len);
 	pthread_mutex_lock(&pool_lock);
 	if (pool_n[c] > 0)
 		p = pool[c][--pool_n[c]];
 	pthread_mutex_unlock(&pool_lock);
 	return p != NULL ? p : malloc((size_t)1 << (c + POOL_MIN_SHIFT));
+}
+
+static void
+shared_put(void *p, int c)
+{
+	pthread_mutex_lock(&pool_lock);
+	if (pool_n[c] < class_cap(c)) {
+		pool[c][pool_n[c]++] = p;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	free(p);
+}
+
+/* A thread that ends hands its cached buffers back to the shared pool. */
+static void
+tcache_flush(void *arg)
+{
+	struct thread_cache *t = arg;
+	int c;
+
+	for (c = 0; c < CACHE_CLASSES; c++)
+		while (t->n[c] > 0)
+			shared_put(t->buf[c][--t->n[c]], c);
+}
+
+static void
+tcache_key_init(void)
+{
+	(void)pthread_key_create(&tcache_key, tcache_flush);
+}
+
+void *
+esmpi_pool_get(size_t len)
+{
+	int c = class_of(len);
+
+	if (c >= POOL_CLASSES)
+		return malloc(len);
+	if (c < CACHE_CLASSES && tcache.n[c] > 0)
+		return tcache.buf[c][--tcache.n[c]];
+	return shared_get(c);
 }
 
 void
@@ -59,15 +114,20 @@ esmpi_pool_put(void *p, size_t len)
 
 	if (p == NULL)
 		return;
-	if (c < POOL_CLASSES) {
-		pthread_mutex_lock(&pool_lock);
-		if (pool_n[c] < class_cap(c)) {
-			pool[c][pool_n[c]++] = p;
-			p = NULL;
-		}
-		pthread_mutex_unlock(&pool_lock);
+	if (c >= POOL_CLASSES) {
+		free(p);
+		return;
 	}
-	free(p);
+	if (c < CACHE_CLASSES && tcache.n[c] < CACHE_DEPTH) {
+		if (!tcache.registered) {
+			pthread_once(&tcache_once, tcache_key_init);
+			tcache.registered = 1;
+			(void)pthread_setspecific(tcache_key, &tcache);
+		}
+		tcache.buf[c][tcache.n[c]++] = p;
+		return;
+	}
+	shared_put(p, c);
 }
 
 void
@@ -75,6 +135,7 @@ esmpi_pool_drain(void)
 {
 	int c;
 
+	tcache_flush(&tcache);	/* this thread's; others flush as they end */
 	pthread_mutex_lock(&pool_lock);
 	for (c = 0; c < POOL_CLASSES; c++)
 		while (pool_n[c] > 0)
