@@ -60,7 +60,10 @@ struct esmpi_keytry {
 	struct esmpi_chain *k;
 	struct esmpi_aead *aead;	/* what to open with */
 	struct esmpi_aead *fresh;	/* made for this record */
-	uint8_t steps[ESMPI_EPOCH_WINDOW][32];	/* forward chain keys */
+	uint8_t (*steps)[32];		/* forward chain keys (allocated
+					 * only when moving forward: rare,
+					 * and keeps this small on the
+					 * per-message stack) */
 	uint32_t nsteps;		/* epochs to move forward on commit */
 };
 

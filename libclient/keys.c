@@ -227,6 +227,7 @@ esmpi_key_recv(struct esmpi_comm *c, int peer, int suite, uint32_t epoch,
 	uint32_t i;
 
 	t->aead = t->fresh = NULL;
+	t->steps = NULL;
 	t->nsteps = 0;
 	if (suite <= 0 || suite >= ESMPI_NSUITES)
 		return ESMPI_ERR_SUITE;
@@ -250,6 +251,8 @@ esmpi_key_recv(struct esmpi_comm *c, int peer, int suite, uint32_t epoch,
 	if (epoch - k->epoch >= ESMPI_EPOCH_WINDOW)
 		return ESMPI_ERR_AUTH;
 	/* Forward: derive on the side; esmpi_key_commit() keeps it. */
+	if ((t->steps = malloc((size_t)(epoch - k->epoch) * 32)) == NULL)
+		return ESMPI_ERR_NOMEM;
 	t->nsteps = epoch - k->epoch;
 	memcpy(t->steps[0], k->chain, 32);
 	if (chain_next(t->steps[0]) != 0)
@@ -286,7 +289,8 @@ esmpi_key_commit(struct esmpi_keytry *t)
 	esmpi_aead_free(k->aead);
 	k->aead = t->fresh;
 	t->fresh = NULL;
-	esmpi_memzero(t->steps, (size_t)t->nsteps * 32);
+	esmpi_freezero(t->steps, (size_t)t->nsteps * 32);
+	t->steps = NULL;
 	t->nsteps = 0;
 }
 
@@ -295,8 +299,8 @@ esmpi_key_drop(struct esmpi_keytry *t)
 {
 	esmpi_aead_free(t->fresh);
 	t->fresh = NULL;
-	if (t->nsteps)
-		esmpi_memzero(t->steps, (size_t)t->nsteps * 32);
+	esmpi_freezero(t->steps, (size_t)t->nsteps * 32);
+	t->steps = NULL;
 	t->nsteps = 0;
 }
 
