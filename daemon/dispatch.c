@@ -85,6 +85,7 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 		    "protocol version %u not supported (daemon speaks %u)",
 		    h->version, ESMPI_PROTO_VERSION);
 		c->closing = 1;
+		c->close_why = "protocol version";
 		return 0;
 	}
 	if (h->job_id.len != ESMPI_JOB_ID_LEN || h->size == 0 ||
@@ -95,6 +96,7 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 		    "unknown project '%.63s' (ESMPI_PROJECT): not in policy %s",
 		    h->project, d->policy->source);
 		c->closing = 1;
+		c->close_why = "unknown project";
 		return 0;
 	}
 	memcpy(c->job_id, h->job_id.data, ESMPI_JOB_ID_LEN);
@@ -673,6 +675,7 @@ esmpid_dispatch(struct esmpid *d, struct esmpid_conn *c, const uint8_t *body,
 			break;
 		}
 		c->closing = 1;
+		c->close_why = "finalize";
 		r = reply_ok(c, "goodbye");
 		break;
 	case ESMPI__REQUEST__BODY_AUDIT:

@@ -44,6 +44,7 @@ struct esmpid_conn {
 	uint8_t *tx;
 	size_t tx_len, tx_off;
 	int closing;			/* close once tx drained */
+	const char *close_why;		/* audited reason for closing */
 
 	/* from Hello */
 	uint8_t job_id[ESMPI_JOB_ID_LEN];

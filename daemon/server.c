@@ -298,6 +298,7 @@ accept_conn(struct esmpid *d, int lfd, enum esmpid_conn_kind kind)
 			    "the admin socket (root or the admin group only)" :
 			    "the policy's access list");
 			c->closing = 1;
+			c->close_why = "access denied";
 			/* Send the refusal now; this closes once it is out. */
 			(void)conn_flush(d, c);
 		}
@@ -329,7 +330,8 @@ conn_flush(struct esmpid *d, struct esmpid_conn *c)
 		c->tx = NULL;
 		c->tx_len = c->tx_off = 0;
 		if (c->closing) {
-			conn_close(d, c, "closed by daemon");
+			conn_close(d, c, c->close_why ? c->close_why :
+			    "closed by daemon");
 			return -1;
 		}
 	}
@@ -352,6 +354,7 @@ frame_error(struct esmpid *d, struct esmpid_conn *c, int r)
 	(void)esmpid_reply_error(c, r, "%s; closing connection",
 	    esmpi_strerror(r));
 	c->closing = 1;
+	c->close_why = "protocol error";
 }
 
 static void
@@ -368,7 +371,8 @@ conn_readable(struct esmpid *d, struct esmpid_conn *c)
 		while (read(c->fd, junk, sizeof(junk)) > 0)
 			;
 		if (c->tx_len == 0)
-			conn_close(d, c, "closed by daemon");
+			conn_close(d, c, c->close_why ? c->close_why :
+			    "closed by daemon");
 		else
 			(void)conn_flush(d, c);
 		return;
