@@ -479,9 +479,11 @@ int
 esmpi_session_start(void)
 {
 	char err[512];
-	int r;
+	int r, provided = MPI_THREAD_SINGLE;
 
 	esmpi.initialized = 1;
+	PMPI_Query_thread(&provided);
+	esmpi.threads_multi = provided == MPI_THREAD_MULTIPLE;
 	PMPI_Comm_rank(MPI_COMM_WORLD, &esmpi.world_rank);
 	PMPI_Comm_size(MPI_COMM_WORLD, &esmpi.world_size);
 	if (PMPI_Add_error_class(&esmpi.err_class) != MPI_SUCCESS)
