@@ -94,8 +94,12 @@ struct esmpi_state {
 	int world_rank, world_size;
 	uint8_t job_id[16];
 	uint8_t *job_key;		/* 32 bytes, protected memory */
-	int dfd;			/* daemon connection */
-	pthread_mutex_t dlock;
+	int dfd;			/* daemon connection, -1: lost */
+	pthread_mutex_t dlock;		/* dfd, reconnection, audit queue */
+	char dpath[108];		/* daemon socket (sun_path) */
+	uint64_t reconnect_at;		/* coarse seconds: next attempt */
+	unsigned backoff;		/* seconds between attempts */
+	uint32_t max_epoch;		/* highest sender epoch reached */
 	struct esmpi_pol_settings defaults;
 	struct esmpi_pol_rule *rules;
 	size_t nrules;
