@@ -74,8 +74,8 @@ push_pending_rotation(struct esmpid *d, struct esmpid_conn *c)
 	Esmpi__RekeyEvent ev = ESMPI__REKEY_EVENT__INIT;
 	const struct esmpid_rotation *rot;
 	uint64_t now = esmpid_now();
-	char reason[64], job[64];
-	const char *extra[] = { reason, job, NULL };
+	char reason[64];
+	const char *extra[] = { reason, NULL };	/* job, rank: from c */
 	int i, r;
 
 	for (i = 0; i < ESMPID_PENDING_ROTATIONS; i++) {
@@ -94,7 +94,6 @@ push_pending_rotation(struct esmpid *d, struct esmpid_conn *c)
 	if ((r = esmpid_reply(c, &rep)) != 0)
 		return r;
 	snprintf(reason, sizeof(reason), "ESMPI_REASON=resumed");
-	snprintf(job, sizeof(job), "ESMPI_JOB=%s", c->job_hex);
 	esmpid_audit(5, "key_rotated", c, extra, "rekey requested %llu s ago "
 	    "pushed to rank %u of job %s, which reconnected since",
 	    (unsigned long long)(now - rot->at), c->rank, c->job_hex);
