@@ -171,7 +171,8 @@ flush_audits(void)
 		a.peer = -1;
 		a.tag = -1;
 		a.detail = detail;
-		if (send_audit(&a, err, sizeof(err)) != 0)
+		/* Refused by esmpid (not lost on the way): do not insist. */
+		if (send_audit(&a, err, sizeof(err)) != 0 && esmpi.dfd < 0)
 			return;
 		audit_dropped = 0;
 	}
