@@ -317,3 +317,25 @@ esmpi_replay_accept(struct esmpi_replay *w, uint64_t seq)
 	}
 	w->bits[(seq / 64) % ESMPI_REPLAY_WORDS] |= 1ULL << (seq % 64);
 }
+
+int
+esmpi_order_check(const struct esmpi_order *o, uint64_t ticket, uint64_t seq)
+{
+	if (ticket == 0 || o->ticket == 0 || ticket == o->ticket)
+		return 0;
+	if (ticket > o->ticket ? seq <= o->seq : seq >= o->seq)
+		return ESMPI_ERR_REPLAY;
+	return 0;
+}
+
+void
+esmpi_order_accept(struct esmpi_order *o, uint64_t ticket, uint64_t seq)
+{
+	/* Equal tickets (one Startall) are unordered among themselves: keep
+	 * the highest seq, which every later-posted receive must exceed. */
+	if (ticket == 0 || ticket < o->ticket)
+		return;
+	if (ticket > o->ticket || seq > o->seq)
+		o->seq = seq;
+	o->ticket = ticket;
+}

@@ -27,7 +27,10 @@
 
 #define ESMPI_REC_F_COLL	0x0001	/* part of a collective */
 #define ESMPI_REC_F_SIGNED	0x0002	/* reserved: a signature follows */
-#define ESMPI_REC_F_KNOWN	(ESMPI_REC_F_COLL | ESMPI_REC_F_SIGNED)
+#define ESMPI_REC_F_UNORDERED	0x0004	/* sender is multithreaded: no order
+					 * among its records of one tag */
+#define ESMPI_REC_F_KNOWN	(ESMPI_REC_F_COLL | ESMPI_REC_F_SIGNED | \
+				 ESMPI_REC_F_UNORDERED)
 
 /* dst of a record sealed once for several receivers (collectives). */
 #define ESMPI_REC_DST_ALL	UINT32_MAX
@@ -142,5 +145,24 @@ int esmpi_replay_check(const struct esmpi_replay *w, uint64_t seq)
  * refuse is ignored.
  */
 void esmpi_replay_accept(struct esmpi_replay *w, uint64_t seq);
+
+/*
+ * Order of one (communicator, peer, tag): MPI matches its messages to
+ * receives in the order the receives were posted, so a receive posted
+ * later (higher ticket) must get a higher seq, an earlier one a lower seq.
+ * A record is compared with the one of the latest-posted receive opened
+ * so far; ticket 0 means "order unknown" (never checked). Zero-initialise.
+ */
+struct esmpi_order {
+	uint64_t ticket;	/* highest ticket opened, 0: none */
+	uint64_t seq;		/* highest seq among records of that ticket */
+};
+
+/* 0 if seq fits the posting order, else ESMPI_ERR_REPLAY (reordered). */
+int esmpi_order_check(const struct esmpi_order *o, uint64_t ticket,
+    uint64_t seq) __attribute__((warn_unused_result));
+
+/* Record an authenticated record's (ticket, seq). */
+void esmpi_order_accept(struct esmpi_order *o, uint64_t ticket, uint64_t seq);
 
 #endif

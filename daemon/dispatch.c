@@ -66,6 +66,40 @@ project_policy(const struct esmpi_policy *p, const char *project)
 	return NULL;
 }
 
+/* A rotation of c's job (or all) that c may have missed while away. */
+static int
+push_pending_rotation(struct esmpid *d, struct esmpid_conn *c)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__RekeyEvent ev = ESMPI__REKEY_EVENT__INIT;
+	const struct esmpid_rotation *rot;
+	uint64_t now = esmpid_now();
+	char reason[64];
+	const char *extra[] = { reason, NULL };	/* job, rank: from c */
+	int i, r;
+
+	for (i = 0; i < ESMPID_PENDING_ROTATIONS; i++) {
+		rot = &d->rotations[i];
+		if (rot->at != 0 && now - rot->at <= ESMPID_PENDING_SECONDS &&
+		    (rot->all || memcmp(rot->job_id, c->job_id,
+		    ESMPI_JOB_ID_LEN) == 0))
+			break;
+	}
+	if (i == ESMPID_PENDING_ROTATIONS)
+		return 0;
+	/* One event is enough: a rekey moves every key of the rank. */
+	ev.reason = 1;
+	rep.body_case = ESMPI__REPLY__BODY_REKEY;
+	rep.rekey = &ev;
+	if ((r = esmpid_reply(c, &rep)) != 0)
+		return r;
+	snprintf(reason, sizeof(reason), "ESMPI_REASON=resumed");
+	esmpid_audit(5, "key_rotated", c, extra, "rekey requested %llu s ago "
+	    "pushed to rank %u of job %s, which reconnected since",
+	    (unsigned long long)(now - rot->at), c->rank, c->job_hex);
+	return 0;
+}
+
 static int
 process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 {
@@ -146,24 +180,33 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 	rep.hello = &hr;
 	if ((r = esmpid_reply(c, &rep)) != 0)
 		goto out;
-	c->state = SESS_OPEN;
+	/* A resuming rank has its keys: it only reports and takes rekeys. */
+	c->state = h->resume ? SESS_KEYED : SESS_OPEN;
+	if (h->resume)
+		c->epoch = h->epoch;
 	{
-		char suite[64], proj[96], host[96], size[32];
-		const char *extra[] = { suite, proj, host, size, NULL };
+		char suite[64], proj[96], host[96], size[32], why[32];
+		const char *extra[] = { suite, proj, host, size, why, NULL };
 
 		snprintf(suite, sizeof(suite), "ESMPI_SUITE=%s",
 		    suite_name(c->suite));
 		snprintf(proj, sizeof(proj), "ESMPI_PROJECT=%s", c->project);
 		snprintf(host, sizeof(host), "ESMPI_HOST=%s", c->host);
 		snprintf(size, sizeof(size), "ESMPI_SIZE=%u", c->size);
+		snprintf(why, sizeof(why), "ESMPI_REASON=%s",
+		    h->resume ? "resumed" : "new");
 		esmpid_audit(6, "session_open", c, extra,
-		    "session %llu opened: job %s rank %u/%u uid %u, default "
+		    "session %llu %s: job %s rank %u/%u uid %u, default "
 		    "suite %s, %zu rules, scope %s",
-		    (unsigned long long)c->session_id, c->job_hex, c->rank,
+		    (unsigned long long)c->session_id, h->resume ?
+		    "resumed (rank reconnected with its keys)" : "opened",
+		    c->job_hex, c->rank,
 		    c->size, (unsigned)c->uid, suite_name(c->suite),
 		    p->nrules, p->defaults.scope == ESMPI_SCOPE_INTER_NODE ?
 		    "inter-node" : "all");
 	}
+	if (h->resume)
+		r = push_pending_rotation(d, c);
 out:
 	free(sets);
 	free(rules);
@@ -405,6 +448,7 @@ reply_ok(struct esmpid_conn *c, const char *msg)
 /* Events a rank may report; anything else is a protocol violation. */
 static const char *const client_events[] = {
 	"integrity_failure", "replay_detected", "unprotected_call", "rekey",
+	"audit_dropped",
 	NULL,
 };
 
@@ -437,7 +481,8 @@ process_audit(struct esmpid *d, struct esmpid_conn *c, Esmpi__AuditReport *a)
 	snprintf(peer, sizeof(peer), "ESMPI_PEER=%d", a->peer);
 	snprintf(tag, sizeof(tag), "ESMPI_TAG=%d", a->tag);
 	prio = strcmp(a->event, "rekey") == 0 ||
-	    strcmp(a->event, "unprotected_call") == 0 ? 5 : 2;
+	    strcmp(a->event, "unprotected_call") == 0 ? 5 :
+	    strcmp(a->event, "audit_dropped") == 0 ? 4 : 2;
 	esmpid_audit(prio, a->event, c, extra, "job %s rank %u: %.300s",
 	    c->job_hex, c->rank, a->detail);
 	return reply_ok(c, "audited");
@@ -597,6 +642,7 @@ process_rotate(struct esmpid *d, struct esmpid_conn *c, Esmpi__Rotate *rot)
 	char msg[256], err[768], hexjob[2 * ESMPI_JOB_ID_LEN + 1] = "";
 	char reason[64], job[64];
 	const char *extra[] = { reason, job, NULL };
+	struct esmpid_rotation *pend;
 	unsigned n = 0;
 
 	if (rot->node_key) {
@@ -621,6 +667,14 @@ process_rotate(struct esmpid *d, struct esmpid_conn *c, Esmpi__Rotate *rot)
 		    "rotate needs a 16-byte job id or --all");
 	if (!rot->all)
 		hex(rot->job_id.data, ESMPI_JOB_ID_LEN, hexjob);
+	/* Kept for ranks that are away now (daemon restart): see Hello. */
+	pend = &d->rotations[d->next_rotation++ % ESMPID_PENDING_ROTATIONS];
+	pend->all = rot->all;
+	if (!rot->all)
+		memcpy(pend->job_id, rot->job_id.data, ESMPI_JOB_ID_LEN);
+	pend->at = esmpid_now();
+	if (pend->at == 0)
+		pend->at = 1;
 	ev.reason = 1;	/* requested by an admin */
 	rep.body_case = ESMPI__REPLY__BODY_REKEY;
 	rep.rekey = &ev;

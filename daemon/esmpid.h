@@ -73,6 +73,20 @@ struct esmpid_opts {
 	int max_clients;
 };
 
+/*
+ * Rotations of running jobs are also kept for a while: a rank that was
+ * not connected when one was pushed (daemon restarted, rank not yet back)
+ * gets it when it re-registers (Hello resume).
+ */
+#define ESMPID_PENDING_ROTATIONS	32
+#define ESMPID_PENDING_SECONDS		600
+
+struct esmpid_rotation {
+	uint8_t job_id[ESMPI_JOB_ID_LEN];
+	int all;
+	uint64_t at;			/* monotonic seconds, 0: unused */
+};
+
 struct esmpid {
 	struct esmpid_opts opt;
 	struct esmpi_identity *id;
@@ -86,6 +100,8 @@ struct esmpid {
 	uint64_t next_session;
 	uint64_t started;
 	uint64_t policy_loads, frames_rejected;
+	struct esmpid_rotation rotations[ESMPID_PENDING_ROTATIONS];
+	unsigned next_rotation;
 	int running;
 };
 

@@ -242,7 +242,7 @@ esmpi_comm_settings(const struct esmpi_comm *c, int tag)
 }
 
 /* Caller holds c->lock. The window of (peer, tag), created on first use. */
-struct esmpi_replay *
+struct esmpi_replay_slot *
 esmpi_comm_replay(struct esmpi_comm *c, int peer, int tag)
 {
 	size_t i, h;
@@ -270,15 +270,24 @@ esmpi_comm_replay(struct esmpi_comm *c, int peer, int tag)
 	h = ((size_t)peer * 31u + (size_t)tag) % c->capreplay;
 	while (c->replay[h].used) {
 		if (c->replay[h].peer == peer && c->replay[h].tag == tag)
-			return &c->replay[h].w;
+			return &c->replay[h];
 		h = (h + 1) % c->capreplay;
 	}
+	memset(&c->replay[h], 0, sizeof(c->replay[h]));
 	c->replay[h].used = 1;
 	c->replay[h].peer = peer;
 	c->replay[h].tag = tag;
-	esmpi_replay_init(&c->replay[h].w);
 	c->nreplay++;
-	return &c->replay[h].w;
+	return &c->replay[h];
+}
+
+uint64_t
+esmpi_recv_ticket(void)
+{
+	/* Threads may post in another order than they take tickets. */
+	if (esmpi.threads_multi)
+		return 0;
+	return atomic_fetch_add(&esmpi.recv_ticket, 1) + 1;
 }
 
 /* ---- communicator constructors ---- */

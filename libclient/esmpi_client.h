@@ -28,6 +28,7 @@ struct esmpi_replay_slot {
 	int peer;
 	int tag;
 	struct esmpi_replay w;
+	struct esmpi_order o;		/* posting order vs seq */
 };
 
 /*
@@ -96,8 +97,12 @@ struct esmpi_state {
 	int world_rank, world_size;
 	uint8_t job_id[16];
 	uint8_t *job_key;		/* 32 bytes, protected memory */
-	int dfd;			/* daemon connection */
-	pthread_mutex_t dlock;
+	int dfd;			/* daemon connection, -1: lost */
+	pthread_mutex_t dlock;		/* dfd, reconnection, audit queue */
+	char dpath[108];		/* daemon socket (sun_path) */
+	uint64_t reconnect_at;		/* coarse seconds: next attempt */
+	unsigned backoff;		/* seconds between attempts */
+	uint32_t max_epoch;		/* highest sender epoch reached */
 	struct esmpi_pol_settings defaults;
 	struct esmpi_pol_rule *rules;
 	size_t nrules;
@@ -107,6 +112,8 @@ struct esmpi_state {
 	struct esmpi_comm *comms;
 	pthread_mutex_t comms_lock;
 	atomic_uint rekey_gen;		/* RekeyEvents pushed by esmpid */
+	int threads_multi;		/* MPI_THREAD_MULTIPLE provided */
+	atomic_uint_fast64_t recv_ticket;	/* receives posted so far */
 };
 
 extern struct esmpi_state esmpi;
@@ -162,8 +169,11 @@ void esmpi_key_commit(struct esmpi_keytry *t);
 void esmpi_key_drop(struct esmpi_keytry *t);
 void esmpi_chain_clear(struct esmpi_chain *k);
 void esmpi_keys_free(struct esmpi_comm *c);
-struct esmpi_replay *esmpi_comm_replay(struct esmpi_comm *c, int peer,
+struct esmpi_replay_slot *esmpi_comm_replay(struct esmpi_comm *c, int peer,
     int tag);
+/* A ticket for a receive being posted (matched probes: just matched), or
+ * 0 when posting order says nothing (MPI_THREAD_MULTIPLE). */
+uint64_t esmpi_recv_ticket(void);
 
 /* p2p.c: sealing and opening of one message */
 struct esmpi_msg {
@@ -172,8 +182,9 @@ struct esmpi_msg {
 };
 int esmpi_seal(struct esmpi_comm *c, const void *buf, int count,
     MPI_Datatype dt, int dest, int tag, struct esmpi_msg *m);
+/* ticket: from esmpi_recv_ticket() when the receive was posted. */
 int esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
-    void *buf, int count, MPI_Datatype dt, MPI_Status *st);
+    void *buf, int count, MPI_Datatype dt, MPI_Status *st, uint64_t ticket);
 int esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen);
 /* Plaintext bytes of (count, dt); ESMPI_ERR_TOO_LARGE past int records. */
 int esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n);
@@ -212,6 +223,7 @@ struct esmpi_req {
 	int count;
 	MPI_Datatype dt;
 	int peer, tag;			/* persistent sends: where to */
+	uint64_t ticket;		/* receives: posting order */
 	MPI_Comm comm;
 	struct esmpi_comm *c;
 };

@@ -164,6 +164,8 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 	memset(&h, 0, sizeof(h));
 	h.version = ESMPI_REC_VERSION;
 	h.flags = coll_seq ? ESMPI_REC_F_COLL : 0;
+	if (esmpi.threads_multi)
+		h.flags |= ESMPI_REC_F_UNORDERED;
 	h.seq = atomic_fetch_add(&c->send_seq, 1);
 	h.length = n;
 	fill_aad(&a, c, c->my_world, dst_world, tag, coll_seq);
@@ -274,14 +276,15 @@ out:
 	free(off);
 }
 
-int
-esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
+/* ticket: posting order of a point-to-point receive, 0 if unknown. */
+static int
+open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
     uint64_t coll_seq, const uint8_t *rec, size_t reclen, void *buf,
-    int count, MPI_Datatype dt, size_t *len)
+    int count, MPI_Datatype dt, size_t *len, uint64_t ticket)
 {
 	struct esmpi_rec_hdr h;
 	struct esmpi_rec_aad a;
-	struct esmpi_replay *w = NULL;
+	struct esmpi_replay_slot *w = NULL;
 	struct esmpi_keytry kt;
 	uint8_t *out, *tmp = NULL;
 	size_t cap;
@@ -298,23 +301,31 @@ esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	else if ((out = tmp = malloc(cap ? cap : 1)) == NULL)
 		return ESMPI_ERR_NOMEM;
 	fill_aad(&a, c, c->peer_world[src], dst_world, tag, coll_seq);
+	/* A multithreaded sender's records of one tag have no order (the
+	 * flag is authenticated with the header). */
+	if (h.flags & ESMPI_REC_F_UNORDERED)
+		ticket = 0;
 	pthread_mutex_lock(&c->lock);
 	/*
 	 * The suite must be the one policy sets: no downgrade by a sender.
-	 * Point-to-point records pass a replay window; collective ones are
-	 * bound to the collective's sequence number instead.
+	 * Point-to-point records pass a replay window and the posting order
+	 * of their tag; collective ones are bound to the collective's
+	 * sequence number instead.
 	 */
 	if (h.suite != esmpi_comm_settings(c, tag)->suite)
 		r = ESMPI_ERR_AUTH;
 	else if (!coll_seq && (w = esmpi_comm_replay(c, src, tag)) == NULL)
 		r = ESMPI_ERR_NOMEM;
-	else if ((w == NULL || (r = esmpi_replay_check(w, h.seq)) == 0) &&
+	else if ((w == NULL || ((r = esmpi_replay_check(&w->w, h.seq)) == 0 &&
+	    (r = esmpi_order_check(&w->o, ticket, h.seq)) == 0)) &&
 	    (r = esmpi_key_recv(c, src, h.suite, h.epoch, &kt)) == 0) {
 		r = esmpi_rec_open(kt.aead, &a, rec, reclen, out, cap, &h);
 		if (r == 0) {
 			esmpi_key_commit(&kt);
-			if (w != NULL)
-				esmpi_replay_accept(w, h.seq);
+			if (w != NULL) {
+				esmpi_replay_accept(&w->w, h.seq);
+				esmpi_order_accept(&w->o, ticket, h.seq);
+			}
 		} else
 			esmpi_key_drop(&kt);
 	}
@@ -348,16 +359,25 @@ fail:
 }
 
 int
+esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
+    uint64_t coll_seq, const uint8_t *rec, size_t reclen, void *buf,
+    int count, MPI_Datatype dt, size_t *len)
+{
+	return open_rec(c, src, dst_world, tag, coll_seq, rec, reclen, buf,
+	    count, dt, len, 0);
+}
+
+int
 esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
-    void *buf, int count, MPI_Datatype dt, MPI_Status *st)
+    void *buf, int count, MPI_Datatype dt, MPI_Status *st, uint64_t ticket)
 {
 	int r, src = st->MPI_SOURCE, tag = st->MPI_TAG;
 	size_t len = 0;
 
 	if (src < 0 || src >= c->remote_size)
 		return refuse(c, 0, tag, ESMPI_ERR_PROTOCOL);
-	r = esmpi_open_from(c, src, c->my_world, tag, 0, rec, reclen, buf,
-	    count, dt, &len);
+	r = open_rec(c, src, c->my_world, tag, 0, rec, reclen, buf, count, dt,
+	    &len, ticket);
 	if (r != 0)
 		return refuse(c, src, tag, r);
 	PMPI_Status_set_elements_x(st, MPI_BYTE, (MPI_Count)len);
@@ -457,6 +477,7 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	struct esmpi_comm *c;
 	MPI_Status local;
 	uint8_t *rec;
+	uint64_t ticket;
 	int rc, reclen;
 
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
@@ -468,12 +489,14 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		return esmpi_fail(comm, MPI_ERR_COUNT, "receive too large");
 	if ((rec = esmpi_pool_get(reclen)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	ticket = esmpi_recv_ticket();
 	rc = PMPI_Recv(rec, reclen, MPI_BYTE, source, tag, comm, status);
 	if (rc == MPI_SUCCESS) {
 		MPI_Count got = 0;
 
 		PMPI_Get_elements_x(status, MPI_BYTE, &got);
-		rc = esmpi_open(c, rec, (size_t)got, buf, count, dt, status);
+		rc = esmpi_open(c, rec, (size_t)got, buf, count, dt, status,
+		    ticket);
 	}
 	esmpi_pool_put(rec, reclen);
 	return rc;
@@ -490,6 +513,7 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 	MPI_Status local;
 	uint8_t *rec = NULL;
 	const void *sb = sendbuf;
+	uint64_t ticket;
 	int rc, reclen = 0, sc = sendcount;
 	MPI_Datatype st = sendtype;
 
@@ -514,6 +538,7 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 			return esmpi_fail(comm, MPI_ERR_NO_MEM,
 			    "cannot allocate receive record");
 		}
+		ticket = esmpi_recv_ticket();
 		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, rec, reclen,
 		    MPI_BYTE, source, recvtag, comm, status);
 		if (rc == MPI_SUCCESS) {
@@ -521,7 +546,7 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 
 			PMPI_Get_elements_x(status, MPI_BYTE, &got);
 			rc = esmpi_open(c, rec, (size_t)got, recvbuf,
-			    recvcount, recvtype, status);
+			    recvcount, recvtype, status, ticket);
 		}
 	} else
 		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, recvbuf,

@@ -178,7 +178,7 @@ esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
 		return MPI_SUCCESS;
 	PMPI_Get_elements_x(st, MPI_BYTE, &got);
 	rc = esmpi_open(r->c, r->rec, (size_t)got, r->buf, r->count, r->dt,
-	    st);
+	    st, r->ticket);
 	if (r->persistent)
 		esmpi_memzero(r->rec, (size_t)r->reclen);
 	return rc;
@@ -436,6 +436,7 @@ MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		    PMPI_Irecv(buf, count, dt, source, tag, comm, req);
 	if ((r = new_recv(c, buf, count, dt, comm, 0)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	r->ticket = esmpi_recv_ticket();
 	rc = PMPI_Irecv(r->rec, r->reclen, MPI_BYTE, source, tag, comm, req);
 	if (rc != MPI_SUCCESS) {
 		req_free(r);
@@ -460,6 +461,7 @@ MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 struct mprobe {
 	MPI_Message msg;
 	MPI_Comm comm;
+	uint64_t ticket;		/* matched at the probe */
 	struct mprobe *next;
 };
 static struct mprobe *mprobes;
@@ -474,6 +476,7 @@ mprobe_put(MPI_Message msg, MPI_Comm comm)
 		return;
 	m->msg = msg;
 	m->comm = comm;
+	m->ticket = esmpi_recv_ticket();
 	pthread_mutex_lock(&mprobe_lock);
 	m->next = mprobes;
 	mprobes = m;
@@ -481,7 +484,7 @@ mprobe_put(MPI_Message msg, MPI_Comm comm)
 }
 
 static int
-mprobe_take(MPI_Message msg, MPI_Comm *comm)
+mprobe_take(MPI_Message msg, MPI_Comm *comm, uint64_t *ticket)
 {
 	struct mprobe **pp, *m;
 	int found = 0;
@@ -491,6 +494,7 @@ mprobe_take(MPI_Message msg, MPI_Comm *comm)
 		if (m->msg == msg) {
 			*pp = m->next;
 			*comm = m->comm;
+			*ticket = m->ticket;
 			free(m);
 			found = 1;
 			break;
@@ -547,13 +551,14 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 	struct esmpi_comm *c;
 	MPI_Status local;
 	MPI_Comm comm;
+	uint64_t ticket = 0;
 	uint8_t *rec;
 	int rc, reclen;
 
 	if (esmpi.failed)
 		return esmpi.err_init;
 	if (!esmpi.active || *message == MPI_MESSAGE_NO_PROC ||
-	    !mprobe_take(*message, &comm))
+	    !mprobe_take(*message, &comm, &ticket))
 		return PMPI_Mrecv(buf, count, dt, message, status);
 	if ((c = esmpi_comm_get(comm)) == NULL)
 		return esmpi_fail(comm, esmpi.err_internal, "no keys");
@@ -567,7 +572,8 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 		MPI_Count got = 0;
 
 		PMPI_Get_elements_x(status, MPI_BYTE, &got);
-		rc = esmpi_open(c, rec, (size_t)got, buf, count, dt, status);
+		rc = esmpi_open(c, rec, (size_t)got, buf, count, dt, status,
+		    ticket);
 	}
 	esmpi_pool_put(rec, reclen);
 	return rc;
@@ -580,17 +586,19 @@ MPI_Imrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 	struct esmpi_comm *c;
 	struct esmpi_req *r;
 	MPI_Comm comm;
+	uint64_t ticket = 0;
 	int rc;
 
 	if (esmpi.failed)
 		return esmpi.err_init;
 	if (!esmpi.active || *message == MPI_MESSAGE_NO_PROC ||
-	    !mprobe_take(*message, &comm))
+	    !mprobe_take(*message, &comm, &ticket))
 		return PMPI_Imrecv(buf, count, dt, message, req);
 	if ((c = esmpi_comm_get(comm)) == NULL)
 		return esmpi_fail(comm, esmpi.err_internal, "no keys");
 	if ((r = new_recv(c, buf, count, dt, comm, 0)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	r->ticket = ticket;
 	rc = PMPI_Imrecv(r->rec, r->reclen, MPI_BYTE, message, req);
 	if (rc != MPI_SUCCESS) {
 		req_free(r);
@@ -723,7 +731,7 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
 
 /* Seal the current contents of a persistent send's buffer. */
 static int
-reseal(MPI_Request h)
+reseal(MPI_Request h, uint64_t ticket)
 {
 	struct esmpi_req *r = esmpi_req_take(h, 1);
 	struct esmpi_msg m;
@@ -732,8 +740,10 @@ reseal(MPI_Request h)
 	if (r == NULL)
 		return MPI_SUCCESS;
 	r->active = 1;
-	if (r->kind != REQ_SEND)
+	if (r->kind != REQ_SEND) {
+		r->ticket = ticket;
 		return MPI_SUCCESS;
+	}
 	if ((e = esmpi_seal(r->c, r->buf, r->count, r->dt, r->peer, r->tag,
 	    &m)) != 0)
 		return esmpi_fail(r->comm, esmpi.err_internal,
@@ -750,7 +760,8 @@ MPI_Start(MPI_Request *req)
 
 	if (esmpi.failed)
 		return esmpi.err_init;
-	if (esmpi.active && (rc = reseal(*req)) != MPI_SUCCESS)
+	if (esmpi.active && (rc = reseal(*req, esmpi_recv_ticket())) !=
+	    MPI_SUCCESS)
 		return rc;
 	return PMPI_Start(req);
 }
@@ -758,12 +769,15 @@ MPI_Start(MPI_Request *req)
 ESMPI_EXPORT int
 MPI_Startall(int count, MPI_Request reqs[])
 {
+	uint64_t ticket;
 	int i, rc;
 
 	if (esmpi.failed)
 		return esmpi.err_init;
+	/* MPI starts them in any order: one ticket, unordered among them. */
+	ticket = esmpi.active ? esmpi_recv_ticket() : 0;
 	for (i = 0; esmpi.active && i < count; i++)
-		if ((rc = reseal(reqs[i])) != MPI_SUCCESS)
+		if ((rc = reseal(reqs[i], ticket)) != MPI_SUCCESS)
 			return rc;
 	return PMPI_Startall(count, reqs);
 }

@@ -22,6 +22,9 @@
 #define JOB_KEY_LEN	32
 #define WRAPPED_LEN	48
 #define DAEMON_TIMEOUT_MS 60000
+#define RESUME_TIMEOUT_MS 2000	/* a reconnect must not stall the rank */
+#define BACKOFF_MAX	16	/* seconds between reconnect attempts */
+#define AUDIT_QUEUE	64	/* events kept while esmpid is away */
 
 struct esmpi_state esmpi = {
 	.dfd = -1,
@@ -43,6 +46,17 @@ esmpi_fail(MPI_Comm comm, int code, const char *fmt, ...)
 	/* MPI_ERRORS_ARE_FATAL aborts the job here; otherwise we return. */
 	PMPI_Comm_call_errhandler(comm, code);
 	return code;
+}
+
+/* The connection broke: drop it and try again later, not at once. */
+static void
+daemon_lost(void)
+{
+	if (esmpi.dfd >= 0)
+		close(esmpi.dfd);
+	esmpi.dfd = -1;
+	esmpi.backoff = esmpi.backoff ? esmpi.backoff : 1;
+	esmpi.reconnect_at = esmpi_now_coarse() + esmpi.backoff;
 }
 
 /* One request/reply with the daemon; *rep on success. */
@@ -73,6 +87,7 @@ daemon_call(Esmpi__Request *req, Esmpi__Reply **rep, char *err, size_t len)
 	if (r != 0) {
 		snprintf(err, len, "esmpid did not answer: %s",
 		    r == ESMPI_ERR_SYSTEM ? strerror(errno) : esmpi_strerror(r));
+		daemon_lost();		/* the stream is out of step now */
 		return r;
 	}
 	if ((*rep)->body_case == ESMPI__REPLY__BODY_ERROR) {
@@ -86,6 +101,183 @@ daemon_call(Esmpi__Request *req, Esmpi__Reply **rep, char *err, size_t len)
 	return 0;
 }
 
+/*
+ * Events the daemon could not take (it was down) wait here and go out
+ * after the rank reconnects, in order; past AUDIT_QUEUE they are counted
+ * and the count is audited itself. All under esmpi.dlock.
+ */
+struct queued_audit {
+	char event[24];
+	char comm[MPI_MAX_OBJECT_NAME];
+	char detail[400];
+	char suite[32];
+	int peer, tag;
+	uint32_t epoch;
+};
+static struct queued_audit audit_q[AUDIT_QUEUE];
+static unsigned audit_q_head, audit_q_len;
+static uint64_t audit_dropped;
+
+static void
+queue_audit(const Esmpi__AuditReport *a)
+{
+	struct queued_audit *q;
+
+	if (audit_q_len == AUDIT_QUEUE) {
+		audit_dropped++;
+		return;
+	}
+	q = &audit_q[(audit_q_head + audit_q_len++) % AUDIT_QUEUE];
+	snprintf(q->event, sizeof(q->event), "%s", a->event);
+	snprintf(q->comm, sizeof(q->comm), "%s", a->comm);
+	snprintf(q->detail, sizeof(q->detail), "%s", a->detail);
+	snprintf(q->suite, sizeof(q->suite), "%s", a->suite ? a->suite : "");
+	q->peer = a->peer;
+	q->tag = a->tag;
+	q->epoch = a->epoch;
+}
+
+/* One audit report; a broken connection is dropped (esmpi.dfd < 0). */
+static int
+send_audit(Esmpi__AuditReport *a, char *err, size_t len)
+{
+	Esmpi__Request req = ESMPI__REQUEST__INIT;
+	Esmpi__Reply *rep = NULL;
+	int r;
+
+	req.body_case = ESMPI__REQUEST__BODY_AUDIT;
+	req.audit = a;
+	if ((r = daemon_call(&req, &rep, err, len)) == 0)
+		esmpi__reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+/* Send what waited while esmpid was away; stops if it goes again. */
+static void
+flush_audits(void)
+{
+	Esmpi__AuditReport a = ESMPI__AUDIT_REPORT__INIT;
+	struct queued_audit *q;
+	char detail[128], err[256];
+
+	if (esmpi.dfd < 0)
+		return;
+	if (audit_dropped) {
+		snprintf(detail, sizeof(detail), "%llu audit event(s) lost "
+		    "while esmpid was unreachable (queue of %d full)",
+		    (unsigned long long)audit_dropped, AUDIT_QUEUE);
+		a.event = "audit_dropped";
+		a.comm = "";
+		a.peer = -1;
+		a.tag = -1;
+		a.detail = detail;
+		/* Refused by esmpid (not lost on the way): do not insist. */
+		if (send_audit(&a, err, sizeof(err)) != 0 && esmpi.dfd < 0)
+			return;
+		audit_dropped = 0;
+	}
+	while (audit_q_len > 0 && esmpi.dfd >= 0) {
+		q = &audit_q[audit_q_head];
+		esmpi__audit_report__init(&a);
+		a.event = q->event;
+		a.comm = q->comm;
+		a.peer = q->peer;
+		a.tag = q->tag;
+		a.detail = q->detail;
+		a.epoch = q->epoch;
+		a.suite = q->suite;
+		if (send_audit(&a, err, sizeof(err)) != 0 && esmpi.dfd < 0)
+			return;		/* still queued: next time */
+		audit_q_head = (audit_q_head + 1) % AUDIT_QUEUE;
+		audit_q_len--;
+	}
+}
+
+/* Connect and send Hello; resume says the rank has its keys already. */
+static int
+daemon_hello(int resume, int timeout_ms, Esmpi__Reply **rep, char *err,
+    size_t len)
+{
+	Esmpi__Request req = ESMPI__REQUEST__INIT;
+	Esmpi__Hello h = ESMPI__HELLO__INIT;
+	const char *project = getenv("ESMPI_PROJECT");
+	char host[64];
+	int r;
+
+	if ((esmpi.dfd = esmpi_unix_connect(esmpi.dpath)) < 0) {
+		snprintf(err, len, "cannot reach esmpid at %s (ESMPI_SOCKET): "
+		    "%s", esmpi.dpath, strerror(errno));
+		esmpi.dfd = -1;
+		return ESMPI_ERR_UNREACHABLE;
+	}
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "?");
+	host[sizeof(host) - 1] = '\0';
+	h.version = ESMPI_PROTO_VERSION;
+	h.project = project != NULL ? (char *)project : "";
+	h.job_id.data = esmpi.job_id;
+	h.job_id.len = sizeof(esmpi.job_id);
+	h.rank = (uint32_t)esmpi.world_rank;
+	h.size = (uint32_t)esmpi.world_size;
+	h.host = host;
+	h.resume = resume;
+	h.epoch = esmpi.max_epoch;
+	req.body_case = ESMPI__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	r = esmpi_frame_call(esmpi.dfd, &req, timeout_ms, rep);
+	if (r == 0 && (*rep)->body_case != ESMPI__REPLY__BODY_HELLO) {
+		if ((*rep)->body_case == ESMPI__REPLY__BODY_ERROR)
+			snprintf(err, len, "esmpid: %s",
+			    (*rep)->error->message);
+		else
+			snprintf(err, len, "esmpid sent an unexpected reply "
+			    "to Hello");
+		esmpi__reply__free_unpacked(*rep, NULL);
+		*rep = NULL;
+		r = ESMPI_ERR_PROTOCOL;
+	} else if (r != 0)
+		snprintf(err, len, "esmpid did not answer: %s",
+		    r == ESMPI_ERR_SYSTEM ? strerror(errno) : esmpi_strerror(r));
+	return r;
+}
+
+/*
+ * Caller holds dlock. With no daemon connection and the backoff expired
+ * (or force), reconnect and re-register this rank's session, then send
+ * the queued events. Only a clock read when it is not time yet.
+ */
+static void
+daemon_resume(int force)
+{
+	Esmpi__Reply *rep = NULL;
+	uint64_t now;
+	char err[256];
+
+	if (esmpi.dfd >= 0 || !esmpi.initialized || esmpi.failed ||
+	    esmpi.dpath[0] == '\0')
+		return;
+	now = esmpi_now_coarse();
+	if (!force && now < esmpi.reconnect_at)
+		return;
+	if (daemon_hello(1, RESUME_TIMEOUT_MS, &rep, err, sizeof(err)) != 0) {
+		if (esmpi.dfd >= 0)
+			close(esmpi.dfd);
+		esmpi.dfd = -1;
+		esmpi.backoff = esmpi.backoff ? esmpi.backoff * 2 : 1;
+		if (esmpi.backoff > BACKOFF_MAX)
+			esmpi.backoff = BACKOFF_MAX;
+		esmpi.reconnect_at = now + esmpi.backoff;
+		return;
+	}
+	/* The policy in force stays: a running job keeps its settings. */
+	esmpi__reply__free_unpacked(rep, NULL);
+	esmpi.backoff = 0;
+	fprintf(stderr, "esmpi: rank %d: reconnected to esmpid, session "
+	    "re-registered (%u event(s) queued)\n", esmpi.world_rank,
+	    audit_q_len);
+	flush_audits();
+}
+
 void
 esmpi_poll_daemon(void)
 {
@@ -97,15 +289,18 @@ esmpi_poll_daemon(void)
 	/* Never wait: a rank busy in a daemon call will see events itself. */
 	if (pthread_mutex_trylock(&esmpi.dlock) != 0)
 		return;
-	pfd.fd = esmpi.dfd;
-	pfd.events = POLLIN;
-	while (esmpi.dfd >= 0 && poll(&pfd, 1, 0) == 1) {
+	daemon_resume(0);
+	while (esmpi.dfd >= 0) {
+		pfd.fd = esmpi.dfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 0) != 1)
+			break;
 		body = NULL;
 		rep = NULL;
 		if (esmpi_frame_recv(esmpi.dfd, 1000, &body, &len) != 0) {
-			/* The daemon went away: keys in hand keep working. */
-			close(esmpi.dfd);
-			esmpi.dfd = -1;
+			/* The daemon went away: keys in hand keep working,
+			 * and we come back when it does. */
+			daemon_lost();
 			break;
 		}
 		if (esmpi_frame_decode_reply(body, len, &rep) == 0) {
@@ -118,16 +313,36 @@ esmpi_poll_daemon(void)
 	pthread_mutex_unlock(&esmpi.dlock);
 }
 
+/* Report a to esmpid, or keep it until esmpid is back. */
+static void
+audit_or_queue(Esmpi__AuditReport *a)
+{
+	char err[256] = "";
+
+	pthread_mutex_lock(&esmpi.dlock);
+	daemon_resume(0);
+	if (esmpi.dfd >= 0 && audit_q_len == 0 && audit_dropped == 0 &&
+	    (send_audit(a, err, sizeof(err)) == 0 || esmpi.dfd >= 0)) {
+		if (esmpi.dfd >= 0 && err[0] != '\0')
+			fprintf(stderr, "esmpi: rank %d: could not audit %s: "
+			    "%s\n", esmpi.world_rank, a->event, err);
+		pthread_mutex_unlock(&esmpi.dlock);
+		return;
+	}
+	/* esmpid is away, or older events wait before this one. */
+	queue_audit(a);
+	flush_audits();
+	pthread_mutex_unlock(&esmpi.dlock);
+}
+
 void
 esmpi_audit_rekey(const struct esmpi_comm *c, int tag, int suite,
     uint32_t epoch, const char *why)
 {
-	Esmpi__Request req = ESMPI__REQUEST__INIT;
 	Esmpi__AuditReport a = ESMPI__AUDIT_REPORT__INIT;
-	Esmpi__Reply *rep = NULL;
 	const char *sname = esmpi_suite_by_id(suite) ?
 	    esmpi_suite_by_id(suite)->name : "?";
-	char detail[256], err[256];
+	char detail[256];
 
 	snprintf(detail, sizeof(detail), "communicator '%s' suite %s: sender "
 	    "key moved to epoch %u (%s)", c->name, sname, epoch, why);
@@ -138,25 +353,19 @@ esmpi_audit_rekey(const struct esmpi_comm *c, int tag, int suite,
 	a.detail = detail;
 	a.epoch = epoch;
 	a.suite = (char *)sname;
-	req.body_case = ESMPI__REQUEST__BODY_AUDIT;
-	req.audit = &a;
 	pthread_mutex_lock(&esmpi.dlock);
-	if (daemon_call(&req, &rep, err, sizeof(err)) == 0)
-		esmpi__reply__free_unpacked(rep, NULL);
-	else
-		fprintf(stderr, "esmpi: rank %d: could not audit rekey: %s\n",
-		    esmpi.world_rank, err);
+	if (epoch > esmpi.max_epoch)
+		esmpi.max_epoch = epoch;
 	pthread_mutex_unlock(&esmpi.dlock);
+	audit_or_queue(&a);
 }
 
 void
 esmpi_audit(const char *event, const struct esmpi_comm *c, int peer, int tag,
     const char *fmt, ...)
 {
-	Esmpi__Request req = ESMPI__REQUEST__INIT;
 	Esmpi__AuditReport a = ESMPI__AUDIT_REPORT__INIT;
-	Esmpi__Reply *rep = NULL;
-	char detail[400], err[256];
+	char detail[400];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -167,15 +376,7 @@ esmpi_audit(const char *event, const struct esmpi_comm *c, int peer, int tag,
 	a.peer = peer;
 	a.tag = tag;
 	a.detail = detail;
-	req.body_case = ESMPI__REQUEST__BODY_AUDIT;
-	req.audit = &a;
-	pthread_mutex_lock(&esmpi.dlock);
-	if (daemon_call(&req, &rep, err, sizeof(err)) == 0)
-		esmpi__reply__free_unpacked(rep, NULL);
-	else
-		fprintf(stderr, "esmpi: rank %d: could not audit %s: %s\n",
-		    esmpi.world_rank, event, err);
-	pthread_mutex_unlock(&esmpi.dlock);
+	audit_or_queue(&a);
 }
 
 static void
@@ -236,41 +437,20 @@ static int
 local_open(Esmpi__Reply **share, char *err, size_t len)
 {
 	Esmpi__Request req = ESMPI__REQUEST__INIT;
-	Esmpi__Hello h = ESMPI__HELLO__INIT;
 	Esmpi__KeyShareRequest ks = ESMPI__KEY_SHARE_REQUEST__INIT;
 	Esmpi__Reply *rep = NULL;
 	const char *path = getenv("ESMPI_SOCKET");
-	const char *project = getenv("ESMPI_PROJECT");
-	char host[64];
 	int r;
 
 	if (path == NULL || *path == '\0')
 		path = ESMPI_DEFAULT_SOCKET;
-	if ((esmpi.dfd = esmpi_unix_connect(path)) < 0) {
-		snprintf(err, len, "cannot reach esmpid at %s (ESMPI_SOCKET): "
-		    "%s", path, strerror(errno));
-		esmpi.dfd = -1;
-		return ESMPI_ERR_UNREACHABLE;
+	if (strlen(path) >= sizeof(esmpi.dpath)) {
+		snprintf(err, len, "ESMPI_SOCKET path too long");
+		return ESMPI_ERR_INVALID;
 	}
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "?");
-	host[sizeof(host) - 1] = '\0';
-	h.version = ESMPI_PROTO_VERSION;
-	h.project = project != NULL ? (char *)project : "";
-	h.job_id.data = esmpi.job_id;
-	h.job_id.len = sizeof(esmpi.job_id);
-	h.rank = (uint32_t)esmpi.world_rank;
-	h.size = (uint32_t)esmpi.world_size;
-	h.host = host;
-	req.body_case = ESMPI__REQUEST__BODY_HELLO;
-	req.hello = &h;
-	if ((r = daemon_call(&req, &rep, err, len)) != 0)
+	snprintf(esmpi.dpath, sizeof(esmpi.dpath), "%s", path);
+	if ((r = daemon_hello(0, DAEMON_TIMEOUT_MS, &rep, err, len)) != 0)
 		return r;
-	if (rep->body_case != ESMPI__REPLY__BODY_HELLO) {
-		esmpi__reply__free_unpacked(rep, NULL);
-		snprintf(err, len, "esmpid sent an unexpected reply to Hello");
-		return ESMPI_ERR_PROTOCOL;
-	}
 	r = take_policy(rep->hello);
 	esmpi__reply__free_unpacked(rep, NULL);
 	if (r != 0) {
@@ -479,9 +659,11 @@ int
 esmpi_session_start(void)
 {
 	char err[512];
-	int r;
+	int r, provided = MPI_THREAD_SINGLE;
 
 	esmpi.initialized = 1;
+	PMPI_Query_thread(&provided);
+	esmpi.threads_multi = provided == MPI_THREAD_MULTIPLE;
 	PMPI_Comm_rank(MPI_COMM_WORLD, &esmpi.world_rank);
 	PMPI_Comm_size(MPI_COMM_WORLD, &esmpi.world_size);
 	if (PMPI_Add_error_class(&esmpi.err_class) != MPI_SUCCESS)
@@ -570,6 +752,16 @@ MPI_Finalize(void)
 		req.body_case = ESMPI__REQUEST__BODY_GOODBYE;
 		req.goodbye = &g;
 		pthread_mutex_lock(&esmpi.dlock);
+		/* Events that waited for esmpid get a last chance. */
+		if (esmpi.dfd < 0 || audit_q_len > 0 || audit_dropped > 0) {
+			daemon_resume(1);
+			flush_audits();
+		}
+		if (audit_q_len > 0 || audit_dropped > 0)
+			fprintf(stderr, "esmpi: rank %d: esmpid unreachable: "
+			    "%llu audit event(s) not recorded\n",
+			    esmpi.world_rank, (unsigned long long)
+			    (audit_q_len + audit_dropped));
 		if (esmpi.dfd >= 0) {
 			if (daemon_call(&req, &rep, err, sizeof(err)) == 0)
 				esmpi__reply__free_unpacked(rep, NULL);

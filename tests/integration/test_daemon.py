@@ -766,3 +766,51 @@ def test_exit_codes(workdir, write_policy):
     r = it.run([it.ESMPID, "--admin-group", "no-such-group-xyz",
                 "--state-dir", state])
     assert r.returncode == 2
+
+
+# ----------------------------------------------- 11. ranks that come back
+
+REP_REKEY = 14
+
+
+def _resume(sock_path, job, rank, epoch):
+    """A rank re-registering after a restart: Hello with resume."""
+    s = it.connect(sock_path)
+    body = (it.hello_body(job, rank=rank, size=2) + it.f_varint(7, 1) +
+            it.f_varint(8, epoch))
+    s.sendall(it.frame(it.request(it.REQ_HELLO, body)))
+    rep = it.read_reply(s)
+    assert rep is not None and rep[0] == it.REP_HELLO, rep
+    return s
+
+
+def test_resume_session_and_pending_rotation(daemon):
+    """A resumed session is keyed at once (listed with its epoch, reached
+    by rotate); a rotation of its job issued while it was away is pushed
+    right after its HelloReply; other jobs' ranks get nothing."""
+    job, other = bytes(range(16)), bytes(range(1, 17))
+    r = daemon.ctl("rotate", "--job", job.hex())
+    assert r.returncode == 0 and "pushed to 0 ranks" in r.stdout, r
+    s0 = _resume(daemon.sock, job, 0, 7)
+    assert it.read_reply_raw(s0)[0] == REP_REKEY
+    s9 = _resume(daemon.sock, other, 1, 0)
+    s9.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        s9.recv(1)
+    st = daemon.status()
+    mine = [x for x in st["sessions"] if x["job"] == job.hex()]
+    assert len(mine) == 1 and mine[0]["state"] == "keyed", st
+    assert mine[0]["epoch"] == 7, st
+    r = daemon.ctl("rotate", "--job", job.hex())
+    assert "rekey pushed to 1 ranks" in r.stdout, r
+    assert it.read_reply_raw(s0)[0] == REP_REKEY
+    evs = daemon.wait_audit("session_open", count=2)
+    assert {e["ESMPI_REASON"] for e in evs} == {"resumed"}, evs
+    pend = daemon.wait_audit("key_rotated", pred=lambda e: e.get(
+        "ESMPI_REASON") == "resumed")
+    assert pend[0]["ESMPI_JOB"] == job.hex(), pend
+    # A resumed session has its keys: a key exchange is out of order.
+    s0.sendall(it.frame(it.request(it.REQ_KEY_SHARE)))
+    it.read_error(s0)
+    for s in (s0, s9):
+        s.close()

@@ -122,3 +122,93 @@ def test_daemon_killed_and_restarted_mid_job(daemons):
     assert "stream: 200000 rounds, OK" in out
     assert "checksum" in finish(esmpirun(d.sock, EXAMPLES / "ring"))
     assert d.wait_audit("session_open", count=4)
+
+
+def journal(pid):
+    """esmpid's events in the journal, of the process pid."""
+    it.run(["journalctl", "--flush"], timeout=15)
+    r = it.run(["journalctl", "-o", "json", "--no-pager",
+                "SYSLOG_IDENTIFIER=esmpid", f"_PID={pid}"], timeout=15)
+    return [json.loads(ln) for ln in r.stdout.splitlines() if ln.strip()]
+
+
+def test_ranks_reconnect_to_restarted_daemon(journald, daemons, write_policy):
+    """SIGKILL esmpid mid-job while a tiny message limit keeps rekeying:
+    the ranks queue the rekey audits, reconnect to the restarted esmpid
+    (backoff), re-register (status lists the job again), deliver what was
+    queued, and take rotations: one requested before they were back, and
+    one after. Every byte is checked against a plain run."""
+    d = daemons("recon", log_stderr=False, policy=write_policy(
+        "version: 1\naccess: {users: [root]}\n"
+        "defaults:\n  rekey: {messages: 200}\n"))
+    prog, rounds = EXAMPLES / "stream", 400000
+    p = esmpirun(d.sock, prog, rounds)
+    rotated = "requested by esmpictl rotate"
+
+    def sessions(st, state="keyed"):
+        return [x for x in st["sessions"] if x["state"] == state]
+    try:
+        st = it.wait_for(lambda: (lambda s: s if len(sessions(s)) == 2
+                                  else None)(d.status()),
+                         timeout=30, what="two keyed sessions")
+        job = st["sessions"][0]["job"]
+        time.sleep(0.5)
+        d.proc.kill()
+        d.proc.wait(10)
+        time.sleep(2.5)     # limit-triggered rekeys, nobody to audit them
+        d.start()
+        pid = d.pid
+        # Before the ranks are back (their backoff is >= 1 s): kept.
+        r = d.ctl("rotate", "--job", job)
+        assert r.returncode == 0, r.stderr
+        st = it.wait_for(lambda: (lambda s: s if len(
+            [x for x in sessions(s) if x["job"] == job]) == 2 else None)(
+                d.status()), timeout=30, what="the job listed again")
+
+        def rekeys_by_rank(evs, pred):
+            by = {}
+            for e in evs:
+                if e.get("ESMPI_EVENT") == "rekey" and pred(e):
+                    by.setdefault(e["ESMPI_RANK"], []).append(e)
+            return by
+
+        def got_rotations(n):
+            def check():
+                by = rekeys_by_rank(journal(pid),
+                                    lambda e: rotated in e["MESSAGE"])
+                ok = len(by) == 2 and all(len(v) >= n for v in by.values())
+                return by if ok else None
+            return check
+        it.wait_for(got_rotations(1), timeout=30, interval=0.3,
+                    what="the pending rotation on both ranks")
+        # And one after they are back reaches every rank.
+        r = d.ctl("rotate", "--job", job)
+        assert r.returncode == 0, r.stderr
+        assert "rekey pushed to 2 ranks" in r.stdout, r.stdout
+        it.wait_for(got_rotations(2), timeout=30, interval=0.3,
+                    what="a second rotation on both ranks")
+    finally:
+        out = finish(p, timeout=300)
+    assert f"stream: {rounds} rounds, OK" in out
+    assert out == plain(prog, rounds)
+    evs = journal(pid)
+    kinds = [e.get("ESMPI_EVENT") for e in evs]
+    resumed = [e for e in evs if e.get("ESMPI_EVENT") == "session_open"]
+    assert sorted(e["ESMPI_RANK"] for e in resumed) == ["0", "1"], resumed
+    assert all(e["ESMPI_REASON"] == "resumed" for e in resumed), resumed
+    assert any(e.get("ESMPI_REASON") == "resumed" for e in evs
+               if e.get("ESMPI_EVENT") == "key_rotated"), kinds
+    # Rekeys made while esmpid was down reached the new one: epochs below
+    # the one each rank had when the first rotation arrived.
+    limit = rekeys_by_rank(evs, lambda e: "message limit" in e["MESSAGE"])
+    first_rot = rekeys_by_rank(evs, lambda e: rotated in e["MESSAGE"])
+    for rank in ("0", "1"):
+        rot_epoch = min(int(e["ESMPI_EPOCH"]) for e in first_rot[rank])
+        assert any(int(e["ESMPI_EPOCH"]) < rot_epoch
+                   for e in limit.get(rank, [])), (rank, kinds)
+    # Far more rekeys than the queue holds (64) happened while esmpid was
+    # away: the overflow is not silent, each rank audits its count.
+    dropped = [e for e in evs if e.get("ESMPI_EVENT") == "audit_dropped"]
+    assert sorted(e["ESMPI_RANK"] for e in dropped) == ["0", "1"], kinds
+    assert all("lost while esmpid was unreachable" in e["MESSAGE"]
+               for e in dropped), dropped

@@ -414,7 +414,7 @@ test_seal_errors(void)
 	default_hdr(&h, 9, 64);
 	CHECK_INT_EQ(esmpi_rec_seal(k, &h, &a, pt, 64, buf), ESMPI_ERR_SUITE);
 	default_hdr(&h, ESMPI_SUITE_AES_128_GCM, 64);
-	h.flags = 0x0004;
+	h.flags = 0x0008;	/* unknown flag */
 	CHECK_INT_EQ(esmpi_rec_seal(k, &h, &a, pt, 64, buf),
 	    ESMPI_ERR_INVALID);
 	default_hdr(&h, ESMPI_SUITE_AES_128_GCM, 64);
@@ -554,6 +554,46 @@ test_replay_table(void)
 		CHECK_INT_EQ(ok, replay_table[i].ok);
 		if (ok)
 			esmpi_replay_accept(&w, replay_table[i].seq);
+	}
+}
+
+/* Posting order: (ticket, seq, accepted?), applied in turn. */
+static const struct {
+	uint64_t ticket, seq;
+	int ok;
+} order_table[] = {
+	{ 0, 50, 1 },			/* order unknown: never checked */
+	{ 5, 10, 1 },			/* first known */
+	{ 6, 12, 1 },			/* later receive, later record */
+	{ 7, 11, 0 },			/* later receive, earlier record: swap */
+	{ 7, 12, 0 },			/* same record again */
+	{ 4, 11, 1 },			/* earlier receive completed late */
+	{ 4, 13, 0 },			/* earlier receive, later record */
+	{ 0, 1, 1 },
+	{ 8, 20, 1 },
+	{ 8, 15, 1 },			/* one Startall: unordered */
+	{ 9, 19, 0 },			/* must pass every record of ticket 8 */
+	{ 9, 21, 1 },
+};
+
+static void
+test_order_table(void)
+{
+	struct esmpi_order o;
+	size_t i;
+	int ok;
+
+	memset(&o, 0, sizeof(o));
+	for (i = 0; i < sizeof(order_table) / sizeof(order_table[0]); i++) {
+		ok = esmpi_order_check(&o, order_table[i].ticket,
+		    order_table[i].seq) == 0;
+		if (ok != order_table[i].ok)
+			fprintf(stderr, "order step %zu: %s\n", i + 1,
+			    ok ? "accepted" : "refused");
+		CHECK_INT_EQ(ok, order_table[i].ok);
+		if (ok)
+			esmpi_order_accept(&o, order_table[i].ticket,
+			    order_table[i].seq);
 	}
 }
 
@@ -784,6 +824,7 @@ main(void)
 	test_binding();
 	test_seal_errors();
 	test_replay_table();
+	test_order_table();
 	test_replay_edges();
 	test_replay_model();
 	test_replay_with_open();
