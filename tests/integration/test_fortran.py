@@ -16,7 +16,8 @@ MARKER = b"ESMPI-FORTRAN-MARKER"
 
 @pytest.fixture(autouse=True)
 def fortran_examples():
-    missing = mh.missing_examples([*BINDINGS, "fortran_denied"])
+    missing = mh.missing_examples([*BINDINGS, "fortran_calls",
+                                   "fortran_denied"])
     if missing:
         pytest.fail(f"Fortran examples not built (is gfortran installed? "
                     f"scripts/install-deps.sh): {missing}", pytrace=False)
@@ -41,6 +42,19 @@ def test_same_output_with_and_without_esmpi(daemons, name, np):
     assert enc.stdout == plain.stdout, enc.describe()
     # Every rank opened a session: the Fortran MPI_Init ran ours.
     assert len(d.wait_audit("session_open", count=np)) >= np
+
+
+@pytest.mark.parametrize("np", [2, 4])
+def test_many_calls_converted(daemons, np):
+    """Request arrays, 1-based indices, statuses, probes, persistent and
+    buffered sends, communicator constructors, MPI_BOTTOM, MPI_IN_PLACE
+    and collectives, each checked by the program itself."""
+    d = daemons("f")
+    for preload in (False, True):
+        job = mh.mpirun(mh.example("fortran_calls"), np, socket=d.sock,
+                        preload=preload)
+        assert job.returncode == 0, job.describe()
+        assert job.stdout == f"fortran_calls: {np} ranks OK\n", job.describe()
 
 
 def _wire_run(workdir, tag, name, sock):
