@@ -11,13 +11,13 @@ from test_wire import capture, stop
 
 BINDINGS = {"fortran_mpifh": "mpif.h", "fortran_mpi": "use mpi",
             "fortran_mpi_f08": "use mpi_f08"}
+CALLS = {"fortran_calls": "use mpi", "fortran_calls_f08": "use mpi_f08"}
 MARKER = b"ESMPI-FORTRAN-MARKER"
 
 
 @pytest.fixture(autouse=True)
 def fortran_examples():
-    missing = mh.missing_examples([*BINDINGS, "fortran_calls",
-                                   "fortran_denied"])
+    missing = mh.missing_examples([*BINDINGS, *CALLS, "fortran_denied"])
     if missing:
         pytest.fail(f"Fortran examples not built (is gfortran installed? "
                     f"scripts/install-deps.sh): {missing}", pytrace=False)
@@ -45,16 +45,18 @@ def test_same_output_with_and_without_esmpi(daemons, name, np):
 
 
 @pytest.mark.parametrize("np", [2, 4])
-def test_many_calls_converted(daemons, np):
+@pytest.mark.parametrize("name", list(CALLS))
+def test_many_calls_converted(daemons, name, np):
     """Request arrays, 1-based indices, statuses, probes, persistent and
     buffered sends, communicator constructors, MPI_BOTTOM, MPI_IN_PLACE
     and collectives, each checked by the program itself."""
     d = daemons("f")
     for preload in (False, True):
-        job = mh.mpirun(mh.example("fortran_calls"), np, socket=d.sock,
+        job = mh.mpirun(mh.example(name), np, socket=d.sock,
                         preload=preload)
         assert job.returncode == 0, job.describe()
-        assert job.stdout == f"fortran_calls: {np} ranks OK\n", job.describe()
+        assert job.stdout == f"fortran_calls ({CALLS[name]}): {np} ranks " \
+                             f"OK\n", job.describe()
 
 
 def _wire_run(workdir, tag, name, sock):

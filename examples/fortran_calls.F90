@@ -1,21 +1,65 @@
 ! SPDX-License-Identifier: Apache-2.0
-! Many protected calls through Fortran (use mpi), to exercise the argument
+! Many protected calls through Fortran, to exercise the argument
 ! conversions of the generated entry points: request arrays and 1-based
 ! indices, status arrays, probes and matched probes, persistent requests,
 ! buffered sends, communicator and topology constructors (LOGICAL arrays,
 ! MPI_UNWEIGHTED, names), MPI_BOTTOM, MPI_IN_PLACE and most collectives.
-! Every rank checks what it got; rank 0 prints one line per step.
+! Every rank checks what it got; rank 0 prints one line.
+! Built twice: `use mpi` (fortran_calls) and, with -DF08, `use mpi_f08`
+! (fortran_calls_f08); the macros below are all that differs.
+#ifdef F08
+#define USE_MPI use mpi_f08
+#define BINDING 'use mpi_f08'
+#define T_COMM type(MPI_Comm)
+#define T_REQ type(MPI_Request)
+#define T_MSG type(MPI_Message)
+#define T_DT type(MPI_Datatype)
+#define STATUS(x) type(MPI_Status) :: x
+#define STATUSES(x, n) type(MPI_Status) :: x(n)
+#define SOURCE(s) s%MPI_SOURCE
+#define TAG(s) s%MPI_TAG
+#define SOURCE_I(s, i) s(i)%MPI_SOURCE
+#define TAG_I(s, i) s(i)%MPI_TAG
+#define STATUS_I(s, i) s(i)
+#define T_DETACHED type(c_ptr)
+#define DETACHED_OK(p) c_associated(p, bufaddr)
+#else
+#define USE_MPI use mpi
+#define BINDING 'use mpi'
+#define T_COMM integer
+#define T_REQ integer
+#define T_MSG integer
+#define T_DT integer
+#define STATUS(x) integer :: x(MPI_STATUS_SIZE)
+#define STATUSES(x, n) integer :: x(MPI_STATUS_SIZE, n)
+#define SOURCE(s) s(MPI_SOURCE)
+#define TAG(s) s(MPI_TAG)
+#define SOURCE_I(s, i) s(MPI_SOURCE, i)
+#define TAG_I(s, i) s(MPI_TAG, i)
+#define STATUS_I(s, i) s(:, i)
+#define T_DETACHED integer
+#define DETACHED_OK(p) .true.
+#endif
 program fortran_calls
-  use mpi
+  USE_MPI
+  use, intrinsic :: iso_c_binding, only: c_ptr, c_loc, c_associated
   implicit none
   integer :: ierr, rank, np, left, right, i, n, idx, outcount
-  integer :: st(MPI_STATUS_SIZE), sts(MPI_STATUS_SIZE, 4)
-  integer :: reqs(4), indices(4), a(4), b(4), big(64), msg, bufsize
-  integer :: dup, split, cart, sub, graph, t, dims(1), srcs(1), dsts(1)
+  STATUS(st)
+  STATUSES(sts, 4)
+  T_REQ :: reqs(4)
+  T_MSG :: msg
+  T_COMM :: dup, split, cart, sub, graph
+  T_DT :: t
+  T_DETACHED :: detached
+  type(c_ptr) :: bufaddr
+  integer :: indices(4), a(4), b(4), big(64), bufsize
+  integer :: dims(1), srcs(1), dsts(1), x, one
   integer(kind=MPI_ADDRESS_KIND) :: addr
   logical :: flag, periods(1), remain(1)
   character(len=MPI_MAX_OBJECT_NAME) :: cname
-  integer, allocatable :: vals(:), counts(:), displs(:), bsendbuf(:)
+  integer, allocatable :: vals(:), counts(:), displs(:)
+  integer, allocatable, target :: bsendbuf(:)
 
   call MPI_Init(ierr)
   call MPI_Comm_rank(MPI_COMM_WORLD, rank, ierr)
@@ -27,7 +71,7 @@ program fortran_calls
   ! Sendrecv and Sendrecv_replace around the ring
   call MPI_Sendrecv(rank, 1, MPI_INTEGER, right, 1, n, 1, MPI_INTEGER, &
                     left, 1, MPI_COMM_WORLD, st, ierr)
-  call check(n == left .and. st(MPI_SOURCE) == left .and. st(MPI_TAG) == 1, 'sendrecv')
+  call check(n == left .and. SOURCE(st) == left .and. TAG(st) == 1, 'sendrecv')
   n = rank
   call MPI_Sendrecv_replace(n, 1, MPI_INTEGER, right, 2, left, 2, &
                             MPI_COMM_WORLD, MPI_STATUS_IGNORE, ierr)
@@ -63,7 +107,8 @@ program fortran_calls
   call MPI_Irecv(b(1), 1, MPI_INTEGER, left, 10, MPI_COMM_WORLD, reqs(1), ierr)
   call MPI_Irecv(b(2), 1, MPI_INTEGER, left, 11, MPI_COMM_WORLD, reqs(2), ierr)
   call MPI_Isend(rank, 1, MPI_INTEGER, right, 10, MPI_COMM_WORLD, reqs(3), ierr)
-  call MPI_Issend(rank + 100, 1, MPI_INTEGER, right, 11, MPI_COMM_WORLD, reqs(4), ierr)
+  x = rank + 100
+  call MPI_Issend(x, 1, MPI_INTEGER, right, 11, MPI_COMM_WORLD, reqs(4), ierr)
   n = 0
   do i = 1, 4
     call MPI_Waitany(4, reqs, idx, st, ierr)
@@ -80,7 +125,7 @@ program fortran_calls
     call MPI_Waitsome(2, reqs, outcount, indices, sts, ierr)
     do i = 1, outcount
       call check(indices(i) == 1 .or. indices(i) == 2, 'waitsome index')
-      if (indices(i) == 1) call check(sts(MPI_SOURCE, i) == left, 'waitsome status')
+      if (indices(i) == 1) call check(SOURCE_I(sts, i) == left, 'waitsome status')
     end do
     n = n + outcount
   end do
@@ -91,7 +136,7 @@ program fortran_calls
   do while (.not. flag)
     call MPI_Testall(2, reqs, flag, sts, ierr)
   end do
-  call check(b(4) == left .and. sts(MPI_TAG, 1) == 13, 'testall')
+  call check(b(4) == left .and. TAG_I(sts, 1) == 13, 'testall')
 
   ! Persistent requests: Recv_init/Send_init, Startall twice, Request_free
   call MPI_Recv_init(b, 4, MPI_INTEGER, left, 20, MPI_COMM_WORLD, reqs(1), ierr)
@@ -109,11 +154,13 @@ program fortran_calls
   ! Buffered send: Buffer_attach, Bsend, Buffer_detach
   bufsize = 16 + MPI_BSEND_OVERHEAD + 4096
   allocate(bsendbuf(bufsize / 4 + 1))
+  bufaddr = c_loc(bsendbuf(1))
   call MPI_Buffer_attach(bsendbuf, bufsize, ierr)
   call MPI_Bsend(a, 4, MPI_INTEGER, right, 30, MPI_COMM_WORLD, ierr)
   call MPI_Recv(b, 4, MPI_INTEGER, left, 30, MPI_COMM_WORLD, st, ierr)
-  call MPI_Buffer_detach(bsendbuf, n, ierr)
-  call check(all_eq(b, [4, 3, 2, 1] * 2 + left) .and. n == bufsize, 'bsend')
+  call MPI_Buffer_detach(detached, n, ierr)
+  call check(all_eq(b, [4, 3, 2, 1] * 2 + left) .and. n == bufsize .and. &
+             DETACHED_OK(detached), 'bsend')
 
   ! MPI_BOTTOM: a type holding the absolute address of a
   call MPI_Get_address(a, addr, ierr)
@@ -133,7 +180,8 @@ program fortran_calls
   call check(cname == 'fortran dup' .and. n == 11, 'comm name')
   call ring(dup, 50)
   call MPI_Comm_split(MPI_COMM_WORLD, mod(rank, 2), rank, split, ierr)
-  call MPI_Allreduce(1, n, 1, MPI_INTEGER, MPI_SUM, split, ierr)
+  one = 1
+  call MPI_Allreduce(one, n, 1, MPI_INTEGER, MPI_SUM, split, ierr)
   call check(n == (np + 1 - mod(rank, 2)) / 2, 'split')
   dims = np
   periods = .true.
@@ -159,12 +207,14 @@ program fortran_calls
   call check(dup == MPI_COMM_NULL, 'comm_free')
 
   ! Collectives
-  call MPI_Gather(rank * 2, 1, MPI_INTEGER, vals, 1, MPI_INTEGER, 0, MPI_COMM_WORLD, ierr)
+  x = rank * 2
+  call MPI_Gather(x, 1, MPI_INTEGER, vals, 1, MPI_INTEGER, 0, MPI_COMM_WORLD, ierr)
   if (rank == 0) call check(all_eq(vals, [(2 * i, i = 0, np - 1)]), 'gather')
   vals = [(3 * i, i = 0, np - 1)]
   call MPI_Scatter(vals, 1, MPI_INTEGER, n, 1, MPI_INTEGER, 0, MPI_COMM_WORLD, ierr)
   call check(n == 3 * rank, 'scatter')
-  call MPI_Allgather(rank + 5, 1, MPI_INTEGER, vals, 1, MPI_INTEGER, MPI_COMM_WORLD, ierr)
+  x = rank + 5
+  call MPI_Allgather(x, 1, MPI_INTEGER, vals, 1, MPI_INTEGER, MPI_COMM_WORLD, ierr)
   call check(all_eq(vals, [(i + 5, i = 0, np - 1)]), 'allgather')
   counts = 1
   displs = [(i, i = 0, np - 1)]
@@ -186,9 +236,9 @@ program fortran_calls
   else
     call MPI_Reduce(n, n, 1, MPI_INTEGER, MPI_SUM, 0, MPI_COMM_WORLD, ierr)
   end if
-  call MPI_Scan(1, n, 1, MPI_INTEGER, MPI_SUM, MPI_COMM_WORLD, ierr)
+  call MPI_Scan(one, n, 1, MPI_INTEGER, MPI_SUM, MPI_COMM_WORLD, ierr)
   call check(n == rank + 1, 'scan')
-  call MPI_Exscan(1, n, 1, MPI_INTEGER, MPI_SUM, MPI_COMM_WORLD, ierr)
+  call MPI_Exscan(one, n, 1, MPI_INTEGER, MPI_SUM, MPI_COMM_WORLD, ierr)
   if (rank > 0) call check(n == rank, 'exscan')
   big(1:np) = 1
   call MPI_Reduce_scatter_block(big, n, 1, MPI_INTEGER, MPI_SUM, MPI_COMM_WORLD, ierr)
@@ -197,7 +247,7 @@ program fortran_calls
   call check(n == np, 'reduce_scatter')
   call MPI_Barrier(MPI_COMM_WORLD, ierr)
 
-  if (rank == 0) print '(a,i0,a)', 'fortran_calls: ', np, ' ranks OK'
+  if (rank == 0) print '(3a,i0,a)', 'fortran_calls (', BINDING, '): ', np, ' ranks OK'
   call MPI_Finalize(ierr)
 
 contains
@@ -219,11 +269,13 @@ contains
 
   ! One message around the ring of comm (its own ranks), tag tag.
   subroutine ring(comm, tag)
-    integer, intent(in) :: comm, tag
-    integer :: r, s, got, e
+    T_COMM, intent(in) :: comm
+    integer, intent(in) :: tag
+    integer :: r, s, got, e, x
     call MPI_Comm_rank(comm, r, e)
     call MPI_Comm_size(comm, s, e)
-    call MPI_Sendrecv(r * 7, 1, MPI_INTEGER, mod(r + 1, s), tag, got, 1, &
+    x = r * 7
+    call MPI_Sendrecv(x, 1, MPI_INTEGER, mod(r + 1, s), tag, got, 1, &
                       MPI_INTEGER, mod(r - 1 + s, s), tag, comm, &
                       MPI_STATUS_IGNORE, e)
     call check(got == mod(r - 1 + s, s) * 7, 'ring')
