@@ -237,10 +237,10 @@ def fortran_special(row, params, call, suffix=""):
     cname = f"esmpi_f_{fn}{suffix}"
     plist = ", ".join(decl + ["MPI_Fint *ierr"] + tail)
     body = [f"static void\n{cname}({plist})\n{{"]
-    body += [f"\t{x}" for x in local] + ["\tint rc = MPI_SUCCESS;", ""]
-    for x in pre:
-        body.append(f"\tif (rc == MPI_SUCCESS)\n\t\trc = {x};")
-    body.append(f"\tif (rc == MPI_SUCCESS)\n\t\trc = {call};")
+    body += [f"\t{x}" for x in local] + ["\tint rc;", ""]
+    for i, x in enumerate(pre + [call]):
+        body.append(f"\tif (rc == MPI_SUCCESS)\n\t\trc = {x};" if i else
+                    f"\trc = {x};")
     if post:
         body.append("\tif (rc == MPI_SUCCESS) {")
         body += [f"\t\t{x}" for x in post]
