@@ -58,7 +58,7 @@ program fortran_calls
   integer(kind=MPI_ADDRESS_KIND) :: addr
   logical :: flag, periods(1), remain(1)
   character(len=MPI_MAX_OBJECT_NAME) :: cname
-  integer, allocatable :: vals(:), counts(:), displs(:)
+  integer, allocatable :: vals(:), counts(:), displs(:), gindex(:), gedges(:)
   integer, allocatable, target :: bsendbuf(:)
 
   call MPI_Init(ierr)
@@ -199,6 +199,14 @@ program fortran_calls
   call MPI_Dist_graph_neighbors_count(graph, i, n, flag, ierr)
   call check(i == 1 .and. n == 1 .and. .not. flag, 'dist graph')
   call ring(graph, 53)
+  call MPI_Comm_free(graph, ierr)
+  ! Graph_create: index() is an input array, not an index to shift
+  gindex = [(i, i = 1, np)]
+  gedges = [(mod(i + 1, np), i = 0, np - 1)]
+  call MPI_Graph_create(MPI_COMM_WORLD, np, gindex, gedges, .false., graph, ierr)
+  call MPI_Graph_neighbors_count(graph, rank, n, ierr)
+  call check(n == 1 .and. all_eq(gindex, [(i, i = 1, np)]), 'graph')
+  call ring(graph, 54)
   call MPI_Comm_free(graph, ierr)
   call MPI_Comm_free(sub, ierr)
   call MPI_Comm_free(cart, ierr)

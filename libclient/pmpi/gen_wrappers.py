@@ -217,7 +217,7 @@ def fortran_special(row, params, call, suffix=""):
         elif t in ("int *", "int"):
             decl.append(f"MPI_Fint *{n}")
             args[n] = f"esmpi_f2c_weights({n})" if "weights" in n else n
-            if n == "index":	# Fortran counts from 1
+            if n == "index" and t == "int *":	# Fortran counts from 1
                 post.append(f"esmpi_f_indices({n}, 1);")
             elif n == "array_of_indices":
                 post.append(f"esmpi_f_indices({n}, *outcount);")
