@@ -168,17 +168,19 @@ def split_param(fn, p):
     return t, n, p.rstrip().endswith("]") or n.startswith("array_of_")
 
 
-def fortran_special(row, params, call, suffix=""):
+def fortran_special(row, params, call, suffix, symbols):
     """A static function converting the Fortran arguments of one special
-    function and calling our C function; returns (C text, its name,
-    its parameter list)."""
+    function and calling our C function, exported as symbols."""
     fn = row["name"]
+    params = [] if params in ([], ["void"]) else params
     decl, tail, local, pre, args, post, free = [], [], [], [], {}, [], []
     count = next((split_param(fn, p)[1] for p in params
                   if split_param(fn, p)[1] in ("count", "incount")), None)
     for p in params:
         t, n, arr = split_param(fn, p)
         h = t[:-2] if t.endswith(" *") else t
+        if arr and h in ("MPI_Request", "MPI_Status") and count is None:
+            raise TableError(f"{fn}: '{p}' has no count/incount argument")
         if t in HANDLES and not arr:
             decl.append(f"MPI_Fint *{n}")
             args[n] = f"MPI_{HANDLES[t]}_f2c(*{n})"
@@ -246,13 +248,13 @@ def fortran_special(row, params, call, suffix=""):
         body += [f"\t\t{x}" for x in post]
         body.append("\t}")
     body += [f"\t{x}" for x in free]
-    body.append("\tesmpi_f_ret(ierr, rc);\n}\n")
-    return "\n".join(body), cname, plist
+    body.append("\tesmpi_f_ret(ierr, rc);\n}")
+    return "\n".join(body) + "\n" + exports(cname, plist, symbols)
 
 
-def fortran_deny(row, target, suffix):
+def fortran_deny(row, target, suffix, symbols):
     """A static function applying the policy, then forwarding to Open MPI's
-    Fortran target; returns (C text, its name, its parameter list)."""
+    Fortran target, exported as symbols."""
     fn = row["name"]
     params = [] if row["params"] in ([], ["void"]) else row["params"]
     nargs = len(params)
@@ -271,7 +273,7 @@ def fortran_deny(row, target, suffix):
             "\telse\n"
             "\t\tesmpi_f_ret(ierr, rc != MPI_SUCCESS ? rc : MPI_ERR_INTERN);\n"
             "}\n")
-    return text, cname, plist
+    return text + exports(cname, plist, symbols)
 
 
 def exports(cname, plist, symbols):
@@ -287,19 +289,17 @@ def fortran(rows):
         if r["disp"] == "deny":
             for syms, target, suffix in ((f77, "p" + f77[1], ""),
                                          ([f08], "p" + f08, "_f08")):
-                text, cname, plist = fortran_deny(r, target, suffix)
-                out.append(text + exports(cname, plist, syms))
+                out.append(fortran_deny(r, target, suffix, syms))
         elif r["disp"] == "special":
+            # mpi_f08 shares the mpif.h function unless FORTRAN_CALLS has
+            # an "_f08" entry of its own.
+            own08 = r["name"] + "_f08" in FORTRAN_CALLS
             params, call = FORTRAN_CALLS.get(r["name"], (r["params"], None))
-            params = [] if params in ([], ["void"]) else params
-            if r["name"] + "_f08" in FORTRAN_CALLS:
-                p08, c08 = FORTRAN_CALLS[r["name"] + "_f08"]
-                text, cname, plist = fortran_special(r, p08, c08, "_f08")
-                out.append(text + exports(cname, plist, [f08]))
-                f08 = None
-            text, cname, plist = fortran_special(r, params, call)
-            out.append(text + exports(cname, plist,
-                                      f77 + ([f08] if f08 else [])))
+            out.append(fortran_special(r, params, call, "",
+                                       f77 if own08 else f77 + [f08]))
+            if own08:
+                params, call = FORTRAN_CALLS[r["name"] + "_f08"]
+                out.append(fortran_special(r, params, call, "_f08", [f08]))
     return out
 
 
