@@ -3,7 +3,9 @@
 protected or refused MPI function (Open MPI's Fortran bindings call PMPI_*
 themselves, past the C wrappers). One example per binding (mpif.h,
 use mpi, use mpi_f08): same output with and without esmpi, its marker on
-the wire only without esmpi, and a refused function refused in Fortran."""
+the wire only without esmpi. fortran_calls (use mpi and use mpi_f08)
+checks many conversions itself. Refused functions are refused from
+Fortran as from C, or run and audited when the policy allows."""
 import pytest
 
 import mpi_helpers as mh
