@@ -6,7 +6,8 @@ set(ESMPI_WARN_FLAGS -Wall -Wextra -Wformat=2 -Wformat-security
 	-Wimplicit-fallthrough -Wshadow -Wpointer-arith -Wstrict-prototypes
 	-Wmissing-prototypes -Wno-unused-parameter)
 foreach(flag ${ESMPI_WARN_FLAGS})
-	add_compile_options(${flag})
+	# C only: the Fortran examples get their own -Wall.
+	add_compile_options($<$<COMPILE_LANGUAGE:C>:${flag}>)
 endforeach()
 if(ESMPI_WERROR)
 	add_compile_options(-Werror)

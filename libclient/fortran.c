@@ -1,69 +1,133 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Fortran. Open MPI's Fortran bindings (mpif.h, use mpi, use mpi_f08)
- * call PMPI_* directly, so none of the C wrappers see Fortran traffic.
- * Until the Fortran entry points are wrapped, a Fortran program must not
- * run silently in plaintext: its MPI_Init establishes the job keys as in
- * C (so all ranks agree) and then applies the policy for unprotected
- * calls: refused by default, run and audited with `unprotected: allow`.
+ * Fortran. Open MPI's Fortran bindings (mpif.h, use mpi, use mpi_f08) call
+ * PMPI_* directly, so libesmpi defines their entry points itself: the
+ * generated code (gen_wrappers.py, from the tables) converts the Fortran
+ * arguments with the helpers below and calls our C MPI_* functions.
  */
-#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "esmpi_client.h"
 
-static int
-fortran_init(int thread, int required, int *provided)
-{
-	int rc;
+/* MPI_STATUS_SIZE of Open MPI 4.1's mpif-config.h (not in mpi.h). */
+#define F_STATUS_SIZE 6
 
-	rc = thread ? PMPI_Init_thread(NULL, NULL, required, provided) :
-	    PMPI_Init(NULL, NULL);
-	if (rc != MPI_SUCCESS)
-		return rc;
-	if ((rc = esmpi_session_start()) != MPI_SUCCESS)
-		return rc;
-	return esmpi_unprotected_call("the Fortran MPI bindings");
+/* Fortran INTEGER handles, counts and statuses are used in place as ints. */
+_Static_assert(sizeof(MPI_Fint) == sizeof(int), "MPI_Fint is not an int");
+_Static_assert(sizeof(MPI_Status) == F_STATUS_SIZE * sizeof(MPI_Fint),
+    "Fortran and C statuses differ in size");
+
+/*
+ * Open MPI's Fortran sentinels (common blocks, mpif-sentinels.h). Declared
+ * here, defined by libmpi: the dynamic linker binds every library's
+ * reference to the same copy, the one the Fortran program passes.
+ */
+extern int mpi_fortran_bottom_, mpi_fortran_in_place_;
+extern int mpi_fortran_status_ignore_, mpi_fortran_statuses_ignore_;
+extern int mpi_fortran_unweighted_, mpi_fortran_weights_empty_;
+
+void *
+esmpi_f2c_buf(void *buf)
+{
+	if (buf == &mpi_fortran_bottom_)
+		return MPI_BOTTOM;
+	if (buf == &mpi_fortran_in_place_)
+		return MPI_IN_PLACE;
+	return buf;
 }
 
-static void
-set(int *ierr, int rc)
+int *
+esmpi_f2c_weights(MPI_Fint *w)
 {
-	if (ierr != NULL)	/* optional in mpi_f08 */
+	if (w == &mpi_fortran_unweighted_)
+		return MPI_UNWEIGHTED;
+	if (w == &mpi_fortran_weights_empty_)
+		return MPI_WEIGHTS_EMPTY;
+	return w;
+}
+
+MPI_Status *
+esmpi_f2c_status(MPI_Fint *f, MPI_Status *c)
+{
+	return f == &mpi_fortran_status_ignore_ ? MPI_STATUS_IGNORE : c;
+}
+
+void
+esmpi_c2f_status(const MPI_Status *c, MPI_Fint *f)
+{
+	if (f != &mpi_fortran_status_ignore_)
+		PMPI_Status_c2f(c, f);
+}
+
+int
+esmpi_f2c_statuses(MPI_Fint *f, int n, MPI_Status **c)
+{
+	if (f == &mpi_fortran_statuses_ignore_) {
+		*c = MPI_STATUSES_IGNORE;
+		return MPI_SUCCESS;
+	}
+	*c = calloc(n > 0 ? (size_t)n : 1, sizeof(**c));
+	return *c != NULL ? MPI_SUCCESS : MPI_ERR_NO_MEM;
+}
+
+void
+esmpi_c2f_statuses(const MPI_Status *c, MPI_Fint *f, int n)
+{
+	int i;
+
+	if (f == &mpi_fortran_statuses_ignore_)
+		return;
+	for (i = 0; i < n; i++)
+		PMPI_Status_c2f(&c[i], f + (size_t)i * F_STATUS_SIZE);
+}
+
+int
+esmpi_f2c_requests(const MPI_Fint *f, int n, MPI_Request **c)
+{
+	int i;
+
+	if ((*c = calloc(n > 0 ? (size_t)n : 1, sizeof(**c))) == NULL)
+		return MPI_ERR_NO_MEM;
+	for (i = 0; i < n; i++)
+		(*c)[i] = PMPI_Request_f2c(f[i]);
+	return MPI_SUCCESS;
+}
+
+void
+esmpi_c2f_requests(const MPI_Request *c, MPI_Fint *f, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		f[i] = PMPI_Request_c2f(c[i]);
+}
+
+int
+esmpi_f2c_string(const char *f, size_t len, char **c)
+{
+	while (len > 0 && f[len - 1] == ' ')
+		len--;
+	if ((*c = malloc(len + 1)) == NULL)
+		return MPI_ERR_NO_MEM;
+	memcpy(*c, f, len);
+	(*c)[len] = '\0';
+	return MPI_SUCCESS;
+}
+
+void
+esmpi_f_indices(MPI_Fint *idx, MPI_Fint n)
+{
+	MPI_Fint i;
+
+	for (i = 0; i < n && n != MPI_UNDEFINED; i++)
+		if (idx[i] != MPI_UNDEFINED)
+			idx[i]++;
+}
+
+void
+esmpi_f_ret(MPI_Fint *ierr, int rc)
+{
+	if (ierr != NULL)
 		*ierr = rc;
 }
-
-#define FORTRAN_INIT(name)						\
-	ESMPI_EXPORT void name(int *ierr);				\
-	ESMPI_EXPORT void name(int *ierr)				\
-	{								\
-		set(ierr, fortran_init(0, 0, NULL));			\
-	}
-#define FORTRAN_INIT_THREAD(name)					\
-	ESMPI_EXPORT void name(int *req, int *prov, int *ierr);		\
-	ESMPI_EXPORT void name(int *req, int *prov, int *ierr)		\
-	{								\
-		set(ierr, fortran_init(1, *req, prov));			\
-	}
-#define FORTRAN_FINALIZE(name)						\
-	ESMPI_EXPORT void name(int *ierr);				\
-	ESMPI_EXPORT void name(int *ierr)				\
-	{								\
-		set(ierr, MPI_Finalize());				\
-	}
-
-/* Every spelling Open MPI 4.1 exports (mpif.h/use mpi, and mpi_f08). */
-FORTRAN_INIT(mpi_init)
-FORTRAN_INIT(mpi_init_)
-FORTRAN_INIT(mpi_init__)
-FORTRAN_INIT(MPI_INIT)
-FORTRAN_INIT(mpi_init_f08_)
-FORTRAN_INIT_THREAD(mpi_init_thread)
-FORTRAN_INIT_THREAD(mpi_init_thread_)
-FORTRAN_INIT_THREAD(mpi_init_thread__)
-FORTRAN_INIT_THREAD(MPI_INIT_THREAD)
-FORTRAN_INIT_THREAD(mpi_init_thread_f08_)
-FORTRAN_FINALIZE(mpi_finalize)
-FORTRAN_FINALIZE(mpi_finalize_)
-FORTRAN_FINALIZE(mpi_finalize__)
-FORTRAN_FINALIZE(MPI_FINALIZE)
-FORTRAN_FINALIZE(mpi_finalize_f08_)

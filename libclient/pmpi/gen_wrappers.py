@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Generate libesmpi's deny wrappers and disposition table from
-mpi_functions.tbl (see README.md).
+"""Generate libesmpi's deny wrappers, Fortran entry points and disposition
+table from mpi_functions.tbl and mpi_extra.tbl (see README.md).
 
-    gen_wrappers.py [--table TBL] OUTPUT.c   write the C file
-    gen_wrappers.py [--table TBL] --list D   print the names with disposition D
+    gen_wrappers.py [--table TBL]... OUTPUT.c   write the C file
+    gen_wrappers.py [--table TBL]... --list D   print the names with disposition D
 
 Standard library only. Any malformed line is an error: a function the
 generator cannot wrap must not silently go unwrapped.
@@ -15,7 +15,7 @@ import re
 import sys
 
 DISPOSITIONS = ("special", "passthrough", "deny")
-PROTO = re.compile(r"(?P<ret>.+?)\s*\b(?P<name>MPI_\w+)\((?P<params>.*)\)")
+PROTO = re.compile(r"(?P<ret>.+?)\s*\b(?P<name>MPIX?_\w+)\((?P<params>.*)\)")
 C_TYPES = {"int", "char", "void", "double", "float", "long", "short",
            "unsigned", "signed", "const"}
 
@@ -30,8 +30,10 @@ BANNER = """\
  * allow) and returns MPI_SUCCESS or the MPI error code to hand back.
  */
 #include <stddef.h>
+#include <stdlib.h>
 
 #include <mpi.h>
+#include <mpi-ext.h>
 
 #include "esmpi_client.h"
 """
@@ -66,8 +68,15 @@ def param_name(fn, param):
     return m.group(1)
 
 
-def read_table(path):
+def read_table(paths):
     rows, seen = [], set()
+    for path in paths:
+        rows += read_one(path, seen)
+    return rows
+
+
+def read_one(path, seen):
+    rows = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             line = line.split("#", 1)[0].strip()
@@ -111,9 +120,194 @@ def wrapper(row):
             "}\n")
 
 
+# --- Fortran entry points -------------------------------------------------
+#
+# Open MPI's Fortran bindings call PMPI_* themselves, so every special or
+# deny function also needs its Fortran symbols. mpif.h / `use mpi` call
+# mpi_x_ (libmpi_mpifh also exports mpi_x, mpi_x__, MPI_X, MPI_X_f and
+# MPI_X_f08 for the same code); `use mpi_f08` calls mpi_x_f08_, whose
+# arguments are laid out alike (TYPE(MPI_Comm) etc. hold one INTEGER, and
+# TYPE(MPI_Status) is the C status) except that ierror is optional.
+#
+# special: convert the Fortran arguments and call our C MPI_X.
+# deny: ask esmpi_unprotected_call() like the C wrapper, then forward the
+# arguments untouched to Open MPI's own Fortran code (pmpi_x_ /
+# pmpi_x_f08_): no conversion of strings, callbacks or Fortran-only types.
+
+# C handle type -> the X of MPI_X_f2c / MPI_X_c2f.
+HANDLES = {"MPI_Comm": "Comm", "MPI_Datatype": "Type", "MPI_Group": "Group",
+           "MPI_Info": "Info", "MPI_Op": "Op", "MPI_Request": "Request",
+           "MPI_Message": "Message", "MPI_Win": "Win", "MPI_File": "File"}
+
+# Special functions whose Fortran arguments differ from C's: (Fortran
+# arguments in C notation, the call with {name} for converted arguments).
+FORTRAN_CALLS = {
+    "MPI_Init": ([], "MPI_Init(NULL, NULL)"),
+    "MPI_Init_thread": (["int required", "int *provided"],
+                        "MPI_Init_thread(NULL, NULL, {required}, {provided})"),
+    # mpif.h has nowhere to put the detached address; mpi_f08 a TYPE(C_PTR)
+    "MPI_Buffer_detach": (["void *buffer_addr", "int *size"],
+                          "MPI_Buffer_detach(&(void *){{ NULL }}, {size})"),
+    "MPI_Buffer_detach_f08": (["void *buffer_addr", "int *size"],
+                              "MPI_Buffer_detach(buffer_addr, {size})"),
+}
+
+
+def fortran_names(name):
+    """(mpif.h symbols, mpi_f08 symbol) for MPI_X (or MPIX_X)."""
+    low = name.lower()
+    return ([low, low + "_", low + "__", name.upper(), name + "_f",
+             name + "_f08"], low + "_f08_")
+
+
+def split_param(fn, p):
+    """(type without const, name, is_array) of one C parameter."""
+    n = param_name(fn, p)
+    t = p[:p.rfind(n)].replace("const", "").strip()
+    t = re.sub(r"\s*\*", " *", t)
+    return t, n, p.rstrip().endswith("]") or n.startswith("array_of_")
+
+
+def fortran_special(row, params, call, suffix, symbols):
+    """A static function converting the Fortran arguments of one special
+    function and calling our C function, exported as symbols."""
+    fn = row["name"]
+    params = [] if params in ([], ["void"]) else params
+    decl, tail, local, pre, args, post, free = [], [], [], [], {}, [], []
+    count = next((split_param(fn, p)[1] for p in params
+                  if split_param(fn, p)[1] in ("count", "incount")), None)
+    for p in params:
+        t, n, arr = split_param(fn, p)
+        h = t[:-2] if t.endswith(" *") else t
+        if arr and h in ("MPI_Request", "MPI_Status") and count is None:
+            raise TableError(f"{fn}: '{p}' has no count/incount argument")
+        if t in HANDLES and not arr:
+            decl.append(f"MPI_Fint *{n}")
+            args[n] = f"MPI_{HANDLES[t]}_f2c(*{n})"
+        elif h == "MPI_Request" and arr:
+            decl.append(f"MPI_Fint *{n}")
+            local.append(f"MPI_Request *c_{n} = NULL;")
+            pre.append(f"esmpi_f2c_requests({n}, *{count}, &c_{n})")
+            args[n] = f"c_{n}"
+            post.append(f"esmpi_c2f_requests(c_{n}, {n}, *{count});")
+            free.append(f"free(c_{n});")
+        elif h in HANDLES:
+            # In/out handles are converted both ways: MPI_X_f2c of an
+            # output argument's junk is an invalid handle, never read.
+            decl.append(f"MPI_Fint *{n}")
+            local.append(f"{h} c_{n} = MPI_{HANDLES[h]}_f2c(*{n});")
+            args[n] = f"&c_{n}"
+            post.append(f"*{n} = MPI_{HANDLES[h]}_c2f(c_{n});")
+        elif h == "MPI_Status" and arr:
+            decl.append(f"MPI_Fint *{n}")
+            local.append(f"MPI_Status *c_{n} = NULL;")
+            pre.append(f"esmpi_f2c_statuses({n}, *{count}, &c_{n})")
+            args[n] = f"c_{n}"
+            post.append(f"esmpi_c2f_statuses(c_{n}, {n}, *{count});")
+            free.append(f"free(c_{n});")
+        elif h == "MPI_Status":
+            decl.append(f"MPI_Fint *{n}")
+            local.append(f"MPI_Status c_{n};")
+            args[n] = f"esmpi_f2c_status({n}, &c_{n})"
+            post.append(f"esmpi_c2f_status(&c_{n}, {n});")
+        elif t == "void *":
+            decl.append(f"void *{n}")
+            args[n] = f"esmpi_f2c_buf({n})"
+        elif t == "int" and not arr:	# LOGICAL too: gfortran's .TRUE. is 1
+            decl.append(f"MPI_Fint *{n}")
+            args[n] = f"*{n}"
+        elif t in ("int *", "int"):
+            decl.append(f"MPI_Fint *{n}")
+            args[n] = f"esmpi_f2c_weights({n})" if "weights" in n else n
+            if n == "index" and t == "int *":	# Fortran counts from 1
+                post.append(f"esmpi_f_indices({n}, 1);")
+            elif n == "array_of_indices":
+                post.append(f"esmpi_f_indices({n}, *outcount);")
+        elif t == "char *":
+            decl.append(f"char *{n}")
+            tail.append(f"size_t {n}_len")
+            local.append(f"char *c_{n} = NULL;")
+            pre.append(f"esmpi_f2c_string({n}, {n}_len, &c_{n})")
+            args[n] = f"c_{n}"
+            free.append(f"free(c_{n});")
+        else:
+            raise TableError(f"{fn}: no Fortran conversion for '{p}'")
+    if call is None:
+        call = f"{fn}({', '.join(args[split_param(fn, p)[1]] for p in params)})"
+    else:
+        call = call.format(**args)
+    cname = f"esmpi_f_{fn}{suffix}"
+    plist = ", ".join(decl + ["MPI_Fint *ierr"] + tail)
+    body = [f"static void\n{cname}({plist})\n{{"]
+    body += [f"\t{x}" for x in local] + ["\tint rc;", ""]
+    for i, x in enumerate(pre + [call]):
+        body.append(f"\tif (rc == MPI_SUCCESS)\n\t\trc = {x};" if i else
+                    f"\trc = {x};")
+    if post:
+        body.append("\tif (rc == MPI_SUCCESS) {")
+        body += [f"\t\t{x}" for x in post]
+        body.append("\t}")
+    body += [f"\t{x}" for x in free]
+    body.append("\tesmpi_f_ret(ierr, rc);\n}")
+    return "\n".join(body) + "\n" + exports(cname, plist, symbols)
+
+
+def fortran_deny(row, target, suffix, symbols):
+    """A static function applying the policy, then forwarding to Open MPI's
+    Fortran target, exported as symbols."""
+    fn = row["name"]
+    params = [] if row["params"] in ([], ["void"]) else row["params"]
+    nargs = len(params)
+    nlens = sum("char" in p for p in params)	# gfortran passes lengths last
+    decl = [f"void *a{i}" for i in range(nargs)] + ["MPI_Fint *ierr"]
+    decl += [f"size_t l{i}" for i in range(nlens)]
+    plist = ", ".join(decl)
+    fwd = ", ".join([f"a{i}" for i in range(nargs)] + ["ierr"] +
+                    [f"l{i}" for i in range(nlens)])
+    cname = f"esmpi_f_{fn}{suffix}"
+    text = (f"void {target}({plist}) __attribute__((weak));\n"
+            f"static void\n{cname}({plist})\n{{\n"
+            f"\tint rc = esmpi_unprotected_call(\"{fn}\");\n\n"
+            f"\tif (rc == MPI_SUCCESS && {target} != NULL)\n"
+            f"\t\t{target}({fwd});\n"
+            "\telse\n"
+            "\t\tesmpi_f_ret(ierr, rc != MPI_SUCCESS ? rc : MPI_ERR_INTERN);\n"
+            "}\n")
+    return text + exports(cname, plist, symbols)
+
+
+def exports(cname, plist, symbols):
+    return "".join(f"void {s}({plist}) __attribute__((alias(\"{cname}\")));\n"
+                   for s in symbols)
+
+
+def fortran(rows):
+    out = ["/*\n * Fortran entry points: every mangling Open MPI's Fortran "
+           "libraries export\n * for the special and deny functions above.\n */"]
+    for r in rows:
+        f77, f08 = fortran_names(r["name"])
+        if r["disp"] == "deny":
+            for syms, target, suffix in ((f77, "p" + f77[1], ""),
+                                         ([f08], "p" + f08, "_f08")):
+                out.append(fortran_deny(r, target, suffix, syms))
+        elif r["disp"] == "special":
+            # mpi_f08 shares the mpif.h function unless FORTRAN_CALLS has
+            # an "_f08" entry of its own.
+            own08 = r["name"] + "_f08" in FORTRAN_CALLS
+            params, call = FORTRAN_CALLS.get(r["name"], (r["params"], None))
+            out.append(fortran_special(r, params, call, "",
+                                       f77 if own08 else f77 + [f08]))
+            if own08:
+                params, call = FORTRAN_CALLS[r["name"] + "_f08"]
+                out.append(fortran_special(r, params, call, "_f08", [f08]))
+    return out
+
+
 def generate(rows):
     out = [BANNER, "#pragma GCC visibility push(default)\n"]
-    out += [wrapper(r) for r in rows if r["disp"] == "deny"]
+    out += [wrapper(r) for r in rows
+            if r["disp"] == "deny" and r["family"] != "fortran"]
+    out += fortran(rows)
     out.append("#pragma GCC visibility pop\n")
     out.append("/* Every function of the table, sorted by name (bsearch). */\n"
                "const struct esmpi_fn_disposition esmpi_fn_table[] = {")
@@ -128,14 +322,17 @@ def generate(rows):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--table", default=os.path.join(here, "mpi_functions.tbl"))
+    ap.add_argument("--table", action="append",
+                    help="table to read (repeatable; default: "
+                    "mpi_functions.tbl and mpi_extra.tbl)")
     ap.add_argument("--list", metavar="DISPOSITION", choices=DISPOSITIONS)
     ap.add_argument("output", nargs="?")
     a = ap.parse_args()
     if (a.list is None) == (a.output is None):
         ap.error("give either OUTPUT.c or --list DISPOSITION")
     try:
-        rows = read_table(a.table)
+        rows = read_table(a.table or [os.path.join(here, t) for t in
+                                      ("mpi_functions.tbl", "mpi_extra.tbl")])
         if a.list:
             for r in rows:
                 if r["disp"] == a.list:

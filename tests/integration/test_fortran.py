@@ -1,47 +1,120 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Fortran programs never run silently in plaintext: Open MPI's Fortran
-bindings call PMPI_* directly, so esmpi refuses them at MPI_Init unless the
-policy allows unprotected calls, and then audits them."""
-import os
-import subprocess
+"""Fortran is covered: libesmpi defines the Fortran entry points of every
+protected or refused MPI function (Open MPI's Fortran bindings call PMPI_*
+themselves, past the C wrappers). One example per binding (mpif.h,
+use mpi, use mpi_f08): same output with and without esmpi, its marker on
+the wire only without esmpi. fortran_calls (use mpi and use mpi_f08)
+checks many conversions itself. Refused functions are refused from
+Fortran as from C, or run and audited when the policy allows."""
+import pytest
 
-import esmpi_it as it
+import mpi_helpers as mh
+from test_wire import capture, stop
 
-SRC = it.REPO / "examples" / "fortran_send.f90"
-ESMPIRUN = it.BUILD / "libclient" / "esmpirun"
-
-
-def build(workdir):
-    exe = workdir / "fortran_send"
-    r = subprocess.run(["mpif90", "-o", str(exe), str(SRC)],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    return exe
-
-
-def run(exe, sock):
-    env = dict(os.environ, ESMPI_SOCKET=str(sock))
-    return subprocess.run([str(ESMPIRUN), "-np", "2", str(exe)], env=env,
-                          capture_output=True, text=True, timeout=120)
+BINDINGS = {"fortran_mpifh": "mpif.h", "fortran_mpi": "use mpi",
+            "fortran_mpi_f08": "use mpi_f08"}
+CALLS = {"fortran_calls": "use mpi", "fortran_calls_f08": "use mpi_f08"}
+# Programs calling a refused function: what they call, what they print.
+DENIED = {"fortran_denied": ("MPI_File_open", "file opened: ierr=0"),
+          "fortran_denied_f08": ("MPI_Win_create", "window created: ierr=0")}
+MARKER = b"ESMPI-FORTRAN-MARKER"
 
 
-def test_fortran_refused_by_default(daemons, workdir):
-    exe = build(workdir)
+@pytest.fixture(autouse=True)
+def fortran_examples():
+    missing = mh.missing_examples([*BINDINGS, *CALLS, *DENIED])
+    if missing:
+        pytest.fail(f"Fortran examples not built (is gfortran installed? "
+                    f"scripts/install-deps.sh): {missing}", pytrace=False)
+
+
+def expected(binding, np):
+    """What rank 0 prints: Bcast of 10,20,30,40, then Allreduce of
+    value + rank over all ranks."""
+    sums = " ".join(str(np * 10 * i + np * (np - 1) // 2) for i in range(1, 5))
+    return f"{binding}: ranks={np} count=24\n{binding}: allreduce {sums}\n"
+
+
+@pytest.mark.parametrize("np", [2, 4])
+@pytest.mark.parametrize("name", list(BINDINGS))
+def test_same_output_with_and_without_esmpi(daemons, name, np):
     d = daemons("f")
-    r = run(exe, d.sock)
-    assert r.returncode != 0
-    assert "Fortran MPI bindings refused" in r.stderr
-    assert "fortran got" not in r.stdout
-    assert d.wait_audit("unprotected_call", count=2)
+    plain = mh.mpirun(mh.example(name), np, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    assert plain.stdout == expected(BINDINGS[name], np), plain.describe()
+    enc = mh.mpirun(mh.example(name), np, socket=d.sock)
+    assert enc.returncode == 0, enc.describe()
+    assert enc.stdout == plain.stdout, enc.describe()
+    # Every rank opened a session: the Fortran MPI_Init ran ours.
+    assert len(d.wait_audit("session_open", count=np)) >= np
 
 
-def test_fortran_allowed_and_audited(daemons, workdir, write_policy):
-    exe = build(workdir)
+@pytest.mark.parametrize("np", [2, 4])
+@pytest.mark.parametrize("name", list(CALLS))
+def test_many_calls_converted(daemons, name, np):
+    """Request arrays, 1-based indices, statuses, probes, persistent and
+    buffered sends, communicator constructors, MPI_BOTTOM, MPI_IN_PLACE
+    and collectives, each checked by the program itself."""
+    d = daemons("f")
+    for preload in (False, True):
+        job = mh.mpirun(mh.example(name), np, socket=d.sock,
+                        preload=preload)
+        assert job.returncode == 0, job.describe()
+        assert job.stdout == f"fortran_calls ({CALLS[name]}): {np} ranks " \
+                             f"OK\n", job.describe()
+
+
+def _wire_run(workdir, tag, name, sock):
+    pcap = workdir / f"{tag}.pcap"
+    cap = capture(pcap)
+    try:
+        job = mh.mpirun(mh.example(name), 2, socket=sock,
+                        preload=sock is not None)
+    finally:
+        stop(cap)
+    assert job.returncode == 0, job.describe()
+    return job.stdout, pcap.read_bytes()
+
+
+@pytest.mark.parametrize("name", list(BINDINGS))
+def test_marker_on_wire_only_without_esmpi(daemons, workdir, monkeypatch,
+                                           name):
+    # Force TCP over loopback so the payload crosses a capturable wire.
+    monkeypatch.setenv("OMPI_MCA_btl", "tcp,self")
+    monkeypatch.setenv("OMPI_MCA_btl_tcp_if_include", "lo")
+    d = daemons("w")
+    plain_out, plain = _wire_run(workdir, "plain", name, None)
+    enc_out, enc = _wire_run(workdir, "enc", name, d.sock)
+    assert plain_out == enc_out == expected(BINDINGS[name], 2)
+    assert plain.count(MARKER) >= 2, "capture saw no plaintext traffic"
+    assert len(enc) > 4000, "capture saw no encrypted traffic"
+    assert enc.count(MARKER) == 0
+
+
+@pytest.mark.parametrize("name", list(DENIED))
+def test_denied_function_refused(daemons, workdir, monkeypatch, name):
+    monkeypatch.chdir(workdir)	# where the program would create its file
+    fn, done = DENIED[name]
+    d = daemons("f")
+    job = mh.mpirun(mh.example(name), 2, socket=d.sock)
+    assert job.returncode != 0, job.describe()
+    assert mh.rank_lines(job.stderr, f"{fn} refused") == {0, 1}, \
+        job.describe()
+    assert done.split(":")[0] not in job.stdout
+    assert d.wait_audit("unprotected_call", count=1)
+
+
+@pytest.mark.parametrize("name", list(DENIED))
+def test_denied_function_audited_when_allowed(daemons, write_policy,
+                                              workdir, monkeypatch, name):
+    monkeypatch.chdir(workdir)
+    fn, done = DENIED[name]
     d = daemons("f", policy=write_policy(
         "version: 1\naccess: {users: [root]}\n"
         "defaults: {unprotected: audit}\n"))
-    r = run(exe, d.sock)
-    assert r.returncode == 0, r.stderr
-    assert "fortran got 1 2 3 4" in " ".join(r.stdout.split())
-    evs = d.wait_audit("unprotected_call", count=2)
-    assert all("Fortran" in e.get("MESSAGE", "") for e in evs)
+    job = mh.mpirun(mh.example(name), 2, socket=d.sock)
+    assert job.returncode == 0, job.describe()
+    assert job.stdout.count(done) == 2, job.describe()
+    # Audited once per rank (the File_close / Win_free after it too).
+    d.wait_audit("unprotected_call", count=2,
+                 pred=lambda e: f"{fn} allowed" in e.get("MESSAGE", ""))
