@@ -19,6 +19,10 @@
 #define ESMPI_SIG_LEN		64	/* r || s */
 #define ESMPI_SIG_PUB_LEN	65	/* uncompressed P-256 point */
 #define ESMPI_RCERT_NODE_MAX	64	/* node name bytes */
+/* Rank certificates: valid from 5 min before issue (clock skew between
+ * nodes) to 30 days after (longer than any batch job's wall time). */
+#define ESMPI_RCERT_SKEW	300
+#define ESMPI_RCERT_LIFETIME	(30 * 86400)
 #define ESMPI_RCERT_MAX		(16 + 4 + 8 + 8 + 1 + ESMPI_RCERT_NODE_MAX + \
 	ESMPI_SIG_PUB_LEN + ESMPI_SIG_LEN)
 
