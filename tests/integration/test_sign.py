@@ -154,3 +154,40 @@ def test_uncertified_key_harmless_without_sign_rule(daemons, write_policy,
     assert job.returncode == 0, job.describe()
     assert "pingpong: OK" in job.stdout, job.describe()
     assert not d.audit("signature_invalid")
+
+
+# ------------------------------------------------- on the wire, two hosts
+
+from test_tamper import tri, report, BTL_PORT_MIN, BTL_PORT_RANGE  # noqa: E402,F401
+
+
+def test_flipped_signature_byte_between_hosts(tri):
+    """Namespaces A - R - B with the tamper bridge in R: the last bytes of
+    pingpong's 1000-byte record (1104 bytes with the signature, one TCP
+    segment) are its signature; flipping one is refused on arrival."""
+    pol = tri.work / "sign.yaml"
+    pol.write_text(POLICY_SIGN_ALL)
+    os.chmod(pol, 0o644)
+    for d in (tri.da, tri.db):
+        r = d.ctl("policy", "load", str(pol))
+        assert r.returncode == 0, r.stderr
+    bridge = tri.bridge(
+        "sig", "--tamper-port-min", str(BTL_PORT_MIN),
+        "--tamper-port-max", str(BTL_PORT_MIN + BTL_PORT_RANGE - 1),
+        "--min-payload", "1000", "--max-payload", "1300",
+        "--offset", "10", "--from-end", "--every", "1")
+    rc, out, err = tri.mpirun(preload=True)
+    bridge.stop()
+    why = report(tri, bridge, rc, out, err)
+    assert bridge.rewrites(), f"the bridge rewrote nothing:\n{why}"
+    assert rc is not None and rc != 0, f"not refused:\n{why}"
+    m = SIGFAIL.search(err)
+    assert m, f"no 'signature invalid' refusal:\n{why}"
+    src, src_w, dst, dst_w, comm, tag, reason = m.groups()
+    assert "check failed" not in err and "pingpong: OK" not in out, why
+    receiver = tri.da if dst_w == "0" else tri.db
+    ev = receiver.wait_audit(
+        "signature_invalid", timeout=5,
+        pred=lambda e: e.get("ESMPI_PEER") == src_w and
+        e.get("ESMPI_TAG") == tag)
+    assert ev[0].get("ESMPI_RANK") == dst_w, ev
