@@ -191,3 +191,27 @@ def test_flipped_signature_byte_between_hosts(tri):
         pred=lambda e: e.get("ESMPI_PEER") == src_w and
         e.get("ESMPI_TAG") == tag)
     assert ev[0].get("ESMPI_RANK") == dst_w, ev
+
+
+# ------------------------------------------------------------- daemon side
+
+REQ_CERTIFY = 16
+
+
+def test_certify_refused_before_key_establishment(daemon):
+    """esmpid certifies a signing key only for a session whose key share
+    the job's rank 0 wrapped the job key for (KEYED): right after Hello
+    (any rank number may be claimed there) the request is a protocol
+    violation."""
+    point = b"\x04" + bytes(64)
+    with it.connect(daemon.sock) as s:
+        s.sendall(it.frame(it.request(
+            it.REQ_HELLO, it.hello_body(os.urandom(16), rank=1, size=2))))
+        field, _ = it.read_reply(s)
+        assert field == it.REP_HELLO
+        s.sendall(it.frame(it.request(REQ_CERTIFY, it.f_bytes(1, point))))
+        code, msg = it.read_error(s)
+        assert code == it.ERR_PROTOCOL, (code, msg)
+        assert it.wait_eof(s), "daemon kept the connection open"
+    daemon.wait_audit("protocol_error")
+    assert daemon.alive()
