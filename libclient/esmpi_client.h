@@ -183,7 +183,9 @@ int esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
     MPI_Datatype dt, uint32_t dst_world, int tag, uint64_t coll_seq,
     uint8_t *out);
 /* Open a record from comm rank src meant for dst_world; 0 or ESMPI_ERR_*
- * (buffer wiped); *len = plaintext bytes. No error handler called. */
+ * (buffer wiped); *len = plaintext bytes, also set with
+ * ESMPI_ERR_TOO_LARGE for an authentic record larger than the receive
+ * (truncation). No error handler called. */
 int esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world,
     int tag, uint64_t coll_seq, const uint8_t *rec, size_t reclen,
     void *buf, int count, MPI_Datatype dt, size_t *len);

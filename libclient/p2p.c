@@ -239,9 +239,9 @@ esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	struct esmpi_replay *w = NULL;
 	struct esmpi_keytry kt;
 	uint8_t *out, *tmp = NULL;
-	size_t cap;
+	size_t cap, tcap;
 	MPI_Aint lb;
-	int r, is_contig;
+	int r, is_contig, trunc = 0;
 
 	is_contig = contig(count, dt, &cap, &lb);
 	if (src < 0 || src >= c->remote_size)
@@ -256,15 +256,22 @@ esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	}
 	if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
 		goto fail;
-	/* Larger than the receive (possible when capacity has room for a
-	 * signature this record does not carry): MPI truncation. */
+	/*
+	 * Larger than the receive: only a receive with room for a signature
+	 * this record lacks gets one (MPI truncates anything longer). It is
+	 * opened in scratch memory, so only an authentic record is reported
+	 * as a truncation, with nothing delivered.
+	 */
 	if (h.length > cap) {
 		r = ESMPI_ERR_TOO_LARGE;
-		goto fail;
+		if (coll_seq || h.length > cap + esmpi_sign_slack())
+			goto fail;
+		trunc = 1;
 	}
-	if (is_contig)
+	tcap = trunc ? h.length : cap;
+	if (is_contig && !trunc)
 		out = (uint8_t *)buf + lb;
-	else if ((out = tmp = malloc(cap ? cap : 1)) == NULL)
+	else if ((out = tmp = malloc(tcap ? tcap : 1)) == NULL)
 		return ESMPI_ERR_NOMEM;
 	pthread_mutex_lock(&c->lock);
 	/*
@@ -278,7 +285,7 @@ esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 		r = ESMPI_ERR_NOMEM;
 	else if ((w == NULL || (r = esmpi_replay_check(w, h.seq)) == 0) &&
 	    (r = esmpi_key_recv(c, src, h.suite, h.epoch, &kt)) == 0) {
-		r = esmpi_rec_open(kt.aead, &a, rec, reclen, out, cap, &h);
+		r = esmpi_rec_open(kt.aead, &a, rec, reclen, out, tcap, &h);
 		if (r == 0) {
 			esmpi_key_commit(&kt);
 			if (w != NULL)
@@ -289,6 +296,11 @@ esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	pthread_mutex_unlock(&c->lock);
 	if (r != 0)
 		goto fail;
+	if (trunc) {
+		*len = h.length;	/* tells esmpi_open it was authentic */
+		r = ESMPI_ERR_TOO_LARGE;
+		goto fail;
+	}
 	if (!is_contig) {
 		int pos = 0, tsz, full;
 		MPI_Aint elb, eext;
@@ -311,7 +323,7 @@ fail:
 	/* Nothing unauthenticated reaches the application's buffer. */
 	if (is_contig)
 		esmpi_memzero((uint8_t *)buf + lb, cap);
-	esmpi_freezero(tmp, cap);
+	esmpi_freezero(tmp, trunc ? h.length : cap);
 	return r;
 }
 
@@ -326,7 +338,7 @@ esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 		return refuse(c, 0, tag, ESMPI_ERR_PROTOCOL);
 	r = esmpi_open_from(c, src, c->my_world, tag, 0, rec, reclen, buf,
 	    count, dt, &len);
-	if (r == ESMPI_ERR_TOO_LARGE && esmpi_sign_slack()) {
+	if (r == ESMPI_ERR_TOO_LARGE && len != 0) {
 		st->MPI_ERROR = MPI_ERR_TRUNCATE;
 		PMPI_Comm_call_errhandler(c->comm, MPI_ERR_TRUNCATE);
 		return MPI_ERR_TRUNCATE;
