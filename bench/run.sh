@@ -4,7 +4,9 @@
 # runs 2 ranks on shared memory and, with --tcp, over TCP loopback;
 # writes bench/out/results.csv and bench/out/bandwidth.png, latency.png.
 # --init also measures MPI_Init (key establishment) for 2 to 32 ranks.
-# Usage: bench/run.sh [--quick] [--tcp] [--init]   (as root, after scripts/build.sh)
+# --sign runs only the signed suite (plain vs aead vs aead+ecdsa, its own
+# daemon and policy bench/bench-sign-policy.yaml) into bench/out/sign.csv.
+# Usage: bench/run.sh [--quick] [--tcp] [--init] [--sign]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -12,23 +14,33 @@ out=$PWD/bench/out
 quick=""
 tcp=0
 init=0
+sign=0
 for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
 	--tcp) tcp=1 ;;
 	--init) init=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--init]" >&2; exit 2 ;;
+	--sign) sign=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--init] [--sign]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
 dir=$(mktemp -d /tmp/esmpi-bench.XXXXXX)
+policy=bench/bench-policy.yaml
+[ "$sign" -eq 1 ] && policy=bench/bench-sign-policy.yaml
 "$b/daemon/esmpid" --state-dir "$dir/state" --socket "$dir/c.sock" \
-	--admin-socket "$dir/a.sock" --policy bench/bench-policy.yaml \
+	--admin-socket "$dir/a.sock" --policy "$policy" \
 	--foreground --log-stderr 2>"$dir/esmpid.log" &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do [ -S "$dir/c.sock" ] && break; sleep 0.1; done
 export ESMPI_SOCKET="$dir/c.sock"
+if [ "$sign" -eq 1 ]; then
+	"$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_sign_bench" $quick \
+		--csv "$out/sign.csv"
+	echo "csv: $out/sign.csv"
+	exit 0
+fi
 csv=$out/results.csv
 echo "transport,suite,bytes,lat_plain_us,lat_esmpi_us,seal_open_us,bw_plain_MBs,bw_esmpi_MBs,aead_MBs,L_MBs" >"$csv"
 "$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_bench" $quick --label shm --csv "$csv"

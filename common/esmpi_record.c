@@ -90,6 +90,13 @@ aad_build(uint8_t aad[ESMPI_REC_AAD_LEN], const uint8_t hdr[ESMPI_REC_HDR_LEN],
 	put64(p + 20, a->coll_seq);
 }
 
+void
+esmpi_rec_aad_encode(uint8_t aad[ESMPI_REC_AAD_LEN],
+    const uint8_t hdr[ESMPI_REC_HDR_LEN], const struct esmpi_rec_aad *a)
+{
+	aad_build(aad, hdr, a);
+}
+
 static void
 nonce_build(uint8_t n[ESMPI_AEAD_NONCE_LEN], uint32_t src, uint64_t seq)
 {

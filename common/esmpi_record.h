@@ -26,7 +26,7 @@
 #define ESMPI_REC_AAD_LEN	(ESMPI_REC_HDR_LEN + 16 + 4 + 4 + 8 + 4 + 8)
 
 #define ESMPI_REC_F_COLL	0x0001	/* part of a collective */
-#define ESMPI_REC_F_SIGNED	0x0002	/* reserved: a signature follows */
+#define ESMPI_REC_F_SIGNED	0x0002	/* an ECDSA signature follows the tag */
 #define ESMPI_REC_F_UNORDERED	0x0004	/* sender is multithreaded: no order
 					 * among its records of one tag */
 #define ESMPI_REC_F_KNOWN	(ESMPI_REC_F_COLL | ESMPI_REC_F_SIGNED | \
@@ -75,6 +75,11 @@ int esmpi_rec_seal_parts(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
     uint8_t hdr[ESMPI_REC_HDR_LEN], uint8_t *ct,
     uint8_t tag[ESMPI_AEAD_TAG_LEN])
     __attribute__((warn_unused_result));
+
+/* The AAD bytes of a record with header bytes hdr (what signatures of
+ * `sign` rules cover besides ciphertext and tag). */
+void esmpi_rec_aad_encode(uint8_t aad[ESMPI_REC_AAD_LEN],
+    const uint8_t hdr[ESMPI_REC_HDR_LEN], const struct esmpi_rec_aad *a);
 
 /*
  * Decode a header alone, e.g. to learn the plaintext length before the

@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "esmpi_crypto.h"
 #include "esmpi_err.h"
 #include "esmpi_log.h"
 #include "esmpi_mem.h"
+#include "esmpi_sig.h"
 #include "esmpid.h"
 
 #define ESMPID_VERSION_STRING "0.1.0"
@@ -433,6 +435,59 @@ process_unwrap(struct esmpid *d, struct esmpid_conn *c,
 	return r;
 }
 
+/*
+ * Rank certificate for a `sign` rule (PROTOCOL.md §6). Only a KEYED
+ * session: its key share is the one rank 0's daemon wrapped the job key
+ * for at position `rank`, so the rank number is the one the job gave this
+ * process, not merely what its Hello claimed. One certificate per session.
+ */
+static int
+process_certify(struct esmpid *d, struct esmpid_conn *c,
+    Esmpi__CertifyRequest *cr)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__RankCert rc = ESMPI__RANK_CERT__INIT;
+	struct esmpi_sig_key *k = NULL;
+	struct esmpi_rcert cert;
+	uint8_t out[ESMPI_RCERT_MAX], *ca = NULL;
+	size_t outlen = 0;
+	uint64_t now = (uint64_t)time(NULL);
+	int r, calen;
+
+	if (c->state != SESS_KEYED || c->certified)
+		return ESMPI_ERR_PROTOCOL;
+	if (cr->public_key.len != ESMPI_SIG_PUB_LEN ||
+	    esmpi_sig_from_point(&k, cr->public_key.data) != 0)
+		return esmpid_reply_error(c, ESMPI_ERR_INVALID,
+		    "signing key is not a P-256 point");
+	esmpi_sig_free(k);
+	memset(&cert, 0, sizeof(cert));
+	memcpy(cert.job, c->job_id, ESMPI_JOB_ID_LEN);
+	cert.rank = c->rank;
+	/* Some slack for clocks of other nodes that run a little behind. */
+	cert.not_before = now - ESMPI_RCERT_SKEW;
+	cert.not_after = now + ESMPI_RCERT_LIFETIME;
+	snprintf(cert.node, sizeof(cert.node), "%.64s", d->id->name);
+	memcpy(cert.pub, cr->public_key.data, ESMPI_SIG_PUB_LEN);
+	if ((r = esmpi_rcert_issue(d->id->key, &cert, out, &outlen)) != 0)
+		return esmpid_reply_error(c, r, "cannot certify signing key");
+	if ((calen = i2d_X509(d->id->ca, &ca)) <= 0)
+		return esmpid_reply_error(c, ESMPI_ERR_CRYPTO,
+		    "cannot encode the CA certificate");
+	rc.cert.data = out;
+	rc.cert.len = outlen;
+	rc.node_cert.data = d->id->cert_der;
+	rc.node_cert.len = d->id->cert_der_len;
+	rc.ca_cert.data = ca;
+	rc.ca_cert.len = (size_t)calen;
+	rep.body_case = ESMPI__REPLY__BODY_RANK_CERT;
+	rep.rank_cert = &rc;
+	if ((r = esmpid_reply(c, &rep)) == 0)
+		c->certified = 1;
+	OPENSSL_free(ca);
+	return r;
+}
+
 static int
 reply_ok(struct esmpid_conn *c, const char *msg)
 {
@@ -447,8 +502,8 @@ reply_ok(struct esmpid_conn *c, const char *msg)
 
 /* Events a rank may report; anything else is a protocol violation. */
 static const char *const client_events[] = {
-	"integrity_failure", "replay_detected", "unprotected_call", "rekey",
-	"audit_dropped",
+	"integrity_failure", "replay_detected", "signature_invalid",
+	"unprotected_call", "rekey", "audit_dropped",
 	NULL,
 };
 
@@ -722,6 +777,9 @@ esmpid_dispatch(struct esmpid *d, struct esmpid_conn *c, const uint8_t *body,
 		break;
 	case ESMPI__REQUEST__BODY_UNWRAP:
 		r = process_unwrap(d, c, req->unwrap);
+		break;
+	case ESMPI__REQUEST__BODY_CERTIFY:
+		r = process_certify(d, c, req->certify);
 		break;
 	case ESMPI__REQUEST__BODY_GOODBYE:
 		if (c->state == SESS_NEW) {

@@ -61,6 +61,7 @@ struct esmpid_conn {
 	EVP_PKEY *eph;			/* freed after unwrap: forward secrecy */
 	uint8_t eph_pub[ESMPI_ECDH_PUB_LEN];
 	int wrapped;			/* rank 0 wrapped the job key */
+	int certified;			/* issued its rank certificate */
 };
 
 struct esmpid_opts {

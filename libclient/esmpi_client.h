@@ -177,8 +177,10 @@ uint64_t esmpi_recv_ticket(void);
 
 /* p2p.c: sealing and opening of one message */
 struct esmpi_msg {
-	uint8_t *rec;			/* record buffer (header+ct+tag) */
-	size_t len;			/* plaintext bytes */
+	uint8_t *rec;			/* record buffer (header+ct+tag[+sig]) */
+	size_t len;			/* plaintext bytes, + ESMPI_SIG_LEN if
+					 * signed: the record is len +
+					 * ESMPI_REC_OVERHEAD bytes */
 };
 int esmpi_seal(struct esmpi_comm *c, const void *buf, int count,
     MPI_Datatype dt, int dest, int tag, struct esmpi_msg *m);
@@ -188,13 +190,16 @@ int esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 int esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen);
 /* Plaintext bytes of (count, dt); ESMPI_ERR_TOO_LARGE past int records. */
 int esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n);
-/* Seal into out (bytes + ESMPI_REC_OVERHEAD) for dst_world; coll_seq is
- * nonzero for collective records (tag ESMPI_COLL_TAG). */
+/* Seal into out (bytes + ESMPI_REC_OVERHEAD, + esmpi_sign_extra for
+ * point-to-point) for dst_world; coll_seq is nonzero for collective
+ * records (tag ESMPI_COLL_TAG), which are never signed. */
 int esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
     MPI_Datatype dt, uint32_t dst_world, int tag, uint64_t coll_seq,
     uint8_t *out);
 /* Open a record from comm rank src meant for dst_world; 0 or ESMPI_ERR_*
- * (buffer wiped); *len = plaintext bytes. No error handler called. */
+ * (buffer wiped); *len = plaintext bytes, also set with
+ * ESMPI_ERR_TOO_LARGE for an authentic record larger than the receive
+ * (truncation). No error handler called. */
 int esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world,
     int tag, uint64_t coll_seq, const uint8_t *rec, size_t reclen,
     void *buf, int count, MPI_Datatype dt, size_t *len);
@@ -206,8 +211,33 @@ int esmpi_refuse(struct esmpi_comm *c, int src, int tag, int r);
  * initialised yet, or peer MPI_PROC_NULL); *rc set when the call must fail
  * instead (init failed, or no keys for comm: never plaintext). */
 struct esmpi_comm *esmpi_protect(MPI_Comm comm, int peer, int *rc);
-/* Report plaintext sizes in a status that describes a record. */
-void esmpi_status_fix(MPI_Status *st);
+/* Report plaintext sizes in a status that describes a record on c. */
+void esmpi_status_fix(const struct esmpi_comm *c, MPI_Status *st);
+
+/* sign.c: ECDSA signatures for `sign: ecdsa-p256` rules */
+struct Esmpi__Request;
+struct Esmpi__Reply;
+/* session.c: one request/reply with esmpid under its lock. */
+int esmpi_daemon_request(struct Esmpi__Request *req,
+    struct Esmpi__Reply **rep, char *err, size_t len);
+/* Collective, after the job key: signing keys and certificates, if any
+ * rank's policy signs. */
+int esmpi_sign_setup(char *err, size_t len);
+void esmpi_sign_free(void);
+/* Signature bytes of a point-to-point record on (c, tag): 0 or 64. */
+size_t esmpi_sign_extra(const struct esmpi_comm *c, int tag);
+/* Extra receive capacity: a receive may match a signed record. */
+size_t esmpi_sign_slack(void);
+/* Sign a sealed record (plaintext len) in place: the signature goes
+ * after the tag. */
+int esmpi_sign_record(const struct esmpi_rec_aad *a, uint8_t *rec,
+    size_t len);
+/* Verify the signature of a record of reclen bytes (signature included)
+ * from a->src: 0, ESMPI_ERR_SIGNATURE (missing or bad) or ESMPI_ERR_CERT
+ * (sender's certificate refused); esmpi_sign_why() says more. */
+int esmpi_sign_check(const struct esmpi_rec_aad *a, const uint8_t *rec,
+    size_t reclen);
+const char *esmpi_sign_why(void);
 
 /*
  * fortran.c: conversions for the generated Fortran entry points. The

@@ -14,6 +14,7 @@
 #include "esmpi_client.h"
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
+#include "esmpi_sig.h"
 
 /*
  * Predefined datatypes never change, so their sizes are looked up once;
@@ -92,7 +93,7 @@ esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen)
 	long long n;
 
 	n = (long long)type_size(dt) * (count > 0 ? count : 0) +
-	    ESMPI_REC_OVERHEAD;
+	    ESMPI_REC_OVERHEAD + (long long)esmpi_sign_slack();
 	if (n > INT_MAX)
 		return ESMPI_ERR_TOO_LARGE;
 	*reclen = (int)n;
@@ -100,14 +101,14 @@ esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen)
 }
 
 void
-esmpi_status_fix(MPI_Status *st)
+esmpi_status_fix(const struct esmpi_comm *c, MPI_Status *st)
 {
-	MPI_Count n = 0;
+	MPI_Count n = 0, ovh = ESMPI_REC_OVERHEAD +
+	    (MPI_Count)esmpi_sign_extra(c, st->MPI_TAG);
 
 	PMPI_Get_elements_x(st, MPI_BYTE, &n);
-	if (n >= ESMPI_REC_OVERHEAD)
-		PMPI_Status_set_elements_x(st, MPI_BYTE,
-		    n - ESMPI_REC_OVERHEAD);
+	if (n >= ovh)
+		PMPI_Status_set_elements_x(st, MPI_BYTE, n - ovh);
 }
 
 static void
@@ -145,7 +146,7 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 	void *packed = NULL;
 	size_t n;
 	MPI_Aint lb;
-	int r;
+	int r, sgn = !coll_seq && esmpi_sign_extra(c, tag);
 
 	if (contig(count, dt, &n, &lb)) {
 		pt = (const char *)buf + lb;
@@ -166,6 +167,8 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 	h.flags = coll_seq ? ESMPI_REC_F_COLL : 0;
 	if (esmpi.threads_multi)
 		h.flags |= ESMPI_REC_F_UNORDERED;
+	if (sgn)
+		h.flags |= ESMPI_REC_F_SIGNED;
 	h.seq = atomic_fetch_add(&c->send_seq, 1);
 	h.length = n;
 	fill_aad(&a, c, c->my_world, dst_world, tag, coll_seq);
@@ -178,6 +181,8 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 		r = esmpi_rec_seal(k, &h, &a, pt, n, out);
 	pthread_mutex_unlock(&c->lock);
 	esmpi_freezero(packed, n);
+	if (r == 0 && sgn)
+		r = esmpi_sign_record(&a, out, n);
 	if (rekeyed != NULL)
 		esmpi_audit_rekey(c, tag, h.suite, h.epoch, rekeyed);
 	/* Now and then, look for rekey requests esmpid pushed. */
@@ -190,20 +195,22 @@ int
 esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
     int dest, int tag, struct esmpi_msg *m)
 {
-	size_t n;
+	size_t n, sig = esmpi_sign_extra(c, tag);
 	int r;
 
 	if (dest < 0 || dest >= c->remote_size)
 		return ESMPI_ERR_INVALID;
 	if ((r = esmpi_msg_bytes(count, dt, &n)) != 0)
 		return r;
-	if ((m->rec = esmpi_pool_get(n + ESMPI_REC_OVERHEAD)) == NULL)
+	if (n + sig + ESMPI_REC_OVERHEAD > INT_MAX)
+		return ESMPI_ERR_TOO_LARGE;
+	if ((m->rec = esmpi_pool_get(n + sig + ESMPI_REC_OVERHEAD)) == NULL)
 		return ESMPI_ERR_NOMEM;
-	m->len = n;
+	m->len = n + sig;
 	r = esmpi_seal_into(c, buf, count, dt, c->peer_world[dest], tag, 0,
 	    m->rec);
 	if (r != 0) {
-		esmpi_pool_put(m->rec, n + ESMPI_REC_OVERHEAD);
+		esmpi_pool_put(m->rec, n + sig + ESMPI_REC_OVERHEAD);
 		m->rec = NULL;
 	}
 	return r;
@@ -220,18 +227,20 @@ static int
 refuse(struct esmpi_comm *c, int src, int tag, int r)
 {
 	int replay = r == ESMPI_ERR_REPLAY;
+	int sig = r == ESMPI_ERR_SIGNATURE || r == ESMPI_ERR_CERT;
+	const char *why = sig ? esmpi_sign_why() : esmpi_strerror(r);
 
-	esmpi_audit(replay ? "replay_detected" : "integrity_failure", c,
-	    (int)c->peer_world[src], tag,
+	esmpi_audit(replay ? "replay_detected" : sig ? "signature_invalid" :
+	    "integrity_failure", c, (int)c->peer_world[src], tag,
 	    "record from world rank %u to world rank %u on communicator '%s' "
 	    "tag %d refused: %s", c->peer_world[src], c->my_world,
-	    comm_label(c), tag, esmpi_strerror(r));
+	    comm_label(c), tag, why);
 	return esmpi_fail(c->comm, replay ? esmpi.err_replay : esmpi.err_auth,
 	    "%s: message from rank %d (world %u) to rank %d (world %u) on "
 	    "communicator '%s' tag %d refused (%s); no data delivered",
-	    replay ? "replay detected" : "integrity failure", src,
-	    c->peer_world[src], c->rank, c->my_world, comm_label(c), tag,
-	    esmpi_strerror(r));
+	    replay ? "replay detected" : sig ? "signature invalid" :
+	    "integrity failure", src, c->peer_world[src], c->rank,
+	    c->my_world, comm_label(c), tag, why);
 }
 
 /*
@@ -287,20 +296,40 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	struct esmpi_replay_slot *w = NULL;
 	struct esmpi_keytry kt;
 	uint8_t *out, *tmp = NULL;
-	size_t cap;
+	size_t cap, tcap;
 	MPI_Aint lb;
-	int r, is_contig;
+	int r, is_contig, trunc = 0;
 
 	is_contig = contig(count, dt, &cap, &lb);
 	if (src < 0 || src >= c->remote_size)
 		return ESMPI_ERR_PROTOCOL;
+	fill_aad(&a, c, c->peer_world[src], dst_world, tag, coll_seq);
+	/* A sign rule's record is verified before anything else of it is
+	 * used; a missing signature is refused alike. */
+	if (!coll_seq && esmpi_sign_extra(c, tag)) {
+		if ((r = esmpi_sign_check(&a, rec, reclen)) != 0)
+			goto fail;
+		reclen -= ESMPI_SIG_LEN;
+	}
 	if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
 		goto fail;
-	if (is_contig)
+	/*
+	 * Larger than the receive: only a receive with room for a signature
+	 * this record lacks gets one (MPI truncates anything longer). It is
+	 * opened in scratch memory, so only an authentic record is reported
+	 * as a truncation, with nothing delivered.
+	 */
+	if (h.length > cap) {
+		r = ESMPI_ERR_TOO_LARGE;
+		if (coll_seq || h.length > cap + esmpi_sign_slack())
+			goto fail;
+		trunc = 1;
+	}
+	tcap = trunc ? h.length : cap;
+	if (is_contig && !trunc)
 		out = (uint8_t *)buf + lb;
-	else if ((out = tmp = malloc(cap ? cap : 1)) == NULL)
+	else if ((out = tmp = malloc(tcap ? tcap : 1)) == NULL)
 		return ESMPI_ERR_NOMEM;
-	fill_aad(&a, c, c->peer_world[src], dst_world, tag, coll_seq);
 	/* A multithreaded sender's records of one tag have no order (the
 	 * flag is authenticated with the header). */
 	if (h.flags & ESMPI_REC_F_UNORDERED)
@@ -319,7 +348,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	else if ((w == NULL || ((r = esmpi_replay_check(&w->w, h.seq)) == 0 &&
 	    (r = esmpi_order_check(&w->o, ticket, h.seq)) == 0)) &&
 	    (r = esmpi_key_recv(c, src, h.suite, h.epoch, &kt)) == 0) {
-		r = esmpi_rec_open(kt.aead, &a, rec, reclen, out, cap, &h);
+		r = esmpi_rec_open(kt.aead, &a, rec, reclen, out, tcap, &h);
 		if (r == 0) {
 			esmpi_key_commit(&kt);
 			if (w != NULL) {
@@ -332,6 +361,11 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	pthread_mutex_unlock(&c->lock);
 	if (r != 0)
 		goto fail;
+	if (trunc) {
+		*len = h.length;	/* tells esmpi_open it was authentic */
+		r = ESMPI_ERR_TOO_LARGE;
+		goto fail;
+	}
 	if (!is_contig) {
 		int pos = 0, tsz, full;
 		MPI_Aint elb, eext;
@@ -354,7 +388,7 @@ fail:
 	/* Nothing unauthenticated reaches the application's buffer. */
 	if (is_contig)
 		esmpi_memzero((uint8_t *)buf + lb, cap);
-	esmpi_freezero(tmp, cap);
+	esmpi_freezero(tmp, trunc ? h.length : cap);
 	return r;
 }
 
@@ -378,6 +412,11 @@ esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 		return refuse(c, 0, tag, ESMPI_ERR_PROTOCOL);
 	r = open_rec(c, src, c->my_world, tag, 0, rec, reclen, buf, count, dt,
 	    &len, ticket);
+	if (r == ESMPI_ERR_TOO_LARGE && len != 0) {
+		st->MPI_ERROR = MPI_ERR_TRUNCATE;
+		PMPI_Comm_call_errhandler(c->comm, MPI_ERR_TRUNCATE);
+		return MPI_ERR_TRUNCATE;
+	}
 	if (r != 0)
 		return refuse(c, src, tag, r);
 	PMPI_Status_set_elements_x(st, MPI_BYTE, (MPI_Count)len);
@@ -581,7 +620,7 @@ MPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status *status)
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	if ((rc = PMPI_Probe(source, tag, comm, status)) == MPI_SUCCESS)
-		esmpi_status_fix(status);
+		esmpi_status_fix(c, status);
 	return rc;
 }
 
@@ -599,6 +638,6 @@ MPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status)
 		status = &local;
 	rc = PMPI_Iprobe(source, tag, comm, flag, status);
 	if (rc == MPI_SUCCESS && *flag)
-		esmpi_status_fix(status);
+		esmpi_status_fix(c, status);
 	return rc;
 }

@@ -168,7 +168,7 @@ esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
 		return MPI_SUCCESS;
 	if (r->done) {
 		/* Opened by Request_get_status already. */
-		esmpi_status_fix(st);
+		esmpi_status_fix(r->c, st);
 		return MPI_SUCCESS;
 	}
 	PMPI_Test_cancelled(st, &cancelled);
@@ -216,6 +216,14 @@ drop(struct esmpi_req *r, MPI_Request now)
 		return;		/* persistent: MPI may still use its record */
 	req_remove(r);
 	req_free(r);
+}
+
+/* A truncation esmpi found (a receive with room for a signature the
+ * record lacks) is in its status, as MPI reports it for several requests. */
+static int
+multi_rc(int prc)
+{
+	return prc == MPI_ERR_TRUNCATE ? MPI_ERR_IN_STATUS : prc;
 }
 
 /* After a multiple-completion call that returned rc: open what completed
@@ -508,17 +516,18 @@ ESMPI_EXPORT int
 MPI_Mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message,
     MPI_Status *status)
 {
+	struct esmpi_comm *c;
 	MPI_Status local;
 	int rc;
 
-	if (esmpi_protect(comm, source, &rc) == NULL)
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Mprobe(source, tag, comm, message, status);
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	rc = PMPI_Mprobe(source, tag, comm, message, status);
 	if (rc == MPI_SUCCESS && *message != MPI_MESSAGE_NO_PROC) {
-		esmpi_status_fix(status);
+		esmpi_status_fix(c, status);
 		mprobe_put(*message, comm);
 	}
 	return rc;
@@ -528,17 +537,18 @@ ESMPI_EXPORT int
 MPI_Improbe(int source, int tag, MPI_Comm comm, int *flag,
     MPI_Message *message, MPI_Status *status)
 {
+	struct esmpi_comm *c;
 	MPI_Status local;
 	int rc;
 
-	if (esmpi_protect(comm, source, &rc) == NULL)
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Improbe(source, tag, comm, flag, message, status);
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	rc = PMPI_Improbe(source, tag, comm, flag, message, status);
 	if (rc == MPI_SUCCESS && *flag && *message != MPI_MESSAGE_NO_PROC) {
-		esmpi_status_fix(status);
+		esmpi_status_fix(c, status);
 		mprobe_put(*message, comm);
 	}
 	return rc;
@@ -644,8 +654,13 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 	r->tag = tag;
 	r->comm = comm;
 	r->c = c;
-	if (esmpi_recv_capacity(count, dt, &r->reclen) != 0 ||
-	    (r->rec = esmpi_pool_get(r->reclen)) == NULL) {
+	if (esmpi_recv_capacity(count, dt, &r->reclen) != 0)
+		r->reclen = -1;
+	/* Exactly one record: a signature only where the rule signs. */
+	else
+		r->reclen += (int)esmpi_sign_extra(c, tag) -
+		    (int)esmpi_sign_slack();
+	if (r->reclen < 0 || (r->rec = esmpi_pool_get(r->reclen)) == NULL) {
 		free(r);
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
@@ -920,7 +935,7 @@ MPI_Waitall(int n, MPI_Request reqs[], MPI_Status sts[])
 	release(scratch, ss, NULL);
 	if (ix != idx)
 		free(ix);
-	return rc != MPI_SUCCESS ? rc : prc;
+	return rc != MPI_SUCCESS ? rc : multi_rc(prc);
 }
 
 ESMPI_EXPORT int
@@ -945,7 +960,7 @@ MPI_Testall(int n, MPI_Request reqs[], int *flag, MPI_Status sts[])
 	release(h, hs, NULL);
 	if (st != sts)
 		release(st, ss, NULL);
-	return rc != MPI_SUCCESS ? rc : prc;
+	return rc != MPI_SUCCESS ? rc : multi_rc(prc);
 }
 
 ESMPI_EXPORT int
@@ -1016,7 +1031,7 @@ some(some_fn fn, int n, MPI_Request reqs[], int *outcount, int indices[],
 	release(h, hs, NULL);
 	if (st != sts)
 		release(st, ss, NULL);
-	return rc != MPI_SUCCESS ? rc : prc;
+	return rc != MPI_SUCCESS ? rc : multi_rc(prc);
 }
 
 ESMPI_EXPORT int
@@ -1051,7 +1066,7 @@ MPI_Request_get_status(MPI_Request req, int *flag, MPI_Status *status)
 		rc = esmpi_req_complete(r, status);
 		r->done = 1;
 	} else if (r->kind == REQ_RECV) {
-		esmpi_status_fix(status);
+		esmpi_status_fix(r->c, status);
 	}
 	return rc;
 }

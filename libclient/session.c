@@ -692,7 +692,8 @@ esmpi_session_start(void)
 	}
 	PMPI_Bcast(esmpi.job_id, sizeof(esmpi.job_id), MPI_BYTE, 0,
 	    MPI_COMM_WORLD);
-	if ((r = establish(err, sizeof(err))) != 0)
+	if ((r = establish(err, sizeof(err))) != 0 ||
+	    (r = esmpi_sign_setup(err, sizeof(err))) != 0)
 		goto fail;
 	if ((r = esmpi_comm_keyval_init()) != 0 ||
 	    (r = esmpi_comm_attach(MPI_COMM_WORLD, 0)) != 0 ||
@@ -743,6 +744,7 @@ MPI_Finalize(void)
 	if (esmpi.initialized) {
 		esmpi.active = 0;
 		esmpi_comm_free_all();
+		esmpi_sign_free();
 		esmpi_pool_drain();
 		if (esmpi.job_key != NULL) {
 			esmpi_memzero(esmpi.job_key, 4096);
@@ -779,6 +781,18 @@ MPI_Finalize(void)
 		esmpi.nrules = 0;
 	}
 	return PMPI_Finalize();
+}
+
+int
+esmpi_daemon_request(Esmpi__Request *req, Esmpi__Reply **rep, char *err,
+    size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&esmpi.dlock);
+	r = daemon_call(req, rep, err, len);
+	pthread_mutex_unlock(&esmpi.dlock);
+	return r;
 }
 
 /* Names already reported, so each refused/allowed call is audited once. */

@@ -13,8 +13,10 @@ Every frame received on one port is sent out of the other. In tamper mode,
 every N-th IPv4 TCP segment with a port in [min, max] and at least
 --min-payload payload bytes gets the payload byte at --offset XORed with
 0x01; in marker mode, the first byte of the marker wherever it occurs in a
-TCP payload. The TCP checksum is recomputed, so the receiver's stack takes
-the segment. Each rewrite is logged. Standard library only; ends on SIGTERM.
+TCP payload. --from-end counts --offset back from the end of the payload
+(the last byte is 1), --max-payload bounds the eligible segments. The TCP
+checksum is recomputed, so the receiver's stack takes the segment. Each
+rewrite is logged. Standard library only; ends on SIGTERM.
 
 Replay and swap modes work on units: fixed-size application messages found
 in a TCP stream (same port range), either esmpi records of --unit-len
@@ -102,10 +104,12 @@ class Tamperer:
                 return frame
             if end - pay < max(a.min_payload, a.offset + 1):
                 return frame
+            if a.max_payload and end - pay > a.max_payload:
+                return frame
             self.eligible += 1
             if a.every <= 0 or self.eligible % a.every:
                 return frame
-            where = a.offset
+            where = end - pay - a.offset if a.from_end else a.offset
         frame = bytearray(frame)
         frame[pay + where] ^= 0x01
         fix_tcp_checksum(frame, ip, tcp, end)
@@ -260,6 +264,9 @@ def main():
     p.add_argument("--tamper-port-max", type=int, default=65535)
     p.add_argument("--min-payload", type=int, default=1)
     p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--from-end", action="store_true",
+                   help="--offset counts back from the payload's end")
+    p.add_argument("--max-payload", type=int, default=0)
     p.add_argument("--every", type=int, default=0,
                    help="tamper every N-th eligible segment (0: never)")
     p.add_argument("--marker", type=lambda s: s.encode())
