@@ -146,8 +146,18 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 		goto out;
 	c->state = SESS_OPEN;
 	{
-		char suite[64], proj[96], host[96], size[32];
-		const char *extra[] = { suite, proj, host, size, NULL };
+		char suite[64], proj[96], host[96], size[32], scope[48];
+		const char *extra[] = { suite, proj, host, size, scope, NULL };
+		const char *sc = p->defaults.scope == ESMPI_SCOPE_INTER_NODE ?
+		    "inter-node" : "all";
+
+		/* A rule that leaves same-node traffic plain is worth
+		 * auditing even when the defaults encrypt everything. */
+		for (i = 0; i < p->nrules; i++)
+			if (p->rules[i].set.scope == ESMPI_SCOPE_INTER_NODE &&
+			    p->defaults.scope != ESMPI_SCOPE_INTER_NODE)
+				sc = "inter-node (some rules)";
+		snprintf(scope, sizeof(scope), "ESMPI_SCOPE=%s", sc);
 
 		snprintf(suite, sizeof(suite), "ESMPI_SUITE=%s",
 		    suite_name(c->suite));
@@ -159,8 +169,7 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 		    "suite %s, %zu rules, scope %s",
 		    (unsigned long long)c->session_id, c->job_hex, c->rank,
 		    c->size, (unsigned)c->uid, suite_name(c->suite),
-		    p->nrules, p->defaults.scope == ESMPI_SCOPE_INTER_NODE ?
-		    "inter-node" : "all");
+		    p->nrules, sc);
 	}
 out:
 	free(sets);
