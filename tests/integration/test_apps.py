@@ -26,6 +26,7 @@ import test_netns as ns
 LMP = shutil.which("lmp")
 HPCC = shutil.which("hpcc")
 ESMPIRUN = it.BUILD / "libclient" / "esmpirun"
+LIBESMPI = it.BUILD / "libclient" / "libesmpi.so"
 MARKER = "ESMPI-SECRET-MARKER"
 APP_TIMEOUT = 120
 
@@ -199,6 +200,30 @@ def test_lammps_shm(daemons, workdir, np):
     assert logs["enc"] == logs["plain"]
     assert len(d.wait_audit("session_open", count=np)) == np
     assert not d.audit("unprotected_call")
+
+
+def test_lammps_shm_scope_inter_node(daemons, workdir):
+    """scope inter-node on one node: LAMMPS's point-to-point traffic goes
+    as plain records (none sealed for a same-node peer), same thermo."""
+    pol = workdir / "inter.yaml"
+    pol.write_text(it.POLICY_ROOT + "  scope: inter-node\n")
+    d = daemons("lmp", policy=pol)
+    inp = write_lj(workdir)
+    logs = {}
+    for name, sock in (("plain", None), ("enc", d.sock)):
+        log = workdir / f"{name}.log"
+        r = run_job(["mpirun", "--allow-run-as-root", "--oversubscribe",
+                     "-np", "4", "-x", "ESMPI_STATS=1", "-x",
+                     "ESMPI_SOCKET", *([] if sock is None else
+                                       ["-x", f"LD_PRELOAD={LIBESMPI}"]),
+                     LMP, "-in", inp, "-log", log, "-screen", "none"],
+                    workdir, env={"ESMPI_SOCKET": str(sock)})
+        logs[name] = thermo(log.read_text())
+    assert logs["enc"] == logs["plain"]
+    st = re.findall(r"stats: sealed \d+ \(same node (\d+)\), plain (\d+), "
+                    r"same-node peers (\d+)", r.stderr)
+    assert len(st) == 4, r.stderr
+    assert all(t[0] == "0" and int(t[1]) > 0 and t[2] == "3" for t in st), st
 
 
 @pytest.mark.parametrize("np,p,q", [(2, 1, 2), (4, 2, 2)])
