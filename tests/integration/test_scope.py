@@ -206,3 +206,31 @@ def test_inter_node_across_hosts(hosts, workdir):
     finally:
         da.cleanup()
         db.cleanup()
+
+
+def test_plain_refused_where_policy_seals(daemons, workdir):
+    """Two daemons with one node identity but different policies: rank 0
+    (scope inter-node) sends plain records, rank 1 (scope all) would seal,
+    so it refuses them as an integrity failure: no downgrade."""
+    state = workdir / "state"
+    it.run([it.ESMPICTL, "ca", "init", "--dir", workdir / "ca"])
+    r = it.run([it.ESMPICTL, "node", "enroll", "--ca", workdir / "ca",
+                "--name", "node", "--out", state])
+    assert r.returncode == 0, r.stderr
+    pol = workdir / "inter.yaml"
+    pol.write_text(POLICY_INTER)
+    da = daemons("inter", policy=pol, state_dir=state)
+    db = daemons("all", state_dir=state)
+    ring = mh.example("ring")
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    pre = f"LD_PRELOAD={mh.LIBESMPI}"
+    cmd = ["mpirun", "--allow-run-as-root", "-np", "1", "-x", pre,
+           "-x", f"ESMPI_SOCKET={da.sock}", ring, ":", "-np", "1", "-x",
+           pre, "-x", f"ESMPI_SOCKET={db.sock}", ring]
+    p = subprocess.run([str(c) for c in cmd], env=env, capture_output=True,
+                       text=True, timeout=mh.MPIRUN_TIMEOUT,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode != 0, p.stdout + p.stderr
+    assert 1 in mh.rank_lines(p.stderr, "integrity failure"), p.stderr
+    assert "ESMPI-SECRET-MARKER" not in p.stdout
+    assert db.wait_audit("integrity_failure")
