@@ -121,8 +121,7 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 	} else if ((k = esmpi_key_send(c, set, n, &h.epoch, &rekeyed)) ==
 	    NULL)
 		r = ESMPI_ERR_SUITE;
-	else {
-		r = esmpi_rec_seal(k, &h, &a, pt, n, out);
+	else if ((r = esmpi_rec_seal(k, &h, &a, pt, n, out)) == 0) {
 		atomic_fetch_add(&esmpi.stat_sealed, 1);
 		if (!coll_seq && dst_world < (uint32_t)esmpi.world_size &&
 		    esmpi.node_local != NULL && esmpi.node_local[dst_world])
