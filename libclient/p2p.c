@@ -265,8 +265,10 @@ esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	if (plain) {
 		size_t n = 0;
 
+		/* "access denied": a plain record here is a policy
+		 * mismatch between nodes or a downgrade attempt. */
 		if (!esmpi_scope_plain(c, c->peer_world[src], tag, coll_seq))
-			r = ESMPI_ERR_AUTH;
+			r = ESMPI_ERR_DENIED;
 		else
 			r = esmpi_plain_take(rec, reclen,
 			    esmpi_comm_settings(c, tag)->suite, out, cap, &n);

@@ -232,5 +232,6 @@ def test_plain_refused_where_policy_seals(daemons, workdir):
                        stdin=subprocess.DEVNULL)
     assert p.returncode != 0, p.stdout + p.stderr
     assert 1 in mh.rank_lines(p.stderr, "integrity failure"), p.stderr
+    assert "tag 0 refused (access denied)" in p.stderr, p.stderr
     assert "ESMPI-SECRET-MARKER" not in p.stdout
     assert db.wait_audit("integrity_failure")
