@@ -187,8 +187,20 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 	if (h->resume)
 		c->epoch = h->epoch;
 	{
-		char suite[64], proj[96], host[96], size[32], why[32];
-		const char *extra[] = { suite, proj, host, size, why, NULL };
+		char suite[64], proj[96], host[96], size[32], scope[48];
+		char why[32];
+		const char *extra[] = { suite, proj, host, size, scope, why,
+		    NULL };
+		const char *sc = p->defaults.scope == ESMPI_SCOPE_INTER_NODE ?
+		    "inter-node" : "all";
+
+		/* A rule that leaves same-node traffic plain is worth
+		 * auditing even when the defaults encrypt everything. */
+		for (i = 0; i < p->nrules; i++)
+			if (p->rules[i].set.scope == ESMPI_SCOPE_INTER_NODE &&
+			    p->defaults.scope != ESMPI_SCOPE_INTER_NODE)
+				sc = "inter-node (some rules)";
+		snprintf(scope, sizeof(scope), "ESMPI_SCOPE=%s", sc);
 
 		snprintf(suite, sizeof(suite), "ESMPI_SUITE=%s",
 		    suite_name(c->suite));
@@ -204,8 +216,7 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 		    "resumed (rank reconnected with its keys)" : "opened",
 		    c->job_hex, c->rank,
 		    c->size, (unsigned)c->uid, suite_name(c->suite),
-		    p->nrules, p->defaults.scope == ESMPI_SCOPE_INTER_NODE ?
-		    "inter-node" : "all");
+		    p->nrules, sc);
 	}
 	if (h->resume)
 		r = push_pending_rotation(d, c);

@@ -114,6 +114,9 @@ struct esmpi_state {
 	atomic_uint rekey_gen;		/* RekeyEvents pushed by esmpid */
 	int threads_multi;		/* MPI_THREAD_MULTIPLE provided */
 	atomic_uint_fast64_t recv_ticket;	/* receives posted so far */
+	uint8_t node_id[32];		/* SHA-256 of our esmpid's node cert */
+	uint8_t *node_local;		/* [world rank]: same node (scope.c) */
+	atomic_uint_fast64_t stat_sealed, stat_sealed_local, stat_plain;
 };
 
 extern struct esmpi_state esmpi;
@@ -260,6 +263,26 @@ int esmpi_f2c_string(const char *f, size_t len, char **c);
 void esmpi_f_indices(MPI_Fint *idx, MPI_Fint n);
 /* ierror is optional in mpi_f08. */
 void esmpi_f_ret(MPI_Fint *ierr, int rc);
+
+/* scope.c: policy `scope: inter-node` */
+/* A plain record: the sealed record's framing (header with this flag,
+ * payload, 16 zero bytes where the tag goes), never sealed or opened by
+ * the record layer, which refuses the flag. */
+#define ESMPI_REC_F_PLAIN	0x0100
+void esmpi_scope_set_node(const uint8_t *cert, size_t len);
+/* Collective over WORLD, after WORLD's keys: who is on our node. */
+int esmpi_scope_init(void);
+/* Whether a record between us and peer_world travels plain; c->lock. */
+int esmpi_scope_plain(const struct esmpi_comm *c, uint32_t peer_world,
+    int tag, uint64_t coll_seq);
+void esmpi_plain_put(int suite, uint64_t seq, const void *pt, size_t n,
+    uint8_t *out);
+int esmpi_plain_is(const uint8_t *rec, size_t reclen);
+int esmpi_plain_take(const uint8_t *rec, size_t reclen, int suite,
+    uint8_t *out, size_t cap, size_t *len);
+int esmpi_scope_local_peers(void);
+/* ESMPI_STATS=1: one line of record counters on stderr at Finalize. */
+void esmpi_scope_report(void);
 
 /* requests.c */
 enum esmpi_req_kind { REQ_SEND, REQ_RECV };

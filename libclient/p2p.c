@@ -175,10 +175,18 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 	pthread_mutex_lock(&c->lock);
 	set = esmpi_comm_settings(c, tag);
 	h.suite = (uint8_t)set->suite;
-	if ((k = esmpi_key_send(c, set, n, &h.epoch, &rekeyed)) == NULL)
+	if (esmpi_scope_plain(c, dst_world, tag, coll_seq)) {
+		esmpi_plain_put(h.suite, h.seq, pt, n, out);
+		r = 0;
+	} else if ((k = esmpi_key_send(c, set, n, &h.epoch, &rekeyed)) ==
+	    NULL)
 		r = ESMPI_ERR_SUITE;
-	else
-		r = esmpi_rec_seal(k, &h, &a, pt, n, out);
+	else if ((r = esmpi_rec_seal(k, &h, &a, pt, n, out)) == 0) {
+		atomic_fetch_add(&esmpi.stat_sealed, 1);
+		if (!coll_seq && dst_world < (uint32_t)esmpi.world_size &&
+		    esmpi.node_local != NULL && esmpi.node_local[dst_world])
+			atomic_fetch_add(&esmpi.stat_sealed_local, 1);
+	}
 	pthread_mutex_unlock(&c->lock);
 	esmpi_freezero(packed, n);
 	if (r == 0 && sgn)
@@ -298,7 +306,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	uint8_t *out, *tmp = NULL;
 	size_t cap, tcap;
 	MPI_Aint lb;
-	int r, is_contig, trunc = 0;
+	int r, is_contig, trunc = 0, plain = 0;
 
 	is_contig = contig(count, dt, &cap, &lb);
 	if (src < 0 || src >= c->remote_size)
@@ -311,7 +319,10 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 			goto fail;
 		reclen -= ESMPI_SIG_LEN;
 	}
-	if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
+	if (esmpi_plain_is(rec, reclen)) {
+		plain = 1;
+		memset(&h, 0, sizeof(h));
+	} else if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
 		goto fail;
 	/*
 	 * Larger than the receive: only a receive with room for a signature
@@ -339,9 +350,21 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	 * The suite must be the one policy sets: no downgrade by a sender.
 	 * Point-to-point records pass a replay window and the posting order
 	 * of their tag; collective ones are bound to the collective's
-	 * sequence number instead.
+	 * sequence number instead. A plain record (scope inter-node) is
+	 * taken only where we would send plain ourselves.
 	 */
-	if (h.suite != esmpi_comm_settings(c, tag)->suite)
+	if (plain) {
+		size_t n = 0;
+
+		/* "access denied": a plain record here is a policy
+		 * mismatch between nodes or a downgrade attempt. */
+		if (!esmpi_scope_plain(c, c->peer_world[src], tag, coll_seq))
+			r = ESMPI_ERR_DENIED;
+		else
+			r = esmpi_plain_take(rec, reclen,
+			    esmpi_comm_settings(c, tag)->suite, out, cap, &n);
+		h.length = n;
+	} else if (h.suite != esmpi_comm_settings(c, tag)->suite)
 		r = ESMPI_ERR_AUTH;
 	else if (!coll_seq && (w = esmpi_comm_replay(c, src, tag)) == NULL)
 		r = ESMPI_ERR_NOMEM;

@@ -508,6 +508,9 @@ establish(char *err, size_t len)
 		r = ESMPI_ERR_PROTOCOL;
 		goto out;
 	}
+	/* Our node, as our own esmpid identifies it (scope.c). */
+	esmpi_scope_set_node(share->key_share->node_cert.data,
+	    share->key_share->node_cert.len);
 	mylen = (int)esmpi__key_share__get_packed_size(share->key_share);
 	if ((mine = malloc(mylen)) == NULL)
 		goto out;
@@ -703,6 +706,12 @@ esmpi_session_start(void)
 		goto fail;
 	}
 	esmpi.active = 1;
+	if ((r = esmpi_scope_init()) != 0) {
+		esmpi.active = 0;
+		snprintf(err, sizeof(err), "cannot tell which ranks share "
+		    "this node: %s", esmpi_strerror(r));
+		goto fail;
+	}
 	return MPI_SUCCESS;
 fail:
 	esmpi.failed = 1;
@@ -742,9 +751,12 @@ MPI_Finalize(void)
 	size_t i;
 
 	if (esmpi.initialized) {
+		esmpi_scope_report();
 		esmpi.active = 0;
 		esmpi_comm_free_all();
 		esmpi_sign_free();
+		free(esmpi.node_local);
+		esmpi.node_local = NULL;
 		esmpi_pool_drain();
 		if (esmpi.job_key != NULL) {
 			esmpi_memzero(esmpi.job_key, 4096);

@@ -14,6 +14,7 @@ openmpi-bin libopenmpi-dev gfortran
 python3 python3-pytest python3-yaml
 iproute2 tshark ethtool util-linux procps
 netpipe-openmpi python3-mpi4py gnuplot-nox
+lammps hpcc
 clang libclang-rt-14-dev
 $*"
 

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Policy `scope: inter-node`: point-to-point messages between ranks on the
+ * same node travel as plain records (same framing and size as a sealed
+ * record, no AEAD), everything else is sealed.
+ *
+ * "Same node" needs two independent witnesses, so neither alone can turn
+ * encryption off for traffic that crosses the network:
+ * - the node certificate our own esmpid put in our key share (a hash of
+ *   it, exchanged at MPI_Init with a sealed Allgather, so nobody on the
+ *   wire can change the table), and
+ * - Open MPI's locality (MPI_Comm_split_type MPI_COMM_TYPE_SHARED).
+ * Both relations are symmetric, so sender and receiver agree on every
+ * (communicator, peer, tag); a receiver refuses a plain record wherever it
+ * would itself have sealed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "esmpi_client.h"
+#include "esmpi_err.h"
+
+void
+esmpi_scope_set_node(const uint8_t *cert, size_t len)
+{
+	SHA256(cert, len, esmpi.node_id);
+}
+
+int
+esmpi_scope_init(void)
+{
+	uint8_t (*ids)[32] = NULL;
+	MPI_Comm shm = MPI_COMM_NULL;
+	MPI_Group wg = MPI_GROUP_NULL, sg = MPI_GROUP_NULL;
+	int *in = NULL, *out = NULL, n = esmpi.world_size, ns = 0, i;
+	int r = ESMPI_ERR_NOMEM;
+
+	if ((esmpi.node_local = calloc((size_t)n, 1)) == NULL ||
+	    (ids = calloc((size_t)n, sizeof(*ids))) == NULL)
+		goto out;
+	/* Our own wrapper: the table travels sealed like any collective. */
+	r = ESMPI_ERR_INTERNAL;
+	if (MPI_Allgather(esmpi.node_id, 32, MPI_BYTE, ids, 32, MPI_BYTE,
+	    MPI_COMM_WORLD) != MPI_SUCCESS ||
+	    PMPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0,
+	    MPI_INFO_NULL, &shm) != MPI_SUCCESS ||
+	    PMPI_Comm_group(MPI_COMM_WORLD, &wg) != MPI_SUCCESS ||
+	    PMPI_Comm_group(shm, &sg) != MPI_SUCCESS ||
+	    PMPI_Group_size(sg, &ns) != MPI_SUCCESS)
+		goto out;
+	if ((in = calloc((size_t)ns, sizeof(int))) == NULL ||
+	    (out = calloc((size_t)ns, sizeof(int))) == NULL) {
+		r = ESMPI_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < ns; i++)
+		in[i] = i;
+	if (PMPI_Group_translate_ranks(sg, ns, in, wg, out) != MPI_SUCCESS)
+		goto out;
+	for (i = 0; i < ns; i++)
+		if (out[i] >= 0 && out[i] < n &&
+		    memcmp(ids[out[i]], esmpi.node_id, 32) == 0)
+			esmpi.node_local[out[i]] = 1;
+	r = 0;
+out:
+	if (sg != MPI_GROUP_NULL)
+		PMPI_Group_free(&sg);
+	if (wg != MPI_GROUP_NULL)
+		PMPI_Group_free(&wg);
+	if (shm != MPI_COMM_NULL)
+		PMPI_Comm_free(&shm);
+	free(ids);
+	free(in);
+	free(out);
+	return r;
+}
+
+int
+esmpi_scope_plain(const struct esmpi_comm *c, uint32_t peer_world, int tag,
+    uint64_t coll_seq)
+{
+	const struct esmpi_pol_settings *set;
+
+	/*
+	 * Collectives stay sealed: Open MPI's algorithms relay blocks through
+	 * ranks on other nodes, so a block between two ranks of one node may
+	 * still cross the network.
+	 */
+	if (coll_seq != 0 || esmpi.node_local == NULL ||
+	    peer_world >= (uint32_t)esmpi.world_size ||
+	    !esmpi.node_local[peer_world])
+		return 0;
+	set = esmpi_comm_settings(c, tag);
+	/* A rule that signs asks for sender authenticity even on one node:
+	 * such records are sealed and signed as usual. */
+	return set->scope == ESMPI_SCOPE_INTER_NODE &&
+	    set->sign == ESMPI_SIGN_NONE;
+}
+
+static void
+put_be(uint8_t *p, uint64_t v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+get_be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void
+esmpi_plain_put(int suite, uint64_t seq, const void *pt, size_t n,
+    uint8_t *out)
+{
+	out[0] = ESMPI_REC_VERSION;
+	out[1] = (uint8_t)suite;
+	put_be(out + 2, ESMPI_REC_F_PLAIN, 2);
+	put_be(out + 4, 0, 4);
+	put_be(out + 8, seq, 8);
+	put_be(out + 16, n, 8);
+	memcpy(out + ESMPI_REC_HDR_LEN, pt, n);
+	/* Where a sealed record has its tag: zeros, so sizes match. */
+	memset(out + ESMPI_REC_HDR_LEN + n, 0, ESMPI_AEAD_TAG_LEN);
+	atomic_fetch_add(&esmpi.stat_plain, 1);
+}
+
+int
+esmpi_plain_is(const uint8_t *rec, size_t reclen)
+{
+	return reclen >= ESMPI_REC_HDR_LEN &&
+	    get_be(rec + 2, 2) == ESMPI_REC_F_PLAIN;
+}
+
+int
+esmpi_plain_take(const uint8_t *rec, size_t reclen, int suite, uint8_t *out,
+    size_t cap, size_t *len)
+{
+	uint64_t n;
+
+	if (rec[0] != ESMPI_REC_VERSION)
+		return ESMPI_ERR_VERSION;
+	if (rec[1] != suite)
+		return ESMPI_ERR_AUTH;
+	n = get_be(rec + 16, 8);
+	if (reclen < ESMPI_REC_OVERHEAD || n != reclen - ESMPI_REC_OVERHEAD)
+		return ESMPI_ERR_PROTOCOL;
+	if (n > cap)
+		return ESMPI_ERR_TOO_LARGE;
+	memcpy(out, rec + ESMPI_REC_HDR_LEN, n);
+	*len = n;
+	return 0;
+}
+
+void
+esmpi_scope_report(void)
+{
+	const char *s = getenv("ESMPI_STATS");
+
+	if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)
+		return;
+	fprintf(stderr, "esmpi: rank %d: stats: sealed %llu (same node "
+	    "%llu), plain %llu, same-node peers %d\n", esmpi.world_rank,
+	    (unsigned long long)atomic_load(&esmpi.stat_sealed),
+	    (unsigned long long)atomic_load(&esmpi.stat_sealed_local),
+	    (unsigned long long)atomic_load(&esmpi.stat_plain),
+	    esmpi_scope_local_peers());
+}
+
+int
+esmpi_scope_local_peers(void)
+{
+	int i, k = 0;
+
+	for (i = 0; esmpi.node_local != NULL && i < esmpi.world_size; i++)
+		k += esmpi.node_local[i] && i != esmpi.world_rank;
+	return k;
+}
