@@ -195,8 +195,15 @@ struct esmpi_comm *esmpi_protect(MPI_Comm comm, int peer, int *rc);
 /* Report plaintext sizes in a status that describes a record. */
 void esmpi_status_fix(MPI_Status *st);
 
+/* coll.c: a collective in flight (nonblocking: completed by requests.c) */
+struct esmpi_coll;
+/* Open (or combine) what the collective moved; 0 or an MPI error raised
+ * through the communicator's handler. Does not free. */
+int esmpi_coll_finish(struct esmpi_coll *o);
+void esmpi_coll_free(struct esmpi_coll *o);
+
 /* requests.c */
-enum esmpi_req_kind { REQ_SEND, REQ_RECV };
+enum esmpi_req_kind { REQ_SEND, REQ_RECV, REQ_COLL };
 struct esmpi_req {
 	MPI_Request handle;
 	enum esmpi_req_kind kind;
@@ -211,6 +218,7 @@ struct esmpi_req {
 	int peer, tag;			/* persistent sends: where to */
 	MPI_Comm comm;
 	struct esmpi_comm *c;
+	struct esmpi_coll *coll;	/* REQ_COLL: the plan to complete */
 };
 int esmpi_req_add(struct esmpi_req *r);
 struct esmpi_req *esmpi_req_take(MPI_Request h, int keep);
