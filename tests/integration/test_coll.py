@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Encrypted blocking collectives (libclient/coll.c): examples/coll_check.c
-gives the same output with and without libesmpi.so at 2, 3, 4 and 8 ranks,
-and a broadcast marker crosses TCP loopback in clear only without esmpi.
+"""Encrypted collectives (libclient/coll.c), blocking and nonblocking:
+examples/coll_check.c gives the same output with and without libesmpi.so
+at 2, 3, 4 and 8 ranks, and a marker moved by Bcast, Allgather and their
+nonblocking forms crosses TCP loopback in clear only without esmpi.
 
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_coll.py
 """
@@ -15,8 +16,10 @@ import mpi_helpers as mh
 from test_wire import MARKER, MCA, capture, stop
 
 PROG = "coll_check"
-FAMILIES = ["bcast", "gather", "scatter", "allgather", "alltoall", "reduce",
-            "allreduce", "reduce_scatter", "scan", "split"]
+BASE = ["bcast", "gather", "scatter", "allgather", "alltoall", "reduce",
+        "allreduce", "reduce_scatter", "scan", "split", "alltoallw"]
+# Blocking, then every family through its nonblocking form, then overlap.
+FAMILIES = BASE + ["i" + f for f in BASE] + ["overlap"]
 
 
 @pytest.fixture(scope="module", autouse=True)
