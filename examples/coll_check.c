@@ -919,13 +919,26 @@ marker_mode(const char *marker)
 	if (rank == 0)
 		for (i = 0; i < (size_t)reps; i++)
 			memcpy(b + i * ml, marker, ml);
-	MPI_OK(MPI_Bcast(b, n, MPI_CHAR, 0, MPI_COMM_WORLD));
-	CHECK(strncmp(b, marker, ml) == 0 && strncmp(b + n - ml, marker,
-	    ml) == 0, "marker bcast");
-	MPI_OK(MPI_Allgather(b, n, MPI_CHAR, all, n, MPI_CHAR,
-	    MPI_COMM_WORLD));
-	CHECK(memcmp(all + (size_t)n * (size - 1), b, (size_t)n) == 0,
-	    "marker allgather");
+	/* Blocking, then nonblocking forms: the marker must never cross in
+	 * clear under esmpi. */
+	for (nb = 0; nb < 2; nb++) {
+		char *red = calloc((size_t)n + 1, 1);
+
+		if (red == NULL)
+			MPI_Abort(MPI_COMM_WORLD, 2);
+		MPI_OK(COLL(Bcast, Ibcast, b, n, MPI_CHAR, 0, MPI_COMM_WORLD));
+		CHECK(strncmp(b, marker, ml) == 0 && strncmp(b + n - ml,
+		    marker, ml) == 0, "marker bcast");
+		MPI_OK(COLL(Allgather, Iallgather, b, n, MPI_CHAR, all, n,
+		    MPI_CHAR, MPI_COMM_WORLD));
+		CHECK(memcmp(all + (size_t)n * (size - 1), b, (size_t)n) == 0,
+		    "marker allgather");
+		MPI_OK(COLL(Allreduce, Iallreduce, b, red, n, MPI_CHAR,
+		    MPI_MAX, MPI_COMM_WORLD));
+		CHECK(memcmp(red, b, (size_t)n) == 0, "marker allreduce");
+		free(red);
+	}
+	nb = 0;
 	if (rank == 0) {
 		printf("coll_check: broadcast %.*s\n", (int)ml, b);
 		fflush(stdout);
