@@ -170,12 +170,18 @@ local_copy(struct esmpi_comm *c, const void *sbuf, int scount,
 {
 	int psz = 0, pos = 0, rtsz = 0, rc;
 	size_t sbytes;
+	MPI_Aint lb;
 	void *tmp;
 
 	if (scount <= 0 || rcount <= 0)
 		return MPI_SUCCESS;
 	if (sbuf == rbuf && scount == rcount && stype == rtype)
 		return MPI_SUCCESS;
+	if (scount == rcount && stype == rtype &&
+	    esmpi_contig(scount, stype, &sbytes, &lb)) {
+		memmove((char *)rbuf + lb, (const char *)sbuf + lb, sbytes);
+		return MPI_SUCCESS;
+	}
 	if ((rc = PMPI_Pack_size(scount, stype, c->comm, &psz)) !=
 	    MPI_SUCCESS)
 		return rc;
@@ -216,18 +222,27 @@ struct tbuf {
 	void *p;			/* where element 0 is, as for MPI */
 };
 
-static int
-tbuf_alloc(struct tbuf *t, int count, MPI_Datatype dt)
+/* The bytes count elements of dt touch: [buf + *lo, buf + *hi). */
+static void
+span_of(int count, MPI_Datatype dt, MPI_Aint *lo, MPI_Aint *hi)
 {
-	MPI_Aint tlb, text, lb, ext, lo, hi, span;
+	MPI_Aint tlb, text, lb, ext, span;
 
 	PMPI_Type_get_true_extent(dt, &tlb, &text);
 	PMPI_Type_get_extent(dt, &lb, &ext);
 	span = count > 0 ? (MPI_Aint)(count - 1) * ext : 0;
-	lo = tlb + (span < 0 ? span : 0);
-	hi = tlb + text + (span > 0 ? span : 0);
+	*lo = tlb + (span < 0 ? span : 0);
+	*hi = tlb + text + (span > 0 ? span : 0);
+}
+
+static int
+tbuf_alloc(struct tbuf *t, int count, MPI_Datatype dt)
+{
+	MPI_Aint lo, hi;
+
+	span_of(count, dt, &lo, &hi);
 	t->len = hi > lo ? (size_t)(hi - lo) : 1;
-	if ((t->mem = calloc(1, t->len)) == NULL)
+	if ((t->mem = malloc(t->len)) == NULL)
 		return -1;
 	t->p = (char *)t->mem - lo;
 	return 0;
@@ -454,36 +469,43 @@ combine(struct esmpi_coll *o)
 	struct esmpi_comm *c = o->c;
 	struct tbuf acc = { 0 }, tmp = { 0 };
 	uint32_t dst = o->all ? ESMPI_REC_DST_ALL : c->my_world;
-	int i, rc = MPI_SUCCESS, count = o->count, hi = o->hi;
+	int i, rc = MPI_SUCCESS, count = o->count, hi = o->hi, direct;
 	MPI_Datatype dt = o->dt;
+	MPI_Aint lo, end;
+	void *into;
 
 	if (hi < o->lo)
 		return MPI_SUCCESS;
-	if (tbuf_alloc(&acc, count, dt) != 0 ||
-	    (hi > o->lo && tbuf_alloc(&tmp, count, dt) != 0)) {
-		rc = nomem(c, o->fn);
-		goto out;
-	}
+	/* Accumulate in out itself unless own must stay intact there. */
+	span_of(count, dt, &lo, &end);
+	direct = (const char *)o->own + end <= (char *)o->out + lo ||
+	    (char *)o->out + end <= (const char *)o->own + lo ||
+	    (o->own == o->out && o->me == hi);
+	if (direct)
+		acc.p = o->out;
+	else if (tbuf_alloc(&acc, count, dt) != 0)
+		goto nomem;
+	if (hi > o->lo && tbuf_alloc(&tmp, count, dt) != 0)
+		goto nomem;
 	for (i = hi; i >= o->lo && rc == MPI_SUCCESS; i--) {
-		const void *a = o->own;
-		void *into = i == hi ? acc.p : tmp.p;
-
-		if (i != o->me && (rc = open_block(c, i, dst, o->seq,
-		    o->rrecs + o->roff[i], (size_t)o->rbc[i], into, count,
-		    dt)) != MPI_SUCCESS)
-			break;
+		into = i == hi ? acc.p : tmp.p;
 		if (i != o->me)
-			a = into;
-		if (i == hi)
-			rc = a == acc.p ? MPI_SUCCESS : local_copy(c, a, count,
-			    dt, acc.p, count, dt);
-		else
-			rc = PMPI_Reduce_local(a, acc.p, count, dt, o->op);
+			rc = open_block(c, i, dst, o->seq, o->rrecs +
+			    o->roff[i], (size_t)o->rbc[i], into, count, dt);
+		else if (i == hi)
+			rc = local_copy(c, o->own, count, dt, into, count, dt);
+		if (rc == MPI_SUCCESS && i != hi)
+			rc = PMPI_Reduce_local(i == o->me ? o->own : tmp.p,
+			    acc.p, count, dt, o->op);
 	}
-	if (rc == MPI_SUCCESS)
+	if (rc == MPI_SUCCESS && !direct)
 		rc = local_copy(c, acc.p, count, dt, o->out, count, dt);
+	goto out;
+nomem:
+	rc = nomem(c, o->fn);
 out:
-	tbuf_free(&acc);
+	if (!direct)
+		tbuf_free(&acc);
 	tbuf_free(&tmp);
 	return rc;
 }
@@ -556,6 +578,9 @@ run(struct esmpi_coll *o, MPI_Request *req)
 		rc = layout_fail(c, o->fn, r);
 		goto out;
 	}
+	/* A v exchange sends the own block nowhere: no bytes to ourselves. */
+	if (o->v && o->mv == MV_ALLTOALL)
+		o->sbc[o->me] = o->rbc[o->me] = 0;
 	if ((o->srecs = esmpi_pool_get(o->stotal)) == NULL ||
 	    (o->rrecs = esmpi_pool_get(o->rtotal)) == NULL) {
 		rc = nomem(c, o->fn);

@@ -172,6 +172,8 @@ int esmpi_seal(struct esmpi_comm *c, const void *buf, int count,
 int esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
     void *buf, int count, MPI_Datatype dt, MPI_Status *st);
 int esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen);
+/* Whether count elements of dt are one run of *bytes bytes at buf+*lb. */
+int esmpi_contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb);
 /* Plaintext bytes of (count, dt); ESMPI_ERR_TOO_LARGE past int records. */
 int esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n);
 /* Seal into out (bytes + ESMPI_REC_OVERHEAD) for dst_world; coll_seq is

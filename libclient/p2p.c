@@ -16,8 +16,8 @@
 #include "esmpi_mem.h"
 
 /* Contiguous layout of count elements: the bytes start at buf+lb. */
-static int
-contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb)
+int
+esmpi_contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb)
 {
 	MPI_Aint tlb, text, elb, eext;
 	int tsz;
@@ -72,7 +72,7 @@ esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n)
 {
 	MPI_Aint lb;
 
-	(void)contig(count, dt, n, &lb);
+	(void)esmpi_contig(count, dt, n, &lb);
 	return *n + ESMPI_REC_OVERHEAD > INT_MAX ? ESMPI_ERR_TOO_LARGE : 0;
 }
 
@@ -92,7 +92,7 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 	MPI_Aint lb;
 	int r;
 
-	if (contig(count, dt, &n, &lb)) {
+	if (esmpi_contig(count, dt, &n, &lb)) {
 		pt = (const char *)buf + lb;
 	} else {
 		int pos = 0;
@@ -233,7 +233,7 @@ esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	MPI_Aint lb;
 	int r, is_contig;
 
-	is_contig = contig(count, dt, &cap, &lb);
+	is_contig = esmpi_contig(count, dt, &cap, &lb);
 	if (src < 0 || src >= c->remote_size)
 		return ESMPI_ERR_PROTOCOL;
 	if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
