@@ -4,7 +4,9 @@
 # runs 2 ranks on shared memory and, with --tcp, over TCP loopback;
 # writes bench/out/results.csv and bench/out/bandwidth.png, latency.png.
 # --init also measures MPI_Init (key establishment) for 2 to 32 ranks.
-# Usage: bench/run.sh [--quick] [--tcp] [--init]   (as root, after scripts/build.sh)
+# --coll also runs the collective benchmark (esmpi_coll_bench) at 2 and 4
+# ranks: bench/out/coll.csv and coll.png.
+# Usage: bench/run.sh [--quick] [--tcp] [--init] [--coll]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -12,12 +14,14 @@ out=$PWD/bench/out
 quick=""
 tcp=0
 init=0
+coll=0
 for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
 	--tcp) tcp=1 ;;
 	--init) init=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--init]" >&2; exit 2 ;;
+	--coll) coll=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--init] [--coll]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -50,6 +54,17 @@ if [ "$init" -eq 1 ]; then
 		done
 		echo "$n,$best_p,$best_e" | tee -a "$out/init.csv"
 	done
+fi
+if [ "$coll" -eq 1 ]; then
+	echo "transport,ranks,coll,bytes,plain_us,esmpi_us,ideal_us,aead_MBs" >"$out/coll.csv"
+	for n in 2 4; do
+		"$b/libclient/esmpirun" --oversubscribe -np $n "$b/bench/esmpi_coll_bench" \
+			$quick --label shm --csv "$out/coll.csv"
+	done
+	if command -v gnuplot >/dev/null; then
+		gnuplot -e "csv='$out/coll.csv'; outdir='$out'" bench/plot_coll.gp
+		echo "plot: $out/coll.png"
+	fi
 fi
 if command -v gnuplot >/dev/null; then
 	gnuplot -e "csv='$csv'; outdir='$out'" bench/plot.gp

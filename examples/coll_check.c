@@ -6,7 +6,9 @@
  * block sizes 0, 1, 1000 and 300000 elements; MPI_INT and a strided
  * vector type (holes must stay untouched); MPI_IN_PLACE variants; a
  * user-defined non-commutative operation (2x2 matrix product) so rank
- * order matters; a split communicator; Alltoallw with mixed types. Then
+ * order matters; a split communicator; Alltoallw with mixed types;
+ * neighbourhood collectives on a periodic ring, a 2-D grid with edges
+ * and a dist-graph multigraph. Then
  * all of it again through the nonblocking forms (Ibcast, ...), each
  * completed by another Wait/Test call (Waitall mixing point-to-point),
  * and nonblocking collectives overlapping on two communicators. Rank 0 prints "<family>: ok" lines
@@ -1049,6 +1051,115 @@ test_alltoallw(void)
 	family("alltoallw", e0);
 }
 
+
+/* Element i of the block rank r sends as its k-th neighbour block. */
+static int
+nbr_val(int r, int k, int i)
+{
+	return r * 1000000 + k * 1000 + i % 1000;
+}
+
+/*
+ * Neighbourhood collectives on a topology: in-neighbour slot j must hold
+ * data from src[j] (PROC_NULL slots untouched); the checksum, compared
+ * with a run without esmpi, covers which block landed where.
+ */
+static void
+nbr_round(MPI_Comm t, int nin, const int *src, int nout, int m)
+{
+	int *sb = ints((size_t)(nout + 1) * m, 0);
+	int *rb = ints((size_t)(nin + 1) * m, UNSET);
+	int *cnt = ints((size_t)(nin + nout + 2) * 2, 0), *dsp = cnt + nin +
+	    nout + 2;
+	int j, i;
+
+	for (j = 0; j < nout; j++)
+		for (i = 0; i < m; i++)
+			sb[j * m + i] = nbr_val(rank, j, i);
+	MPI_OK(COLL(Neighbor_alltoall, Ineighbor_alltoall, sb, m, MPI_INT,
+	    rb, m, MPI_INT, t));
+	for (j = 0; j < nin; j++)
+		CHECK(src[j] == MPI_PROC_NULL ? rb[j * m] == UNSET || m == 0 :
+		    m == 0 || rb[j * m] / 1000000 == src[j],
+		    "neighbor alltoall: slot %d", j);
+	absorb(rb, (size_t)nin * m * sizeof(int));
+	/* v: reversed slots; allgather(v): the first block to all. */
+	for (j = 0; j < nin; j++) {
+		cnt[j] = m;
+		dsp[j] = (nin - 1 - j) * m;
+	}
+	for (i = 0; i < nin * m; i++)
+		rb[i] = UNSET;
+	MPI_OK(COLL(Neighbor_alltoallv, Ineighbor_alltoallv, sb, cnt, dsp,
+	    MPI_INT, rb, cnt, dsp, MPI_INT, t));
+	absorb(rb, (size_t)nin * m * sizeof(int));
+	MPI_OK(COLL(Neighbor_allgather, Ineighbor_allgather, sb, m, MPI_INT,
+	    rb, m, MPI_INT, t));
+	for (j = 0; j < nin; j++)
+		if (src[j] != MPI_PROC_NULL && m > 0)
+			CHECK(rb[j * m + m - 1] == nbr_val(src[j], 0, m - 1),
+			    "neighbor allgather: slot %d", j);
+	absorb(rb, (size_t)nin * m * sizeof(int));
+	MPI_OK(COLL(Neighbor_allgatherv, Ineighbor_allgatherv, sb, m, MPI_INT,
+	    rb, cnt, dsp, MPI_INT, t));
+	absorb(rb, (size_t)nin * m * sizeof(int));
+	{
+		MPI_Aint *ad = malloc((size_t)(nin + nout + 1) * 2 *
+		    sizeof(*ad));
+		MPI_Datatype *ty = malloc((size_t)(nin + nout + 1) *
+		    sizeof(*ty));
+
+		for (j = 0; j < nin + nout; j++) {
+			ad[j] = (MPI_Aint)j % (nin > 0 ? nin : 1) * m *
+			    (MPI_Aint)sizeof(int);
+			ty[j] = MPI_INT;
+		}
+		for (j = 0; j < nout; j++)
+			ad[nin + nout + j] = (MPI_Aint)j * m * sizeof(int);
+		MPI_OK(COLL(Neighbor_alltoallw, Ineighbor_alltoallw, sb, cnt,
+		    ad + nin + nout, ty, rb, cnt, ad, ty, t));
+		absorb(rb, (size_t)nin * m * sizeof(int));
+		free(ad);
+		free(ty);
+	}
+	free(sb);
+	free(rb);
+	free(cnt);
+}
+
+static void
+test_neighbor(void)
+{
+	int e0 = ex_errs, dims[2] = { 0, 0 }, per[2] = { 0, 0 }, ring = size;
+	int src[4], one = 1, m, d, dst[3], nd[3], w[3] = { 1, 1, 1 };
+	MPI_Comm t;
+
+	for (m = 0; m <= 5000; m += 5000) {
+		/* A periodic ring: at 2 ranks both neighbours are one rank. */
+		MPI_Cart_create(MPI_COMM_WORLD, 1, &ring, &one, 0, &t);
+		MPI_Cart_shift(t, 0, 1, &src[0], &src[1]);
+		nbr_round(t, 2, src, 2, m);
+		MPI_Comm_free(&t);
+		/* A 2-D grid with edges (MPI_PROC_NULL neighbours). */
+		MPI_Dims_create(size, 2, dims);
+		MPI_Cart_create(MPI_COMM_WORLD, 2, dims, per, 0, &t);
+		for (d = 0; d < 2; d++)
+			MPI_Cart_shift(t, d, 1, &src[2 * d], &src[2 * d + 1]);
+		nbr_round(t, 4, src, 4, m);
+		MPI_Comm_free(&t);
+		/* A multigraph: rank+1 twice and rank+2 as destinations. */
+		dst[0] = dst[1] = (rank + 1) % size;
+		dst[2] = (rank + 2) % size;
+		nd[0] = nd[1] = (rank + size - 1) % size;
+		nd[2] = (rank + size - 2) % size;
+		MPI_Dist_graph_create_adjacent(MPI_COMM_WORLD, 3, nd, w, 3,
+		    dst, w, MPI_INFO_NULL, 0, &t);
+		nbr_round(t, 3, nd, 3, m);
+		MPI_Comm_free(&t);
+	}
+	family("neighbor", e0);
+}
+
 /* Several nonblocking collectives in flight at once, on two
  * communicators, completed in reverse order of starting. */
 static void
@@ -1117,6 +1228,7 @@ main(int argc, char **argv)
 	test_scan();
 	test_split();
 	test_alltoallw();
+	test_neighbor();
 	/* Again, each collective through its nonblocking form. */
 	nb = 1;
 	test_bcast();
@@ -1130,6 +1242,7 @@ main(int argc, char **argv)
 	test_scan();
 	test_split();
 	test_alltoallw();
+	test_neighbor();
 	nb = 0;
 	test_overlap();
 

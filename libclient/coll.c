@@ -268,13 +268,20 @@ struct blk {
 };
 
 /* Which PMPI collective moves the records. */
-enum mv { MV_BCAST, MV_GATHER, MV_SCATTER, MV_ALLGATHER, MV_ALLTOALL };
+enum mv { MV_BCAST, MV_GATHER, MV_SCATTER, MV_ALLGATHER, MV_ALLTOALL,
+	MV_NALLGATHER, MV_NALLTOALL };
 
 /*
  * One protected collective: sb[i] is what this rank sends to rank i,
  * rb[i] what it receives from rank i. Record byte counts, displacements
  * and buffers live here because a nonblocking collective may use them
  * until it completes.
+ *
+ * Neighbourhood collectives index blocks by neighbour instead: speer[i]
+ * and rpeer[i] are the comm ranks (or MPI_PROC_NULL), me is -1 (a rank
+ * may be its own neighbour, through the records like any other), and a
+ * block also binds socc[i]/rocc[i], which occurrence of that peer in the
+ * list it is (see open_neighbour).
  */
 struct esmpi_coll {
 	struct esmpi_comm *c;
@@ -286,6 +293,7 @@ struct esmpi_coll {
 	int n, me, root;
 	struct blk *sb, *rb;
 	int *sbc, *sbd, *rbc, *rbd;	/* record bytes and displacements */
+	int *speer, *rpeer, *socc, *rocc;	/* neighbourhood only */
 	size_t *soff, *roff;		/* record offsets in srecs, rrecs */
 	uint8_t *srecs, *rrecs;
 	size_t stotal, rtotal;
@@ -301,15 +309,15 @@ struct esmpi_coll {
 
 static struct esmpi_coll *
 plan_new(struct esmpi_comm *c, const char *fn, uint64_t seq, enum mv mv,
-    int v)
+    int v, int nblocks)
 {
 	struct esmpi_coll *o;
-	size_t n = (size_t)c->size, i;
+	size_t n = (size_t)(nblocks > 0 ? nblocks : 1), i;
 
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return NULL;
 	o->sb = calloc(2 * n, sizeof(*o->sb));
-	o->sbc = calloc(4 * n, sizeof(*o->sbc));
+	o->sbc = calloc(8 * n, sizeof(*o->sbc));
 	o->soff = calloc(2 * n, sizeof(*o->soff));
 	if (o->sb == NULL || o->sbc == NULL || o->soff == NULL) {
 		esmpi_coll_free(o);
@@ -320,6 +328,12 @@ plan_new(struct esmpi_comm *c, const char *fn, uint64_t seq, enum mv mv,
 	o->rbc = o->sbc + 2 * n;
 	o->rbd = o->sbc + 3 * n;
 	o->roff = o->soff + n;
+	if (mv == MV_NALLGATHER || mv == MV_NALLTOALL) {
+		o->speer = o->sbc + 4 * n;
+		o->rpeer = o->sbc + 5 * n;
+		o->socc = o->sbc + 6 * n;
+		o->rocc = o->sbc + 7 * n;
+	}
 	for (i = 0; i < 2 * n; i++)
 		o->sb[i].count = -1;
 	o->c = c;
@@ -327,8 +341,8 @@ plan_new(struct esmpi_comm *c, const char *fn, uint64_t seq, enum mv mv,
 	o->seq = seq;
 	o->mv = mv;
 	o->v = v;
-	o->n = c->size;
-	o->me = c->rank;
+	o->n = nblocks;
+	o->me = o->speer != NULL ? -1 : c->rank;
 	return o;
 }
 
@@ -393,6 +407,14 @@ layout(const struct blk *b, int n, int v, int *bc, int *bd, size_t *off,
 	return 0;
 }
 
+/* The sequence number block i binds: the call's, and for a neighbour's
+ * second, third, ... block in one collective, which one it is. */
+static uint64_t
+block_seq(const struct esmpi_coll *o, const int *occ, int i)
+{
+	return o->seq ^ (occ != NULL ? (uint64_t)occ[i] << 48 : 0);
+}
+
 /* Seal what leaves this rank: one record for all, or one per peer. The
  * own slot of a per-peer exchange goes to ourselves: zeroed, not sealed. */
 static int
@@ -403,16 +425,18 @@ seal_blocks(struct esmpi_coll *o)
 
 	for (i = 0; i < o->n; i++) {
 		const struct blk *b = &o->sb[i];
+		int peer = o->speer != NULL ? o->speer[i] : i;
 
 		if (b->count < 0)
 			continue;
-		if (o->all ? i != o->me : i == o->me) {
+		if (o->all ? i != o->me && o->me >= 0 : i == o->me ||
+		    peer == MPI_PROC_NULL) {
 			memset(o->srecs + o->soff[i], 0, (size_t)o->sbc[i]);
 			continue;
 		}
 		if ((r = esmpi_seal_into(c, b->p, b->count, b->dt, o->all ?
-		    ESMPI_REC_DST_ALL : c->peer_world[i], CTAG, o->seq,
-		    o->srecs + o->soff[i])) != 0)
+		    ESMPI_REC_DST_ALL : c->peer_world[peer], CTAG,
+		    block_seq(o, o->socc, i), o->srecs + o->soff[i])) != 0)
 			return seal_fail(c, o->fn, r);
 	}
 	return MPI_SUCCESS;
@@ -428,6 +452,9 @@ move(struct esmpi_coll *o, MPI_Request *req)
 	void *sp = at_root ? MPI_IN_PLACE : s + o->soff[root];
 	void *rp = at_root ? MPI_IN_PLACE : r + o->roff[root];
 	int sn = at_root ? 0 : o->sbc[root], rn = at_root ? 0 : o->rbc[root];
+
+	if (me < 0)
+		me = 0;		/* neighbourhood: no own slot */
 
 	switch (o->mv) {
 	case MV_BCAST:
@@ -454,6 +481,13 @@ move(struct esmpi_coll *o, MPI_Request *req)
 		    o->sbd, MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE, comm) :
 		    BOTH(Ialltoall, Alltoall, req, s, o->sbc[me], MPI_BYTE, r,
 		    o->rbc[me], MPI_BYTE, comm);
+	case MV_NALLGATHER:
+		return BOTH(Ineighbor_allgatherv, Neighbor_allgatherv, req, s,
+		    o->sbc[0], MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE, comm);
+	case MV_NALLTOALL:
+		return BOTH(Ineighbor_alltoallv, Neighbor_alltoallv, req, s,
+		    o->sbc, o->sbd, MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE,
+		    comm);
 	}
 	return MPI_ERR_INTERN;
 }
@@ -510,6 +544,30 @@ out:
 	return rc;
 }
 
+/*
+ * Block i from a neighbour. When one peer sends this rank several blocks
+ * in one collective (a periodic dimension of size 2, multigraph edges),
+ * which of them lands in which slot is Open MPI's choice (its blocking
+ * and nonblocking forms differ; MPI-3.1 left it open): the record may
+ * carry any of that peer's occurrence numbers, this slot's first. It is
+ * still bound to peer, destination, communicator and this collective.
+ */
+static int
+open_neighbour(struct esmpi_coll *o, int i, uint32_t dst)
+{
+	int peer = o->rpeer[i], dups = 0, k, r = ESMPI_ERR_AUTH;
+	size_t len;
+
+	for (k = 0; k < o->n; k++)
+		dups += o->rpeer[k] == peer;
+	for (k = 0; k < dups && r != 0; k++)
+		r = esmpi_open_from(o->c, peer, dst, CTAG, o->seq ^
+		    ((uint64_t)((o->rocc[i] + k) % dups) << 48), o->rrecs +
+		    o->roff[i], (size_t)o->rbc[i], o->rb[i].p, o->rb[i].count,
+		    o->rb[i].dt, &len);
+	return r != 0 ? esmpi_refuse(o->c, peer, CTAG, r) : MPI_SUCCESS;
+}
+
 /* The completion step: open what arrived, or combine it. */
 int
 esmpi_coll_finish(struct esmpi_coll *o)
@@ -519,11 +577,18 @@ esmpi_coll_finish(struct esmpi_coll *o)
 
 	if (o->reduce)
 		return combine(o);
-	for (i = 0; i < o->n && rc == MPI_SUCCESS; i++)
-		if (i != o->me && o->rb[i].count >= 0)
-			rc = open_block(o->c, i, dst, o->seq, o->rrecs +
+	for (i = 0; i < o->n && rc == MPI_SUCCESS; i++) {
+		int peer = o->rpeer != NULL ? o->rpeer[i] : i;
+
+		if (i == o->me || o->rb[i].count < 0 || peer == MPI_PROC_NULL)
+			continue;
+		if (o->rpeer != NULL && !o->all)
+			rc = open_neighbour(o, i, dst);
+		else
+			rc = open_block(o->c, peer, dst, o->seq, o->rrecs +
 			    o->roff[i], (size_t)o->rbc[i], o->rb[i].p,
 			    o->rb[i].count, o->rb[i].dt);
+	}
 	return rc;
 }
 
@@ -589,7 +654,7 @@ run(struct esmpi_coll *o, MPI_Request *req)
 	if ((rc = seal_blocks(o)) != MPI_SUCCESS)
 		goto out;
 	/* The own block (not in place): copied now, never sealed. */
-	if (!o->reduce && o->sb[o->me].count >= 0 &&
+	if (!o->reduce && o->me >= 0 && o->sb[o->me].count >= 0 &&
 	    o->rb[o->me].count >= 0 && (rc = local_copy(c, o->sb[o->me].p,
 	    o->sb[o->me].count, o->sb[o->me].dt, o->rb[o->me].p,
 	    o->rb[o->me].count, o->rb[o->me].dt)) != MPI_SUCCESS)
@@ -604,9 +669,9 @@ out:
 	return rc;
 }
 
-/* plan_new for a wrapper: NULL after raising MPI_ERR_NO_MEM in *rc. */
+/* plan_new over the communicator's ranks, or return MPI_ERR_NO_MEM. */
 #define PLAN(o, mv, v) do {						\
-	if (((o) = plan_new(c, fn, seq, (mv), (v))) == NULL)		\
+	if (((o) = plan_new(c, fn, seq, (mv), (v), c->size)) == NULL)	\
 		return nomem(c, fn);					\
 } while (0)
 
@@ -726,6 +791,7 @@ struct a2a_side {
 	const int *counts, *displs;	/* v and w forms */
 	MPI_Datatype dt;
 	const MPI_Datatype *dts;	/* w form */
+	const MPI_Aint *adispls;	/* Neighbor_alltoallw: bytes */
 };
 
 static void
@@ -738,8 +804,8 @@ a2a_blocks(struct blk *b, int n, const struct a2a_side *s)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		one(&b[i], (const char *)s->buf + s->displs[i], s->counts[i],
-		    s->dts[i]);
+		one(&b[i], (const char *)s->buf + (s->adispls != NULL ?
+		    s->adispls[i] : s->displs[i]), s->counts[i], s->dts[i]);
 }
 
 static int
@@ -765,8 +831,10 @@ alltoall(const char *fn, const char *inter_fn, const void *sendbuf,
 {
 	struct esmpi_comm *c;
 	uint64_t seq;
-	struct a2a_side s = { sendbuf, sendcount, NULL, NULL, sendtype, NULL };
-	struct a2a_side r = { recvbuf, recvcount, NULL, NULL, recvtype, NULL };
+	struct a2a_side s = { sendbuf, sendcount, NULL, NULL, sendtype, NULL,
+	    NULL };
+	struct a2a_side r = { recvbuf, recvcount, NULL, NULL, recvtype, NULL,
+	    NULL };
 
 	PROLOGUE(comm, BOTH(Ialltoall, Alltoall, req, sendbuf, sendcount,
 	    sendtype, recvbuf, recvcount, recvtype, comm));
@@ -781,9 +849,9 @@ alltoallv(const char *fn, const char *inter_fn, const void *sendbuf,
 {
 	struct esmpi_comm *c;
 	uint64_t seq;
-	struct a2a_side s = { sendbuf, 0, sendcounts, sdispls, sendtype,
+	struct a2a_side s = { sendbuf, 0, sendcounts, sdispls, sendtype, NULL,
 	    NULL };
-	struct a2a_side r = { recvbuf, 0, recvcounts, rdispls, recvtype,
+	struct a2a_side r = { recvbuf, 0, recvcounts, rdispls, recvtype, NULL,
 	    NULL };
 
 	PROLOGUE(comm, BOTH(Ialltoallv, Alltoallv, req, sendbuf, sendcounts,
@@ -799,10 +867,10 @@ alltoallw(const char *fn, const char *inter_fn, const void *sendbuf,
 {
 	struct esmpi_comm *c;
 	uint64_t seq;
-	struct a2a_side s = { sendbuf, 0, sendcounts, sdispls, MPI_DATATYPE_NULL,
-	    sendtypes };
+	struct a2a_side s = { sendbuf, 0, sendcounts, sdispls,
+	    MPI_DATATYPE_NULL, sendtypes, NULL };
 	struct a2a_side r = { recvbuf, 0, recvcounts, rdispls,
-	    MPI_DATATYPE_NULL, recvtypes };
+	    MPI_DATATYPE_NULL, recvtypes, NULL };
 
 	PROLOGUE(comm, BOTH(Ialltoallw, Alltoallw, req, sendbuf, sendcounts,
 	    sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes,
@@ -970,7 +1038,7 @@ allreduce_large(struct esmpi_comm *c, const char *fn, uint64_t seq,
 	pthread_mutex_lock(&c->lock);
 	seq = ++c->coll_seq;
 	pthread_mutex_unlock(&c->lock);
-	if ((o = plan_new(c, fn, seq, MV_ALLGATHER, 1)) == NULL) {
+	if ((o = plan_new(c, fn, seq, MV_ALLGATHER, 1, c->size)) == NULL) {
 		rc = nomem(c, fn);
 		goto out;
 	}
@@ -1017,6 +1085,182 @@ scan(const char *fn, const char *inter_fn, int kind, const void *sendbuf,
 	    sendbuf, recvbuf, count, dt, op, comm));
 	return reduce_allgather(c, fn, seq, kind, sendbuf, recvbuf, count,
 	    dt, op, req);
+}
+
+/* ---------------------------------------------------- neighbourhoods */
+
+/*
+ * Sources and destinations of comm's topology in the order neighbourhood
+ * collectives use (Cartesian: per dimension the -1 then the +1
+ * neighbour; MPI_PROC_NULL at a non-periodic edge), and which occurrence
+ * of its peer each is. One allocation: *src (free it); MPI error or 0.
+ */
+static int
+neighbours(struct esmpi_comm *c, const char *fn, int *nin, int **src,
+    int **socc, int *nout, int **dst, int **docc)
+{
+	int kind = MPI_UNDEFINED, nd = 0, weighted = 0, d, i, j, *a;
+
+	PMPI_Topo_test(c->comm, &kind);
+	if (kind == MPI_CART)
+		PMPI_Cartdim_get(c->comm, &nd), *nin = *nout = 2 * nd;
+	else if (kind == MPI_GRAPH)
+		PMPI_Graph_neighbors_count(c->comm, c->rank, nin), *nout = *nin;
+	else if (kind == MPI_DIST_GRAPH)
+		PMPI_Dist_graph_neighbors_count(c->comm, nin, nout, &weighted);
+	else
+		return esmpi_fail(c->comm, MPI_ERR_TOPOLOGY, "%s: the "
+		    "communicator has no topology", fn);
+	/* src, dst, their occurrences, and weights for dist graphs. */
+	if ((a = calloc((size_t)(*nin + *nout + 1) * 3, sizeof(int))) == NULL)
+		return nomem(c, fn);
+	*src = a;
+	*dst = a + *nin;
+	*socc = *dst + *nout;
+	*docc = *socc + *nin;
+	if (kind == MPI_CART)
+		for (d = 0; d < nd; d++)
+			PMPI_Cart_shift(c->comm, d, 1, &(*src)[2 * d],
+			    &(*src)[2 * d + 1]);
+	if (kind == MPI_GRAPH)
+		PMPI_Graph_neighbors(c->comm, c->rank, *nin, *src);
+	if (kind != MPI_DIST_GRAPH)
+		memcpy(*dst, *src, (size_t)*nout * sizeof(int));
+	else
+		PMPI_Dist_graph_neighbors(c->comm, *nin, *src, *docc + *nout,
+		    *nout, *dst, *docc + *nout);
+	for (i = 0; i < *nin; i++)
+		for (j = 0; j < i; j++)
+			(*socc)[i] += (*src)[j] == (*src)[i];
+	for (i = 0; i < *nout; i++)
+		for (j = 0; j < i; j++)
+			(*docc)[i] += (*dst)[j] == (*dst)[i];
+	return MPI_SUCCESS;
+}
+
+/* A plan over comm's neighbours: blocks max(in, out), peers set. */
+static int
+neighbour_plan(struct esmpi_comm *c, const char *fn, uint64_t seq,
+    enum mv mv, struct esmpi_coll **op, int *nin, int *nout)
+{
+	struct esmpi_coll *o;
+	int *src = NULL, *socc = NULL, *dst = NULL, *docc = NULL, rc, i;
+
+	if ((rc = neighbours(c, fn, nin, &src, &socc, nout, &dst, &docc)) !=
+	    MPI_SUCCESS)
+		return rc;
+	if ((o = plan_new(c, fn, seq, mv, 1, *nin > *nout ? *nin :
+	    *nout)) == NULL) {
+		free(src);
+		return nomem(c, fn);
+	}
+	for (i = 0; i < o->n; i++) {
+		o->rpeer[i] = i < *nin ? src[i] : MPI_PROC_NULL;
+		o->rocc[i] = i < *nin ? socc[i] : 0;
+		o->speer[i] = i < *nout ? dst[i] : MPI_PROC_NULL;
+		o->socc[i] = i < *nout ? docc[i] : 0;
+	}
+	free(src);
+	*op = o;
+	return MPI_SUCCESS;
+}
+
+/* Neighbor_allgather(v): one record sealed for all out-neighbours. */
+static int
+neighbor_allgather(const char *fn, const char *inter_fn, const void *sendbuf,
+    int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+    const int *counts, const int *displs, MPI_Datatype recvtype,
+    MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_coll *o;
+	uint64_t seq;
+	int nin, nout, rc;
+
+	PROLOGUE(comm, counts != NULL ? BOTH(Ineighbor_allgatherv,
+	    Neighbor_allgatherv, req, sendbuf, sendcount, sendtype, recvbuf,
+	    counts, displs, recvtype, comm) : BOTH(Ineighbor_allgather,
+	    Neighbor_allgather, req, sendbuf, sendcount, sendtype, recvbuf,
+	    recvcount, recvtype, comm));
+	if ((rc = neighbour_plan(c, fn, seq, MV_NALLGATHER, &o, &nin,
+	    &nout)) != MPI_SUCCESS)
+		return rc;
+	o->all = 1;
+	blocks(o->rb, nin, recvbuf, recvcount, counts, displs, recvtype);
+	one(&o->sb[0], sendbuf, sendcount, sendtype);
+	return run(o, req);
+}
+
+static int
+neighbor_a2a_run(struct esmpi_comm *c, const char *fn, uint64_t seq,
+    const struct a2a_side *snd, const struct a2a_side *rcv,
+    MPI_Request *req)
+{
+	struct esmpi_coll *o;
+	int nin, nout, rc;
+
+	if ((rc = neighbour_plan(c, fn, seq, MV_NALLTOALL, &o, &nin,
+	    &nout)) != MPI_SUCCESS)
+		return rc;
+	a2a_blocks(o->rb, nin, rcv);
+	a2a_blocks(o->sb, nout, snd);
+	return run(o, req);
+}
+
+static int
+neighbor_alltoall(const char *fn, const char *inter_fn, const void *sendbuf,
+    int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+    MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+	struct a2a_side s = { sendbuf, sendcount, NULL, NULL, sendtype, NULL,
+	    NULL };
+	struct a2a_side r = { recvbuf, recvcount, NULL, NULL, recvtype, NULL,
+	    NULL };
+
+	PROLOGUE(comm, BOTH(Ineighbor_alltoall, Neighbor_alltoall, req,
+	    sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm));
+	return neighbor_a2a_run(c, fn, seq, &s, &r, req);
+}
+
+static int
+neighbor_alltoallv(const char *fn, const char *inter_fn, const void *sendbuf,
+    const int *sendcounts, const int *sdispls, MPI_Datatype sendtype,
+    void *recvbuf, const int *recvcounts, const int *rdispls,
+    MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+	struct a2a_side s = { sendbuf, 0, sendcounts, sdispls, sendtype, NULL,
+	    NULL };
+	struct a2a_side r = { recvbuf, 0, recvcounts, rdispls, recvtype, NULL,
+	    NULL };
+
+	PROLOGUE(comm, BOTH(Ineighbor_alltoallv, Neighbor_alltoallv, req,
+	    sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts,
+	    rdispls, recvtype, comm));
+	return neighbor_a2a_run(c, fn, seq, &s, &r, req);
+}
+
+static int
+neighbor_alltoallw(const char *fn, const char *inter_fn, const void *sendbuf,
+    const int *sendcounts, const MPI_Aint *sdispls,
+    const MPI_Datatype *sendtypes, void *recvbuf, const int *recvcounts,
+    const MPI_Aint *rdispls, const MPI_Datatype *recvtypes, MPI_Comm comm,
+    MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+	struct a2a_side s = { sendbuf, 0, sendcounts, NULL, MPI_DATATYPE_NULL,
+	    sendtypes, sdispls };
+	struct a2a_side r = { recvbuf, 0, recvcounts, NULL, MPI_DATATYPE_NULL,
+	    recvtypes, rdispls };
+
+	PROLOGUE(comm, BOTH(Ineighbor_alltoallw, Neighbor_alltoallw, req,
+	    sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts,
+	    rdispls, recvtypes, comm));
+	return neighbor_a2a_run(c, fn, seq, &s, &r, req);
 }
 
 /* -------------------------------------------------- MPI entry points */
@@ -1299,4 +1543,102 @@ MPI_Ireduce_scatter_block(const void *sendbuf, void *recvbuf,
 {
 	return reduce_scatter(FN("MPI_Ireduce_scatter_block"), sendbuf,
 	    recvbuf, NULL, recvcount, datatype, op, comm, request);
+}
+
+ESMPI_EXPORT int
+MPI_Neighbor_allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
+{
+	return neighbor_allgather(FN("MPI_Nneighbor_allgather"), sendbuf,
+	    sendcount, sendtype, recvbuf, recvcount, NULL, NULL, recvtype, comm,
+	    NULL);
+}
+
+ESMPI_EXPORT int
+MPI_Neighbor_allgatherv(const void *sendbuf, int sendcount,
+    MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
+    const int displs[], MPI_Datatype recvtype, MPI_Comm comm)
+{
+	return neighbor_allgather(FN("MPI_Nneighbor_allgatherv"), sendbuf,
+	    sendcount, sendtype, recvbuf, 0, recvcounts, displs, recvtype,
+	    comm, NULL);
+}
+
+ESMPI_EXPORT int
+MPI_Neighbor_alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
+{
+	return neighbor_alltoall(FN("MPI_Nneighbor_alltoall"), sendbuf,
+	    sendcount, sendtype, recvbuf, recvcount, recvtype, comm, NULL);
+}
+
+ESMPI_EXPORT int
+MPI_Neighbor_alltoallv(const void *sendbuf, const int sendcounts[],
+    const int sdispls[], MPI_Datatype sendtype, void *recvbuf,
+    const int recvcounts[], const int rdispls[], MPI_Datatype recvtype,
+    MPI_Comm comm)
+{
+	return neighbor_alltoallv(FN("MPI_Nneighbor_alltoallv"), sendbuf,
+	    sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls,
+	    recvtype, comm, NULL);
+}
+
+ESMPI_EXPORT int
+MPI_Neighbor_alltoallw(const void *sendbuf, const int sendcounts[],
+    const MPI_Aint sdispls[], const MPI_Datatype sendtypes[], void *recvbuf,
+    const int recvcounts[], const MPI_Aint rdispls[],
+    const MPI_Datatype recvtypes[], MPI_Comm comm)
+{
+	return neighbor_alltoallw(FN("MPI_Nneighbor_alltoallw"), sendbuf,
+	    sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls,
+	    recvtypes, comm, NULL);
+}
+
+ESMPI_EXPORT int
+MPI_Ineighbor_allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
+{
+	return neighbor_allgather(FN("MPI_Inneighbor_allgather"), sendbuf,
+	    sendcount, sendtype, recvbuf, recvcount, NULL, NULL, recvtype, comm,
+	    request);
+}
+
+ESMPI_EXPORT int
+MPI_Ineighbor_allgatherv(const void *sendbuf, int sendcount,
+    MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
+    const int displs[], MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
+{
+	return neighbor_allgather(FN("MPI_Inneighbor_allgatherv"), sendbuf,
+	    sendcount, sendtype, recvbuf, 0, recvcounts, displs, recvtype,
+	    comm, request);
+}
+
+ESMPI_EXPORT int
+MPI_Ineighbor_alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
+{
+	return neighbor_alltoall(FN("MPI_Inneighbor_alltoall"), sendbuf,
+	    sendcount, sendtype, recvbuf, recvcount, recvtype, comm, request);
+}
+
+ESMPI_EXPORT int
+MPI_Ineighbor_alltoallv(const void *sendbuf, const int sendcounts[],
+    const int sdispls[], MPI_Datatype sendtype, void *recvbuf,
+    const int recvcounts[], const int rdispls[], MPI_Datatype recvtype,
+    MPI_Comm comm, MPI_Request *request)
+{
+	return neighbor_alltoallv(FN("MPI_Inneighbor_alltoallv"), sendbuf,
+	    sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls,
+	    recvtype, comm, request);
+}
+
+ESMPI_EXPORT int
+MPI_Ineighbor_alltoallw(const void *sendbuf, const int sendcounts[],
+    const MPI_Aint sdispls[], const MPI_Datatype sendtypes[], void *recvbuf,
+    const int recvcounts[], const MPI_Aint rdispls[],
+    const MPI_Datatype recvtypes[], MPI_Comm comm, MPI_Request *request)
+{
+	return neighbor_alltoallw(FN("MPI_Inneighbor_alltoallw"), sendbuf,
+	    sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls,
+	    recvtypes, comm, request);
 }
