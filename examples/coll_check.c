@@ -8,7 +8,7 @@
  * user-defined non-commutative operation (2x2 matrix product) so rank
  * order matters; a split communicator; Alltoallw with mixed types;
  * neighbourhood collectives on a periodic ring, a 2-D grid with edges
- * and a dist-graph multigraph. Then
+ * and a dist-graph multigraph; an intercommunicator (MPI_ROOT roots). Then
  * all of it again through the nonblocking forms (Ibcast, ...), each
  * completed by another Wait/Test call (Waitall mixing point-to-point),
  * and nonblocking collectives overlapping on two communicators. Rank 0 prints "<family>: ok" lines
@@ -1160,6 +1160,83 @@ test_neighbor(void)
 	family("neighbor", e0);
 }
 
+/*
+ * An intercommunicator between the lower and upper half of the ranks:
+ * rooted collectives with MPI_ROOT / MPI_PROC_NULL, and the all-to-all
+ * ones (each group receives the other group's data).
+ */
+static void
+test_intercomm(void)
+{
+	int e0 = ex_errs, low = rank < size / 2, lr, ln, rn, i, r, m = 3000;
+	int *b, *g, *a, *x, root;
+	MPI_Comm half, inter;
+
+	MPI_Comm_split(MPI_COMM_WORLD, low, rank, &half);
+	MPI_Intercomm_create(half, 0, MPI_COMM_WORLD, low ? size / 2 : 0, 5,
+	    &inter);
+	MPI_Comm_rank(half, &lr);
+	MPI_Comm_size(half, &ln);
+	MPI_Comm_remote_size(inter, &rn);
+	b = ints((size_t)m, UNSET);
+	g = ints((size_t)m * rn, UNSET);
+	a = ints((size_t)m * (ln > rn ? ln : rn), 0);
+	x = ints((size_t)m * rn, UNSET);
+	/* Rank 0 of the lower group is the root for the upper group. */
+	root = low ? (lr == 0 ? MPI_ROOT : MPI_PROC_NULL) : 0;
+	for (i = 0; i < m; i++)
+		b[i] = low && lr == 0 ? val(0, i, 210) : UNSET;
+	MPI_OK(COLL(Bcast, Ibcast, b, m, MPI_INT, root, inter));
+	if (!low)
+		int_check("intercomm bcast", b, m, 0, 210);
+	for (i = 0; i < m; i++)
+		a[i] = val(rank, i, 211);
+	MPI_OK(COLL(Allgather, Iallgather, a, m, MPI_INT, g, m, MPI_INT,
+	    inter));
+	for (r = 0; r < rn; r++)
+		int_check("intercomm allgather", g + (size_t)r * m, m,
+		    low ? size / 2 + r : r, 211);
+	absorb(g, (size_t)m * rn * sizeof(int));
+	MPI_OK(COLL(Allreduce, Iallreduce, a, x, m, MPI_INT, MPI_SUM, inter));
+	sum_check("intercomm allreduce", x, m, low ? size / 2 : 0,
+	    low ? size - 1 : size / 2 - 1, 211);
+	for (r = 0; r < rn; r++)
+		for (i = 0; i < m; i++)
+			a[(size_t)r * m + i] = a2a_val(rank, r, i, 212);
+	MPI_OK(COLL(Alltoall, Ialltoall, a, m, MPI_INT, g, m, MPI_INT,
+	    inter));
+	absorb(g, (size_t)m * rn * sizeof(int));
+	/* The upper group's rank 0 gathers, reduces and scatters. */
+	root = low ? 0 : (lr == 0 ? MPI_ROOT : MPI_PROC_NULL);
+	for (i = 0; i < m; i++)
+		a[i] = val(rank, i, 213);
+	MPI_OK(COLL(Gather, Igather, a, m, MPI_INT, g, m, MPI_INT, root,
+	    inter));
+	if (root == MPI_ROOT)
+		for (r = 0; r < rn; r++)
+			int_check("intercomm gather", g + (size_t)r * m, m, r,
+			    213);
+	MPI_OK(COLL(Reduce, Ireduce, a, x, m, MPI_INT, MPI_SUM, root, inter));
+	if (root == MPI_ROOT)
+		sum_check("intercomm reduce", x, m, 0, size / 2 - 1, 213);
+	for (r = 0; r < rn; r++)
+		for (i = 0; i < m; i++)
+			g[(size_t)r * m + i] = val(r, i, 214);
+	MPI_OK(COLL(Scatter, Iscatter, g, m, MPI_INT, b, m, MPI_INT, root,
+	    inter));
+	if (low)
+		int_check("intercomm scatter", b, m, lr, 214);
+	absorb(b, (size_t)m * sizeof(int));
+	MPI_OK(MPI_Barrier(inter));
+	free(b);
+	free(g);
+	free(a);
+	free(x);
+	MPI_Comm_free(&inter);
+	MPI_Comm_free(&half);
+	family("intercomm", e0);
+}
+
 /* Several nonblocking collectives in flight at once, on two
  * communicators, completed in reverse order of starting. */
 static void
@@ -1229,6 +1306,7 @@ main(int argc, char **argv)
 	test_split();
 	test_alltoallw();
 	test_neighbor();
+	test_intercomm();
 	/* Again, each collective through its nonblocking form. */
 	nb = 1;
 	test_bcast();
@@ -1243,6 +1321,7 @@ main(int argc, char **argv)
 	test_split();
 	test_alltoallw();
 	test_neighbor();
+	test_intercomm();
 	nb = 0;
 	test_overlap();
 

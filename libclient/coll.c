@@ -32,7 +32,11 @@
  * (audit, one message, error handler); nothing unauthenticated reaches
  * the application's buffers.
  *
- * Intercommunicators take the unprotected-call path (policy decides).
+ * Intercommunicators: the same plans with blocks indexed by remote rank
+ * and no own slot (a rank's data goes to the other group only); roots
+ * are MPI_ROOT / MPI_PROC_NULL in the root's group. Reduce_scatter(_block)
+ * on an intercommunicator takes the unprotected-call path (policy
+ * decides); Scan and Exscan are not defined there.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -52,12 +56,14 @@ enum { C_PASS, C_PROT, C_FAIL };
 
 /*
  * Prologue of every wrapper: C_PASS (call PMPI: not initialised, or an
- * intercommunicator the policy lets through), C_FAIL (*rc says why) or
- * C_PROT with the state and this call's collective sequence number.
+ * intercommunicator the policy lets through for a collective esmpi does
+ * not protect there), C_FAIL (*rc says why) or C_PROT with the state and
+ * this call's collective sequence number (both groups of an
+ * intercommunicator count its collectives alike).
  */
 static int
-enter(MPI_Comm comm, const char *inter_fn, struct esmpi_comm **cp,
-    uint64_t *seq, int *rc)
+enter(MPI_Comm comm, const char *inter_fn, int intra_only,
+    struct esmpi_comm **cp, uint64_t *seq, int *rc)
 {
 	struct esmpi_comm *c;
 
@@ -74,7 +80,7 @@ enter(MPI_Comm comm, const char *inter_fn, struct esmpi_comm **cp,
 		    "no esmpi keys; refusing to run a collective in plaintext");
 		return C_FAIL;
 	}
-	if (c->is_inter) {
+	if (c->is_inter && intra_only) {
 		*rc = esmpi_unprotected_call(inter_fn);
 		return *rc == MPI_SUCCESS ? C_PASS : C_FAIL;
 	}
@@ -89,15 +95,18 @@ enter(MPI_Comm comm, const char *inter_fn, struct esmpi_comm **cp,
  * pointer: both must be literals). */
 #define FN(name) name, name " (intercommunicator)"
 
-#define PROLOGUE(comm, pmpi_call) do {					\
+#define PROLOGUE_IF(comm, intra_only, pmpi_call) do {			\
 	int rc_;							\
-	switch (enter((comm), inter_fn, &c, &seq, &rc_)) {		\
+	switch (enter((comm), inter_fn, (intra_only), &c, &seq, &rc_)) {	\
 	case C_PASS:							\
 		return pmpi_call;					\
 	case C_FAIL:							\
 		return rc_;						\
 	}								\
 } while (0)
+#define PROLOGUE(comm, pmpi_call) PROLOGUE_IF(comm, 0, pmpi_call)
+/* Collectives esmpi does not protect on intercommunicators. */
+#define PROLOGUE_INTRA(comm, pmpi_call) PROLOGUE_IF(comm, 1, pmpi_call)
 
 /* Blocking (req NULL) or nonblocking form of a PMPI collective. */
 #define BOTH(iname, name, req, ...)					\
@@ -133,6 +142,24 @@ seal_fail(struct esmpi_comm *c, const char *fn, int r)
 	return esmpi_fail(c->comm, r == ESMPI_ERR_TOO_LARGE ? MPI_ERR_COUNT :
 	    r == ESMPI_ERR_NOMEM ? MPI_ERR_NO_MEM : esmpi.err_internal,
 	    "%s: cannot seal block: %s", fn, esmpi_strerror(r));
+}
+
+/* A valid root: a rank, or on an intercommunicator MPI_ROOT (this rank
+ * is the root) or MPI_PROC_NULL (another rank of its group is). */
+static int
+root_ok(const struct esmpi_comm *c, int root)
+{
+	if (c->is_inter)
+		return root == MPI_ROOT || root == MPI_PROC_NULL ||
+		    (root >= 0 && root < c->remote_size);
+	return root >= 0 && root < c->size;
+}
+
+/* Whether this rank is the root (and its own block's index there). */
+static int
+at_root(const struct esmpi_comm *c, int root)
+{
+	return c->is_inter ? root == MPI_ROOT : c->rank == root;
 }
 
 static int
@@ -342,7 +369,7 @@ plan_new(struct esmpi_comm *c, const char *fn, uint64_t seq, enum mv mv,
 	o->mv = mv;
 	o->v = v;
 	o->n = nblocks;
-	o->me = o->speer != NULL ? -1 : c->rank;
+	o->me = o->speer != NULL || c->is_inter ? -1 : c->rank;
 	return o;
 }
 
@@ -448,28 +475,36 @@ move(struct esmpi_coll *o, MPI_Request *req)
 {
 	MPI_Comm comm = o->c->comm;
 	uint8_t *s = o->srecs, *r = o->rrecs;
-	int me = o->me, root = o->root, at_root = me == root;
-	void *sp = at_root ? MPI_IN_PLACE : s + o->soff[root];
-	void *rp = at_root ? MPI_IN_PLACE : r + o->roff[root];
+	/* Intercommunicator roots: MPI_ROOT's one record is block 0;
+	 * MPI_PROC_NULL moves nothing. */
+	int me = o->me, root = o->root >= 0 ? o->root : 0;
+	int at_root = o->root == MPI_ROOT || (me >= 0 && me == o->root);
+	/* An intercommunicator's root sends or receives, never both. */
+	void *ip = o->c->is_inter ? NULL : MPI_IN_PLACE;
+	void *sp = at_root ? ip : s + o->soff[root];
+	void *rp = at_root ? ip : r + o->roff[root];
 	int sn = at_root ? 0 : o->sbc[root], rn = at_root ? 0 : o->rbc[root];
 
 	if (me < 0)
-		me = 0;		/* neighbourhood: no own slot */
+		me = 0;		/* no own slot: neighbours, intercomm */
 
 	switch (o->mv) {
 	case MV_BCAST:
+		/* MPI_PROC_NULL moves nothing, but Open MPI's Ibcast counts a
+		 * zero-byte call differently: no zero counts. */
 		return BOTH(Ibcast, Bcast, req, at_root ? s + o->soff[root] :
-		    rp, at_root ? o->sbc[root] : rn, MPI_BYTE, root, comm);
+		    rp, at_root ? o->sbc[root] : o->root == MPI_PROC_NULL ?
+		    OVH : rn, MPI_BYTE, o->root, comm);
 	case MV_GATHER:
 		return o->v ? BOTH(Igatherv, Gatherv, req, sp, sn, MPI_BYTE, r,
-		    o->rbc, o->rbd, MPI_BYTE, root, comm) :
+		    o->rbc, o->rbd, MPI_BYTE, o->root, comm) :
 		    BOTH(Igather, Gather, req, sp, sn, MPI_BYTE, r,
-		    o->rbc[me], MPI_BYTE, root, comm);
+		    o->rbc[me], MPI_BYTE, o->root, comm);
 	case MV_SCATTER:
 		return o->v ? BOTH(Iscatterv, Scatterv, req, s, o->sbc,
-		    o->sbd, MPI_BYTE, rp, rn, MPI_BYTE, root, comm) :
+		    o->sbd, MPI_BYTE, rp, rn, MPI_BYTE, o->root, comm) :
 		    BOTH(Iscatter, Scatter, req, s, o->sbc[me], MPI_BYTE, rp,
-		    rn, MPI_BYTE, root, comm);
+		    rn, MPI_BYTE, o->root, comm);
 	case MV_ALLGATHER:
 		return o->v ? BOTH(Iallgatherv, Allgatherv, req, s +
 		    o->soff[me], o->sbc[me], MPI_BYTE, r, o->rbc, o->rbd,
@@ -512,7 +547,8 @@ combine(struct esmpi_coll *o)
 		return MPI_SUCCESS;
 	/* Accumulate in out itself unless own must stay intact there. */
 	span_of(count, dt, &lo, &end);
-	direct = (const char *)o->own + end <= (char *)o->out + lo ||
+	direct = o->own == NULL ||
+	    (const char *)o->own + end <= (char *)o->out + lo ||
 	    (char *)o->out + end <= (const char *)o->own + lo ||
 	    (o->own == o->out && o->me == hi);
 	if (direct)
@@ -644,7 +680,7 @@ run(struct esmpi_coll *o, MPI_Request *req)
 		goto out;
 	}
 	/* A v exchange sends the own block nowhere: no bytes to ourselves. */
-	if (o->v && o->mv == MV_ALLTOALL)
+	if (o->v && o->mv == MV_ALLTOALL && o->me >= 0)
 		o->sbc[o->me] = o->rbc[o->me] = 0;
 	if ((o->srecs = esmpi_pool_get(o->stotal)) == NULL ||
 	    (o->rrecs = esmpi_pool_get(o->rtotal)) == NULL) {
@@ -671,7 +707,7 @@ out:
 
 /* plan_new over the communicator's ranks, or return MPI_ERR_NO_MEM. */
 #define PLAN(o, mv, v) do {						\
-	if (((o) = plan_new(c, fn, seq, (mv), (v), c->size)) == NULL)	\
+	if (((o) = plan_new(c, fn, seq, (mv), (v), c->remote_size)) == NULL) \
 		return nomem(c, fn);					\
 } while (0)
 
@@ -687,14 +723,15 @@ bcast(const char *fn, const char *inter_fn, void *buffer, int count,
 
 	PROLOGUE(comm, BOTH(Ibcast, Bcast, req, buffer, count, dt, root,
 	    comm));
-	if (root < 0 || root >= c->size)
+	if (!root_ok(c, root))
 		return root_fail(c, fn, root);
 	PLAN(o, MV_BCAST, 0);
 	o->all = 1;
 	o->root = root;
-	one(&o->rb[root], buffer, count, dt);
-	if (c->rank == root)
-		o->sb[root] = o->rb[root];
+	if (root >= 0)
+		one(&o->rb[root], buffer, count, dt);
+	if (at_root(c, root))
+		one(&o->sb[root >= 0 ? root : 0], buffer, count, dt);
 	return run(o, req);
 }
 
@@ -714,16 +751,16 @@ gather(const char *fn, const char *inter_fn, const void *sendbuf,
 	    sendtype, recvbuf, counts, displs, recvtype, root, comm) :
 	    BOTH(Igather, Gather, req, sendbuf, sendcount, sendtype, recvbuf,
 	    recvcount, recvtype, root, comm));
-	if (root < 0 || root >= c->size)
+	if (!root_ok(c, root))
 		return root_fail(c, fn, root);
 	PLAN(o, MV_GATHER, v);
 	o->root = root;
-	if (c->rank == root)
+	if (at_root(c, root))
 		blocks(o->rb, o->n, recvbuf, recvcount, counts, displs,
 		    recvtype);
-	if (sendbuf == MPI_IN_PLACE)
+	if (root >= 0 && sendbuf == MPI_IN_PLACE)
 		o->sb[root] = o->rb[root];
-	else
+	else if (root >= 0)
 		one(&o->sb[root], sendbuf, sendcount, sendtype);
 	return run(o, req);
 }
@@ -743,14 +780,14 @@ scatter(const char *fn, const char *inter_fn, const void *sendbuf,
 	    displs, sendtype, recvbuf, recvcount, recvtype, root, comm) :
 	    BOTH(Iscatter, Scatter, req, sendbuf, sendcount, sendtype,
 	    recvbuf, recvcount, recvtype, root, comm));
-	if (root < 0 || root >= c->size)
+	if (!root_ok(c, root))
 		return root_fail(c, fn, root);
 	PLAN(o, MV_SCATTER, v);
 	o->root = root;
-	if (c->rank == root)
+	if (at_root(c, root))
 		blocks(o->sb, o->n, sendbuf, sendcount, counts, displs,
 		    sendtype);
-	if (recvbuf != MPI_IN_PLACE || c->rank != root)
+	if (root >= 0 && (recvbuf != MPI_IN_PLACE || !at_root(c, root)))
 		one(&o->rb[root], recvbuf, recvcount, recvtype);
 	return run(o, req);
 }
@@ -773,10 +810,12 @@ allgather(const char *fn, const char *inter_fn, const void *sendbuf,
 	PLAN(o, MV_ALLGATHER, v);
 	o->all = 1;
 	blocks(o->rb, o->n, recvbuf, recvcount, counts, displs, recvtype);
+	/* Intercommunicator: no own slot, the one record is block 0. */
 	if (sendbuf == MPI_IN_PLACE)
 		o->sb[o->me] = o->rb[o->me];
 	else
-		one(&o->sb[o->me], sendbuf, sendcount, sendtype);
+		one(&o->sb[o->me >= 0 ? o->me : 0], sendbuf, sendcount,
+		    sendtype);
 	return run(o, req);
 }
 
@@ -911,13 +950,15 @@ reduce(const char *fn, const char *inter_fn, const void *sendbuf,
 
 	PROLOGUE(comm, BOTH(Ireduce, Reduce, req, sendbuf, recvbuf, count,
 	    dt, op, root, comm));
-	if (root < 0 || root >= c->size)
+	if (!root_ok(c, root))
 		return root_fail(c, fn, root);
 	PLAN(o, MV_GATHER, 0);
 	o->root = root;
-	if (c->rank == root)
-		reduction(o, own, recvbuf, count, dt, op, o->n - 1);
-	else
+	/* An intercommunicator's root combines the other group's data. */
+	if (at_root(c, root))
+		reduction(o, c->is_inter ? NULL : own, recvbuf, count, dt, op,
+		    o->n - 1);
+	else if (root >= 0)
 		one(&o->sb[root], own, count, dt);
 	return run(o, req);
 }
@@ -939,9 +980,11 @@ reduce_allgather(struct esmpi_comm *c, const char *fn, uint64_t seq,
 
 	PLAN(o, MV_ALLGATHER, 0);
 	o->all = 1;
-	reduction(o, own, recvbuf, count, dt, op, kind == RED_ALL ?
-	    o->n - 1 : kind == RED_SCAN ? o->me : o->me - 1);
-	one(&o->sb[o->me], own, count, dt);
+	/* Intercommunicator (Allreduce only): the other group's data. */
+	reduction(o, c->is_inter ? NULL : own, recvbuf, count, dt, op,
+	    kind == RED_ALL ? o->n - 1 : kind == RED_SCAN ? o->me :
+	    o->me - 1);
+	one(&o->sb[o->me >= 0 ? o->me : 0], own, count, dt);
 	return run(o, req);
 }
 
@@ -999,7 +1042,7 @@ reduce_scatter(const char *fn, const char *inter_fn, const void *sendbuf,
 	const void *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
 	int *bc = NULL, rc;
 
-	PROLOGUE(comm, counts != NULL ? BOTH(Ireduce_scatter,
+	PROLOGUE_INTRA(comm, counts != NULL ? BOTH(Ireduce_scatter,
 	    Reduce_scatter, req, sendbuf, recvbuf, counts, dt, op, comm) :
 	    BOTH(Ireduce_scatter_block, Reduce_scatter_block, req, sendbuf,
 	    recvbuf, blockcount, dt, op, comm));
@@ -1063,7 +1106,7 @@ allreduce(const char *fn, const char *inter_fn, const void *sendbuf,
 	PROLOGUE(comm, BOTH(Iallreduce, Allreduce, req, sendbuf, recvbuf,
 	    count, dt, op, comm));
 	/* Same choice on every rank: count, type size and N agree. */
-	if (req == NULL && c->size > 1 && count >= c->size &&
+	if (req == NULL && !c->is_inter && c->size > 1 && count >= c->size &&
 	    esmpi_msg_bytes(count, dt, &bytes) == 0 &&
 	    bytes >= ALLREDUCE_RSAG_MIN)
 		return allreduce_large(c, fn, seq, sendbuf, recvbuf, count,
@@ -1080,7 +1123,7 @@ scan(const char *fn, const char *inter_fn, int kind, const void *sendbuf,
 	struct esmpi_comm *c;
 	uint64_t seq;
 
-	PROLOGUE(comm, kind == RED_SCAN ? BOTH(Iscan, Scan, req, sendbuf,
+	PROLOGUE_INTRA(comm, kind == RED_SCAN ? BOTH(Iscan, Scan, req, sendbuf,
 	    recvbuf, count, dt, op, comm) : BOTH(Iexscan, Exscan, req,
 	    sendbuf, recvbuf, count, dt, op, comm));
 	return reduce_allgather(c, fn, seq, kind, sendbuf, recvbuf, count,
