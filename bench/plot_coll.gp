@@ -11,9 +11,11 @@ set logscale y
 set grid
 set key left top
 set xlabel "bytes per rank"
+set xtics 8
+set format x "%.0b%B"
 set ylabel "time / plain time"
 do for [c in "bcast allreduce allgather alltoall"] {
-	set title c
+	set title sprintf("%s (esmpi / plain)", c)
 	plot for [n in "2 4"] csv using (strcol(3) eq c && strcol(2) eq n ? $4 : 1/0):($6/$5) \
 		with linespoints title n." ranks", \
 	     for [n in "2 4"] csv using (strcol(3) eq c && strcol(2) eq n ? $4 : 1/0):($7/$5) \
