@@ -1294,34 +1294,22 @@ main(int argc, char **argv)
 		return rc;
 	}
 
-	test_bcast();
-	test_gather();
-	test_scatter();
-	test_allgather();
-	test_alltoall();
-	test_reduce();
-	test_allreduce();
-	test_reduce_scatter();
-	test_scan();
-	test_split();
-	test_alltoallw();
-	test_neighbor();
-	test_intercomm();
-	/* Again, each collective through its nonblocking form. */
-	nb = 1;
-	test_bcast();
-	test_gather();
-	test_scatter();
-	test_allgather();
-	test_alltoall();
-	test_reduce();
-	test_allreduce();
-	test_reduce_scatter();
-	test_scan();
-	test_split();
-	test_alltoallw();
-	test_neighbor();
-	test_intercomm();
+	/* Blocking, then again with each collective's nonblocking form. */
+	for (nb = 0; nb < 2; nb++) {
+		test_bcast();
+		test_gather();
+		test_scatter();
+		test_allgather();
+		test_alltoall();
+		test_reduce();
+		test_allreduce();
+		test_reduce_scatter();
+		test_scan();
+		test_split();
+		test_alltoallw();
+		test_neighbor();
+		test_intercomm();
+	}
 	nb = 0;
 	test_overlap();
 

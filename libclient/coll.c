@@ -308,7 +308,10 @@ enum mv { MV_BCAST, MV_GATHER, MV_SCATTER, MV_ALLGATHER, MV_ALLTOALL,
  * and rpeer[i] are the comm ranks (or MPI_PROC_NULL), me is -1 (a rank
  * may be its own neighbour, through the records like any other), and a
  * block also binds socc[i]/rocc[i], which occurrence of that peer in the
- * list it is (see open_neighbour).
+ * list it is (see open_neighbour). Intercommunicators index blocks by
+ * remote rank, me is -1 (no own slot), a reduction's own is NULL (only
+ * the other group's data counts), and root may be MPI_ROOT (one record,
+ * block 0) or MPI_PROC_NULL (nothing).
  */
 struct esmpi_coll {
 	struct esmpi_comm *c;
