@@ -8,7 +8,8 @@
  * user-defined non-commutative operation (2x2 matrix product) so rank
  * order matters; a split communicator; Alltoallw with mixed types;
  * neighbourhood collectives on a periodic ring, a 2-D grid with edges
- * and a dist-graph multigraph; an intercommunicator (MPI_ROOT roots). Then
+ * and a dist-graph multigraph; an intercommunicator (MPI_ROOT roots);
+ * 4 MiB per rank for Bcast, Allreduce and Reduce_scatter_block. Then
  * all of it again through the nonblocking forms (Ibcast, ...), each
  * completed by another Wait/Test call (Waitall mixing point-to-point),
  * and nonblocking collectives overlapping on two communicators. Rank 0 prints "<family>: ok" lines
@@ -1237,6 +1238,52 @@ test_intercomm(void)
 	family("intercomm", e0);
 }
 
+/* 4 MiB per rank: Bcast, Allreduce (the reduce-scatter path, in place
+ * too, and the non-commutative matrix product), Reduce_scatter_block. */
+static void
+test_large(void)
+{
+	int e0 = ex_errs, n = 1 << 20, i, root = size - 1;
+	int *a = ints((size_t)n, 0), *b = ints((size_t)n, UNSET);
+	long m = n / 4;
+
+	for (i = 0; i < n; i++)
+		a[i] = rank == root ? val(root, i, 220) : UNSET;
+	MPI_OK(COLL(Bcast, Ibcast, a, n, MPI_INT, root, MPI_COMM_WORLD));
+	int_check("large bcast", a, n, root, 220);
+	for (i = 0; i < n; i++)
+		a[i] = val(rank, i, 221);
+	MPI_OK(COLL(Allreduce, Iallreduce, a, b, n, MPI_INT, MPI_SUM,
+	    MPI_COMM_WORLD));
+	sum_check("large allreduce", b, n, 0, size - 1, 221);
+	absorb(b, (size_t)n * sizeof(int));
+	MPI_OK(COLL(Allreduce, Iallreduce, MPI_IN_PLACE, a, n, MPI_INT,
+	    MPI_SUM, MPI_COMM_WORLD));
+	sum_check("large allreduce in place", a, n, 0, size - 1, 221);
+	free(a);
+	a = mat_buf(m, rank, 222);
+	MPI_OK(COLL(Allreduce, Iallreduce, a, b, (int)m, mat, matmul,
+	    MPI_COMM_WORLD));
+	mat_check("large allreduce matmul", b, m, 0, size - 1, 222);
+	absorb(b, (size_t)n * sizeof(int));
+	free(a);
+	a = ints((size_t)n, 0);
+	for (i = 0; i < n; i++)
+		a[i] = val(rank, i, 223);
+	MPI_OK(COLL(Reduce_scatter_block, Ireduce_scatter_block, a, b,
+	    n / size, MPI_INT, MPI_SUM, MPI_COMM_WORLD));
+	for (i = 0; i < n / size; i++)
+		if (b[i] != sum_expect(0, size - 1, (long)rank * (n / size) + i,
+		    223)) {
+			CHECK(0, "large reduce_scatter_block: element %d", i);
+			break;
+		}
+	absorb(b, (size_t)(n / size) * sizeof(int));
+	free(a);
+	free(b);
+	family("large", e0);
+}
+
 /* Several nonblocking collectives in flight at once, on two
  * communicators, completed in reverse order of starting. */
 static void
@@ -1309,6 +1356,7 @@ main(int argc, char **argv)
 		test_alltoallw();
 		test_neighbor();
 		test_intercomm();
+		test_large();
 	}
 	nb = 0;
 	test_overlap();

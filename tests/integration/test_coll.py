@@ -18,7 +18,7 @@ from test_wire import MARKER, MCA, capture, stop
 PROG = "coll_check"
 BASE = ["bcast", "gather", "scatter", "allgather", "alltoall", "reduce",
         "allreduce", "reduce_scatter", "scan", "split", "alltoallw",
-        "neighbor", "intercomm"]
+        "neighbor", "intercomm", "large"]
 # Blocking, then every family through its nonblocking form, then overlap.
 FAMILIES = BASE + ["i" + f for f in BASE] + ["overlap"]
 
