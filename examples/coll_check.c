@@ -1309,6 +1309,19 @@ test_overlap(void)
 	MPI_OK(MPI_Iallgather(&rank, 1, MPI_INT, g, 1, MPI_INT,
 	    MPI_COMM_WORLD, &rq[2]));
 	MPI_OK(MPI_Ibarrier(dup, &rq[3]));
+	/* A datatype freed while its collective is pending (MPI allows it). */
+	{
+		MPI_Datatype v2;
+		int *h = vec_buf(100, root, 202, rank == root);
+		MPI_Request q;
+
+		MPI_Type_dup(vec, &v2);
+		MPI_OK(MPI_Ibcast(h, 100, v2, root, MPI_COMM_WORLD, &q));
+		MPI_Type_free(&v2);
+		MPI_OK(MPI_Wait(&q, MPI_STATUS_IGNORE));
+		vec_check("overlap ibcast freed type", h, 100, root, 202);
+		free(h);
+	}
 	for (i = 3; i >= 0; i--)
 		MPI_OK(MPI_Wait(&rq[i], MPI_STATUS_IGNORE));
 	int_check("overlap ibcast", b, n, root, 200);

@@ -335,6 +335,8 @@ struct esmpi_coll {
 	int count, lo, hi;
 	MPI_Datatype dt;
 	MPI_Op op;
+	MPI_Datatype *held;		/* nonblocking: our duplicates */
+	int nheld;
 };
 
 static struct esmpi_coll *
@@ -383,6 +385,9 @@ esmpi_coll_free(struct esmpi_coll *o)
 		return;
 	esmpi_pool_put(o->srecs, o->stotal);
 	esmpi_pool_put(o->rrecs, o->rtotal);
+	while (o->nheld > 0)
+		PMPI_Type_free(&o->held[--o->nheld]);
+	free(o->held);
 	free(o->sb);
 	free(o->sbc);
 	free(o->soff);
@@ -631,6 +636,40 @@ esmpi_coll_finish(struct esmpi_coll *o)
 	return rc;
 }
 
+/*
+ * MPI lets the application free a datatype while a nonblocking operation
+ * still uses it: a pending plan opens with its own duplicates of the
+ * derived types it has yet to use (best effort: without memory, the
+ * application's). A freed user-defined MPI_Op is not covered.
+ */
+static void
+hold_types(struct esmpi_coll *o)
+{
+	MPI_Datatype last = MPI_DATATYPE_NULL, mine = MPI_DATATYPE_NULL, *t;
+	int i, ni, na, nd, comb;
+
+	for (i = -1; i < o->n; i++) {
+		t = i < 0 ? (o->reduce ? &o->dt : NULL) :
+		    (o->rb[i].count >= 0 ? &o->rb[i].dt : NULL);
+		if (t == NULL || *t == MPI_DATATYPE_NULL)
+			continue;
+		if (*t == last) {
+			*t = mine;
+			continue;
+		}
+		if (PMPI_Type_get_envelope(*t, &ni, &na, &nd, &comb) !=
+		    MPI_SUCCESS || comb == MPI_COMBINER_NAMED)
+			continue;
+		if (o->held == NULL && (o->held = calloc((size_t)o->n + 1,
+		    sizeof(*o->held))) == NULL)
+			return;
+		if (PMPI_Type_dup(*t, &o->held[o->nheld]) != MPI_SUCCESS)
+			continue;
+		last = *t;
+		*t = mine = o->held[o->nheld++];
+	}
+}
+
 /* A started nonblocking collective: its request completes the plan. */
 static int
 track(struct esmpi_coll *o, MPI_Request *req)
@@ -648,6 +687,7 @@ track(struct esmpi_coll *o, MPI_Request *req)
 		goto now;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		goto wait;
+	hold_types(o);
 	r->kind = REQ_COLL;
 	r->coll = o;
 	r->c = o->c;
