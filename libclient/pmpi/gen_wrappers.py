@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """Generate libesmpi's deny wrappers and disposition table from
-mpi_functions.tbl (see README.md).
+mpi_functions.tbl and mpix_functions.tbl (see README.md).
 
-    gen_wrappers.py [--table TBL] OUTPUT.c   write the C file
-    gen_wrappers.py [--table TBL] --list D   print the names with disposition D
+    gen_wrappers.py [--table TBL]... OUTPUT.c   write the C file
+    gen_wrappers.py [--table TBL]... --list D   print the names with disposition D
 
 Standard library only. Any malformed line is an error: a function the
 generator cannot wrap must not silently go unwrapped.
@@ -15,7 +15,7 @@ import re
 import sys
 
 DISPOSITIONS = ("special", "passthrough", "deny")
-PROTO = re.compile(r"(?P<ret>.+?)\s*\b(?P<name>MPI_\w+)\((?P<params>.*)\)")
+PROTO = re.compile(r"(?P<ret>.+?)\s*\b(?P<name>MPIX?_\w+)\((?P<params>.*)\)")
 C_TYPES = {"int", "char", "void", "double", "float", "long", "short",
            "unsigned", "signed", "const"}
 
@@ -32,6 +32,7 @@ BANNER = """\
 #include <stddef.h>
 
 #include <mpi.h>
+#include <mpi-ext.h>
 
 #include "esmpi_client.h"
 """
@@ -66,8 +67,8 @@ def param_name(fn, param):
     return m.group(1)
 
 
-def read_table(path):
-    rows, seen = [], set()
+def read_table(path, seen):
+    rows = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             line = line.split("#", 1)[0].strip()
@@ -128,14 +129,19 @@ def generate(rows):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--table", default=os.path.join(here, "mpi_functions.tbl"))
+    ap.add_argument("--table", action="append",
+                    help="table file (repeatable; default: mpi_functions.tbl "
+                    "and mpix_functions.tbl next to this script)")
     ap.add_argument("--list", metavar="DISPOSITION", choices=DISPOSITIONS)
     ap.add_argument("output", nargs="?")
     a = ap.parse_args()
     if (a.list is None) == (a.output is None):
         ap.error("give either OUTPUT.c or --list DISPOSITION")
     try:
-        rows = read_table(a.table)
+        seen, rows = set(), []
+        for t in a.table or [os.path.join(here, "mpi_functions.tbl"),
+                             os.path.join(here, "mpix_functions.tbl")]:
+            rows += read_table(t, seen)
         if a.list:
             for r in rows:
                 if r["disp"] == a.list:

@@ -93,3 +93,20 @@ def test_coll_marker_on_wire_only_without_esmpi(daemons, workdir):
     assert plain_bytes.count(MARKER) >= 6 * 64
     assert len(enc_bytes) > 4000
     assert enc_bytes.count(MARKER) == 0
+
+
+def test_persistent_collective_refused(daemon):
+    """Open MPI 4.1 exports persistent collectives as MPIX_*_init
+    (mpi-ext.h); esmpi does not seal them, so they are refused."""
+    prog = mh.example("collective_probe")
+    plain = mh.mpirun(prog, 2, preload=False, args=["persistent"])
+    assert plain.returncode == 0, plain.describe()
+    assert plain.stdout == "collective_probe: 2 ranks, sum of ranks 1\n"
+    job = mh.mpirun(prog, 2, socket=daemon.sock, args=["persistent"],
+                    timeout=30)
+    assert job.returncode != 0, f"ran unprotected\n{job.describe()}"
+    assert "collective_probe:" not in job.stdout, job.describe()
+    assert "MPIX_Allreduce_init refused" in job.stderr, job.describe()
+    daemon.wait_audit("unprotected_call",
+                      pred=lambda e: "MPIX_Allreduce_init refused"
+                      in e["MESSAGE"])
