@@ -15,10 +15,11 @@
  * Output: a table on stdout, CSV to --csv FILE.
  */
 #include <mpi.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "aead_cost.h"
 
 #define MAX_SIZE	(4 << 20)
 #define ROUNDS		5	/* alternations of plain and encrypted */
@@ -59,7 +60,6 @@ static const struct api secure = { MPI_Send, MPI_Recv, MPI_Isend,
 	MPI_Irecv, MPI_Waitall };
 
 static int rank;
-static char *buf, *buf2;
 
 static int
 iters_for(int size)
@@ -118,50 +118,6 @@ stream(const struct api *a, int size, int tag, int iters)
 	else
 		PMPI_Send(&ack, 1, MPI_INT, 0, 999, MPI_COMM_WORLD);
 	return (double)size * WINDOW * iters / (MPI_Wtime() - t0);
-}
-
-/* Seconds for one seal plus one open of size bytes with OpenSSL. */
-static double
-seal_open_cost(const char *cipher, int size, int iters)
-{
-	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, cipher, NULL);
-	EVP_CIPHER_CTX *e = EVP_CIPHER_CTX_new(), *d = EVP_CIPHER_CTX_new();
-	unsigned char key[32] = { 1 }, iv[12] = { 2 }, tag[16], aad[68] = { 3 };
-	double t0, t;
-	int i, n;
-
-	EVP_EncryptInit_ex2(e, c, key, iv, NULL);
-	EVP_DecryptInit_ex2(d, c, key, iv, NULL);
-	t0 = MPI_Wtime();
-	for (i = 0; i < iters; i++) {
-		iv[0] = (unsigned char)i;
-		EVP_EncryptInit_ex2(e, NULL, NULL, iv, NULL);
-		EVP_EncryptUpdate(e, NULL, &n, aad, sizeof(aad));
-		EVP_EncryptUpdate(e, (unsigned char *)buf2,
-		    &n, (unsigned char *)buf, size);
-		EVP_EncryptFinal_ex(e, (unsigned char *)buf2 + size, &n);
-		EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_AEAD_GET_TAG, 16, tag);
-		EVP_DecryptInit_ex2(d, NULL, NULL, iv, NULL);
-		EVP_DecryptUpdate(d, NULL, &n, aad, sizeof(aad));
-		EVP_DecryptUpdate(d, (unsigned char *)buf, &n,
-		    (unsigned char *)buf2, size);
-		EVP_CIPHER_CTX_ctrl(d, EVP_CTRL_AEAD_SET_TAG, 16, tag);
-		EVP_DecryptFinal_ex(d, (unsigned char *)buf + size, &n);
-	}
-	t = (MPI_Wtime() - t0) / iters;
-	EVP_CIPHER_CTX_free(e);
-	EVP_CIPHER_CTX_free(d);
-	EVP_CIPHER_free(c);
-	return t;
-}
-
-/* One-core seal rate at 16 KiB, bytes per second (cf. openssl speed). */
-static double
-aead_rate(const char *cipher)
-{
-	int iters = 4000;
-
-	return 16384.0 / (seal_open_cost(cipher, 16384, iters) / 2);
 }
 
 int

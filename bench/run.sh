@@ -6,7 +6,9 @@
 # --init also measures MPI_Init (key establishment) for 2 to 32 ranks.
 # --sign runs only the signed suite (plain vs aead vs aead+ecdsa, its own
 # daemon and policy bench/bench-sign-policy.yaml) into bench/out/sign.csv.
-# Usage: bench/run.sh [--quick] [--tcp] [--init] [--sign]   (as root, after scripts/build.sh)
+# --coll also runs the collective benchmark (esmpi_coll_bench) at 2 and 4
+# ranks: bench/out/coll.csv and coll.png.
+# Usage: bench/run.sh [--quick] [--tcp] [--init] [--sign] [--coll]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -15,13 +17,15 @@ quick=""
 tcp=0
 init=0
 sign=0
+coll=0
 for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
 	--tcp) tcp=1 ;;
 	--init) init=1 ;;
 	--sign) sign=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--init] [--sign]" >&2; exit 2 ;;
+	--coll) coll=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--init] [--sign] [--coll]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -62,6 +66,17 @@ if [ "$init" -eq 1 ]; then
 		done
 		echo "$n,$best_p,$best_e" | tee -a "$out/init.csv"
 	done
+fi
+if [ "$coll" -eq 1 ]; then
+	echo "transport,ranks,coll,bytes,plain_us,esmpi_us,ideal_us,aead_MBs" >"$out/coll.csv"
+	for n in 2 4; do
+		"$b/libclient/esmpirun" --oversubscribe -np $n "$b/bench/esmpi_coll_bench" \
+			$quick --label shm --csv "$out/coll.csv"
+	done
+	if command -v gnuplot >/dev/null; then
+		gnuplot -e "csv='$out/coll.csv'; outdir='$out'" bench/plot_coll.gp
+		echo "plot: $out/coll.png"
+	fi
 fi
 if command -v gnuplot >/dev/null; then
 	gnuplot -e "csv='$csv'; outdir='$out'" bench/plot.gp

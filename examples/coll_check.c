@@ -6,7 +6,13 @@
  * block sizes 0, 1, 1000 and 300000 elements; MPI_INT and a strided
  * vector type (holes must stay untouched); MPI_IN_PLACE variants; a
  * user-defined non-commutative operation (2x2 matrix product) so rank
- * order matters; a split communicator. Rank 0 prints "<family>: ok" lines
+ * order matters; a split communicator; Alltoallw with mixed types;
+ * neighbourhood collectives on a periodic ring, a 2-D grid with edges
+ * and a dist-graph multigraph; an intercommunicator (MPI_ROOT roots);
+ * 4 MiB per rank for Bcast, Allreduce and Reduce_scatter_block. Then
+ * all of it again through the nonblocking forms (Ibcast, ...), each
+ * completed by another Wait/Test call (Waitall mixing point-to-point),
+ * and nonblocking collectives overlapping on two communicators. Rank 0 prints "<family>: ok" lines
  * and "coll_check: OK checksum N". With an argument, only broadcasts and
  * allgathers that string (a marker for wire captures).
  */
@@ -52,6 +58,74 @@ absorb(const void *p, size_t n)
 	sum = fnv(sum, p, n);
 }
 
+/*
+ * The second pass runs every collective through its nonblocking form,
+ * completed by the next member of the Wait/Test family in turn; the
+ * Waitall turn completes it together with a point-to-point exchange.
+ */
+static int nb, turn;
+static MPI_Request nbreq;
+
+#define COLL(name, iname, ...) (nb ?					\
+	nb_done(MPI_##iname(__VA_ARGS__, &nbreq)) : MPI_##name(__VA_ARGS__))
+
+static int
+nb_done(int rc)
+{
+	MPI_Request rs[3];
+	MPI_Status st[3];
+	int flag = 0, idx, out, in = -1, msg = 4242 + rank;
+
+	if (rc != MPI_SUCCESS)
+		return rc;
+	switch (turn++ % 9) {
+	case 0:
+		return MPI_Wait(&nbreq, MPI_STATUS_IGNORE);
+	case 1:
+		while (rc == MPI_SUCCESS && !flag)
+			rc = MPI_Test(&nbreq, &flag, MPI_STATUS_IGNORE);
+		return rc;
+	case 2:
+		/* Collective and point-to-point requests in one Waitall. */
+		rs[0] = nbreq;
+		MPI_Irecv(&in, 1, MPI_INT, (rank + size - 1) % size, 77,
+		    MPI_COMM_WORLD, &rs[1]);
+		MPI_Isend(&msg, 1, MPI_INT, (rank + 1) % size, 77,
+		    MPI_COMM_WORLD, &rs[2]);
+		rc = MPI_Waitall(3, rs, st);
+		CHECK(in == 4242 + (rank + size - 1) % size,
+		    "p2p beside a collective in Waitall: got %d", in);
+		return rc;
+	case 3:
+		return MPI_Waitany(1, &nbreq, &idx, MPI_STATUS_IGNORE);
+	case 4:
+		return MPI_Waitsome(1, &nbreq, &out, &idx,
+		    MPI_STATUSES_IGNORE);
+	case 5:
+		while (rc == MPI_SUCCESS && !flag)
+			rc = MPI_Testall(1, &nbreq, &flag,
+			    MPI_STATUSES_IGNORE);
+		return rc;
+	case 6:
+		while (rc == MPI_SUCCESS && !flag)
+			rc = MPI_Testany(1, &nbreq, &idx, &flag,
+			    MPI_STATUS_IGNORE);
+		return rc;
+	case 7:
+		for (out = 0; rc == MPI_SUCCESS && out == 0;)
+			rc = MPI_Testsome(1, &nbreq, &out, &idx,
+			    MPI_STATUSES_IGNORE);
+		return rc;
+	default:
+		/* Complete but not freed: the data must be there already. */
+		while (rc == MPI_SUCCESS && !flag)
+			rc = MPI_Request_get_status(nbreq, &flag,
+			    MPI_STATUS_IGNORE);
+		return rc != MPI_SUCCESS ? rc : MPI_Wait(&nbreq,
+		    MPI_STATUS_IGNORE);
+	}
+}
+
 /* Report a family: every rank's failures counted (an Allreduce too). */
 static void
 family(const char *name, int errs_before)
@@ -60,7 +134,8 @@ family(const char *name, int errs_before)
 
 	MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
 	if (rank == 0) {
-		printf("%s: %s\n", name, all ? "FAILED" : "ok");
+		printf("%s%s: %s\n", nb ? "i" : "", name, all ? "FAILED" :
+		    "ok");
 		fflush(stdout);
 	}
 }
@@ -230,13 +305,13 @@ test_bcast(void)
 		if (rank == root)
 			for (int i = 0; i < n; i++)
 				b[i] = val(root, i, s);
-		MPI_OK(MPI_Bcast(b, n, MPI_INT, root, MPI_COMM_WORLD));
+		MPI_OK(COLL(Bcast, Ibcast, b, n, MPI_INT, root, MPI_COMM_WORLD));
 		int_check("bcast", b, n, root, s);
 		absorb(b, (size_t)n * sizeof(int));
 		free(b);
 
 		b = vec_buf(n, root, 10 + s, rank == root);
-		MPI_OK(MPI_Bcast(b, n, vec, root, MPI_COMM_WORLD));
+		MPI_OK(COLL(Bcast, Ibcast, b, n, vec, root, MPI_COMM_WORLD));
 		vec_check("bcast vec", b, n, root, 10 + s);
 		absorb(b, (size_t)n * 4 * sizeof(int));
 		free(b);
@@ -256,7 +331,7 @@ test_gather(void)
 		for (int i = 0; i < n; i++)
 			sb[i] = val(rank, i, s);
 		rb = ints((size_t)n * size, UNSET);
-		MPI_OK(MPI_Gather(sb, n, MPI_INT, rb, n, MPI_INT, root,
+		MPI_OK(COLL(Gather, Igather, sb, n, MPI_INT, rb, n, MPI_INT, root,
 		    MPI_COMM_WORLD));
 		if (rank == root) {
 			for (r = 0; r < size; r++)
@@ -267,7 +342,7 @@ test_gather(void)
 		for (int i = 0; rank == root && i < n * size; i++)
 			rb[i] = i / (n ? n : 1) == root ?
 			    val(root, i % n, s) : UNSET;
-		MPI_OK(MPI_Gather(rank == root ? MPI_IN_PLACE : sb, n,
+		MPI_OK(COLL(Gather, Igather, rank == root ? MPI_IN_PLACE : sb, n,
 		    MPI_INT, rb, n, MPI_INT, root, MPI_COMM_WORLD));
 		for (r = 0; rank == root && r < size; r++)
 			int_check("gather in place", rb + (size_t)r * n, n, r,
@@ -281,7 +356,7 @@ test_gather(void)
 			for (int i = 0; i < 2 * n; i++)
 				sb[i] = val(rank, i, 20 + s);
 			rb = ints((size_t)n * 4 * size, HOLE);
-			MPI_OK(MPI_Gather(sb, 2 * n, MPI_INT, rb, n, vec,
+			MPI_OK(COLL(Gather, Igather, sb, 2 * n, MPI_INT, rb, n, vec,
 			    root, MPI_COMM_WORLD));
 			for (r = 0; rank == root && r < size; r++)
 				vec_check("gather vec", rb + (size_t)r * n * 4,
@@ -303,7 +378,7 @@ test_gather(void)
 		for (int i = 0; i < cnt[rank]; i++)
 			sb[i] = val(rank, i, 30 + s);
 		rb = ints((size_t)tot, HOLE);
-		MPI_OK(MPI_Gatherv(sb, cnt[rank], MPI_INT, rb, cnt, dsp,
+		MPI_OK(COLL(Gatherv, Igatherv, sb, cnt[rank], MPI_INT, rb, cnt, dsp,
 		    MPI_INT, root, MPI_COMM_WORLD));
 		if (rank == root) {
 			for (r = 0; r < size; r++) {
@@ -320,7 +395,7 @@ test_gather(void)
 				rb[i] = HOLE;
 			memcpy(rb + dsp[root], sb, cnt[root] * sizeof(int));
 		}
-		MPI_OK(MPI_Gatherv(rank == root ? MPI_IN_PLACE : sb,
+		MPI_OK(COLL(Gatherv, Igatherv, rank == root ? MPI_IN_PLACE : sb,
 		    cnt[rank], MPI_INT, rb, cnt, dsp, MPI_INT, root,
 		    MPI_COMM_WORLD));
 		for (r = 0; rank == root && r < size; r++)
@@ -347,14 +422,14 @@ test_scatter(void)
 			for (int i = 0; i < n; i++)
 				sb[(size_t)r * n + i] = val(r, i, 40 + s);
 		rb = ints((size_t)n, UNSET);
-		MPI_OK(MPI_Scatter(sb, n, MPI_INT, rb, n, MPI_INT, root,
+		MPI_OK(COLL(Scatter, Iscatter, sb, n, MPI_INT, rb, n, MPI_INT, root,
 		    MPI_COMM_WORLD));
 		int_check("scatter", rb, n, rank, 40 + s);
 		absorb(rb, (size_t)n * sizeof(int));
 		/* In place at root: root's block stays in sendbuf. */
 		for (int i = 0; i < n; i++)
 			rb[i] = UNSET;
-		MPI_OK(MPI_Scatter(sb, n, MPI_INT,
+		MPI_OK(COLL(Scatter, Iscatter, sb, n, MPI_INT,
 		    rank == root ? MPI_IN_PLACE : rb, n, MPI_INT, root,
 		    MPI_COMM_WORLD));
 		int_check("scatter in place",
@@ -374,7 +449,7 @@ test_scatter(void)
 					    val(r, 2 * k + 1, 50 + s);
 				}
 			rb = ints((size_t)n * 2, UNSET);
-			MPI_OK(MPI_Scatter(sb, n, vec, rb, 2 * n, MPI_INT,
+			MPI_OK(COLL(Scatter, Iscatter, sb, n, vec, rb, 2 * n, MPI_INT,
 			    root, MPI_COMM_WORLD));
 			int_check("scatter vec", rb, 2 * n, rank, 50 + s);
 			free(rb);
@@ -394,12 +469,12 @@ test_scatter(void)
 			for (int i = 0; i < cnt[r]; i++)
 				sb[dsp[r] + i] = val(r, i, 60 + s);
 		rb = ints((size_t)cnt[rank] + 1, HOLE);
-		MPI_OK(MPI_Scatterv(sb, cnt, dsp, MPI_INT, rb, cnt[rank],
+		MPI_OK(COLL(Scatterv, Iscatterv, sb, cnt, dsp, MPI_INT, rb, cnt[rank],
 		    MPI_INT, root, MPI_COMM_WORLD));
 		int_check("scatterv", rb, cnt[rank], rank, 60 + s);
 		CHECK(rb[cnt[rank]] == HOLE, "scatterv: wrote past block");
 		absorb(rb, (size_t)cnt[rank] * sizeof(int));
-		MPI_OK(MPI_Scatterv(sb, cnt, dsp, MPI_INT,
+		MPI_OK(COLL(Scatterv, Iscatterv, sb, cnt, dsp, MPI_INT,
 		    rank == root ? MPI_IN_PLACE : rb, cnt[rank], MPI_INT,
 		    root, MPI_COMM_WORLD));
 		int_check("scatterv in place", rank == root ? sb + dsp[root] :
@@ -423,14 +498,14 @@ test_allgather(void)
 		for (int i = 0; i < n; i++)
 			sb[i] = val(rank, i, 70 + s);
 		rb = ints((size_t)n * size, UNSET);
-		MPI_OK(MPI_Allgather(sb, n, MPI_INT, rb, n, MPI_INT,
+		MPI_OK(COLL(Allgather, Iallgather, sb, n, MPI_INT, rb, n, MPI_INT,
 		    MPI_COMM_WORLD));
 		for (r = 0; r < size; r++)
 			int_check("allgather", rb + (size_t)r * n, n, r, 70 + s);
 		absorb(rb, (size_t)n * size * sizeof(int));
 		for (int i = 0; i < n * size; i++)
 			rb[i] = i / (n ? n : 1) == rank ? sb[i % n] : UNSET;
-		MPI_OK(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, rb, n,
+		MPI_OK(COLL(Allgather, Iallgather, MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, rb, n,
 		    MPI_INT, MPI_COMM_WORLD));
 		for (r = 0; r < size; r++)
 			int_check("allgather in place", rb + (size_t)r * n, n,
@@ -442,7 +517,7 @@ test_allgather(void)
 		if (n <= 1000) {
 			sb = vec_buf(n, rank, 80 + s, 1);
 			rb = ints((size_t)n * 4 * size, HOLE);
-			MPI_OK(MPI_Allgather(sb, n, vec, rb, n, vec,
+			MPI_OK(COLL(Allgather, Iallgather, sb, n, vec, rb, n, vec,
 			    MPI_COMM_WORLD));
 			for (r = 0; r < size; r++)
 				vec_check("allgather vec", rb + (size_t)r * n *
@@ -464,7 +539,7 @@ test_allgather(void)
 		for (int i = 0; i < cnt[rank]; i++)
 			sb[i] = val(rank, i, 90 + s);
 		rb = ints((size_t)tot, HOLE);
-		MPI_OK(MPI_Allgatherv(sb, cnt[rank], MPI_INT, rb, cnt, dsp,
+		MPI_OK(COLL(Allgatherv, Iallgatherv, sb, cnt[rank], MPI_INT, rb, cnt, dsp,
 		    MPI_INT, MPI_COMM_WORLD));
 		for (r = 0; r < size; r++) {
 			int_check("allgatherv", rb + dsp[r], cnt[r], r, 90 + s);
@@ -475,7 +550,7 @@ test_allgather(void)
 		for (int i = 0; i < tot; i++)
 			rb[i] = HOLE;
 		memcpy(rb + dsp[rank], sb, cnt[rank] * sizeof(int));
-		MPI_OK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, rb,
+		MPI_OK(COLL(Allgatherv, Iallgatherv, MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, rb,
 		    cnt, dsp, MPI_INT, MPI_COMM_WORLD));
 		for (r = 0; r < size; r++)
 			int_check("allgatherv in place", rb + dsp[r], cnt[r], r,
@@ -522,12 +597,12 @@ test_alltoall(void)
 				sb[(size_t)r * n + i] = a2a_val(rank, r, i,
 				    100 + s);
 		rb = ints((size_t)n * size, UNSET);
-		MPI_OK(MPI_Alltoall(sb, n, MPI_INT, rb, n, MPI_INT,
+		MPI_OK(COLL(Alltoall, Ialltoall, sb, n, MPI_INT, rb, n, MPI_INT,
 		    MPI_COMM_WORLD));
 		for (r = 0; r < size; r++)
 			a2a_check("alltoall", rb + (size_t)r * n, n, r, 100 + s);
 		absorb(rb, (size_t)n * size * sizeof(int));
-		MPI_OK(MPI_Alltoall(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sb, n,
+		MPI_OK(COLL(Alltoall, Ialltoall, MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sb, n,
 		    MPI_INT, MPI_COMM_WORLD));
 		for (r = 0; r < size; r++)
 			a2a_check("alltoall in place", sb + (size_t)r * n, n,
@@ -543,7 +618,7 @@ test_alltoall(void)
 					sb[(size_t)r * 2 * n + i] =
 					    a2a_val(rank, r, i, 110 + s);
 			rb = ints((size_t)n * 4 * size, HOLE);
-			MPI_OK(MPI_Alltoall(sb, 2 * n, MPI_INT, rb, n, vec,
+			MPI_OK(COLL(Alltoall, Ialltoall, sb, 2 * n, MPI_INT, rb, n, vec,
 			    MPI_COMM_WORLD));
 			for (r = 0; r < size; r++)
 				for (long k = 0; k < n; k++) {
@@ -578,7 +653,7 @@ test_alltoall(void)
 			for (int i = 0; i < sc[r]; i++)
 				sb[sd[r] + i] = a2a_val(rank, r, i, 120 + s);
 		rb = ints((size_t)rtot, HOLE);
-		MPI_OK(MPI_Alltoallv(sb, sc, sd, MPI_INT, rb, rc, rd, MPI_INT,
+		MPI_OK(COLL(Alltoallv, Ialltoallv, sb, sc, sd, MPI_INT, rb, rc, rd, MPI_INT,
 		    MPI_COMM_WORLD));
 		for (r = 0; r < size; r++) {
 			a2a_check("alltoallv", rb + rd[r], rc[r], r, 120 + s);
@@ -600,7 +675,7 @@ test_alltoall(void)
 		for (r = 0; r < size; r++)
 			for (int i = 0; i < rc[r]; i++)
 				rb[rd[r] + i] = a2a_val(rank, r, i, 130 + s);
-		MPI_OK(MPI_Alltoallv(MPI_IN_PLACE, NULL, NULL,
+		MPI_OK(COLL(Alltoallv, Ialltoallv, MPI_IN_PLACE, NULL, NULL,
 		    MPI_DATATYPE_NULL, rb, rc, rd, MPI_INT, MPI_COMM_WORLD));
 		for (r = 0; r < size; r++)
 			a2a_check("alltoallv in place", rb + rd[r], rc[r], r,
@@ -626,14 +701,14 @@ test_reduce(void)
 		for (int i = 0; i < n; i++)
 			sb[i] = val(rank, i, 140 + s);
 		rb = ints((size_t)n, UNSET);
-		MPI_OK(MPI_Reduce(sb, rb, n, MPI_INT, MPI_SUM, root,
+		MPI_OK(COLL(Reduce, Ireduce, sb, rb, n, MPI_INT, MPI_SUM, root,
 		    MPI_COMM_WORLD));
 		if (rank == root) {
 			sum_check("reduce sum", rb, n, 0, size - 1, 140 + s);
 			absorb(rb, (size_t)n * sizeof(int));
 			memcpy(rb, sb, (size_t)n * sizeof(int));
 		}
-		MPI_OK(MPI_Reduce(rank == root ? MPI_IN_PLACE : sb, rb, n,
+		MPI_OK(COLL(Reduce, Ireduce, rank == root ? MPI_IN_PLACE : sb, rb, n,
 		    MPI_INT, MPI_SUM, root, MPI_COMM_WORLD));
 		if (rank == root)
 			sum_check("reduce in place", rb, n, 0, size - 1,
@@ -645,7 +720,7 @@ test_reduce(void)
 		long m = n > 1000 ? n / 4 : n;
 		sb = mat_buf(m, rank, s);
 		rb = ints((size_t)m * 4, UNSET);
-		MPI_OK(MPI_Reduce(sb, rb, (int)m, mat, matmul, root,
+		MPI_OK(COLL(Reduce, Ireduce, sb, rb, (int)m, mat, matmul, root,
 		    MPI_COMM_WORLD));
 		if (rank == root) {
 			mat_check("reduce matmul", rb, m, 0, size - 1, s);
@@ -668,12 +743,12 @@ test_allreduce(void)
 		for (int i = 0; i < n; i++)
 			sb[i] = val(rank, i, 150 + s);
 		rb = ints((size_t)n, UNSET);
-		MPI_OK(MPI_Allreduce(sb, rb, n, MPI_INT, MPI_SUM,
+		MPI_OK(COLL(Allreduce, Iallreduce, sb, rb, n, MPI_INT, MPI_SUM,
 		    MPI_COMM_WORLD));
 		sum_check("allreduce sum", rb, n, 0, size - 1, 150 + s);
 		absorb(rb, (size_t)n * sizeof(int));
 		memcpy(rb, sb, (size_t)n * sizeof(int));
-		MPI_OK(MPI_Allreduce(MPI_IN_PLACE, rb, n, MPI_INT, MPI_MAX,
+		MPI_OK(COLL(Allreduce, Iallreduce, MPI_IN_PLACE, rb, n, MPI_INT, MPI_MAX,
 		    MPI_COMM_WORLD));
 		for (int i = 0; i < n; i++) {
 			int mx = val(0, i, 150 + s);
@@ -692,11 +767,11 @@ test_allreduce(void)
 		long m = n > 1000 ? n / 4 : n;
 		sb = mat_buf(m, rank, 1 + s);
 		rb = ints((size_t)m * 4, UNSET);
-		MPI_OK(MPI_Allreduce(sb, rb, (int)m, mat, matmul,
+		MPI_OK(COLL(Allreduce, Iallreduce, sb, rb, (int)m, mat, matmul,
 		    MPI_COMM_WORLD));
 		mat_check("allreduce matmul", rb, m, 0, size - 1, 1 + s);
 		absorb(rb, (size_t)m * 4 * sizeof(int));
-		MPI_OK(MPI_Allreduce(MPI_IN_PLACE, sb, (int)m, mat, matmul,
+		MPI_OK(COLL(Allreduce, Iallreduce, MPI_IN_PLACE, sb, (int)m, mat, matmul,
 		    MPI_COMM_WORLD));
 		mat_check("allreduce matmul in place", sb, m, 0, size - 1,
 		    1 + s);
@@ -719,7 +794,7 @@ test_reduce_scatter(void)
 		for (int i = 0; i < n * size; i++)
 			sb[i] = val(rank, i, 160 + s);
 		rb = ints((size_t)n, UNSET);
-		MPI_OK(MPI_Reduce_scatter_block(sb, rb, n, MPI_INT, MPI_SUM,
+		MPI_OK(COLL(Reduce_scatter_block, Ireduce_scatter_block, sb, rb, n, MPI_INT, MPI_SUM,
 		    MPI_COMM_WORLD));
 		for (int i = 0; i < n; i++)
 			if (rb[i] != sum_expect(0, size - 1,
@@ -728,7 +803,7 @@ test_reduce_scatter(void)
 				break;
 			}
 		absorb(rb, (size_t)n * sizeof(int));
-		MPI_OK(MPI_Reduce_scatter_block(MPI_IN_PLACE, sb, n, MPI_INT,
+		MPI_OK(COLL(Reduce_scatter_block, Ireduce_scatter_block, MPI_IN_PLACE, sb, n, MPI_INT,
 		    MPI_SUM, MPI_COMM_WORLD));
 		for (int i = 0; i < n; i++)
 			if (sb[i] != sum_expect(0, size - 1,
@@ -749,7 +824,7 @@ test_reduce_scatter(void)
 		}
 		sb = mat_buf(tot, rank, 2 + s);
 		rb = ints((size_t)cnt[rank] * 4, UNSET);
-		MPI_OK(MPI_Reduce_scatter(sb, rb, cnt, mat, matmul,
+		MPI_OK(COLL(Reduce_scatter, Ireduce_scatter, sb, rb, cnt, mat, matmul,
 		    MPI_COMM_WORLD));
 		for (r = 0, off = 0; r < rank; r++)
 			off += cnt[r];
@@ -764,7 +839,7 @@ test_reduce_scatter(void)
 			}
 		}
 		absorb(rb, (size_t)cnt[rank] * 4 * sizeof(int));
-		MPI_OK(MPI_Reduce_scatter(MPI_IN_PLACE, sb, cnt, mat, matmul,
+		MPI_OK(COLL(Reduce_scatter, Ireduce_scatter, MPI_IN_PLACE, sb, cnt, mat, matmul,
 		    MPI_COMM_WORLD));
 		for (long k = 0; k < cnt[rank]; k++) {
 			int e[4];
@@ -794,10 +869,10 @@ test_scan(void)
 		for (int i = 0; i < n; i++)
 			sb[i] = val(rank, i, 170 + s);
 		rb = ints((size_t)n, UNSET);
-		MPI_OK(MPI_Scan(sb, rb, n, MPI_INT, MPI_SUM, MPI_COMM_WORLD));
+		MPI_OK(COLL(Scan, Iscan, sb, rb, n, MPI_INT, MPI_SUM, MPI_COMM_WORLD));
 		sum_check("scan sum", rb, n, 0, rank, 170 + s);
 		absorb(rb, (size_t)n * sizeof(int));
-		MPI_OK(MPI_Exscan(sb, rb, n, MPI_INT, MPI_SUM,
+		MPI_OK(COLL(Exscan, Iexscan, sb, rb, n, MPI_INT, MPI_SUM,
 		    MPI_COMM_WORLD));
 		/* Rank 0's result is undefined. */
 		if (rank > 0) {
@@ -805,7 +880,7 @@ test_scan(void)
 			absorb(rb, (size_t)n * sizeof(int));
 		}
 		memcpy(rb, sb, (size_t)n * sizeof(int));
-		MPI_OK(MPI_Scan(MPI_IN_PLACE, rb, n, MPI_INT, MPI_SUM,
+		MPI_OK(COLL(Scan, Iscan, MPI_IN_PLACE, rb, n, MPI_INT, MPI_SUM,
 		    MPI_COMM_WORLD));
 		sum_check("scan in place", rb, n, 0, rank, 170 + s);
 		free(rb);
@@ -814,10 +889,10 @@ test_scan(void)
 		long m = n > 1000 ? n / 4 : n;
 		sb = mat_buf(m, rank, 3 + s);
 		rb = ints((size_t)m * 4, UNSET);
-		MPI_OK(MPI_Scan(sb, rb, (int)m, mat, matmul, MPI_COMM_WORLD));
+		MPI_OK(COLL(Scan, Iscan, sb, rb, (int)m, mat, matmul, MPI_COMM_WORLD));
 		mat_check("scan matmul", rb, m, 0, rank, 3 + s);
 		absorb(rb, (size_t)m * 4 * sizeof(int));
-		MPI_OK(MPI_Exscan(MPI_IN_PLACE, sb, (int)m, mat, matmul,
+		MPI_OK(COLL(Exscan, Iexscan, MPI_IN_PLACE, sb, (int)m, mat, matmul,
 		    MPI_COMM_WORLD));
 		if (rank > 0) {
 			mat_check("exscan matmul in place", sb, m, 0, rank - 1,
@@ -847,13 +922,26 @@ marker_mode(const char *marker)
 	if (rank == 0)
 		for (i = 0; i < (size_t)reps; i++)
 			memcpy(b + i * ml, marker, ml);
-	MPI_OK(MPI_Bcast(b, n, MPI_CHAR, 0, MPI_COMM_WORLD));
-	CHECK(strncmp(b, marker, ml) == 0 && strncmp(b + n - ml, marker,
-	    ml) == 0, "marker bcast");
-	MPI_OK(MPI_Allgather(b, n, MPI_CHAR, all, n, MPI_CHAR,
-	    MPI_COMM_WORLD));
-	CHECK(memcmp(all + (size_t)n * (size - 1), b, (size_t)n) == 0,
-	    "marker allgather");
+	/* Blocking, then nonblocking forms: the marker must never cross in
+	 * clear under esmpi. */
+	for (nb = 0; nb < 2; nb++) {
+		char *red = calloc((size_t)n + 1, 1);
+
+		if (red == NULL)
+			MPI_Abort(MPI_COMM_WORLD, 2);
+		MPI_OK(COLL(Bcast, Ibcast, b, n, MPI_CHAR, 0, MPI_COMM_WORLD));
+		CHECK(strncmp(b, marker, ml) == 0 && strncmp(b + n - ml,
+		    marker, ml) == 0, "marker bcast");
+		MPI_OK(COLL(Allgather, Iallgather, b, n, MPI_CHAR, all, n,
+		    MPI_CHAR, MPI_COMM_WORLD));
+		CHECK(memcmp(all + (size_t)n * (size - 1), b, (size_t)n) == 0,
+		    "marker allgather");
+		MPI_OK(COLL(Allreduce, Iallreduce, b, red, n, MPI_CHAR,
+		    MPI_MAX, MPI_COMM_WORLD));
+		CHECK(memcmp(red, b, (size_t)n) == 0, "marker allreduce");
+		free(red);
+	}
+	nb = 0;
 	if (rank == 0) {
 		printf("coll_check: broadcast %.*s\n", (int)ml, b);
 		fflush(stdout);
@@ -878,7 +966,7 @@ test_split(void)
 	for (i = 0; i < 64; i++)
 		b[i] = sub == 0 ? val(rank, i, 180) : UNSET;
 	/* Sub rank 0 is the highest world rank of this color. */
-	MPI_OK(MPI_Bcast(b, 64, MPI_INT, 0, half));
+	MPI_OK(COLL(Bcast, Ibcast, b, 64, MPI_INT, 0, half));
 	{
 		int top = size - 1;
 
@@ -888,7 +976,7 @@ test_split(void)
 	}
 	for (i = 0; i < 64; i++)
 		b[i] = val(rank, i, 181);
-	MPI_OK(MPI_Allreduce(b, sumv, 64, MPI_INT, MPI_SUM, half));
+	MPI_OK(COLL(Allreduce, Iallreduce, b, sumv, 64, MPI_INT, MPI_SUM, half));
 	for (i = 0; i < 64; i++) {
 		int want = 0;
 
@@ -903,6 +991,350 @@ test_split(void)
 	MPI_Comm_free(&half);
 	(void)subsize;
 	family("split", e0);
+}
+
+/*
+ * Alltoallw: to rank r, 2m ints; received as m vec elements when the
+ * pair's sum is odd, else as 2m ints; byte displacements, blocks in
+ * reverse rank order in the receive buffer.
+ */
+static void
+test_alltoallw(void)
+{
+	int e0 = ex_errs, m, r, k;
+	int *sc, *sd, *rc, *rd, *sb, *rb;
+	MPI_Datatype *st, *rt;
+
+	for (m = 0; m <= 2000; m += 1000) {
+		sc = ints((size_t)size * 4, 0);
+		sd = sc + size;
+		rc = sc + 2 * size;
+		rd = sc + 3 * size;
+		st = malloc((size_t)size * 2 * sizeof(*st));
+		rt = st + size;
+		sb = ints((size_t)size * 2 * m, 0);
+		rb = ints((size_t)size * 4 * m, HOLE);
+		for (r = 0; r < size; r++) {
+			int odd = (r + rank) % 2;
+
+			sc[r] = 2 * m;
+			sd[r] = (int)(r * 2 * m * sizeof(int));
+			st[r] = MPI_INT;
+			rc[r] = odd ? m : 2 * m;
+			rt[r] = odd ? vec : MPI_INT;
+			rd[r] = (int)((size - 1 - r) * 4 * m * sizeof(int));
+			for (k = 0; k < 2 * m; k++)
+				sb[(size_t)r * 2 * m + k] = a2a_val(rank, r, k,
+				    190 + m);
+		}
+		MPI_OK(COLL(Alltoallw, Ialltoallw, sb, sc, sd, st, rb, rc, rd,
+		    rt, MPI_COMM_WORLD));
+		for (r = 0; r < size; r++) {
+			int *p = rb + (size_t)(size - 1 - r) * 4 * m;
+
+			for (k = 0; k < 2 * m; k++) {
+				int got = (r + rank) % 2 ? p[(k / 2) * 4 +
+				    (k % 2) * 3] : p[k];
+
+				if (got != a2a_val(r, rank, k, 190 + m)) {
+					CHECK(0, "alltoallw: rank %d elem %d",
+					    r, k);
+					break;
+				}
+			}
+		}
+		absorb(rb, (size_t)size * 4 * m * sizeof(int));
+		free(rb);
+		free(sb);
+		free(st);
+		free(sc);
+	}
+	family("alltoallw", e0);
+}
+
+
+/* Element i of the block rank r sends as its k-th neighbour block. */
+static int
+nbr_val(int r, int k, int i)
+{
+	return r * 1000000 + k * 1000 + i % 1000;
+}
+
+/*
+ * Neighbourhood collectives on a topology: in-neighbour slot j must hold
+ * data from src[j] (PROC_NULL slots untouched); the checksum, compared
+ * with a run without esmpi, covers which block landed where.
+ */
+static void
+nbr_round(MPI_Comm t, int nin, const int *src, int nout, int m)
+{
+	int *sb = ints((size_t)(nout + 1) * m, 0);
+	int *rb = ints((size_t)(nin + 1) * m, UNSET);
+	int *cnt = ints((size_t)(nin + nout + 2) * 2, 0), *dsp = cnt + nin +
+	    nout + 2;
+	int j, i;
+
+	for (j = 0; j < nout; j++)
+		for (i = 0; i < m; i++)
+			sb[j * m + i] = nbr_val(rank, j, i);
+	MPI_OK(COLL(Neighbor_alltoall, Ineighbor_alltoall, sb, m, MPI_INT,
+	    rb, m, MPI_INT, t));
+	for (j = 0; j < nin; j++)
+		CHECK(src[j] == MPI_PROC_NULL ? rb[j * m] == UNSET || m == 0 :
+		    m == 0 || rb[j * m] / 1000000 == src[j],
+		    "neighbor alltoall: slot %d", j);
+	absorb(rb, (size_t)nin * m * sizeof(int));
+	/* v: reversed slots; allgather(v): the first block to all. */
+	for (j = 0; j < nin; j++) {
+		cnt[j] = m;
+		dsp[j] = (nin - 1 - j) * m;
+	}
+	for (i = 0; i < nin * m; i++)
+		rb[i] = UNSET;
+	MPI_OK(COLL(Neighbor_alltoallv, Ineighbor_alltoallv, sb, cnt, dsp,
+	    MPI_INT, rb, cnt, dsp, MPI_INT, t));
+	absorb(rb, (size_t)nin * m * sizeof(int));
+	MPI_OK(COLL(Neighbor_allgather, Ineighbor_allgather, sb, m, MPI_INT,
+	    rb, m, MPI_INT, t));
+	for (j = 0; j < nin; j++)
+		if (src[j] != MPI_PROC_NULL && m > 0)
+			CHECK(rb[j * m + m - 1] == nbr_val(src[j], 0, m - 1),
+			    "neighbor allgather: slot %d", j);
+	absorb(rb, (size_t)nin * m * sizeof(int));
+	MPI_OK(COLL(Neighbor_allgatherv, Ineighbor_allgatherv, sb, m, MPI_INT,
+	    rb, cnt, dsp, MPI_INT, t));
+	absorb(rb, (size_t)nin * m * sizeof(int));
+	{
+		MPI_Aint *ad = malloc((size_t)(nin + nout + 1) * 2 *
+		    sizeof(*ad));
+		MPI_Datatype *ty = malloc((size_t)(nin + nout + 1) *
+		    sizeof(*ty));
+
+		for (j = 0; j < nin + nout; j++) {
+			ad[j] = (MPI_Aint)j % (nin > 0 ? nin : 1) * m *
+			    (MPI_Aint)sizeof(int);
+			ty[j] = MPI_INT;
+		}
+		for (j = 0; j < nout; j++)
+			ad[nin + nout + j] = (MPI_Aint)j * m * sizeof(int);
+		MPI_OK(COLL(Neighbor_alltoallw, Ineighbor_alltoallw, sb, cnt,
+		    ad + nin + nout, ty, rb, cnt, ad, ty, t));
+		absorb(rb, (size_t)nin * m * sizeof(int));
+		free(ad);
+		free(ty);
+	}
+	free(sb);
+	free(rb);
+	free(cnt);
+}
+
+static void
+test_neighbor(void)
+{
+	int e0 = ex_errs, dims[2] = { 0, 0 }, per[2] = { 0, 0 }, ring = size;
+	int src[4], one = 1, m, d, dst[3], nd[3], w[3] = { 1, 1, 1 };
+	MPI_Comm t;
+
+	for (m = 0; m <= 5000; m += 5000) {
+		/* A periodic ring: at 2 ranks both neighbours are one rank. */
+		MPI_Cart_create(MPI_COMM_WORLD, 1, &ring, &one, 0, &t);
+		MPI_Cart_shift(t, 0, 1, &src[0], &src[1]);
+		nbr_round(t, 2, src, 2, m);
+		MPI_Comm_free(&t);
+		/* A 2-D grid with edges (MPI_PROC_NULL neighbours). */
+		MPI_Dims_create(size, 2, dims);
+		MPI_Cart_create(MPI_COMM_WORLD, 2, dims, per, 0, &t);
+		for (d = 0; d < 2; d++)
+			MPI_Cart_shift(t, d, 1, &src[2 * d], &src[2 * d + 1]);
+		nbr_round(t, 4, src, 4, m);
+		MPI_Comm_free(&t);
+		/* A multigraph: rank+1 twice and rank+2 as destinations. */
+		dst[0] = dst[1] = (rank + 1) % size;
+		dst[2] = (rank + 2) % size;
+		nd[0] = nd[1] = (rank + size - 1) % size;
+		nd[2] = (rank + size - 2) % size;
+		MPI_Dist_graph_create_adjacent(MPI_COMM_WORLD, 3, nd, w, 3,
+		    dst, w, MPI_INFO_NULL, 0, &t);
+		nbr_round(t, 3, nd, 3, m);
+		MPI_Comm_free(&t);
+	}
+	family("neighbor", e0);
+}
+
+/*
+ * An intercommunicator between the lower and upper half of the ranks:
+ * rooted collectives with MPI_ROOT / MPI_PROC_NULL, and the all-to-all
+ * ones (each group receives the other group's data).
+ */
+static void
+test_intercomm(void)
+{
+	int e0 = ex_errs, low = rank < size / 2, lr, ln, rn, i, r, m = 3000;
+	int *b, *g, *a, *x, root;
+	MPI_Comm half, inter;
+
+	MPI_Comm_split(MPI_COMM_WORLD, low, rank, &half);
+	MPI_Intercomm_create(half, 0, MPI_COMM_WORLD, low ? size / 2 : 0, 5,
+	    &inter);
+	MPI_Comm_rank(half, &lr);
+	MPI_Comm_size(half, &ln);
+	MPI_Comm_remote_size(inter, &rn);
+	b = ints((size_t)m, UNSET);
+	g = ints((size_t)m * rn, UNSET);
+	a = ints((size_t)m * (ln > rn ? ln : rn), 0);
+	x = ints((size_t)m * rn, UNSET);
+	/* Rank 0 of the lower group is the root for the upper group. */
+	root = low ? (lr == 0 ? MPI_ROOT : MPI_PROC_NULL) : 0;
+	for (i = 0; i < m; i++)
+		b[i] = low && lr == 0 ? val(0, i, 210) : UNSET;
+	MPI_OK(COLL(Bcast, Ibcast, b, m, MPI_INT, root, inter));
+	if (!low)
+		int_check("intercomm bcast", b, m, 0, 210);
+	for (i = 0; i < m; i++)
+		a[i] = val(rank, i, 211);
+	MPI_OK(COLL(Allgather, Iallgather, a, m, MPI_INT, g, m, MPI_INT,
+	    inter));
+	for (r = 0; r < rn; r++)
+		int_check("intercomm allgather", g + (size_t)r * m, m,
+		    low ? size / 2 + r : r, 211);
+	absorb(g, (size_t)m * rn * sizeof(int));
+	MPI_OK(COLL(Allreduce, Iallreduce, a, x, m, MPI_INT, MPI_SUM, inter));
+	sum_check("intercomm allreduce", x, m, low ? size / 2 : 0,
+	    low ? size - 1 : size / 2 - 1, 211);
+	for (r = 0; r < rn; r++)
+		for (i = 0; i < m; i++)
+			a[(size_t)r * m + i] = a2a_val(rank, r, i, 212);
+	MPI_OK(COLL(Alltoall, Ialltoall, a, m, MPI_INT, g, m, MPI_INT,
+	    inter));
+	absorb(g, (size_t)m * rn * sizeof(int));
+	/* The upper group's rank 0 gathers, reduces and scatters. */
+	root = low ? 0 : (lr == 0 ? MPI_ROOT : MPI_PROC_NULL);
+	for (i = 0; i < m; i++)
+		a[i] = val(rank, i, 213);
+	MPI_OK(COLL(Gather, Igather, a, m, MPI_INT, g, m, MPI_INT, root,
+	    inter));
+	if (root == MPI_ROOT)
+		for (r = 0; r < rn; r++)
+			int_check("intercomm gather", g + (size_t)r * m, m, r,
+			    213);
+	MPI_OK(COLL(Reduce, Ireduce, a, x, m, MPI_INT, MPI_SUM, root, inter));
+	if (root == MPI_ROOT)
+		sum_check("intercomm reduce", x, m, 0, size / 2 - 1, 213);
+	for (r = 0; r < rn; r++)
+		for (i = 0; i < m; i++)
+			g[(size_t)r * m + i] = val(r, i, 214);
+	MPI_OK(COLL(Scatter, Iscatter, g, m, MPI_INT, b, m, MPI_INT, root,
+	    inter));
+	if (low)
+		int_check("intercomm scatter", b, m, lr, 214);
+	absorb(b, (size_t)m * sizeof(int));
+	MPI_OK(MPI_Barrier(inter));
+	free(b);
+	free(g);
+	free(a);
+	free(x);
+	MPI_Comm_free(&inter);
+	MPI_Comm_free(&half);
+	family("intercomm", e0);
+}
+
+/* 4 MiB per rank: Bcast, Allreduce (the reduce-scatter path, in place
+ * too, and the non-commutative matrix product), Reduce_scatter_block. */
+static void
+test_large(void)
+{
+	int e0 = ex_errs, n = 1 << 20, i, root = size - 1;
+	int *a = ints((size_t)n, 0), *b = ints((size_t)n, UNSET);
+	long m = n / 4;
+
+	for (i = 0; i < n; i++)
+		a[i] = rank == root ? val(root, i, 220) : UNSET;
+	MPI_OK(COLL(Bcast, Ibcast, a, n, MPI_INT, root, MPI_COMM_WORLD));
+	int_check("large bcast", a, n, root, 220);
+	for (i = 0; i < n; i++)
+		a[i] = val(rank, i, 221);
+	MPI_OK(COLL(Allreduce, Iallreduce, a, b, n, MPI_INT, MPI_SUM,
+	    MPI_COMM_WORLD));
+	sum_check("large allreduce", b, n, 0, size - 1, 221);
+	absorb(b, (size_t)n * sizeof(int));
+	MPI_OK(COLL(Allreduce, Iallreduce, MPI_IN_PLACE, a, n, MPI_INT,
+	    MPI_SUM, MPI_COMM_WORLD));
+	sum_check("large allreduce in place", a, n, 0, size - 1, 221);
+	free(a);
+	a = mat_buf(m, rank, 222);
+	MPI_OK(COLL(Allreduce, Iallreduce, a, b, (int)m, mat, matmul,
+	    MPI_COMM_WORLD));
+	mat_check("large allreduce matmul", b, m, 0, size - 1, 222);
+	absorb(b, (size_t)n * sizeof(int));
+	free(a);
+	a = ints((size_t)n, 0);
+	for (i = 0; i < n; i++)
+		a[i] = val(rank, i, 223);
+	MPI_OK(COLL(Reduce_scatter_block, Ireduce_scatter_block, a, b,
+	    n / size, MPI_INT, MPI_SUM, MPI_COMM_WORLD));
+	for (i = 0; i < n / size; i++)
+		if (b[i] != sum_expect(0, size - 1, (long)rank * (n / size) + i,
+		    223)) {
+			CHECK(0, "large reduce_scatter_block: element %d", i);
+			break;
+		}
+	absorb(b, (size_t)(n / size) * sizeof(int));
+	free(a);
+	free(b);
+	family("large", e0);
+}
+
+/* Several nonblocking collectives in flight at once, on two
+ * communicators, completed in reverse order of starting. */
+static void
+test_overlap(void)
+{
+	int e0 = ex_errs, i, n = 5000, root = size - 1;
+	int *b, *a, *s, *g;
+	MPI_Request rq[4];
+	MPI_Comm dup;
+
+	MPI_Comm_dup(MPI_COMM_WORLD, &dup);
+	b = ints((size_t)n, UNSET);
+	a = ints((size_t)n, 0);
+	s = ints((size_t)n, UNSET);
+	g = ints((size_t)size, UNSET);
+	for (i = 0; i < n; i++) {
+		if (rank == root)
+			b[i] = val(root, i, 200);
+		a[i] = val(rank, i, 201);
+	}
+	MPI_OK(MPI_Ibcast(b, n, MPI_INT, root, MPI_COMM_WORLD, &rq[0]));
+	MPI_OK(MPI_Iallreduce(a, s, n, MPI_INT, MPI_SUM, dup, &rq[1]));
+	MPI_OK(MPI_Iallgather(&rank, 1, MPI_INT, g, 1, MPI_INT,
+	    MPI_COMM_WORLD, &rq[2]));
+	MPI_OK(MPI_Ibarrier(dup, &rq[3]));
+	/* A datatype freed while its collective is pending (MPI allows it). */
+	{
+		MPI_Datatype v2;
+		int *h = vec_buf(100, root, 202, rank == root);
+		MPI_Request q;
+
+		MPI_Type_dup(vec, &v2);
+		MPI_OK(MPI_Ibcast(h, 100, v2, root, MPI_COMM_WORLD, &q));
+		MPI_Type_free(&v2);
+		MPI_OK(MPI_Wait(&q, MPI_STATUS_IGNORE));
+		vec_check("overlap ibcast freed type", h, 100, root, 202);
+		free(h);
+	}
+	for (i = 3; i >= 0; i--)
+		MPI_OK(MPI_Wait(&rq[i], MPI_STATUS_IGNORE));
+	int_check("overlap ibcast", b, n, root, 200);
+	sum_check("overlap iallreduce", s, n, 0, size - 1, 201);
+	for (i = 0; i < size; i++)
+		CHECK(g[i] == i, "overlap iallgather: slot %d is %d", i, g[i]);
+	absorb(s, (size_t)n * sizeof(int));
+	free(b);
+	free(a);
+	free(s);
+	free(g);
+	MPI_Comm_free(&dup);
+	family("overlap", e0);
 }
 
 int
@@ -922,16 +1354,25 @@ main(int argc, char **argv)
 		return rc;
 	}
 
-	test_bcast();
-	test_gather();
-	test_scatter();
-	test_allgather();
-	test_alltoall();
-	test_reduce();
-	test_allreduce();
-	test_reduce_scatter();
-	test_scan();
-	test_split();
+	/* Blocking, then again with each collective's nonblocking form. */
+	for (nb = 0; nb < 2; nb++) {
+		test_bcast();
+		test_gather();
+		test_scatter();
+		test_allgather();
+		test_alltoall();
+		test_reduce();
+		test_allreduce();
+		test_reduce_scatter();
+		test_scan();
+		test_split();
+		test_alltoallw();
+		test_neighbor();
+		test_intercomm();
+		test_large();
+	}
+	nb = 0;
+	test_overlap();
 
 	MPI_Op_free(&matmul);
 	MPI_Type_free(&mat);

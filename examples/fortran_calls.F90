@@ -51,6 +51,7 @@ program fortran_calls
   T_MSG :: msg
   T_COMM :: dup, split, cart, sub, graph
   T_DT :: t
+  T_DT, allocatable :: types(:)
   T_DETACHED :: detached
   type(c_ptr) :: bufaddr
   integer :: indices(4), a(4), b(4), big(64), bufsize
@@ -59,6 +60,7 @@ program fortran_calls
   logical :: flag, periods(1), remain(1)
   character(len=MPI_MAX_OBJECT_NAME) :: cname
   integer, allocatable :: vals(:), counts(:), displs(:), gindex(:), gedges(:)
+  integer, allocatable :: bdispls(:)
   integer, allocatable, target :: bsendbuf(:)
 
   call MPI_Init(ierr)
@@ -237,6 +239,19 @@ program fortran_calls
   call MPI_Alltoallv(big, counts, displs, MPI_INTEGER, vals, counts, displs, &
                      MPI_INTEGER, MPI_COMM_WORLD, ierr)
   call check(all_eq(vals, [(i * 10 + rank, i = 0, np - 1)]), 'alltoallv')
+  ! Alltoallw: datatype handles per rank, byte displacements
+  allocate(types(np), bdispls(np))
+  types = MPI_INTEGER
+  bdispls = [(4 * i, i = 0, np - 1)]
+  vals = -1
+  call MPI_Alltoallw(big, counts, bdispls, types, vals, counts, bdispls, types, &
+                     MPI_COMM_WORLD, ierr)
+  call check(all_eq(vals, [(i * 10 + rank, i = 0, np - 1)]), 'alltoallw')
+  ! A nonblocking collective completed by MPI_Wait
+  x = rank + 1
+  call MPI_Iallreduce(x, n, 1, MPI_INTEGER, MPI_SUM, MPI_COMM_WORLD, reqs(1), ierr)
+  call MPI_Wait(reqs(1), MPI_STATUS_IGNORE, ierr)
+  call check(n == np * (np + 1) / 2, 'iallreduce')
   n = rank + 1
   if (rank == 0) then
     call MPI_Reduce(MPI_IN_PLACE, n, 1, MPI_INTEGER, MPI_SUM, 0, MPI_COMM_WORLD, ierr)

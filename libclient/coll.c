@@ -1,30 +1,42 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Blocking collectives on intracommunicators (DESIGN.md §5).
+ * Collectives on intracommunicators, blocking and nonblocking
+ * (DESIGN.md §5).
  *
- * Data movement: every block is sealed once where it originates (for the
- * one rank it is meant for, or for ESMPI_REC_DST_ALL when every rank opens
- * it), Open MPI's own collective moves the records as MPI_BYTE (block size
- * plaintext + ESMPI_REC_OVERHEAD), and each destination opens what it
- * receives. A rank's block for itself is copied locally, never sealed.
+ * Every collective is one plan (struct esmpi_coll): the blocks this rank
+ * sends are sealed at the start (once, for the one rank each is meant
+ * for, or for ESMPI_REC_DST_ALL when every rank opens it), Open MPI's own
+ * collective moves the records as MPI_BYTE (byte counts and
+ * displacements; v and w variants become v), and what arrives is opened,
+ * or combined, when the movement completes: at once for a blocking call,
+ * in the Wait/Test call that completes the request of a nonblocking one
+ * (requests.c). A rank's block for itself is copied locally, never sealed.
  *
  * Reductions: ciphertext cannot be combined, so sealed contributions are
  * moved with a data-movement collective and combined with
  * PMPI_Reduce_local in rank order (a0 op a1 op ... op aN-1), which makes
  * user-defined, non-commutative operations and every datatype work:
- *   Reduce                 Gather to root, root combines
+ *   Reduce                  Gather to root, root combines
  *   Allreduce, Scan, Exscan Allgather, every rank combines what it needs
- *   Reduce_scatter(_block) Alltoall(v) of blocks, every rank combines its
- *                          own block
+ *   Reduce_scatter(_block)  Alltoall(v) of blocks, every rank combines its
+ *                           own block
+ *   Allreduce, large        Reduce_scatter of count/N blocks, then an
+ *                           Allgatherv of the sealed results: every rank
+ *                           seals and opens about 2 x count, not N x count
  *
  * Every record binds the communicator's collective sequence number
- * (c->coll_seq, advanced by every rank in the same order as MPI requires
- * collectives to be called) and tag ESMPI_COLL_TAG; a record moved to
- * another collective, rank or communicator does not open. A record that
- * does not open is refused (audit, one message, error handler); nothing
- * unauthenticated reaches the application's buffers.
+ * (c->coll_seq, taken when the call starts; MPI requires every rank to
+ * start collectives on a communicator in the same order) and tag
+ * ESMPI_COLL_TAG; a record moved to another collective, rank or
+ * communicator does not open. A record that does not open is refused
+ * (audit, one message, error handler); nothing unauthenticated reaches
+ * the application's buffers.
  *
- * Intercommunicators take the unprotected-call path (policy decides).
+ * Intercommunicators: the same plans with blocks indexed by remote rank
+ * and no own slot (a rank's data goes to the other group only); roots
+ * are MPI_ROOT / MPI_PROC_NULL in the root's group. Reduce_scatter(_block)
+ * on an intercommunicator takes the unprotected-call path (policy
+ * decides); Scan and Exscan are not defined there.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -37,16 +49,21 @@
 #define OVH ESMPI_REC_OVERHEAD
 #define CTAG ESMPI_COLL_TAG
 
+/* Allreduce switches to reduce-scatter + allgather from this many bytes. */
+#define ALLREDUCE_RSAG_MIN	(64 * 1024)
+
 enum { C_PASS, C_PROT, C_FAIL };
 
 /*
  * Prologue of every wrapper: C_PASS (call PMPI: not initialised, or an
- * intercommunicator the policy lets through), C_FAIL (*rc says why) or
- * C_PROT with the state and this call's collective sequence number.
+ * intercommunicator the policy lets through for a collective esmpi does
+ * not protect there), C_FAIL (*rc says why) or C_PROT with the state and
+ * this call's collective sequence number (both groups of an
+ * intercommunicator count its collectives alike).
  */
 static int
-enter(MPI_Comm comm, const char *inter_fn, struct esmpi_comm **cp,
-    uint64_t *seq, int *rc)
+enter(MPI_Comm comm, const char *inter_fn, int intra_only,
+    struct esmpi_comm **cp, uint64_t *seq, int *rc)
 {
 	struct esmpi_comm *c;
 
@@ -63,7 +80,7 @@ enter(MPI_Comm comm, const char *inter_fn, struct esmpi_comm **cp,
 		    "no esmpi keys; refusing to run a collective in plaintext");
 		return C_FAIL;
 	}
-	if (c->is_inter) {
+	if (c->is_inter && intra_only) {
 		*rc = esmpi_unprotected_call(inter_fn);
 		return *rc == MPI_SUCCESS ? C_PASS : C_FAIL;
 	}
@@ -74,15 +91,28 @@ enter(MPI_Comm comm, const char *inter_fn, struct esmpi_comm **cp,
 	return C_PROT;
 }
 
-#define PROLOGUE(comm, inter_fn, pmpi_call) do {			\
+/* The wrapper's name and its intercommunicator label (audited by
+ * pointer: both must be literals). */
+#define FN(name) name, name " (intercommunicator)"
+
+#define PROLOGUE_IF(comm, intra_only, pmpi_call) do {			\
 	int rc_;							\
-	switch (enter((comm), (inter_fn), &c, &seq, &rc_)) {		\
+	switch (enter((comm), inter_fn, (intra_only), &c, &seq, &rc_)) {	\
 	case C_PASS:							\
 		return pmpi_call;					\
 	case C_FAIL:							\
 		return rc_;						\
 	}								\
 } while (0)
+#define PROLOGUE(comm, pmpi_call) PROLOGUE_IF(comm, 0, pmpi_call)
+/* Collectives esmpi does not protect on intercommunicators. */
+#define PROLOGUE_INTRA(comm, pmpi_call) PROLOGUE_IF(comm, 1, pmpi_call)
+
+/* Blocking (req NULL) or nonblocking form of a PMPI collective. */
+#define BOTH(iname, name, req, ...)					\
+	((req) != NULL ? PMPI_##iname(__VA_ARGS__, (req)) :		\
+	    PMPI_##name(__VA_ARGS__))
+
 
 static MPI_Aint
 extent_of(MPI_Datatype dt)
@@ -112,6 +142,24 @@ seal_fail(struct esmpi_comm *c, const char *fn, int r)
 	return esmpi_fail(c->comm, r == ESMPI_ERR_TOO_LARGE ? MPI_ERR_COUNT :
 	    r == ESMPI_ERR_NOMEM ? MPI_ERR_NO_MEM : esmpi.err_internal,
 	    "%s: cannot seal block: %s", fn, esmpi_strerror(r));
+}
+
+/* A valid root: a rank, or on an intercommunicator MPI_ROOT (this rank
+ * is the root) or MPI_PROC_NULL (another rank of its group is). */
+static int
+root_ok(const struct esmpi_comm *c, int root)
+{
+	if (c->is_inter)
+		return root == MPI_ROOT || root == MPI_PROC_NULL ||
+		    (root >= 0 && root < c->remote_size);
+	return root >= 0 && root < c->size;
+}
+
+/* Whether this rank is the root (and its own block's index there). */
+static int
+at_root(const struct esmpi_comm *c, int root)
+{
+	return c->is_inter ? root == MPI_ROOT : c->rank == root;
 }
 
 static int
@@ -149,12 +197,18 @@ local_copy(struct esmpi_comm *c, const void *sbuf, int scount,
 {
 	int psz = 0, pos = 0, rtsz = 0, rc;
 	size_t sbytes;
+	MPI_Aint lb;
 	void *tmp;
 
 	if (scount <= 0 || rcount <= 0)
 		return MPI_SUCCESS;
 	if (sbuf == rbuf && scount == rcount && stype == rtype)
 		return MPI_SUCCESS;
+	if (scount == rcount && stype == rtype &&
+	    esmpi_contig(scount, stype, &sbytes, &lb)) {
+		memmove((char *)rbuf + lb, (const char *)sbuf + lb, sbytes);
+		return MPI_SUCCESS;
+	}
 	if ((rc = PMPI_Pack_size(scount, stype, c->comm, &psz)) !=
 	    MPI_SUCCESS)
 		return rc;
@@ -179,6 +233,15 @@ local_copy(struct esmpi_comm *c, const void *sbuf, int scount,
 	return rc;
 }
 
+
+static int
+layout_fail(struct esmpi_comm *c, const char *fn, int r)
+{
+	return r == ESMPI_ERR_NOMEM ? nomem(c, fn) : esmpi_fail(c->comm,
+	    MPI_ERR_COUNT, "%s: sealed blocks exceed what one collective can "
+	    "move (%s)", fn, esmpi_strerror(r));
+}
+
 /* A typed temporary of count elements of dt (plaintext: wiped on free). */
 struct tbuf {
 	void *mem;
@@ -186,18 +249,27 @@ struct tbuf {
 	void *p;			/* where element 0 is, as for MPI */
 };
 
-static int
-tbuf_alloc(struct tbuf *t, int count, MPI_Datatype dt)
+/* The bytes count elements of dt touch: [buf + *lo, buf + *hi). */
+static void
+span_of(int count, MPI_Datatype dt, MPI_Aint *lo, MPI_Aint *hi)
 {
-	MPI_Aint tlb, text, lb, ext, lo, hi, span;
+	MPI_Aint tlb, text, lb, ext, span;
 
 	PMPI_Type_get_true_extent(dt, &tlb, &text);
 	PMPI_Type_get_extent(dt, &lb, &ext);
 	span = count > 0 ? (MPI_Aint)(count - 1) * ext : 0;
-	lo = tlb + (span < 0 ? span : 0);
-	hi = tlb + text + (span > 0 ? span : 0);
+	*lo = tlb + (span < 0 ? span : 0);
+	*hi = tlb + text + (span > 0 ? span : 0);
+}
+
+static int
+tbuf_alloc(struct tbuf *t, int count, MPI_Datatype dt)
+{
+	MPI_Aint lo, hi;
+
+	span_of(count, dt, &lo, &hi);
 	t->len = hi > lo ? (size_t)(hi - lo) : 1;
-	if ((t->mem = calloc(1, t->len)) == NULL)
+	if ((t->mem = malloc(t->len)) == NULL)
 		return -1;
 	t->p = (char *)t->mem - lo;
 	return 0;
@@ -211,158 +283,1088 @@ tbuf_free(struct tbuf *t)
 	t->mem = NULL;
 }
 
+
+/* ------------------------------------------------------------ plans */
+
+/* A block of user data; count < 0: no block. p NULL: a contribution to
+ * a reduction (opened into a temporary, never into the user's buffer). */
+struct blk {
+	char *p;
+	int count;
+	MPI_Datatype dt;
+};
+
+/* Which PMPI collective moves the records. */
+enum mv { MV_BCAST, MV_GATHER, MV_SCATTER, MV_ALLGATHER, MV_ALLTOALL,
+	MV_NALLGATHER, MV_NALLTOALL };
+
 /*
- * out = a[lo] op a[lo+1] op ... op a[hi], where a[rank] is own and a[i]
- * is the record at recs + i * stride (stride bytes, sealed by rank i for
- * dst). Combined from the right, so non-commutative ops see rank order.
+ * One protected collective: sb[i] is what this rank sends to rank i,
+ * rb[i] what it receives from rank i. Record byte counts, displacements
+ * and buffers live here because a nonblocking collective may use them
+ * until it completes.
+ *
+ * Neighbourhood collectives index blocks by neighbour instead: speer[i]
+ * and rpeer[i] are the comm ranks (or MPI_PROC_NULL), me is -1 (a rank
+ * may be its own neighbour, through the records like any other), and a
+ * block also binds socc[i]/rocc[i], which occurrence of that peer in the
+ * list it is (see open_neighbour). Intercommunicators index blocks by
+ * remote rank, me is -1 (no own slot), a reduction's own is NULL (only
+ * the other group's data counts), and root may be MPI_ROOT (one record,
+ * block 0) or MPI_PROC_NULL (nothing).
+ */
+struct esmpi_coll {
+	struct esmpi_comm *c;
+	const char *fn;
+	uint64_t seq;
+	enum mv mv;
+	int v;				/* the v form of the PMPI call */
+	int all;			/* one record, sealed for every rank */
+	int n, me, root;
+	struct blk *sb, *rb;
+	int *sbc, *sbd, *rbc, *rbd;	/* record bytes and displacements */
+	int *speer, *rpeer, *socc, *rocc;	/* neighbourhood only */
+	size_t *soff, *roff;		/* record offsets in srecs, rrecs */
+	uint8_t *srecs, *rrecs;
+	size_t stotal, rtotal;
+	/* Reductions: out = a[lo] op ... op a[hi], a[me] = own, a[i] the
+	 * record from rank i. */
+	int reduce;
+	const void *own;
+	void *out;
+	int count, lo, hi;
+	MPI_Datatype dt;
+	MPI_Op op;
+	MPI_Datatype *held;		/* nonblocking: our duplicates */
+	int nheld;
+};
+
+static struct esmpi_coll *
+plan_new(struct esmpi_comm *c, const char *fn, uint64_t seq, enum mv mv,
+    int v, int nblocks)
+{
+	struct esmpi_coll *o;
+	size_t n = (size_t)(nblocks > 0 ? nblocks : 1), i;
+
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return NULL;
+	o->sb = calloc(2 * n, sizeof(*o->sb));
+	o->sbc = calloc(8 * n, sizeof(*o->sbc));
+	o->soff = calloc(2 * n, sizeof(*o->soff));
+	if (o->sb == NULL || o->sbc == NULL || o->soff == NULL) {
+		esmpi_coll_free(o);
+		return NULL;
+	}
+	o->rb = o->sb + n;
+	o->sbd = o->sbc + n;
+	o->rbc = o->sbc + 2 * n;
+	o->rbd = o->sbc + 3 * n;
+	o->roff = o->soff + n;
+	if (mv == MV_NALLGATHER || mv == MV_NALLTOALL) {
+		o->speer = o->sbc + 4 * n;
+		o->rpeer = o->sbc + 5 * n;
+		o->socc = o->sbc + 6 * n;
+		o->rocc = o->sbc + 7 * n;
+	}
+	for (i = 0; i < 2 * n; i++)
+		o->sb[i].count = -1;
+	o->c = c;
+	o->fn = fn;
+	o->seq = seq;
+	o->mv = mv;
+	o->v = v;
+	o->n = nblocks;
+	o->me = o->speer != NULL || c->is_inter ? -1 : c->rank;
+	return o;
+}
+
+void
+esmpi_coll_free(struct esmpi_coll *o)
+{
+	if (o == NULL)
+		return;
+	esmpi_pool_put(o->srecs, o->stotal);
+	esmpi_pool_put(o->rrecs, o->rtotal);
+	while (o->nheld > 0)
+		PMPI_Type_free(&o->held[--o->nheld]);
+	free(o->held);
+	free(o->sb);
+	free(o->sbc);
+	free(o->soff);
+	free(o);
+}
+
+static void
+one(struct blk *b, const void *p, int count, MPI_Datatype dt)
+{
+	b->p = (char *)p;
+	b->count = count;
+	b->dt = dt;
+}
+
+/* Blocks 0..n-1 of base: counts[i] (or count) elements of dt at displs[i]
+ * (or i * count) extents. */
+static void
+blocks(struct blk *b, int n, const void *base, int count, const int *counts,
+    const int *displs, MPI_Datatype dt)
+{
+	MPI_Aint ext = extent_of(dt);
+	int i;
+
+	for (i = 0; i < n; i++)
+		one(&b[i], (const char *)base + ext * (displs != NULL ?
+		    (MPI_Aint)displs[i] : (MPI_Aint)i * count), counts != NULL ?
+		    counts[i] : count, dt);
+}
+
+/* Record bytes and offsets of n blocks; int displacements when v. */
+static int
+layout(const struct blk *b, int n, int v, int *bc, int *bd, size_t *off,
+    size_t *total)
+{
+	size_t at = 0, len;
+	int i, r;
+
+	for (i = 0; i < n; i++) {
+		off[i] = at;
+		bc[i] = bd[i] = 0;
+		if (b[i].count < 0)
+			continue;
+		if ((r = rec_len(b[i].count, b[i].dt, &len)) != 0)
+			return r;
+		if (len > INT_MAX || (v && at > INT_MAX))
+			return ESMPI_ERR_TOO_LARGE;
+		bc[i] = (int)len;
+		bd[i] = (int)at;
+		at += len;
+	}
+	*total = at + 1;
+	return 0;
+}
+
+/* The sequence number block i binds: the call's, and for a neighbour's
+ * second, third, ... block in one collective, which one it is. */
+static uint64_t
+block_seq(const struct esmpi_coll *o, const int *occ, int i)
+{
+	return o->seq ^ (occ != NULL ? (uint64_t)occ[i] << 48 : 0);
+}
+
+/* Seal what leaves this rank: one record for all, or one per peer. The
+ * own slot of a per-peer exchange goes to ourselves: zeroed, not sealed. */
+static int
+seal_blocks(struct esmpi_coll *o)
+{
+	struct esmpi_comm *c = o->c;
+	int i, r;
+
+	for (i = 0; i < o->n; i++) {
+		const struct blk *b = &o->sb[i];
+		int peer = o->speer != NULL ? o->speer[i] : i;
+
+		if (b->count < 0)
+			continue;
+		if (o->all ? i != o->me && o->me >= 0 : i == o->me ||
+		    peer == MPI_PROC_NULL) {
+			memset(o->srecs + o->soff[i], 0, (size_t)o->sbc[i]);
+			continue;
+		}
+		if ((r = esmpi_seal_into(c, b->p, b->count, b->dt, o->all ?
+		    ESMPI_REC_DST_ALL : c->peer_world[peer], CTAG,
+		    block_seq(o, o->socc, i), o->srecs + o->soff[i])) != 0)
+			return seal_fail(c, o->fn, r);
+	}
+	return MPI_SUCCESS;
+}
+
+/* Run the PMPI collective on the records (nonblocking when req). */
+static int
+move(struct esmpi_coll *o, MPI_Request *req)
+{
+	MPI_Comm comm = o->c->comm;
+	uint8_t *s = o->srecs, *r = o->rrecs;
+	/* Intercommunicator roots: MPI_ROOT's one record is block 0;
+	 * MPI_PROC_NULL moves nothing. */
+	int me = o->me, root = o->root >= 0 ? o->root : 0;
+	int at_root = o->root == MPI_ROOT || (me >= 0 && me == o->root);
+	/* An intercommunicator's root sends or receives, never both. */
+	void *ip = o->c->is_inter ? NULL : MPI_IN_PLACE;
+	void *sp = at_root ? ip : s + o->soff[root];
+	void *rp = at_root ? ip : r + o->roff[root];
+	int sn = at_root ? 0 : o->sbc[root], rn = at_root ? 0 : o->rbc[root];
+
+	if (me < 0)
+		me = 0;		/* no own slot: neighbours, intercomm */
+
+	switch (o->mv) {
+	case MV_BCAST:
+		/* MPI_PROC_NULL moves nothing, but Open MPI's Ibcast counts a
+		 * zero-byte call differently: no zero counts. */
+		return BOTH(Ibcast, Bcast, req, at_root ? s + o->soff[root] :
+		    rp, at_root ? o->sbc[root] : o->root == MPI_PROC_NULL ?
+		    OVH : rn, MPI_BYTE, o->root, comm);
+	case MV_GATHER:
+		return o->v ? BOTH(Igatherv, Gatherv, req, sp, sn, MPI_BYTE, r,
+		    o->rbc, o->rbd, MPI_BYTE, o->root, comm) :
+		    BOTH(Igather, Gather, req, sp, sn, MPI_BYTE, r,
+		    o->rbc[me], MPI_BYTE, o->root, comm);
+	case MV_SCATTER:
+		return o->v ? BOTH(Iscatterv, Scatterv, req, s, o->sbc,
+		    o->sbd, MPI_BYTE, rp, rn, MPI_BYTE, o->root, comm) :
+		    BOTH(Iscatter, Scatter, req, s, o->sbc[me], MPI_BYTE, rp,
+		    rn, MPI_BYTE, o->root, comm);
+	case MV_ALLGATHER:
+		return o->v ? BOTH(Iallgatherv, Allgatherv, req, s +
+		    o->soff[me], o->sbc[me], MPI_BYTE, r, o->rbc, o->rbd,
+		    MPI_BYTE, comm) : BOTH(Iallgather, Allgather, req, s +
+		    o->soff[me], o->sbc[me], MPI_BYTE, r, o->rbc[me],
+		    MPI_BYTE, comm);
+	case MV_ALLTOALL:
+		return o->v ? BOTH(Ialltoallv, Alltoallv, req, s, o->sbc,
+		    o->sbd, MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE, comm) :
+		    BOTH(Ialltoall, Alltoall, req, s, o->sbc[me], MPI_BYTE, r,
+		    o->rbc[me], MPI_BYTE, comm);
+	case MV_NALLGATHER:
+		return BOTH(Ineighbor_allgatherv, Neighbor_allgatherv, req, s,
+		    o->sbc[0], MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE, comm);
+	case MV_NALLTOALL:
+		return BOTH(Ineighbor_alltoallv, Neighbor_alltoallv, req, s,
+		    o->sbc, o->sbd, MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE,
+		    comm);
+	}
+	return MPI_ERR_INTERN;
+}
+
+/*
+ * out = a[lo] op a[lo+1] op ... op a[hi], where a[me] is own and a[i] the
+ * record from rank i. Combined from the right, so non-commutative ops see
+ * rank order.
  */
 static int
-combine(struct esmpi_comm *c, uint64_t seq, uint32_t dst,
-    const uint8_t *recs, size_t stride, const void *own, int lo, int hi,
-    int count, MPI_Datatype dt, MPI_Op op, void *out)
+combine(struct esmpi_coll *o)
 {
+	struct esmpi_comm *c = o->c;
 	struct tbuf acc = { 0 }, tmp = { 0 };
-	int i, rc = MPI_SUCCESS;
+	uint32_t dst = o->all ? ESMPI_REC_DST_ALL : c->my_world;
+	int i, rc = MPI_SUCCESS, count = o->count, hi = o->hi, direct;
+	MPI_Datatype dt = o->dt;
+	MPI_Aint lo, end;
+	void *into;
 
-	if (hi < lo)
+	if (hi < o->lo)
 		return MPI_SUCCESS;
-	if (tbuf_alloc(&acc, count, dt) != 0 ||
-	    (hi > lo && tbuf_alloc(&tmp, count, dt) != 0)) {
-		rc = nomem(c, "reduction");
-		goto out;
+	/* Accumulate in out itself unless own must stay intact there. */
+	span_of(count, dt, &lo, &end);
+	direct = o->own == NULL ||
+	    (const char *)o->own + end <= (char *)o->out + lo ||
+	    (char *)o->out + end <= (const char *)o->own + lo ||
+	    (o->own == o->out && o->me == hi);
+	if (direct)
+		acc.p = o->out;
+	else if (tbuf_alloc(&acc, count, dt) != 0)
+		goto nomem;
+	if (hi > o->lo && tbuf_alloc(&tmp, count, dt) != 0)
+		goto nomem;
+	for (i = hi; i >= o->lo && rc == MPI_SUCCESS; i--) {
+		into = i == hi ? acc.p : tmp.p;
+		if (i != o->me)
+			rc = open_block(c, i, dst, o->seq, o->rrecs +
+			    o->roff[i], (size_t)o->rbc[i], into, count, dt);
+		else if (i == hi)
+			rc = local_copy(c, o->own, count, dt, into, count, dt);
+		if (rc == MPI_SUCCESS && i != hi)
+			rc = PMPI_Reduce_local(i == o->me ? o->own : tmp.p,
+			    acc.p, count, dt, o->op);
 	}
-	for (i = hi; i >= lo; i--) {
-		const void *a;
-
-		if (i == c->rank) {
-			if (i == hi) {
-				rc = local_copy(c, own, count, dt, acc.p,
-				    count, dt);
-				if (rc != MPI_SUCCESS)
-					goto out;
-				continue;
-			}
-			a = own;
-		} else {
-			rc = open_block(c, i, dst, seq, recs + i * stride,
-			    stride, i == hi ? acc.p : tmp.p, count, dt);
-			if (rc != MPI_SUCCESS || i == hi)
-				goto next;
-			a = tmp.p;
-		}
-		rc = PMPI_Reduce_local(a, acc.p, count, dt, op);
-next:
-		if (rc != MPI_SUCCESS)
-			goto out;
-	}
-	rc = local_copy(c, acc.p, count, dt, out, count, dt);
+	if (rc == MPI_SUCCESS && !direct)
+		rc = local_copy(c, acc.p, count, dt, o->out, count, dt);
+	goto out;
+nomem:
+	rc = nomem(c, o->fn);
 out:
-	tbuf_free(&acc);
+	if (!direct)
+		tbuf_free(&acc);
 	tbuf_free(&tmp);
 	return rc;
 }
 
 /*
- * Byte counts and packed displacements of records for per-rank element
- * counts (v variants). ESMPI_ERR_TOO_LARGE past int.
+ * Block i from a neighbour. When one peer sends this rank several blocks
+ * in one collective (a periodic dimension of size 2, multigraph edges),
+ * which of them lands in which slot is Open MPI's choice (its blocking
+ * and nonblocking forms differ; MPI-3.1 left it open): the record may
+ * carry any of that peer's occurrence numbers, this slot's first. It is
+ * still bound to peer, destination, communicator and this collective.
  */
 static int
-rec_layout(int n, const int counts[], MPI_Datatype dt, int *bc, int *bd)
+open_neighbour(struct esmpi_coll *o, int i, uint32_t dst)
 {
-	long long off = 0;
+	int peer = o->rpeer[i], dups = 0, k, r = ESMPI_ERR_AUTH;
 	size_t len;
-	int i, r;
 
-	for (i = 0; i < n; i++) {
-		if ((r = rec_len(counts[i], dt, &len)) != 0)
-			return r;
-		bc[i] = (int)len;
-		bd[i] = (int)off;
-		off += (long long)len;
-		if (off > INT_MAX)
-			return ESMPI_ERR_TOO_LARGE;
+	for (k = 0; k < o->n; k++)
+		dups += o->rpeer[k] == peer;
+	for (k = 0; k < dups && r != 0; k++)
+		r = esmpi_open_from(o->c, peer, dst, CTAG, o->seq ^
+		    ((uint64_t)((o->rocc[i] + k) % dups) << 48), o->rrecs +
+		    o->roff[i], (size_t)o->rbc[i], o->rb[i].p, o->rb[i].count,
+		    o->rb[i].dt, &len);
+	return r != 0 ? esmpi_refuse(o->c, peer, CTAG, r) : MPI_SUCCESS;
+}
+
+/* The completion step: open what arrived, or combine it. */
+int
+esmpi_coll_finish(struct esmpi_coll *o)
+{
+	uint32_t dst = o->all ? ESMPI_REC_DST_ALL : o->c->my_world;
+	int i, rc = MPI_SUCCESS;
+
+	if (o->reduce)
+		return combine(o);
+	for (i = 0; i < o->n && rc == MPI_SUCCESS; i++) {
+		int peer = o->rpeer != NULL ? o->rpeer[i] : i;
+
+		if (i == o->me || o->rb[i].count < 0 || peer == MPI_PROC_NULL)
+			continue;
+		if (o->rpeer != NULL && !o->all)
+			rc = open_neighbour(o, i, dst);
+		else
+			rc = open_block(o->c, peer, dst, o->seq, o->rrecs +
+			    o->roff[i], (size_t)o->rbc[i], o->rb[i].p,
+			    o->rb[i].count, o->rb[i].dt);
 	}
-	return 0;
+	return rc;
+}
+
+/*
+ * MPI lets the application free a datatype while a nonblocking operation
+ * still uses it: a pending plan opens with its own duplicates of the
+ * derived types it has yet to use (best effort: without memory, the
+ * application's). A freed user-defined MPI_Op is not covered.
+ */
+static void
+hold_types(struct esmpi_coll *o)
+{
+	MPI_Datatype last = MPI_DATATYPE_NULL, mine = MPI_DATATYPE_NULL, *t;
+	int i, ni, na, nd, comb;
+
+	for (i = -1; i < o->n; i++) {
+		t = i < 0 ? (o->reduce ? &o->dt : NULL) :
+		    (o->rb[i].count >= 0 ? &o->rb[i].dt : NULL);
+		if (t == NULL || *t == MPI_DATATYPE_NULL)
+			continue;
+		if (*t == last) {
+			*t = mine;
+			continue;
+		}
+		if (PMPI_Type_get_envelope(*t, &ni, &na, &nd, &comb) !=
+		    MPI_SUCCESS || comb == MPI_COMBINER_NAMED)
+			continue;
+		if (o->held == NULL && (o->held = calloc((size_t)o->n + 1,
+		    sizeof(*o->held))) == NULL)
+			return;
+		if (PMPI_Type_dup(*t, &o->held[o->nheld]) != MPI_SUCCESS)
+			continue;
+		last = *t;
+		*t = mine = o->held[o->nheld++];
+	}
+}
+
+/* A started nonblocking collective: its request completes the plan. */
+static int
+track(struct esmpi_coll *o, MPI_Request *req)
+{
+	struct esmpi_req *r;
+	int flag = 0, rc;
+
+	/*
+	 * Complete already (a communicator of one, say): Open MPI may hand
+	 * out a shared, complete request that names no single operation,
+	 * so it must not key an entry. Open now; Wait has nothing to do.
+	 */
+	if (PMPI_Request_get_status(*req, &flag, MPI_STATUS_IGNORE) ==
+	    MPI_SUCCESS && flag)
+		goto now;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		goto wait;
+	hold_types(o);
+	r->kind = REQ_COLL;
+	r->coll = o;
+	r->c = o->c;
+	r->comm = o->c->comm;
+	r->handle = *req;
+	r->active = 1;
+	if (esmpi_req_add(r) == 0)
+		return MPI_SUCCESS;
+	free(r);
+wait:
+	/* Cannot track it: complete it here rather than never open it. */
+	PMPI_Wait(req, MPI_STATUS_IGNORE);
+now:
+	rc = esmpi_coll_finish(o);
+	esmpi_coll_free(o);
+	return rc;
+}
+
+/*
+ * Seal, move, and open now (blocking) or at completion (req): the one
+ * path of every protected collective. Consumes o.
+ */
+static int
+run(struct esmpi_coll *o, MPI_Request *req)
+{
+	struct esmpi_comm *c = o->c;
+	int r, rc;
+
+	if ((r = layout(o->sb, o->n, o->v, o->sbc, o->sbd, o->soff,
+	    &o->stotal)) != 0 || (r = layout(o->rb, o->n, o->v, o->rbc,
+	    o->rbd, o->roff, &o->rtotal)) != 0) {
+		rc = layout_fail(c, o->fn, r);
+		goto out;
+	}
+	/* A v exchange sends the own block nowhere: no bytes to ourselves. */
+	if (o->v && o->mv == MV_ALLTOALL && o->me >= 0)
+		o->sbc[o->me] = o->rbc[o->me] = 0;
+	if ((o->srecs = esmpi_pool_get(o->stotal)) == NULL ||
+	    (o->rrecs = esmpi_pool_get(o->rtotal)) == NULL) {
+		rc = nomem(c, o->fn);
+		goto out;
+	}
+	if ((rc = seal_blocks(o)) != MPI_SUCCESS)
+		goto out;
+	/* The own block (not in place): copied now, never sealed. */
+	if (!o->reduce && o->me >= 0 && o->sb[o->me].count >= 0 &&
+	    o->rb[o->me].count >= 0 && (rc = local_copy(c, o->sb[o->me].p,
+	    o->sb[o->me].count, o->sb[o->me].dt, o->rb[o->me].p,
+	    o->rb[o->me].count, o->rb[o->me].dt)) != MPI_SUCCESS)
+		goto out;
+	if ((rc = move(o, req)) != MPI_SUCCESS)
+		goto out;
+	if (req != NULL)
+		return track(o, req);
+	rc = esmpi_coll_finish(o);
+out:
+	esmpi_coll_free(o);
+	return rc;
+}
+
+/* plan_new over the communicator's ranks, or return MPI_ERR_NO_MEM. */
+#define PLAN(o, mv, v) do {						\
+	if (((o) = plan_new(c, fn, seq, (mv), (v), c->remote_size)) == NULL) \
+		return nomem(c, fn);					\
+} while (0)
+
+/* ---------------------------------------------------- data movement */
+
+static int
+bcast(const char *fn, const char *inter_fn, void *buffer, int count,
+    MPI_Datatype dt, int root, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_coll *o;
+	uint64_t seq;
+
+	PROLOGUE(comm, BOTH(Ibcast, Bcast, req, buffer, count, dt, root,
+	    comm));
+	if (!root_ok(c, root))
+		return root_fail(c, fn, root);
+	PLAN(o, MV_BCAST, 0);
+	o->all = 1;
+	o->root = root;
+	if (root >= 0)
+		one(&o->rb[root], buffer, count, dt);
+	if (at_root(c, root))
+		one(&o->sb[root >= 0 ? root : 0], buffer, count, dt);
+	return run(o, req);
+}
+
+/* Gather(v): counts/displs NULL for the plain form. */
+static int
+gather(const char *fn, const char *inter_fn, const void *sendbuf,
+    int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+    const int *counts, const int *displs, MPI_Datatype recvtype, int root,
+    MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_coll *o;
+	uint64_t seq;
+	int v = counts != NULL;
+
+	PROLOGUE(comm, v ? BOTH(Igatherv, Gatherv, req, sendbuf, sendcount,
+	    sendtype, recvbuf, counts, displs, recvtype, root, comm) :
+	    BOTH(Igather, Gather, req, sendbuf, sendcount, sendtype, recvbuf,
+	    recvcount, recvtype, root, comm));
+	if (!root_ok(c, root))
+		return root_fail(c, fn, root);
+	PLAN(o, MV_GATHER, v);
+	o->root = root;
+	if (at_root(c, root))
+		blocks(o->rb, o->n, recvbuf, recvcount, counts, displs,
+		    recvtype);
+	if (root >= 0 && sendbuf == MPI_IN_PLACE)
+		o->sb[root] = o->rb[root];
+	else if (root >= 0)
+		one(&o->sb[root], sendbuf, sendcount, sendtype);
+	return run(o, req);
 }
 
 static int
-layout_fail(struct esmpi_comm *c, const char *fn, int r)
+scatter(const char *fn, const char *inter_fn, const void *sendbuf,
+    int sendcount, const int *counts, const int *displs,
+    MPI_Datatype sendtype, void *recvbuf, int recvcount,
+    MPI_Datatype recvtype, int root, MPI_Comm comm, MPI_Request *req)
 {
-	return r == ESMPI_ERR_NOMEM ? nomem(c, fn) : esmpi_fail(c->comm,
-	    MPI_ERR_COUNT, "%s: sealed blocks exceed what one collective can "
-	    "move (%s)", fn, esmpi_strerror(r));
+	struct esmpi_comm *c;
+	struct esmpi_coll *o;
+	uint64_t seq;
+	int v = counts != NULL;
+
+	PROLOGUE(comm, v ? BOTH(Iscatterv, Scatterv, req, sendbuf, counts,
+	    displs, sendtype, recvbuf, recvcount, recvtype, root, comm) :
+	    BOTH(Iscatter, Scatter, req, sendbuf, sendcount, sendtype,
+	    recvbuf, recvcount, recvtype, root, comm));
+	if (!root_ok(c, root))
+		return root_fail(c, fn, root);
+	PLAN(o, MV_SCATTER, v);
+	o->root = root;
+	if (at_root(c, root))
+		blocks(o->sb, o->n, sendbuf, sendcount, counts, displs,
+		    sendtype);
+	if (root >= 0 && (recvbuf != MPI_IN_PLACE || !at_root(c, root)))
+		one(&o->rb[root], recvbuf, recvcount, recvtype);
+	return run(o, req);
 }
 
-/* Two int arrays of n (v variants); NULL when out of memory. */
-static int *
-int_arrays(int n, int **second)
+static int
+allgather(const char *fn, const char *inter_fn, const void *sendbuf,
+    int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+    const int *counts, const int *displs, MPI_Datatype recvtype,
+    MPI_Comm comm, MPI_Request *req)
 {
-	int *a = calloc((size_t)(n > 0 ? n : 1) * 2, sizeof(int));
+	struct esmpi_comm *c;
+	struct esmpi_coll *o;
+	uint64_t seq;
+	int v = counts != NULL;
 
-	*second = a != NULL ? a + (n > 0 ? n : 1) : NULL;
+	PROLOGUE(comm, v ? BOTH(Iallgatherv, Allgatherv, req, sendbuf,
+	    sendcount, sendtype, recvbuf, counts, displs, recvtype, comm) :
+	    BOTH(Iallgather, Allgather, req, sendbuf, sendcount, sendtype,
+	    recvbuf, recvcount, recvtype, comm));
+	PLAN(o, MV_ALLGATHER, v);
+	o->all = 1;
+	blocks(o->rb, o->n, recvbuf, recvcount, counts, displs, recvtype);
+	/* Intercommunicator: no own slot, the one record is block 0. */
+	if (sendbuf == MPI_IN_PLACE)
+		o->sb[o->me] = o->rb[o->me];
+	else
+		one(&o->sb[o->me >= 0 ? o->me : 0], sendbuf, sendcount,
+		    sendtype);
+	return run(o, req);
+}
+
+/*
+ * Alltoall, Alltoallv and Alltoallw: blocks described per rank (w: types
+ * per rank, displacements in bytes). In place, what is sent is in
+ * recvbuf, sealed before anything arrives there.
+ */
+struct a2a_side {
+	const void *buf;
+	int count;			/* plain form */
+	const int *counts, *displs;	/* v and w forms */
+	MPI_Datatype dt;
+	const MPI_Datatype *dts;	/* w form */
+	const MPI_Aint *adispls;	/* Neighbor_alltoallw: bytes */
+};
+
+static void
+a2a_blocks(struct blk *b, int n, const struct a2a_side *s)
+{
+	int i;
+
+	if (s->dts == NULL) {
+		blocks(b, n, s->buf, s->count, s->counts, s->displs, s->dt);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		one(&b[i], (const char *)s->buf + (s->adispls != NULL ?
+		    s->adispls[i] : s->displs[i]), s->counts[i], s->dts[i]);
+}
+
+static int
+alltoall_run(struct esmpi_comm *c, const char *fn, uint64_t seq,
+    const struct a2a_side *snd, const struct a2a_side *rcv, int v,
+    MPI_Request *req)
+{
+	struct esmpi_coll *o;
+
+	PLAN(o, MV_ALLTOALL, v);
+	a2a_blocks(o->rb, o->n, rcv);
+	if (snd->buf == MPI_IN_PLACE)
+		memcpy(o->sb, o->rb, (size_t)o->n * sizeof(*o->sb));
+	else
+		a2a_blocks(o->sb, o->n, snd);
+	return run(o, req);
+}
+
+static int
+alltoall(const char *fn, const char *inter_fn, const void *sendbuf,
+    int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+    MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+	struct a2a_side s = { sendbuf, sendcount, NULL, NULL, sendtype, NULL,
+	    NULL };
+	struct a2a_side r = { recvbuf, recvcount, NULL, NULL, recvtype, NULL,
+	    NULL };
+
+	PROLOGUE(comm, BOTH(Ialltoall, Alltoall, req, sendbuf, sendcount,
+	    sendtype, recvbuf, recvcount, recvtype, comm));
+	return alltoall_run(c, fn, seq, &s, &r, 0, req);
+}
+
+static int
+alltoallv(const char *fn, const char *inter_fn, const void *sendbuf,
+    const int *sendcounts, const int *sdispls, MPI_Datatype sendtype,
+    void *recvbuf, const int *recvcounts, const int *rdispls,
+    MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+	struct a2a_side s = { sendbuf, 0, sendcounts, sdispls, sendtype, NULL,
+	    NULL };
+	struct a2a_side r = { recvbuf, 0, recvcounts, rdispls, recvtype, NULL,
+	    NULL };
+
+	PROLOGUE(comm, BOTH(Ialltoallv, Alltoallv, req, sendbuf, sendcounts,
+	    sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm));
+	return alltoall_run(c, fn, seq, &s, &r, 1, req);
+}
+
+static int
+alltoallw(const char *fn, const char *inter_fn, const void *sendbuf,
+    const int *sendcounts, const int *sdispls, const MPI_Datatype *sendtypes,
+    void *recvbuf, const int *recvcounts, const int *rdispls,
+    const MPI_Datatype *recvtypes, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+	struct a2a_side s = { sendbuf, 0, sendcounts, sdispls,
+	    MPI_DATATYPE_NULL, sendtypes, NULL };
+	struct a2a_side r = { recvbuf, 0, recvcounts, rdispls,
+	    MPI_DATATYPE_NULL, recvtypes, NULL };
+
+	PROLOGUE(comm, BOTH(Ialltoallw, Alltoallw, req, sendbuf, sendcounts,
+	    sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes,
+	    comm));
+	return alltoall_run(c, fn, seq, &s, &r, 1, req);
+}
+
+/* ------------------------------------------------------- reductions */
+
+/* The reduction part of a plan: rank i contributes count elements. */
+static void
+reduction(struct esmpi_coll *o, const void *own, void *out, int count,
+    MPI_Datatype dt, MPI_Op op, int hi)
+{
+	int i;
+
+	o->reduce = 1;
+	o->own = own;
+	o->out = out;
+	o->count = count;
+	o->dt = dt;
+	o->op = op;
+	o->lo = 0;
+	o->hi = hi;
+	for (i = 0; i < o->n; i++)
+		one(&o->rb[i], NULL, count, dt);
+}
+
+static int
+reduce(const char *fn, const char *inter_fn, const void *sendbuf,
+    void *recvbuf, int count, MPI_Datatype dt, MPI_Op op, int root,
+    MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_coll *o;
+	uint64_t seq;
+	const void *own = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
+
+	PROLOGUE(comm, BOTH(Ireduce, Reduce, req, sendbuf, recvbuf, count,
+	    dt, op, root, comm));
+	if (!root_ok(c, root))
+		return root_fail(c, fn, root);
+	PLAN(o, MV_GATHER, 0);
+	o->root = root;
+	/* An intercommunicator's root combines the other group's data. */
+	if (at_root(c, root))
+		reduction(o, c->is_inter ? NULL : own, recvbuf, count, dt, op,
+		    o->n - 1);
+	else if (root >= 0)
+		one(&o->sb[root], own, count, dt);
+	return run(o, req);
+}
+
+/*
+ * Allreduce, Scan and Exscan: every rank's contribution sealed for all,
+ * allgathered; each rank combines a[0..hi] (hi: last rank, own rank, or
+ * own rank - 1; Exscan leaves rank 0's recvbuf as it is).
+ */
+enum { RED_ALL, RED_SCAN, RED_EXSCAN };
+
+static int
+reduce_allgather(struct esmpi_comm *c, const char *fn, uint64_t seq,
+    int kind, const void *sendbuf, void *recvbuf, int count,
+    MPI_Datatype dt, MPI_Op op, MPI_Request *req)
+{
+	struct esmpi_coll *o;
+	const void *own = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
+
+	PLAN(o, MV_ALLGATHER, 0);
+	o->all = 1;
+	/* Intercommunicator (Allreduce only): the other group's data. */
+	reduction(o, c->is_inter ? NULL : own, recvbuf, count, dt, op,
+	    kind == RED_ALL ? o->n - 1 : kind == RED_SCAN ? o->me :
+	    o->me - 1);
+	one(&o->sb[o->me >= 0 ? o->me : 0], own, count, dt);
+	return run(o, req);
+}
+
+/*
+ * Reduce_scatter(_block): block j of every rank's input (counts[j]
+ * elements, consecutive from in) is sealed for rank j and moved with one
+ * Alltoall(v); each rank combines the blocks it received with its own
+ * into out.
+ */
+static int
+reduce_scatter_run(struct esmpi_comm *c, const char *fn, uint64_t seq,
+    const void *in, void *out, const int counts[], MPI_Datatype dt,
+    MPI_Op op, int v, MPI_Request *req)
+{
+	struct esmpi_coll *o;
+	MPI_Aint ext = extent_of(dt), off = 0;
+	int i;
+
+	PLAN(o, MV_ALLTOALL, v);
+	for (i = 0; i < o->n; i++) {
+		one(&o->sb[i], (const char *)in + off * ext, counts[i], dt);
+		off += counts[i];
+	}
+	reduction(o, o->sb[o->me].p, out, counts[o->me], dt, op, o->n - 1);
+	return run(o, req);
+}
+
+/* Counts of n blocks: all count (Reduce_scatter_block), or count
+ * elements split as evenly as possible (large Allreduce); NULL: no
+ * memory. displs (optional) gets element displacements. */
+static int *
+split_counts(int n, int count, int even, int **displs)
+{
+	int *a = calloc((size_t)n * 2, sizeof(int)), i, at = 0;
+
+	if (a == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		a[i] = even ? count / n + (i < count % n) : count;
+		a[n + i] = at;
+		at += a[i];
+	}
+	if (displs != NULL)
+		*displs = a + n;
 	return a;
 }
 
-/* ------------------------------------------------------------ Bcast */
+static int
+reduce_scatter(const char *fn, const char *inter_fn, const void *sendbuf,
+    void *recvbuf, const int *counts, int blockcount, MPI_Datatype dt,
+    MPI_Op op, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+	const void *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
+	int *bc = NULL, rc;
+
+	PROLOGUE_INTRA(comm, counts != NULL ? BOTH(Ireduce_scatter,
+	    Reduce_scatter, req, sendbuf, recvbuf, counts, dt, op, comm) :
+	    BOTH(Ireduce_scatter_block, Reduce_scatter_block, req, sendbuf,
+	    recvbuf, blockcount, dt, op, comm));
+	if (counts == NULL &&
+	    (counts = bc = split_counts(c->size, blockcount, 0, NULL)) == NULL)
+		return nomem(c, fn);
+	rc = reduce_scatter_run(c, fn, seq, in, recvbuf, counts, dt, op,
+	    bc == NULL, req);
+	free(bc);
+	return rc;
+}
+
+/*
+ * Large blocking Allreduce: a Reduce_scatter of count/N-element blocks
+ * (every rank combines one block, in rank order) then an Allgatherv of
+ * the sealed results. Each rank seals and opens about 2 x count elements
+ * and moves as much as a ring would, instead of N x count. The second
+ * step takes its own collective sequence number, as every rank does.
+ */
+static int
+allreduce_large(struct esmpi_comm *c, const char *fn, uint64_t seq,
+    const void *sendbuf, void *recvbuf, int count, MPI_Datatype dt,
+    MPI_Op op)
+{
+	struct esmpi_coll *o;
+	const void *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
+	MPI_Aint ext = extent_of(dt);
+	int *counts, *displs, me = c->rank, rc;
+
+	if ((counts = split_counts(c->size, count, 1, &displs)) == NULL)
+		return nomem(c, fn);
+	rc = reduce_scatter_run(c, fn, seq, in, (char *)recvbuf +
+	    (MPI_Aint)displs[me] * ext, counts, dt, op, 1, NULL);
+	if (rc != MPI_SUCCESS)
+		goto out;
+	pthread_mutex_lock(&c->lock);
+	seq = ++c->coll_seq;
+	pthread_mutex_unlock(&c->lock);
+	if ((o = plan_new(c, fn, seq, MV_ALLGATHER, 1, c->size)) == NULL) {
+		rc = nomem(c, fn);
+		goto out;
+	}
+	o->all = 1;
+	blocks(o->rb, o->n, recvbuf, 0, counts, displs, dt);
+	o->sb[me] = o->rb[me];
+	rc = run(o, NULL);
+out:
+	free(counts);
+	return rc;
+}
+
+static int
+allreduce(const char *fn, const char *inter_fn, const void *sendbuf,
+    void *recvbuf, int count, MPI_Datatype dt, MPI_Op op, MPI_Comm comm,
+    MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+	size_t bytes = 0;
+
+	PROLOGUE(comm, BOTH(Iallreduce, Allreduce, req, sendbuf, recvbuf,
+	    count, dt, op, comm));
+	/* Same choice on every rank: count, type size and N agree. */
+	if (req == NULL && !c->is_inter && c->size > 1 && count >= c->size &&
+	    esmpi_msg_bytes(count, dt, &bytes) == 0 &&
+	    bytes >= ALLREDUCE_RSAG_MIN)
+		return allreduce_large(c, fn, seq, sendbuf, recvbuf, count,
+		    dt, op);
+	return reduce_allgather(c, fn, seq, RED_ALL, sendbuf, recvbuf, count,
+	    dt, op, req);
+}
+
+static int
+scan(const char *fn, const char *inter_fn, int kind, const void *sendbuf,
+    void *recvbuf, int count, MPI_Datatype dt, MPI_Op op, MPI_Comm comm,
+    MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+
+	PROLOGUE_INTRA(comm, kind == RED_SCAN ? BOTH(Iscan, Scan, req, sendbuf,
+	    recvbuf, count, dt, op, comm) : BOTH(Iexscan, Exscan, req,
+	    sendbuf, recvbuf, count, dt, op, comm));
+	return reduce_allgather(c, fn, seq, kind, sendbuf, recvbuf, count,
+	    dt, op, req);
+}
+
+/* ---------------------------------------------------- neighbourhoods */
+
+/*
+ * Sources and destinations of comm's topology in the order neighbourhood
+ * collectives use (Cartesian: per dimension the -1 then the +1
+ * neighbour; MPI_PROC_NULL at a non-periodic edge), and which occurrence
+ * of its peer each is. One allocation: *src (free it); MPI error or 0.
+ */
+static int
+neighbours(struct esmpi_comm *c, const char *fn, int *nin, int **src,
+    int **socc, int *nout, int **dst, int **docc)
+{
+	int kind = MPI_UNDEFINED, nd = 0, weighted = 0, d, i, j, *a;
+
+	PMPI_Topo_test(c->comm, &kind);
+	if (kind == MPI_CART)
+		PMPI_Cartdim_get(c->comm, &nd), *nin = *nout = 2 * nd;
+	else if (kind == MPI_GRAPH)
+		PMPI_Graph_neighbors_count(c->comm, c->rank, nin), *nout = *nin;
+	else if (kind == MPI_DIST_GRAPH)
+		PMPI_Dist_graph_neighbors_count(c->comm, nin, nout, &weighted);
+	else
+		return esmpi_fail(c->comm, MPI_ERR_TOPOLOGY, "%s: the "
+		    "communicator has no topology", fn);
+	/* src, dst, their occurrences, and weights for dist graphs. */
+	if ((a = calloc((size_t)(*nin + *nout + 1) * 3, sizeof(int))) == NULL)
+		return nomem(c, fn);
+	*src = a;
+	*dst = a + *nin;
+	*socc = *dst + *nout;
+	*docc = *socc + *nin;
+	if (kind == MPI_CART)
+		for (d = 0; d < nd; d++)
+			PMPI_Cart_shift(c->comm, d, 1, &(*src)[2 * d],
+			    &(*src)[2 * d + 1]);
+	if (kind == MPI_GRAPH)
+		PMPI_Graph_neighbors(c->comm, c->rank, *nin, *src);
+	if (kind != MPI_DIST_GRAPH)
+		memcpy(*dst, *src, (size_t)*nout * sizeof(int));
+	else
+		PMPI_Dist_graph_neighbors(c->comm, *nin, *src, *docc + *nout,
+		    *nout, *dst, *docc + *nout);
+	for (i = 0; i < *nin; i++)
+		for (j = 0; j < i; j++)
+			(*socc)[i] += (*src)[j] == (*src)[i];
+	for (i = 0; i < *nout; i++)
+		for (j = 0; j < i; j++)
+			(*docc)[i] += (*dst)[j] == (*dst)[i];
+	return MPI_SUCCESS;
+}
+
+/* A plan over comm's neighbours: blocks max(in, out), peers set. */
+static int
+neighbour_plan(struct esmpi_comm *c, const char *fn, uint64_t seq,
+    enum mv mv, struct esmpi_coll **op, int *nin, int *nout)
+{
+	struct esmpi_coll *o;
+	int *src = NULL, *socc = NULL, *dst = NULL, *docc = NULL, rc, i;
+
+	if ((rc = neighbours(c, fn, nin, &src, &socc, nout, &dst, &docc)) !=
+	    MPI_SUCCESS)
+		return rc;
+	if ((o = plan_new(c, fn, seq, mv, 1, *nin > *nout ? *nin :
+	    *nout)) == NULL) {
+		free(src);
+		return nomem(c, fn);
+	}
+	for (i = 0; i < o->n; i++) {
+		o->rpeer[i] = i < *nin ? src[i] : MPI_PROC_NULL;
+		o->rocc[i] = i < *nin ? socc[i] : 0;
+		o->speer[i] = i < *nout ? dst[i] : MPI_PROC_NULL;
+		o->socc[i] = i < *nout ? docc[i] : 0;
+	}
+	free(src);
+	*op = o;
+	return MPI_SUCCESS;
+}
+
+/* Neighbor_allgather(v): one record sealed for all out-neighbours. */
+static int
+neighbor_allgather(const char *fn, const char *inter_fn, const void *sendbuf,
+    int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+    const int *counts, const int *displs, MPI_Datatype recvtype,
+    MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_coll *o;
+	uint64_t seq;
+	int nin, nout, rc;
+
+	PROLOGUE(comm, counts != NULL ? BOTH(Ineighbor_allgatherv,
+	    Neighbor_allgatherv, req, sendbuf, sendcount, sendtype, recvbuf,
+	    counts, displs, recvtype, comm) : BOTH(Ineighbor_allgather,
+	    Neighbor_allgather, req, sendbuf, sendcount, sendtype, recvbuf,
+	    recvcount, recvtype, comm));
+	if ((rc = neighbour_plan(c, fn, seq, MV_NALLGATHER, &o, &nin,
+	    &nout)) != MPI_SUCCESS)
+		return rc;
+	o->all = 1;
+	blocks(o->rb, nin, recvbuf, recvcount, counts, displs, recvtype);
+	one(&o->sb[0], sendbuf, sendcount, sendtype);
+	return run(o, req);
+}
+
+static int
+neighbor_a2a_run(struct esmpi_comm *c, const char *fn, uint64_t seq,
+    const struct a2a_side *snd, const struct a2a_side *rcv,
+    MPI_Request *req)
+{
+	struct esmpi_coll *o;
+	int nin, nout, rc;
+
+	if ((rc = neighbour_plan(c, fn, seq, MV_NALLTOALL, &o, &nin,
+	    &nout)) != MPI_SUCCESS)
+		return rc;
+	a2a_blocks(o->rb, nin, rcv);
+	a2a_blocks(o->sb, nout, snd);
+	return run(o, req);
+}
+
+static int
+neighbor_alltoall(const char *fn, const char *inter_fn, const void *sendbuf,
+    int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+    MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+	struct a2a_side s = { sendbuf, sendcount, NULL, NULL, sendtype, NULL,
+	    NULL };
+	struct a2a_side r = { recvbuf, recvcount, NULL, NULL, recvtype, NULL,
+	    NULL };
+
+	PROLOGUE(comm, BOTH(Ineighbor_alltoall, Neighbor_alltoall, req,
+	    sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm));
+	return neighbor_a2a_run(c, fn, seq, &s, &r, req);
+}
+
+static int
+neighbor_alltoallv(const char *fn, const char *inter_fn, const void *sendbuf,
+    const int *sendcounts, const int *sdispls, MPI_Datatype sendtype,
+    void *recvbuf, const int *recvcounts, const int *rdispls,
+    MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+	struct a2a_side s = { sendbuf, 0, sendcounts, sdispls, sendtype, NULL,
+	    NULL };
+	struct a2a_side r = { recvbuf, 0, recvcounts, rdispls, recvtype, NULL,
+	    NULL };
+
+	PROLOGUE(comm, BOTH(Ineighbor_alltoallv, Neighbor_alltoallv, req,
+	    sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts,
+	    rdispls, recvtype, comm));
+	return neighbor_a2a_run(c, fn, seq, &s, &r, req);
+}
+
+static int
+neighbor_alltoallw(const char *fn, const char *inter_fn, const void *sendbuf,
+    const int *sendcounts, const MPI_Aint *sdispls,
+    const MPI_Datatype *sendtypes, void *recvbuf, const int *recvcounts,
+    const MPI_Aint *rdispls, const MPI_Datatype *recvtypes, MPI_Comm comm,
+    MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	uint64_t seq;
+	struct a2a_side s = { sendbuf, 0, sendcounts, NULL, MPI_DATATYPE_NULL,
+	    sendtypes, sdispls };
+	struct a2a_side r = { recvbuf, 0, recvcounts, NULL, MPI_DATATYPE_NULL,
+	    recvtypes, rdispls };
+
+	PROLOGUE(comm, BOTH(Ineighbor_alltoallw, Neighbor_alltoallw, req,
+	    sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts,
+	    rdispls, recvtypes, comm));
+	return neighbor_a2a_run(c, fn, seq, &s, &r, req);
+}
+
+/* -------------------------------------------------- MPI entry points */
 
 ESMPI_EXPORT int
 MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root,
     MPI_Comm comm)
 {
-	static const char fn[] = "MPI_Bcast";
-	struct esmpi_comm *c;
-	uint64_t seq;
-	uint8_t *rec;
-	size_t rl;
-	int r, rc;
-
-	PROLOGUE(comm, "MPI_Bcast (intercommunicator)",
-	    PMPI_Bcast(buffer, count, datatype, root, comm));
-	if (root < 0 || root >= c->size)
-		return root_fail(c, fn, root);
-	if ((r = rec_len(count, datatype, &rl)) != 0)
-		return seal_fail(c, fn, r);
-	if ((rec = esmpi_pool_get(rl)) == NULL)
-		return nomem(c, fn);
-	if (c->rank == root && (r = esmpi_seal_into(c, buffer, count,
-	    datatype, ESMPI_REC_DST_ALL, CTAG, seq, rec)) != 0) {
-		esmpi_pool_put(rec, rl);
-		return seal_fail(c, fn, r);
-	}
-	rc = PMPI_Bcast(rec, (int)rl, MPI_BYTE, root, comm);
-	if (rc == MPI_SUCCESS && c->rank != root)
-		rc = open_block(c, root, ESMPI_REC_DST_ALL, seq, rec, rl,
-		    buffer, count, datatype);
-	esmpi_pool_put(rec, rl);
-	return rc;
+	return bcast(FN("MPI_Bcast"), buffer, count, datatype, root, comm,
+	    NULL);
 }
 
-/* ----------------------------------------------------------- Gather */
-
-/* Non-root side of Gather(v) and Reduce: one block for root. */
-static int
-gather_send(struct esmpi_comm *c, const char *fn, uint64_t seq,
-    const void *sbuf, int scount, MPI_Datatype stype, int root, int is_v)
+ESMPI_EXPORT int
+MPI_Ibcast(void *buffer, int count, MPI_Datatype datatype, int root,
+    MPI_Comm comm, MPI_Request *request)
 {
-	uint8_t *rec;
-	size_t rl;
-	int r, rc;
-
-	if ((r = rec_len(scount, stype, &rl)) != 0)
-		return seal_fail(c, fn, r);
-	if ((rec = esmpi_pool_get(rl)) == NULL)
-		return nomem(c, fn);
-	if ((r = esmpi_seal_into(c, sbuf, scount, stype, c->peer_world[root],
-	    CTAG, seq, rec)) != 0)
-		rc = seal_fail(c, fn, r);
-	else if (is_v)
-		rc = PMPI_Gatherv(rec, (int)rl, MPI_BYTE, NULL, NULL, NULL,
-		    MPI_BYTE, root, c->comm);
-	else
-		rc = PMPI_Gather(rec, (int)rl, MPI_BYTE, NULL, 0, MPI_BYTE,
-		    root, c->comm);
-	esmpi_pool_put(rec, rl);
-	return rc;
+	return bcast(FN("MPI_Ibcast"), buffer, count, datatype, root, comm,
+	    request);
 }
 
 ESMPI_EXPORT int
@@ -370,43 +1372,17 @@ MPI_Gather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     void *recvbuf, int recvcount, MPI_Datatype recvtype, int root,
     MPI_Comm comm)
 {
-	static const char fn[] = "MPI_Gather";
-	struct esmpi_comm *c;
-	uint64_t seq;
-	uint8_t *recs;
-	size_t rl, total;
-	MPI_Aint rext;
-	int i, r, rc;
+	return gather(FN("MPI_Gather"), sendbuf, sendcount, sendtype, recvbuf,
+	    recvcount, NULL, NULL, recvtype, root, comm, NULL);
+}
 
-	PROLOGUE(comm, "MPI_Gather (intercommunicator)",
-	    PMPI_Gather(sendbuf, sendcount, sendtype, recvbuf, recvcount,
-	    recvtype, root, comm));
-	if (root < 0 || root >= c->size)
-		return root_fail(c, fn, root);
-	if (c->rank != root)
-		return gather_send(c, fn, seq, sendbuf, sendcount, sendtype,
-		    root, 0);
-	if ((r = rec_len(recvcount, recvtype, &rl)) != 0)
-		return seal_fail(c, fn, r);
-	total = rl * (size_t)c->size;
-	if ((recs = esmpi_pool_get(total)) == NULL)
-		return nomem(c, fn);
-	rext = extent_of(recvtype);
-	rc = PMPI_Gather(MPI_IN_PLACE, 0, MPI_BYTE, recs, (int)rl, MPI_BYTE,
-	    root, comm);
-	for (i = 0; rc == MPI_SUCCESS && i < c->size; i++) {
-		char *slot = (char *)recvbuf + (MPI_Aint)i * recvcount * rext;
-
-		if (i == root)
-			rc = sendbuf == MPI_IN_PLACE ? MPI_SUCCESS :
-			    local_copy(c, sendbuf, sendcount, sendtype, slot,
-			    recvcount, recvtype);
-		else
-			rc = open_block(c, i, c->my_world, seq, recs +
-			    (size_t)i * rl, rl, slot, recvcount, recvtype);
-	}
-	esmpi_pool_put(recs, total);
-	return rc;
+ESMPI_EXPORT int
+MPI_Igather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, int root,
+    MPI_Comm comm, MPI_Request *request)
+{
+	return gather(FN("MPI_Igather"), sendbuf, sendcount, sendtype,
+	    recvbuf, recvcount, NULL, NULL, recvtype, root, comm, request);
 }
 
 ESMPI_EXPORT int
@@ -414,78 +1390,17 @@ MPI_Gatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     void *recvbuf, const int recvcounts[], const int displs[],
     MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
-	static const char fn[] = "MPI_Gatherv";
-	struct esmpi_comm *c;
-	uint64_t seq;
-	uint8_t *recs = NULL;
-	size_t total = 0;
-	MPI_Aint rext;
-	int *bc, *bd, i, r, rc;
-
-	PROLOGUE(comm, "MPI_Gatherv (intercommunicator)",
-	    PMPI_Gatherv(sendbuf, sendcount, sendtype, recvbuf, recvcounts,
-	    displs, recvtype, root, comm));
-	if (root < 0 || root >= c->size)
-		return root_fail(c, fn, root);
-	if (c->rank != root)
-		return gather_send(c, fn, seq, sendbuf, sendcount, sendtype,
-		    root, 1);
-	if ((bc = int_arrays(c->size, &bd)) == NULL)
-		return nomem(c, fn);
-	if ((r = rec_layout(c->size, recvcounts, recvtype, bc, bd)) != 0) {
-		free(bc);
-		return layout_fail(c, fn, r);
-	}
-	total = (size_t)bd[c->size - 1] + (size_t)bc[c->size - 1];
-	if ((recs = esmpi_pool_get(total)) == NULL) {
-		free(bc);
-		return nomem(c, fn);
-	}
-	rext = extent_of(recvtype);
-	rc = PMPI_Gatherv(MPI_IN_PLACE, 0, MPI_BYTE, recs, bc, bd, MPI_BYTE,
-	    root, comm);
-	for (i = 0; rc == MPI_SUCCESS && i < c->size; i++) {
-		char *slot = (char *)recvbuf + (MPI_Aint)displs[i] * rext;
-
-		if (i == root)
-			rc = sendbuf == MPI_IN_PLACE ? MPI_SUCCESS :
-			    local_copy(c, sendbuf, sendcount, sendtype, slot,
-			    recvcounts[i], recvtype);
-		else
-			rc = open_block(c, i, c->my_world, seq, recs + bd[i],
-			    (size_t)bc[i], slot, recvcounts[i], recvtype);
-	}
-	esmpi_pool_put(recs, total);
-	free(bc);
-	return rc;
+	return gather(FN("MPI_Gatherv"), sendbuf, sendcount, sendtype,
+	    recvbuf, 0, recvcounts, displs, recvtype, root, comm, NULL);
 }
 
-/* ---------------------------------------------------------- Scatter */
-
-/* Non-root side of Scatter(v): open the block root sealed for us. */
-static int
-scatter_recv(struct esmpi_comm *c, const char *fn, uint64_t seq,
-    void *rbuf, int rcount, MPI_Datatype rtype, int root, int is_v)
+ESMPI_EXPORT int
+MPI_Igatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, const int recvcounts[], const int displs[],
+    MPI_Datatype recvtype, int root, MPI_Comm comm, MPI_Request *request)
 {
-	uint8_t *rec;
-	size_t rl;
-	int r, rc;
-
-	if ((r = rec_len(rcount, rtype, &rl)) != 0)
-		return seal_fail(c, fn, r);
-	if ((rec = esmpi_pool_get(rl)) == NULL)
-		return nomem(c, fn);
-	if (is_v)
-		rc = PMPI_Scatterv(NULL, NULL, NULL, MPI_BYTE, rec, (int)rl,
-		    MPI_BYTE, root, c->comm);
-	else
-		rc = PMPI_Scatter(NULL, 0, MPI_BYTE, rec, (int)rl, MPI_BYTE,
-		    root, c->comm);
-	if (rc == MPI_SUCCESS)
-		rc = open_block(c, root, c->my_world, seq, rec, rl, rbuf,
-		    rcount, rtype);
-	esmpi_pool_put(rec, rl);
-	return rc;
+	return gather(FN("MPI_Igatherv"), sendbuf, sendcount, sendtype,
+	    recvbuf, 0, recvcounts, displs, recvtype, root, comm, request);
 }
 
 ESMPI_EXPORT int
@@ -493,49 +1408,17 @@ MPI_Scatter(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     void *recvbuf, int recvcount, MPI_Datatype recvtype, int root,
     MPI_Comm comm)
 {
-	static const char fn[] = "MPI_Scatter";
-	struct esmpi_comm *c;
-	uint64_t seq;
-	uint8_t *recs;
-	size_t rl, total;
-	MPI_Aint sext;
-	int i, r, rc = MPI_SUCCESS;
+	return scatter(FN("MPI_Scatter"), sendbuf, sendcount, NULL, NULL,
+	    sendtype, recvbuf, recvcount, recvtype, root, comm, NULL);
+}
 
-	PROLOGUE(comm, "MPI_Scatter (intercommunicator)",
-	    PMPI_Scatter(sendbuf, sendcount, sendtype, recvbuf, recvcount,
-	    recvtype, root, comm));
-	if (root < 0 || root >= c->size)
-		return root_fail(c, fn, root);
-	if (c->rank != root)
-		return scatter_recv(c, fn, seq, recvbuf, recvcount, recvtype,
-		    root, 0);
-	if ((r = rec_len(sendcount, sendtype, &rl)) != 0)
-		return seal_fail(c, fn, r);
-	total = rl * (size_t)c->size;
-	if ((recs = esmpi_pool_get(total)) == NULL)
-		return nomem(c, fn);
-	sext = extent_of(sendtype);
-	for (i = 0; i < c->size; i++) {
-		const char *blk = (const char *)sendbuf +
-		    (MPI_Aint)i * sendcount * sext;
-
-		if (i == root)
-			continue;
-		if ((r = esmpi_seal_into(c, blk, sendcount, sendtype,
-		    c->peer_world[i], CTAG, seq, recs + (size_t)i * rl)) != 0) {
-			rc = seal_fail(c, fn, r);
-			break;
-		}
-	}
-	if (rc == MPI_SUCCESS)
-		rc = PMPI_Scatter(recs, (int)rl, MPI_BYTE, MPI_IN_PLACE, 0,
-		    MPI_BYTE, root, comm);
-	if (rc == MPI_SUCCESS && recvbuf != MPI_IN_PLACE)
-		rc = local_copy(c, (const char *)sendbuf +
-		    (MPI_Aint)root * sendcount * sext, sendcount, sendtype,
-		    recvbuf, recvcount, recvtype);
-	esmpi_pool_put(recs, total);
-	return rc;
+ESMPI_EXPORT int
+MPI_Iscatter(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, int root,
+    MPI_Comm comm, MPI_Request *request)
+{
+	return scatter(FN("MPI_Iscatter"), sendbuf, sendcount, NULL, NULL,
+	    sendtype, recvbuf, recvcount, recvtype, root, comm, request);
 }
 
 ESMPI_EXPORT int
@@ -543,112 +1426,34 @@ MPI_Scatterv(const void *sendbuf, const int sendcounts[], const int displs[],
     MPI_Datatype sendtype, void *recvbuf, int recvcount,
     MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
-	static const char fn[] = "MPI_Scatterv";
-	struct esmpi_comm *c;
-	uint64_t seq;
-	uint8_t *recs;
-	size_t total;
-	MPI_Aint sext;
-	int *bc, *bd, i, r, rc = MPI_SUCCESS;
-
-	PROLOGUE(comm, "MPI_Scatterv (intercommunicator)",
-	    PMPI_Scatterv(sendbuf, sendcounts, displs, sendtype, recvbuf,
-	    recvcount, recvtype, root, comm));
-	if (root < 0 || root >= c->size)
-		return root_fail(c, fn, root);
-	if (c->rank != root)
-		return scatter_recv(c, fn, seq, recvbuf, recvcount, recvtype,
-		    root, 1);
-	if ((bc = int_arrays(c->size, &bd)) == NULL)
-		return nomem(c, fn);
-	if ((r = rec_layout(c->size, sendcounts, sendtype, bc, bd)) != 0) {
-		free(bc);
-		return layout_fail(c, fn, r);
-	}
-	total = (size_t)bd[c->size - 1] + (size_t)bc[c->size - 1];
-	if ((recs = esmpi_pool_get(total)) == NULL) {
-		free(bc);
-		return nomem(c, fn);
-	}
-	sext = extent_of(sendtype);
-	for (i = 0; i < c->size; i++) {
-		if (i == root)
-			continue;
-		if ((r = esmpi_seal_into(c, (const char *)sendbuf +
-		    (MPI_Aint)displs[i] * sext, sendcounts[i], sendtype,
-		    c->peer_world[i], CTAG, seq, recs + bd[i])) != 0) {
-			rc = seal_fail(c, fn, r);
-			break;
-		}
-	}
-	if (rc == MPI_SUCCESS)
-		rc = PMPI_Scatterv(recs, bc, bd, MPI_BYTE, MPI_IN_PLACE, 0,
-		    MPI_BYTE, root, comm);
-	if (rc == MPI_SUCCESS && recvbuf != MPI_IN_PLACE)
-		rc = local_copy(c, (const char *)sendbuf +
-		    (MPI_Aint)displs[root] * sext, sendcounts[root], sendtype,
-		    recvbuf, recvcount, recvtype);
-	esmpi_pool_put(recs, total);
-	free(bc);
-	return rc;
+	return scatter(FN("MPI_Scatterv"), sendbuf, 0, sendcounts, displs,
+	    sendtype, recvbuf, recvcount, recvtype, root, comm, NULL);
 }
 
-/* -------------------------------------------------------- Allgather */
+ESMPI_EXPORT int
+MPI_Iscatterv(const void *sendbuf, const int sendcounts[],
+    const int displs[], MPI_Datatype sendtype, void *recvbuf, int recvcount,
+    MPI_Datatype recvtype, int root, MPI_Comm comm, MPI_Request *request)
+{
+	return scatter(FN("MPI_Iscatterv"), sendbuf, 0, sendcounts, displs,
+	    sendtype, recvbuf, recvcount, recvtype, root, comm, request);
+}
 
 ESMPI_EXPORT int
 MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
-	static const char fn[] = "MPI_Allgather";
-	struct esmpi_comm *c;
-	uint64_t seq;
-	uint8_t *recs;
-	size_t rl, total;
-	MPI_Aint rext;
-	char *mine;
-	int i, r, rc = MPI_SUCCESS;
+	return allgather(FN("MPI_Allgather"), sendbuf, sendcount, sendtype,
+	    recvbuf, recvcount, NULL, NULL, recvtype, comm, NULL);
+}
 
-	PROLOGUE(comm, "MPI_Allgather (intercommunicator)",
-	    PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount,
-	    recvtype, comm));
-	if ((r = rec_len(recvcount, recvtype, &rl)) != 0)
-		return seal_fail(c, fn, r);
-	total = rl * (size_t)c->size;
-	if ((recs = esmpi_pool_get(total)) == NULL)
-		return nomem(c, fn);
-	rext = extent_of(recvtype);
-	mine = (char *)recvbuf + (MPI_Aint)c->rank * recvcount * rext;
-	if (sendbuf == MPI_IN_PLACE)
-		r = esmpi_seal_into(c, mine, recvcount, recvtype,
-		    ESMPI_REC_DST_ALL, CTAG, seq, recs + (size_t)c->rank * rl);
-	else {
-		size_t sl;
-
-		if ((r = rec_len(sendcount, sendtype, &sl)) == 0 && sl != rl)
-			r = ESMPI_ERR_INVALID;
-		if (r == 0)
-			r = esmpi_seal_into(c, sendbuf, sendcount, sendtype,
-			    ESMPI_REC_DST_ALL, CTAG, seq,
-			    recs + (size_t)c->rank * rl);
-	}
-	if (r != 0)
-		rc = seal_fail(c, fn, r);
-	if (rc == MPI_SUCCESS)
-		rc = PMPI_Allgather(MPI_IN_PLACE, 0, MPI_BYTE, recs, (int)rl,
-		    MPI_BYTE, comm);
-	for (i = 0; rc == MPI_SUCCESS && i < c->size; i++) {
-		char *slot = (char *)recvbuf + (MPI_Aint)i * recvcount * rext;
-
-		if (i == c->rank)
-			rc = sendbuf == MPI_IN_PLACE ? MPI_SUCCESS :
-			    local_copy(c, sendbuf, sendcount, sendtype, slot,
-			    recvcount, recvtype);
-		else
-			rc = open_block(c, i, ESMPI_REC_DST_ALL, seq, recs +
-			    (size_t)i * rl, rl, slot, recvcount, recvtype);
-	}
-	esmpi_pool_put(recs, total);
-	return rc;
+ESMPI_EXPORT int
+MPI_Iallgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm,
+    MPI_Request *request)
+{
+	return allgather(FN("MPI_Iallgather"), sendbuf, sendcount, sendtype,
+	    recvbuf, recvcount, NULL, NULL, recvtype, comm, request);
 }
 
 ESMPI_EXPORT int
@@ -656,136 +1461,34 @@ MPI_Allgatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     void *recvbuf, const int recvcounts[], const int displs[],
     MPI_Datatype recvtype, MPI_Comm comm)
 {
-	static const char fn[] = "MPI_Allgatherv";
-	struct esmpi_comm *c;
-	uint64_t seq;
-	uint8_t *recs;
-	size_t total;
-	MPI_Aint rext;
-	int *bc, *bd, me, i, r, rc = MPI_SUCCESS;
-
-	PROLOGUE(comm, "MPI_Allgatherv (intercommunicator)",
-	    PMPI_Allgatherv(sendbuf, sendcount, sendtype, recvbuf,
-	    recvcounts, displs, recvtype, comm));
-	me = c->rank;
-	if ((bc = int_arrays(c->size, &bd)) == NULL)
-		return nomem(c, fn);
-	if ((r = rec_layout(c->size, recvcounts, recvtype, bc, bd)) != 0) {
-		free(bc);
-		return layout_fail(c, fn, r);
-	}
-	total = (size_t)bd[c->size - 1] + (size_t)bc[c->size - 1];
-	if ((recs = esmpi_pool_get(total)) == NULL) {
-		free(bc);
-		return nomem(c, fn);
-	}
-	rext = extent_of(recvtype);
-	if (sendbuf == MPI_IN_PLACE)
-		r = esmpi_seal_into(c, (char *)recvbuf +
-		    (MPI_Aint)displs[me] * rext, recvcounts[me], recvtype,
-		    ESMPI_REC_DST_ALL, CTAG, seq, recs + bd[me]);
-	else {
-		size_t sl;
-
-		if ((r = rec_len(sendcount, sendtype, &sl)) == 0 &&
-		    sl != (size_t)bc[me])
-			r = ESMPI_ERR_INVALID;
-		if (r == 0)
-			r = esmpi_seal_into(c, sendbuf, sendcount, sendtype,
-			    ESMPI_REC_DST_ALL, CTAG, seq, recs + bd[me]);
-	}
-	if (r != 0)
-		rc = seal_fail(c, fn, r);
-	if (rc == MPI_SUCCESS)
-		rc = PMPI_Allgatherv(MPI_IN_PLACE, 0, MPI_BYTE, recs, bc, bd,
-		    MPI_BYTE, comm);
-	for (i = 0; rc == MPI_SUCCESS && i < c->size; i++) {
-		char *slot = (char *)recvbuf + (MPI_Aint)displs[i] * rext;
-
-		if (i == me)
-			rc = sendbuf == MPI_IN_PLACE ? MPI_SUCCESS :
-			    local_copy(c, sendbuf, sendcount, sendtype, slot,
-			    recvcounts[i], recvtype);
-		else
-			rc = open_block(c, i, ESMPI_REC_DST_ALL, seq, recs +
-			    bd[i], (size_t)bc[i], slot, recvcounts[i],
-			    recvtype);
-	}
-	esmpi_pool_put(recs, total);
-	free(bc);
-	return rc;
+	return allgather(FN("MPI_Allgatherv"), sendbuf, sendcount, sendtype,
+	    recvbuf, 0, recvcounts, displs, recvtype, comm, NULL);
 }
 
-/* --------------------------------------------------------- Alltoall */
+ESMPI_EXPORT int
+MPI_Iallgatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, const int recvcounts[], const int displs[],
+    MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
+{
+	return allgather(FN("MPI_Iallgatherv"), sendbuf, sendcount, sendtype,
+	    recvbuf, 0, recvcounts, displs, recvtype, comm, request);
+}
 
 ESMPI_EXPORT int
 MPI_Alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
-	static const char fn[] = "MPI_Alltoall";
-	struct esmpi_comm *c;
-	uint64_t seq;
-	uint8_t *srecs = NULL, *rrecs = NULL;
-	size_t rl, total;
-	MPI_Aint sext, rext;
-	int i, r, rc = MPI_SUCCESS, in_place = sendbuf == MPI_IN_PLACE;
+	return alltoall(FN("MPI_Alltoall"), sendbuf, sendcount, sendtype,
+	    recvbuf, recvcount, recvtype, comm, NULL);
+}
 
-	PROLOGUE(comm, "MPI_Alltoall (intercommunicator)",
-	    PMPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount,
-	    recvtype, comm));
-	/* In place: what we send is in recvbuf, sealed before it changes. */
-	if (in_place) {
-		sendbuf = recvbuf;
-		sendcount = recvcount;
-		sendtype = recvtype;
-	}
-	if ((r = rec_len(recvcount, recvtype, &rl)) != 0)
-		return seal_fail(c, fn, r);
-	total = rl * (size_t)c->size;
-	if ((srecs = esmpi_pool_get(total)) == NULL ||
-	    (rrecs = esmpi_pool_get(total)) == NULL) {
-		esmpi_pool_put(srecs, total);
-		return nomem(c, fn);
-	}
-	sext = extent_of(sendtype);
-	rext = extent_of(recvtype);
-	for (i = 0; i < c->size; i++) {
-		size_t sl;
-
-		if (i == c->rank) {
-			/* Never sent: the own slot goes to ourselves. */
-			memset(srecs + (size_t)i * rl, 0, rl);
-			continue;
-		}
-		if ((r = rec_len(sendcount, sendtype, &sl)) == 0 && sl != rl)
-			r = ESMPI_ERR_INVALID;
-		if (r == 0)
-			r = esmpi_seal_into(c, (const char *)sendbuf +
-			    (MPI_Aint)i * sendcount * sext, sendcount,
-			    sendtype, c->peer_world[i], CTAG, seq,
-			    srecs + (size_t)i * rl);
-		if (r != 0) {
-			rc = seal_fail(c, fn, r);
-			break;
-		}
-	}
-	if (rc == MPI_SUCCESS)
-		rc = PMPI_Alltoall(srecs, (int)rl, MPI_BYTE, rrecs, (int)rl,
-		    MPI_BYTE, comm);
-	if (rc == MPI_SUCCESS && !in_place)
-		rc = local_copy(c, (const char *)sendbuf +
-		    (MPI_Aint)c->rank * sendcount * sext, sendcount, sendtype,
-		    (char *)recvbuf + (MPI_Aint)c->rank * recvcount * rext,
-		    recvcount, recvtype);
-	for (i = 0; rc == MPI_SUCCESS && i < c->size; i++)
-		if (i != c->rank)
-			rc = open_block(c, i, c->my_world, seq,
-			    rrecs + (size_t)i * rl, rl, (char *)recvbuf +
-			    (MPI_Aint)i * recvcount * rext, recvcount,
-			    recvtype);
-	esmpi_pool_put(srecs, total);
-	esmpi_pool_put(rrecs, total);
-	return rc;
+ESMPI_EXPORT int
+MPI_Ialltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm,
+    MPI_Request *request)
+{
+	return alltoall(FN("MPI_Ialltoall"), sendbuf, sendcount, sendtype,
+	    recvbuf, recvcount, recvtype, comm, request);
 }
 
 ESMPI_EXPORT int
@@ -794,295 +1497,234 @@ MPI_Alltoallv(const void *sendbuf, const int sendcounts[],
     const int recvcounts[], const int rdispls[], MPI_Datatype recvtype,
     MPI_Comm comm)
 {
-	static const char fn[] = "MPI_Alltoallv";
-	struct esmpi_comm *c;
-	uint64_t seq;
-	uint8_t *srecs = NULL, *rrecs = NULL;
-	size_t stotal = 0, rtotal = 0;
-	MPI_Aint sext, rext;
-	int *sbc = NULL, *sbd, *rbc = NULL, *rbd, me, n, i, r;
-	int rc = MPI_SUCCESS, in_place = sendbuf == MPI_IN_PLACE;
-
-	PROLOGUE(comm, "MPI_Alltoallv (intercommunicator)",
-	    PMPI_Alltoallv(sendbuf, sendcounts, sdispls, sendtype, recvbuf,
-	    recvcounts, rdispls, recvtype, comm));
-	me = c->rank;
-	n = c->size;
-	if (in_place) {
-		sendbuf = recvbuf;
-		sendcounts = recvcounts;
-		sdispls = rdispls;
-		sendtype = recvtype;
-	}
-	if ((sbc = int_arrays(n, &sbd)) == NULL ||
-	    (rbc = int_arrays(n, &rbd)) == NULL) {
-		rc = nomem(c, fn);
-		goto out;
-	}
-	if ((r = rec_layout(n, sendcounts, sendtype, sbc, sbd)) != 0 ||
-	    (r = rec_layout(n, recvcounts, recvtype, rbc, rbd)) != 0) {
-		rc = layout_fail(c, fn, r);
-		goto out;
-	}
-	/* The own block is copied locally: send no record to ourselves. */
-	sbc[me] = rbc[me] = 0;
-	stotal = (size_t)sbd[n - 1] + (size_t)sbc[n - 1] + 1;
-	rtotal = (size_t)rbd[n - 1] + (size_t)rbc[n - 1] + 1;
-	if ((srecs = esmpi_pool_get(stotal)) == NULL ||
-	    (rrecs = esmpi_pool_get(rtotal)) == NULL) {
-		rc = nomem(c, fn);
-		goto out;
-	}
-	sext = extent_of(sendtype);
-	rext = extent_of(recvtype);
-	for (i = 0; i < n; i++) {
-		if (i == me)
-			continue;
-		if ((r = esmpi_seal_into(c, (const char *)sendbuf +
-		    (MPI_Aint)sdispls[i] * sext, sendcounts[i], sendtype,
-		    c->peer_world[i], CTAG, seq, srecs + sbd[i])) != 0) {
-			rc = seal_fail(c, fn, r);
-			goto out;
-		}
-	}
-	rc = PMPI_Alltoallv(srecs, sbc, sbd, MPI_BYTE, rrecs, rbc, rbd,
-	    MPI_BYTE, comm);
-	if (rc == MPI_SUCCESS && !in_place)
-		rc = local_copy(c, (const char *)sendbuf +
-		    (MPI_Aint)sdispls[me] * sext, sendcounts[me], sendtype,
-		    (char *)recvbuf + (MPI_Aint)rdispls[me] * rext,
-		    recvcounts[me], recvtype);
-	for (i = 0; rc == MPI_SUCCESS && i < n; i++)
-		if (i != me)
-			rc = open_block(c, i, c->my_world, seq, rrecs + rbd[i],
-			    (size_t)rbc[i], (char *)recvbuf +
-			    (MPI_Aint)rdispls[i] * rext, recvcounts[i],
-			    recvtype);
-out:
-	if (srecs != NULL)
-		esmpi_pool_put(srecs, stotal);
-	if (rrecs != NULL)
-		esmpi_pool_put(rrecs, rtotal);
-	free(sbc);
-	free(rbc);
-	return rc;
+	return alltoallv(FN("MPI_Alltoallv"), sendbuf, sendcounts, sdispls,
+	    sendtype, recvbuf, recvcounts, rdispls, recvtype, comm, NULL);
 }
 
-/* ------------------------------------------------------- Reductions */
+ESMPI_EXPORT int
+MPI_Ialltoallv(const void *sendbuf, const int sendcounts[],
+    const int sdispls[], MPI_Datatype sendtype, void *recvbuf,
+    const int recvcounts[], const int rdispls[], MPI_Datatype recvtype,
+    MPI_Comm comm, MPI_Request *request)
+{
+	return alltoallv(FN("MPI_Ialltoallv"), sendbuf, sendcounts, sdispls,
+	    sendtype, recvbuf, recvcounts, rdispls, recvtype, comm, request);
+}
+
+ESMPI_EXPORT int
+MPI_Alltoallw(const void *sendbuf, const int sendcounts[],
+    const int sdispls[], const MPI_Datatype sendtypes[], void *recvbuf,
+    const int recvcounts[], const int rdispls[],
+    const MPI_Datatype recvtypes[], MPI_Comm comm)
+{
+	return alltoallw(FN("MPI_Alltoallw"), sendbuf, sendcounts, sdispls,
+	    sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm, NULL);
+}
+
+ESMPI_EXPORT int
+MPI_Ialltoallw(const void *sendbuf, const int sendcounts[],
+    const int sdispls[], const MPI_Datatype sendtypes[], void *recvbuf,
+    const int recvcounts[], const int rdispls[],
+    const MPI_Datatype recvtypes[], MPI_Comm comm, MPI_Request *request)
+{
+	return alltoallw(FN("MPI_Ialltoallw"), sendbuf, sendcounts, sdispls,
+	    sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm,
+	    request);
+}
 
 ESMPI_EXPORT int
 MPI_Reduce(const void *sendbuf, void *recvbuf, int count,
     MPI_Datatype datatype, MPI_Op op, int root, MPI_Comm comm)
 {
-	static const char fn[] = "MPI_Reduce";
-	struct esmpi_comm *c;
-	uint64_t seq;
-	uint8_t *recs;
-	size_t rl, total;
-	const void *own;
-	int r, rc;
-
-	PROLOGUE(comm, "MPI_Reduce (intercommunicator)",
-	    PMPI_Reduce(sendbuf, recvbuf, count, datatype, op, root, comm));
-	if (root < 0 || root >= c->size)
-		return root_fail(c, fn, root);
-	if (c->rank != root)
-		return gather_send(c, fn, seq, sendbuf, count, datatype, root,
-		    0);
-	own = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
-	if ((r = rec_len(count, datatype, &rl)) != 0)
-		return seal_fail(c, fn, r);
-	total = rl * (size_t)c->size;
-	if ((recs = esmpi_pool_get(total)) == NULL)
-		return nomem(c, fn);
-	rc = PMPI_Gather(MPI_IN_PLACE, 0, MPI_BYTE, recs, (int)rl, MPI_BYTE,
-	    root, comm);
-	if (rc == MPI_SUCCESS)
-		rc = combine(c, seq, c->my_world, recs, rl, own, 0,
-		    c->size - 1, count, datatype, op, recvbuf);
-	esmpi_pool_put(recs, total);
-	return rc;
+	return reduce(FN("MPI_Reduce"), sendbuf, recvbuf, count, datatype,
+	    op, root, comm, NULL);
 }
 
-/*
- * Allreduce, Scan and Exscan: every rank's contribution sealed for all,
- * allgathered; each rank combines a[0..hi] (hi: last rank, own rank, or
- * own rank - 1).
- */
-enum { RED_ALL, RED_SCAN, RED_EXSCAN };
-
-static int
-reduce_allgather(const char *fn, int kind, const void *sendbuf,
-    void *recvbuf, int count, MPI_Datatype dt, MPI_Op op,
-    struct esmpi_comm *c, uint64_t seq)
+ESMPI_EXPORT int
+MPI_Ireduce(const void *sendbuf, void *recvbuf, int count,
+    MPI_Datatype datatype, MPI_Op op, int root, MPI_Comm comm,
+    MPI_Request *request)
 {
-	uint8_t *recs;
-	size_t rl, total;
-	const void *own = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
-	int r, rc = MPI_SUCCESS, hi;
-
-	if ((r = rec_len(count, dt, &rl)) != 0)
-		return seal_fail(c, fn, r);
-	total = rl * (size_t)c->size;
-	if ((recs = esmpi_pool_get(total)) == NULL)
-		return nomem(c, fn);
-	if ((r = esmpi_seal_into(c, own, count, dt, ESMPI_REC_DST_ALL, CTAG,
-	    seq, recs + (size_t)c->rank * rl)) != 0)
-		rc = seal_fail(c, fn, r);
-	if (rc == MPI_SUCCESS)
-		rc = PMPI_Allgather(MPI_IN_PLACE, 0, MPI_BYTE, recs, (int)rl,
-		    MPI_BYTE, c->comm);
-	hi = kind == RED_ALL ? c->size - 1 : kind == RED_SCAN ? c->rank :
-	    c->rank - 1;
-	/* Exscan: rank 0's recvbuf is left as it is. */
-	if (rc == MPI_SUCCESS)
-		rc = combine(c, seq, ESMPI_REC_DST_ALL, recs, rl, own, 0, hi,
-		    count, dt, op, recvbuf);
-	esmpi_pool_put(recs, total);
-	return rc;
+	return reduce(FN("MPI_Ireduce"), sendbuf, recvbuf, count, datatype,
+	    op, root, comm, request);
 }
 
 ESMPI_EXPORT int
 MPI_Allreduce(const void *sendbuf, void *recvbuf, int count,
     MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
 {
-	struct esmpi_comm *c;
-	uint64_t seq;
+	return allreduce(FN("MPI_Allreduce"), sendbuf, recvbuf, count,
+	    datatype, op, comm, NULL);
+}
 
-	PROLOGUE(comm, "MPI_Allreduce (intercommunicator)",
-	    PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm));
-	return reduce_allgather("MPI_Allreduce", RED_ALL, sendbuf, recvbuf,
-	    count, datatype, op, c, seq);
+ESMPI_EXPORT int
+MPI_Iallreduce(const void *sendbuf, void *recvbuf, int count,
+    MPI_Datatype datatype, MPI_Op op, MPI_Comm comm, MPI_Request *request)
+{
+	return allreduce(FN("MPI_Iallreduce"), sendbuf, recvbuf, count,
+	    datatype, op, comm, request);
 }
 
 ESMPI_EXPORT int
 MPI_Scan(const void *sendbuf, void *recvbuf, int count,
     MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
 {
-	struct esmpi_comm *c;
-	uint64_t seq;
+	return scan(FN("MPI_Scan"), RED_SCAN, sendbuf, recvbuf, count,
+	    datatype, op, comm, NULL);
+}
 
-	PROLOGUE(comm, "MPI_Scan (intercommunicator)",
-	    PMPI_Scan(sendbuf, recvbuf, count, datatype, op, comm));
-	return reduce_allgather("MPI_Scan", RED_SCAN, sendbuf, recvbuf,
-	    count, datatype, op, c, seq);
+ESMPI_EXPORT int
+MPI_Iscan(const void *sendbuf, void *recvbuf, int count,
+    MPI_Datatype datatype, MPI_Op op, MPI_Comm comm, MPI_Request *request)
+{
+	return scan(FN("MPI_Iscan"), RED_SCAN, sendbuf, recvbuf, count,
+	    datatype, op, comm, request);
 }
 
 ESMPI_EXPORT int
 MPI_Exscan(const void *sendbuf, void *recvbuf, int count,
     MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
 {
-	struct esmpi_comm *c;
-	uint64_t seq;
-
-	PROLOGUE(comm, "MPI_Exscan (intercommunicator)",
-	    PMPI_Exscan(sendbuf, recvbuf, count, datatype, op, comm));
-	return reduce_allgather("MPI_Exscan", RED_EXSCAN, sendbuf, recvbuf,
-	    count, datatype, op, c, seq);
+	return scan(FN("MPI_Exscan"), RED_EXSCAN, sendbuf, recvbuf, count,
+	    datatype, op, comm, NULL);
 }
 
-/*
- * Reduce_scatter(_block): block j of every rank's input (counts[j]
- * elements) is sealed for rank j and moved with one Alltoallv; each rank
- * combines the blocks it received with its own.
- */
-static int
-reduce_scatter(const char *fn, const void *sendbuf, void *recvbuf,
-    const int counts[], MPI_Datatype dt, MPI_Op op, struct esmpi_comm *c,
-    uint64_t seq)
+ESMPI_EXPORT int
+MPI_Iexscan(const void *sendbuf, void *recvbuf, int count,
+    MPI_Datatype datatype, MPI_Op op, MPI_Comm comm, MPI_Request *request)
 {
-	uint8_t *srecs = NULL, *rrecs = NULL;
-	size_t stotal = 0, rtotal = 0, rl;
-	const char *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
-	const char *own = NULL;
-	MPI_Aint ext = extent_of(dt), off = 0;
-	int *sbc = NULL, *sbd, *rbc = NULL, *rbd, me = c->rank, n = c->size;
-	int i, r, rc = MPI_SUCCESS;
-
-	if ((sbc = int_arrays(n, &sbd)) == NULL ||
-	    (rbc = int_arrays(n, &rbd)) == NULL) {
-		rc = nomem(c, fn);
-		goto out;
-	}
-	if ((r = rec_layout(n, counts, dt, sbc, sbd)) != 0 ||
-	    (r = rec_len(counts[me], dt, &rl)) != 0 ||
-	    (long long)rl * n > INT_MAX) {
-		rc = layout_fail(c, fn, r ? r : ESMPI_ERR_TOO_LARGE);
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		rbc[i] = (int)rl;
-		rbd[i] = (int)rl * i;
-	}
-	sbc[me] = rbc[me] = 0;
-	stotal = (size_t)sbd[n - 1] + (size_t)sbc[n - 1] + 1;
-	rtotal = rl * (size_t)n;
-	if ((srecs = esmpi_pool_get(stotal)) == NULL ||
-	    (rrecs = esmpi_pool_get(rtotal)) == NULL) {
-		rc = nomem(c, fn);
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		const char *blk = in + off * ext;
-
-		off += counts[i];
-		if (i == me) {
-			own = blk;
-			continue;
-		}
-		if ((r = esmpi_seal_into(c, blk, counts[i], dt,
-		    c->peer_world[i], CTAG, seq, srecs + sbd[i])) != 0) {
-			rc = seal_fail(c, fn, r);
-			goto out;
-		}
-	}
-	rc = PMPI_Alltoallv(srecs, sbc, sbd, MPI_BYTE, rrecs, rbc, rbd,
-	    MPI_BYTE, c->comm);
-	if (rc == MPI_SUCCESS)
-		rc = combine(c, seq, c->my_world, rrecs, rl, own, 0, n - 1,
-		    counts[me], dt, op, recvbuf);
-out:
-	if (srecs != NULL)
-		esmpi_pool_put(srecs, stotal);
-	if (rrecs != NULL)
-		esmpi_pool_put(rrecs, rtotal);
-	free(sbc);
-	free(rbc);
-	return rc;
+	return scan(FN("MPI_Iexscan"), RED_EXSCAN, sendbuf, recvbuf, count,
+	    datatype, op, comm, request);
 }
 
 ESMPI_EXPORT int
 MPI_Reduce_scatter(const void *sendbuf, void *recvbuf,
     const int recvcounts[], MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
 {
-	struct esmpi_comm *c;
-	uint64_t seq;
+	return reduce_scatter(FN("MPI_Reduce_scatter"), sendbuf, recvbuf,
+	    recvcounts, 0, datatype, op, comm, NULL);
+}
 
-	PROLOGUE(comm, "MPI_Reduce_scatter (intercommunicator)",
-	    PMPI_Reduce_scatter(sendbuf, recvbuf, recvcounts, datatype, op,
-	    comm));
-	return reduce_scatter("MPI_Reduce_scatter", sendbuf, recvbuf,
-	    recvcounts, datatype, op, c, seq);
+ESMPI_EXPORT int
+MPI_Ireduce_scatter(const void *sendbuf, void *recvbuf,
+    const int recvcounts[], MPI_Datatype datatype, MPI_Op op, MPI_Comm comm,
+    MPI_Request *request)
+{
+	return reduce_scatter(FN("MPI_Ireduce_scatter"), sendbuf, recvbuf,
+	    recvcounts, 0, datatype, op, comm, request);
 }
 
 ESMPI_EXPORT int
 MPI_Reduce_scatter_block(const void *sendbuf, void *recvbuf, int recvcount,
     MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
 {
-	static const char fn[] = "MPI_Reduce_scatter_block";
-	struct esmpi_comm *c;
-	uint64_t seq;
-	int *counts, *unused, i, rc;
+	return reduce_scatter(FN("MPI_Reduce_scatter_block"), sendbuf,
+	    recvbuf, NULL, recvcount, datatype, op, comm, NULL);
+}
 
-	PROLOGUE(comm, "MPI_Reduce_scatter_block (intercommunicator)",
-	    PMPI_Reduce_scatter_block(sendbuf, recvbuf, recvcount, datatype,
-	    op, comm));
-	if ((counts = int_arrays(c->size, &unused)) == NULL)
-		return nomem(c, fn);
-	for (i = 0; i < c->size; i++)
-		counts[i] = recvcount;
-	rc = reduce_scatter(fn, sendbuf, recvbuf, counts, datatype, op, c,
-	    seq);
-	free(counts);
-	return rc;
+ESMPI_EXPORT int
+MPI_Ireduce_scatter_block(const void *sendbuf, void *recvbuf,
+    int recvcount, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm,
+    MPI_Request *request)
+{
+	return reduce_scatter(FN("MPI_Ireduce_scatter_block"), sendbuf,
+	    recvbuf, NULL, recvcount, datatype, op, comm, request);
+}
+
+ESMPI_EXPORT int
+MPI_Neighbor_allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
+{
+	return neighbor_allgather(FN("MPI_Nneighbor_allgather"), sendbuf,
+	    sendcount, sendtype, recvbuf, recvcount, NULL, NULL, recvtype, comm,
+	    NULL);
+}
+
+ESMPI_EXPORT int
+MPI_Neighbor_allgatherv(const void *sendbuf, int sendcount,
+    MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
+    const int displs[], MPI_Datatype recvtype, MPI_Comm comm)
+{
+	return neighbor_allgather(FN("MPI_Nneighbor_allgatherv"), sendbuf,
+	    sendcount, sendtype, recvbuf, 0, recvcounts, displs, recvtype,
+	    comm, NULL);
+}
+
+ESMPI_EXPORT int
+MPI_Neighbor_alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
+{
+	return neighbor_alltoall(FN("MPI_Nneighbor_alltoall"), sendbuf,
+	    sendcount, sendtype, recvbuf, recvcount, recvtype, comm, NULL);
+}
+
+ESMPI_EXPORT int
+MPI_Neighbor_alltoallv(const void *sendbuf, const int sendcounts[],
+    const int sdispls[], MPI_Datatype sendtype, void *recvbuf,
+    const int recvcounts[], const int rdispls[], MPI_Datatype recvtype,
+    MPI_Comm comm)
+{
+	return neighbor_alltoallv(FN("MPI_Nneighbor_alltoallv"), sendbuf,
+	    sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls,
+	    recvtype, comm, NULL);
+}
+
+ESMPI_EXPORT int
+MPI_Neighbor_alltoallw(const void *sendbuf, const int sendcounts[],
+    const MPI_Aint sdispls[], const MPI_Datatype sendtypes[], void *recvbuf,
+    const int recvcounts[], const MPI_Aint rdispls[],
+    const MPI_Datatype recvtypes[], MPI_Comm comm)
+{
+	return neighbor_alltoallw(FN("MPI_Nneighbor_alltoallw"), sendbuf,
+	    sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls,
+	    recvtypes, comm, NULL);
+}
+
+ESMPI_EXPORT int
+MPI_Ineighbor_allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
+{
+	return neighbor_allgather(FN("MPI_Inneighbor_allgather"), sendbuf,
+	    sendcount, sendtype, recvbuf, recvcount, NULL, NULL, recvtype, comm,
+	    request);
+}
+
+ESMPI_EXPORT int
+MPI_Ineighbor_allgatherv(const void *sendbuf, int sendcount,
+    MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
+    const int displs[], MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
+{
+	return neighbor_allgather(FN("MPI_Inneighbor_allgatherv"), sendbuf,
+	    sendcount, sendtype, recvbuf, 0, recvcounts, displs, recvtype,
+	    comm, request);
+}
+
+ESMPI_EXPORT int
+MPI_Ineighbor_alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
+{
+	return neighbor_alltoall(FN("MPI_Inneighbor_alltoall"), sendbuf,
+	    sendcount, sendtype, recvbuf, recvcount, recvtype, comm, request);
+}
+
+ESMPI_EXPORT int
+MPI_Ineighbor_alltoallv(const void *sendbuf, const int sendcounts[],
+    const int sdispls[], MPI_Datatype sendtype, void *recvbuf,
+    const int recvcounts[], const int rdispls[], MPI_Datatype recvtype,
+    MPI_Comm comm, MPI_Request *request)
+{
+	return neighbor_alltoallv(FN("MPI_Inneighbor_alltoallv"), sendbuf,
+	    sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls,
+	    recvtype, comm, request);
+}
+
+ESMPI_EXPORT int
+MPI_Ineighbor_alltoallw(const void *sendbuf, const int sendcounts[],
+    const MPI_Aint sdispls[], const MPI_Datatype sendtypes[], void *recvbuf,
+    const int recvcounts[], const MPI_Aint rdispls[],
+    const MPI_Datatype recvtypes[], MPI_Comm comm, MPI_Request *request)
+{
+	return neighbor_alltoallw(FN("MPI_Inneighbor_alltoallw"), sendbuf,
+	    sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls,
+	    recvtypes, comm, request);
 }

@@ -191,6 +191,8 @@ int esmpi_seal(struct esmpi_comm *c, const void *buf, int count,
 int esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
     void *buf, int count, MPI_Datatype dt, MPI_Status *st, uint64_t ticket);
 int esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen);
+/* Whether count elements of dt are one run of *bytes bytes at buf+*lb. */
+int esmpi_contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb);
 /* Plaintext bytes of (count, dt); ESMPI_ERR_TOO_LARGE past int records. */
 int esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n);
 /* Seal into out (bytes + ESMPI_REC_OVERHEAD, + esmpi_sign_extra for
@@ -256,6 +258,8 @@ void esmpi_c2f_status(const MPI_Status *c, MPI_Fint *f);
 int esmpi_f2c_statuses(MPI_Fint *f, int n, MPI_Status **c);
 void esmpi_c2f_statuses(const MPI_Status *c, MPI_Fint *f, int n);
 int esmpi_f2c_requests(const MPI_Fint *f, int n, MPI_Request **c);
+int esmpi_f_types_len(MPI_Fint fcomm, int neighbor, int send);
+int esmpi_f2c_types(const MPI_Fint *f, int n, MPI_Datatype **c);
 void esmpi_c2f_requests(const MPI_Request *c, MPI_Fint *f, int n);
 /* A blank-padded Fortran string as a C string (trailing blanks cut). */
 int esmpi_f2c_string(const char *f, size_t len, char **c);
@@ -284,8 +288,15 @@ int esmpi_scope_local_peers(void);
 /* ESMPI_STATS=1: one line of record counters on stderr at Finalize. */
 void esmpi_scope_report(void);
 
+/* coll.c: a collective in flight (nonblocking: completed by requests.c) */
+struct esmpi_coll;
+/* Open (or combine) what the collective moved; 0 or an MPI error raised
+ * through the communicator's handler. Does not free. */
+int esmpi_coll_finish(struct esmpi_coll *o);
+void esmpi_coll_free(struct esmpi_coll *o);
+
 /* requests.c */
-enum esmpi_req_kind { REQ_SEND, REQ_RECV };
+enum esmpi_req_kind { REQ_SEND, REQ_RECV, REQ_COLL };
 struct esmpi_req {
 	MPI_Request handle;
 	enum esmpi_req_kind kind;
@@ -301,6 +312,7 @@ struct esmpi_req {
 	uint64_t ticket;		/* receives: posting order */
 	MPI_Comm comm;
 	struct esmpi_comm *c;
+	struct esmpi_coll *coll;	/* REQ_COLL: the plan to complete */
 };
 int esmpi_req_add(struct esmpi_req *r);
 struct esmpi_req *esmpi_req_take(MPI_Request h, int keep);

@@ -82,6 +82,52 @@ esmpi_c2f_statuses(const MPI_Status *c, MPI_Fint *f, int n)
 		PMPI_Status_c2f(&c[i], f + (size_t)i * F_STATUS_SIZE);
 }
 
+/*
+ * How many datatypes an Alltoallw-family call reads from each array: one
+ * per rank of the (remote) group, or one per neighbour (in-neighbours for
+ * receives, out-neighbours for sends). 0 for a bad communicator: the C
+ * call then reports it.
+ */
+int
+esmpi_f_types_len(MPI_Fint fcomm, int neighbor, int send)
+{
+	MPI_Comm comm = PMPI_Comm_f2c(fcomm);
+	int n = 0, in = 0, out = 0, kind = MPI_UNDEFINED, inter = 0, w;
+
+	if (comm == MPI_COMM_NULL)
+		return 0;
+	if (!neighbor) {
+		PMPI_Comm_test_inter(comm, &inter);
+		(inter ? PMPI_Comm_remote_size : PMPI_Comm_size)(comm, &n);
+		return n;
+	}
+	PMPI_Topo_test(comm, &kind);
+	if (kind == MPI_CART) {
+		PMPI_Cartdim_get(comm, &n);
+		return 2 * n;
+	}
+	if (kind == MPI_GRAPH) {
+		PMPI_Comm_rank(comm, &w);
+		PMPI_Graph_neighbors_count(comm, w, &n);
+		return n;
+	}
+	if (kind == MPI_DIST_GRAPH)
+		PMPI_Dist_graph_neighbors_count(comm, &in, &out, &w);
+	return send ? out : in;
+}
+
+int
+esmpi_f2c_types(const MPI_Fint *f, int n, MPI_Datatype **c)
+{
+	int i;
+
+	if ((*c = calloc(n > 0 ? (size_t)n : 1, sizeof(**c))) == NULL)
+		return MPI_ERR_NO_MEM;
+	for (i = 0; i < n; i++)
+		(*c)[i] = PMPI_Type_f2c(f[i]);
+	return MPI_SUCCESS;
+}
+
 int
 esmpi_f2c_requests(const MPI_Fint *f, int n, MPI_Request **c)
 {

@@ -68,8 +68,8 @@ type_size(MPI_Datatype dt)
 }
 
 /* Contiguous layout of count elements: the bytes start at buf+lb. */
-static int
-contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb)
+int
+esmpi_contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb)
 {
 	MPI_Aint tlb, text, elb, eext;
 	int tsz = predefined_type_size(dt);
@@ -128,7 +128,7 @@ esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n)
 {
 	MPI_Aint lb;
 
-	(void)contig(count, dt, n, &lb);
+	(void)esmpi_contig(count, dt, n, &lb);
 	return *n + ESMPI_REC_OVERHEAD > INT_MAX ? ESMPI_ERR_TOO_LARGE : 0;
 }
 
@@ -148,7 +148,7 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 	MPI_Aint lb;
 	int r, sgn = !coll_seq && esmpi_sign_extra(c, tag);
 
-	if (contig(count, dt, &n, &lb)) {
+	if (esmpi_contig(count, dt, &n, &lb)) {
 		pt = (const char *)buf + lb;
 	} else {
 		int pos = 0;
@@ -308,7 +308,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	MPI_Aint lb;
 	int r, is_contig, trunc = 0, plain = 0;
 
-	is_contig = contig(count, dt, &cap, &lb);
+	is_contig = esmpi_contig(count, dt, &cap, &lb);
 	if (src < 0 || src >= c->remote_size)
 		return ESMPI_ERR_PROTOCOL;
 	fill_aad(&a, c, c->peer_world[src], dst_world, tag, coll_seq);

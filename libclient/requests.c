@@ -3,8 +3,9 @@
  * Nonblocking and persistent point-to-point. The application holds Open
  * MPI's real request handles (so Cancel, Test_cancelled and mixing with
  * other requests work unchanged); a table maps each handle to what must
- * happen at completion: free a sent record, or open a received one into
- * the user's buffer. Every Wait/Test call completes through here.
+ * happen at completion: free a sent record, open a received one into
+ * the user's buffer, or open/combine what a nonblocking collective moved
+ * (coll.c). Every Wait/Test call completes through here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,7 @@ static void
 req_free(struct esmpi_req *r)
 {
 	esmpi_pool_put(r->rec, (size_t)r->reclen);
+	esmpi_coll_free(r->coll);
 	free(r);
 }
 
@@ -164,6 +166,8 @@ esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
 	MPI_Count got = 0;
 
 	r->active = 0;
+	if (r->kind == REQ_COLL)
+		return r->done ? MPI_SUCCESS : esmpi_coll_finish(r->coll);
 	if (r->kind != REQ_RECV)
 		return MPI_SUCCESS;
 	if (r->done) {
@@ -1062,7 +1066,7 @@ MPI_Request_get_status(MPI_Request req, int *flag, MPI_Status *status)
 		return rc;
 	/* Complete but not freed: open now, so the data is there as MPI
 	 * promises; the later Wait must not open again. */
-	if (r->kind == REQ_RECV && !r->done) {
+	if (r->kind != REQ_SEND && !r->done) {
 		rc = esmpi_req_complete(r, status);
 		r->done = 1;
 	} else if (r->kind == REQ_RECV) {

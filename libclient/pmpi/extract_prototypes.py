@@ -35,7 +35,13 @@ Comm_create_group Comm_free Comm_set_name Intercomm_create Intercomm_merge
 Cart_create Cart_sub Graph_create Dist_graph_create
 Dist_graph_create_adjacent Comm_disconnect
 Bcast Gather Gatherv Scatter Scatterv Allgather Allgatherv Alltoall Alltoallv
-Reduce Allreduce Reduce_scatter Reduce_scatter_block Scan Exscan
+Alltoallw Reduce Allreduce Reduce_scatter Reduce_scatter_block Scan Exscan
+Ibcast Igather Igatherv Iscatter Iscatterv Iallgather Iallgatherv Ialltoall
+Ialltoallv Ialltoallw Ireduce Iallreduce Ireduce_scatter Ireduce_scatter_block
+Iscan Iexscan
+Neighbor_allgather Neighbor_allgatherv Neighbor_alltoall Neighbor_alltoallv
+Neighbor_alltoallw Ineighbor_allgather Ineighbor_allgatherv Ineighbor_alltoall
+Ineighbor_alltoallv Ineighbor_alltoallw
 """.split())
 
 # Move no application payload between processes; MPI_T_, *_f2c, *_c2f and
@@ -108,9 +114,11 @@ REASONS = {
     "comm": "comm: key lifecycle hand-written; queries are local; "
             "Comm_idup not handled yet",
     "topo": "topo: creators derive keys (hand-written); queries are local",
-    "coll": "coll: sealed per block (coll.c); Alltoallw not yet; Barrier carries none",
-    "nbcoll": "nbcoll: payload not protected yet; Ibarrier carries none",
-    "neighbor": "neighbor: payload not protected yet",
+    "coll": "coll: sealed per block (coll.c); Barrier carries none",
+    "nbcoll": "nbcoll: sealed at start, opened at completion (coll.c, "
+              "requests.c); Ibarrier carries none",
+    "neighbor": "neighbor: sealed per neighbour block (coll.c), Cartesian, "
+                "graph, dist graph",
     "rma": "rma: creation and data movement denied; sync, free and "
            "queries on a window move no data",
     "io": "io: MPI-IO writes and reads plaintext to shared storage",

@@ -191,6 +191,17 @@ def fortran_special(row, params, call, suffix, symbols):
             args[n] = f"c_{n}"
             post.append(f"esmpi_c2f_requests(c_{n}, {n}, *{count});")
             free.append(f"free(c_{n});")
+        elif h == "MPI_Datatype" and arr:	# Alltoallw family
+            decl.append(f"MPI_Fint *{n}")
+            local.append(f"MPI_Datatype *c_{n} = NULL;")
+            nb = int("neighbor" in fn.lower())
+            pre.append(f"esmpi_f2c_types({n}, esmpi_f_types_len(*comm, "
+                       f"{nb}, {int(n.startswith('send'))}), &c_{n})")
+            args[n] = f"c_{n}"
+            free.append(f"free(c_{n});")
+        elif h == "MPI_Aint" and arr:	# INTEGER(MPI_ADDRESS_KIND) arrays
+            decl.append(f"MPI_Aint *{n}")
+            args[n] = n
         elif h in HANDLES:
             # In/out handles are converted both ways: MPI_X_f2c of an
             # output argument's junk is an invalid handle, never read.

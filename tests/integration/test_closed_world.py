@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Closed world: every MPI_* function of mpi.h has a line in
-libclient/pmpi/mpi_functions.tbl, and libesmpi.so defines every function the
-table says it wraps while exporting nothing but MPI_* / mpi_* symbols (and
-MPIX_* / mpix_*: mpi_extra.tbl). Fortran: test_closed_world_fortran.py.
+libclient/pmpi/mpi_functions.tbl, every MPIX_* function libmpi.so exports
+(Open MPI's extensions, e.g. persistent collectives) one in mpi_extra.tbl,
+and libesmpi.so defines every function the tables say it wraps while
+exporting nothing but MPI_* / mpi_* symbols (and MPIX_* / mpix_*).
+Fortran: test_closed_world_fortran.py.
 
 mpi.h is parsed here on its own (not through extract_prototypes.py), so a
 bug in the extraction script cannot hide a function from this test.
@@ -17,6 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE = REPO / "libclient" / "pmpi" / "mpi_functions.tbl"
+MPIX_TABLE = REPO / "libclient" / "pmpi" / "mpi_extra.tbl"
 BUILD = Path(os.environ.get("ESMPI_BUILD", str(REPO / "build")))
 LIBESMPI = BUILD / "libclient" / "libesmpi.so"
 DISPOSITIONS = {"special", "passthrough", "deny"}
@@ -30,20 +33,45 @@ def binaries():
     need only mpi.h, the table and (for one test) libesmpi.so."""
 
 
-def table_rows():
+def table_rows(table=TABLE, prefix="MPI_"):
     rows = []
-    for lineno, line in enumerate(TABLE.read_text().splitlines(), 1):
+    for lineno, line in enumerate(table.read_text().splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if line:
             fields = [f.strip() for f in line.split("|")]
-            m = re.search(r"\b(MPI_\w+)\s*\(", fields[-1])
+            m = re.search(rf"\b({prefix}\w+)\s*\(", fields[-1])
             rows.append((lineno, fields, m.group(1) if m else None))
     return rows
 
 
-def table_names(disposition=None):
-    return {name for _, f, name in table_rows()
+def table_names(disposition=None, table=TABLE, prefix="MPI_"):
+    return {name for _, f, name in table_rows(table, prefix)
             if disposition is None or f[0] == disposition}
+
+
+def libmpi_exports(prefix):
+    libdirs = subprocess.run(["mpicc", "--showme:libdirs"],
+                             capture_output=True, text=True, timeout=60)
+    assert libdirs.returncode == 0, libdirs.stderr
+    libs = [Path(d) / "libmpi.so" for d in libdirs.stdout.split()]
+    libs = [p for p in libs if p.exists()]
+    assert libs, f"no libmpi.so in {libdirs.stdout.strip()}"
+    out = subprocess.run(["nm", "-D", "--defined-only", str(libs[0])],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"nm failed: {out.stderr}"
+    return {p[2].split("@", 1)[0] for p in
+            (line.split() for line in out.stdout.splitlines())
+            if len(p) >= 3 and p[2].startswith(prefix)}
+
+
+def test_mpix_table_covers_libmpi():
+    exported = libmpi_exports("MPIX_")
+    listed = table_names(table=MPIX_TABLE, prefix="MPIX_")
+    missing = sorted(exported - listed)
+    assert not missing, (
+        f"libmpi.so exports MPIX_ functions with no line in "
+        f"{MPIX_TABLE.name} (a data-moving one would bypass esmpi): "
+        f"{missing}")
 
 
 def mpi_h_declarations():
@@ -114,7 +142,8 @@ def test_libesmpi_defines_wrapped_and_exports_only_mpi():
         if len(parts) < 3 or parts[1] == "A":
             continue
         exported.add(parts[2].split("@", 1)[0])
-    wanted = table_names("special") | table_names("deny")
+    wanted = (table_names("special") | table_names("deny") |
+              table_names("deny", MPIX_TABLE, "MPIX_"))
     undefined = sorted(wanted - exported)
     foreign = sorted(s for s in exported - LINKER_SYMBOLS
                      if not s.startswith(("MPI_", "mpi_", "MPIX_", "mpix_")))

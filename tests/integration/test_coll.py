@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Encrypted blocking collectives (libclient/coll.c): examples/coll_check.c
-gives the same output with and without libesmpi.so at 2, 3, 4 and 8 ranks,
-and a broadcast marker crosses TCP loopback in clear only without esmpi.
+"""Encrypted collectives (libclient/coll.c), blocking and nonblocking:
+examples/coll_check.c gives the same output with and without libesmpi.so
+at 2, 3, 4 and 8 ranks, and a marker moved by Bcast, Allgather and their
+nonblocking forms crosses TCP loopback in clear only without esmpi.
 
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_coll.py
 """
@@ -15,8 +16,11 @@ import mpi_helpers as mh
 from test_wire import MARKER, MCA, capture, stop
 
 PROG = "coll_check"
-FAMILIES = ["bcast", "gather", "scatter", "allgather", "alltoall", "reduce",
-            "allreduce", "reduce_scatter", "scan", "split"]
+BASE = ["bcast", "gather", "scatter", "allgather", "alltoall", "reduce",
+        "allreduce", "reduce_scatter", "scan", "split", "alltoallw",
+        "neighbor", "intercomm", "large"]
+# Blocking, then every family through its nonblocking form, then overlap.
+FAMILIES = BASE + ["i" + f for f in BASE] + ["overlap"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -65,7 +69,7 @@ def _wire_run(prog, socket=None):
     return r.stdout
 
 
-def test_bcast_marker_on_wire_only_without_esmpi(daemons, workdir):
+def test_coll_marker_on_wire_only_without_esmpi(daemons, workdir):
     d = daemons("collwire")
     prog = mh.example(PROG)
     plain_pcap, enc_pcap = workdir / "plain.pcap", workdir / "enc.pcap"
@@ -84,7 +88,25 @@ def test_bcast_marker_on_wire_only_without_esmpi(daemons, workdir):
     assert f"broadcast {MARKER.decode()}" in plain_out
     assert plain_out == enc_out
     plain_bytes, enc_bytes = plain_pcap.read_bytes(), enc_pcap.read_bytes()
-    # Both captures saw the job: the marker in clear, then never.
-    assert plain_bytes.count(MARKER) >= 64
+    # Both captures saw the job: the marker in clear (Bcast, Allgather,
+    # Allreduce and their nonblocking forms), then never.
+    assert plain_bytes.count(MARKER) >= 6 * 64
     assert len(enc_bytes) > 4000
     assert enc_bytes.count(MARKER) == 0
+
+
+def test_persistent_collective_refused(daemon):
+    """Open MPI 4.1 exports persistent collectives as MPIX_*_init
+    (mpi-ext.h); esmpi does not seal them, so they are refused."""
+    prog = mh.example("collective_probe")
+    plain = mh.mpirun(prog, 2, preload=False, args=["persistent"])
+    assert plain.returncode == 0, plain.describe()
+    assert plain.stdout == "collective_probe: 2 ranks, sum of ranks 1\n"
+    job = mh.mpirun(prog, 2, socket=daemon.sock, args=["persistent"],
+                    timeout=30)
+    assert job.returncode != 0, f"ran unprotected\n{job.describe()}"
+    assert "collective_probe:" not in job.stdout, job.describe()
+    assert "MPIX_Allreduce_init refused" in job.stderr, job.describe()
+    daemon.wait_audit("unprotected_call",
+                      pred=lambda e: "MPIX_Allreduce_init refused"
+                      in e["MESSAGE"])

@@ -180,9 +180,10 @@ def test_unprotected_collective_refused(daemon):
     job = mh.mpirun(mh.example("collective_probe"), 2, socket=daemon.sock,
                     timeout=30)
     assert_no_result("collective_probe", job)
-    assert "MPI_Iallreduce refused" in job.stderr, job.describe()
+    refused = "MPI_Reduce_scatter_block (intercommunicator) refused"
+    assert refused in job.stderr, job.describe()
     daemon.wait_audit("unprotected_call",
-                      pred=lambda e: "MPI_Iallreduce refused" in e["MESSAGE"])
+                      pred=lambda e: refused in e["MESSAGE"])
 
 
 def test_unprotected_collective_allowed_by_policy(daemons, write_policy):
@@ -196,4 +197,5 @@ def test_unprotected_collective_allowed_by_policy(daemons, write_policy):
         "collective_probe: 2 ranks, sum of ranks 1\n"
     assert "refused" not in job.stderr, job.describe()
     d.wait_audit("unprotected_call",
-                 pred=lambda e: "MPI_Iallreduce allowed" in e["MESSAGE"])
+                 pred=lambda e: "MPI_Reduce_scatter_block (intercommunicator)"
+                 " allowed" in e["MESSAGE"])
