@@ -12,6 +12,7 @@ bug in the extraction script cannot hide a function from this test.
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -154,3 +155,13 @@ def test_libesmpi_defines_wrapped_and_exports_only_mpi():
     if foreign:
         problems.append(f"non-MPI symbols exported: {foreign}")
     assert not problems, f"{LIBESMPI}: " + "; ".join(problems)
+
+
+def test_function_list_doc_is_current():
+    """docs/MPI_FUNCTIONS.md is what gen_doc.py makes of the tables."""
+    gen = REPO / "libclient" / "pmpi" / "gen_doc.py"
+    out = subprocess.run([sys.executable, str(gen)], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    doc = (REPO / "docs" / "MPI_FUNCTIONS.md").read_text()
+    assert out == doc, ("docs/MPI_FUNCTIONS.md is stale: run "
+                        "libclient/pmpi/gen_doc.py > docs/MPI_FUNCTIONS.md")
