@@ -395,9 +395,11 @@ test_gather(void)
 				rb[i] = HOLE;
 			memcpy(rb + dsp[root], sb, cnt[root] * sizeof(int));
 		}
+		/* (counts and displacements matter at the root only: the
+		 * others pass NULL, as mpi4py does) */
 		MPI_OK(COLL(Gatherv, Igatherv, rank == root ? MPI_IN_PLACE : sb,
-		    cnt[rank], MPI_INT, rb, cnt, dsp, MPI_INT, root,
-		    MPI_COMM_WORLD));
+		    cnt[rank], MPI_INT, rb, rank == root ? cnt : NULL,
+		    rank == root ? dsp : NULL, MPI_INT, root, MPI_COMM_WORLD));
 		for (r = 0; rank == root && r < size; r++)
 			int_check("gatherv in place", rb + dsp[r], cnt[r], r,
 			    30 + s);
@@ -474,7 +476,8 @@ test_scatter(void)
 		int_check("scatterv", rb, cnt[rank], rank, 60 + s);
 		CHECK(rb[cnt[rank]] == HOLE, "scatterv: wrote past block");
 		absorb(rb, (size_t)cnt[rank] * sizeof(int));
-		MPI_OK(COLL(Scatterv, Iscatterv, sb, cnt, dsp, MPI_INT,
+		MPI_OK(COLL(Scatterv, Iscatterv, sb, rank == root ? cnt : NULL,
+		    rank == root ? dsp : NULL, MPI_INT,
 		    rank == root ? MPI_IN_PLACE : rb, cnt[rank], MPI_INT,
 		    root, MPI_COMM_WORLD));
 		int_check("scatterv in place", rank == root ? sb + dsp[root] :

@@ -778,6 +778,15 @@ bcast(const char *fn, const char *inter_fn, void *buffer, int count,
 	return run(o, req);
 }
 
+/*
+ * The v forms' counts and displacements matter at the root only; other
+ * ranks may pass NULL. They still call the v form, which must reach Open
+ * MPI as a v form too (Gatherv at the root, Gather elsewhere would never
+ * match): V_COUNTS stands in for such NULLs, so counts != NULL means "v".
+ */
+static const int v_counts_unused[1];
+#define V_COUNTS(p)	((p) != NULL ? (p) : v_counts_unused)
+
 /* Gather(v): counts/displs NULL for the plain form. */
 static int
 gather(const char *fn, const char *inter_fn, const void *sendbuf,
@@ -1391,7 +1400,8 @@ MPI_Gatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
 	return gather(FN("MPI_Gatherv"), sendbuf, sendcount, sendtype,
-	    recvbuf, 0, recvcounts, displs, recvtype, root, comm, NULL);
+	    recvbuf, 0, V_COUNTS(recvcounts), displs, recvtype, root, comm,
+	    NULL);
 }
 
 ESMPI_EXPORT int
@@ -1400,7 +1410,8 @@ MPI_Igatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     MPI_Datatype recvtype, int root, MPI_Comm comm, MPI_Request *request)
 {
 	return gather(FN("MPI_Igatherv"), sendbuf, sendcount, sendtype,
-	    recvbuf, 0, recvcounts, displs, recvtype, root, comm, request);
+	    recvbuf, 0, V_COUNTS(recvcounts), displs, recvtype, root, comm,
+	    request);
 }
 
 ESMPI_EXPORT int
@@ -1426,8 +1437,8 @@ MPI_Scatterv(const void *sendbuf, const int sendcounts[], const int displs[],
     MPI_Datatype sendtype, void *recvbuf, int recvcount,
     MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
-	return scatter(FN("MPI_Scatterv"), sendbuf, 0, sendcounts, displs,
-	    sendtype, recvbuf, recvcount, recvtype, root, comm, NULL);
+	return scatter(FN("MPI_Scatterv"), sendbuf, 0, V_COUNTS(sendcounts),
+	    displs, sendtype, recvbuf, recvcount, recvtype, root, comm, NULL);
 }
 
 ESMPI_EXPORT int
@@ -1435,8 +1446,9 @@ MPI_Iscatterv(const void *sendbuf, const int sendcounts[],
     const int displs[], MPI_Datatype sendtype, void *recvbuf, int recvcount,
     MPI_Datatype recvtype, int root, MPI_Comm comm, MPI_Request *request)
 {
-	return scatter(FN("MPI_Iscatterv"), sendbuf, 0, sendcounts, displs,
-	    sendtype, recvbuf, recvcount, recvtype, root, comm, request);
+	return scatter(FN("MPI_Iscatterv"), sendbuf, 0, V_COUNTS(sendcounts),
+	    displs, sendtype, recvbuf, recvcount, recvtype, root, comm,
+	    request);
 }
 
 ESMPI_EXPORT int
@@ -1635,7 +1647,7 @@ ESMPI_EXPORT int
 MPI_Neighbor_allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
-	return neighbor_allgather(FN("MPI_Nneighbor_allgather"), sendbuf,
+	return neighbor_allgather(FN("MPI_Neighbor_allgather"), sendbuf,
 	    sendcount, sendtype, recvbuf, recvcount, NULL, NULL, recvtype, comm,
 	    NULL);
 }
@@ -1645,7 +1657,7 @@ MPI_Neighbor_allgatherv(const void *sendbuf, int sendcount,
     MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
     const int displs[], MPI_Datatype recvtype, MPI_Comm comm)
 {
-	return neighbor_allgather(FN("MPI_Nneighbor_allgatherv"), sendbuf,
+	return neighbor_allgather(FN("MPI_Neighbor_allgatherv"), sendbuf,
 	    sendcount, sendtype, recvbuf, 0, recvcounts, displs, recvtype,
 	    comm, NULL);
 }
@@ -1654,7 +1666,7 @@ ESMPI_EXPORT int
 MPI_Neighbor_alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
 {
-	return neighbor_alltoall(FN("MPI_Nneighbor_alltoall"), sendbuf,
+	return neighbor_alltoall(FN("MPI_Neighbor_alltoall"), sendbuf,
 	    sendcount, sendtype, recvbuf, recvcount, recvtype, comm, NULL);
 }
 
@@ -1664,7 +1676,7 @@ MPI_Neighbor_alltoallv(const void *sendbuf, const int sendcounts[],
     const int recvcounts[], const int rdispls[], MPI_Datatype recvtype,
     MPI_Comm comm)
 {
-	return neighbor_alltoallv(FN("MPI_Nneighbor_alltoallv"), sendbuf,
+	return neighbor_alltoallv(FN("MPI_Neighbor_alltoallv"), sendbuf,
 	    sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls,
 	    recvtype, comm, NULL);
 }
@@ -1675,7 +1687,7 @@ MPI_Neighbor_alltoallw(const void *sendbuf, const int sendcounts[],
     const int recvcounts[], const MPI_Aint rdispls[],
     const MPI_Datatype recvtypes[], MPI_Comm comm)
 {
-	return neighbor_alltoallw(FN("MPI_Nneighbor_alltoallw"), sendbuf,
+	return neighbor_alltoallw(FN("MPI_Neighbor_alltoallw"), sendbuf,
 	    sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls,
 	    recvtypes, comm, NULL);
 }
@@ -1684,7 +1696,7 @@ ESMPI_EXPORT int
 MPI_Ineighbor_allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
 {
-	return neighbor_allgather(FN("MPI_Inneighbor_allgather"), sendbuf,
+	return neighbor_allgather(FN("MPI_Ineighbor_allgather"), sendbuf,
 	    sendcount, sendtype, recvbuf, recvcount, NULL, NULL, recvtype, comm,
 	    request);
 }
@@ -1694,7 +1706,7 @@ MPI_Ineighbor_allgatherv(const void *sendbuf, int sendcount,
     MPI_Datatype sendtype, void *recvbuf, const int recvcounts[],
     const int displs[], MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
 {
-	return neighbor_allgather(FN("MPI_Inneighbor_allgatherv"), sendbuf,
+	return neighbor_allgather(FN("MPI_Ineighbor_allgatherv"), sendbuf,
 	    sendcount, sendtype, recvbuf, 0, recvcounts, displs, recvtype,
 	    comm, request);
 }
@@ -1703,7 +1715,7 @@ ESMPI_EXPORT int
 MPI_Ineighbor_alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     void *recvbuf, int recvcount, MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *request)
 {
-	return neighbor_alltoall(FN("MPI_Inneighbor_alltoall"), sendbuf,
+	return neighbor_alltoall(FN("MPI_Ineighbor_alltoall"), sendbuf,
 	    sendcount, sendtype, recvbuf, recvcount, recvtype, comm, request);
 }
 
@@ -1713,7 +1725,7 @@ MPI_Ineighbor_alltoallv(const void *sendbuf, const int sendcounts[],
     const int recvcounts[], const int rdispls[], MPI_Datatype recvtype,
     MPI_Comm comm, MPI_Request *request)
 {
-	return neighbor_alltoallv(FN("MPI_Inneighbor_alltoallv"), sendbuf,
+	return neighbor_alltoallv(FN("MPI_Ineighbor_alltoallv"), sendbuf,
 	    sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls,
 	    recvtype, comm, request);
 }
@@ -1724,7 +1736,7 @@ MPI_Ineighbor_alltoallw(const void *sendbuf, const int sendcounts[],
     const int recvcounts[], const MPI_Aint rdispls[],
     const MPI_Datatype recvtypes[], MPI_Comm comm, MPI_Request *request)
 {
-	return neighbor_alltoallw(FN("MPI_Inneighbor_alltoallw"), sendbuf,
+	return neighbor_alltoallw(FN("MPI_Ineighbor_alltoallw"), sendbuf,
 	    sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls,
 	    recvtypes, comm, request);
 }

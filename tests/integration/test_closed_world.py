@@ -46,8 +46,10 @@ def table_rows(table=TABLE, prefix="MPI_"):
 
 
 def table_names(disposition=None, table=TABLE, prefix="MPI_"):
+    """Names with prefix (rows of other names are skipped: mpi_extra.tbl
+    also holds Fortran-only MPI_* procedures)."""
     return {name for _, f, name in table_rows(table, prefix)
-            if disposition is None or f[0] == disposition}
+            if name and (disposition is None or f[0] == disposition)}
 
 
 def libmpi_exports(prefix):
