@@ -27,7 +27,7 @@ echo "== integration tests (pytest)"
 # Debian's python3 carries python3-pytest (and mpi4py); a pyenv python3
 # earlier on PATH would not.
 ESMPI_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-	tests/integration "$@"
+	--durations=12 tests/integration "$@"
 
 echo "== packages (build .deb/.rpm, lintian, install, encrypted job, purge)"
 ESMPI_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
