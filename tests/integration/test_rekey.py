@@ -249,7 +249,7 @@ def journal(*match):
 def test_journal_fields_and_no_secrets(journald, cluster):
     """Both hosts' daemons log to journald. A job's events (both hosts:
     session_open, rekey, session_close) come back with the documented
-    filter on ESMPI_JOB; and the key of a job whose key this test may see
+    filter on ESMPI_JOB, and from `esmpictl audit --job`; and the key of a job whose key this test may see
     (the test client's key exchange between host A's and host B's daemons,
     ESMPI_TEST_SHOW_KEY) appears in no form in the journal or the logs."""
     hosts = cluster(LIMITS, log_stderr=False)
@@ -282,6 +282,16 @@ def test_journal_fields_and_no_secrets(journald, cluster):
     evs = it.wait_for(job_events, timeout=10, interval=0.3,
                       what=f"job {jid}'s events from both hosts")
     assert "esmpid: audit" not in da.log() + db.log()
+    # esmpictl audit runs the same filter.
+    r = it.ctl(None, "audit", "--job", jid.upper(), "--json")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(ln)["__CURSOR"] for ln in r.stdout.splitlines()] \
+        [:len(evs)] == [e["__CURSOR"] for e in evs]
+    r = it.ctl(None, "audit", "--job", jid, "--event", "rekey", "--json")
+    assert r.returncode == 0, r.stderr
+    got = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert {e["ESMPI_EVENT"] for e in got} == {"rekey"}
+    assert {e["_PID"] for e in got} == {str(da.pid), str(db.pid)}
     for e in evs:
         assert e["ESMPI_JOB"] == jid
         rank = "0" if e["_PID"] == str(da.pid) else "1"
