@@ -249,9 +249,10 @@ def journal(*match):
 def test_journal_fields_and_no_secrets(journald, cluster):
     """Both hosts' daemons log to journald. A job's events (both hosts:
     session_open, rekey, session_close) come back with the documented
-    filter on ESMPI_JOB, and from `esmpictl audit --job`; and the key of a job whose key this test may see
-    (the test client's key exchange between host A's and host B's daemons,
-    ESMPI_TEST_SHOW_KEY) appears in no form in the journal or the logs."""
+    filter on ESMPI_JOB, and from `esmpictl audit --job`; and the key of a
+    job whose key this test may see (the test client's key exchange
+    between host A's and host B's daemons, ESMPI_TEST_SHOW_KEY) appears in
+    no form in the journal or the logs."""
     hosts = cluster(LIMITS, log_stderr=False)
     da, db = hosts.daemons
     r = it.run([it.TESTCLIENT, "keyx", da.sock, db.sock],
