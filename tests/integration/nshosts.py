@@ -214,6 +214,7 @@ class Hosts:
         self.made = []
         self.bridges = []
         self.agent = None
+        self.prog = None    # a test's default program, if it sets one
 
     def __getitem__(self, i):
         return self.hosts[i]
@@ -420,6 +421,25 @@ class Job:
         if self.p.poll() is None:
             os.killpg(self.p.pid, signal.SIGKILL)
             self.p.communicate(timeout=10)
+
+
+# A job through the adversary bridge is short: one that has not finished by
+# then hung (a refusal must stop it, not stall it).
+ADVERSARY_TIMEOUT = 25
+
+
+def adversary_job(hosts, preload, prog=None):
+    """hosts.prog (or prog) with one rank per host, for the tests with the
+    tamper bridge: (rc, out, err), rc None when the job hung and was
+    killed."""
+    return hosts.run(prog or hosts.prog, preload=preload,
+                     timeout=ADVERSARY_TIMEOUT, hang_ok=True)
+
+
+def report(hosts, bridge, rc, out, err):
+    """Everything to judge a job through the bridge by."""
+    return (f"rc {rc}\nstdout:\n{out}\nstderr:\n{err}\nbridge log:\n"
+            f"{bridge.text()[-3000:]}{hosts.logs()}")
 
 
 def need(*tools):

@@ -15,7 +15,7 @@ import re
 
 import esmpi_it as it
 from nshosts import BTL_PORT_MIN, BTL_PORT_RANGE, build
-from test_tamper import job, report
+from nshosts import adversary_job as job, report
 
 SEQMSGS = it.REPO / "tests" / "integration" / "seqmsgs.c"
 UNIT = ["--unit-len", "256",

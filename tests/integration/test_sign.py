@@ -159,7 +159,7 @@ def test_uncertified_key_harmless_without_sign_rule(daemons, write_policy,
 # ------------------------------------------------- on the wire, two hosts
 
 from nshosts import BTL_PORT_MIN, BTL_PORT_RANGE  # noqa: E402
-from test_tamper import job, report  # noqa: E402
+from nshosts import adversary_job as job, report  # noqa: E402
 
 
 def test_flipped_signature_byte_between_hosts(tri):

@@ -14,11 +14,11 @@ altered stream as if it were genuine.
 import re
 
 import nshosts
-from nshosts import BTL_PORT_MIN, BTL_PORT_RANGE
+from nshosts import BTL_PORT_MIN, BTL_PORT_RANGE, report
+from nshosts import adversary_job as job
 
 # The adversary set-up is conftest.py's `tri` fixture: nshosts.Hosts with a
 # router namespace, a daemon per host, pingpong as tri.prog.
-JOB_TIMEOUT = 25
 
 INTEGRITY = re.compile(
     r"integrity failure: message from rank (\d+) \(world (\d+)\) to rank "
@@ -26,23 +26,11 @@ INTEGRITY = re.compile(
     r"\([^)]*\); no data delivered")
 
 
-def job(tri, preload, prog=None):
-    """pingpong (or prog), rank 0 on A, rank 1 on B: (rc, out, err), rc
-    None when the job hung and was killed."""
-    return tri.run(prog or tri.prog, preload=preload, timeout=JOB_TIMEOUT,
-                   hang_ok=True)
-
-
 def tamper_args(every=1):
     return ["--tamper-port-min", str(BTL_PORT_MIN),
             "--tamper-port-max", str(BTL_PORT_MIN + BTL_PORT_RANGE - 1),
             "--min-payload", "1000", "--offset", "600",
             "--every", str(every)]
-
-
-def report(tri, bridge, rc, out, err):
-    return (f"rc {rc}\nstdout:\n{out}\nstderr:\n{err}\nbridge log:\n"
-            f"{bridge.text()[-3000:]}{tri.logs()}")
 
 
 # ------------------------------------------------------------------ tests
