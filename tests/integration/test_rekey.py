@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -52,6 +53,27 @@ def plain(prog, *args, np=2):
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return r.stdout
+
+
+@functools.lru_cache(maxsize=None)
+def stream_output(rounds):
+    """What examples/stream prints (rank 0) after a correct run of that
+    many rounds, computed here instead of by a plain run (the rounds are
+    known only at the end, and a plain run takes long on a loaded
+    machine): its checksum folds every received byte, sum = sum * 131 +
+    byte mod 2^64, and the 1024 bytes of round n depend on n mod 256 only.
+    test_limit_triggered_rekey checks it against a plain run."""
+    mask = (1 << 64) - 1
+    block = []
+    for k in range(256):
+        v = 0
+        for i in range(1024):
+            v = (v * 131 + ((k * 31 + i * 7 + 1) & 0xff)) & mask
+        block.append(v)
+    step, s = pow(131, 1024, 1 << 64), 0
+    for n in range(rounds):
+        s = (s * step + block[n & 255]) & mask
+    return f"stream: {rounds} rounds, OK, checksum {s}\n"
 
 
 def finish(p, timeout=120):
@@ -88,6 +110,39 @@ def wait_keyed(hosts, job=None, timeout=30):
     return jobs.pop()
 
 
+STREAM_RESULT = re.compile(r"^stream: (\d+) rounds, OK, checksum \d+$",
+                           re.M)
+STREAM_CAP = 100000000
+
+
+def stream_checked(out):
+    """stream's output must be a correct run's (stream_output) of as many
+    rounds as it reports, and long enough to have seen the test."""
+    m = STREAM_RESULT.search(out)
+    assert m, f"stream did not report success:\n{out}"
+    rounds = int(m.group(1))
+    assert 256 <= rounds < STREAM_CAP, out
+    assert out == stream_output(rounds)
+
+
+@contextmanager
+def streaming(hosts):
+    """examples/stream across the hosts for the block (yields its job id
+    once both ranks are keyed; the job must still run when the block ends),
+    then stopped (its stop file) and checked: every byte right, by its own
+    check and by the checksum a plain run prints."""
+    stop = hosts.work / "stream.stop"
+    job = hosts.mpirun([EXAMPLES / "stream", STREAM_CAP, stop],
+                       timeout=180)
+    try:
+        yield wait_keyed(hosts)
+        assert job.p.poll() is None, "the job ended before the test was done"
+    finally:
+        stop.touch()
+        out = done(job, hosts)
+    stream_checked(out)
+
+
 @pytest.fixture
 def cluster(ns_hosts, workdir):
     """Factory: two namespace hosts with their daemons (policy text)."""
@@ -113,6 +168,8 @@ def test_limit_triggered_rekey(cluster):
         rc, out, err = hosts.run([prog, *map(str, args)])
         assert rc == 0, f"{name} ({rc}):\n{out}\n{err}{hosts.logs()}"
         assert out == plain(prog, *args)
+        if name == "stream":
+            assert out == stream_output(*args)
     # Each rank moved its keys forward, many epochs, for a stated reason,
     # and its own host audited it.
     for d, rank in zip(hosts.daemons, ("0", "1")):
@@ -127,10 +184,7 @@ def test_limit_triggered_rekey(cluster):
 def test_rotate_during_streaming_job(cluster):
     """An admin rotates a job's keys on every node while it streams."""
     hosts = cluster()
-    prog, rounds = EXAMPLES / "stream", 300000
-    job = hosts.mpirun([prog, str(rounds)], timeout=180)
-    try:
-        jid = wait_keyed(hosts)
+    with streaming(hosts) as jid:
         time.sleep(0.3)
         for d in hosts.daemons:
             r = d.ctl("rotate", "--job", jid)
@@ -145,11 +199,6 @@ def test_rotate_during_streaming_job(cluster):
         for d in hosts.daemons:
             r = d.ctl("rotate", "--all")
             assert r.returncode == 0, r.stderr
-        assert job.p.poll() is None, "the job ended before the rotations"
-    finally:
-        out = done(job, hosts)
-    assert f"stream: {rounds} rounds, OK" in out
-    assert out == plain(prog, rounds)
     for d, rank in zip(hosts.daemons, ("0", "1")):
         rot = rekeys(d, lambda e: ROTATED in e["MESSAGE"])
         assert {e["ESMPI_RANK"] for e in rot} == {rank}, d.log()
@@ -174,20 +223,12 @@ def test_node_key_rotation_across_hosts(cluster, workdir):
     hosts = cluster()
     db = hosts.b.daemon
     before = (db.state / "node.pem").read_bytes()
-    prog, rounds = EXAMPLES / "stream", 300000
     ring = EXAMPLES / "ring"
-    job = hosts.mpirun([prog, str(rounds)], timeout=180)
-    try:
-        wait_keyed(hosts)
+    with streaming(hosts):
         install_identity(nshosts.new_ca(workdir / "ca2"), "hostB",
                          db.state, workdir / "foreign")
         r = db.ctl("rotate", "--node-key")
         assert r.returncode == 0, r.stderr
-        assert job.p.poll() is None, "the job ended before the rotation"
-    finally:
-        out = done(job, hosts)
-    assert f"stream: {rounds} rounds, OK" in out
-    assert out == plain(prog, rounds)
     ev = db.wait_audit("key_rotated")
     assert ev[0]["ESMPI_REASON"] == "node-key", ev
 
@@ -215,10 +256,7 @@ def test_daemon_killed_and_restarted_mid_job(cluster):
     byte right, and new jobs are served."""
     hosts = cluster()
     db = hosts.b.daemon
-    prog, rounds = EXAMPLES / "stream", 400000
-    job = hosts.mpirun([prog, str(rounds)], timeout=180)
-    try:
-        jid = wait_keyed(hosts)
+    with streaming(hosts) as jid:
         db.proc.kill()
         db.proc.wait(10)
         db.start()
@@ -226,10 +264,6 @@ def test_daemon_killed_and_restarted_mid_job(cluster):
                         what="rank 1 listed again by the restarted esmpid")
         assert s[0]["rank"] == 1, s
         assert keyed(hosts.a.daemon, jid), "rank 0 left host A's esmpid"
-    finally:
-        out = done(job, hosts)
-    assert f"stream: {rounds} rounds, OK" in out
-    assert out == plain(prog, rounds)
     assert db.wait_audit("session_open",
                          pred=lambda e: e.get("ESMPI_REASON") == "resumed")
     rc, out, err = hosts.run(EXAMPLES / "ring")
@@ -347,10 +381,8 @@ def test_ranks_reconnect_to_restarted_daemon(journald, daemons, write_policy):
     d = daemons("recon", log_stderr=False, policy=write_policy(
         "version: 1\naccess: {users: [root]}\n"
         "defaults:\n  rekey: {messages: 200}\n"))
-    # The job must outlive the outage and the ranks' reconnect backoff
-    # (1 s, then 2 s): some 6 s at full speed (130k rounds/s).
-    prog, rounds = EXAMPLES / "stream", 1000000
-    p = esmpirun(d.sock, prog, rounds)
+    prog, stop = EXAMPLES / "stream", d.dir / "stream.stop"
+    p = esmpirun(d.sock, prog, STREAM_CAP, stop)
 
     def sessions(st, state="keyed"):
         return [x for x in st["sessions"] if x["state"] == state]
@@ -362,9 +394,10 @@ def test_ranks_reconnect_to_restarted_daemon(journald, daemons, write_policy):
         time.sleep(0.5)
         d.proc.kill()
         d.proc.wait(10)
-        # Limit-triggered rekeys (hundreds a second), nobody to audit them;
-        # the ranks' first retry (1 s) finds no daemon, the next (3 s) does.
-        time.sleep(1.2)
+        # Limit-triggered rekeys, nobody to audit them. The ranks retry
+        # 1, 3, 7 s after losing esmpid: restart between the second and
+        # the third, so the rotation below is asked while they are away.
+        time.sleep(3.5)
         d.start()
         pid = d.pid
         # Before the ranks are back (their backoff is >= 1 s): kept.
@@ -397,9 +430,9 @@ def test_ranks_reconnect_to_restarted_daemon(journald, daemons, write_policy):
         it.wait_for(got_rotations(2), timeout=30, interval=0.3,
                     what="a second rotation on both ranks")
     finally:
+        stop.touch()
         out = finish(p, timeout=300)
-    assert f"stream: {rounds} rounds, OK" in out
-    assert out == plain(prog, rounds)
+    stream_checked(out)
     evs = journal(f"_PID={pid}")
     kinds = [e.get("ESMPI_EVENT") for e in evs]
     resumed = [e for e in evs if e.get("ESMPI_EVENT") == "session_open"]
