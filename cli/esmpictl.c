@@ -19,6 +19,7 @@ static const struct {
 	{ "ca", cmd_ca_main, "init --dir DIR [--name CN]" },
 	{ "node", cmd_node_main, "enroll --ca DIR --name NAME --out DIR" },
 	{ "rotate", cmd_rotate_main, "--job ID | --all | --node-key" },
+	{ "audit", cmd_audit_main, "[--job ID] [--event NAME] [--json]" },
 };
 
 static void

@@ -2,53 +2,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "esmpi_bytes.h"
 #include "esmpi_crypto.h"
 #include "esmpi_err.h"
 #include "esmpi_limits.h"
 #include "esmpi_mem.h"
 #include "esmpi_record.h"
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 /* True if the two byte ranges share a byte. */
 static int
@@ -66,10 +25,10 @@ hdr_encode(uint8_t b[ESMPI_REC_HDR_LEN], const struct esmpi_rec_hdr *h)
 {
 	b[0] = h->version;
 	b[1] = h->suite;
-	put16(b + 2, h->flags);
-	put32(b + 4, h->epoch);
-	put64(b + 8, h->seq);
-	put64(b + 16, h->length);
+	esmpi_put_be16(b + 2, h->flags);
+	esmpi_put_be32(b + 4, h->epoch);
+	esmpi_put_be64(b + 8, h->seq);
+	esmpi_put_be64(b + 16, h->length);
 }
 
 /* The AAD starts with the header bytes exactly as they travel. */
@@ -83,11 +42,11 @@ aad_build(uint8_t aad[ESMPI_REC_AAD_LEN], const uint8_t hdr[ESMPI_REC_HDR_LEN],
 	p += ESMPI_REC_HDR_LEN;
 	memcpy(p, a->job, sizeof(a->job));
 	p += sizeof(a->job);
-	put32(p, a->src);
-	put32(p + 4, a->dst);
-	put64(p + 8, a->comm);
-	put32(p + 16, (uint32_t)a->tag);
-	put64(p + 20, a->coll_seq);
+	esmpi_put_be32(p, a->src);
+	esmpi_put_be32(p + 4, a->dst);
+	esmpi_put_be64(p + 8, a->comm);
+	esmpi_put_be32(p + 16, (uint32_t)a->tag);
+	esmpi_put_be64(p + 20, a->coll_seq);
 }
 
 void
@@ -100,8 +59,8 @@ esmpi_rec_aad_encode(uint8_t aad[ESMPI_REC_AAD_LEN],
 static void
 nonce_build(uint8_t n[ESMPI_AEAD_NONCE_LEN], uint32_t src, uint64_t seq)
 {
-	put32(n, src);
-	put64(n + 4, seq);
+	esmpi_put_be32(n, src);
+	esmpi_put_be64(n + 4, seq);
 }
 
 static int
@@ -173,10 +132,10 @@ esmpi_rec_hdr_decode(const uint8_t hdr[ESMPI_REC_HDR_LEN],
 	if ((t.version = hdr[0]) != ESMPI_REC_VERSION)
 		return ESMPI_ERR_VERSION;
 	t.suite = hdr[1];
-	t.flags = get16(hdr + 2);
-	t.epoch = get32(hdr + 4);
-	t.seq = get64(hdr + 8);
-	t.length = get64(hdr + 16);
+	t.flags = esmpi_get_be16(hdr + 2);
+	t.epoch = esmpi_get_be32(hdr + 4);
+	t.seq = esmpi_get_be64(hdr + 8);
+	t.length = esmpi_get_be64(hdr + 16);
 	if (!suite_ok(t.suite))
 		return ESMPI_ERR_SUITE;
 	if ((t.flags & ~ESMPI_REC_F_KNOWN) != 0)

@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 
+#include "esmpi_bytes.h"
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
 #include "esmpi_pki.h"
@@ -194,26 +195,6 @@ out:
 	return r;
 }
 
-static void
-put_be(uint8_t *p, uint64_t v, int n)
-{
-	while (n-- > 0) {
-		p[n] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* Bytes before the signature; 0 if c cannot be encoded. */
 static size_t
 rcert_tbs(const struct esmpi_rcert *c, uint8_t *out)
@@ -225,9 +206,9 @@ rcert_tbs(const struct esmpi_rcert *c, uint8_t *out)
 		return 0;
 	memcpy(p, c->job, 16);
 	p += 16;
-	put_be(p, c->rank, 4);
-	put_be(p + 4, c->not_before, 8);
-	put_be(p + 12, c->not_after, 8);
+	esmpi_put_be32(p, c->rank);
+	esmpi_put_be64(p + 4, c->not_before);
+	esmpi_put_be64(p + 12, c->not_after);
 	p[20] = (uint8_t)nl;
 	p += 21;
 	memcpy(p, c->node, nl);
@@ -271,9 +252,9 @@ esmpi_rcert_parse(const uint8_t *in, size_t len, struct esmpi_rcert *c)
 		return ESMPI_ERR_INVALID;
 	memset(c, 0, sizeof(*c));
 	memcpy(c->job, in, 16);
-	c->rank = (uint32_t)get_be(in + 16, 4);
-	c->not_before = get_be(in + 20, 8);
-	c->not_after = get_be(in + 28, 8);
+	c->rank = esmpi_get_be32(in + 16);
+	c->not_before = esmpi_get_be64(in + 20);
+	c->not_after = esmpi_get_be64(in + 28);
 	memcpy(c->node, in + 37, nl);
 	memcpy(c->pub, in + 37 + nl, ESMPI_SIG_PUB_LEN);
 	return 0;

@@ -21,6 +21,7 @@
 #include <openssl/sha.h>
 
 #include "esmpi_client.h"
+#include "esmpi_bytes.h"
 #include "esmpi_err.h"
 
 void
@@ -100,36 +101,16 @@ esmpi_scope_plain(const struct esmpi_comm *c, uint32_t peer_world, int tag,
 	    set->sign == ESMPI_SIGN_NONE;
 }
 
-static void
-put_be(uint8_t *p, uint64_t v, int n)
-{
-	while (n-- > 0) {
-		p[n] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 void
 esmpi_plain_put(int suite, uint64_t seq, const void *pt, size_t n,
     uint8_t *out)
 {
 	out[0] = ESMPI_REC_VERSION;
 	out[1] = (uint8_t)suite;
-	put_be(out + 2, ESMPI_REC_F_PLAIN, 2);
-	put_be(out + 4, 0, 4);
-	put_be(out + 8, seq, 8);
-	put_be(out + 16, n, 8);
+	esmpi_put_be16(out + 2, ESMPI_REC_F_PLAIN);
+	esmpi_put_be32(out + 4, 0);
+	esmpi_put_be64(out + 8, seq);
+	esmpi_put_be64(out + 16, n);
 	memcpy(out + ESMPI_REC_HDR_LEN, pt, n);
 	/* Where a sealed record has its tag: zeros, so sizes match. */
 	memset(out + ESMPI_REC_HDR_LEN + n, 0, ESMPI_AEAD_TAG_LEN);
@@ -140,7 +121,7 @@ int
 esmpi_plain_is(const uint8_t *rec, size_t reclen)
 {
 	return reclen >= ESMPI_REC_HDR_LEN &&
-	    get_be(rec + 2, 2) == ESMPI_REC_F_PLAIN;
+	    esmpi_get_be16(rec + 2) == ESMPI_REC_F_PLAIN;
 }
 
 int
@@ -153,7 +134,7 @@ esmpi_plain_take(const uint8_t *rec, size_t reclen, int suite, uint8_t *out,
 		return ESMPI_ERR_VERSION;
 	if (rec[1] != suite)
 		return ESMPI_ERR_AUTH;
-	n = get_be(rec + 16, 8);
+	n = esmpi_get_be64(rec + 16);
 	if (reclen < ESMPI_REC_OVERHEAD || n != reclen - ESMPI_REC_OVERHEAD)
 		return ESMPI_ERR_PROTOCOL;
 	if (n > cap)

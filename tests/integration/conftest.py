@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import esmpi_it as it
+import nshosts
 
 JOURNAL_DIR = Path("/run/systemd/journal")
 JOURNAL_SOCKET = JOURNAL_DIR / "socket"
@@ -60,6 +61,35 @@ def daemons(workdir):
 
 
 POLICY_ROOT = it.POLICY_ROOT
+
+
+@pytest.fixture
+def ns_hosts(workdir):
+    """Factory: ns_hosts(n=2, router=False) sets up namespace hosts
+    (nshosts.Hosts) in workdir; teardown, whatever happened, ends what runs
+    in them and removes them."""
+    made = []
+
+    def make(n=2, router=False):
+        h = nshosts.Hosts(workdir, n=n, router=router)
+        made.append(h)
+        return h.setup()
+
+    yield make
+    for h in reversed(made):
+        h.teardown()
+
+
+@pytest.fixture
+def tri(ns_hosts, workdir):
+    """The network adversary set-up: hosts A - R - B with the tamper bridge
+    to start in R (tri.bridge()), a daemon per host under one CA, and
+    pingpong as the default program (tri.prog)."""
+    nshosts.need("ethtool", "mpirun")
+    h = ns_hosts(router=True)
+    h.start_daemons()
+    h.prog = nshosts.example(workdir, "pingpong")
+    return h
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ LAMMPS (`lmp`, package lammps) and the HPC Challenge (`hpcc`, package hpcc).
 - shared memory, 2 and 4 ranks: same results as the plain run (LAMMPS
   thermo output identical; hpcc validation passes and every result that is
   not a time or a rate is equal);
-- across the two namespace hosts of test_netns.py: same results, and the
+- across two namespace hosts (nshosts.py): same results, and the
   wire shows no plaintext (LAMMPS: rank 0 broadcasts each input line, so a
   marker in the input crosses in clear without esmpi; hpcc moves random
   doubles, so the check is that the payload is incompressible as for
@@ -21,7 +21,7 @@ import zlib
 import pytest
 
 import esmpi_it as it
-import test_netns as ns
+import nshosts
 
 LMP = shutil.which("lmp")
 HPCC = shutil.which("hpcc")
@@ -163,24 +163,6 @@ def tcp_payload(pcapng, limit=8 << 20, skip=0):
     return bytes(out)
 
 
-class HeadCapture(ns.Capture):
-    """test_netns's capture, keeping only the first 256 bytes of each
-    packet: hpcc moves hundreds of megabytes, and a sample of every
-    segment's payload is what the compressibility check needs."""
-
-    def __init__(self, pair, path):
-        self.path = path
-        self.p = subprocess.Popen(
-            ["ip", "netns", "exec", pair.b, "tshark", "-i", pair.vb,
-             "-s", "256", "-f", "tcp", "-w", str(path), "-q"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, start_new_session=True)
-        buf = b""
-        while b"Capturing on" not in buf:
-            assert self.p.poll() is None, f"tshark exited: {buf!r}"
-            buf += os.read(self.p.stderr.fileno(), 4096)
-
-
 def compressibility(data):
     return len(zlib.compress(data, 6)) / max(len(data), 1)
 
@@ -245,52 +227,24 @@ def test_hpcc_shm(daemons, workdir, np, p, q):
 # --------------------------------------------------------- two namespace hosts
 
 @pytest.fixture
-def hosts():
-    pair = ns.NsPair()
-    try:
-        pair.setup()
-        yield pair
-    finally:
-        pair.teardown()
-
-
-def cluster(workdir, pair):
-    ca = workdir / "ca"
-    ns.sh(it.ESMPICTL, "ca", "init", "--dir", ca)
-    ds = []
-    for name, netns in (("A", pair.a), ("B", pair.b)):
-        ns.sh(it.ESMPICTL, "node", "enroll", "--ca", ca, "--name",
-              f"host{name}", "--out", workdir / f"state-{name}")
-        ds.append(ns.NsDaemon(workdir, f"host{name}", netns,
-                              state_dir=workdir / f"state-{name}"))
-    return ds
-
-
-@pytest.fixture
-def two_hosts(hosts, workdir):
+def two_hosts(ns_hosts):
     """Daemons on both namespace hosts (one CA) and the rsh agent."""
-    if not shutil.which("tshark"):
-        pytest.fail("tshark not found", pytrace=False)
-    da, db = cluster(workdir, hosts)
-    try:
-        da.start()
-        db.start()
-        yield da, db, ns.write_agent(workdir, hosts, db.sock)
-    finally:
-        da.cleanup()
-        db.cleanup()
+    nshosts.need("tshark")
+    hosts = ns_hosts()
+    hosts.start_daemons()
+    return hosts
 
 
-def test_lammps_across_hosts(hosts, two_hosts, workdir):
-    da, db, agent = two_hosts
+def test_lammps_across_hosts(two_hosts, workdir):
+    hosts = two_hosts
+    da, db = hosts.daemons
     inp = write_lj(workdir)
     res = {}
     for name, preload in (("plain", False), ("enc", True)):
         log = workdir / f"{name}.log"
-        (rc, o, e), pcap = ns.captured_run(
-            hosts, workdir, name, agent,
-            [LMP, "-in", inp, "-log", log, "-screen", "none"],
-            da.sock, preload=preload, timeout=APP_TIMEOUT)
+        (rc, o, e), pcap = hosts.captured_run(
+            name, [LMP, "-in", inp, "-log", log, "-screen", "none"],
+            preload=preload, timeout=APP_TIMEOUT)
         assert rc == 0, f"lmp {name} ({rc}):\n{o}\n{e}"
         res[name] = (thermo(log.read_text()), pcap.count(MARKER.encode()))
     assert res["plain"][1] >= 1, "marker not seen in the plain run"
@@ -300,22 +254,22 @@ def test_lammps_across_hosts(hosts, two_hosts, workdir):
     assert da.wait_audit("session_open") and db.wait_audit("session_open")
 
 
-def test_hpcc_across_hosts(hosts, two_hosts, workdir):
-    da, db, agent = two_hosts
+def test_hpcc_across_hosts(two_hosts, workdir):
+    hosts = two_hosts
+    da, db = hosts.daemons
     write_hpccinf(workdir, 1, 2)
     out = workdir / "hpccoutf.txt"
     res = {}
     for name, preload in (("plain", False), ("enc", True)):
         if out.exists():
             out.unlink()
-        # hpcc reads hpccinf.txt from, and writes into, its cwd.
-        cap = HeadCapture(hosts, workdir / f"{name}.pcap")
-        try:
-            rc, o, e = ns.mpirun(
-                hosts, agent, ["sh", "-c", f"cd {workdir} && exec {HPCC}"],
-                da.sock, preload=preload, timeout=APP_TIMEOUT)
-        finally:
-            cap.stop()
+        # hpcc reads hpccinf.txt from, and writes into, its cwd. hpcc
+        # moves hundreds of megabytes: the first 256 bytes of every
+        # packet are the sample the compressibility check needs.
+        with hosts.capture(workdir / f"{name}.pcap", snaplen=256):
+            rc, o, e = hosts.run(
+                ["sh", "-c", f"cd {workdir} && exec {HPCC}"],
+                preload=preload, timeout=APP_TIMEOUT)
         assert rc == 0, f"hpcc {name} ({rc}):\n{o}\n{e}"
         # Segment heads carry Open MPI's and esmpi's headers (which
         # compress): judge the bytes after them.

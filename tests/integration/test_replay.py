@@ -14,8 +14,8 @@ TCP checksum fixed and lengths unchanged.
 import re
 
 import esmpi_it as it
-from test_tamper import (BTL_PORT_MIN, BTL_PORT_RANGE, build, report,
-                         tri)  # noqa: F401 (tri is a fixture)
+from nshosts import BTL_PORT_MIN, BTL_PORT_RANGE, build
+from nshosts import adversary_job as job, report
 
 SEQMSGS = it.REPO / "tests" / "integration" / "seqmsgs.c"
 UNIT = ["--unit-len", "256",
@@ -32,7 +32,7 @@ REPLAY = re.compile(
 def run(tri, name, preload, *args):
     prog = build(tri.work, SEQMSGS, "seqmsgs")
     bridge = tri.bridge(name, *UNIT, *args)
-    rc, out, err = tri.mpirun(preload=preload, prog=prog)
+    rc, out, err = job(tri, preload=preload, prog=prog)
     bridge.stop()
     why = report(tri, bridge, rc, out, err)
     assert rc is not None, f"job hung:\n{why}"
@@ -47,13 +47,13 @@ def check_refused(tri, out, err, why, recv):
         f", buffer wiped" in out, why
     m = REPLAY.search(err)
     assert m, f"no esmpi replay message:\n{why}"
-    evs = tri.db.wait_audit(
+    evs = tri.b.daemon.wait_audit(
         "replay_detected", timeout=5,
         pred=lambda e: (e.get("ESMPI_PEER") == "0" and
                         e.get("ESMPI_TAG") == "7" and
                         e.get("ESMPI_COMM") == m.group(1)))
     assert evs[0].get("ESMPI_RANK") == "1", evs
-    assert not tri.db.audit("integrity_failure"), why
+    assert not tri.b.daemon.audit("integrity_failure"), why
 
 
 def test_plain_mpi_delivers_replayed_message(tri):

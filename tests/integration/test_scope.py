@@ -10,14 +10,13 @@ hosts with two ranks each, a capture of the link between them.
 """
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
 import esmpi_it as it
 import mpi_helpers as mh
-import test_netns as ns
+import nshosts
 
 POLICY_INTER = it.POLICY_ROOT + "  scope: inter-node\n"
 # Only tags 100-199 of any communicator stay plain on one node.
@@ -111,101 +110,40 @@ def test_rule_scope_only_its_tags(daemons, workdir):
 
 # ------------------------------------------------- two hosts, two ranks each
 
-@pytest.fixture
-def hosts():
-    pair = ns.NsPair()
-    try:
-        pair.setup()
-        yield pair
-    finally:
-        pair.teardown()
-
-
-def write_agent(workdir, pair, sock_b):
-    """As test_netns.write_agent, but each host also gets its own UTS
-    namespace and host name: Open MPI names its shared-memory segments
-    after the host name, so two "hosts" called alike would share them."""
-    agent = workdir / "agent"
-    agent.write_text(
-        "#!/bin/sh\n"
-        "case $1 in\n"
-        f"{ns.IP_A}) ns={pair.a}; h=hostA ;;\n"
-        f"{ns.IP_B}) ns={pair.b}; h=hostB; export ESMPI_SOCKET={sock_b} ;;\n"
-        '*) echo "agent: unknown host $1" >&2; exit 1 ;;\n'
-        "esac\n"
-        "shift\n"
-        'exec ip netns exec "$ns" unshare --uts sh -c "hostname $h; $*"\n')
-    os.chmod(agent, 0o755)
-    return agent
-
-
-def job(pair, agent, sock_a, prog, preload, capture_dir, name):
+def test_inter_node_across_hosts(ns_hosts, workdir):
     """4 ranks: 0 and 1 on host A, 2 and 3 on host B; shared memory inside
-    a host, TCP between hosts."""
-    cmd = [agent, ns.IP_A, "mpirun", "--allow-run-as-root",
-           "--mca", "plm_rsh_agent", agent,
-           "--host", f"{ns.IP_A}:2,{ns.IP_B}:2", "-np", "4",
-           "--bind-to", "none", "--mca", "btl", "vader,tcp,self",
-           "--mca", "btl_tcp_if_include", ns.NET,
-           "--mca", "oob_tcp_if_include", ns.NET]
-    if preload:
-        cmd += ["-x", f"LD_PRELOAD={mh.LIBESMPI}", "-x", "ESMPI_STATS=1"]
-    cmd.append(prog)
-    env = dict(os.environ, ESMPI_SOCKET=str(sock_a))
-    env.pop("LD_PRELOAD", None)
-    cap = ns.Capture(pair, capture_dir / f"{name}.pcap")
-    try:
-        r = subprocess.run([str(c) for c in cmd], env=env,
-                           capture_output=True, text=True,
-                           timeout=ns.JOB_TIMEOUT, stdin=subprocess.DEVNULL)
-    finally:
-        pcap = cap.stop()
-    assert r.returncode == 0, f"{name}:\n{r.stdout}\n{r.stderr}"
-    return r, pcap
-
-
-def test_inter_node_across_hosts(hosts, workdir):
-    if not shutil.which("tshark"):
-        pytest.fail("tshark not found", pytrace=False)
+    a host (each host its own host name, see nshosts), TCP between."""
+    nshosts.need("tshark")
     pol = workdir / "inter.yaml"
     pol.write_text(POLICY_INTER)
-    ca = workdir / "ca"
-    ns.sh(it.ESMPICTL, "ca", "init", "--dir", ca)
-    ds = []
-    for name, netns in (("A", hosts.a), ("B", hosts.b)):
-        ns.sh(it.ESMPICTL, "node", "enroll", "--ca", ca, "--name",
-              f"host{name}", "--out", workdir / f"state-{name}")
-        ds.append(ns.NsDaemon(workdir, f"host{name}", netns, policy=pol,
-                              state_dir=workdir / f"state-{name}"))
-    da, db = ds
-    try:
-        da.start()
-        db.start()
-        agent = write_agent(workdir, hosts, db.sock)
-        ring = ns.ring_binary(workdir)
-        plain, plain_pcap = job(hosts, agent, da.sock, ring, False,
-                                workdir, "plain")
-        assert plain_pcap.count(ns.MARKER) >= 1, "marker not on the wire"
-        enc, enc_pcap = job(hosts, agent, da.sock, ring, True, workdir,
-                            "enc")
-        assert enc.stdout == plain.stdout
-        assert len(enc_pcap) > 4000
-        assert enc_pcap.count(ns.MARKER) == 0
-        s = stats(enc.stderr)
-        assert sorted(s) == [0, 1, 2, 3], enc.stderr
-        for rank, (sealed, local, nplain, peers) in s.items():
-            # One same-node peer each; nothing to it sealed.
-            assert peers == 1 and local == 0, s
-        # The ring's same-host hops (0->1, 2->3) went plain, the
-        # inter-host ones (1->2, 3->0) sealed.
-        assert s[0][2] > 0 and s[2][2] > 0, s
-        assert s[1][0] > 1 and s[3][0] > 1, s
-        for d in (da, db):
-            opens = d.wait_audit("session_open", count=2)
-            assert {e["ESMPI_SCOPE"] for e in opens} == {"inter-node"}
-    finally:
-        da.cleanup()
-        db.cleanup()
+    hosts = ns_hosts()
+    da, db = hosts.start_daemons(policy=pol)
+    ring = nshosts.example(workdir, "ring")
+    runs = {}
+    for name, preload in (("plain", False), ("enc", True)):
+        (rc, out, err), pcap = hosts.captured_run(
+            name, ring, per_host=2, preload=preload,
+            x=["ESMPI_STATS=1"] if preload else [])
+        assert rc == 0, f"{name}:\n{out}\n{err}"
+        runs[name] = (out, err, pcap)
+    plain_out, _, plain_pcap = runs["plain"]
+    enc_out, enc_err, enc_pcap = runs["enc"]
+    assert plain_pcap.count(nshosts.MARKER) >= 1, "marker not on the wire"
+    assert enc_out == plain_out
+    assert len(enc_pcap) > 4000
+    assert enc_pcap.count(nshosts.MARKER) == 0
+    s = stats(enc_err)
+    assert sorted(s) == [0, 1, 2, 3], enc_err
+    for rank, (sealed, local, nplain, peers) in s.items():
+        # One same-node peer each; nothing to it sealed.
+        assert peers == 1 and local == 0, s
+    # The ring's same-host hops (0->1, 2->3) went plain, the
+    # inter-host ones (1->2, 3->0) sealed.
+    assert s[0][2] > 0 and s[2][2] > 0, s
+    assert s[1][0] > 1 and s[3][0] > 1, s
+    for d in (da, db):
+        opens = d.wait_audit("session_open", count=2)
+        assert {e["ESMPI_SCOPE"] for e in opens} == {"inter-node"}
 
 
 def test_plain_refused_where_policy_seals(daemons, workdir):

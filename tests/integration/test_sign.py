@@ -158,7 +158,8 @@ def test_uncertified_key_harmless_without_sign_rule(daemons, write_policy,
 
 # ------------------------------------------------- on the wire, two hosts
 
-from test_tamper import tri, report, BTL_PORT_MIN, BTL_PORT_RANGE  # noqa: E402,F401
+from nshosts import BTL_PORT_MIN, BTL_PORT_RANGE  # noqa: E402
+from nshosts import adversary_job as job, report  # noqa: E402
 
 
 def test_flipped_signature_byte_between_hosts(tri):
@@ -168,7 +169,7 @@ def test_flipped_signature_byte_between_hosts(tri):
     pol = tri.work / "sign.yaml"
     pol.write_text(POLICY_SIGN_ALL)
     os.chmod(pol, 0o644)
-    for d in (tri.da, tri.db):
+    for d in tri.daemons:
         r = d.ctl("policy", "load", str(pol))
         assert r.returncode == 0, r.stderr
     bridge = tri.bridge(
@@ -176,7 +177,7 @@ def test_flipped_signature_byte_between_hosts(tri):
         "--tamper-port-max", str(BTL_PORT_MIN + BTL_PORT_RANGE - 1),
         "--min-payload", "1000", "--max-payload", "1300",
         "--offset", "10", "--from-end", "--every", "1")
-    rc, out, err = tri.mpirun(preload=True)
+    rc, out, err = job(tri, preload=True)
     bridge.stop()
     why = report(tri, bridge, rc, out, err)
     assert bridge.rewrites(), f"the bridge rewrote nothing:\n{why}"
@@ -185,7 +186,7 @@ def test_flipped_signature_byte_between_hosts(tri):
     assert m, f"no 'signature invalid' refusal:\n{why}"
     src, src_w, dst, dst_w, comm, tag, reason = m.groups()
     assert "check failed" not in err and "pingpong: OK" not in out, why
-    receiver = tri.da if dst_w == "0" else tri.db
+    receiver = tri.a.daemon if dst_w == "0" else tri.b.daemon
     ev = receiver.wait_audit(
         "signature_invalid", timeout=5,
         pred=lambda e: e.get("ESMPI_PEER") == src_w and
