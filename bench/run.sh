@@ -8,7 +8,9 @@
 # daemon and policy bench/bench-sign-policy.yaml) into bench/out/sign.csv.
 # --coll also runs the collective benchmark (esmpi_coll_bench) at 2 and 4
 # ranks: bench/out/coll.csv and coll.png.
-# Usage: bench/run.sh [--quick] [--tcp] [--init] [--sign] [--coll]   (as root, after scripts/build.sh)
+# --instr counts executed instructions per small message (valgrind):
+# plain, esmpi and one seal + one open, into bench/out/instr.csv.
+# Usage: bench/run.sh [--quick] [--tcp] [--init] [--sign] [--coll] [--instr]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -18,6 +20,7 @@ tcp=0
 init=0
 sign=0
 coll=0
+instr=0
 for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
@@ -25,7 +28,8 @@ for a in "$@"; do
 	--init) init=1 ;;
 	--sign) sign=1 ;;
 	--coll) coll=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--init] [--sign] [--coll]" >&2; exit 2 ;;
+	--instr) instr=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--init] [--sign] [--coll] [--instr]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -43,6 +47,30 @@ if [ "$sign" -eq 1 ]; then
 	"$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_sign_bench" $quick \
 		--csv "$out/sign.csv"
 	echo "csv: $out/sign.csv"
+	exit 0
+fi
+if [ "$instr" -eq 1 ]; then
+	command -v valgrind >/dev/null || { echo "bench: --instr needs valgrind" >&2; exit 2; }
+	# Instructions of N2 minus N1 messages, over N2 - N1: start-up cancels.
+	count() {	# mode bytes iters
+		"$b/libclient/esmpirun" -np 1 valgrind --tool=callgrind \
+			--callgrind-out-file="$dir/cg" "$b/bench/esmpi_msg_cost" "$@" \
+			>/dev/null 2>&1
+		awk '/^(summary|totals):/ { print $2; exit }' "$dir/cg"
+	}
+	echo "bytes,plain_instr,esmpi_instr,seal_open_instr,overhead_over_seal_open" >"$out/instr.csv"
+	printf '%8s %12s %12s %12s %8s\n' bytes plain esmpi seal+open ovh/so
+	for n in 1 64 256; do	# blocking send to self: eager sizes only
+		for m in plain esmpi aead; do
+			a=$(count $m $n 2000)
+			z=$(count $m $n 12000)
+			eval "i_$m=\$(( (z - a) / 10000 ))"
+		done
+		r=$(awk "BEGIN { printf \"%.2f\", ($i_esmpi - $i_plain) / $i_aead }")
+		printf '%8d %12d %12d %12d %8s\n' "$n" "$i_plain" "$i_esmpi" "$i_aead" "$r"
+		echo "$n,$i_plain,$i_esmpi,$i_aead,$r" >>"$out/instr.csv"
+	done
+	echo "csv: $out/instr.csv"
 	exit 0
 fi
 csv=$out/results.csv
