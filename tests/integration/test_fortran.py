@@ -9,6 +9,7 @@ Fortran as from C, or run and audited when the policy allows."""
 import pytest
 
 import mpi_helpers as mh
+import nshosts
 from test_wire import capture, stop
 
 BINDINGS = {"fortran_mpifh": "mpif.h", "fortran_mpi": "use mpi",
@@ -89,6 +90,28 @@ def test_marker_on_wire_only_without_esmpi(daemons, workdir, monkeypatch,
     assert plain.count(MARKER) >= 2, "capture saw no plaintext traffic"
     assert len(enc) > 4000, "capture saw no encrypted traffic"
     assert enc.count(MARKER) == 0
+
+
+def test_across_namespace_hosts(ns_hosts):
+    """Each binding's program with one rank on each of two namespace hosts
+    (own esmpid each, one CA): same output, its marker on the link only
+    without esmpi."""
+    nshosts.need("tshark")
+    hosts = ns_hosts()
+    hosts.start_daemons()
+    for name, binding in BINDINGS.items():
+        prog = mh.example(name)
+        (rc, plain_out, err), plain = hosts.captured_run(
+            f"{name}-plain", prog, preload=False)
+        assert rc == 0, f"{name} plain ({rc}):\n{plain_out}\n{err}"
+        (rc, enc_out, err), enc = hosts.captured_run(
+            f"{name}-enc", prog, preload=True)
+        assert rc == 0, f"{name} esmpi ({rc}):\n{enc_out}\n{err}" \
+            f"{hosts.logs()}"
+        assert plain_out == enc_out == expected(binding, 2)
+        assert plain.count(MARKER) >= 2, f"{name}: no plaintext seen"
+        assert len(enc) > 4000, f"{name}: no encrypted traffic seen"
+        assert enc.count(MARKER) == 0, f"{name}: marker on the link"
 
 
 @pytest.mark.parametrize("name", list(DENIED))
