@@ -13,7 +13,7 @@ libsystemd-dev systemd
 openmpi-bin libopenmpi-dev gfortran
 python3 python3-pytest python3-yaml
 iproute2 tshark ethtool util-linux procps
-netpipe-openmpi python3-mpi4py gnuplot-nox
+netpipe-openmpi python3-mpi4py gnuplot-nox valgrind
 lammps hpcc
 clang libclang-rt-14-dev
 $*"
