@@ -8,7 +8,8 @@
  * user-defined non-commutative operation (2x2 matrix product) so rank
  * order matters; a split communicator; Alltoallw with mixed types;
  * neighbourhood collectives on a periodic ring, a 2-D grid with edges
- * and a dist-graph multigraph; an intercommunicator (MPI_ROOT roots);
+ * and a dist-graph multigraph; an intercommunicator (MPI_ROOT roots,
+ * Reduce_scatter(_block) with a sum and the matrix product);
  * 4 MiB per rank for Bcast, Allreduce and Reduce_scatter_block. Then
  * all of it again through the nonblocking forms (Ibcast, ...), each
  * completed by another Wait/Test call (Waitall mixing point-to-point),
@@ -1165,6 +1166,55 @@ test_neighbor(void)
 }
 
 /*
+ * Reduce_scatter(_block) on the intercommunicator: the other group's
+ * vectors (the same element count in both groups) reduced in its rank
+ * order, scattered over this group; a sum, then the matrix product over
+ * uneven counts. MPI_IN_PLACE is not allowed on an intercommunicator.
+ */
+static void
+intercomm_reduce_scatter(MPI_Comm inter, int low, int lr, int ln, int rn)
+{
+	/* The other group's first world rank; 7 matrices in all. */
+	int base = low ? size / 2 : 0, k = 5, bc = rn * k, t = 7, at = 0;
+	int *sb = ints((size_t)ln * bc, 0), *rb = ints((size_t)bc, UNSET);
+	int *cnt = ints((size_t)ln, 2), e[4], i, *ms, *mr;
+
+	for (i = 0; i < ln * bc; i++)
+		sb[i] = val(rank, i, 215);
+	MPI_OK(COLL(Reduce_scatter_block, Ireduce_scatter_block, sb, rb, bc,
+	    MPI_INT, MPI_SUM, inter));
+	for (i = 0; i < bc; i++)
+		if (rb[i] != sum_expect(base, base + rn - 1,
+		    (long)lr * bc + i, 215)) {
+			CHECK(0, "intercomm reduce_scatter_block: element %d",
+			    i);
+			break;
+		}
+	absorb(rb, (size_t)bc * sizeof(int));
+	cnt[0] = t - (ln - 1) * 2;
+	for (i = 0; i < lr; i++)
+		at += cnt[i];
+	ms = mat_buf(t, rank, 216);
+	mr = ints((size_t)cnt[lr] * 4, UNSET);
+	MPI_OK(COLL(Reduce_scatter, Ireduce_scatter, ms, mr, cnt, mat, matmul,
+	    inter));
+	for (i = 0; i < cnt[lr]; i++) {
+		mat_expect(base, base + rn - 1, at + i, 216, e);
+		if (memcmp(e, mr + 4 * i, sizeof(e)) != 0) {
+			CHECK(0, "intercomm reduce_scatter matmul: matrix %d",
+			    at + i);
+			break;
+		}
+	}
+	absorb(mr, (size_t)cnt[lr] * 4 * sizeof(int));
+	free(sb);
+	free(rb);
+	free(cnt);
+	free(ms);
+	free(mr);
+}
+
+/*
  * An intercommunicator between the lower and upper half of the ranks:
  * rooted collectives with MPI_ROOT / MPI_PROC_NULL, and the all-to-all
  * ones (each group receives the other group's data).
@@ -1231,6 +1281,7 @@ test_intercomm(void)
 	if (low)
 		int_check("intercomm scatter", b, m, lr, 214);
 	absorb(b, (size_t)m * sizeof(int));
+	intercomm_reduce_scatter(inter, low, lr, ln, rn);
 	MPI_OK(MPI_Barrier(inter));
 	free(b);
 	free(g);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Collectives on intracommunicators, blocking and nonblocking
+ * Collectives on intra- and intercommunicators, blocking and nonblocking
  * (DESIGN.md §5).
  *
  * Every collective is one plan (struct esmpi_coll): the blocks this rank
@@ -35,8 +35,9 @@
  * Intercommunicators: the same plans with blocks indexed by remote rank
  * and no own slot (a rank's data goes to the other group only); roots
  * are MPI_ROOT / MPI_PROC_NULL in the root's group. Reduce_scatter(_block)
- * on an intercommunicator takes the unprotected-call path (policy
- * decides); Scan and Exscan are not defined there.
+ * there is the Allreduce plan (every rank receives the other group's
+ * whole vectors) combining only this rank's slice of them; Scan and
+ * Exscan are not defined there.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -333,6 +334,9 @@ struct esmpi_coll {
 	const void *own;
 	void *out;
 	int count, lo, hi;
+	/* Intercommunicator Reduce_scatter: out is elements [skip, skip +
+	 * part) of the result only (sliced). */
+	int sliced, skip, part;
 	MPI_Datatype dt;
 	MPI_Op op;
 	MPI_Datatype *held;		/* nonblocking: our duplicates */
@@ -548,14 +552,17 @@ combine(struct esmpi_coll *o)
 	uint32_t dst = o->all ? ESMPI_REC_DST_ALL : c->my_world;
 	int i, rc = MPI_SUCCESS, count = o->count, hi = o->hi, direct;
 	MPI_Datatype dt = o->dt;
-	MPI_Aint lo, end;
+	/* The elements combined: all, or the slice out gets. */
+	int n = o->sliced ? o->part : count;
+	MPI_Aint lo, end, at = o->sliced ? o->skip * extent_of(dt) : 0;
 	void *into;
 
 	if (hi < o->lo)
 		return MPI_SUCCESS;
-	/* Accumulate in out itself unless own must stay intact there. */
+	/* Accumulate in out itself unless own must stay intact there (or
+	 * out holds only a slice of what a record opens to). */
 	span_of(count, dt, &lo, &end);
-	direct = o->own == NULL ||
+	direct = o->sliced ? 0 : o->own == NULL ||
 	    (const char *)o->own + end <= (char *)o->out + lo ||
 	    (char *)o->out + end <= (const char *)o->own + lo ||
 	    (o->own == o->out && o->me == hi);
@@ -573,11 +580,12 @@ combine(struct esmpi_coll *o)
 		else if (i == hi)
 			rc = local_copy(c, o->own, count, dt, into, count, dt);
 		if (rc == MPI_SUCCESS && i != hi)
-			rc = PMPI_Reduce_local(i == o->me ? o->own : tmp.p,
-			    acc.p, count, dt, o->op);
+			rc = PMPI_Reduce_local(i == o->me ? o->own :
+			    (char *)tmp.p + at, (char *)acc.p + at, n, dt,
+			    o->op);
 	}
 	if (rc == MPI_SUCCESS && !direct)
-		rc = local_copy(c, acc.p, count, dt, o->out, count, dt);
+		rc = local_copy(c, (char *)acc.p + at, n, dt, o->out, n, dt);
 	goto out;
 nomem:
 	rc = nomem(c, o->fn);
@@ -1084,6 +1092,44 @@ split_counts(int n, int count, int even, int **displs)
 	return a;
 }
 
+/*
+ * Intercommunicator Reduce_scatter(_block): each group's vectors (count
+ * = the sum of this group's counts, the same in both groups) are
+ * reduced, in remote rank order, and scattered over the other group.
+ * The Allreduce plan moves them: every rank receives the other group's
+ * whole vectors, opens each and combines only its own slice. No own
+ * contribution, so no MPI_IN_PLACE (MPI does not allow it there).
+ */
+static int
+reduce_scatter_inter(struct esmpi_comm *c, const char *fn, uint64_t seq,
+    const void *sendbuf, void *recvbuf, const int *counts, int blockcount,
+    MPI_Datatype dt, MPI_Op op, MPI_Request *req)
+{
+	struct esmpi_coll *o;
+	long long total = 0, skip = 0;
+	int i;
+
+	if (sendbuf == MPI_IN_PLACE)
+		return esmpi_fail(c->comm, MPI_ERR_BUFFER, "%s: MPI_IN_PLACE "
+		    "on an intercommunicator", fn);
+	for (i = 0; i < c->size; i++) {
+		if (i == c->rank)
+			skip = total;
+		total += counts != NULL ? counts[i] : blockcount;
+	}
+	if (total > INT_MAX)
+		return esmpi_fail(c->comm, MPI_ERR_COUNT, "%s: counts add up "
+		    "to more than INT_MAX elements", fn);
+	PLAN(o, MV_ALLGATHER, 0);
+	o->all = 1;
+	reduction(o, NULL, recvbuf, (int)total, dt, op, o->n - 1);
+	o->sliced = 1;
+	o->skip = (int)skip;
+	o->part = counts != NULL ? counts[c->rank] : blockcount;
+	one(&o->sb[0], sendbuf, (int)total, dt);
+	return run(o, req);
+}
+
 static int
 reduce_scatter(const char *fn, const char *inter_fn, const void *sendbuf,
     void *recvbuf, const int *counts, int blockcount, MPI_Datatype dt,
@@ -1094,10 +1140,13 @@ reduce_scatter(const char *fn, const char *inter_fn, const void *sendbuf,
 	const void *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
 	int *bc = NULL, rc;
 
-	PROLOGUE_INTRA(comm, counts != NULL ? BOTH(Ireduce_scatter,
+	PROLOGUE(comm, counts != NULL ? BOTH(Ireduce_scatter,
 	    Reduce_scatter, req, sendbuf, recvbuf, counts, dt, op, comm) :
 	    BOTH(Ireduce_scatter_block, Reduce_scatter_block, req, sendbuf,
 	    recvbuf, blockcount, dt, op, comm));
+	if (c->is_inter)
+		return reduce_scatter_inter(c, fn, seq, sendbuf, recvbuf,
+		    counts, blockcount, dt, op, req);
 	if (counts == NULL &&
 	    (counts = bc = split_counts(c->size, blockcount, 0, NULL)) == NULL)
 		return nomem(c, fn);

@@ -180,7 +180,7 @@ def test_unprotected_collective_refused(daemon):
     job = mh.mpirun(mh.example("collective_probe"), 2, socket=daemon.sock,
                     timeout=30)
     assert_no_result("collective_probe", job)
-    refused = "MPI_Reduce_scatter_block (intercommunicator) refused"
+    refused = "MPIX_Reduce_scatter_block_init refused"
     assert refused in job.stderr, job.describe()
     daemon.wait_audit("unprotected_call",
                       pred=lambda e: refused in e["MESSAGE"])
@@ -197,5 +197,5 @@ def test_unprotected_collective_allowed_by_policy(daemons, write_policy):
         "collective_probe: 2 ranks, sum of ranks 1\n"
     assert "refused" not in job.stderr, job.describe()
     d.wait_audit("unprotected_call",
-                 pred=lambda e: "MPI_Reduce_scatter_block (intercommunicator)"
+                 pred=lambda e: "MPIX_Reduce_scatter_block_init"
                  " allowed" in e["MESSAGE"])
