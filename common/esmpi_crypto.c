@@ -218,11 +218,12 @@ aead_update(EVP_CIPHER_CTX *ctx, int enc, uint8_t *out, const uint8_t *in,
 static int
 aead_tag(EVP_CIPHER_CTX *ctx, int set, uint8_t tag[ESMPI_AEAD_TAG_LEN])
 {
-	OSSL_PARAM p[2];
+	OSSL_PARAM p[2] = {
+		OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
+		    ESMPI_AEAD_TAG_LEN),
+		OSSL_PARAM_END
+	};
 
-	p[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
-	    tag, ESMPI_AEAD_TAG_LEN);
-	p[1] = OSSL_PARAM_construct_end();
 	return set ? EVP_CIPHER_CTX_set_params(ctx, p) :
 	    EVP_CIPHER_CTX_get_params(ctx, p);
 }
@@ -239,13 +240,14 @@ static int
 aead_nonce(const struct esmpi_aead *a, EVP_CIPHER_CTX *ctx, int enc,
     const uint8_t nonce[ESMPI_AEAD_NONCE_LEN])
 {
-	OSSL_PARAM p[2];
+	OSSL_PARAM p[2] = {
+		OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED,
+		    (void *)nonce, (size_t)-1),
+		OSSL_PARAM_END
+	};
 
 	if (a->suite == ESMPI_SUITE_CHACHA20_POLY1305)
 		return EVP_CipherInit_ex2(ctx, NULL, NULL, nonce, enc, NULL);
-	p[0] = OSSL_PARAM_construct_octet_string(
-	    OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, (void *)nonce, (size_t)-1);
-	p[1] = OSSL_PARAM_construct_end();
 	return EVP_CIPHER_CTX_set_params(ctx, p);
 }
 

@@ -196,25 +196,35 @@ open_body(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
 }
 
 int
+esmpi_rec_open_hdr(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
+    const uint8_t *rec, const struct esmpi_rec_hdr *h, void *pt,
+    size_t ptcap)
+{
+	const uint8_t *ct = rec + ESMPI_REC_HDR_LEN;
+	int r = open_body(k, a, rec, h, ct, ct + h->length, pt, ptcap);
+
+	/* Never leave unauthenticated bytes behind, whatever failed. */
+	if (r != 0 && pt != NULL)
+		esmpi_memzero(pt, ptcap);
+	return r;
+}
+
+int
 esmpi_rec_open(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
     const uint8_t *rec, size_t reclen, void *pt, size_t ptcap,
     struct esmpi_rec_hdr *h_out)
 {
 	struct esmpi_rec_hdr h;
-	const uint8_t *ct;
 	int r;
 
-	if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
-		goto out;
-	ct = rec + ESMPI_REC_HDR_LEN;
-	if ((r = open_body(k, a, rec, &h, ct, ct + h.length, pt, ptcap)) != 0)
-		goto out;
-	if (h_out != NULL)
+	if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0) {
+		if (pt != NULL)
+			esmpi_memzero(pt, ptcap);
+		return r;
+	}
+	if ((r = esmpi_rec_open_hdr(k, a, rec, &h, pt, ptcap)) == 0 &&
+	    h_out != NULL)
 		*h_out = h;
-out:
-	/* Never leave unauthenticated bytes behind, whatever failed. */
-	if (r != 0 && pt != NULL)
-		esmpi_memzero(pt, ptcap);
 	return r;
 }
 

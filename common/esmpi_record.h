@@ -112,6 +112,12 @@ int esmpi_rec_open(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
     const uint8_t *rec, size_t reclen, void *pt, size_t ptcap,
     struct esmpi_rec_hdr *h_out) __attribute__((warn_unused_result));
 
+/* The same for a record whose header esmpi_rec_parse_hdr() already took
+ * into h (framing checked): no second parse on the per-message path. */
+int esmpi_rec_open_hdr(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
+    const uint8_t *rec, const struct esmpi_rec_hdr *h, void *pt,
+    size_t ptcap) __attribute__((warn_unused_result));
+
 /*
  * The same for a record received in three pieces: header, ctlen bytes of
  * ciphertext and the tag. pt may equal ct, so a message received straight

@@ -25,14 +25,15 @@
 /*
  * The last state each thread looked up, valid while no state was freed
  * since: a freed communicator's handle may come back for a new one.
- * Spares the attribute look-up on every message.
+ * Spares the attribute look-up on every message. Initial-exec: 24 bytes
+ * of static TLS, reached without a __tls_get_addr call.
  */
 static atomic_uint_fast64_t comm_gen = 1;
 static __thread struct {
 	MPI_Comm comm;
 	struct esmpi_comm *c;
 	uint64_t gen;
-} last_comm;
+} last_comm __attribute__((tls_model("initial-exec")));
 
 static void
 comm_state_free(struct esmpi_comm *c)
@@ -175,15 +176,12 @@ fail:
 	return r;
 }
 
-struct esmpi_comm *
-esmpi_comm_get(MPI_Comm comm)
+static struct esmpi_comm *
+comm_lookup(MPI_Comm comm, uint64_t gen)
 {
-	uint64_t gen = atomic_load(&comm_gen);
 	void *val = NULL;
 	int flag = 0;
 
-	if (last_comm.comm == comm && last_comm.gen == gen)
-		return last_comm.c;
 	if (comm == MPI_COMM_NULL ||
 	    PMPI_Comm_get_attr(comm, esmpi.keyval, &val, &flag) !=
 	    MPI_SUCCESS || !flag)
@@ -192,6 +190,16 @@ esmpi_comm_get(MPI_Comm comm)
 	last_comm.c = val;
 	last_comm.gen = gen;
 	return val;
+}
+
+struct esmpi_comm *
+esmpi_comm_get(MPI_Comm comm)
+{
+	uint64_t gen = atomic_load(&comm_gen);
+
+	if (last_comm.comm == comm && last_comm.gen == gen)
+		return last_comm.c;
+	return comm_lookup(comm, gen);
 }
 
 static uint64_t
@@ -287,7 +295,7 @@ esmpi_recv_ticket(void)
 	/* Threads may post in another order than they take tickets. */
 	if (esmpi.threads_multi)
 		return 0;
-	return atomic_fetch_add(&esmpi.recv_ticket, 1) + 1;
+	return esmpi_count(&esmpi.recv_ticket) + 1;
 }
 
 /* ---- communicator constructors ---- */

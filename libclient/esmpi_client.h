@@ -18,6 +18,35 @@
 #include "esmpi_policy.h"
 #include "esmpi_record.h"
 
+/*
+ * The byte count of a status, as MPI_Get_elements_x and
+ * MPI_Status_set_elements_x see it for MPI_BYTE. Open MPI keeps it in
+ * bytes in the public status (_ucount): the per-message path reads and
+ * writes it there instead of calling into the library twice.
+ */
+static inline size_t
+esmpi_status_bytes(const MPI_Status *st)
+{
+#if defined(OPEN_MPI) && OMPI_MAJOR_VERSION >= 3
+	return st->_ucount;
+#else
+	MPI_Count n = 0;
+
+	PMPI_Get_elements_x(st, MPI_BYTE, &n);
+	return (size_t)n;
+#endif
+}
+
+static inline void
+esmpi_status_set_bytes(MPI_Status *st, size_t n)
+{
+#if defined(OPEN_MPI) && OMPI_MAJOR_VERSION >= 3
+	st->_ucount = n;
+#else
+	PMPI_Status_set_elements_x(st, MPI_BYTE, (MPI_Count)n);
+#endif
+}
+
 #define ESMPI_EXPORT __attribute__((visibility("default")))
 #define ESMPI_NSUITES 4		/* suite ids 0..3 */
 #define ESMPI_DEFAULT_SOCKET "/run/esmpi/esmpid.sock"
@@ -120,6 +149,39 @@ struct esmpi_state {
 };
 
 extern struct esmpi_state esmpi;
+
+/*
+ * Below MPI_THREAD_MULTIPLE one thread at a time is inside MPI (the
+ * application orders them), and libesmpi runs no thread of its own: the
+ * per-message path then takes no lock and no locked instruction, as Open
+ * MPI does.
+ */
+static inline void
+esmpi_comm_lock(struct esmpi_comm *c)
+{
+	if (esmpi.threads_multi)
+		pthread_mutex_lock(&c->lock);
+}
+
+static inline void
+esmpi_comm_unlock(struct esmpi_comm *c)
+{
+	if (esmpi.threads_multi)
+		pthread_mutex_unlock(&c->lock);
+}
+
+/* v++, returning the old value. */
+static inline uint64_t
+esmpi_count(atomic_uint_fast64_t *v)
+{
+	uint64_t x;
+
+	if (esmpi.threads_multi)
+		return atomic_fetch_add(v, 1);
+	x = atomic_load_explicit(v, memory_order_relaxed);
+	atomic_store_explicit(v, x + 1, memory_order_relaxed);
+	return x;
+}
 
 /* What the closed-world table says of each MPI function (generated). */
 struct esmpi_fn_disposition {
@@ -276,9 +338,10 @@ void esmpi_f_ret(MPI_Fint *ierr, int rc);
 void esmpi_scope_set_node(const uint8_t *cert, size_t len);
 /* Collective over WORLD, after WORLD's keys: who is on our node. */
 int esmpi_scope_init(void);
-/* Whether a record between us and peer_world travels plain; c->lock. */
-int esmpi_scope_plain(const struct esmpi_comm *c, uint32_t peer_world,
-    int tag, uint64_t coll_seq);
+/* Whether a record between us and peer_world under the settings set
+ * (esmpi_comm_settings, c->lock held) travels plain. */
+int esmpi_scope_plain(const struct esmpi_pol_settings *set,
+    uint32_t peer_world, uint64_t coll_seq);
 void esmpi_plain_put(int suite, uint64_t seq, const void *pt, size_t n,
     uint8_t *out);
 int esmpi_plain_is(const uint8_t *rec, size_t reclen);

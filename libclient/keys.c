@@ -278,7 +278,8 @@ esmpi_key_commit(struct esmpi_keytry *t)
 	uint32_t i;
 
 	if (t->nsteps == 0) {
-		esmpi_key_drop(t);	/* a straggler's key: used once */
+		if (t->fresh != NULL)
+			esmpi_key_drop(t);	/* a straggler's key: used once */
 		return;
 	}
 	for (i = 0; i < t->nsteps; i++)

@@ -32,6 +32,7 @@ static const MPI_Datatype predefined[] = {
 #define NPREDEFINED (sizeof(predefined) / sizeof(predefined[0]))
 static int predefined_size[NPREDEFINED];
 static pthread_once_t predefined_once = PTHREAD_ONCE_INIT;
+static atomic_int predefined_ready;
 
 static void
 predefined_init(void)
@@ -42,6 +43,7 @@ predefined_init(void)
 		if (PMPI_Type_size(predefined[i], &predefined_size[i]) !=
 		    MPI_SUCCESS)
 			predefined_size[i] = -1;
+	atomic_store_explicit(&predefined_ready, 1, memory_order_release);
 }
 
 /* Size of a predefined, contiguous type, or -1. */
@@ -50,7 +52,8 @@ predefined_type_size(MPI_Datatype dt)
 {
 	size_t i;
 
-	pthread_once(&predefined_once, predefined_init);
+	if (!atomic_load_explicit(&predefined_ready, memory_order_acquire))
+		pthread_once(&predefined_once, predefined_init);
 	for (i = 0; i < NPREDEFINED; i++)
 		if (predefined[i] == dt)
 			return predefined_size[i];
@@ -103,12 +106,11 @@ esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen)
 void
 esmpi_status_fix(const struct esmpi_comm *c, MPI_Status *st)
 {
-	MPI_Count n = 0, ovh = ESMPI_REC_OVERHEAD +
-	    (MPI_Count)esmpi_sign_extra(c, st->MPI_TAG);
+	size_t n = esmpi_status_bytes(st), ovh = ESMPI_REC_OVERHEAD +
+	    esmpi_sign_extra(c, st->MPI_TAG);
 
-	PMPI_Get_elements_x(st, MPI_BYTE, &n);
 	if (n >= ovh)
-		PMPI_Status_set_elements_x(st, MPI_BYTE, n - ovh);
+		esmpi_status_set_bytes(st, n - ovh);
 }
 
 static void
@@ -132,36 +134,18 @@ esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n)
 	return *n + ESMPI_REC_OVERHEAD > INT_MAX ? ESMPI_ERR_TOO_LARGE : 0;
 }
 
-int
-esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
-    MPI_Datatype dt, uint32_t dst_world, int tag, uint64_t coll_seq,
-    uint8_t *out)
+/* Seal the n contiguous plaintext bytes at pt into out. */
+static int
+seal_bytes(struct esmpi_comm *c, const void *pt, size_t n,
+    uint32_t dst_world, int tag, uint64_t coll_seq, uint8_t *out)
 {
 	struct esmpi_rec_hdr h;
 	struct esmpi_rec_aad a;
 	const struct esmpi_pol_settings *set;
 	struct esmpi_aead *k;
 	const char *rekeyed = NULL;
-	const void *pt;
-	void *packed = NULL;
-	size_t n;
-	MPI_Aint lb;
 	int r, sgn = !coll_seq && esmpi_sign_extra(c, tag);
 
-	if (esmpi_contig(count, dt, &n, &lb)) {
-		pt = (const char *)buf + lb;
-	} else {
-		int pos = 0;
-
-		if ((packed = malloc(n ? n : 1)) == NULL)
-			return ESMPI_ERR_NOMEM;
-		if (PMPI_Pack(buf, count, dt, packed, (int)n, &pos,
-		    c->comm) != MPI_SUCCESS) {
-			free(packed);
-			return ESMPI_ERR_INVALID;
-		}
-		pt = packed;
-	}
 	memset(&h, 0, sizeof(h));
 	h.version = ESMPI_REC_VERSION;
 	h.flags = coll_seq ? ESMPI_REC_F_COLL : 0;
@@ -169,26 +153,25 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 		h.flags |= ESMPI_REC_F_UNORDERED;
 	if (sgn)
 		h.flags |= ESMPI_REC_F_SIGNED;
-	h.seq = atomic_fetch_add(&c->send_seq, 1);
+	h.seq = esmpi_count(&c->send_seq);
 	h.length = n;
 	fill_aad(&a, c, c->my_world, dst_world, tag, coll_seq);
-	pthread_mutex_lock(&c->lock);
+	esmpi_comm_lock(c);
 	set = esmpi_comm_settings(c, tag);
 	h.suite = (uint8_t)set->suite;
-	if (esmpi_scope_plain(c, dst_world, tag, coll_seq)) {
+	if (esmpi_scope_plain(set, dst_world, coll_seq)) {
 		esmpi_plain_put(h.suite, h.seq, pt, n, out);
 		r = 0;
 	} else if ((k = esmpi_key_send(c, set, n, &h.epoch, &rekeyed)) ==
 	    NULL)
 		r = ESMPI_ERR_SUITE;
 	else if ((r = esmpi_rec_seal(k, &h, &a, pt, n, out)) == 0) {
-		atomic_fetch_add(&esmpi.stat_sealed, 1);
+		esmpi_count(&esmpi.stat_sealed);
 		if (!coll_seq && dst_world < (uint32_t)esmpi.world_size &&
 		    esmpi.node_local != NULL && esmpi.node_local[dst_world])
-			atomic_fetch_add(&esmpi.stat_sealed_local, 1);
+			esmpi_count(&esmpi.stat_sealed_local);
 	}
-	pthread_mutex_unlock(&c->lock);
-	esmpi_freezero(packed, n);
+	esmpi_comm_unlock(c);
 	if (r == 0 && sgn)
 		r = esmpi_sign_record(&a, out, n);
 	if (rekeyed != NULL)
@@ -200,23 +183,49 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 }
 
 int
+esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt, uint32_t dst_world, int tag, uint64_t coll_seq,
+    uint8_t *out)
+{
+	void *packed;
+	size_t n;
+	MPI_Aint lb;
+	int r, pos = 0;
+
+	if (esmpi_contig(count, dt, &n, &lb))
+		return seal_bytes(c, (const char *)buf + lb, n, dst_world, tag,
+		    coll_seq, out);
+	if ((packed = malloc(n ? n : 1)) == NULL)
+		return ESMPI_ERR_NOMEM;
+	if (PMPI_Pack(buf, count, dt, packed, (int)n, &pos, c->comm) !=
+	    MPI_SUCCESS) {
+		free(packed);
+		return ESMPI_ERR_INVALID;
+	}
+	r = seal_bytes(c, packed, n, dst_world, tag, coll_seq, out);
+	esmpi_freezero(packed, n);
+	return r;
+}
+
+int
 esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
     int dest, int tag, struct esmpi_msg *m)
 {
 	size_t n, sig = esmpi_sign_extra(c, tag);
-	int r;
+	MPI_Aint lb;
+	int r, contig;
 
 	if (dest < 0 || dest >= c->remote_size)
 		return ESMPI_ERR_INVALID;
-	if ((r = esmpi_msg_bytes(count, dt, &n)) != 0)
-		return r;
+	contig = esmpi_contig(count, dt, &n, &lb);
 	if (n + sig + ESMPI_REC_OVERHEAD > INT_MAX)
 		return ESMPI_ERR_TOO_LARGE;
 	if ((m->rec = esmpi_pool_get(n + sig + ESMPI_REC_OVERHEAD)) == NULL)
 		return ESMPI_ERR_NOMEM;
 	m->len = n + sig;
-	r = esmpi_seal_into(c, buf, count, dt, c->peer_world[dest], tag, 0,
-	    m->rec);
+	r = contig ? seal_bytes(c, (const char *)buf + lb, n,
+	    c->peer_world[dest], tag, 0, m->rec) : esmpi_seal_into(c, buf,
+	    count, dt, c->peer_world[dest], tag, 0, m->rec);
 	if (r != 0) {
 		esmpi_pool_put(m->rec, n + sig + ESMPI_REC_OVERHEAD);
 		m->rec = NULL;
@@ -345,7 +354,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	 * flag is authenticated with the header). */
 	if (h.flags & ESMPI_REC_F_UNORDERED)
 		ticket = 0;
-	pthread_mutex_lock(&c->lock);
+	esmpi_comm_lock(c);
 	/*
 	 * The suite must be the one policy sets: no downgrade by a sender.
 	 * Point-to-point records pass a replay window and the posting order
@@ -358,7 +367,8 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 
 		/* "access denied": a plain record here is a policy
 		 * mismatch between nodes or a downgrade attempt. */
-		if (!esmpi_scope_plain(c, c->peer_world[src], tag, coll_seq))
+		if (!esmpi_scope_plain(esmpi_comm_settings(c, tag),
+		    c->peer_world[src], coll_seq))
 			r = ESMPI_ERR_DENIED;
 		else
 			r = esmpi_plain_take(rec, reclen,
@@ -371,7 +381,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	else if ((w == NULL || ((r = esmpi_replay_check(&w->w, h.seq)) == 0 &&
 	    (r = esmpi_order_check(&w->o, ticket, h.seq)) == 0)) &&
 	    (r = esmpi_key_recv(c, src, h.suite, h.epoch, &kt)) == 0) {
-		r = esmpi_rec_open(kt.aead, &a, rec, reclen, out, tcap, &h);
+		r = esmpi_rec_open_hdr(kt.aead, &a, rec, &h, out, tcap);
 		if (r == 0) {
 			esmpi_key_commit(&kt);
 			if (w != NULL) {
@@ -381,7 +391,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 		} else
 			esmpi_key_drop(&kt);
 	}
-	pthread_mutex_unlock(&c->lock);
+	esmpi_comm_unlock(c);
 	if (r != 0)
 		goto fail;
 	if (trunc) {
@@ -442,7 +452,7 @@ esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 	}
 	if (r != 0)
 		return refuse(c, src, tag, r);
-	PMPI_Status_set_elements_x(st, MPI_BYTE, (MPI_Count)len);
+	esmpi_status_set_bytes(st, len);
 	return MPI_SUCCESS;
 }
 
@@ -554,10 +564,8 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	ticket = esmpi_recv_ticket();
 	rc = PMPI_Recv(rec, reclen, MPI_BYTE, source, tag, comm, status);
 	if (rc == MPI_SUCCESS) {
-		MPI_Count got = 0;
-
-		PMPI_Get_elements_x(status, MPI_BYTE, &got);
-		rc = esmpi_open(c, rec, (size_t)got, buf, count, dt, status,
+		rc = esmpi_open(c, rec,
+		    esmpi_status_bytes(status), buf, count, dt, status,
 		    ticket);
 	}
 	esmpi_pool_put(rec, reclen);
@@ -604,10 +612,8 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, rec, reclen,
 		    MPI_BYTE, source, recvtag, comm, status);
 		if (rc == MPI_SUCCESS) {
-			MPI_Count got = 0;
-
-			PMPI_Get_elements_x(status, MPI_BYTE, &got);
-			rc = esmpi_open(c, rec, (size_t)got, recvbuf,
+			rc = esmpi_open(c, rec,
+			    esmpi_status_bytes(status), recvbuf,
 			    recvcount, recvtype, status, ticket);
 		}
 	} else

@@ -8,6 +8,7 @@
  * a small message takes no lock; the shared pool behind it is bounded.
  */
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "esmpi_client.h"
 
@@ -53,6 +54,25 @@ class_cap(int c)
 	return n < 2 ? 2 : n > POOL_PER_CLASS ? POOL_PER_CLASS : (int)n;
 }
 
+#define HUGE_BYTES	((size_t)2 << 20)
+
+/*
+ * Buffers of 2 MiB and more are backed by transparent huge pages where
+ * the kernel offers them: Open MPI's single-copy transfer pins and walks
+ * the sender's pages one by one, and the AEAD streams through them.
+ */
+static void *
+pool_alloc(size_t len)
+{
+	void *p;
+
+	if (len < HUGE_BYTES)
+		return malloc(len);
+	if ((p = aligned_alloc(HUGE_BYTES, len)) != NULL)
+		(void)madvise(p, len, MADV_HUGEPAGE);
+	return p;
+}
+
 static void *
 shared_get(int c)
 {
@@ -62,7 +82,7 @@ shared_get(int c)
 	if (pool_n[c] > 0)
 		p = pool[c][--pool_n[c]];
 	pthread_mutex_unlock(&pool_lock);
-	return p != NULL ? p : malloc((size_t)1 << (c + POOL_MIN_SHIFT));
+	return p != NULL ? p : pool_alloc((size_t)1 << (c + POOL_MIN_SHIFT));
 }
 
 static void

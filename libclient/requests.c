@@ -163,7 +163,6 @@ int
 esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
 {
 	int cancelled = 0, rc = MPI_SUCCESS;
-	MPI_Count got = 0;
 
 	r->active = 0;
 	if (r->kind == REQ_COLL)
@@ -180,9 +179,8 @@ esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
 		return MPI_SUCCESS;
 	if (st->MPI_SOURCE == MPI_PROC_NULL)
 		return MPI_SUCCESS;
-	PMPI_Get_elements_x(st, MPI_BYTE, &got);
-	rc = esmpi_open(r->c, r->rec, (size_t)got, r->buf, r->count, r->dt,
-	    st, r->ticket);
+	rc = esmpi_open(r->c, r->rec, esmpi_status_bytes(st), r->buf, r->count,
+	    r->dt, st, r->ticket);
 	if (r->persistent)
 		esmpi_memzero(r->rec, (size_t)r->reclen);
 	return rc;
@@ -583,10 +581,8 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	rc = PMPI_Mrecv(rec, reclen, MPI_BYTE, message, status);
 	if (rc == MPI_SUCCESS) {
-		MPI_Count got = 0;
-
-		PMPI_Get_elements_x(status, MPI_BYTE, &got);
-		rc = esmpi_open(c, rec, (size_t)got, buf, count, dt, status,
+		rc = esmpi_open(c, rec,
+		    esmpi_status_bytes(status), buf, count, dt, status,
 		    ticket);
 	}
 	esmpi_pool_put(rec, reclen);

@@ -80,11 +80,9 @@ out:
 }
 
 int
-esmpi_scope_plain(const struct esmpi_comm *c, uint32_t peer_world, int tag,
+esmpi_scope_plain(const struct esmpi_pol_settings *set, uint32_t peer_world,
     uint64_t coll_seq)
 {
-	const struct esmpi_pol_settings *set;
-
 	/*
 	 * Collectives stay sealed: Open MPI's algorithms relay blocks through
 	 * ranks on other nodes, so a block between two ranks of one node may
@@ -94,7 +92,6 @@ esmpi_scope_plain(const struct esmpi_comm *c, uint32_t peer_world, int tag,
 	    peer_world >= (uint32_t)esmpi.world_size ||
 	    !esmpi.node_local[peer_world])
 		return 0;
-	set = esmpi_comm_settings(c, tag);
 	/* A rule that signs asks for sender authenticity even on one node:
 	 * such records are sealed and signed as usual. */
 	return set->scope == ESMPI_SCOPE_INTER_NODE &&
@@ -114,7 +111,7 @@ esmpi_plain_put(int suite, uint64_t seq, const void *pt, size_t n,
 	memcpy(out + ESMPI_REC_HDR_LEN, pt, n);
 	/* Where a sealed record has its tag: zeros, so sizes match. */
 	memset(out + ESMPI_REC_HDR_LEN + n, 0, ESMPI_AEAD_TAG_LEN);
-	atomic_fetch_add(&esmpi.stat_plain, 1);
+	esmpi_count(&esmpi.stat_plain);
 }
 
 int
