@@ -74,6 +74,21 @@ timed(int k, int enc, int bytes, int iters)
 	return worst;
 }
 
+/*
+ * The one-core AEAD rate, taken by every rank at once (as a collective
+ * runs: with more ranks than cores they share them) and the slowest
+ * rank's kept, since the slowest rank ends a collective; the best of
+ * that over rounds, as for the times.
+ */
+static double
+best_aead_rate(double best)
+{
+	double x = aead_rate("AES-256-GCM", 0.05), slowest;
+
+	PMPI_Allreduce(&x, &slowest, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+	return slowest > best ? slowest : best;
+}
+
 /* Bytes a rank must seal plus open, at the least, for one call. */
 static double
 aead_bytes(int k, int bytes)
@@ -127,14 +142,14 @@ main(int argc, char **argv)
 		perror(csv_path);
 		MPI_Abort(MPI_COMM_WORLD, 1);
 	}
-	b_aead = aead_rate("AES-256-GCM");
-	PMPI_Bcast(&b_aead, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+	b_aead = best_aead_rate(0);
 	if (rank == 0) {
 		printf("# coll_bench (%s, %d ranks): us per call, best of %d "
-		    "alternating rounds; B_aead %.0f MB/s (aes-256-gcm)\n",
-		    label, nranks, ROUNDS, b_aead / 1e6);
-		printf("%-10s %8s %10s %10s %10s %7s %7s\n", "coll", "bytes",
-		    "plain", "esmpi", "ideal", "ratio", "/ideal");
+		    "alternating rounds; B_aead (aes-256-gcm): the best of "
+		    "every round so far\n", label, nranks, ROUNDS);
+		printf("%-10s %8s %10s %10s %10s %7s %7s %8s\n", "coll",
+		    "bytes", "plain", "esmpi", "ideal", "ratio", "/ideal",
+		    "B_aead");
 	}
 	for (k = 0; k < NCOLL; k++) {
 		for (i = 0; i < nsizes; i++) {
@@ -154,13 +169,14 @@ main(int argc, char **argv)
 				tp = x < tp ? x : tp;
 				x = timed(k, 1, n, it);
 				te = x < te ? x : te;
+				b_aead = best_aead_rate(b_aead);
 			}
 			ideal = tp + aead_bytes(k, n) / b_aead;
 			if (rank != 0)
 				continue;
-			printf("%-10s %8d %10.2f %10.2f %10.2f %7.2f %7.2f\n",
-			    names[k], n, tp * 1e6, te * 1e6, ideal * 1e6,
-			    te / tp, te / ideal);
+			printf("%-10s %8d %10.2f %10.2f %10.2f %7.2f %7.2f "
+			    "%8.0f\n", names[k], n, tp * 1e6, te * 1e6,
+			    ideal * 1e6, te / tp, te / ideal, b_aead / 1e6);
 			if (csv)
 				fprintf(csv, "%s,%d,%s,%d,%.3f,%.3f,%.3f,%.1f\n",
 				    label, nranks, names[k], n, tp * 1e6,

@@ -198,7 +198,7 @@ main(int argc, char **argv)
 	for (s = 0; s < NSUITES; s++) {
 		if (suite != NULL && strcmp(suite, suites[s].name) != 0)
 			continue;
-		double b_aead = rank == 0 ? aead_rate(suites[s].evp) : 0;
+		double b_aead = 0;
 
 		for (i = 0; i < nsizes; i++) {
 			int n = sizes[i], it = iters_for(n) / (quick ? 10 : 1);
@@ -227,9 +227,13 @@ main(int argc, char **argv)
 				bp = x > bp ? x : bp;
 				x = stream(&secure, n, suites[s].tag, sit);
 				be = x > be ? x : be;
-				/* The baseline alternates with the rest too. */
+				/* The baselines alternate with the rest too. */
 				x = both_cores(suites[s].evp, n, it);
 				so = r == 0 || x < so ? x : so;
+				if (rank == 0) {
+					x = aead_rate(suites[s].evp, 0.05);
+					b_aead = x > b_aead ? x : b_aead;
+				}
 			}
 			if (rank != 0)
 				continue;

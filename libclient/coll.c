@@ -321,6 +321,7 @@ struct esmpi_coll {
 	enum mv mv;
 	int v;				/* the v form of the PMPI call */
 	int all;			/* one record, sealed for every rank */
+	int inplace;			/* own record sealed into rrecs */
 	int n, me, root;
 	struct blk *sb, *rb;
 	int *sbc, *sbd, *rbc, *rbd;	/* record bytes and displacements */
@@ -475,7 +476,8 @@ seal_blocks(struct esmpi_coll *o)
 		}
 		if ((r = esmpi_seal_into(c, b->p, b->count, b->dt, o->all ?
 		    ESMPI_REC_DST_ALL : c->peer_world[peer], CTAG,
-		    block_seq(o, o->socc, i), o->srecs + o->soff[i])) != 0)
+		    block_seq(o, o->socc, i), o->inplace ? o->rrecs +
+		    o->roff[i] : o->srecs + o->soff[i])) != 0)
 			return seal_fail(c, o->fn, r);
 	}
 	return MPI_SUCCESS;
@@ -518,11 +520,11 @@ move(struct esmpi_coll *o, MPI_Request *req)
 		    BOTH(Iscatter, Scatter, req, s, o->sbc[me], MPI_BYTE, rp,
 		    rn, MPI_BYTE, o->root, comm);
 	case MV_ALLGATHER:
-		return o->v ? BOTH(Iallgatherv, Allgatherv, req, s +
-		    o->soff[me], o->sbc[me], MPI_BYTE, r, o->rbc, o->rbd,
-		    MPI_BYTE, comm) : BOTH(Iallgather, Allgather, req, s +
-		    o->soff[me], o->sbc[me], MPI_BYTE, r, o->rbc[me],
-		    MPI_BYTE, comm);
+		sp = o->inplace ? MPI_IN_PLACE : s + o->soff[me];
+		return o->v ? BOTH(Iallgatherv, Allgatherv, req, sp,
+		    o->sbc[me], MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE, comm) :
+		    BOTH(Iallgather, Allgather, req, sp, o->sbc[me], MPI_BYTE,
+		    r, o->rbc[me], MPI_BYTE, comm);
 	case MV_ALLTOALL:
 		return o->v ? BOTH(Ialltoallv, Alltoallv, req, s, o->sbc,
 		    o->sbd, MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE, comm) :
@@ -733,6 +735,11 @@ run(struct esmpi_coll *o, MPI_Request *req)
 	/* A v exchange sends the own block nowhere: no bytes to ourselves. */
 	if (o->v && o->mv == MV_ALLTOALL && o->me >= 0)
 		o->sbc[o->me] = o->rbc[o->me] = 0;
+	/* An allgather's own record is sealed where it is gathered: Open
+	 * MPI need not copy it there (matching sizes only: an erroneous
+	 * call keeps its own slot). */
+	o->inplace = o->mv == MV_ALLGATHER && o->me >= 0 &&
+	    o->sb[o->me].count >= 0 && o->sbc[o->me] == o->rbc[o->me];
 	if ((o->srecs = esmpi_pool_get(o->stotal)) == NULL ||
 	    (o->rrecs = esmpi_pool_get(o->rtotal)) == NULL) {
 		rc = nomem(c, o->fn);

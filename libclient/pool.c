@@ -6,6 +6,13 @@
  *
  * Small buffers (the latency path) come from a per-thread cache first, so
  * a small message takes no lock; the shared pool behind it is bounded.
+ *
+ * The shared pool hands out the buffer that came back longest ago
+ * (FIFO), and keeps at least two in rotation per large class: Open MPI's
+ * single-copy transfer reads a large record in place from the peer's
+ * core, and sealing the next record into the buffer that core read last
+ * pulls every cache line back from it (twice the seal time, measured
+ * with one thread copying out what another seals).
  */
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -20,8 +27,9 @@
 #define CACHE_CLASSES	5		/* 256 B .. 4 KiB per thread */
 #define CACHE_DEPTH	16
 
-static void *pool[POOL_CLASSES][POOL_PER_CLASS];
-static int pool_n[POOL_CLASSES];
+static void *pool[POOL_CLASSES][POOL_PER_CLASS];	/* rings */
+static int pool_head[POOL_CLASSES], pool_n[POOL_CLASSES];
+static int pool_made[POOL_CLASSES];	/* alive, in use or in the ring */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct thread_cache {
@@ -77,12 +85,25 @@ static void *
 shared_get(int c)
 {
 	void *p = NULL;
+	/* A large class's only free buffer is the one last read by a
+	 * peer: start a second one instead. */
+	int rotate = c >= CACHE_CLASSES;
 
 	pthread_mutex_lock(&pool_lock);
-	if (pool_n[c] > 0)
-		p = pool[c][--pool_n[c]];
+	if (pool_n[c] > 0 && !(rotate && pool_n[c] == 1 && pool_made[c] < 2)) {
+		p = pool[c][pool_head[c]];
+		pool_head[c] = (pool_head[c] + 1) % POOL_PER_CLASS;
+		pool_n[c]--;
+	}
 	pthread_mutex_unlock(&pool_lock);
-	return p != NULL ? p : pool_alloc((size_t)1 << (c + POOL_MIN_SHIFT));
+	if (p != NULL)
+		return p;
+	if ((p = pool_alloc((size_t)1 << (c + POOL_MIN_SHIFT))) != NULL) {
+		pthread_mutex_lock(&pool_lock);
+		pool_made[c]++;
+		pthread_mutex_unlock(&pool_lock);
+	}
+	return p;
 }
 
 static void
@@ -90,9 +111,11 @@ shared_put(void *p, int c)
 {
 	pthread_mutex_lock(&pool_lock);
 	if (pool_n[c] < class_cap(c)) {
-		pool[c][pool_n[c]++] = p;
+		pool[c][(pool_head[c] + pool_n[c]) % POOL_PER_CLASS] = p;
+		pool_n[c]++;
 		p = NULL;
-	}
+	} else
+		pool_made[c]--;
 	pthread_mutex_unlock(&pool_lock);
 	free(p);
 }
@@ -157,8 +180,11 @@ esmpi_pool_drain(void)
 
 	tcache_flush(&tcache);	/* this thread's; others flush as they end */
 	pthread_mutex_lock(&pool_lock);
-	for (c = 0; c < POOL_CLASSES; c++)
-		while (pool_n[c] > 0)
-			free(pool[c][--pool_n[c]]);
+	for (c = 0; c < POOL_CLASSES; c++) {
+		for (; pool_n[c] > 0; pool_n[c]--, pool_made[c]--) {
+			free(pool[c][pool_head[c]]);
+			pool_head[c] = (pool_head[c] + 1) % POOL_PER_CLASS;
+		}
+	}
 	pthread_mutex_unlock(&pool_lock);
 }
