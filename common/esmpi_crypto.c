@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -187,6 +190,59 @@ esmpi_aead_free(struct esmpi_aead *a)
 	esmpi_freezero(a, sizeof(*a));
 }
 
+/*
+ * Large ciphertext is sealed piece by piece into a buffer that stays in
+ * this core's cache and streamed to its destination with non-temporal
+ * stores. A large record is read in place by the peer's core (Open MPI's
+ * single copy), so its buffer's lines sit in that core's cache when the
+ * next record is sealed into it; plain stores would pull each one back
+ * first. Measured with one thread sealing 1 MiB and another copying it
+ * out: 594 us per MiB with plain stores, 254 streamed, when the two cores
+ * are on different core complexes; 5% slower streamed when they share
+ * one.
+ */
+#define STREAM_MIN	(256u << 10)
+#define STREAM_PIECE	(16u << 10)
+
+static void
+stream_copy(uint8_t *dst, const uint8_t *src, size_t n)
+{
+#if defined(__SSE2__)
+	size_t head = (16 - ((uintptr_t)dst & 15)) & 15;
+
+	head = head < n ? head : n;
+	memcpy(dst, src, head);
+	dst += head;
+	src += head;
+	n -= head;
+	for (; n >= 16; n -= 16, dst += 16, src += 16)
+		_mm_stream_si128((__m128i *)(void *)dst,
+		    _mm_loadu_si128((const __m128i *)(const void *)src));
+#endif
+	memcpy(dst, src, n);
+}
+
+static int
+seal_streamed(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in,
+    size_t len)
+{
+	uint8_t piece[STREAM_PIECE] __attribute__((uninitialized));
+	size_t done, n;
+	int outl;
+
+	for (done = 0; done < len; done += n) {
+		n = len - done > STREAM_PIECE ? STREAM_PIECE : len - done;
+		if (EVP_EncryptUpdate(ctx, piece, &outl, in + done, (int)n) !=
+		    1 || outl < 0 || (size_t)outl != n)
+			return ESMPI_ERR_CRYPTO;
+		stream_copy(out + done, piece, n);
+	}
+#if defined(__SSE2__)
+	_mm_sfence();	/* streamed stores complete before MPI sends */
+#endif
+	return 0;
+}
+
 /* Run len bytes through an initialised context; out may equal in. */
 static int
 aead_update(EVP_CIPHER_CTX *ctx, int enc, uint8_t *out, const uint8_t *in,
@@ -195,6 +251,8 @@ aead_update(EVP_CIPHER_CTX *ctx, int enc, uint8_t *out, const uint8_t *in,
 	size_t done, n;
 	int outl, ok;
 
+	if (enc && len >= STREAM_MIN && out != in)
+		return seal_streamed(ctx, out, in, len);
 	for (done = 0; done < len; done += n) {
 		n = len - done > AEAD_CHUNK ? AEAD_CHUNK : len - done;
 		if (enc)

@@ -251,6 +251,61 @@ out:
 	esmpi_aead_free(b);
 }
 
+/*
+ * From 256 KiB a seal goes through a cache-resident piece buffer and
+ * streaming stores: same ciphertext and tag as the in-place seal (which
+ * does not stream), at any destination alignment, and it opens.
+ */
+static void
+test_streamed(void)
+{
+	static const size_t lens[] = { 256u << 10, (1u << 20) + 7 };
+	static const int suites[] = { ESMPI_SUITE_AES_128_GCM,
+		ESMPI_SUITE_AES_256_GCM, ESMPI_SUITE_CHACHA20_POLY1305 };
+	uint8_t key[32] = { 3 }, nonce[ESMPI_AEAD_NONCE_LEN] = { 5 };
+	uint8_t aad[20] = { 1 }, t1[ESMPI_AEAD_TAG_LEN], t2[ESMPI_AEAD_TAG_LEN];
+	size_t maxl = (1u << 20) + 64, i, l, off;
+	uint8_t *pt = malloc(maxl), *ref = malloc(maxl), *ct = malloc(maxl);
+	uint8_t *back = malloc(maxl);
+	int si;
+
+	CHECK(pt != NULL && ref != NULL && ct != NULL && back != NULL);
+	if (pt == NULL || ref == NULL || ct == NULL || back == NULL)
+		goto out;
+	for (i = 0; i < maxl; i++)
+		pt[i] = (uint8_t)(i * 7 + 1);
+	for (si = 0; si < 3; si++) {
+		const struct esmpi_suite_info *info =
+		    esmpi_suite_by_id(suites[si]);
+		struct esmpi_aead *a = NULL;
+
+		CHECK_INT_EQ(esmpi_aead_new(&a, suites[si], key,
+		    info->key_len), 0);
+		for (l = 0; l < 2; l++) {
+			size_t len = lens[l];
+
+			memcpy(ref, pt, len);
+			CHECK_INT_EQ(esmpi_aead_seal(a, ref, t1, ref, len, nonce,
+			    aad, sizeof(aad)), 0);
+			for (off = 0; off < 4; off++) {
+				CHECK_INT_EQ(esmpi_aead_seal(a, ct + off * 9, t2, pt,
+				    len, nonce, aad, sizeof(aad)), 0);
+				CHECK(memcmp(ct + off * 9, ref, len) == 0);
+				CHECK(memcmp(t1, t2, sizeof(t1)) == 0);
+				CHECK_INT_EQ(esmpi_aead_open(a, back, ct + off * 9,
+				    len, t2, nonce, aad, sizeof(aad)), 0);
+				CHECK(memcmp(back, pt, len) == 0);
+			}
+		}
+		esmpi_aead_free(a);
+	}
+out:
+	free(pt);
+	free(ref);
+	free(ct);
+	free(back);
+}
+
 /* Above 1 GiB the EVP calls are chunked; slow, so only on request. */
 static void
 test_large(void)
@@ -381,6 +436,7 @@ main(void)
 	for (i = 0; i < sizeof(aead_kats) / sizeof(aead_kats[0]); i++)
 		test_kat(&aead_kats[i]);
 	test_cross_key();
+	test_streamed();
 	test_large();
 	test_hkdf();
 	test_random();
