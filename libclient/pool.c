@@ -11,8 +11,7 @@
  * (FIFO), and keeps at least two in rotation per large class: Open MPI's
  * single-copy transfer reads a large record in place from the peer's
  * core, and sealing the next record into the buffer that core read last
- * pulls every cache line back from it (twice the seal time, measured
- * with one thread copying out what another seals).
+ * pulls every cache line back from it.
  */
 #include <stdlib.h>
 #include <sys/mman.h>
