@@ -192,6 +192,38 @@ main(int argc, char **argv)
 	/* World still works after all that. */
 	sum = fnv_u64(sum, ring(MPI_COMM_WORLD, 10, same));
 
+	/*
+	 * MPI_Comm_free with operations pending: they complete as if the
+	 * communicator were still there (MPI-3.1 6.4.3). A receive, a send
+	 * and a nonblocking broadcast are started, the communicator freed,
+	 * and only then the requests waited for (receives open there).
+	 */
+	{
+		MPI_Comm tmp;
+		MPI_Request rq[3];
+		int got[N], mine[N], bc[N], k;
+		int left = (wrank + wsize - 1) % wsize;
+
+		MPI_Comm_dup(MPI_COMM_WORLD, &tmp);
+		for (k = 0; k < N; k++) {
+			mine[k] = wrank * 1000 + k;
+			bc[k] = wrank == 0 ? 7000 + k : -1;
+		}
+		MPI_Irecv(got, N, MPI_INT, left, 11, tmp, &rq[0]);
+		MPI_Isend(mine, N, MPI_INT, (wrank + 1) % wsize, 11, tmp, &rq[1]);
+		MPI_Ibcast(bc, N, MPI_INT, 0, tmp, &rq[2]);
+		MPI_Comm_free(&tmp);
+		MPI_Barrier(MPI_COMM_WORLD);
+		MPI_Waitall(3, rq, MPI_STATUSES_IGNORE);
+		for (k = 0; k < N; k++) {
+			CHECK(got[k] == left * 1000 + k, "freed comm: int %d "
+			    "is %d", k, got[k]);
+			CHECK(bc[k] == 7000 + k, "freed comm: bcast int %d is %d",
+			    k, bc[k]);
+		}
+		sum = fnv_u64(sum, (uint64_t)got[N - 1]);
+	}
+
 	if (wrank == 0)
 		printf("comms: dup, split, split_type, create, create_group, "
 		    "intercomm + merge over %d ranks\n", wsize);

@@ -140,7 +140,7 @@ rec_len(int count, MPI_Datatype dt, size_t *len)
 static int
 seal_fail(struct esmpi_comm *c, const char *fn, int r)
 {
-	return esmpi_fail(c->comm, r == ESMPI_ERR_TOO_LARGE ? MPI_ERR_COUNT :
+	return esmpi_fail(esmpi_comm_handle(c), r == ESMPI_ERR_TOO_LARGE ? MPI_ERR_COUNT :
 	    r == ESMPI_ERR_NOMEM ? MPI_ERR_NO_MEM : esmpi.err_internal,
 	    "%s: cannot seal block: %s", fn, esmpi_strerror(r));
 }
@@ -166,14 +166,14 @@ at_root(const struct esmpi_comm *c, int root)
 static int
 root_fail(struct esmpi_comm *c, const char *fn, int root)
 {
-	return esmpi_fail(c->comm, MPI_ERR_ROOT, "%s: invalid root %d", fn,
+	return esmpi_fail(esmpi_comm_handle(c), MPI_ERR_ROOT, "%s: invalid root %d", fn,
 	    root);
 }
 
 static int
 nomem(struct esmpi_comm *c, const char *fn)
 {
-	return esmpi_fail(c->comm, MPI_ERR_NO_MEM, "%s: out of memory", fn);
+	return esmpi_fail(esmpi_comm_handle(c), MPI_ERR_NO_MEM, "%s: out of memory", fn);
 }
 
 static int
@@ -210,24 +210,25 @@ local_copy(struct esmpi_comm *c, const void *sbuf, int scount,
 		memmove((char *)rbuf + lb, (const char *)sbuf + lb, sbytes);
 		return MPI_SUCCESS;
 	}
-	if ((rc = PMPI_Pack_size(scount, stype, c->comm, &psz)) !=
-	    MPI_SUCCESS)
+	if ((rc = PMPI_Pack_size(scount, stype, esmpi_comm_handle(c),
+	    &psz)) != MPI_SUCCESS)
 		return rc;
 	if ((tmp = malloc(psz > 0 ? (size_t)psz : 1)) == NULL)
 		return nomem(c, "local copy");
-	rc = PMPI_Pack(sbuf, scount, stype, tmp, psz, &pos, c->comm);
+	rc = PMPI_Pack(sbuf, scount, stype, tmp, psz, &pos,
+	    esmpi_comm_handle(c));
 	if (rc == MPI_SUCCESS) {
 		(void)esmpi_msg_bytes(scount, stype, &sbytes);
 		PMPI_Type_size(rtype, &rtsz);
 		if (rtsz > 0 && sbytes / (size_t)rtsz < (size_t)rcount)
 			rcount = (int)(sbytes / (size_t)rtsz);
 		if (rtsz > 0 && sbytes > (size_t)rtsz * (size_t)rcount)
-			rc = esmpi_fail(c->comm, MPI_ERR_TRUNCATE,
+			rc = esmpi_fail(esmpi_comm_handle(c), MPI_ERR_TRUNCATE,
 			    "collective: own block larger than its slot");
 		else {
 			pos = 0;
 			rc = PMPI_Unpack(tmp, pos + psz, &pos, rbuf, rcount,
-			    rtype, c->comm);
+			    rtype, esmpi_comm_handle(c));
 		}
 	}
 	esmpi_freezero(tmp, psz > 0 ? (size_t)psz : 1);
@@ -238,7 +239,7 @@ local_copy(struct esmpi_comm *c, const void *sbuf, int scount,
 static int
 layout_fail(struct esmpi_comm *c, const char *fn, int r)
 {
-	return r == ESMPI_ERR_NOMEM ? nomem(c, fn) : esmpi_fail(c->comm,
+	return r == ESMPI_ERR_NOMEM ? nomem(c, fn) : esmpi_fail(esmpi_comm_handle(c),
 	    MPI_ERR_COUNT, "%s: sealed blocks exceed what one collective can "
 	    "move (%s)", fn, esmpi_strerror(r));
 }
@@ -704,8 +705,11 @@ track(struct esmpi_coll *o, MPI_Request *req)
 	r->comm = o->c->comm;
 	r->handle = *req;
 	r->active = 1;
-	if (esmpi_req_add(r) == 0)
+	if (esmpi_req_add(r) == 0) {
+		/* Completes on c even after MPI_Comm_free (requests.c). */
+		esmpi_comm_hold(o->c);
 		return MPI_SUCCESS;
+	}
 	free(r);
 wait:
 	/* Cannot track it: complete it here rather than never open it. */
@@ -1117,7 +1121,7 @@ reduce_scatter_inter(struct esmpi_comm *c, const char *fn, uint64_t seq,
 	int i;
 
 	if (sendbuf == MPI_IN_PLACE)
-		return esmpi_fail(c->comm, MPI_ERR_BUFFER, "%s: MPI_IN_PLACE "
+		return esmpi_fail(esmpi_comm_handle(c), MPI_ERR_BUFFER, "%s: MPI_IN_PLACE "
 		    "on an intercommunicator", fn);
 	for (i = 0; i < c->size; i++) {
 		if (i == c->rank)
@@ -1125,7 +1129,7 @@ reduce_scatter_inter(struct esmpi_comm *c, const char *fn, uint64_t seq,
 		total += counts != NULL ? counts[i] : blockcount;
 	}
 	if (total > INT_MAX)
-		return esmpi_fail(c->comm, MPI_ERR_COUNT, "%s: counts add up "
+		return esmpi_fail(esmpi_comm_handle(c), MPI_ERR_COUNT, "%s: counts add up "
 		    "to more than INT_MAX elements", fn);
 	PLAN(o, MV_ALLGATHER, 0);
 	o->all = 1;
@@ -1260,7 +1264,7 @@ neighbours(struct esmpi_comm *c, const char *fn, int *nin, int **src,
 	else if (kind == MPI_DIST_GRAPH)
 		PMPI_Dist_graph_neighbors_count(c->comm, nin, nout, &weighted);
 	else
-		return esmpi_fail(c->comm, MPI_ERR_TOPOLOGY, "%s: the "
+		return esmpi_fail(esmpi_comm_handle(c), MPI_ERR_TOPOLOGY, "%s: the "
 		    "communicator has no topology", fn);
 	/* src, dst, their occurrences, and weights for dist graphs. */
 	if ((a = calloc((size_t)(*nin + *nout + 1) * 3, sizeof(int))) == NULL)

@@ -35,8 +35,9 @@ static __thread struct {
 	uint64_t gen;
 } last_comm __attribute__((tls_model("initial-exec")));
 
+/* Off the list of live states; its handle may name another one next. */
 static void
-comm_state_free(struct esmpi_comm *c)
+comm_state_detach(struct esmpi_comm *c)
 {
 	atomic_fetch_add(&comm_gen, 1);
 	pthread_mutex_lock(&esmpi.comms_lock);
@@ -46,13 +47,45 @@ comm_state_free(struct esmpi_comm *c)
 		esmpi.comms = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+	c->detached = 1;
 	pthread_mutex_unlock(&esmpi.comms_lock);
+}
+
+static void
+comm_state_wipe(struct esmpi_comm *c)
+{
 	esmpi_keys_free(c);
 	free(c->peer_world);
 	free(c->rules);
 	esmpi_freezero(c->replay, c->capreplay * sizeof(*c->replay));
 	pthread_mutex_destroy(&c->lock);
 	esmpi_freezero(c, sizeof(*c));
+}
+
+/*
+ * MPI_Comm_free (or Finalize) drops the attribute's reference. Requests
+ * started before it still complete on this state (MPI lets them), so
+ * they hold their own: the keys are wiped when the last one goes.
+ */
+static void
+comm_state_free(struct esmpi_comm *c)
+{
+	comm_state_detach(c);
+	esmpi_comm_release(c);
+}
+
+void
+esmpi_comm_hold(struct esmpi_comm *c)
+{
+	atomic_fetch_add(&c->refs, 1);
+}
+
+void
+esmpi_comm_release(struct esmpi_comm *c)
+{
+	if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1)
+		comm_state_wipe(c);
 }
 
 static int
@@ -140,6 +173,7 @@ esmpi_comm_attach(MPI_Comm comm, uint64_t ctx)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return ESMPI_ERR_NOMEM;
 	pthread_mutex_init(&c->lock, NULL);
+	atomic_init(&c->refs, 1);
 	c->comm = comm;
 	c->ctx = ctx;
 	c->my_world = (uint32_t)esmpi.world_rank;

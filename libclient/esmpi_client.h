@@ -117,6 +117,10 @@ struct esmpi_comm {
 	size_t npeerkeys, cappeerkeys;
 	struct esmpi_replay_slot *replay;
 	size_t nreplay, capreplay;
+	/* The attribute holds one reference, each request that completes
+	 * on this state after a possible MPI_Comm_free another. */
+	atomic_int refs;
+	int detached;			/* the communicator was freed */
 };
 
 struct esmpi_state {
@@ -170,6 +174,14 @@ esmpi_comm_unlock(struct esmpi_comm *c)
 		pthread_mutex_unlock(&c->lock);
 }
 
+/* Where errors go and what Pack/Unpack are given: a freed
+ * communicator's requests still complete, on MPI_COMM_WORLD. */
+static inline MPI_Comm
+esmpi_comm_handle(const struct esmpi_comm *c)
+{
+	return c->detached ? MPI_COMM_WORLD : c->comm;
+}
+
 /* v++, returning the old value. */
 static inline uint64_t
 esmpi_count(atomic_uint_fast64_t *v)
@@ -215,6 +227,9 @@ void esmpi_pool_drain(void);
 /* comm.c */
 int esmpi_comm_attach(MPI_Comm comm, uint64_t ctx);
 struct esmpi_comm *esmpi_comm_get(MPI_Comm comm);
+/* A request that completes on c after a possible MPI_Comm_free. */
+void esmpi_comm_hold(struct esmpi_comm *c);
+void esmpi_comm_release(struct esmpi_comm *c);
 uint64_t esmpi_comm_child_ctx(struct esmpi_comm *parent, const char *kind);
 void esmpi_comm_free_all(void);
 int esmpi_comm_keyval_init(void);

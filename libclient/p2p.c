@@ -252,7 +252,8 @@ refuse(struct esmpi_comm *c, int src, int tag, int r)
 	    "record from world rank %u to world rank %u on communicator '%s' "
 	    "tag %d refused: %s", c->peer_world[src], c->my_world,
 	    comm_label(c), tag, why);
-	return esmpi_fail(c->comm, replay ? esmpi.err_replay : esmpi.err_auth,
+	return esmpi_fail(esmpi_comm_handle(c), replay ? esmpi.err_replay :
+	    esmpi.err_auth,
 	    "%s: message from rank %d (world %u) to rank %d (world %u) on "
 	    "communicator '%s' tag %d refused (%s); no data delivered",
 	    replay ? "replay detected" : sig ? "signature invalid" :
@@ -405,13 +406,14 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 
 		PMPI_Type_size(dt, &tsz);
 		full = tsz ? (int)(h.length / (size_t)tsz) : 0;
-		PMPI_Unpack(tmp, (int)h.length, &pos, buf, full, dt, c->comm);
+		PMPI_Unpack(tmp, (int)h.length, &pos, buf, full, dt,
+		    esmpi_comm_handle(c));
 		if (tsz && h.length % (size_t)tsz) {
 			PMPI_Type_get_extent(dt, &elb, &eext);
 			unpack_tail(tmp + (size_t)full * (size_t)tsz,
 			    h.length % (size_t)tsz,
 			    (uint8_t *)buf + (MPI_Aint)full * eext, dt, tsz,
-			    c->comm);
+			    esmpi_comm_handle(c));
 		}
 		esmpi_freezero(tmp, cap);
 	}
@@ -447,7 +449,8 @@ esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 	    &len, ticket);
 	if (r == ESMPI_ERR_TOO_LARGE && len != 0) {
 		st->MPI_ERROR = MPI_ERR_TRUNCATE;
-		PMPI_Comm_call_errhandler(c->comm, MPI_ERR_TRUNCATE);
+		PMPI_Comm_call_errhandler(esmpi_comm_handle(c),
+		    MPI_ERR_TRUNCATE);
 		return MPI_ERR_TRUNCATE;
 	}
 	if (r != 0)

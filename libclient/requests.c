@@ -150,11 +150,20 @@ req_remove(struct esmpi_req *r)
 	pthread_mutex_unlock(&table_lock);
 }
 
+/* The entry keeps c alive: it may complete after MPI_Comm_free. */
+static void
+req_bind(struct esmpi_req *r, struct esmpi_comm *c)
+{
+	r->c = c;
+	esmpi_comm_hold(c);
+}
+
 static void
 req_free(struct esmpi_req *r)
 {
 	esmpi_pool_put(r->rec, (size_t)r->reclen);
 	esmpi_coll_free(r->coll);
+	esmpi_comm_release(r->c);
 	free(r);
 }
 
@@ -268,7 +277,7 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 	r->kind = REQ_SEND;
 	r->rec = m.rec;
 	r->reclen = (int)(m.len + ESMPI_REC_OVERHEAD);
-	r->c = c;
+	req_bind(r, c);
 	rc = fn(m.rec, r->reclen, MPI_BYTE, dest, tag, comm, req);
 	if (rc != MPI_SUCCESS) {
 		req_free(r);
@@ -424,10 +433,10 @@ new_recv(struct esmpi_comm *c, void *buf, int count, MPI_Datatype dt,
 	r->count = count;
 	r->dt = dt;
 	r->comm = comm;
-	r->c = c;
+	req_bind(r, c);
 	if (esmpi_recv_capacity(count, dt, &r->reclen) != 0 ||
 	    (r->rec = esmpi_pool_get(r->reclen)) == NULL) {
-		free(r);
+		req_free(r);
 		return NULL;
 	}
 	return r;
@@ -653,7 +662,7 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 	r->peer = dest;
 	r->tag = tag;
 	r->comm = comm;
-	r->c = c;
+	req_bind(r, c);
 	if (esmpi_recv_capacity(count, dt, &r->reclen) != 0)
 		r->reclen = -1;
 	/* Exactly one record: a signature only where the rule signs. */
@@ -661,7 +670,7 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 		r->reclen += (int)esmpi_sign_extra(c, tag) -
 		    (int)esmpi_sign_slack();
 	if (r->reclen < 0 || (r->rec = esmpi_pool_get(r->reclen)) == NULL) {
-		free(r);
+		req_free(r);
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
 	/* The record buffer is fixed; MPI_Start reseals into it. */
