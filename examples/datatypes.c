@@ -223,6 +223,43 @@ test_indexed(uint64_t sum)
 	return sum;
 }
 
+/*
+ * MPI_Type_free with operations pending: they complete with the type as
+ * it was (MPI-3.1 4.1.9). A strided receive and a persistent strided
+ * send are set up, the types freed, then the requests run.
+ */
+static uint64_t
+test_freed_type(uint64_t sum)
+{
+	double src[2 * ROWS], dst[2 * ROWS];
+	MPI_Datatype every2, every2s;
+	MPI_Request rq[2];
+	int i;
+
+	for (i = 0; i < 2 * ROWS; i++) {
+		src[i] = rank * 100.0 + i;
+		dst[i] = -1.0;
+	}
+	MPI_Type_vector(ROWS, 1, 2, MPI_DOUBLE, &every2);
+	MPI_Type_commit(&every2);
+	MPI_Type_dup(every2, &every2s);
+	MPI_Irecv(dst, 1, every2, left, 31, MPI_COMM_WORLD, &rq[0]);
+	MPI_Send_init(src, 1, every2s, right, 31, MPI_COMM_WORLD, &rq[1]);
+	MPI_Type_free(&every2);
+	MPI_Type_free(&every2s);
+	MPI_Start(&rq[1]);
+	MPI_Waitall(2, rq, MPI_STATUSES_IGNORE);
+	MPI_Request_free(&rq[1]);
+	for (i = 0; i < 2 * ROWS; i++) {
+		double want = i % 2 ? -1.0 : left * 100.0 + i;
+
+		CHECK(dst[i] == want, "freed type: element %d is %g, not %g",
+		    i, dst[i], want);
+		sum = fnv_u64(sum, (uint64_t)(int64_t)dst[i]);
+	}
+	return sum;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -235,6 +272,7 @@ main(int argc, char **argv)
 	sum = test_vector(sum);
 	sum = test_struct(sum);
 	sum = test_indexed(sum);
+	sum = test_freed_type(sum);
 	if (rank == 0)
 		printf("datatypes: vector, struct, indexed around a ring of "
 		    "%d\n", size);

@@ -270,6 +270,9 @@ int esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 int esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen);
 /* Whether count elements of dt are one run of *bytes bytes at buf+*lb. */
 int esmpi_contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb);
+/* dt, or for a derived type our duplicate (*held = 1; PMPI_Type_free it):
+ * the application may free its type while a request still needs it. */
+MPI_Datatype esmpi_type_hold(MPI_Datatype dt, int *held);
 /* Plaintext bytes of (count, dt); ESMPI_ERR_TOO_LARGE past int records. */
 int esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n);
 /* Seal into out (bytes + ESMPI_REC_OVERHEAD, + esmpi_sign_extra for
@@ -385,7 +388,8 @@ struct esmpi_req {
 	int reclen;
 	void *buf;			/* user buffer (receives, persistent sends) */
 	int count;
-	MPI_Datatype dt;
+	MPI_Datatype dt;		/* our duplicate when dt_held */
+	int dt_held;
 	int peer, tag;			/* persistent sends: where to */
 	uint64_t ticket;		/* receives: posting order */
 	MPI_Comm comm;

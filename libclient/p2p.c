@@ -90,6 +90,22 @@ esmpi_contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb)
 	return text == tsz && (count <= 1 || eext == tsz);
 }
 
+MPI_Datatype
+esmpi_type_hold(MPI_Datatype dt, int *held)
+{
+	MPI_Datatype dup;
+	int ni, na, nd, comb;
+
+	*held = 0;
+	if (predefined_type_size(dt) >= 0 ||
+	    PMPI_Type_get_envelope(dt, &ni, &na, &nd, &comb) != MPI_SUCCESS ||
+	    comb == MPI_COMBINER_NAMED ||
+	    PMPI_Type_dup(dt, &dup) != MPI_SUCCESS)
+		return dt;
+	*held = 1;
+	return dup;
+}
+
 int
 esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen)
 {

@@ -164,6 +164,8 @@ req_free(struct esmpi_req *r)
 	esmpi_pool_put(r->rec, (size_t)r->reclen);
 	esmpi_coll_free(r->coll);
 	esmpi_comm_release(r->c);
+	if (r->dt_held)
+		PMPI_Type_free(&r->dt);
 	free(r);
 }
 
@@ -431,7 +433,7 @@ new_recv(struct esmpi_comm *c, void *buf, int count, MPI_Datatype dt,
 	r->persistent = persistent;
 	r->buf = buf;
 	r->count = count;
-	r->dt = dt;
+	r->dt = esmpi_type_hold(dt, &r->dt_held);
 	r->comm = comm;
 	req_bind(r, c);
 	if (esmpi_recv_capacity(count, dt, &r->reclen) != 0 ||
@@ -658,7 +660,7 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 	r->persistent = 1;
 	r->buf = (void *)buf;
 	r->count = count;
-	r->dt = dt;
+	r->dt = esmpi_type_hold(dt, &r->dt_held);
 	r->peer = dest;
 	r->tag = tag;
 	r->comm = comm;
