@@ -244,6 +244,72 @@ request_set(uint64_t sum, enum how how, int base)
 	return sum;
 }
 
+/* Resident memory, kB (Linux): 0 where unknown. */
+static long
+rss_kb(void)
+{
+	char line[256];
+	long kb = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return kb;
+}
+
+/*
+ * Fire and forget: Isend then MPI_Request_free, many times, large enough
+ * to be in flight when freed. The receiver gets every message intact,
+ * and the sender's memory does not grow with the count (a library that
+ * kept each freed request's buffer would hold FF_COUNT x FF_BYTES).
+ */
+#define FF_COUNT	400
+#define FF_INTS		(64 * 1024)	/* 256 KiB */
+
+static uint64_t
+fire_and_forget(uint64_t sum)
+{
+	int *b = malloc(FF_INTS * sizeof(int)), i, k;
+	long before = 0, grown;
+	MPI_Request req;
+
+	CHECK(b != NULL, "fire and forget: no memory");
+	for (k = 0; k < FF_COUNT; k++) {
+		if (k == FF_COUNT / 4)
+			before = rss_kb();
+		if (is_sender()) {
+			for (i = 0; i < FF_INTS; i++)
+				b[i] = v(rank, k, i);
+			MPI_Isend(b, FF_INTS, MPI_INT, peer, 40, MPI_COMM_WORLD,
+			    &req);
+			MPI_Request_free(&req);
+			CHECK(req == MPI_REQUEST_NULL, "Request_free left %s",
+			    "a handle");
+			/* The buffer is the sender's again only once the
+			 * receiver has it: wait for the word. */
+			MPI_Recv(&i, 1, MPI_INT, peer, 41, MPI_COMM_WORLD,
+			    MPI_STATUS_IGNORE);
+		} else {
+			MPI_Recv(b, FF_INTS, MPI_INT, peer, 40, MPI_COMM_WORLD,
+			    MPI_STATUS_IGNORE);
+			for (i = 0; i < FF_INTS && b[i] == v(peer, k, i); i++)
+				;
+			CHECK(i == FF_INTS, "fire and forget: message %d int "
+			    "%d is %d", k, i, i < FF_INTS ? b[i] : 0);
+			MPI_Send(&k, 1, MPI_INT, peer, 41, MPI_COMM_WORLD);
+		}
+	}
+	grown = rss_kb() - before;
+	CHECK(grown < 16 * 1024, "fire and forget: %ld kB more resident "
+	    "after %d freed sends of %zu kB", grown, FF_COUNT * 3 / 4,
+	    FF_INTS * sizeof(int) / 1024);
+	free(b);
+	return fnv(sum, &k, sizeof(k));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -257,12 +323,14 @@ main(int argc, char **argv)
 		sum = single_modes(sum);
 		for (h = 0; h < NHOW; h++)
 			sum = request_set(sum, (enum how)h, 100 + 10 * h);
+		sum = fire_and_forget(sum);
 	} else {
 		MPI_Barrier(MPI_COMM_WORLD);	/* the Rsend barrier */
 	}
 	if (rank == 0)
 		printf("modes: Ssend, Rsend, Bsend, Ibsend, Issend; Waitany, "
-		    "Waitsome, Testall, Testany, Testsome over %d pair(s)\n",
+		    "Waitsome, Testall, Testany, Testsome; Isend + "
+		    "Request_free over %d pair(s)\n",
 		    size / 2);
 	r = ex_finish("modes", sum);
 	MPI_Finalize();

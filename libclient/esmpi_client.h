@@ -395,8 +395,13 @@ struct esmpi_req {
 	MPI_Comm comm;
 	struct esmpi_comm *c;
 	struct esmpi_coll *coll;	/* REQ_COLL: the plan to complete */
+	struct esmpi_req *next_orphan;	/* freed by the application, active */
+	MPI_Status orphan_st;		/* how it completed */
+	int orphan_ok;
 };
 int esmpi_req_add(struct esmpi_req *r);
+/* Complete what MPI_Request_free left running, as far as it has. */
+void esmpi_req_reap(void);
 struct esmpi_req *esmpi_req_take(MPI_Request h, int keep);
 int esmpi_req_complete(struct esmpi_req *r, MPI_Status *st);
 

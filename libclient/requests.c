@@ -74,6 +74,7 @@ esmpi_req_add(struct esmpi_req *r)
 	struct slot e;
 	int rc = 0;
 
+	esmpi_req_reap();
 	pthread_mutex_lock(&table_lock);
 	if ((table_len + 1) * 2 > table_cap && (rc = table_grow()) != 0)
 		goto out;
@@ -808,17 +809,71 @@ MPI_Startall(int count, MPI_Request reqs[])
 	return PMPI_Startall(count, reqs);
 }
 
+/*
+ * Requests the application freed while active: MPI lets the operation
+ * finish in the background (Isend then MPI_Request_free is a common
+ * fire-and-forget). Their record is in use until then, and a receive's
+ * must still be opened into the application's buffer, so esmpi keeps
+ * their MPI request and tests them whenever a new request is started
+ * and at MPI_Finalize. Guarded by table_lock; norphans is the unlocked
+ * fast check.
+ */
+static struct esmpi_req *orphans;
+static atomic_int norphans;
+
+void
+esmpi_req_reap(void)
+{
+	struct esmpi_req **p, *r, *done = NULL;
+	int flag, rc;
+
+	if (atomic_load_explicit(&norphans, memory_order_relaxed) == 0)
+		return;
+	pthread_mutex_lock(&table_lock);
+	for (p = &orphans; (r = *p) != NULL;) {
+		flag = 0;
+		rc = PMPI_Test(&r->handle, &flag, &r->orphan_st);
+		if (rc == MPI_SUCCESS && !flag) {
+			p = &r->next_orphan;
+			continue;
+		}
+		r->orphan_ok = rc == MPI_SUCCESS;
+		*p = r->next_orphan;
+		r->next_orphan = done;
+		done = r;
+		atomic_fetch_sub(&norphans, 1);
+	}
+	pthread_mutex_unlock(&table_lock);
+	/* Outside the lock: opening may call an error handler. */
+	while ((r = done) != NULL) {
+		done = r->next_orphan;
+		if (r->orphan_ok)
+			(void)esmpi_req_complete(r, &r->orphan_st);
+		if (r->persistent && r->handle != MPI_REQUEST_NULL)
+			PMPI_Request_free(&r->handle);
+		req_free(r);
+	}
+}
+
 ESMPI_EXPORT int
 MPI_Request_free(MPI_Request *req)
 {
 	struct esmpi_req *r = esmpi_req_take(*req, 0);
-	int rc = PMPI_Request_free(req);
 
-	/* An active request's record may still be in use by MPI: keep it
-	 * (a bounded leak) rather than free memory MPI may write. */
-	if (r != NULL && !r->active)
+	if (r != NULL && r->active) {
+		/* Still running: esmpi_req_reap() finishes it. */
+		r->handle = *req;
+		pthread_mutex_lock(&table_lock);
+		r->next_orphan = orphans;
+		orphans = r;
+		atomic_fetch_add(&norphans, 1);
+		pthread_mutex_unlock(&table_lock);
+		*req = MPI_REQUEST_NULL;
+		return MPI_SUCCESS;
+	}
+	if (r != NULL)
 		req_free(r);
-	return rc;
+	return PMPI_Request_free(req);
 }
 
 /* ---- completion: the Wait and Test families ---- */

@@ -752,6 +752,7 @@ MPI_Finalize(void)
 
 	if (esmpi.initialized) {
 		esmpi_scope_report();
+		esmpi_req_reap();	/* before the states go */
 		esmpi.active = 0;
 		esmpi_comm_free_all();
 		esmpi_sign_free();
