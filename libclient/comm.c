@@ -75,16 +75,30 @@ comm_state_free(struct esmpi_comm *c)
 	esmpi_comm_release(c);
 }
 
+/* refs += d, returning the new count (no locked instruction below
+ * MPI_THREAD_MULTIPLE, as esmpi_count). */
+static int
+comm_refs_add(struct esmpi_comm *c, int d)
+{
+	int n;
+
+	if (esmpi.threads_multi)
+		return atomic_fetch_add(&c->refs, d) + d;
+	n = atomic_load_explicit(&c->refs, memory_order_relaxed) + d;
+	atomic_store_explicit(&c->refs, n, memory_order_relaxed);
+	return n;
+}
+
 void
 esmpi_comm_hold(struct esmpi_comm *c)
 {
-	atomic_fetch_add(&c->refs, 1);
+	(void)comm_refs_add(c, 1);
 }
 
 void
 esmpi_comm_release(struct esmpi_comm *c)
 {
-	if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1)
+	if (c != NULL && comm_refs_add(c, -1) == 0)
 		comm_state_wipe(c);
 }
 
