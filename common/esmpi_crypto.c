@@ -219,18 +219,36 @@ stream_copy(uint8_t *dst, const uint8_t *src, size_t n)
 	memcpy(dst, src, n);
 }
 
+/* One step of an AEAD on a keyed context: AAD (out NULL), text, or the
+ * final step (in NULL). */
 static int
-seal_streamed(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in,
+aead_step(EVP_CIPHER_CTX *ctx, int enc, uint8_t *out, const uint8_t *in,
+    int len)
+{
+	uint8_t fin[ESMPI_AEAD_TAG_LEN];
+	int outl = 0, ok;
+
+	if (in == NULL)
+		ok = enc ? EVP_EncryptFinal_ex(ctx, fin, &outl) :
+		    EVP_DecryptFinal_ex(ctx, fin, &outl);
+	else if (enc)
+		ok = EVP_EncryptUpdate(ctx, out, &outl, in, len);
+	else
+		ok = EVP_DecryptUpdate(ctx, out, &outl, in, len);
+	/* Stream modes: output as long as the input, none at the end. */
+	return ok == 1 && outl == (in == NULL ? 0 : out == NULL ? outl : len);
+}
+
+static int
+seal_streamed(const struct esmpi_aead *a, uint8_t *out, const uint8_t *in,
     size_t len)
 {
 	uint8_t piece[STREAM_PIECE] __attribute__((uninitialized));
 	size_t done, n;
-	int outl;
 
 	for (done = 0; done < len; done += n) {
 		n = len - done > STREAM_PIECE ? STREAM_PIECE : len - done;
-		if (EVP_EncryptUpdate(ctx, piece, &outl, in + done, (int)n) !=
-		    1 || outl < 0 || (size_t)outl != n)
+		if (!aead_step(a->enc, 1, piece, in + done, (int)n))
 			return ESMPI_ERR_CRYPTO;
 		stream_copy(out + done, piece, n);
 	}
@@ -240,38 +258,31 @@ seal_streamed(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in,
 	return 0;
 }
 
-/* Run len bytes through an initialised context; out may equal in. */
+/* Run len bytes of text through a keyed context; out may equal in. */
 static int
-aead_update(EVP_CIPHER_CTX *ctx, int enc, uint8_t *out, const uint8_t *in,
-    size_t len)
+aead_update(const struct esmpi_aead *a, int enc, uint8_t *out,
+    const uint8_t *in, size_t len)
 {
 	size_t done, n;
-	int outl, ok;
 
 	if (enc && len >= STREAM_MIN && out != in)
-		return seal_streamed(ctx, out, in, len);
+		return seal_streamed(a, out, in, len);
 	for (done = 0; done < len; done += n) {
 		n = len - done > AEAD_CHUNK ? AEAD_CHUNK : len - done;
-		if (enc)
-			ok = EVP_EncryptUpdate(ctx, out + done, &outl,
-			    in + done, (int)n);
-		else
-			ok = EVP_DecryptUpdate(ctx, out + done, &outl,
-			    in + done, (int)n);
-		/* Both modes are stream modes: output as long as input. */
-		if (ok != 1 || outl < 0 || (size_t)outl != n)
+		if (!aead_step(enc ? a->enc : a->dec, enc, out + done,
+		    in + done, (int)n))
 			return ESMPI_ERR_CRYPTO;
 	}
 	return 0;
 }
 
 /*
- * Get (seal) or set (open) the tag with one parameter: the same as
- * EVP_CIPHER_CTX_ctrl(EVP_CTRL_AEAD_GET/SET_TAG) without its translation
+ * After sealing, the tag with one parameter: the same as
+ * EVP_CIPHER_CTX_ctrl(EVP_CTRL_AEAD_GET_TAG) without its translation
  * layer, which costs as much as sealing a small message.
  */
 static int
-aead_tag(EVP_CIPHER_CTX *ctx, int set, uint8_t tag[ESMPI_AEAD_TAG_LEN])
+aead_get_tag(EVP_CIPHER_CTX *ctx, uint8_t tag[ESMPI_AEAD_TAG_LEN])
 {
 	OSSL_PARAM p[2] = {
 		OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
@@ -279,31 +290,39 @@ aead_tag(EVP_CIPHER_CTX *ctx, int set, uint8_t tag[ESMPI_AEAD_TAG_LEN])
 		OSSL_PARAM_END
 	};
 
-	return set ? EVP_CIPHER_CTX_set_params(ctx, p) :
-	    EVP_CIPHER_CTX_get_params(ctx, p);
+	return EVP_CIPHER_CTX_get_params(ctx, p) == 1;
 }
 
 /*
- * A new nonce on a keyed context. EVP_CipherInit_ex2 with only an IV
- * queries the IV length through the provider on every call (OpenSSL
- * 3.0), a third of a small message's AEAD cost; the GCM provider takes a
- * whole IV as one parameter instead (AEAD_TLS1_IV_FIXED with length -1:
- * "restore the whole IV", no generation). ChaCha20-Poly1305 has no such
- * parameter and goes through the init.
+ * A new nonce on a keyed context and, to open, the tag to expect.
+ * EVP_CipherInit_ex2 with only an IV queries the IV length through the
+ * provider on every call (OpenSSL 3.0), a third of a small message's AEAD
+ * cost; the GCM provider takes a whole IV as one parameter instead
+ * (AEAD_TLS1_IV_FIXED with length -1: "restore the whole IV", no
+ * generation), and the tag in the same call. ChaCha20-Poly1305 has no
+ * such parameter and goes through the init.
  */
 static int
-aead_nonce(const struct esmpi_aead *a, EVP_CIPHER_CTX *ctx, int enc,
-    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN])
+aead_begin(const struct esmpi_aead *a, EVP_CIPHER_CTX *ctx, int enc,
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN],
+    uint8_t expect[ESMPI_AEAD_TAG_LEN])
 {
-	OSSL_PARAM p[2] = {
+	OSSL_PARAM p[3] = {
 		OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED,
 		    (void *)nonce, (size_t)-1),
+		OSSL_PARAM_END,
 		OSSL_PARAM_END
 	};
+	const OSSL_PARAM tag = OSSL_PARAM_octet_string(
+	    OSSL_CIPHER_PARAM_AEAD_TAG, expect, ESMPI_AEAD_TAG_LEN);
 
-	if (a->suite == ESMPI_SUITE_CHACHA20_POLY1305)
-		return EVP_CipherInit_ex2(ctx, NULL, NULL, nonce, enc, NULL);
-	return EVP_CIPHER_CTX_set_params(ctx, p);
+	if (a->suite == ESMPI_SUITE_CHACHA20_POLY1305) {
+		if (EVP_CipherInit_ex2(ctx, NULL, NULL, nonce, enc, NULL) != 1)
+			return 0;
+		p[0] = expect != NULL ? tag : p[1];
+	} else if (expect != NULL)
+		p[1] = tag;
+	return p[0].key == NULL || EVP_CIPHER_CTX_set_params(ctx, p) == 1;
 }
 
 int
@@ -312,31 +331,20 @@ esmpi_aead_seal(struct esmpi_aead *a, uint8_t *ct,
     const uint8_t nonce[ESMPI_AEAD_NONCE_LEN],
     const uint8_t *aad, size_t aad_len)
 {
-	uint8_t fin[ESMPI_AEAD_TAG_LEN];
-	int outl, r;
-
 	if (a == NULL || tag == NULL || nonce == NULL ||
 	    (len > 0 && (ct == NULL || pt == NULL)) ||
 	    (aad == NULL && aad_len > 0) || aad_len > INT_MAX ||
 	    partial_overlap(ct, pt, len))
 		return ESMPI_ERR_INVALID;
 
-	r = ESMPI_ERR_CRYPTO;
-	if (aead_nonce(a, a->enc, 1, nonce) != 1)
-		goto out;
-	if (aad_len > 0 &&
-	    EVP_EncryptUpdate(a->enc, NULL, &outl, aad, (int)aad_len) != 1)
-		goto out;
-	if ((r = aead_update(a->enc, 1, ct, pt, len)) != 0)
-		goto out;
-	r = ESMPI_ERR_CRYPTO;
-	if (EVP_EncryptFinal_ex(a->enc, fin, &outl) != 1 || outl != 0)
-		goto out;
-	if (aead_tag(a->enc, 0, tag) != 1)
-		goto out;
-	r = 0;
-out:
-	return r;
+	if (!aead_begin(a, a->enc, 1, nonce, NULL) ||
+	    (aad_len > 0 && !aead_step(a->enc, 1, NULL, aad,
+	    (int)aad_len)) ||
+	    aead_update(a, 1, ct, pt, len) != 0 ||
+	    !aead_step(a->enc, 1, NULL, NULL, 0) ||
+	    !aead_get_tag(a->enc, tag))
+		return ESMPI_ERR_CRYPTO;
+	return 0;
 }
 
 int
@@ -346,8 +354,8 @@ esmpi_aead_open(struct esmpi_aead *a, uint8_t *pt,
     const uint8_t nonce[ESMPI_AEAD_NONCE_LEN],
     const uint8_t *aad, size_t aad_len)
 {
-	uint8_t t[ESMPI_AEAD_TAG_LEN], fin[ESMPI_AEAD_TAG_LEN];
-	int outl, r = ESMPI_ERR_INVALID;
+	uint8_t t[ESMPI_AEAD_TAG_LEN];
+	int r = ESMPI_ERR_INVALID;
 
 	if (a == NULL || tag == NULL || nonce == NULL ||
 	    (len > 0 && (ct == NULL || pt == NULL)) ||
@@ -358,19 +366,13 @@ esmpi_aead_open(struct esmpi_aead *a, uint8_t *pt,
 	/* Copy first: the tag may sit in a buffer the plaintext overwrites. */
 	memcpy(t, tag, sizeof(t));
 	r = ESMPI_ERR_AUTH;
-	if (aead_nonce(a, a->dec, 0, nonce) != 1)
-		goto out;
-	if (aad_len > 0 &&
-	    EVP_DecryptUpdate(a->dec, NULL, &outl, aad, (int)aad_len) != 1)
-		goto out;
-	if (aead_update(a->dec, 0, pt, ct, len) != 0)
-		goto out;
-	if (aead_tag(a->dec, 1, t) != 1)
-		goto out;
-	/* The tag comparison (constant time) happens here. */
-	if (EVP_DecryptFinal_ex(a->dec, fin, &outl) != 1 || outl != 0)
-		goto out;
-	r = 0;
+	/* The final step compares the tags (in constant time). */
+	if (aead_begin(a, a->dec, 0, nonce, t) &&
+	    (aad_len == 0 || aead_step(a->dec, 0, NULL, aad,
+	    (int)aad_len)) &&
+	    aead_update(a, 0, pt, ct, len) == 0 &&
+	    aead_step(a->dec, 0, NULL, NULL, 0))
+		r = 0;
 out:
 	if (r != 0 && pt != NULL)
 		esmpi_memzero(pt, len);
