@@ -74,7 +74,7 @@ if [ "$instr" -eq 1 ]; then
 	exit 0
 fi
 csv=$out/results.csv
-echo "transport,suite,bytes,lat_plain_us,lat_esmpi_us,seal_open_us,bw_plain_MBs,bw_esmpi_MBs,aead_MBs,L_MBs" >"$csv"
+echo "transport,suite,bytes,lat_plain_us,lat_esmpi_us,seal_open_us,bw_plain_MBs,bw_esmpi_MBs,aead_MBs,L_MBs,lat_plain_rec_us" >"$csv"
 "$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_bench" $quick --label shm --csv "$csv"
 if [ "$tcp" -eq 1 ]; then
 	"$b/libclient/esmpirun" -np 2 --mca btl tcp,self --mca btl_tcp_if_include lo \
