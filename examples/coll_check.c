@@ -205,6 +205,13 @@ mat_mul(const int *a, const int *b, int *out)
 	out[3] = (int)(x[2] * y[1] + x[3] * y[3]);
 }
 
+/* An operation that leaves inout as it is. */
+static void
+keep_fn(void *in, void *inout, int *len, MPI_Datatype *dt)
+{
+	(void)in, (void)inout, (void)len, (void)dt;
+}
+
 /* inout[k] = in[k] * inout[k] */
 static void
 matmul_fn(void *in, void *inout, int *len, MPI_Datatype *dt)
@@ -1375,6 +1382,25 @@ test_overlap(void)
 		MPI_OK(MPI_Wait(&q, MPI_STATUS_IGNORE));
 		vec_check("overlap ibcast freed type", h, 100, root, 202);
 		free(h);
+	}
+	/* A user-defined operation freed while its reduction is pending
+	 * (MPI allows it); a new operation may take its place. */
+	{
+		MPI_Op mm, other;
+		int *x = mat_buf(50, rank, 203), *y = ints(200, UNSET);
+		MPI_Request q;
+
+		MPI_Op_create(matmul_fn, 0, &mm);
+		MPI_OK(MPI_Iallreduce(x, y, 50, mat, mm, MPI_COMM_WORLD, &q));
+		MPI_OK(MPI_Op_free(&mm));
+		CHECK(mm == MPI_OP_NULL, "overlap: freed op handle not null");
+		MPI_Op_create(keep_fn, 1, &other);
+		MPI_OK(MPI_Wait(&q, MPI_STATUS_IGNORE));
+		MPI_Op_free(&other);
+		mat_check("overlap iallreduce freed op", y, 50, 0, size - 1,
+		    203);
+		free(x);
+		free(y);
 	}
 	for (i = 3; i >= 0; i--)
 		MPI_OK(MPI_Wait(&rq[i], MPI_STATUS_IGNORE));

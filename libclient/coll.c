@@ -343,7 +343,103 @@ struct esmpi_coll {
 	MPI_Op op;
 	MPI_Datatype *held;		/* nonblocking: our duplicates */
 	int nheld;
+	int op_held;			/* nonblocking: op_hold(op) taken */
 };
+
+/*
+ * MPI lets the application free a user-defined operation while a
+ * nonblocking reduction still needs it, and an MPI_Op cannot be
+ * duplicated: a pending plan holds the operation here, MPI_Op_free of a
+ * held one only nulls the application's handle, and the last plan to
+ * let go frees it in Open MPI.
+ */
+struct op_hold {
+	MPI_Op op;
+	int plans;		/* pending plans holding op */
+	int freed;		/* the application called MPI_Op_free */
+};
+static struct op_hold *op_holds;
+static size_t op_nholds, op_cap;
+static pthread_mutex_t op_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+op_predefined(MPI_Op op)
+{
+	static const MPI_Op ops[] = { MPI_MAX, MPI_MIN, MPI_SUM, MPI_PROD,
+		MPI_LAND, MPI_BAND, MPI_LOR, MPI_BOR, MPI_LXOR, MPI_BXOR,
+		MPI_MAXLOC, MPI_MINLOC, MPI_REPLACE, MPI_NO_OP };
+	size_t i;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (op == ops[i])
+			return 1;
+	return op == MPI_OP_NULL;
+}
+
+/* 0 once op is held (nothing to hold for a predefined one: -1). */
+static int
+op_hold(MPI_Op op)
+{
+	struct op_hold *h;
+	size_t i;
+	int r = -1;
+
+	if (op_predefined(op))
+		return -1;
+	pthread_mutex_lock(&op_lock);
+	for (i = 0; i < op_nholds && op_holds[i].op != op; i++)
+		;
+	if (i == op_nholds && op_nholds == op_cap &&
+	    (h = realloc(op_holds, (op_cap * 2 + 4) * sizeof(*h))) != NULL) {
+		op_holds = h;
+		op_cap = op_cap * 2 + 4;
+	}
+	if (i < op_nholds || op_nholds < op_cap) {
+		if (i == op_nholds)
+			op_holds[op_nholds++] = (struct op_hold){ op, 0, 0 };
+		op_holds[i].plans++;
+		r = 0;
+	}
+	pthread_mutex_unlock(&op_lock);
+	return r;
+}
+
+static void
+op_release(MPI_Op op)
+{
+	size_t i;
+	int free_now = 0;
+
+	pthread_mutex_lock(&op_lock);
+	for (i = 0; i < op_nholds && op_holds[i].op != op; i++)
+		;
+	if (i < op_nholds && --op_holds[i].plans == 0) {
+		free_now = op_holds[i].freed;
+		op_holds[i] = op_holds[--op_nholds];
+	}
+	pthread_mutex_unlock(&op_lock);
+	if (free_now)
+		PMPI_Op_free(&op);
+}
+
+ESMPI_EXPORT int
+MPI_Op_free(MPI_Op *op)
+{
+	size_t i;
+
+	if (op != NULL) {
+		pthread_mutex_lock(&op_lock);
+		for (i = 0; i < op_nholds; i++)
+			if (op_holds[i].op == *op && !op_holds[i].freed) {
+				op_holds[i].freed = 1;
+				pthread_mutex_unlock(&op_lock);
+				*op = MPI_OP_NULL;
+				return MPI_SUCCESS;
+			}
+		pthread_mutex_unlock(&op_lock);
+	}
+	return PMPI_Op_free(op);
+}
 
 static struct esmpi_coll *
 plan_new(struct esmpi_comm *c, const char *fn, uint64_t seq, enum mv mv,
@@ -393,6 +489,8 @@ esmpi_coll_free(struct esmpi_coll *o)
 	esmpi_pool_put(o->rrecs, o->rtotal);
 	while (o->nheld > 0)
 		PMPI_Type_free(&o->held[--o->nheld]);
+	if (o->op_held)
+		op_release(o->op);
 	free(o->held);
 	free(o->sb);
 	free(o->sbc);
@@ -651,7 +749,7 @@ esmpi_coll_finish(struct esmpi_coll *o)
  * MPI lets the application free a datatype while a nonblocking operation
  * still uses it: a pending plan opens with its own duplicates of the
  * derived types it has yet to use (best effort: without memory, the
- * application's). A freed user-defined MPI_Op is not covered.
+ * application's), and holds its reduction's operation (op_hold).
  */
 static void
 hold_types(struct esmpi_coll *o)
@@ -699,6 +797,8 @@ track(struct esmpi_coll *o, MPI_Request *req)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		goto wait;
 	hold_types(o);
+	if (o->reduce)
+		o->op_held = op_hold(o->op) == 0;
 	r->kind = REQ_COLL;
 	r->coll = o;
 	r->c = o->c;

@@ -42,6 +42,7 @@ Iscan Iexscan
 Neighbor_allgather Neighbor_allgatherv Neighbor_alltoall Neighbor_alltoallv
 Neighbor_alltoallw Ineighbor_allgather Ineighbor_allgatherv Ineighbor_alltoall
 Ineighbor_alltoallv Ineighbor_alltoallw
+Op_free
 """.split())
 
 # Move no application payload between processes; MPI_T_, *_f2c, *_c2f and
@@ -129,7 +130,8 @@ REASONS = {
     "info": "info: local key/value objects",
     "attr": "attr: local attribute caching (incl. deprecated MPI-1 names)",
     "status": "status: local status inspection",
-    "op": "op: local reduction operators",
+    "op": "op: local reduction operators; Op_free hand-written (a pending "
+          "nonblocking reduction keeps its operation)",
     "tool": "tool: MPI_T tool interface, process-local",
     "conv": "conv: Fortran/C handle conversion",
     "unclassified": "unclassified: new in this mpi.h; denied until reviewed",
