@@ -47,7 +47,6 @@
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
 
-#define OVH ESMPI_REC_OVERHEAD
 #define CTAG ESMPI_COLL_TAG
 
 /* Allreduce switches to reduce-scatter + allgather from this many bytes. */
@@ -124,16 +123,24 @@ extent_of(MPI_Datatype dt)
 	return ext;
 }
 
+/* Record bytes besides the plaintext: header and tag, and the sealing
+ * rank's signature where the policy signs c's collectives. */
+static size_t
+ovh(const struct esmpi_comm *c)
+{
+	return ESMPI_REC_OVERHEAD + esmpi_sign_extra(c, CTAG);
+}
+
 /* Record bytes of a block of (count, dt). */
 static int
-rec_len(int count, MPI_Datatype dt, size_t *len)
+rec_len(const struct esmpi_comm *c, int count, MPI_Datatype dt, size_t *len)
 {
 	size_t n;
 	int r;
 
 	if ((r = esmpi_msg_bytes(count, dt, &n)) != 0)
 		return r;
-	*len = n + OVH;
+	*len = n + ovh(c);
 	return 0;
 }
 
@@ -523,8 +530,8 @@ blocks(struct blk *b, int n, const void *base, int count, const int *counts,
 
 /* Record bytes and offsets of n blocks; int displacements when v. */
 static int
-layout(const struct blk *b, int n, int v, int *bc, int *bd, size_t *off,
-    size_t *total)
+layout(const struct esmpi_comm *c, const struct blk *b, int n, int v,
+    int *bc, int *bd, size_t *off, size_t *total)
 {
 	size_t at = 0, len;
 	int i, r;
@@ -534,7 +541,7 @@ layout(const struct blk *b, int n, int v, int *bc, int *bd, size_t *off,
 		bc[i] = bd[i] = 0;
 		if (b[i].count < 0)
 			continue;
-		if ((r = rec_len(b[i].count, b[i].dt, &len)) != 0)
+		if ((r = rec_len(c, b[i].count, b[i].dt, &len)) != 0)
 			return r;
 		if (len > INT_MAX || (v && at > INT_MAX))
 			return ESMPI_ERR_TOO_LARGE;
@@ -607,7 +614,7 @@ move(struct esmpi_coll *o, MPI_Request *req)
 		 * zero-byte call differently: no zero counts. */
 		return BOTH(Ibcast, Bcast, req, at_root ? s + o->soff[root] :
 		    rp, at_root ? o->sbc[root] : o->root == MPI_PROC_NULL ?
-		    OVH : rn, MPI_BYTE, o->root, comm);
+		    (int)ovh(o->c) : rn, MPI_BYTE, o->root, comm);
 	case MV_GATHER:
 		return o->v ? BOTH(Igatherv, Gatherv, req, sp, sn, MPI_BYTE, r,
 		    o->rbc, o->rbd, MPI_BYTE, o->root, comm) :
@@ -830,8 +837,8 @@ run(struct esmpi_coll *o, MPI_Request *req)
 	struct esmpi_comm *c = o->c;
 	int r, rc;
 
-	if ((r = layout(o->sb, o->n, o->v, o->sbc, o->sbd, o->soff,
-	    &o->stotal)) != 0 || (r = layout(o->rb, o->n, o->v, o->rbc,
+	if ((r = layout(c, o->sb, o->n, o->v, o->sbc, o->sbd, o->soff,
+	    &o->stotal)) != 0 || (r = layout(c, o->rb, o->n, o->v, o->rbc,
 	    o->rbd, o->roff, &o->rtotal)) != 0) {
 		rc = layout_fail(c, o->fn, r);
 		goto out;

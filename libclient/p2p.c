@@ -160,7 +160,7 @@ seal_bytes(struct esmpi_comm *c, const void *pt, size_t n,
 	const struct esmpi_pol_settings *set;
 	struct esmpi_aead *k;
 	const char *rekeyed = NULL;
-	int r, sgn = !coll_seq && esmpi_sign_extra(c, tag);
+	int r, sgn = esmpi_sign_extra(c, tag) != 0;
 
 	memset(&h, 0, sizeof(h));
 	h.version = ESMPI_REC_VERSION;
@@ -340,7 +340,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	fill_aad(&a, c, c->peer_world[src], dst_world, tag, coll_seq);
 	/* A sign rule's record is verified before anything else of it is
 	 * used; a missing signature is refused alike. */
-	if (!coll_seq && esmpi_sign_extra(c, tag)) {
+	if (esmpi_sign_extra(c, tag)) {
 		if ((r = esmpi_sign_check(&a, rec, reclen)) != 0)
 			goto fail;
 		reclen -= ESMPI_SIG_LEN;

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Per-message ECDSA signatures (policy `sign: ecdsa-p256`, issue 5):
 
-- examples give the same output signed as plain;
+- examples give the same output signed as plain, the collective
+  conformance program (coll_check) included: collective records are
+  signed by the rank that seals them;
 - a policy signing only some tags: unsigned records in a signing job,
   truncation and wildcards behave as in MPI;
 - on the wire (seen through PMPI_Recv, which esmpi does not wrap) a signed
@@ -9,7 +11,8 @@
 - a rank that signs with a key its esmpid did not certify (an LD_PRELOAD
   shim swaps the key inside OpenSSL) is refused by its peer: the job stops
   naming source, destination, communicator and tag, no data is delivered,
-  and the receiver's esmpid audits `signature_invalid`.
+  and the receiver's esmpid audits `signature_invalid`; in a collective
+  alike (tag -1, ESMPI_COLL_TAG).
 
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_sign.py
 """
@@ -82,6 +85,14 @@ def test_examples_signed_same_as_plain(daemons, write_policy, name, np):
     assert not d.audit("signature_invalid"), d.log()
 
 
+@pytest.mark.parametrize("np", [2, 3])
+def test_collectives_signed_same_as_plain(daemons, write_policy, np):
+    d = daemons("csign", policy=write_policy(POLICY_SIGN_ALL))
+    prot = same_as_plain(d, "coll_check", np)
+    assert "coll_check: OK" in prot.stdout, prot.describe()
+    assert not d.audit("signature_invalid"), d.log()
+
+
 @pytest.mark.parametrize("name", ["truncate", "wildcard", "probe", "modes"])
 def test_some_tags_signed(daemons, write_policy, name):
     """Receives have room for a signature; an unsigned record that fits
@@ -124,20 +135,25 @@ def forged_run(d, workdir, prog, args=()):
                      args=[prog, *args])
 
 
-def test_uncertified_signing_key_refused(daemons, write_policy, workdir):
+@pytest.mark.parametrize("name, tag", [("pingpong", None),
+                                       ("coll_check", "-1")])
+def test_uncertified_signing_key_refused(daemons, write_policy, workdir,
+                                         name, tag):
     d = daemons("forge", policy=write_policy(POLICY_SIGN_ALL))
-    job = forged_run(d, workdir, mh.example("pingpong"))
+    job = forged_run(d, workdir, mh.example(name))
     why = f"{job.describe()}\n--- esmpid\n{d.log()[-3000:]}"
     assert "forge_sign_key: signing with an uncertified key" in job.stderr, \
         why
     assert job.returncode != 0, f"forged signatures accepted\n{why}"
-    assert "pingpong: OK" not in job.stdout, why
-    # pingpong's own byte checks never saw data: nothing was delivered.
+    assert f"{name}: OK" not in job.stdout, why
+    # The program's own checks never saw data: nothing was delivered.
     assert "check failed" not in job.stderr, why
     m = SIGFAIL.search(job.stderr)
     assert m, f"no 'signature invalid' refusal\n{why}"
-    src, src_w, dst, dst_w, comm, tag, reason = m.groups()
+    src, src_w, dst, dst_w, comm, got_tag, reason = m.groups()
     assert (src_w, dst_w) == ("1", "0"), why
+    assert tag is None or got_tag == tag, why
+    tag = got_tag
     assert "certified key" in reason, why
     ev = d.wait_audit("signature_invalid", timeout=5,
                       pred=lambda e: e.get("ESMPI_PEER") == "1" and
