@@ -2,7 +2,9 @@
 /* Send modes and completion calls between pairs (0,1), (2,3), ...:
  * Ssend, Rsend after a barrier-ordered Irecv, Bsend with Buffer_attach/
  * detach, Ibsend, Issend; request sets completed by Waitany, Waitsome,
- * Testall, Testany and Testsome loops. */
+ * Testall, Testany and Testsome loops; both ranks of a pair Ibsend or
+ * Start a Bsend_init of 1 MiB and Wait before they receive (buffered
+ * mode completes locally: no deadlock). */
 #include "example_util.h"
 
 #define N 48
@@ -267,6 +269,56 @@ rss_kb(void)
  * kept each freed request's buffer would hold FF_COUNT x FF_BYTES).
  */
 #define FF_COUNT	400
+#define BX_INTS		(256 * 1024)	/* 1 MiB: beyond any eager limit */
+#define BX_ROUNDS	3
+
+/* Buffered sends complete locally: each rank of a pair sends first
+ * (round 0 Ibsend, then a Bsend_init each round), Waits, and only then
+ * receives. (Each Bsend_init is started once: Open MPI 4.1.4 itself
+ * sends stale bytes when a persistent buffered send of this size is
+ * started again.) */
+static uint64_t
+buffered_exchange(uint64_t sum)
+{
+	int *s = malloc(BX_INTS * sizeof(int)), *r = malloc(BX_INTS *
+	    sizeof(int)), k, size1, dsize;
+	char *attached, *detached;
+	MPI_Request req;
+
+	CHECK(s != NULL && r != NULL, "buffered exchange: no memory");
+	/* Room for two messages: ours of the round before may still wait
+	 * for the peer's receive. */
+	MPI_Pack_size(BX_INTS, MPI_INT, MPI_COMM_WORLD, &size1);
+	size1 += MPI_BSEND_OVERHEAD;
+	attached = malloc(2 * (size_t)size1);
+	MPI_Buffer_attach(attached, 2 * size1);
+	for (k = 0; k < BX_ROUNDS; k++) {
+		fill(s, BX_INTS, rank, 60 + k);
+		if (k == 0)
+			MPI_Ibsend(s, BX_INTS, MPI_INT, peer, 50,
+			    MPI_COMM_WORLD, &req);
+		else {
+			MPI_Bsend_init(s, BX_INTS, MPI_INT, peer, 50,
+			    MPI_COMM_WORLD, &req);
+			MPI_Start(&req);
+		}
+		MPI_Wait(&req, MPI_STATUS_IGNORE);
+		if (k > 0)
+			MPI_Request_free(&req);
+		/* Buffered: the send buffer is ours again. */
+		memset(s, 0, BX_INTS * sizeof(int));
+		MPI_Recv(r, BX_INTS, MPI_INT, peer, 50, MPI_COMM_WORLD,
+		    MPI_STATUS_IGNORE);
+		sum = check(sum, r, BX_INTS, peer, 60 + k,
+		    k == 0 ? "Ibsend exchange" : "Bsend_init exchange");
+	}
+	MPI_Buffer_detach(&detached, &dsize);
+	free(attached);
+	free(s);
+	free(r);
+	return sum;
+}
+
 #define FF_INTS		(64 * 1024)	/* 256 KiB */
 
 static uint64_t
@@ -323,14 +375,16 @@ main(int argc, char **argv)
 		sum = single_modes(sum);
 		for (h = 0; h < NHOW; h++)
 			sum = request_set(sum, (enum how)h, 100 + 10 * h);
+		sum = buffered_exchange(sum);
 		sum = fire_and_forget(sum);
 	} else {
 		MPI_Barrier(MPI_COMM_WORLD);	/* the Rsend barrier */
 	}
 	if (rank == 0)
 		printf("modes: Ssend, Rsend, Bsend, Ibsend, Issend; Waitany, "
-		    "Waitsome, Testall, Testany, Testsome; Isend + "
-		    "Request_free over %d pair(s)\n",
+		    "Waitsome, Testall, Testany, Testsome; Ibsend and "
+		    "Bsend_init exchanges; Isend + Request_free over %d "
+		    "pair(s)\n",
 		    size / 2);
 	r = ex_finish("modes", sum);
 	MPI_Finalize();

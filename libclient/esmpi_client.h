@@ -382,6 +382,7 @@ struct esmpi_req {
 	MPI_Request handle;
 	enum esmpi_req_kind kind;
 	int persistent;
+	int buffered;			/* Bsend_init: each Start a bsend_start */
 	int done;			/* opened already (Request_get_status) */
 	int active;			/* started, not yet completed */
 	uint8_t *rec;

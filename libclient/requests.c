@@ -331,9 +331,11 @@ MPI_Irsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
 
 /*
  * Buffered sends: the sealed record is our own copy, so the send is local
- * as MPI_Bsend requires; it goes out as a standard-mode Isend and the
+ * as buffered mode requires; it goes out as a standard-mode Isend and the
  * attached buffer is not used. Records still in flight are kept here and
  * reaped as they complete (and all of them at Buffer_detach/Finalize).
+ * An Ibsend's or a Bsend_init's request completes locally too: the
+ * application holds a send to MPI_PROC_NULL, complete once started.
  */
 static struct esmpi_req *bsend_list;
 static pthread_mutex_t bsend_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -360,18 +362,15 @@ bsend_reap(int wait)
 	pthread_mutex_unlock(&bsend_lock);
 }
 
-ESMPI_EXPORT int
-MPI_Bsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
-    MPI_Comm comm)
+/* Seal a buffered message and send it in the background. */
+static int
+bsend_start(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
+    int dest, int tag, MPI_Comm comm)
 {
-	struct esmpi_comm *c;
 	struct esmpi_req *r;
 	struct esmpi_msg m;
 	int rc, e;
 
-	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
-		return rc != MPI_SUCCESS ? rc :
-		    PMPI_Bsend(buf, count, dt, dest, tag, comm);
 	bsend_reap(0);
 	if ((e = esmpi_seal(c, buf, count, dt, dest, tag, &m)) != 0)
 		return esmpi_fail(comm, e == ESMPI_ERR_INVALID ? MPI_ERR_RANK :
@@ -397,15 +396,42 @@ MPI_Bsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
 }
 
 ESMPI_EXPORT int
+MPI_Bsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm)
+{
+	struct esmpi_comm *c;
+	int rc;
+
+	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Bsend(buf, count, dt, dest, tag, comm);
+	return bsend_start(c, buf, count, dt, dest, tag, comm);
+}
+
+/* The application's request of a buffered send: complete once started. */
+static int
+bsend_handle(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	(void)buf, (void)count, (void)dt, (void)dest;
+	return PMPI_Send_init(NULL, 0, MPI_BYTE, MPI_PROC_NULL, tag, comm,
+	    req);
+}
+
+ESMPI_EXPORT int
 MPI_Ibsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
     MPI_Comm comm, MPI_Request *req)
 {
+	struct esmpi_comm *c;
 	int rc;
 
-	if (esmpi_protect(comm, dest, &rc) == NULL)
+	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Ibsend(buf, count, dt, dest, tag, comm, req);
-	return nb_send(PMPI_Isend, buf, count, dt, dest, tag, comm, req);
+	if ((rc = bsend_start(c, buf, count, dt, dest, tag, comm)) !=
+	    MPI_SUCCESS)
+		return rc;
+	return PMPI_Isend(NULL, 0, MPI_BYTE, MPI_PROC_NULL, tag, comm, req);
 }
 
 ESMPI_EXPORT int
@@ -652,7 +678,8 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 	int rc, tsz;
 
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
-		return rc != MPI_SUCCESS ? rc :
+		return rc != MPI_SUCCESS ? rc : fn == bsend_handle ?
+		    PMPI_Bsend_init(buf, count, dt, dest, tag, comm, req) :
 		    fn(buf, count, dt, dest, tag, comm, req);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
@@ -666,13 +693,17 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 	r->tag = tag;
 	r->comm = comm;
 	req_bind(r, c);
-	if (esmpi_recv_capacity(count, dt, &r->reclen) != 0)
+	/* Buffered: each Start seals a copy of its own (bsend_start). */
+	if ((r->buffered = fn == bsend_handle))
+		r->reclen = 0;
+	else if (esmpi_recv_capacity(count, dt, &r->reclen) != 0)
 		r->reclen = -1;
 	/* Exactly one record: a signature only where the rule signs. */
 	else
 		r->reclen += (int)esmpi_sign_extra(c, tag) -
 		    (int)esmpi_sign_slack();
-	if (r->reclen < 0 || (r->rec = esmpi_pool_get(r->reclen)) == NULL) {
+	if (r->reclen < 0 || (!r->buffered &&
+	    (r->rec = esmpi_pool_get(r->reclen)) == NULL)) {
 		req_free(r);
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
@@ -718,14 +749,7 @@ ESMPI_EXPORT int
 MPI_Bsend_init(const void *buf, int count, MPI_Datatype dt, int dest,
     int tag, MPI_Comm comm, MPI_Request *req)
 {
-	int rc;
-
-	/* Buffered mode would need room for records in the user's attached
-	 * buffer; standard mode is used instead (see ARCHITECTURE.md). */
-	if (esmpi_protect(comm, dest, &rc) == NULL)
-		return rc != MPI_SUCCESS ? rc : PMPI_Bsend_init(buf, count,
-		    dt, dest, tag, comm, req);
-	return send_init(PMPI_Send_init, buf, count, dt, dest, tag, comm, req);
+	return send_init(bsend_handle, buf, count, dt, dest, tag, comm, req);
 }
 
 ESMPI_EXPORT int
@@ -771,6 +795,9 @@ reseal(MPI_Request h, uint64_t ticket)
 		r->ticket = ticket;
 		return MPI_SUCCESS;
 	}
+	if (r->buffered)
+		return bsend_start(r->c, r->buf, r->count, r->dt, r->peer,
+		    r->tag, r->comm);
 	if ((e = esmpi_seal(r->c, r->buf, r->count, r->dt, r->peer, r->tag,
 	    &m)) != 0)
 		return esmpi_fail(r->comm, esmpi.err_internal,
