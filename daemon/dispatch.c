@@ -514,7 +514,7 @@ reply_ok(struct esmpid_conn *c, const char *msg)
 /* Events a rank may report; anything else is a protocol violation. */
 static const char *const client_events[] = {
 	"integrity_failure", "replay_detected", "signature_invalid",
-	"unprotected_call", "rekey", "audit_dropped",
+	"unprotected_call", "rekey", "audit_dropped", "policy_mismatch",
 	NULL,
 };
 

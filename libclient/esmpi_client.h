@@ -139,6 +139,7 @@ struct esmpi_state {
 	struct esmpi_pol_settings defaults;
 	struct esmpi_pol_rule *rules;
 	size_t nrules;
+	int policy_differs;		/* some rank's rules differ from rank 0's */
 	int keyval;
 	int err_class;
 	int err_auth, err_replay, err_denied, err_init, err_internal;

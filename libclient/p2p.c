@@ -271,10 +271,12 @@ refuse(struct esmpi_comm *c, int src, int tag, int r)
 	return esmpi_fail(esmpi_comm_handle(c), replay ? esmpi.err_replay :
 	    esmpi.err_auth,
 	    "%s: message from rank %d (world %u) to rank %d (world %u) on "
-	    "communicator '%s' tag %d refused (%s); no data delivered",
+	    "communicator '%s' tag %d refused (%s); no data delivered%s",
 	    replay ? "replay detected" : sig ? "signature invalid" :
 	    "integrity failure", src, c->peer_world[src], c->rank,
-	    c->my_world, comm_label(c), tag, why);
+	    c->my_world, comm_label(c), tag, why, esmpi.policy_differs ?
+	    " (ranks of this job run different policies: see the warnings "
+	    "at MPI_Init)" : "");
 }
 
 /*

@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "esmpi_client.h"
 #include "esmpi_err.h"
 #include "esmpi_frame.h"
@@ -432,6 +434,106 @@ take_policy(const Esmpi__HelloReply *h)
 	return 0;
 }
 
+/* Hash what decides records: settings, then each rule's match. */
+static void
+digest_settings(EVP_MD_CTX *md, const struct esmpi_pol_settings *s)
+{
+	const int32_t v[3] = { s->suite, s->sign, s->scope };
+
+	EVP_DigestUpdate(md, v, sizeof(v));
+}
+
+static int
+policy_digest(uint64_t d[4])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char out[32];
+	size_t i, j;
+	int ok;
+
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+	if (ok) {
+		digest_settings(md, &esmpi.defaults);
+		for (i = 0; i < esmpi.nrules; i++) {
+			const struct esmpi_pol_rule *r = &esmpi.rules[i];
+			const char *g = r->comm != NULL ? r->comm : "";
+			const uint64_t n[2] = { strlen(g), r->ntags };
+
+			EVP_DigestUpdate(md, n, sizeof(n));
+			EVP_DigestUpdate(md, g, n[0]);
+			for (j = 0; j < r->ntags; j++)
+				EVP_DigestUpdate(md, &r->tags[j],
+				    sizeof(r->tags[j]));
+			digest_settings(md, &r->set);
+		}
+		ok = EVP_DigestFinal_ex(md, out, NULL) == 1;
+	}
+	EVP_MD_CTX_free(md);
+	memcpy(d, out, sizeof(out));
+	return ok ? 0 : ESMPI_ERR_CRYPTO;
+}
+
+/*
+ * Every rank's esmpid should resolve the same rules. Where a node runs
+ * another policy, its ranks refuse the records their rules do not expect
+ * (p2p.c), and that refusal alone cannot say why. So the ranks compare a
+ * digest of what decides records (suite, sign and scope of the defaults
+ * and of each rule, and what each rule matches) once at MPI_Init: each
+ * rank whose rules differ from rank 0's says so and audits
+ * policy_mismatch, rank 0 counts them. The job goes on: rules no message
+ * uses may differ harmlessly; the others are refused as always.
+ */
+static int
+policy_agree(char *err, size_t len)
+{
+	uint64_t d[8], top[8], root0;
+	int differs, count = 0, i;
+
+	if (policy_digest(d) != 0) {
+		snprintf(err, len, "cannot digest the policy");
+		return ESMPI_ERR_CRYPTO;
+	}
+	for (i = 0; i < 4; i++)
+		d[4 + i] = ~d[i];
+	/* One reduction: the maxima of d and of ~d are equal everywhere
+	 * only when every rank has the same d. */
+	if (PMPI_Allreduce(d, top, 8, MPI_UINT64_T, MPI_MAX,
+	    MPI_COMM_WORLD) != MPI_SUCCESS) {
+		snprintf(err, len, "cannot compare policies between ranks");
+		return ESMPI_ERR_INTERNAL;
+	}
+	for (i = 0; i < 4 && top[i] == ~top[4 + i]; i++)
+		;
+	if (i == 4)
+		return 0;
+	esmpi.policy_differs = 1;
+	root0 = d[0];
+	PMPI_Bcast(&root0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+	differs = root0 != d[0];
+	PMPI_Reduce(&differs, &count, 1, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
+	if (differs) {
+		fprintf(stderr, "esmpi: rank %d: warning: the policy esmpid "
+		    "(%s) gives this rank differs from rank 0's (digest "
+		    "%016llx, rank 0 %016llx): records whose settings differ "
+		    "between ranks will be refused; load the same policy "
+		    "on every node (esmpictl policy show)\n",
+		    esmpi.world_rank, esmpi.dpath, (unsigned long long)d[0],
+		    (unsigned long long)root0);
+		esmpi_audit("policy_mismatch", NULL, 0, -1, "this rank's "
+		    "policy (digest %016llx) differs from world rank 0's "
+		    "(%016llx)", (unsigned long long)d[0],
+		    (unsigned long long)root0);
+	} else if (esmpi.world_rank == 0) {
+		fprintf(stderr, "esmpi: rank 0: warning: %d rank(s) of this "
+		    "job run a policy that differs from rank 0's (their "
+		    "messages name them)\n", count);
+		esmpi_audit("policy_mismatch", NULL, -1, -1, "%d rank(s) of "
+		    "this job run a policy that differs from this rank's "
+		    "(digest %016llx)", count, (unsigned long long)d[0]);
+	}
+	return 0;
+}
+
 /* Connect, Hello, KeyShare: this rank's part before the exchange. */
 static int
 local_open(Esmpi__Reply **share, char *err, size_t len)
@@ -696,6 +798,7 @@ esmpi_session_start(void)
 	PMPI_Bcast(esmpi.job_id, sizeof(esmpi.job_id), MPI_BYTE, 0,
 	    MPI_COMM_WORLD);
 	if ((r = establish(err, sizeof(err))) != 0 ||
+	    (r = policy_agree(err, sizeof(err))) != 0 ||
 	    (r = esmpi_sign_setup(err, sizeof(err))) != 0)
 		goto fail;
 	if ((r = esmpi_comm_keyval_init()) != 0 ||

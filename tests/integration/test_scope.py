@@ -128,6 +128,8 @@ def test_inter_node_across_hosts(ns_hosts, workdir):
         runs[name] = (out, err, pcap)
     plain_out, _, plain_pcap = runs["plain"]
     enc_out, enc_err, enc_pcap = runs["enc"]
+    # One policy on both hosts: no warning at MPI_Init.
+    assert "differs from rank 0" not in enc_err, enc_err
     assert plain_pcap.count(nshosts.MARKER) >= 1, "marker not on the wire"
     assert enc_out == plain_out
     assert len(enc_pcap) > 4000
@@ -149,7 +151,9 @@ def test_inter_node_across_hosts(ns_hosts, workdir):
 def test_plain_refused_where_policy_seals(daemons, workdir):
     """Two daemons with one node identity but different policies: rank 0
     (scope inter-node) sends plain records, rank 1 (scope all) would seal,
-    so it refuses them as an integrity failure: no downgrade."""
+    so it refuses them as an integrity failure: no downgrade. Both ranks
+    were told at MPI_Init that their policies differ (stderr, audit
+    policy_mismatch on both daemons), and the refusal says so."""
     state = workdir / "state"
     it.run([it.ESMPICTL, "ca", "init", "--dir", workdir / "ca"])
     r = it.run([it.ESMPICTL, "node", "enroll", "--ca", workdir / "ca",
@@ -173,3 +177,12 @@ def test_plain_refused_where_policy_seals(daemons, workdir):
     assert "tag 0 refused (access denied)" in p.stderr, p.stderr
     assert "ESMPI-SECRET-MARKER" not in p.stdout
     assert db.wait_audit("integrity_failure")
+    assert re.search(r"rank 1: warning: the policy esmpid \(\S+\) gives "
+                     r"this rank differs from rank 0's", p.stderr), p.stderr
+    assert "rank 0: warning: 1 rank(s) of this job run a policy that " \
+        "differs" in p.stderr, p.stderr
+    assert "ranks of this job run different policies" in p.stderr, p.stderr
+    assert db.wait_audit("policy_mismatch", pred=lambda e:
+                         e.get("ESMPI_RANK") == "1")
+    assert da.wait_audit("policy_mismatch", pred=lambda e:
+                         e.get("ESMPI_RANK") == "0")
