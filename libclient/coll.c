@@ -351,6 +351,8 @@ struct esmpi_coll {
 	MPI_Datatype *held;		/* nonblocking: our duplicates */
 	int nheld;
 	int op_held;			/* nonblocking: op_hold(op) taken */
+	int failed;			/* sealing failed (ESMPI_ERR_*): moved
+					 * records that cannot open */
 };
 
 /*
@@ -562,7 +564,8 @@ block_seq(const struct esmpi_coll *o, const int *occ, int i)
 }
 
 /* Seal what leaves this rank: one record for all, or one per peer. The
- * own slot of a per-peer exchange goes to ourselves: zeroed, not sealed. */
+ * own slot of a per-peer exchange goes to ourselves: zeroed, not sealed.
+ * 0 or the first ESMPI_ERR_* (reported by the caller). */
 static int
 seal_blocks(struct esmpi_coll *o)
 {
@@ -584,9 +587,9 @@ seal_blocks(struct esmpi_coll *o)
 		    ESMPI_REC_DST_ALL : c->peer_world[peer], CTAG,
 		    block_seq(o, o->socc, i), o->inplace ? o->rrecs +
 		    o->roff[i] : o->srecs + o->soff[i])) != 0)
-			return seal_fail(c, o->fn, r);
+			return r;
 	}
-	return MPI_SUCCESS;
+	return 0;
 }
 
 /* Run the PMPI collective on the records (nonblocking when req). */
@@ -735,6 +738,8 @@ esmpi_coll_finish(struct esmpi_coll *o)
 	uint32_t dst = o->all ? ESMPI_REC_DST_ALL : o->c->my_world;
 	int i, rc = MPI_SUCCESS;
 
+	if (o->failed)
+		return seal_fail(o->c, o->fn, o->failed);
 	if (o->reduce)
 		return combine(o);
 	for (i = 0; i < o->n && rc == MPI_SUCCESS; i++) {
@@ -856,8 +861,18 @@ run(struct esmpi_coll *o, MPI_Request *req)
 		rc = nomem(c, o->fn);
 		goto out;
 	}
-	if ((rc = seal_blocks(o)) != MPI_SUCCESS)
-		goto out;
+	if ((r = seal_blocks(o)) != 0) {
+		/*
+		 * The other ranks are in this collective already: take part
+		 * with records that cannot open, so that they stop with an
+		 * integrity failure rather than wait for ours. This rank says
+		 * why once the records have moved (at completion when
+		 * nonblocking: returning now could deadlock a valid program).
+		 */
+		memset(o->srecs, 0, o->stotal);
+		memset(o->rrecs, 0, o->rtotal);
+		o->failed = r;
+	}
 	/* The own block (not in place): copied now, never sealed. */
 	if (!o->reduce && o->me >= 0 && o->sb[o->me].count >= 0 &&
 	    o->rb[o->me].count >= 0 && (rc = local_copy(c, o->sb[o->me].p,

@@ -2,7 +2,10 @@
 """Encrypted collectives (libclient/coll.c), blocking and nonblocking:
 examples/coll_check.c gives the same output with and without libesmpi.so
 at 2, 3, 4 and 8 ranks, and a marker moved by Bcast, Allgather and their
-nonblocking forms crosses TCP loopback in clear only without esmpi.
+nonblocking forms crosses TCP loopback in clear only without esmpi. A
+rank whose sealing fails (an LD_PRELOAD shim, fail_seal.c) still takes
+part in the collective, so under MPI_ERRORS_RETURN every rank gets an
+error instead of the others waiting forever, and the job goes on.
 
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_coll.py
 """
@@ -55,6 +58,42 @@ def test_coll_check_same_with_and_without_esmpi(daemon, np):
         f"--- esmpi\n{prot.stdout}")
     assert "refused" not in prot.stderr, prot.describe()
     daemon.wait_audit("session_open", count=np)
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _build(workdir, src, out, *extra, cc="mpicc"):
+    r = it.run([cc, "-O2", "-Wall", "-o", str(workdir / out),
+                os.path.join(HERE, src), *extra], timeout=120)
+    assert r.returncode == 0, r.stderr
+    return workdir / out
+
+
+@pytest.mark.parametrize("np", [2, 3])
+def test_seal_failure_fails_peers_instead_of_hanging(daemon, workdir, np):
+    prog = _build(workdir, "coll_fail.c", "coll_fail")
+    shim = _build(workdir, "fail_seal.c", "fail_seal.so", "-shared",
+                  "-fPIC", "-ldl", "-lcrypto", cc="cc")
+    wrap = workdir / "fail_rank1.sh"
+    wrap.write_text(
+        "#!/bin/sh\n"
+        f"export ESMPI_SOCKET={daemon.sock} FAIL_SEAL_RANK=1\n"
+        f"export LD_PRELOAD={shim}:{mh.LIBESMPI}\n"
+        'exec "$@"\n')
+    os.chmod(wrap, 0o755)
+    job = mh.mpirun(wrap, np, preload=False, timeout=60, args=[prog])
+    assert job.returncode == 0, job.describe()
+    assert job.stderr.count("fail_seal: rank 1: seal") == 2, job.describe()
+    for r in range(np):
+        for what in ("bcast error", "iallgather error",
+                     f"allreduce ok {np * (np - 1) // 2}"):
+            assert f"rank {r}: {what}" in job.stdout, job.describe()
+    # Rank 1 says why; the others refused what could not open.
+    assert "rank 1: MPI_Bcast: cannot seal block" in job.stderr
+    assert "rank 1: MPI_Iallgather: cannot seal block" in job.stderr
+    assert set(mh.rank_lines(job.stderr, "integrity failure")) == \
+        set(range(np)) - {1}, job.describe()
 
 
 def _wire_run(prog, socket=None):
