@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Traffic on derived communicators: Comm_dup (renamed with Comm_set_name),
+ * Comm_idup (completed by Wait, and one by Test mixed with a receive),
  * Comm_split by parity (and a dup of it), Comm_split_type SHARED,
  * Comm_create with a group, Comm_create_group, Intercomm_create between
  * the parity halves and Intercomm_merge; every one is freed at the end. */
@@ -100,6 +101,32 @@ main(int argc, char **argv)
 	MPI_Comm_get_name(dup, name, &len);
 	CHECK(strcmp(name, "esmpi-example-dup") == 0, "name '%s'", name);
 	sum = fnv_u64(sum, ring(dup, 2, same));
+
+	/* Comm_idup: usable once its request completes (Wait), and one of
+	 * the renamed dup completed by a Test loop with a receive. */
+	{
+		MPI_Comm idup, idup2;
+		MPI_Request q[2];
+		int done = 0, k, w = -1;
+
+		MPI_Comm_idup(MPI_COMM_WORLD, &idup, &q[0]);
+		MPI_Wait(&q[0], MPI_STATUS_IGNORE);
+		sum = fnv_u64(sum, ring(idup, 20, same));
+		MPI_Comm_idup(dup, &idup2, &q[0]);
+		MPI_Irecv(&w, 1, MPI_INT, (wrank + wsize - 1) % wsize, 21,
+		    MPI_COMM_WORLD, &q[1]);
+		MPI_Send(&wrank, 1, MPI_INT, (wrank + 1) % wsize, 21,
+		    MPI_COMM_WORLD);
+		while (!done)
+			MPI_Testall(2, q, &done, MPI_STATUSES_IGNORE);
+		CHECK(w == (wrank + wsize - 1) % wsize, "idup: got %d", w);
+		sum = fnv_u64(sum, ring(idup2, 22, same));
+		k = -1;
+		MPI_Allreduce(&wrank, &k, 1, MPI_INT, MPI_SUM, idup2);
+		CHECK(k == wsize * (wsize - 1) / 2, "idup allreduce %d", k);
+		MPI_Comm_free(&idup);
+		MPI_Comm_free(&idup2);
+	}
 
 	/* split by parity, and a dup of a split */
 	MPI_Comm_split(MPI_COMM_WORLD, wrank % 2, wrank, &parity);
@@ -225,8 +252,8 @@ main(int argc, char **argv)
 	}
 
 	if (wrank == 0)
-		printf("comms: dup, split, split_type, create, create_group, "
-		    "intercomm + merge over %d ranks\n", wsize);
+		printf("comms: dup, idup, split, split_type, create, "
+		    "create_group, intercomm + merge over %d ranks\n", wsize);
 	r = ex_finish("comms", sum);
 	MPI_Finalize();
 	return r;

@@ -350,17 +350,25 @@ esmpi_recv_ticket(void)
 
 /* Attach the derived state, or fail closed: a communicator we hold no key
  * for would have to run in plaintext. */
-static int
-adopt(MPI_Comm parent, MPI_Comm *newcomm, uint64_t ctx, int rc)
+int
+esmpi_comm_adopt(MPI_Comm parent, MPI_Comm made, uint64_t ctx)
 {
 	int r;
 
-	if (rc != MPI_SUCCESS || newcomm == NULL || *newcomm == MPI_COMM_NULL)
-		return rc;
-	if ((r = esmpi_comm_attach(*newcomm, ctx)) != 0)
+	if (made == MPI_COMM_NULL)
+		return MPI_SUCCESS;
+	if ((r = esmpi_comm_attach(made, ctx)) != 0)
 		return esmpi_fail(parent, esmpi.err_internal,
 		    "cannot key a new communicator: %s", esmpi_strerror(r));
 	return MPI_SUCCESS;
+}
+
+static int
+adopt(MPI_Comm parent, MPI_Comm *newcomm, uint64_t ctx, int rc)
+{
+	if (rc != MPI_SUCCESS || newcomm == NULL)
+		return rc;
+	return esmpi_comm_adopt(parent, *newcomm, ctx);
 }
 
 /* Derive before calling MPI: members that get MPI_COMM_NULL still count
@@ -383,6 +391,50 @@ ESMPI_EXPORT int
 MPI_Comm_dup(MPI_Comm comm, MPI_Comm *newcomm)
 {
 	DERIVED(comm, "dup", PMPI_Comm_dup(comm, newcomm));
+}
+
+/*
+ * The context is derived when the duplication starts (nonblocking
+ * collectives start in the same order on every rank, so the parent's
+ * counter stays in step); the keys are attached when it completes, to
+ * the handle Open MPI hands out at the start, which the application may
+ * not use before.
+ */
+ESMPI_EXPORT int
+MPI_Comm_idup(MPI_Comm comm, MPI_Comm *newcomm, MPI_Request *req)
+{
+	struct esmpi_comm *p = esmpi.active ? esmpi_comm_get(comm) : NULL;
+	struct esmpi_req *r;
+	int rc, flag = 0;
+
+	if (esmpi.failed)
+		return esmpi.err_init;
+	if (p == NULL)
+		return PMPI_Comm_idup(comm, newcomm, req);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	r->kind = REQ_IDUP;
+	r->comm = comm;
+	r->made_ctx = esmpi_comm_child_ctx(p, "dup");
+	if ((rc = PMPI_Comm_idup(comm, newcomm, req)) != MPI_SUCCESS) {
+		free(r);
+		return rc;
+	}
+	r->made = *newcomm;
+	r->handle = *req;
+	r->active = 1;
+	if (PMPI_Request_get_status(*req, &flag, MPI_STATUS_IGNORE) ==
+	    MPI_SUCCESS && flag)
+		goto now;	/* complete already: nothing to track */
+	if (esmpi_req_add(r) == 0)
+		return MPI_SUCCESS;
+	/* Cannot track it: complete it here rather than leave the new
+	 * communicator without keys. */
+	PMPI_Wait(req, MPI_STATUS_IGNORE);
+now:
+	rc = esmpi_comm_adopt(comm, r->made, r->made_ctx);
+	free(r);
+	return rc;
 }
 
 ESMPI_EXPORT int

@@ -232,6 +232,8 @@ struct esmpi_comm *esmpi_comm_get(MPI_Comm comm);
 void esmpi_comm_hold(struct esmpi_comm *c);
 void esmpi_comm_release(struct esmpi_comm *c);
 uint64_t esmpi_comm_child_ctx(struct esmpi_comm *parent, const char *kind);
+/* Key a communicator made from parent (context ctx), or fail closed. */
+int esmpi_comm_adopt(MPI_Comm parent, MPI_Comm made, uint64_t ctx);
 void esmpi_comm_free_all(void);
 int esmpi_comm_keyval_init(void);
 const struct esmpi_pol_settings *esmpi_comm_settings(
@@ -378,7 +380,7 @@ int esmpi_coll_finish(struct esmpi_coll *o);
 void esmpi_coll_free(struct esmpi_coll *o);
 
 /* requests.c */
-enum esmpi_req_kind { REQ_SEND, REQ_RECV, REQ_COLL };
+enum esmpi_req_kind { REQ_SEND, REQ_RECV, REQ_COLL, REQ_IDUP };
 struct esmpi_req {
 	MPI_Request handle;
 	enum esmpi_req_kind kind;
@@ -397,6 +399,8 @@ struct esmpi_req {
 	MPI_Comm comm;
 	struct esmpi_comm *c;
 	struct esmpi_coll *coll;	/* REQ_COLL: the plan to complete */
+	MPI_Comm made;			/* REQ_IDUP: the new communicator */
+	uint64_t made_ctx;		/* REQ_IDUP: its context */
 	struct esmpi_req *next_orphan;	/* freed by the application, active */
 	MPI_Status orphan_st;		/* how it completed */
 	int orphan_ok;

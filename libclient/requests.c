@@ -179,6 +179,9 @@ esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
 	r->active = 0;
 	if (r->kind == REQ_COLL)
 		return r->done ? MPI_SUCCESS : esmpi_coll_finish(r->coll);
+	if (r->kind == REQ_IDUP)
+		return r->done ? MPI_SUCCESS : esmpi_comm_adopt(r->comm,
+		    r->made, r->made_ctx);
 	if (r->kind != REQ_RECV)
 		return MPI_SUCCESS;
 	if (r->done) {

@@ -32,6 +32,7 @@ Send_init Ssend_init Rsend_init Bsend_init Recv_init Start Startall
 Buffer_attach Buffer_detach
 Comm_dup Comm_dup_with_info Comm_split Comm_split_type Comm_create
 Comm_create_group Comm_free Comm_set_name Intercomm_create Intercomm_merge
+Comm_idup
 Cart_create Cart_sub Graph_create Dist_graph_create
 Dist_graph_create_adjacent Comm_disconnect
 Bcast Gather Gatherv Scatter Scatterv Allgather Allgatherv Alltoall Alltoallv
@@ -112,8 +113,7 @@ REASONS = {
     "p2p": "p2p: sealed/opened by hand-written wrappers",
     "completion": "completion: hand-written (Irecv open, Isend release); "
                   "Cancel, Grequest_* are local",
-    "comm": "comm: key lifecycle hand-written; queries are local; "
-            "Comm_idup not handled yet",
+    "comm": "comm: key lifecycle hand-written; queries are local",
     "topo": "topo: creators derive keys (hand-written); queries are local",
     "coll": "coll: sealed per block (coll.c); Barrier carries none",
     "nbcoll": "nbcoll: sealed at start, opened at completion (coll.c, "
