@@ -2,7 +2,7 @@
 ! Many protected calls through Fortran, to exercise the argument
 ! conversions of the generated entry points: request arrays and 1-based
 ! indices, status arrays, probes and matched probes, persistent requests,
-! buffered sends, communicator and topology constructors (LOGICAL arrays,
+! buffered sends, communicator and topology constructors (Comm_idup, LOGICAL arrays,
 ! MPI_UNWEIGHTED, names), MPI_BOTTOM, MPI_IN_PLACE and most collectives.
 ! Every rank checks what it got; rank 0 prints one line.
 ! Built twice: `use mpi` (fortran_calls) and, with -DF08, `use mpi_f08`
@@ -49,7 +49,7 @@ program fortran_calls
   STATUSES(sts, 4)
   T_REQ :: reqs(4)
   T_MSG :: msg
-  T_COMM :: dup, split, cart, sub, graph
+  T_COMM :: dup, idup, split, cart, sub, graph
   T_DT :: t
   T_DT, allocatable :: types(:)
   T_DETACHED :: detached
@@ -181,6 +181,10 @@ program fortran_calls
   call MPI_Comm_get_name(dup, cname, n, ierr)
   call check(cname == 'fortran dup' .and. n == 11, 'comm name')
   call ring(dup, 50)
+  call MPI_Comm_idup(dup, idup, reqs(1), ierr)
+  call MPI_Wait(reqs(1), st, ierr)
+  call ring(idup, 55)
+  call MPI_Comm_free(idup, ierr)
   call MPI_Comm_split(MPI_COMM_WORLD, mod(rank, 2), rank, split, ierr)
   one = 1
   call MPI_Allreduce(one, n, 1, MPI_INTEGER, MPI_SUM, split, ierr)
