@@ -65,18 +65,21 @@ def _kill_job(proc):
 
 
 def mpirun(prog, np, socket=None, preload=True, timeout=MPIRUN_TIMEOUT,
-           args=()):
-    """Run prog on np ranks; with preload, under libesmpi.so talking to the
-    esmpid at socket (ESMPI_SOCKET). Returns a Job; raises AssertionError
+           args=(), lib=None, x=()):
+    """Run prog on np ranks; with preload, under libesmpi.so (or the
+    LD_PRELOAD list lib) talking to the esmpid at socket (ESMPI_SOCKET);
+    x: more NAME=VALUE for the ranks. Returns a Job; raises AssertionError
     (after killing the job) if it does not finish within timeout."""
     env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
     cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(np)]
+    for v in x:
+        cmd += ["-x", v]
     if preload:
         if socket is not None:
             env["ESMPI_SOCKET"] = str(socket)
             cmd += ["-x", "ESMPI_SOCKET"]
         # Only the ranks get the library, not mpirun itself.
-        cmd += ["-x", f"LD_PRELOAD={LIBESMPI}"]
+        cmd += ["-x", f"LD_PRELOAD={lib or LIBESMPI}"]
     cmd += [str(prog), *map(str, args)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
