@@ -41,6 +41,8 @@ access: { users: [root] }
 defaults:
   suite: aes-256-gcm
 """
+# The same, every record signed by its sender (ECDSA P-256).
+POLICY_SIGN_ALL = POLICY_ROOT + "  sign: ecdsa-p256\n"
 
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 

@@ -24,14 +24,6 @@ import mpi_helpers as mh
 ASAN_BUILD = it.BUILD.parent / "build-asan-mpi"
 ASAN_LIB = ASAN_BUILD / "libclient" / "libesmpi.so"
 
-POLICY_SIGN_ALL = """\
-version: 1
-access: { users: [root] }
-defaults:
-  suite: aes-256-gcm
-  sign: ecdsa-p256
-"""
-
 CASES = [("modes", 2), ("comms", 3), ("datatypes", 2), ("persistent", 2),
          ("probe", 2), ("wildcard", 3), ("threads", 2), ("coll_check", 3),
          ("fortran_calls", 2), ("fortran_calls_f08", 2)]
@@ -74,5 +66,5 @@ def test_examples_under_asan(daemon, asan_preload, name, np):
 
 
 def test_signed_collectives_under_asan(daemons, write_policy, asan_preload):
-    d = daemons("asan-sign", policy=write_policy(POLICY_SIGN_ALL))
+    d = daemons("asan-sign", policy=write_policy(it.POLICY_SIGN_ALL))
     asan_job("coll_check", 2, d.sock, asan_preload)

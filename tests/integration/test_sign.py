@@ -27,13 +27,7 @@ import mpi_helpers as mh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-POLICY_SIGN_ALL = """\
-version: 1
-access: { users: [root] }
-defaults:
-  suite: aes-256-gcm
-  sign: ecdsa-p256
-"""
+POLICY_SIGN_ALL = it.POLICY_SIGN_ALL
 # Only tag 7 (and tags 9000-9009, which no example uses) are signed.
 POLICY_SIGN_SOME = """\
 version: 1
