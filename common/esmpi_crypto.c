@@ -33,11 +33,20 @@ static const struct suite suites[] = {
 	    "ChaCha20-Poly1305" },
 };
 
+/* Nonce and AAD a context was prepared with (esmpi_aead_prepare). */
+struct prepared {
+	int valid;
+	size_t aad_len;
+	uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
+	uint8_t aad[ESMPI_AEAD_PREPARE_MAX_AAD];
+};
+
 struct esmpi_aead {
 	int suite;
 	EVP_CIPHER *cipher;
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
+	struct prepared ready[2];	/* [0] dec, [1] enc */
 };
 
 static const struct suite *
@@ -294,7 +303,8 @@ aead_get_tag(EVP_CIPHER_CTX *ctx, uint8_t tag[ESMPI_AEAD_TAG_LEN])
 }
 
 /*
- * A new nonce on a keyed context and, to open, the tag to expect.
+ * A new nonce on a keyed context and, to open, the tag to expect (nonce
+ * NULL: only the tag, on a prepared context).
  * EVP_CipherInit_ex2 with only an IV queries the IV length through the
  * provider on every call (OpenSSL 3.0), a third of a small message's AEAD
  * cost; the GCM provider takes a whole IV as one parameter instead
@@ -316,13 +326,68 @@ aead_begin(const struct esmpi_aead *a, EVP_CIPHER_CTX *ctx, int enc,
 	const OSSL_PARAM tag = OSSL_PARAM_octet_string(
 	    OSSL_CIPHER_PARAM_AEAD_TAG, expect, ESMPI_AEAD_TAG_LEN);
 
-	if (a->suite == ESMPI_SUITE_CHACHA20_POLY1305) {
-		if (EVP_CipherInit_ex2(ctx, NULL, NULL, nonce, enc, NULL) != 1)
+	if (nonce == NULL ||
+	    a->suite == ESMPI_SUITE_CHACHA20_POLY1305) {
+		if (nonce != NULL &&
+		    EVP_CipherInit_ex2(ctx, NULL, NULL, nonce, enc, NULL) != 1)
 			return 0;
 		p[0] = expect != NULL ? tag : p[1];
 	} else if (expect != NULL)
 		p[1] = tag;
 	return p[0].key == NULL || EVP_CIPHER_CTX_set_params(ctx, p) == 1;
+}
+
+static int
+prepared_same(const struct prepared *p,
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN], const uint8_t *aad,
+    size_t aad_len)
+{
+	return p->valid && p->aad_len == aad_len &&
+	    memcmp(p->nonce, nonce, ESMPI_AEAD_NONCE_LEN) == 0 &&
+	    memcmp(p->aad, aad, aad_len) == 0;
+}
+
+int
+esmpi_aead_prepare(struct esmpi_aead *a, int enc,
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN], const uint8_t *aad,
+    size_t aad_len)
+{
+	struct prepared *p;
+	EVP_CIPHER_CTX *ctx;
+
+	if (a == NULL || nonce == NULL || aad == NULL || aad_len == 0 ||
+	    aad_len > ESMPI_AEAD_PREPARE_MAX_AAD)
+		return ESMPI_ERR_INVALID;
+	p = &a->ready[enc != 0];
+	ctx = enc ? a->enc : a->dec;
+	/* Already prepared for it (several receives posted for one peer). */
+	if (prepared_same(p, nonce, aad, aad_len))
+		return 0;
+	p->valid = 0;
+	if (!aead_begin(a, ctx, enc != 0, nonce, NULL) ||
+	    !aead_step(ctx, enc != 0, NULL, aad, (int)aad_len))
+		return ESMPI_ERR_CRYPTO;
+	memcpy(p->nonce, nonce, ESMPI_AEAD_NONCE_LEN);
+	memcpy(p->aad, aad, aad_len);
+	p->aad_len = aad_len;
+	p->valid = 1;
+	return 0;
+}
+
+/*
+ * Whether the context was prepared for exactly this nonce and AAD; either
+ * way it is not prepared any more (every use starts a new message).
+ */
+static int
+prepared_for(struct esmpi_aead *a, int enc,
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN], const uint8_t *aad,
+    size_t aad_len)
+{
+	struct prepared *p = &a->ready[enc];
+	int hit = prepared_same(p, nonce, aad, aad_len);
+
+	p->valid = 0;
+	return hit;
 }
 
 int
@@ -337,9 +402,10 @@ esmpi_aead_seal(struct esmpi_aead *a, uint8_t *ct,
 	    partial_overlap(ct, pt, len))
 		return ESMPI_ERR_INVALID;
 
-	if (!aead_begin(a, a->enc, 1, nonce, NULL) ||
+	if ((!prepared_for(a, 1, nonce, aad, aad_len) &&
+	    (!aead_begin(a, a->enc, 1, nonce, NULL) ||
 	    (aad_len > 0 && !aead_step(a->enc, 1, NULL, aad,
-	    (int)aad_len)) ||
+	    (int)aad_len)))) ||
 	    aead_update(a, 1, ct, pt, len) != 0 ||
 	    !aead_step(a->enc, 1, NULL, NULL, 0) ||
 	    !aead_get_tag(a->enc, tag))
@@ -367,9 +433,10 @@ esmpi_aead_open(struct esmpi_aead *a, uint8_t *pt,
 	memcpy(t, tag, sizeof(t));
 	r = ESMPI_ERR_AUTH;
 	/* The final step compares the tags (in constant time). */
-	if (aead_begin(a, a->dec, 0, nonce, t) &&
-	    (aad_len == 0 || aead_step(a->dec, 0, NULL, aad,
-	    (int)aad_len)) &&
+	if ((prepared_for(a, 0, nonce, aad, aad_len) ?
+	    aead_begin(a, a->dec, 0, NULL, t) :
+	    aead_begin(a, a->dec, 0, nonce, t) && (aad_len == 0 ||
+	    aead_step(a->dec, 0, NULL, aad, (int)aad_len))) &&
 	    aead_update(a, 0, pt, ct, len) == 0 &&
 	    aead_step(a->dec, 0, NULL, NULL, 0))
 		r = 0;

@@ -77,6 +77,19 @@ int esmpi_aead_open(struct esmpi_aead *a, uint8_t *pt,
     const uint8_t *aad, size_t aad_len)
     __attribute__((warn_unused_result));
 
+/*
+ * Start the next seal (enc 1) or open (enc 0) ahead of time: set the
+ * nonce and absorb the AAD (1 to ESMPI_AEAD_PREPARE_MAX_AAD bytes), so
+ * that a caller that expects a message can do this while it waits. The
+ * next esmpi_aead_seal/open on that side skips both when it is given
+ * exactly this nonce and AAD, and starts afresh otherwise: a wrong guess
+ * costs time, never a nonce (nothing is encrypted here).
+ */
+#define ESMPI_AEAD_PREPARE_MAX_AAD	96
+int esmpi_aead_prepare(struct esmpi_aead *a, int enc,
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN], const uint8_t *aad,
+    size_t aad_len);
+
 /* Fill buf with len bytes from the OpenSSL CSPRNG. */
 int esmpi_random(void *buf, size_t len) __attribute__((warn_unused_result));
 

@@ -108,6 +108,21 @@ esmpi_rec_seal_parts(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
 }
 
 int
+esmpi_rec_prepare(struct esmpi_aead *k, int seal,
+    const struct esmpi_rec_hdr *h, const struct esmpi_rec_aad *a)
+{
+	uint8_t hdr[ESMPI_REC_HDR_LEN], aad[ESMPI_REC_AAD_LEN];
+	uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
+
+	if (k == NULL || h == NULL || a == NULL)
+		return ESMPI_ERR_INVALID;
+	hdr_encode(hdr, h);
+	aad_build(aad, hdr, a);
+	nonce_build(nonce, a->src, h->seq);
+	return esmpi_aead_prepare(k, seal, nonce, aad, sizeof(aad));
+}
+
+int
 esmpi_rec_seal(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
     const struct esmpi_rec_aad *a, const void *pt, size_t len, uint8_t *out)
 {

@@ -76,6 +76,15 @@ int esmpi_rec_seal_parts(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
     uint8_t tag[ESMPI_AEAD_TAG_LEN])
     __attribute__((warn_unused_result));
 
+/*
+ * Prepare k for the record that is expected next (esmpi_aead_prepare):
+ * seal 1 for one this side will seal, 0 for one it will open. Used while
+ * a rank waits anyway; the seal or open of any other record starts
+ * afresh.
+ */
+int esmpi_rec_prepare(struct esmpi_aead *k, int seal,
+    const struct esmpi_rec_hdr *h, const struct esmpi_rec_aad *a);
+
 /* The AAD bytes of a record with header bytes hdr (what signatures of
  * `sign` rules cover besides ciphertext and tag). */
 void esmpi_rec_aad_encode(uint8_t aad[ESMPI_REC_AAD_LEN],

@@ -76,6 +76,13 @@ struct esmpi_chain {
 					 * window, [epoch % WINDOW] */
 	uint64_t msgs, bytes, since;	/* senders: use of this epoch */
 	unsigned gen;			/* senders: rotate generation */
+	/* The point-to-point record guessed to come next on this chain
+	 * (the last one's successor), which a rank that waits anyway
+	 * prepares the AEAD context for (esmpi_prepare_send/_recv). */
+	struct esmpi_rec_hdr next;
+	uint32_t next_peer;		/* senders: destination world rank */
+	int next_tag;
+	int next_valid;
 };
 
 struct esmpi_peerkey {
@@ -113,6 +120,7 @@ struct esmpi_comm {
 	uint64_t coll_seq;		/* collectives called on this comm */
 	pthread_mutex_t lock;		/* aead use, replay slots, child_seq */
 	struct esmpi_chain send[ESMPI_NSUITES];
+	int last_send_suite;		/* chain of the last record sealed */
 	struct esmpi_peerkey *peerkeys;
 	size_t npeerkeys, cappeerkeys;
 	struct esmpi_replay_slot *replay;
@@ -249,6 +257,13 @@ struct esmpi_aead *esmpi_key_send(struct esmpi_comm *c,
 int esmpi_key_recv(struct esmpi_comm *c, int peer, int suite, uint32_t epoch,
     struct esmpi_keytry *t);
 void esmpi_key_commit(struct esmpi_keytry *t);
+/* p2p.c: prepare the AEAD context of the record expected next, sent or
+ * received (src, tag: the receive's, wildcards prepare nothing). */
+void esmpi_prepare_send(struct esmpi_comm *c);
+void esmpi_prepare_recv(struct esmpi_comm *c, int src, int tag);
+/* The receive chain of (peer, suite) if there is one yet, else NULL. */
+struct esmpi_chain *esmpi_key_recv_chain(struct esmpi_comm *c, int peer,
+    int suite);
 void esmpi_key_drop(struct esmpi_keytry *t);
 void esmpi_chain_clear(struct esmpi_chain *k);
 void esmpi_keys_free(struct esmpi_comm *c);

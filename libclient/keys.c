@@ -172,6 +172,30 @@ esmpi_key_send(struct esmpi_comm *c, const struct esmpi_pol_settings *s,
 	return k->aead;
 }
 
+/* The slot of (peer, suite) in the open-addressed table: its own, or the
+ * free one it would take. */
+static size_t
+slot_of(const struct esmpi_comm *c, int peer, int suite)
+{
+	size_t h = ((size_t)peer * 7u + (size_t)suite) % c->cappeerkeys;
+
+	while (c->peerkeys[h].used && (c->peerkeys[h].peer != peer ||
+	    c->peerkeys[h].suite != suite))
+		h = (h + 1) % c->cappeerkeys;
+	return h;
+}
+
+struct esmpi_chain *
+esmpi_key_recv_chain(struct esmpi_comm *c, int peer, int suite)
+{
+	size_t h;
+
+	if (c->cappeerkeys == 0)
+		return NULL;
+	h = slot_of(c, peer, suite);
+	return c->peerkeys[h].used ? &c->peerkeys[h].k : NULL;
+}
+
 /* The receive chain of (peer, suite), created at epoch 0 on first use. */
 static struct esmpi_chain *
 recv_chain(struct esmpi_comm *c, int peer, int suite)
@@ -197,12 +221,9 @@ recv_chain(struct esmpi_comm *c, int peer, int suite)
 		c->peerkeys = n;
 		c->cappeerkeys = ncap;
 	}
-	h = ((size_t)peer * 7u + (size_t)suite) % c->cappeerkeys;
-	while (c->peerkeys[h].used) {
-		if (c->peerkeys[h].peer == peer && c->peerkeys[h].suite == suite)
-			return &c->peerkeys[h].k;
-		h = (h + 1) % c->cappeerkeys;
-	}
+	h = slot_of(c, peer, suite);
+	if (c->peerkeys[h].used)
+		return &c->peerkeys[h].k;
 	if ((c->peerkeys[h].k.ring = calloc(ESMPI_EPOCH_WINDOW, 32)) == NULL ||
 	    chain_start(c, suite, c->peer_world[peer],
 	    c->peerkeys[h].k.chain) != 0 ||

@@ -141,6 +141,60 @@ fill_aad(struct esmpi_rec_aad *a, const struct esmpi_comm *c, uint32_t src,
 	a->coll_seq = coll_seq;
 }
 
+/*
+ * Latency: a rank that has just sent, or is about to wait for a message,
+ * has time to spare, so it prepares the AEAD context (nonce and AAD) of
+ * the record it expects next: the successor of the last one on that key
+ * chain (same peer, tag and length, next seq). The seal or open of that
+ * record then skips those steps; any other record starts afresh
+ * (esmpi_aead_prepare). Below MPI_THREAD_MULTIPLE only: the guess needs
+ * one thread's order.
+ */
+static void
+expect_send(struct esmpi_comm *c, int suite, const struct esmpi_rec_hdr *h,
+    uint32_t dst_world, int tag)
+{
+	struct esmpi_chain *k = &c->send[suite];
+
+	k->next = *h;
+	k->next.seq++;
+	k->next_peer = dst_world;
+	k->next_tag = tag;
+	k->next_valid = 1;
+	c->last_send_suite = suite;
+}
+
+void
+esmpi_prepare_send(struct esmpi_comm *c)
+{
+	struct esmpi_chain *k = &c->send[c->last_send_suite];
+	struct esmpi_rec_aad a;
+
+	if (esmpi.threads_multi || !k->next_valid || k->aead == NULL ||
+	    k->next.epoch != k->epoch ||
+	    k->next.seq != atomic_load_explicit(&c->send_seq,
+	    memory_order_relaxed))
+		return;
+	fill_aad(&a, c, c->my_world, k->next_peer, k->next_tag, 0);
+	esmpi_rec_prepare(k->aead, 1, &k->next, &a);
+}
+
+void
+esmpi_prepare_recv(struct esmpi_comm *c, int src, int tag)
+{
+	struct esmpi_chain *k;
+	struct esmpi_rec_aad a;
+
+	if (esmpi.threads_multi || src < 0 || src >= c->remote_size ||
+	    tag < 0 || (k = esmpi_key_recv_chain(c, src,
+	    esmpi_comm_settings(c, tag)->suite)) == NULL ||
+	    !k->next_valid || k->next_tag != tag || k->aead == NULL ||
+	    k->next.epoch != k->epoch)
+		return;
+	fill_aad(&a, c, c->peer_world[src], c->my_world, tag, 0);
+	esmpi_rec_prepare(k->aead, 0, &k->next, &a);
+}
+
 int
 esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n)
 {
@@ -182,6 +236,8 @@ seal_bytes(struct esmpi_comm *c, const void *pt, size_t n,
 	    NULL)
 		r = ESMPI_ERR_SUITE;
 	else if ((r = esmpi_rec_seal(k, &h, &a, pt, n, out)) == 0) {
+		if (!coll_seq && !esmpi.threads_multi)
+			expect_send(c, set->suite, &h, dst_world, tag);
 		esmpi_count(&esmpi.stat_sealed);
 		if (!coll_seq && dst_world < (uint32_t)esmpi.world_size &&
 		    esmpi.node_local != NULL && esmpi.node_local[dst_world])
@@ -407,6 +463,12 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 				esmpi_replay_accept(&w->w, h.seq);
 				esmpi_order_accept(&w->o, ticket, h.seq);
 			}
+			if (w != NULL && h.epoch == kt.k->epoch) {
+				kt.k->next = h;
+				kt.k->next.seq++;
+				kt.k->next_tag = tag;
+				kt.k->next_valid = 1;
+			}
 		} else
 			esmpi_key_drop(&kt);
 	}
@@ -539,6 +601,7 @@ blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
 	rc = fn(m.rec, (int)(m.len + ESMPI_REC_OVERHEAD), MPI_BYTE, dest,
 	    tag, comm);
 	esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
+	esmpi_prepare_send(c);
 	return rc;
 }
 
@@ -583,6 +646,7 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	if ((rec = esmpi_pool_get(reclen)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	ticket = esmpi_recv_ticket();
+	esmpi_prepare_recv(c, source, tag);
 	rc = PMPI_Recv(rec, reclen, MPI_BYTE, source, tag, comm, status);
 	if (rc == MPI_SUCCESS) {
 		rc = esmpi_open(c, rec,

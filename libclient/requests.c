@@ -289,6 +289,7 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 		req_free(r);
 		return rc;
 	}
+	esmpi_prepare_send(c);
 	/*
 	 * Open MPI completes small sends inline and hands every one of them
 	 * the same static, already complete request: that handle names no
@@ -493,6 +494,7 @@ MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		req_free(r);
 		return rc;
 	}
+	esmpi_prepare_recv(c, source, tag);
 	r->handle = *req;
 	r->active = 1;
 	if (esmpi_req_add(r) != 0) {

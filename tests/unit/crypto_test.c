@@ -108,6 +108,82 @@ tamper_each(struct esmpi_aead *a, uint8_t *buf, size_t buflen,
 	CHECK_INT_EQ(dirty, 0);
 }
 
+/*
+ * A context prepared ahead (esmpi_aead_prepare) seals and opens exactly
+ * like a fresh one when the guess was right, starts afresh when the
+ * nonce or the AAD differ, and a prepared open still refuses tampering.
+ */
+static void
+test_prepared(struct esmpi_aead *a, const char *name, const uint8_t *pt,
+    size_t plen, const uint8_t *want_ct, const uint8_t *want_tag,
+    const uint8_t *nonce, const uint8_t *aad, size_t alen)
+{
+	uint8_t ct[MAXBUF], out[MAXBUF], tag[ESMPI_AEAD_TAG_LEN];
+	uint8_t n2[ESMPI_AEAD_NONCE_LEN], a2[MAXBUF];
+	int enc, bad = 0;
+
+	if (alen == 0) {
+		CHECK_INT_EQ(esmpi_aead_prepare(a, 1, nonce, aad, 0),
+		    ESMPI_ERR_INVALID);
+		return;
+	}
+	memcpy(n2, nonce, sizeof(n2));
+	n2[ESMPI_AEAD_NONCE_LEN - 1] ^= 1;
+	memcpy(a2, aad, alen);
+	a2[alen - 1] ^= 1;
+	for (enc = 0; enc < 2; enc++) {
+		/* The right guess, a wrong nonce, a wrong AAD, a shorter
+		 * AAD: the vector comes out every time. */
+		const uint8_t *gn[4] = { nonce, n2, nonce, nonce };
+		const uint8_t *ga[4] = { aad, aad, a2, aad };
+		size_t gl[4] = { alen, alen, alen, alen - 1 };
+
+		for (int g = 0; g < 4; g++) {
+			if (gl[g] == 0)
+				continue;
+			CHECK_INT_EQ(esmpi_aead_prepare(a, enc, gn[g], ga[g],
+			    gl[g]), 0);
+			memset(ct, 0, sizeof(ct));
+			memset(out, 0xaa, sizeof(out));
+			if (enc) {
+				CHECK_INT_EQ(esmpi_aead_seal(a, ct, tag, pt,
+				    plen, nonce, aad, alen), 0);
+				bad += memcmp(ct, want_ct, plen) != 0 ||
+				    memcmp(tag, want_tag, sizeof(tag)) != 0;
+			} else {
+				CHECK_INT_EQ(esmpi_aead_open(a, out, want_ct,
+				    plen, want_tag, nonce, aad, alen), 0);
+				bad += memcmp(out, pt, plen) != 0;
+			}
+		}
+	}
+	if (bad)
+		fprintf(stderr, "%s: %d prepared seals/opens differ\n", name,
+		    bad);
+	CHECK_INT_EQ(bad, 0);
+	/* Prepared for the right record, given a tampered one. */
+	memcpy(ct, want_ct, plen);
+	memcpy(tag, want_tag, sizeof(tag));
+	tag[0] ^= 0x01;
+	CHECK_INT_EQ(esmpi_aead_prepare(a, 0, nonce, aad, alen), 0);
+	memset(out, 0xaa, sizeof(out));
+	CHECK_INT_EQ(esmpi_aead_open(a, out, ct, plen, tag, nonce, aad, alen),
+	    ESMPI_ERR_AUTH);
+	CHECK(all_zero(out, plen));
+	/* Prepared for one AAD, opened with another (the sender's). */
+	CHECK_INT_EQ(esmpi_aead_prepare(a, 0, nonce, aad, alen), 0);
+	CHECK_INT_EQ(esmpi_aead_open(a, out, want_ct, plen, want_tag, nonce,
+	    a2, alen), ESMPI_ERR_AUTH);
+	/* A preparation is used once: the same seal twice, same result. */
+	CHECK_INT_EQ(esmpi_aead_prepare(a, 1, nonce, aad, alen), 0);
+	CHECK_INT_EQ(esmpi_aead_seal(a, ct, tag, pt, plen, nonce, aad, alen), 0);
+	CHECK_INT_EQ(esmpi_aead_seal(a, ct, tag, pt, plen, nonce, aad, alen), 0);
+	CHECK(memcmp(ct, want_ct, plen) == 0 &&
+	    memcmp(tag, want_tag, sizeof(tag)) == 0);
+	CHECK_INT_EQ(esmpi_aead_prepare(a, 1, nonce, aad,
+	    ESMPI_AEAD_PREPARE_MAX_AAD + 1), ESMPI_ERR_INVALID);
+}
+
 static void
 test_kat(const struct aead_kat *v)
 {
@@ -207,6 +283,9 @@ test_kat(const struct aead_kat *v)
 	CHECK_INT_EQ(esmpi_aead_open(a, out, ct, (size_t)plen, tag, nonce,
 	    aad, (size_t)alen), 0);
 	CHECK(memcmp(out, pt, (size_t)plen) == 0);
+
+	test_prepared(a, v->name, pt, (size_t)plen, want_ct, want_tag, nonce,
+	    aad, (size_t)alen);
 
 	/* Partially overlapping buffers are refused. */
 	if (plen > 1) {
