@@ -200,14 +200,16 @@ esmpi_aead_free(struct esmpi_aead *a)
 }
 
 /*
- * Large ciphertext is sealed piece by piece into a buffer that stays in
- * this core's cache and streamed to its destination with non-temporal
- * stores. A large record is read in place by the peer's core (Open MPI's
- * single copy), so its buffer's lines sit in that core's cache when the
- * next record is sealed into it; plain stores would pull each one back
- * first (costly when the two cores are on different core complexes).
+ * Ciphertext from 4 KiB is sealed piece by piece into a buffer that stays
+ * in this core's cache and streamed to its destination with non-temporal
+ * stores. A record above Open MPI's shared-memory eager limit (4 KiB) is
+ * read in place by the peer's core (single copy), so its buffer's lines
+ * sit in that core's cache when a later record is sealed into it; plain
+ * stores would pull each one back first, which cost a 16 KiB ping-pong
+ * a third of its time (docs/PERFORMANCE.md). Smaller records are copied
+ * out by this core itself and stay in its cache.
  */
-#define STREAM_MIN	(256u << 10)
+#define STREAM_MIN	(4u << 10)
 #define STREAM_PIECE	(16u << 10)
 
 static void

@@ -331,14 +331,16 @@ out:
 }
 
 /*
- * From 256 KiB a seal goes through a cache-resident piece buffer and
+ * From 4 KiB a seal goes through a cache-resident piece buffer and
  * streaming stores: same ciphertext and tag as the in-place seal (which
- * does not stream), at any destination alignment, and it opens.
+ * does not stream), at any destination alignment, for one piece, several
+ * and a part of one, and it opens. (4095 bytes: below, not streamed.)
  */
 static void
 test_streamed(void)
 {
-	static const size_t lens[] = { 256u << 10, (1u << 20) + 7 };
+	static const size_t lens[] = { 4095, 4096, 16u << 10,
+		(16u << 10) + 1, 256u << 10, (1u << 20) + 7 };
 	static const int suites[] = { ESMPI_SUITE_AES_128_GCM,
 		ESMPI_SUITE_AES_256_GCM, ESMPI_SUITE_CHACHA20_POLY1305 };
 	uint8_t key[32] = { 3 }, nonce[ESMPI_AEAD_NONCE_LEN] = { 5 };
@@ -360,7 +362,7 @@ test_streamed(void)
 
 		CHECK_INT_EQ(esmpi_aead_new(&a, suites[si], key,
 		    info->key_len), 0);
-		for (l = 0; l < 2; l++) {
+		for (l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
 			size_t len = lens[l];
 
 			memcpy(ref, pt, len);
