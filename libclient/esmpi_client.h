@@ -258,9 +258,11 @@ int esmpi_key_recv(struct esmpi_comm *c, int peer, int suite, uint32_t epoch,
     struct esmpi_keytry *t);
 void esmpi_key_commit(struct esmpi_keytry *t);
 /* p2p.c: prepare the AEAD context of the record expected next, sent or
- * received (src, tag: the receive's, wildcards prepare nothing). */
-void esmpi_prepare_send(struct esmpi_comm *c);
-void esmpi_prepare_recv(struct esmpi_comm *c, int src, int tag);
+ * received (src, tag: the receive's, wildcards prepare nothing). Never
+ * inlined: bench/run.sh --instr counts them apart by name. */
+__attribute__((noinline)) void esmpi_prepare_send(struct esmpi_comm *c);
+__attribute__((noinline)) void esmpi_prepare_recv(struct esmpi_comm *c,
+    int src, int tag);
 /* The receive chain of (peer, suite) if there is one yet, else NULL. */
 struct esmpi_chain *esmpi_key_recv_chain(struct esmpi_comm *c, int peer,
     int suite);
