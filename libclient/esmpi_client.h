@@ -78,11 +78,13 @@ struct esmpi_chain {
 	unsigned gen;			/* senders: rotate generation */
 	/* The point-to-point record guessed to come next on this chain
 	 * (the last one's successor), which a rank that waits anyway
-	 * prepares the AEAD context for (esmpi_prepare_send/_recv). */
+	 * prepares the AEAD context for (esmpi_prepare_send/_recv), as
+	 * long as the previous guess was right. */
 	struct esmpi_rec_hdr next;
 	uint32_t next_peer;		/* senders: destination world rank */
 	int next_tag;
 	int next_valid;
+	int next_right;			/* the last record was the guess */
 };
 
 struct esmpi_peerkey {

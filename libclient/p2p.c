@@ -145,23 +145,27 @@ fill_aad(struct esmpi_rec_aad *a, const struct esmpi_comm *c, uint32_t src,
  * Latency: a rank that has just sent, or is about to wait for a message,
  * has time to spare, so it prepares the AEAD context (nonce and AAD) of
  * the record it expects next: the successor of the last one on that key
- * chain (same peer, tag and length, next seq). The seal or open of that
- * record then skips those steps; any other record starts afresh
- * (esmpi_aead_prepare). Below MPI_THREAD_MULTIPLE only: the guess needs
- * one thread's order.
+ * chain (same peer, tag and length, next seq), if the last record was
+ * such a successor too. The seal or open of that record then skips those
+ * steps; any other record starts afresh (esmpi_aead_prepare). Below
+ * MPI_THREAD_MULTIPLE only: the guess needs one thread's order.
  */
+/* Record h (to or from peer, on tag) just went through chain k: was it
+ * the guess, and what comes next. A pattern that does not repeat stops
+ * the preparations until a guess is right again. */
 static void
-expect_send(struct esmpi_comm *c, int suite, const struct esmpi_rec_hdr *h,
-    uint32_t dst_world, int tag)
+expect_next(struct esmpi_chain *k, const struct esmpi_rec_hdr *h,
+    uint32_t peer, int tag)
 {
-	struct esmpi_chain *k = &c->send[suite];
-
+	k->next_right = k->next_valid && k->next.seq == h->seq &&
+	    k->next.length == h->length && k->next.epoch == h->epoch &&
+	    k->next.flags == h->flags && k->next_peer == peer &&
+	    k->next_tag == tag;
 	k->next = *h;
 	k->next.seq++;
-	k->next_peer = dst_world;
+	k->next_peer = peer;
 	k->next_tag = tag;
 	k->next_valid = 1;
-	c->last_send_suite = suite;
 }
 
 void
@@ -170,7 +174,7 @@ esmpi_prepare_send(struct esmpi_comm *c)
 	struct esmpi_chain *k = &c->send[c->last_send_suite];
 	struct esmpi_rec_aad a;
 
-	if (esmpi.threads_multi || !k->next_valid || k->aead == NULL ||
+	if (esmpi.threads_multi || !k->next_right || k->aead == NULL ||
 	    k->next.epoch != k->epoch ||
 	    k->next.seq != atomic_load_explicit(&c->send_seq,
 	    memory_order_relaxed))
@@ -188,7 +192,7 @@ esmpi_prepare_recv(struct esmpi_comm *c, int src, int tag)
 	if (esmpi.threads_multi || src < 0 || src >= c->remote_size ||
 	    tag < 0 || (k = esmpi_key_recv_chain(c, src,
 	    esmpi_comm_settings(c, tag)->suite)) == NULL ||
-	    !k->next_valid || k->next_tag != tag || k->aead == NULL ||
+	    !k->next_right || k->next_tag != tag || k->aead == NULL ||
 	    k->next.epoch != k->epoch)
 		return;
 	fill_aad(&a, c, c->peer_world[src], c->my_world, tag, 0);
@@ -236,8 +240,10 @@ seal_bytes(struct esmpi_comm *c, const void *pt, size_t n,
 	    NULL)
 		r = ESMPI_ERR_SUITE;
 	else if ((r = esmpi_rec_seal(k, &h, &a, pt, n, out)) == 0) {
-		if (!coll_seq && !esmpi.threads_multi)
-			expect_send(c, set->suite, &h, dst_world, tag);
+		if (!coll_seq && !esmpi.threads_multi) {
+			expect_next(&c->send[set->suite], &h, dst_world, tag);
+			c->last_send_suite = set->suite;
+		}
 		esmpi_count(&esmpi.stat_sealed);
 		if (!coll_seq && dst_world < (uint32_t)esmpi.world_size &&
 		    esmpi.node_local != NULL && esmpi.node_local[dst_world])
@@ -463,12 +469,8 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 				esmpi_replay_accept(&w->w, h.seq);
 				esmpi_order_accept(&w->o, ticket, h.seq);
 			}
-			if (w != NULL && h.epoch == kt.k->epoch) {
-				kt.k->next = h;
-				kt.k->next.seq++;
-				kt.k->next_tag = tag;
-				kt.k->next_valid = 1;
-			}
+			if (w != NULL && h.epoch == kt.k->epoch)
+				expect_next(kt.k, &h, c->peer_world[src], tag);
 		} else
 			esmpi_key_drop(&kt);
 	}
