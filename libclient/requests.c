@@ -785,12 +785,12 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	return MPI_SUCCESS;
 }
 
-/* Seal the current contents of a persistent send's buffer. */
+/* Seal the current contents of a persistent send's buffer, straight into
+ * its record (inactive, so no transfer reads it now). */
 static int
 reseal(MPI_Request h, uint64_t ticket)
 {
 	struct esmpi_req *r = esmpi_req_take(h, 1);
-	struct esmpi_msg m;
 	int e;
 
 	if (r == NULL)
@@ -803,12 +803,10 @@ reseal(MPI_Request h, uint64_t ticket)
 	if (r->buffered)
 		return bsend_start(r->c, r->buf, r->count, r->dt, r->peer,
 		    r->tag, r->comm);
-	if ((e = esmpi_seal(r->c, r->buf, r->count, r->dt, r->peer, r->tag,
-	    &m)) != 0)
+	if ((e = esmpi_seal_into(r->c, r->buf, r->count, r->dt,
+	    r->c->peer_world[r->peer], r->tag, 0, r->rec)) != 0)
 		return esmpi_fail(r->comm, esmpi.err_internal,
 		    "cannot seal message: %s", esmpi_strerror(e));
-	memcpy(r->rec, m.rec, m.len + ESMPI_REC_OVERHEAD);
-	esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
 	return MPI_SUCCESS;
 }
 
