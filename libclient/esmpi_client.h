@@ -413,7 +413,7 @@ struct esmpi_req {
 	int count;
 	MPI_Datatype dt;		/* our duplicate when dt_held */
 	int dt_held;
-	int peer, tag;			/* persistent sends: where to */
+	int peer, tag;			/* persistent: where to, from where */
 	uint64_t ticket;		/* receives: posting order */
 	MPI_Comm comm;
 	struct esmpi_comm *c;

@@ -770,6 +770,8 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		    PMPI_Recv_init(buf, count, dt, source, tag, comm, req);
 	if ((r = new_recv(c, buf, count, dt, comm, 1)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	r->peer = source;
+	r->tag = tag;
 	rc = PMPI_Recv_init(r->rec, r->reclen, MPI_BYTE, source, tag, comm,
 	    req);
 	if (rc != MPI_SUCCESS) {
@@ -785,10 +787,14 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	return MPI_SUCCESS;
 }
 
-/* Seal the current contents of a persistent send's buffer, straight into
- * its record (inactive, so no transfer reads it now). */
+/*
+ * Seal the current contents of a persistent send's buffer, straight into
+ * its record (inactive, so no transfer reads it now); *sent: its state,
+ * to prepare the next seal once MPI has the send. A receive gets its
+ * ticket and the AEAD preparation of the record it expects.
+ */
 static int
-reseal(MPI_Request h, uint64_t ticket)
+reseal(MPI_Request h, uint64_t ticket, struct esmpi_comm **sent)
 {
 	struct esmpi_req *r = esmpi_req_take(h, 1);
 	int e;
@@ -798,6 +804,8 @@ reseal(MPI_Request h, uint64_t ticket)
 	r->active = 1;
 	if (r->kind != REQ_SEND) {
 		r->ticket = ticket;
+		if (r->kind == REQ_RECV)
+			esmpi_prepare_recv(r->c, r->peer, r->tag);
 		return MPI_SUCCESS;
 	}
 	if (r->buffered)
@@ -807,25 +815,31 @@ reseal(MPI_Request h, uint64_t ticket)
 	    r->c->peer_world[r->peer], r->tag, 0, r->rec)) != 0)
 		return esmpi_fail(r->comm, esmpi.err_internal,
 		    "cannot seal message: %s", esmpi_strerror(e));
+	*sent = r->c;
 	return MPI_SUCCESS;
 }
 
 ESMPI_EXPORT int
 MPI_Start(MPI_Request *req)
 {
+	struct esmpi_comm *sent = NULL;
 	int rc;
 
 	if (esmpi.failed)
 		return esmpi.err_init;
-	if (esmpi.active && (rc = reseal(*req, esmpi_recv_ticket())) !=
+	if (esmpi.active && (rc = reseal(*req, esmpi_recv_ticket(), &sent)) !=
 	    MPI_SUCCESS)
 		return rc;
-	return PMPI_Start(req);
+	rc = PMPI_Start(req);
+	if (rc == MPI_SUCCESS && sent != NULL)
+		esmpi_prepare_send(sent);
+	return rc;
 }
 
 ESMPI_EXPORT int
 MPI_Startall(int count, MPI_Request reqs[])
 {
+	struct esmpi_comm *sent = NULL;
 	uint64_t ticket;
 	int i, rc;
 
@@ -834,9 +848,12 @@ MPI_Startall(int count, MPI_Request reqs[])
 	/* MPI starts them in any order: one ticket, unordered among them. */
 	ticket = esmpi.active ? esmpi_recv_ticket() : 0;
 	for (i = 0; esmpi.active && i < count; i++)
-		if ((rc = reseal(reqs[i], ticket)) != MPI_SUCCESS)
+		if ((rc = reseal(reqs[i], ticket, &sent)) != MPI_SUCCESS)
 			return rc;
-	return PMPI_Startall(count, reqs);
+	rc = PMPI_Startall(count, reqs);
+	if (rc == MPI_SUCCESS && sent != NULL)
+		esmpi_prepare_send(sent);
+	return rc;
 }
 
 /*
