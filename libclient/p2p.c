@@ -149,10 +149,10 @@ fill_aad(struct esmpi_rec_aad *a, const struct esmpi_comm *c, uint32_t src,
  * such a successor too. The seal or open of that record then skips those
  * steps; any other record starts afresh (esmpi_aead_prepare). Below
  * MPI_THREAD_MULTIPLE only: the guess needs one thread's order.
+ *
+ * expect_next: record h (to or from peer, on tag) just went through
+ * chain k; was it the guess, and what comes next.
  */
-/* Record h (to or from peer, on tag) just went through chain k: was it
- * the guess, and what comes next. A pattern that does not repeat stops
- * the preparations until a guess is right again. */
 static void
 expect_next(struct esmpi_chain *k, const struct esmpi_rec_hdr *h,
     uint32_t peer, int tag)
