@@ -2,6 +2,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "esmpi_bytes.h"
 #include "esmpi_crypto.h"
 #include "esmpi_err.h"
@@ -88,7 +90,8 @@ esmpi_rec_seal_parts(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
 		return ESMPI_ERR_SUITE;
 	if (len > ESMPI_REC_MAX_LEN)
 		return ESMPI_ERR_TOO_LARGE;
-	if (h->length != len || (h->flags & ~ESMPI_REC_F_KNOWN) != 0)
+	if (h->length != len || (h->flags & ~ESMPI_REC_F_KNOWN) != 0 ||
+	    (h->flags & ESMPI_REC_F_HEAD))
 		return ESMPI_ERR_INVALID;
 	/* Past this the 64-bit counter is too close to wrapping. */
 	if (h->seq >= ESMPI_REJECT_AFTER_MESSAGES)
@@ -133,6 +136,74 @@ esmpi_rec_seal(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
 		return ESMPI_ERR_TOO_LARGE;
 	return esmpi_rec_seal_parts(k, h, a, pt, len, out,
 	    out + ESMPI_REC_HDR_LEN, out + ESMPI_REC_HDR_LEN + len);
+}
+
+/* The full tag of a head: a seal of no plaintext. */
+static int
+head_tag(struct esmpi_aead *k, const uint8_t hdr[ESMPI_REC_HDR_LEN],
+    const struct esmpi_rec_aad *a, uint64_t seq,
+    uint8_t tag[ESMPI_AEAD_TAG_LEN])
+{
+	uint8_t aad[ESMPI_REC_AAD_LEN], nonce[ESMPI_AEAD_NONCE_LEN];
+
+	aad_build(aad, hdr, a);
+	nonce_build(nonce, a->src, seq);
+	return esmpi_aead_seal(k, NULL, tag, NULL, 0, nonce, aad, sizeof(aad));
+}
+
+int
+esmpi_rec_seal_head(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
+    const struct esmpi_rec_aad *a, uint8_t out[ESMPI_REC_HEAD_LEN])
+{
+	uint8_t tag[ESMPI_AEAD_TAG_LEN];
+	int r;
+
+	if (k == NULL || h == NULL || a == NULL || out == NULL)
+		return ESMPI_ERR_INVALID;
+	if (h->version != ESMPI_REC_VERSION)
+		return ESMPI_ERR_VERSION;
+	if (!suite_ok(h->suite))
+		return ESMPI_ERR_SUITE;
+	if (h->length > ESMPI_REC_MAX_LEN)
+		return ESMPI_ERR_TOO_LARGE;
+	if (!(h->flags & ESMPI_REC_F_HEAD) ||
+	    (h->flags & ~ESMPI_REC_F_KNOWN) != 0)
+		return ESMPI_ERR_INVALID;
+	if (h->seq >= ESMPI_REJECT_AFTER_MESSAGES)
+		return ESMPI_ERR_LIMIT;
+	hdr_encode(out, h);
+	if ((r = head_tag(k, out, a, h->seq, tag)) == 0)
+		memcpy(out + ESMPI_REC_HDR_LEN, tag, ESMPI_REC_HEAD_TAG_LEN);
+	esmpi_memzero(tag, sizeof(tag));
+	return r;
+}
+
+int
+esmpi_rec_open_head(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
+    const uint8_t *rec, size_t reclen, struct esmpi_rec_hdr *h)
+{
+	struct esmpi_rec_hdr t;
+	uint8_t tag[ESMPI_AEAD_TAG_LEN];
+	int r;
+
+	if (k == NULL || a == NULL || rec == NULL || h == NULL)
+		return ESMPI_ERR_INVALID;
+	if (reclen != ESMPI_REC_HEAD_LEN)
+		return reclen < ESMPI_REC_HEAD_LEN ? ESMPI_ERR_TRUNCATED :
+		    ESMPI_ERR_PROTOCOL;
+	if ((r = esmpi_rec_hdr_decode(rec, &t)) != 0)
+		return r;
+	if ((t.flags & (ESMPI_REC_F_HEAD | ESMPI_REC_F_CHUNK |
+	    ESMPI_REC_F_COLL | ESMPI_REC_F_SIGNED)) != ESMPI_REC_F_HEAD)
+		return ESMPI_ERR_PROTOCOL;
+	if ((r = head_tag(k, rec, a, t.seq, tag)) == 0 &&
+	    CRYPTO_memcmp(tag, rec + ESMPI_REC_HDR_LEN,
+	    ESMPI_REC_HEAD_TAG_LEN) != 0)
+		r = ESMPI_ERR_AUTH;
+	esmpi_memzero(tag, sizeof(tag));
+	if (r == 0)
+		*h = t;
+	return r != 0 && r != ESMPI_ERR_AUTH ? ESMPI_ERR_AUTH : r;
 }
 
 int

@@ -29,8 +29,20 @@
 #define ESMPI_REC_F_SIGNED	0x0002	/* an ECDSA signature follows the tag */
 #define ESMPI_REC_F_UNORDERED	0x0004	/* sender is multithreaded: no order
 					 * among its records of one tag */
+#define ESMPI_REC_F_HEAD	0x0008	/* announces a message sent in chunks */
+#define ESMPI_REC_F_CHUNK	0x0010	/* one chunk of such a message */
 #define ESMPI_REC_F_KNOWN	(ESMPI_REC_F_COLL | ESMPI_REC_F_SIGNED | \
-				 ESMPI_REC_F_UNORDERED)
+				 ESMPI_REC_F_UNORDERED | ESMPI_REC_F_HEAD | \
+				 ESMPI_REC_F_CHUNK)
+
+/*
+ * A head: the header alone of a message whose payload follows as chunk
+ * records, its tag cut to 12 bytes, so that a head is shorter than any
+ * record (ESMPI_REC_HEAD_LEN < ESMPI_REC_OVERHEAD) and a probe tells the
+ * two apart by size.
+ */
+#define ESMPI_REC_HEAD_TAG_LEN	12
+#define ESMPI_REC_HEAD_LEN	(ESMPI_REC_HDR_LEN + ESMPI_REC_HEAD_TAG_LEN)
 
 /* dst of a record sealed once for several receivers (collectives). */
 #define ESMPI_REC_DST_ALL	UINT32_MAX
@@ -74,6 +86,24 @@ int esmpi_rec_seal_parts(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
     const struct esmpi_rec_aad *a, const void *pt, size_t len,
     uint8_t hdr[ESMPI_REC_HDR_LEN], uint8_t *ct,
     uint8_t tag[ESMPI_AEAD_TAG_LEN])
+    __attribute__((warn_unused_result));
+
+/*
+ * Seal a head (h->flags has ESMPI_REC_F_HEAD; h->length is the whole
+ * message's plaintext length): the tag covers the header and the AAD, over
+ * no plaintext, with the nonce of h->seq.
+ */
+int esmpi_rec_seal_head(struct esmpi_aead *k, const struct esmpi_rec_hdr *h,
+    const struct esmpi_rec_aad *a, uint8_t out[ESMPI_REC_HEAD_LEN])
+    __attribute__((warn_unused_result));
+
+/*
+ * Check a head of reclen bytes: framing (ESMPI_ERR_TRUNCATED,
+ * ESMPI_ERR_PROTOCOL, ...), then the tag (ESMPI_ERR_AUTH). On success *h
+ * gets its header. Replay is the caller's check, as for records.
+ */
+int esmpi_rec_open_head(struct esmpi_aead *k, const struct esmpi_rec_aad *a,
+    const uint8_t *rec, size_t reclen, struct esmpi_rec_hdr *h)
     __attribute__((warn_unused_result));
 
 /*

@@ -55,6 +55,7 @@ comm_state_detach(struct esmpi_comm *c)
 static void
 comm_state_wipe(struct esmpi_comm *c)
 {
+	esmpi_stash_clear(c);
 	esmpi_keys_free(c);
 	free(c->peer_world);
 	free(c->rules);

@@ -131,6 +131,7 @@ struct esmpi_comm {
 	 * on this state after a possible MPI_Comm_free another. */
 	atomic_int refs;
 	int detached;			/* the communicator was freed */
+	struct esmpi_stash *stash;	/* received early by probes (chunk.c) */
 };
 
 struct esmpi_state {
@@ -157,10 +158,15 @@ struct esmpi_state {
 	pthread_mutex_t comms_lock;
 	atomic_uint rekey_gen;		/* RekeyEvents pushed by esmpid */
 	int threads_multi;		/* MPI_THREAD_MULTIPLE provided */
+	size_t chunk_min;		/* sends this large go in chunks; 0: never */
+	int chunk_tag_ub;
+	MPI_Comm chunk_comm;		/* WORLD's duplicate: chunk records */
+	MPI_Comm stash_comm;		/* SELF's duplicate: message handles */
 	atomic_uint_fast64_t recv_ticket;	/* receives posted so far */
 	uint8_t node_id[32];		/* SHA-256 of our esmpid's node cert */
 	uint8_t *node_local;		/* [world rank]: same node (scope.c) */
 	atomic_uint_fast64_t stat_sealed, stat_sealed_local, stat_plain;
+	atomic_uint_fast64_t stat_chunked, stat_stashed;
 };
 
 extern struct esmpi_state esmpi;
@@ -398,6 +404,45 @@ struct esmpi_coll;
 int esmpi_coll_finish(struct esmpi_coll *o);
 void esmpi_coll_free(struct esmpi_coll *o);
 
+/* chunk.c: large messages in chunks, and the probes' stash */
+#define ESMPI_CHUNK_REC		(256u << 10)	/* bytes of a chunk record */
+#define ESMPI_CHUNK_MIN_DEFAULT	(512u << 10)
+int esmpi_chunk_init(void);
+/* 1 if the send went in chunks (*rc its result), 0 if it is not one for
+ * chunks. req NULL: blocking. */
+int esmpi_chunk_send(struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt, int dest, int tag, MPI_Request *req, int *rc);
+/* Complete what nonblocking chunked sends left running (wait: all). */
+void esmpi_chunk_reap(int wait);
+/* The application's request of a chunked send completed or was freed. */
+void esmpi_chunk_app_done(void *flight);
+int esmpi_head_open(struct esmpi_comm *c, int src, int tag,
+    const uint8_t *rec, size_t reclen, uint64_t ticket,
+    struct esmpi_rec_hdr *h);
+int esmpi_chunks_take(struct esmpi_comm *c, int src, int tag,
+    const struct esmpi_rec_hdr *head, void *buf, int count, MPI_Datatype dt,
+    size_t *len);
+/* Whether a status describes a head (a chunked message) on c. */
+int esmpi_is_head(const struct esmpi_comm *c, const MPI_Status *st);
+struct esmpi_stash;
+struct esmpi_stash *esmpi_stash_take(struct esmpi_comm *c, int src,
+    int tag);
+int esmpi_stash_serve(struct esmpi_comm *c, struct esmpi_stash *e,
+    void *buf, int count, MPI_Datatype dt, MPI_Status *st);
+/* MPI_Probe (flag NULL) or MPI_Iprobe through the stash. */
+int esmpi_stash_probe(struct esmpi_comm *c, int src, int tag, int *flag,
+    MPI_Status *st);
+struct esmpi_stash *esmpi_stash_from_message(struct esmpi_comm *c,
+    MPI_Message *msg, MPI_Status *st, int *rc);
+int esmpi_stash_message(struct esmpi_comm *c, struct esmpi_stash *e,
+    MPI_Message *msg, MPI_Status *st);
+void esmpi_stash_clear(struct esmpi_comm *c);
+/* p2p.c helpers shared with chunk.c */
+void esmpi_rec_aad_fill(struct esmpi_rec_aad *a, const struct esmpi_comm *c,
+    uint32_t src, uint32_t dst, int tag, uint64_t coll_seq);
+void esmpi_unpack_into(const struct esmpi_comm *c, const uint8_t *packed,
+    size_t len, void *buf, int count, MPI_Datatype dt);
+
 /* requests.c */
 enum esmpi_req_kind { REQ_SEND, REQ_RECV, REQ_COLL, REQ_IDUP };
 struct esmpi_req {
@@ -420,6 +465,11 @@ struct esmpi_req {
 	struct esmpi_coll *coll;	/* REQ_COLL: the plan to complete */
 	MPI_Comm made;			/* REQ_IDUP: the new communicator */
 	uint64_t made_ctx;		/* REQ_IDUP: its context */
+	void *flight;			/* a chunked send's (chunk.c) */
+	int served;			/* persistent receive that Start fed from
+					 * the stash: complete, MPI-inactive */
+	int served_rc;
+	MPI_Status served_st;
 	struct esmpi_req *next_orphan;	/* freed by the application, active */
 	MPI_Status orphan_st;		/* how it completed */
 	int orphan_ok;
@@ -429,5 +479,11 @@ int esmpi_req_add(struct esmpi_req *r);
 void esmpi_req_reap(void);
 struct esmpi_req *esmpi_req_take(MPI_Request h, int keep);
 int esmpi_req_complete(struct esmpi_req *r, MPI_Status *st);
+/* The request of a nonblocking chunked send (chunk.c's flight). */
+int esmpi_req_track_send(struct esmpi_comm *c, void *flight,
+    MPI_Request handle);
+/* A request already complete with status st (a receive served from the
+ * stash). */
+int esmpi_req_served(const MPI_Status *st, MPI_Request *req);
 
 #endif

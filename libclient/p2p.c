@@ -129,9 +129,9 @@ esmpi_status_fix(const struct esmpi_comm *c, MPI_Status *st)
 		esmpi_status_set_bytes(st, n - ovh);
 }
 
-static void
-fill_aad(struct esmpi_rec_aad *a, const struct esmpi_comm *c, uint32_t src,
-    uint32_t dst, int tag, uint64_t coll_seq)
+void
+esmpi_rec_aad_fill(struct esmpi_rec_aad *a, const struct esmpi_comm *c,
+    uint32_t src, uint32_t dst, int tag, uint64_t coll_seq)
 {
 	memcpy(a->job, esmpi.job_id, sizeof(a->job));
 	a->src = src;
@@ -179,7 +179,7 @@ esmpi_prepare_send(struct esmpi_comm *c)
 	    k->next.seq != atomic_load_explicit(&c->send_seq,
 	    memory_order_relaxed))
 		return;
-	fill_aad(&a, c, c->my_world, k->next_peer, k->next_tag, 0);
+	esmpi_rec_aad_fill(&a, c, c->my_world, k->next_peer, k->next_tag, 0);
 	esmpi_rec_prepare(k->aead, 1, &k->next, &a);
 }
 
@@ -195,7 +195,7 @@ esmpi_prepare_recv(struct esmpi_comm *c, int src, int tag)
 	    !k->next_right || k->next_tag != tag || k->aead == NULL ||
 	    k->next.epoch != k->epoch)
 		return;
-	fill_aad(&a, c, c->peer_world[src], c->my_world, tag, 0);
+	esmpi_rec_aad_fill(&a, c, c->peer_world[src], c->my_world, tag, 0);
 	esmpi_rec_prepare(k->aead, 0, &k->next, &a);
 }
 
@@ -229,7 +229,7 @@ seal_bytes(struct esmpi_comm *c, const void *pt, size_t n,
 		h.flags |= ESMPI_REC_F_SIGNED;
 	h.seq = esmpi_count(&c->send_seq);
 	h.length = n;
-	fill_aad(&a, c, c->my_world, dst_world, tag, coll_seq);
+	esmpi_rec_aad_fill(&a, c, c->my_world, dst_world, tag, coll_seq);
 	esmpi_comm_lock(c);
 	set = esmpi_comm_settings(c, tag);
 	h.suite = (uint8_t)set->suite;
@@ -383,6 +383,27 @@ out:
 	free(off);
 }
 
+/* Deliver len packed plaintext bytes into (buf, count, dt). */
+void
+esmpi_unpack_into(const struct esmpi_comm *c, const uint8_t *packed,
+    size_t len, void *buf, int count, MPI_Datatype dt)
+{
+	int pos = 0, tsz, full;
+	MPI_Aint elb, eext;
+
+	(void)count;
+	PMPI_Type_size(dt, &tsz);
+	full = tsz ? (int)(len / (size_t)tsz) : 0;
+	PMPI_Unpack(packed, (int)len, &pos, buf, full, dt,
+	    esmpi_comm_handle(c));
+	if (tsz && len % (size_t)tsz) {
+		PMPI_Type_get_extent(dt, &elb, &eext);
+		unpack_tail(packed + (size_t)full * (size_t)tsz,
+		    len % (size_t)tsz, (uint8_t *)buf + (MPI_Aint)full * eext,
+		    dt, tsz, esmpi_comm_handle(c));
+	}
+}
+
 /* ticket: posting order of a point-to-point receive, 0 if unknown. */
 static int
 open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
@@ -401,7 +422,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	is_contig = esmpi_contig(count, dt, &cap, &lb);
 	if (src < 0 || src >= c->remote_size)
 		return ESMPI_ERR_PROTOCOL;
-	fill_aad(&a, c, c->peer_world[src], dst_world, tag, coll_seq);
+	esmpi_rec_aad_fill(&a, c, c->peer_world[src], dst_world, tag, coll_seq);
 	/* A sign rule's record is verified before anything else of it is
 	 * used; a missing signature is refused alike. */
 	if (esmpi_sign_extra(c, tag)) {
@@ -414,6 +435,10 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 		memset(&h, 0, sizeof(h));
 	} else if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
 		goto fail;
+	else if (h.flags & (ESMPI_REC_F_HEAD | ESMPI_REC_F_CHUNK)) {
+		r = ESMPI_ERR_PROTOCOL;	/* those travel apart */
+		goto fail;
+	}
 	/*
 	 * Larger than the receive: only a receive with room for a signature
 	 * this record lacks gets one (MPI truncates anything longer). It is
@@ -483,20 +508,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 		goto fail;
 	}
 	if (!is_contig) {
-		int pos = 0, tsz, full;
-		MPI_Aint elb, eext;
-
-		PMPI_Type_size(dt, &tsz);
-		full = tsz ? (int)(h.length / (size_t)tsz) : 0;
-		PMPI_Unpack(tmp, (int)h.length, &pos, buf, full, dt,
-		    esmpi_comm_handle(c));
-		if (tsz && h.length % (size_t)tsz) {
-			PMPI_Type_get_extent(dt, &elb, &eext);
-			unpack_tail(tmp + (size_t)full * (size_t)tsz,
-			    h.length % (size_t)tsz,
-			    (uint8_t *)buf + (MPI_Aint)full * eext, dt, tsz,
-			    esmpi_comm_handle(c));
-		}
+		esmpi_unpack_into(c, tmp, h.length, buf, count, dt);
 		esmpi_freezero(tmp, cap);
 	}
 	*len = h.length;
@@ -527,8 +539,16 @@ esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 
 	if (src < 0 || src >= c->remote_size)
 		return refuse(c, 0, tag, ESMPI_ERR_PROTOCOL);
-	r = open_rec(c, src, c->my_world, tag, 0, rec, reclen, buf, count, dt,
-	    &len, ticket);
+	if (esmpi_is_head(c, st)) {
+		struct esmpi_rec_hdr h;
+
+		if ((r = esmpi_head_open(c, src, tag, rec, reclen, ticket,
+		    &h)) == 0)
+			r = esmpi_chunks_take(c, src, tag, &h, buf, count, dt,
+			    &len);
+	} else
+		r = open_rec(c, src, c->my_world, tag, 0, rec, reclen, buf,
+		    count, dt, &len, ticket);
 	if (r == ESMPI_ERR_TOO_LARGE && len != 0) {
 		st->MPI_ERROR = MPI_ERR_TRUNCATE;
 		PMPI_Comm_call_errhandler(esmpi_comm_handle(c),
@@ -597,6 +617,9 @@ blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    fn(buf, count, dt, dest, tag, comm);
+	if (fn == PMPI_Send && count > 0 &&
+	    esmpi_chunk_send(c, buf, count, dt, dest, tag, NULL, &rc))
+		return rc;
 	if ((rc = seal_or_fail(c, buf, count, dt, dest, tag, &m)) !=
 	    MPI_SUCCESS)
 		return rc;
@@ -633,6 +656,7 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
     MPI_Comm comm, MPI_Status *status)
 {
 	struct esmpi_comm *c;
+	struct esmpi_stash *e;
 	MPI_Status local;
 	uint8_t *rec;
 	uint64_t ticket;
@@ -643,6 +667,8 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		    PMPI_Recv(buf, count, dt, source, tag, comm, status);
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
+	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
+		return esmpi_stash_serve(c, e, buf, count, dt, status);
 	if (esmpi_recv_capacity(count, dt, &reclen) != 0)
 		return esmpi_fail(comm, MPI_ERR_COUNT, "receive too large");
 	if ((rec = esmpi_pool_get(reclen)) == NULL)
@@ -666,6 +692,7 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     MPI_Status *status)
 {
 	struct esmpi_comm *c;
+	struct esmpi_stash *e;
 	struct esmpi_msg m = { NULL, 0 };
 	MPI_Status local;
 	uint8_t *rec = NULL;
@@ -680,6 +707,22 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 		    recvtype, source, recvtag, comm, status);
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
+	/* What a probe received already: start the send first (it seals:
+	 * the buffers may be one), deliver, then let the send finish (the
+	 * peer may be in the same call). */
+	if (source != MPI_PROC_NULL && c->stash != NULL &&
+	    (e = esmpi_stash_take(c, source, recvtag)) != NULL) {
+		MPI_Request sreq;
+		int src;
+
+		if ((rc = MPI_Isend(sendbuf, sendcount, sendtype, dest,
+		    sendtag, comm, &sreq)) != MPI_SUCCESS)
+			return rc;
+		rc = esmpi_stash_serve(c, e, recvbuf, recvcount, recvtype,
+		    status);
+		src = MPI_Wait(&sreq, MPI_STATUS_IGNORE);
+		return rc != MPI_SUCCESS ? rc : src;
+	}
 	if (dest != MPI_PROC_NULL) {
 		if ((rc = seal_or_fail(c, sendbuf, sendcount, sendtype, dest,
 		    sendtag, &m)) != MPI_SUCCESS)
@@ -735,9 +778,7 @@ MPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status *status)
 		    PMPI_Probe(source, tag, comm, status);
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
-	if ((rc = PMPI_Probe(source, tag, comm, status)) == MPI_SUCCESS)
-		esmpi_status_fix(c, status);
-	return rc;
+	return esmpi_stash_probe(c, source, tag, NULL, status);
 }
 
 ESMPI_EXPORT int
@@ -752,8 +793,5 @@ MPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status)
 		    PMPI_Iprobe(source, tag, comm, flag, status);
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
-	rc = PMPI_Iprobe(source, tag, comm, flag, status);
-	if (rc == MPI_SUCCESS && *flag)
-		esmpi_status_fix(c, status);
-	return rc;
+	return esmpi_stash_probe(c, source, tag, flag, status);
 }

@@ -159,9 +159,17 @@ req_bind(struct esmpi_req *r, struct esmpi_comm *c)
 	esmpi_comm_hold(c);
 }
 
+/* Persistent receives that Start served from the stash, not yet waited
+ * for: MPI sees them inactive, so Waitany and Waitsome skip them. */
+static atomic_int nserved;
+
 static void
 req_free(struct esmpi_req *r)
 {
+	if (r->served)
+		atomic_fetch_sub(&nserved, 1);
+	if (r->flight != NULL)
+		esmpi_chunk_app_done(r->flight);
 	esmpi_pool_put(r->rec, (size_t)r->reclen);
 	esmpi_coll_free(r->coll);
 	esmpi_comm_release(r->c);
@@ -184,6 +192,10 @@ esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
 		    r->made, r->made_ctx);
 	if (r->kind != REQ_RECV)
 		return MPI_SUCCESS;
+	if (r->served) {
+		*st = r->served_st;
+		return r->served_rc;
+	}
 	if (r->done) {
 		/* Opened by Request_get_status already. */
 		esmpi_status_fix(r->c, st);
@@ -212,6 +224,10 @@ finish(struct esmpi_req *r, MPI_Status *st)
 		return MPI_SUCCESS;
 	rc = esmpi_req_complete(r, st);
 	r->done = 0;
+	if (r->served) {
+		r->served = 0;
+		atomic_fetch_sub(&nserved, 1);
+	}
 	if (!r->persistent) {
 		req_remove(r);
 		req_free(r);
@@ -272,6 +288,9 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    fn(buf, count, dt, dest, tag, comm, req);
+	if (fn == PMPI_Isend && count > 0 &&
+	    esmpi_chunk_send(c, buf, count, dt, dest, tag, req, &rc))
+		return rc;
 	if ((e = esmpi_seal(c, buf, count, dt, dest, tag, &m)) != 0)
 		return esmpi_fail(comm, e == ESMPI_ERR_INVALID ? MPI_ERR_RANK :
 		    esmpi.err_internal, "cannot seal message: %s",
@@ -310,6 +329,71 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 		req_free(r);
 	}
 	return MPI_SUCCESS;
+}
+
+int
+esmpi_req_track_send(struct esmpi_comm *c, void *flight, MPI_Request handle)
+{
+	struct esmpi_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return esmpi_fail(c->comm, MPI_ERR_NO_MEM, "out of memory");
+	r->kind = REQ_SEND;
+	r->flight = flight;
+	req_bind(r, c);
+	r->handle = handle;
+	r->active = 1;
+	if (esmpi_req_add(r) != 0) {
+		r->flight = NULL;	/* the caller still owns it */
+		req_free(r);
+		return esmpi_fail(c->comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	return MPI_SUCCESS;
+}
+
+/* A generalized request, complete at once, reporting a saved status. */
+static int
+served_query(void *extra, MPI_Status *st)
+{
+	const MPI_Status *s = extra;
+
+	st->MPI_SOURCE = s->MPI_SOURCE;
+	st->MPI_TAG = s->MPI_TAG;
+	PMPI_Status_set_elements_x(st, MPI_BYTE,
+	    (MPI_Count)esmpi_status_bytes(s));
+	PMPI_Status_set_cancelled(st, 0);
+	return MPI_SUCCESS;
+}
+
+static int
+served_free(void *extra)
+{
+	free(extra);
+	return MPI_SUCCESS;
+}
+
+static int
+served_cancel(void *extra, int complete)
+{
+	(void)extra, (void)complete;
+	return MPI_SUCCESS;
+}
+
+int
+esmpi_req_served(const MPI_Status *st, MPI_Request *req)
+{
+	MPI_Status *s = malloc(sizeof(*s));
+	int rc;
+
+	if (s == NULL)
+		return MPI_ERR_NO_MEM;
+	*s = *st;
+	if ((rc = PMPI_Grequest_start(served_query, served_free,
+	    served_cancel, s, req)) != MPI_SUCCESS) {
+		free(s);
+		return rc;
+	}
+	return PMPI_Grequest_complete(*req);
 }
 
 ESMPI_EXPORT int
@@ -475,17 +559,35 @@ new_recv(struct esmpi_comm *c, void *buf, int count, MPI_Datatype dt,
 	return r;
 }
 
+/* A nonblocking receive of what a probe received already: delivered
+ * now, behind a request that is complete. */
+static int
+serve_now(struct esmpi_comm *c, struct esmpi_stash *e, void *buf, int count,
+    MPI_Datatype dt, MPI_Request *req)
+{
+	MPI_Status st;
+	int rc;
+
+	*req = MPI_REQUEST_NULL;
+	if ((rc = esmpi_stash_serve(c, e, buf, count, dt, &st)) != MPI_SUCCESS)
+		return rc;
+	return esmpi_req_served(&st, req);
+}
+
 ESMPI_EXPORT int
 MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
     MPI_Comm comm, MPI_Request *req)
 {
 	struct esmpi_comm *c;
+	struct esmpi_stash *e;
 	struct esmpi_req *r;
 	int rc;
 
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Irecv(buf, count, dt, source, tag, comm, req);
+	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
+		return serve_now(c, e, buf, count, dt, req);
 	if ((r = new_recv(c, buf, count, dt, comm, 0)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	r->ticket = esmpi_recv_ticket();
@@ -515,13 +617,14 @@ struct mprobe {
 	MPI_Message msg;
 	MPI_Comm comm;
 	uint64_t ticket;		/* matched at the probe */
+	struct esmpi_stash *e;		/* or what the handle stands for */
 	struct mprobe *next;
 };
 static struct mprobe *mprobes;
 static pthread_mutex_t mprobe_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
-mprobe_put(MPI_Message msg, MPI_Comm comm)
+mprobe_put(MPI_Message msg, MPI_Comm comm, struct esmpi_stash *e)
 {
 	struct mprobe *m = malloc(sizeof(*m));
 
@@ -529,6 +632,7 @@ mprobe_put(MPI_Message msg, MPI_Comm comm)
 		return;
 	m->msg = msg;
 	m->comm = comm;
+	m->e = e;
 	m->ticket = esmpi_recv_ticket();
 	pthread_mutex_lock(&mprobe_lock);
 	m->next = mprobes;
@@ -537,7 +641,8 @@ mprobe_put(MPI_Message msg, MPI_Comm comm)
 }
 
 static int
-mprobe_take(MPI_Message msg, MPI_Comm *comm, uint64_t *ticket)
+mprobe_take(MPI_Message msg, MPI_Comm *comm, uint64_t *ticket,
+    struct esmpi_stash **e)
 {
 	struct mprobe **pp, *m;
 	int found = 0;
@@ -548,6 +653,7 @@ mprobe_take(MPI_Message msg, MPI_Comm *comm, uint64_t *ticket)
 			*pp = m->next;
 			*comm = m->comm;
 			*ticket = m->ticket;
+			*e = m->e;
 			free(m);
 			found = 1;
 			break;
@@ -557,11 +663,47 @@ mprobe_take(MPI_Message msg, MPI_Comm *comm, uint64_t *ticket)
 	return found;
 }
 
+static int mprobe_stashed(struct esmpi_comm *c, MPI_Comm comm,
+    struct esmpi_stash *e, MPI_Message *msg, MPI_Status *st);
+
+/*
+ * After a matched probe found msg (status st): a head becomes a stash
+ * entry behind a handle of our own; a record is opened at MPI_Mrecv.
+ */
+static int
+mprobe_found(struct esmpi_comm *c, MPI_Comm comm, MPI_Message *msg,
+    MPI_Status *st)
+{
+	struct esmpi_stash *e;
+	int rc;
+
+	if (!esmpi_is_head(c, st)) {
+		esmpi_status_fix(c, st);
+		mprobe_put(*msg, comm, NULL);
+		return MPI_SUCCESS;
+	}
+	if ((e = esmpi_stash_from_message(c, msg, st, &rc)) == NULL)
+		return rc;
+	return mprobe_stashed(c, comm, e, msg, st);
+}
+
+static int
+mprobe_stashed(struct esmpi_comm *c, MPI_Comm comm, struct esmpi_stash *e,
+    MPI_Message *msg, MPI_Status *st)
+{
+	int rc;
+
+	if ((rc = esmpi_stash_message(c, e, msg, st)) == MPI_SUCCESS)
+		mprobe_put(*msg, comm, e);
+	return rc;
+}
+
 ESMPI_EXPORT int
 MPI_Mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message,
     MPI_Status *status)
 {
 	struct esmpi_comm *c;
+	struct esmpi_stash *e;
 	MPI_Status local;
 	int rc;
 
@@ -570,11 +712,11 @@ MPI_Mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message,
 		    PMPI_Mprobe(source, tag, comm, message, status);
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
+	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
+		return mprobe_stashed(c, comm, e, message, status);
 	rc = PMPI_Mprobe(source, tag, comm, message, status);
-	if (rc == MPI_SUCCESS && *message != MPI_MESSAGE_NO_PROC) {
-		esmpi_status_fix(c, status);
-		mprobe_put(*message, comm);
-	}
+	if (rc == MPI_SUCCESS && *message != MPI_MESSAGE_NO_PROC)
+		rc = mprobe_found(c, comm, message, status);
 	return rc;
 }
 
@@ -583,6 +725,7 @@ MPI_Improbe(int source, int tag, MPI_Comm comm, int *flag,
     MPI_Message *message, MPI_Status *status)
 {
 	struct esmpi_comm *c;
+	struct esmpi_stash *e;
 	MPI_Status local;
 	int rc;
 
@@ -591,11 +734,14 @@ MPI_Improbe(int source, int tag, MPI_Comm comm, int *flag,
 		    PMPI_Improbe(source, tag, comm, flag, message, status);
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
-	rc = PMPI_Improbe(source, tag, comm, flag, message, status);
-	if (rc == MPI_SUCCESS && *flag && *message != MPI_MESSAGE_NO_PROC) {
-		esmpi_status_fix(c, status);
-		mprobe_put(*message, comm);
+	if (c->stash != NULL &&
+	    (e = esmpi_stash_take(c, source, tag)) != NULL) {
+		*flag = 1;
+		return mprobe_stashed(c, comm, e, message, status);
 	}
+	rc = PMPI_Improbe(source, tag, comm, flag, message, status);
+	if (rc == MPI_SUCCESS && *flag && *message != MPI_MESSAGE_NO_PROC)
+		rc = mprobe_found(c, comm, message, status);
 	return rc;
 }
 
@@ -604,6 +750,7 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
     MPI_Status *status)
 {
 	struct esmpi_comm *c;
+	struct esmpi_stash *e;
 	MPI_Status local;
 	MPI_Comm comm;
 	uint64_t ticket = 0;
@@ -613,12 +760,16 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 	if (esmpi.failed)
 		return esmpi.err_init;
 	if (!esmpi.active || *message == MPI_MESSAGE_NO_PROC ||
-	    !mprobe_take(*message, &comm, &ticket))
+	    !mprobe_take(*message, &comm, &ticket, &e))
 		return PMPI_Mrecv(buf, count, dt, message, status);
 	if ((c = esmpi_comm_get(comm)) == NULL)
 		return esmpi_fail(comm, esmpi.err_internal, "no keys");
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
+	if (e != NULL) {
+		PMPI_Mrecv(NULL, 0, MPI_BYTE, message, MPI_STATUS_IGNORE);
+		return esmpi_stash_serve(c, e, buf, count, dt, status);
+	}
 	if (esmpi_recv_capacity(count, dt, &reclen) != 0 ||
 	    (rec = esmpi_pool_get(reclen)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
@@ -637,6 +788,7 @@ MPI_Imrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
     MPI_Request *req)
 {
 	struct esmpi_comm *c;
+	struct esmpi_stash *e;
 	struct esmpi_req *r;
 	MPI_Comm comm;
 	uint64_t ticket = 0;
@@ -645,10 +797,14 @@ MPI_Imrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 	if (esmpi.failed)
 		return esmpi.err_init;
 	if (!esmpi.active || *message == MPI_MESSAGE_NO_PROC ||
-	    !mprobe_take(*message, &comm, &ticket))
+	    !mprobe_take(*message, &comm, &ticket, &e))
 		return PMPI_Imrecv(buf, count, dt, message, req);
 	if ((c = esmpi_comm_get(comm)) == NULL)
 		return esmpi_fail(comm, esmpi.err_internal, "no keys");
+	if (e != NULL) {
+		PMPI_Mrecv(NULL, 0, MPI_BYTE, message, MPI_STATUS_IGNORE);
+		return serve_now(c, e, buf, count, dt, req);
+	}
 	if ((r = new_recv(c, buf, count, dt, comm, 0)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	r->ticket = ticket;
@@ -793,15 +949,29 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
  * to prepare the next seal once MPI has the send. A receive gets its
  * ticket and the AEAD preparation of the record it expects.
  */
+#define SERVED	(-1)
+
 static int
 reseal(MPI_Request h, uint64_t ticket, struct esmpi_comm **sent)
 {
 	struct esmpi_req *r = esmpi_req_take(h, 1);
-	int e;
+	struct esmpi_stash *e;
+	int rc;
 
 	if (r == NULL)
 		return MPI_SUCCESS;
 	r->active = 1;
+	if (r->kind == REQ_RECV && r->c->stash != NULL &&
+	    (e = esmpi_stash_take(r->c, r->peer, r->tag)) != NULL) {
+		/* A probe received it already: deliver it now and leave the
+		 * request inactive in MPI, complete for esmpi. */
+		r->served_rc = esmpi_stash_serve(r->c, e, r->buf, r->count,
+		    r->dt, &r->served_st);
+		r->served = 1;
+		r->active = 0;
+		atomic_fetch_add(&nserved, 1);
+		return SERVED;
+	}
 	if (r->kind != REQ_SEND) {
 		r->ticket = ticket;
 		if (r->kind == REQ_RECV)
@@ -811,10 +981,10 @@ reseal(MPI_Request h, uint64_t ticket, struct esmpi_comm **sent)
 	if (r->buffered)
 		return bsend_start(r->c, r->buf, r->count, r->dt, r->peer,
 		    r->tag, r->comm);
-	if ((e = esmpi_seal_into(r->c, r->buf, r->count, r->dt,
+	if ((rc = esmpi_seal_into(r->c, r->buf, r->count, r->dt,
 	    r->c->peer_world[r->peer], r->tag, 0, r->rec)) != 0)
 		return esmpi_fail(r->comm, esmpi.err_internal,
-		    "cannot seal message: %s", esmpi_strerror(e));
+		    "cannot seal message: %s", esmpi_strerror(rc));
 	*sent = r->c;
 	return MPI_SUCCESS;
 }
@@ -829,7 +999,7 @@ MPI_Start(MPI_Request *req)
 		return esmpi.err_init;
 	if (esmpi.active && (rc = reseal(*req, esmpi_recv_ticket(), &sent)) !=
 	    MPI_SUCCESS)
-		return rc;
+		return rc == SERVED ? MPI_SUCCESS : rc;
 	rc = PMPI_Start(req);
 	if (rc == MPI_SUCCESS && sent != NULL)
 		esmpi_prepare_send(sent);
@@ -841,16 +1011,27 @@ MPI_Startall(int count, MPI_Request reqs[])
 {
 	struct esmpi_comm *sent = NULL;
 	uint64_t ticket;
-	int i, rc;
+	int i, rc, served = 0;
 
 	if (esmpi.failed)
 		return esmpi.err_init;
 	/* MPI starts them in any order: one ticket, unordered among them. */
 	ticket = esmpi.active ? esmpi_recv_ticket() : 0;
 	for (i = 0; esmpi.active && i < count; i++)
-		if ((rc = reseal(reqs[i], ticket, &sent)) != MPI_SUCCESS)
+		if ((rc = reseal(reqs[i], ticket, &sent)) == SERVED)
+			served = 1;
+		else if (rc != MPI_SUCCESS)
 			return rc;
-	rc = PMPI_Startall(count, reqs);
+	/* Served ones stay inactive in MPI: start the others one by one. */
+	for (i = 0, rc = MPI_SUCCESS; served && i < count && rc ==
+	    MPI_SUCCESS; i++) {
+		struct esmpi_req *r = esmpi_req_take(reqs[i], 1);
+
+		if (r == NULL || !r->served)
+			rc = PMPI_Start(&reqs[i]);
+	}
+	if (!served)
+		rc = PMPI_Startall(count, reqs);
 	if (rc == MPI_SUCCESS && sent != NULL)
 		esmpi_prepare_send(sent);
 	return rc;
@@ -1002,6 +1183,33 @@ empty_status(MPI_Status *st)
 	PMPI_Status_set_cancelled(st, 0);
 }
 
+/*
+ * Served persistent receives among the requests (h: their entries): MPI
+ * skips them as inactive, so they are completed here, at most max of
+ * them; their indices go to idx, statuses to st. How many there were.
+ */
+static int
+take_served(int n, struct esmpi_req **h, int max, int *idx, MPI_Status *st,
+    int *prc)
+{
+	MPI_Status tmp;
+	int i, k = 0, r;
+
+	if (atomic_load(&nserved) == 0)
+		return 0;
+	for (i = 0; i < n && k < max; i++) {
+		if (h[i] == NULL || !h[i]->served)
+			continue;
+		r = finish(h[i], st != NULL ? &st[k] : &tmp);
+		if (r != MPI_SUCCESS && *prc == MPI_SUCCESS)
+			*prc = r;
+		if (idx != NULL)
+			idx[k] = i;
+		k++;
+	}
+	return k;
+}
+
 ESMPI_EXPORT int
 MPI_Waitall(int n, MPI_Request reqs[], MPI_Status sts[])
 {
@@ -1017,6 +1225,10 @@ MPI_Waitall(int n, MPI_Request reqs[], MPI_Status sts[])
 	if (sts != MPI_STATUSES_IGNORE)
 		for (i = 0; i < n; i++)
 			empty_status(&sts[i]);
+	for (i = 0; atomic_load(&nserved) > 0 && i < n; i++)
+		if (take_served(1, &h[i], 1, NULL, sts != MPI_STATUSES_IGNORE ?
+		    &sts[i] : NULL, &prc) && prc != MPI_SUCCESS)
+			in_status = 1;
 	/*
 	 * Complete requests as they finish, not all at the end: opening one
 	 * received record then overlaps the transfer of the others.
@@ -1087,6 +1299,10 @@ MPI_Waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
 		status = &local;
 	if ((h = save_handles(n, reqs, hs)) == NULL)
 		return PMPI_Waitany(n, reqs, index, status);
+	if (take_served(n, h, 1, index, status, &prc)) {
+		release(h, hs, NULL);
+		return prc;
+	}
 	rc = PMPI_Waitany(n, reqs, index, status);
 	if (rc != MPI_SUCCESS && *index >= 0 && *index < n)
 		drop(h[*index], reqs[*index]);
@@ -1108,6 +1324,11 @@ MPI_Testany(int n, MPI_Request reqs[], int *index, int *flag,
 		status = &local;
 	if ((h = save_handles(n, reqs, hs)) == NULL)
 		return PMPI_Testany(n, reqs, index, flag, status);
+	if (take_served(n, h, 1, index, status, &prc)) {
+		*flag = 1;
+		release(h, hs, NULL);
+		return prc;
+	}
 	rc = PMPI_Testany(n, reqs, index, flag, status);
 	if (rc != MPI_SUCCESS && *index >= 0 && *index < n)
 		drop(h[*index], reqs[*index]);
@@ -1130,9 +1351,11 @@ some(some_fn fn, int n, MPI_Request reqs[], int *outcount, int indices[],
 	if ((h = save_handles(n, reqs, hs)) == NULL ||
 	    (st = statuses_or_local(n, sts, ss)) == NULL)
 		return fn(n, reqs, outcount, indices, sts);
-	rc = fn(n, reqs, outcount, indices, st);
-	if ((rc == MPI_SUCCESS || rc == MPI_ERR_IN_STATUS) &&
-	    *outcount != MPI_UNDEFINED) {
+	if ((*outcount = take_served(n, h, n, indices, st, &prc)) > 0)
+		rc = MPI_SUCCESS;
+	else if ((rc = fn(n, reqs, outcount, indices, st)) ==
+	    MPI_ERR_IN_STATUS || (rc == MPI_SUCCESS &&
+	    *outcount != MPI_UNDEFINED)) {
 		for (i = 0; i < *outcount; i++) {
 			int r = settle(h[indices[i]], reqs[indices[i]], &st[i],
 			    rc);

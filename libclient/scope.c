@@ -149,11 +149,14 @@ esmpi_scope_report(void)
 	if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)
 		return;
 	fprintf(stderr, "esmpi: rank %d: stats: sealed %llu (same node "
-	    "%llu), plain %llu, same-node peers %d\n", esmpi.world_rank,
+	    "%llu), plain %llu, same-node peers %d, in chunks %llu, "
+	    "probed early %llu\n", esmpi.world_rank,
 	    (unsigned long long)atomic_load(&esmpi.stat_sealed),
 	    (unsigned long long)atomic_load(&esmpi.stat_sealed_local),
 	    (unsigned long long)atomic_load(&esmpi.stat_plain),
-	    esmpi_scope_local_peers());
+	    esmpi_scope_local_peers(),
+	    (unsigned long long)atomic_load(&esmpi.stat_chunked),
+	    (unsigned long long)atomic_load(&esmpi.stat_stashed));
 }
 
 int

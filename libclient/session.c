@@ -771,6 +771,8 @@ esmpi_session_start(void)
 	esmpi.threads_multi = provided == MPI_THREAD_MULTIPLE;
 	PMPI_Comm_rank(MPI_COMM_WORLD, &esmpi.world_rank);
 	PMPI_Comm_size(MPI_COMM_WORLD, &esmpi.world_size);
+	if (esmpi_chunk_init() != 0)
+		esmpi.chunk_min = 0;
 	if (PMPI_Add_error_class(&esmpi.err_class) != MPI_SUCCESS)
 		esmpi.err_class = MPI_ERR_OTHER;
 	esmpi.err_auth = add_code("esmpi: message failed authentication "
@@ -856,6 +858,7 @@ MPI_Finalize(void)
 	if (esmpi.initialized) {
 		esmpi_scope_report();
 		esmpi_req_reap();	/* before the states go */
+		esmpi_chunk_reap(1);
 		esmpi.active = 0;
 		esmpi_comm_free_all();
 		esmpi_sign_free();
@@ -895,6 +898,10 @@ MPI_Finalize(void)
 		free(esmpi.rules);
 		esmpi.rules = NULL;
 		esmpi.nrules = 0;
+		if (esmpi.chunk_comm != MPI_COMM_NULL)
+			PMPI_Comm_free(&esmpi.chunk_comm);
+		if (esmpi.stash_comm != MPI_COMM_NULL)
+			PMPI_Comm_free(&esmpi.stash_comm);
 	}
 	return PMPI_Finalize();
 }

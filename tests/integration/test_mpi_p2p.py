@@ -27,6 +27,7 @@ CASES = [
     ("comms", (2, 4)),
     ("threads", (2,)),
     ("truncate", (2, 4)),
+    ("large", (2, 4)),
 ]
 PARAMS = [pytest.param(name, np, id=f"{name}-np{np}")
           for name, nps in CASES for np in nps]
@@ -117,6 +118,38 @@ def test_halo_under_a_policy_rule(daemons, write_policy):
     # The rule reached every rank.
     d.wait_audit("session_open", count=4,
                  pred=lambda e: "1 rules" in e["MESSAGE"])
+
+
+CHUNK_STATS = re.compile(r"esmpi: rank (\d+): stats: .* in chunks (\d+), "
+                         r"probed early (\d+)")
+
+
+def test_large_messages_go_in_chunks_and_probes_keep_order(daemon):
+    """large.c under the library really sends its large messages in chunks
+    (senders count them) and its probes really receive heads early into
+    the stash (receivers count them), with the same results as plain MPI
+    and as esmpi with chunking off (ESMPI_CHUNK_MIN=0). Without chunks,
+    the too-small receive is left out: Open MPI 4.1.4 writes a truncated
+    rendezvous message's whole length into the (record) buffer."""
+    prog = mh.example("large")
+    plain = mh.mpirun(prog, 2, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    on = mh.mpirun(prog, 2, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    off = mh.mpirun(prog, 2, socket=daemon.sock, args=("no-truncate",),
+                    x=("ESMPI_STATS=1", "ESMPI_CHUNK_MIN=0"))
+    for job in (on, off):
+        assert job.returncode == 0, job.describe()
+        assert job.stdout == plain.stdout, job.describe()
+    seen = {int(m[0]): (int(m[1]), int(m[2]))
+            for m in CHUNK_STATS.findall(on.stderr)}
+    assert set(seen) == {0, 1}, on.describe()
+    # Rank 0 sends 12 large messages by Send or Isend; Sendrecv_replace
+    # does not chunk.
+    assert seen[0][0] == 12 and seen[1][0] == 0, seen
+    # Probes of tag 5 (with tag 4 before it), 6 and 9 received 4 early.
+    assert seen[1][1] == 4, seen
+    seen_off = {int(m[0]): int(m[1]) for m in CHUNK_STATS.findall(off.stderr)}
+    assert seen_off == {0: 0, 1: 0}, off.describe()
 
 
 POLICY_REKEY_3 = """\

@@ -471,7 +471,10 @@ test_seal_errors(void)
 	default_hdr(&h, 9, 64);
 	CHECK_INT_EQ(esmpi_rec_seal(k, &h, &a, pt, 64, buf), ESMPI_ERR_SUITE);
 	default_hdr(&h, ESMPI_SUITE_AES_128_GCM, 64);
-	h.flags = 0x0008;	/* unknown flag */
+	h.flags = 0x0040;	/* unknown flag */
+	CHECK_INT_EQ(esmpi_rec_seal(k, &h, &a, pt, 64, buf),
+	    ESMPI_ERR_INVALID);
+	h.flags = ESMPI_REC_F_HEAD;	/* a head has no body */
 	CHECK_INT_EQ(esmpi_rec_seal(k, &h, &a, pt, 64, buf),
 	    ESMPI_ERR_INVALID);
 	default_hdr(&h, ESMPI_SUITE_AES_128_GCM, 64);
@@ -871,6 +874,75 @@ test_frozen(void)
 	}
 }
 
+/*
+ * Heads (chunked messages): a round trip, then every byte flipped, every
+ * AAD field changed, a wrong length, flags or key: all refused. A head is
+ * shorter than any record.
+ */
+static void
+test_head(void)
+{
+	uint8_t head[ESMPI_REC_HEAD_LEN], bad[ESMPI_REC_HEAD_LEN + 1];
+	struct esmpi_rec_hdr h, got;
+	struct esmpi_rec_aad a, b;
+	size_t i, j;
+	int f;
+
+	CHECK(ESMPI_REC_HEAD_LEN < ESMPI_REC_OVERHEAD);
+	for (i = 0; i < NSUITES; i++) {
+		struct esmpi_aead *k = key_for(suite_ids[i], 9);
+		struct esmpi_aead *other = key_for(suite_ids[i], 10);
+
+		CHECK(k != NULL && other != NULL);
+		if (k == NULL || other == NULL)
+			continue;
+		default_hdr(&h, suite_ids[i], 3u << 20);
+		h.flags = ESMPI_REC_F_HEAD;
+		default_aad(&a);
+		CHECK_INT_EQ(esmpi_rec_seal_head(k, &h, &a, head), 0);
+		memset(&got, 0, sizeof(got));
+		CHECK_INT_EQ(esmpi_rec_open_head(k, &a, head, sizeof(head),
+		    &got), 0);
+		CHECK(got.length == h.length && got.seq == h.seq &&
+		    got.epoch == h.epoch && got.flags == h.flags);
+		for (j = 0; j < sizeof(head) * 8; j++) {
+			memcpy(bad, head, sizeof(head));
+			bad[j / 8] ^= (uint8_t)(1u << (j % 8));
+			CHECK(esmpi_rec_open_head(k, &a, bad, sizeof(head),
+			    &got) != 0);
+		}
+		for (f = 0; f < 5; f++) {
+			b = a;
+			b.src += f == 0;
+			b.dst += f == 1;
+			b.comm += f == 2;
+			b.tag += f == 3;
+			b.job[5] ^= f == 4;
+			CHECK_INT_EQ(esmpi_rec_open_head(k, &b, head,
+			    sizeof(head), &got), ESMPI_ERR_AUTH);
+		}
+		CHECK_INT_EQ(esmpi_rec_open_head(other, &a, head, sizeof(head),
+		    &got), ESMPI_ERR_AUTH);
+		CHECK_INT_EQ(esmpi_rec_open_head(k, &a, head, sizeof(head) - 1,
+		    &got), ESMPI_ERR_TRUNCATED);
+		memcpy(bad, head, sizeof(head));
+		bad[sizeof(head)] = 0;
+		CHECK_INT_EQ(esmpi_rec_open_head(k, &a, bad, sizeof(bad),
+		    &got), ESMPI_ERR_PROTOCOL);
+		/* Only HEAD may be sealed as a head; a chunk or plain
+		 * header is refused before any key is used. */
+		h.flags = ESMPI_REC_F_CHUNK;
+		CHECK_INT_EQ(esmpi_rec_seal_head(k, &h, &a, head),
+		    ESMPI_ERR_INVALID);
+		h.flags = ESMPI_REC_F_HEAD | ESMPI_REC_F_CHUNK;
+		CHECK_INT_EQ(esmpi_rec_seal_head(k, &h, &a, head), 0);
+		CHECK_INT_EQ(esmpi_rec_open_head(k, &a, head, sizeof(head),
+		    &got), ESMPI_ERR_PROTOCOL);
+		esmpi_aead_free(k);
+		esmpi_aead_free(other);
+	}
+}
+
 int
 main(void)
 {
@@ -878,6 +950,7 @@ main(void)
 	test_roundtrip();
 	test_tamper();
 	test_prepared();
+	test_head();
 	test_wrong_key();
 	test_binding();
 	test_seal_errors();

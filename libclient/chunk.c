@@ -1,0 +1,698 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Large point-to-point messages in chunks (DESIGN §4). A contiguous
+ * standard-mode send of esmpi.chunk_min bytes or more travels as
+ *
+ *   - a head (esmpi_rec_seal_head: the header alone, 36 bytes) on the
+ *     application's communicator and tag, which is what MPI matches;
+ *   - the payload as chunk records of ESMPI_CHUNK_REC bytes, sealed one
+ *     after the other and sent as each is ready, on a private duplicate
+ *     of MPI_COMM_WORLD with a tag derived from (context, head seq).
+ *
+ * So sealing chunk i+1 overlaps the peer copying and opening chunk i, and
+ * a chunk stays in the cache between the copy and the open. Chunk i has
+ * seq head+i under the head's key and its AAD names the head's seq: a
+ * chunk of another message, or a reordered one, does not open.
+ *
+ * Probes: a probe sees only the size of the first message, and a head
+ * (shorter than any record) cannot say how large its message is by its
+ * size. A probe that finds a head therefore receives it, after everything
+ * the same source sent before it on that communicator (their order must
+ * survive), into the communicator's stash. Every receive and probe serves
+ * from the stash first; entries there precede everything MPI still holds
+ * from the same source.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "esmpi_client.h"
+#include "esmpi_err.h"
+#include "esmpi_mem.h"
+
+#define CHUNK_PT	(ESMPI_CHUNK_REC - ESMPI_REC_OVERHEAD)
+#define CHUNK_AHEAD	2	/* receives posted ahead of the one opened */
+
+static size_t
+nchunks(size_t n)
+{
+	return (n + CHUNK_PT - 1) / CHUNK_PT;
+}
+
+static size_t
+chunk_len(size_t n, size_t i)
+{
+	return i + 1 < nchunks(n) ? CHUNK_PT : n - i * CHUNK_PT;
+}
+
+/* The chunks' tag: both sides know (context, head seq). */
+static int
+chunk_tag(uint64_t ctx, uint64_t seq)
+{
+	uint64_t x = ctx ^ (seq * 0x9e3779b97f4a7c15ull);
+
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 29;
+	return (int)(x % ((uint64_t)esmpi.chunk_tag_ub + 1));
+}
+
+int
+esmpi_chunk_init(void)
+{
+	const char *v = getenv("ESMPI_CHUNK_MIN");
+	int *ub, flag = 0;
+
+	esmpi.chunk_comm = esmpi.stash_comm = MPI_COMM_NULL;
+	esmpi.chunk_min = ESMPI_CHUNK_MIN_DEFAULT;
+	if (v != NULL && *v != '\0')
+		esmpi.chunk_min = strtoull(v, NULL, 10);
+	if (esmpi.chunk_min != 0 && esmpi.chunk_min < ESMPI_CHUNK_REC)
+		esmpi.chunk_min = ESMPI_CHUNK_REC;
+	esmpi.chunk_tag_ub = 32767;	/* the least MPI promises */
+	if (PMPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &flag) ==
+	    MPI_SUCCESS && flag && *ub > 0)
+		esmpi.chunk_tag_ub = *ub;
+	/* Local operations: no communication beyond MPI's own context id. */
+	if (PMPI_Comm_dup(MPI_COMM_WORLD, &esmpi.chunk_comm) != MPI_SUCCESS ||
+	    PMPI_Comm_dup(MPI_COMM_SELF, &esmpi.stash_comm) != MPI_SUCCESS)
+		return ESMPI_ERR_INTERNAL;
+	PMPI_Comm_set_errhandler(esmpi.chunk_comm, MPI_ERRORS_RETURN);
+	PMPI_Comm_set_errhandler(esmpi.stash_comm, MPI_ERRORS_RETURN);
+	return 0;
+}
+
+/* ---- sending ---- */
+
+/*
+ * One chunked send: its head, its chunk records in one buffer, and the
+ * requests moving them. A nonblocking send's last chunk is the request
+ * the application holds; the rest fly on until they complete, and the
+ * buffer goes when both are done (esmpi_chunk_reap).
+ */
+struct flight {
+	struct flight *next;
+	uint32_t dst;
+	int tag;
+	int nreq;
+	int app_pending;		/* the application's request is live */
+	MPI_Request *reqs;
+	uint8_t *blk;
+	size_t blklen;
+	uint8_t head[ESMPI_REC_HEAD_LEN];
+};
+static struct flight *flights;
+
+static void
+flight_free(struct flight *f)
+{
+	esmpi_pool_put(f->blk, f->blklen);
+	free(f->reqs);
+	free(f);
+}
+
+void
+esmpi_chunk_reap(int wait)
+{
+	struct flight **pp, *f;
+	int done;
+
+	for (pp = &flights; (f = *pp) != NULL;) {
+		done = 0;
+		if (wait)
+			PMPI_Waitall(f->nreq, f->reqs, MPI_STATUSES_IGNORE),
+			    done = 1;
+		else
+			PMPI_Testall(f->nreq, f->reqs, &done,
+			    MPI_STATUSES_IGNORE);
+		if (done && !f->app_pending) {
+			*pp = f->next;
+			flight_free(f);
+		} else
+			pp = &f->next;
+	}
+}
+
+void
+esmpi_chunk_app_done(void *flight)
+{
+	((struct flight *)flight)->app_pending = 0;
+}
+
+/* A tag still in use towards dst: its chunks could meet the wrong
+ * receives. */
+static int
+tag_busy(uint32_t dst, int tag)
+{
+	struct flight *f;
+
+	for (f = flights; f != NULL; f = f->next)
+		if (f->dst == dst && f->tag == tag)
+			return 1;
+	return 0;
+}
+
+/* Seal chunk i of the message head announces into out. */
+static int
+seal_chunk(struct esmpi_aead *k, const struct esmpi_rec_hdr *head,
+    const struct esmpi_rec_aad *a, const uint8_t *pt, size_t i,
+    uint8_t *out)
+{
+	struct esmpi_rec_hdr h = *head;
+
+	h.flags = ESMPI_REC_F_CHUNK;
+	h.seq = head->seq + 1 + i;
+	h.length = chunk_len(head->length, i);
+	return esmpi_rec_seal(k, &h, a, pt + i * CHUNK_PT, h.length, out);
+}
+
+int
+esmpi_chunk_send(struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt, int dest, int tag, MPI_Request *req, int *rc)
+{
+	const struct esmpi_pol_settings *set;
+	struct esmpi_rec_hdr h;
+	struct esmpi_rec_aad a, ca;
+	struct esmpi_aead *k;
+	struct flight *f;
+	const char *rekeyed = NULL;
+	const uint8_t *pt;
+	uint8_t *rec;
+	size_t n, i, nch;
+	MPI_Aint lb;
+	uint32_t dst;
+	int ctag, e = 0;
+
+	if (esmpi.chunk_min == 0 || esmpi.threads_multi || dest < 0 ||
+	    dest >= c->remote_size ||
+	    !esmpi_contig(count, dt, &n, &lb) || n < esmpi.chunk_min ||
+	    n > ESMPI_REC_MAX_LEN || esmpi_sign_extra(c, tag) != 0 ||
+	    (dst = c->peer_world[dest]) >= (uint32_t)esmpi.world_size)
+		return 0;
+	set = esmpi_comm_settings(c, tag);
+	if (esmpi_scope_plain(set, dst, 0))
+		return 0;
+	esmpi_chunk_reap(0);
+	ctag = chunk_tag(c->ctx, atomic_load_explicit(&c->send_seq,
+	    memory_order_relaxed));
+	if (tag_busy(dst, ctag))
+		return 0;
+	*rc = MPI_SUCCESS;
+	nch = nchunks(n);
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->reqs = calloc(nch + 1, sizeof(*f->reqs))) == NULL ||
+	    (f->blk = esmpi_pool_get(f->blklen = n + nch *
+	    ESMPI_REC_OVERHEAD)) == NULL) {
+		e = ESMPI_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i <= nch; i++)
+		f->reqs[i] = MPI_REQUEST_NULL;
+	memset(&h, 0, sizeof(h));
+	h.version = ESMPI_REC_VERSION;
+	h.flags = ESMPI_REC_F_HEAD;
+	h.suite = (uint8_t)set->suite;
+	h.length = n;
+	/* One key for the whole message; seqs head .. head + chunks. */
+	if ((k = esmpi_key_send(c, set, n, &h.epoch, &rekeyed)) == NULL) {
+		e = ESMPI_ERR_SUITE;
+		goto out;
+	}
+	h.seq = atomic_fetch_add_explicit(&c->send_seq, nch + 1,
+	    memory_order_relaxed);
+	esmpi_rec_aad_fill(&a, c, c->my_world, dst, tag, 0);
+	ca = a;
+	ca.coll_seq = h.seq;
+	pt = (const uint8_t *)buf + lb;
+	if ((e = esmpi_rec_seal_head(k, &h, &a, f->head)) != 0 ||
+	    (e = seal_chunk(k, &h, &ca, pt, 0, f->blk)) != 0)
+		goto out;
+	esmpi_count(&esmpi.stat_sealed);
+	esmpi_count(&esmpi.stat_chunked);
+	if (esmpi.node_local != NULL && esmpi.node_local[dst])
+		esmpi_count(&esmpi.stat_sealed_local);
+	if (rekeyed != NULL)
+		esmpi_audit_rekey(c, tag, h.suite, h.epoch, rekeyed);
+	esmpi_poll_daemon();
+	if ((*rc = PMPI_Isend(f->head, ESMPI_REC_HEAD_LEN, MPI_BYTE, dest,
+	    tag, c->comm, &f->reqs[0])) != MPI_SUCCESS)
+		goto out;
+	/* Synchronous chunks: complete means matched, so the tag is free
+	 * again once they all are. */
+	for (i = 0, rec = f->blk; i < nch && *rc == MPI_SUCCESS; i++) {
+		size_t len = chunk_len(n, i) + ESMPI_REC_OVERHEAD;
+
+		if (i > 0 && e == 0)
+			e = seal_chunk(k, &h, &ca, pt, i, rec);
+		/* After a failed seal the peer still waits for every chunk:
+		 * zeros fail its check. */
+		if (e != 0)
+			memset(rec, 0, len);
+		*rc = PMPI_Issend(rec, (int)len, MPI_BYTE, (int)dst, ctag,
+		    esmpi.chunk_comm, &f->reqs[i + 1]);
+		rec += len;
+	}
+	if (req == NULL || e != 0 || *rc != MPI_SUCCESS) {
+		PMPI_Waitall((int)nch + 1, f->reqs, MPI_STATUSES_IGNORE);
+		if (req != NULL)
+			*req = MPI_REQUEST_NULL;
+		goto out;
+	}
+	*req = f->reqs[nch];
+	f->nreq = (int)nch;
+	f->app_pending = 1;
+	if ((*rc = esmpi_req_track_send(c, f, *req)) != MPI_SUCCESS) {
+		PMPI_Waitall((int)nch + 1, f->reqs, MPI_STATUSES_IGNORE);
+		*req = MPI_REQUEST_NULL;
+		goto out;
+	}
+	f->dst = dst;
+	f->tag = ctag;
+	f->next = flights;
+	flights = f;
+	return 1;
+out:
+	if (f != NULL)
+		flight_free(f);
+	if (e != 0)
+		*rc = esmpi_fail(c->comm, esmpi.err_internal,
+		    "cannot seal message to rank %d tag %d: %s", dest, tag,
+		    esmpi_strerror(e));
+	return 1;
+}
+
+/* ---- receiving ---- */
+
+/* Check a head from comm rank src on tag, as any record: suite, replay
+ * window, posting order, key, tag. */
+int
+esmpi_head_open(struct esmpi_comm *c, int src, int tag, const uint8_t *rec,
+    size_t reclen, uint64_t ticket, struct esmpi_rec_hdr *h)
+{
+	struct esmpi_replay_slot *w;
+	struct esmpi_keytry kt;
+	struct esmpi_rec_aad a;
+	struct esmpi_rec_hdr t;
+	int r;
+
+	if (src < 0 || src >= c->remote_size)
+		return ESMPI_ERR_PROTOCOL;
+	if ((r = esmpi_rec_hdr_decode(rec, &t)) != 0)
+		return r;
+	if (t.flags & ESMPI_REC_F_UNORDERED)
+		ticket = 0;
+	esmpi_rec_aad_fill(&a, c, c->peer_world[src], c->my_world, tag, 0);
+	esmpi_comm_lock(c);
+	if (t.suite != esmpi_comm_settings(c, tag)->suite ||
+	    esmpi_scope_plain(esmpi_comm_settings(c, tag),
+	    c->peer_world[src], 0))
+		r = ESMPI_ERR_AUTH;
+	else if ((w = esmpi_comm_replay(c, src, tag)) == NULL)
+		r = ESMPI_ERR_NOMEM;
+	else if ((r = esmpi_replay_check(&w->w, t.seq)) == 0 &&
+	    (r = esmpi_order_check(&w->o, ticket, t.seq)) == 0 &&
+	    (r = esmpi_key_recv(c, src, t.suite, t.epoch, &kt)) == 0) {
+		if ((r = esmpi_rec_open_head(kt.aead, &a, rec, reclen, h)) ==
+		    0) {
+			esmpi_key_commit(&kt);
+			esmpi_replay_accept(&w->w, h->seq);
+			esmpi_order_accept(&w->o, ticket, h->seq);
+		} else
+			esmpi_key_drop(&kt);
+	}
+	esmpi_comm_unlock(c);
+	return r;
+}
+
+static int
+open_chunk(struct esmpi_comm *c, int src, int tag,
+    const struct esmpi_rec_hdr *head, size_t i, const uint8_t *rec,
+    size_t reclen, uint8_t *out)
+{
+	struct esmpi_rec_hdr h;
+	struct esmpi_rec_aad a;
+	struct esmpi_keytry kt;
+	int r;
+
+	if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
+		return r;
+	if (h.flags != ESMPI_REC_F_CHUNK || h.suite != head->suite ||
+	    h.seq != head->seq + 1 + i ||
+	    h.length != chunk_len(head->length, i))
+		return ESMPI_ERR_AUTH;
+	esmpi_rec_aad_fill(&a, c, c->peer_world[src], c->my_world, tag,
+	    head->seq);
+	esmpi_comm_lock(c);
+	if ((r = esmpi_key_recv(c, src, h.suite, h.epoch, &kt)) == 0) {
+		if ((r = esmpi_rec_open_hdr(kt.aead, &a, rec, &h, out,
+		    h.length)) == 0)
+			esmpi_key_commit(&kt);
+		else
+			esmpi_key_drop(&kt);
+	}
+	esmpi_comm_unlock(c);
+	return r;
+}
+
+/*
+ * Receive and open the chunks of the message head announced (checked
+ * already) into (buf, count, dt). Every chunk is received whatever
+ * happens, so the sender completes. ESMPI_ERR_TOO_LARGE with *len set:
+ * an authentic message larger than the receive (truncation).
+ */
+int
+esmpi_chunks_take(struct esmpi_comm *c, int src, int tag,
+    const struct esmpi_rec_hdr *head, void *buf, int count, MPI_Datatype dt,
+    size_t *len)
+{
+	size_t n = head->length, k = nchunks(n), i, cap;
+	MPI_Request reqs[CHUNK_AHEAD];
+	uint8_t *recs[CHUNK_AHEAD], *out = NULL, *tmp = NULL;
+	int ctag = chunk_tag(c->ctx, head->seq), r = 0, contig, trunc;
+	int peer = (int)c->peer_world[src];
+	MPI_Status st;
+	MPI_Aint lb;
+
+	*len = 0;
+	contig = esmpi_contig(count, dt, &cap, &lb);
+	trunc = n > cap;
+	if (!trunc && contig)
+		out = (uint8_t *)buf + lb;
+	else if (!trunc && (out = tmp = malloc(n)) == NULL)
+		r = ESMPI_ERR_NOMEM;
+	/*
+	 * A few receives ahead, in a few buffers in turn: each chunk is
+	 * opened while it is still in the cache it was copied into, and
+	 * the next ones are on their way meanwhile. Every chunk is
+	 * received whatever happens, so the sender completes.
+	 */
+	for (i = 0; i < CHUNK_AHEAD; i++) {
+		reqs[i] = MPI_REQUEST_NULL;
+		if ((recs[i] = esmpi_pool_get(ESMPI_CHUNK_REC)) == NULL)
+			r = ESMPI_ERR_NOMEM;
+	}
+	for (i = 0; i < k + CHUNK_AHEAD; i++) {
+		size_t j = i % CHUNK_AHEAD;
+
+		if (i >= CHUNK_AHEAD) {
+			/* chunk i - CHUNK_AHEAD is in buffer j */
+			if (PMPI_Wait(&reqs[j], &st) != MPI_SUCCESS && r == 0)
+				r = ESMPI_ERR_PROTOCOL;
+			if (r == 0 && !trunc)
+				r = open_chunk(c, src, tag, head,
+				    i - CHUNK_AHEAD, recs[j],
+				    esmpi_status_bytes(&st),
+				    out + (i - CHUNK_AHEAD) * CHUNK_PT);
+		}
+		if (i < k && PMPI_Irecv(recs[j] != NULL ? recs[j] : (void *)&st,
+		    recs[j] != NULL ? ESMPI_CHUNK_REC : 0, MPI_BYTE, peer,
+		    ctag, esmpi.chunk_comm, &reqs[j]) != MPI_SUCCESS && r == 0)
+			r = ESMPI_ERR_PROTOCOL;
+	}
+	for (i = 0; i < CHUNK_AHEAD; i++)
+		esmpi_pool_put(recs[i], ESMPI_CHUNK_REC);
+	if (r == 0 && trunc) {
+		*len = n;
+		return ESMPI_ERR_TOO_LARGE;
+	}
+	if (r != 0) {
+		/* Nothing unauthenticated reaches the application. */
+		if (contig && !trunc)
+			esmpi_memzero(out, cap);
+		esmpi_freezero(tmp, n);
+		return r;
+	}
+	if (!contig) {
+		esmpi_unpack_into(c, tmp, n, buf, count, dt);
+		esmpi_freezero(tmp, n);
+	}
+	*len = n;
+	return 0;
+}
+
+/* ---- the stash: what probes received early ---- */
+
+struct esmpi_stash {
+	struct esmpi_stash *next;
+	int src, tag;
+	uint64_t ticket;
+	uint8_t *rec;			/* an ordinary record as received */
+	size_t reclen;
+	int is_head;
+	struct esmpi_rec_hdr head;	/* a head, checked */
+};
+
+static int
+matches(const struct esmpi_stash *e, int src, int tag)
+{
+	return (src == MPI_ANY_SOURCE || e->src == src) &&
+	    (tag == MPI_ANY_TAG || e->tag == tag);
+}
+
+static void
+stash_free(struct esmpi_stash *e)
+{
+	if (e == NULL)
+		return;
+	esmpi_pool_put(e->rec, e->reclen ? e->reclen : 1);
+	free(e);
+}
+
+void
+esmpi_stash_clear(struct esmpi_comm *c)
+{
+	struct esmpi_stash *e;
+
+	while ((e = c->stash) != NULL) {
+		c->stash = e->next;
+		stash_free(e);
+	}
+}
+
+/* The first entry matching (src, tag), taken out of the stash if take. */
+static struct esmpi_stash *
+stash_find(struct esmpi_comm *c, int src, int tag, int take)
+{
+	struct esmpi_stash **pp, *e;
+
+	esmpi_comm_lock(c);
+	for (pp = &c->stash; (e = *pp) != NULL; pp = &e->next)
+		if (matches(e, src, tag)) {
+			if (take)
+				*pp = e->next;
+			break;
+		}
+	esmpi_comm_unlock(c);
+	return e;
+}
+
+struct esmpi_stash *
+esmpi_stash_take(struct esmpi_comm *c, int src, int tag)
+{
+	return c->stash == NULL ? NULL : stash_find(c, src, tag, 1);
+}
+
+static void
+stash_status(const struct esmpi_comm *c, const struct esmpi_stash *e,
+    MPI_Status *st)
+{
+	size_t ovh = ESMPI_REC_OVERHEAD + esmpi_sign_extra(c, e->tag);
+
+	st->MPI_SOURCE = e->src;
+	st->MPI_TAG = e->tag;
+	st->MPI_ERROR = MPI_SUCCESS;
+	PMPI_Status_set_cancelled(st, 0);
+	esmpi_status_set_bytes(st, e->is_head ? e->head.length :
+	    e->reclen >= ovh ? e->reclen - ovh : e->reclen);
+}
+
+int
+esmpi_is_head(const struct esmpi_comm *c, const MPI_Status *st)
+{
+	return esmpi_status_bytes(st) == ESMPI_REC_HEAD_LEN &&
+	    esmpi_sign_extra(c, st->MPI_TAG) == 0;
+}
+
+/*
+ * Receive a head found by a probe (src, tag: its status), with all that
+ * src sent before it on c, into the stash in order; MPI's matching
+ * guarantees those come first from src. A forged head fails here, as its
+ * receive would.
+ */
+static int
+stash_drain(struct esmpi_comm *c, int src, int tag)
+{
+	struct esmpi_stash *e, **pp;
+	MPI_Message msg;
+	MPI_Status st;
+	int flag, r;
+
+	for (;;) {
+		if (PMPI_Improbe(src, MPI_ANY_TAG, c->comm, &flag, &msg, &st) !=
+		    MPI_SUCCESS || !flag)
+			return MPI_SUCCESS;	/* another thread took it */
+		if ((e = calloc(1, sizeof(*e))) == NULL ||
+		    (e->reclen = esmpi_status_bytes(&st),
+		    (e->rec = esmpi_pool_get(e->reclen ? e->reclen : 1)) ==
+		    NULL)) {
+			free(e);
+			PMPI_Mrecv(NULL, 0, MPI_BYTE, &msg, &st);
+			return esmpi_fail(c->comm, MPI_ERR_NO_MEM,
+			    "out of memory for a probed message");
+		}
+		if ((r = PMPI_Mrecv(e->rec, (int)e->reclen, MPI_BYTE, &msg,
+		    &st)) != MPI_SUCCESS) {
+			stash_free(e);
+			return r;
+		}
+		e->src = st.MPI_SOURCE;
+		e->tag = st.MPI_TAG;
+		e->ticket = esmpi_recv_ticket();
+		if (esmpi_is_head(c, &st)) {
+			if ((r = esmpi_head_open(c, e->src, e->tag, e->rec,
+			    e->reclen, e->ticket, &e->head)) != 0) {
+				stash_free(e);
+				return esmpi_refuse(c, st.MPI_SOURCE,
+				    st.MPI_TAG, r);
+			}
+			e->is_head = 1;
+		}
+		esmpi_comm_lock(c);
+		for (pp = &c->stash; *pp != NULL; pp = &(*pp)->next)
+			;
+		*pp = e;
+		esmpi_comm_unlock(c);
+		esmpi_count(&esmpi.stat_stashed);
+		if (st.MPI_TAG == tag)
+			return MPI_SUCCESS;
+	}
+}
+
+/*
+ * Probe through the stash: blocking (flag NULL) or not. A head found in
+ * MPI's queue is drained into the stash, then reported from there.
+ */
+int
+esmpi_stash_probe(struct esmpi_comm *c, int src, int tag, int *flag,
+    MPI_Status *st)
+{
+	struct esmpi_stash *e;
+	int rc, f = 1;
+
+	for (;;) {
+		if (c->stash != NULL &&
+		    (e = stash_find(c, src, tag, 0)) != NULL) {
+			stash_status(c, e, st);
+			if (flag != NULL)
+				*flag = 1;
+			return MPI_SUCCESS;
+		}
+		rc = flag == NULL ? PMPI_Probe(src, tag, c->comm, st) :
+		    PMPI_Iprobe(src, tag, c->comm, &f, st);
+		if (flag != NULL)
+			*flag = f;
+		if (rc != MPI_SUCCESS || !f)
+			return rc;
+		if (!esmpi_is_head(c, st)) {
+			esmpi_status_fix(c, st);
+			return MPI_SUCCESS;
+		}
+		if ((rc = stash_drain(c, st->MPI_SOURCE, st->MPI_TAG)) !=
+		    MPI_SUCCESS)
+			return rc;
+	}
+}
+
+/* Receive a head a matched probe found: it becomes a stash entry that
+ * the message handle stands for. */
+struct esmpi_stash *
+esmpi_stash_from_message(struct esmpi_comm *c, MPI_Message *msg,
+    MPI_Status *st, int *rc)
+{
+	struct esmpi_stash *e = calloc(1, sizeof(*e));
+	int r;
+
+	*rc = MPI_SUCCESS;
+	if (e == NULL || (e->rec = esmpi_pool_get(ESMPI_REC_HEAD_LEN)) ==
+	    NULL) {
+		free(e);
+		PMPI_Mrecv(NULL, 0, MPI_BYTE, msg, st);
+		*rc = esmpi_fail(c->comm, MPI_ERR_NO_MEM, "out of memory");
+		return NULL;
+	}
+	e->reclen = ESMPI_REC_HEAD_LEN;
+	if ((*rc = PMPI_Mrecv(e->rec, ESMPI_REC_HEAD_LEN, MPI_BYTE, msg,
+	    st)) != MPI_SUCCESS) {
+		stash_free(e);
+		return NULL;
+	}
+	e->src = st->MPI_SOURCE;
+	e->tag = st->MPI_TAG;
+	e->ticket = esmpi_recv_ticket();
+	e->is_head = 1;
+	if ((r = esmpi_head_open(c, e->src, e->tag, e->rec, e->reclen,
+	    e->ticket, &e->head)) != 0) {
+		stash_free(e);
+		*rc = esmpi_refuse(c, st->MPI_SOURCE, st->MPI_TAG, r);
+		return NULL;
+	}
+	return e;
+}
+
+/*
+ * A message handle for entry e (matched probes): a message of no bytes
+ * sent to ourselves on a private communicator, which MPI_Mrecv consumes
+ * while e is delivered.
+ */
+int
+esmpi_stash_message(struct esmpi_comm *c, struct esmpi_stash *e,
+    MPI_Message *msg, MPI_Status *st)
+{
+	static atomic_int next_id;
+	MPI_Status local;
+	int id = atomic_fetch_add(&next_id, 1) & 0x7fff, rc;
+
+	if ((rc = PMPI_Send(NULL, 0, MPI_BYTE, 0, id, esmpi.stash_comm)) !=
+	    MPI_SUCCESS || (rc = PMPI_Mprobe(0, id, esmpi.stash_comm, msg,
+	    &local)) != MPI_SUCCESS) {
+		stash_free(e);
+		return esmpi_fail(c->comm, esmpi.err_internal,
+		    "cannot hand out a message handle");
+	}
+	stash_status(c, e, st);
+	return MPI_SUCCESS;
+}
+
+/* Deliver e into (buf, count, dt) as a receive would; frees e. */
+int
+esmpi_stash_serve(struct esmpi_comm *c, struct esmpi_stash *e, void *buf,
+    int count, MPI_Datatype dt, MPI_Status *st)
+{
+	MPI_Comm comm = esmpi_comm_handle(c);
+	size_t len = 0;
+	int r, reclen, rc;
+
+	stash_status(c, e, st);
+	if (e->is_head) {
+		r = esmpi_chunks_take(c, e->src, e->tag, &e->head, buf, count,
+		    dt, &len);
+		if (r == ESMPI_ERR_TOO_LARGE && len != 0)
+			rc = MPI_ERR_TRUNCATE;
+		else if (r != 0)
+			rc = esmpi_refuse(c, e->src, e->tag, r);
+		else {
+			esmpi_status_set_bytes(st, len);
+			rc = MPI_SUCCESS;
+		}
+	} else if (esmpi_recv_capacity(count, dt, &reclen) != 0 ||
+	    e->reclen > (size_t)reclen)
+		rc = MPI_ERR_TRUNCATE;	/* as MPI finds it */
+	else
+		rc = esmpi_open(c, e->rec, e->reclen, buf, count, dt, st,
+		    e->ticket);
+	if (rc == MPI_ERR_TRUNCATE && st->MPI_ERROR != MPI_ERR_TRUNCATE) {
+		st->MPI_ERROR = MPI_ERR_TRUNCATE;
+		PMPI_Comm_call_errhandler(comm, MPI_ERR_TRUNCATE);
+	}
+	stash_free(e);
+	return rc;
+}
