@@ -29,7 +29,7 @@
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
 
-#define CHUNK_PT	(ESMPI_CHUNK_REC - ESMPI_REC_OVERHEAD)
+#define CHUNK_PT	ESMPI_CHUNK_PT
 #define CHUNK_AHEAD	2	/* receives posted ahead of the one opened */
 
 static size_t
