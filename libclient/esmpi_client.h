@@ -413,6 +413,8 @@ void esmpi_coll_free(struct esmpi_coll *o);
 #define ESMPI_CHUNK_REC		(ESMPI_CHUNK_PT + ESMPI_REC_OVERHEAD)
 #define ESMPI_CHUNK_MIN_DEFAULT	(512u << 10)
 int esmpi_chunk_init(void);
+/* p2p.c: 0 if a send of count dt is surely too small for chunks */
+int esmpi_chunk_worth(int count, MPI_Datatype dt);
 /* 1 if the send went in chunks (*rc its result), 0 if it is not one for
  * chunks. req NULL: blocking. */
 int esmpi_chunk_send(struct esmpi_comm *c, const void *buf, int count,

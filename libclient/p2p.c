@@ -90,6 +90,19 @@ esmpi_contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb)
 	return text == tsz && (count <= 1 || eext == tsz);
 }
 
+/* Whether a send of count dt may be large enough for chunks: a small send
+ * of a predefined type pays for no more than this. */
+int
+esmpi_chunk_worth(int count, MPI_Datatype dt)
+{
+	int tsz;
+
+	if (esmpi.chunk_min == 0 || count <= 0)
+		return 0;
+	tsz = predefined_type_size(dt);
+	return tsz < 0 || (size_t)tsz * (size_t)count >= esmpi.chunk_min;
+}
+
 MPI_Datatype
 esmpi_type_hold(MPI_Datatype dt, int *held)
 {
@@ -617,7 +630,7 @@ blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    fn(buf, count, dt, dest, tag, comm);
-	if (fn == PMPI_Send && count > 0 &&
+	if (fn == PMPI_Send && esmpi_chunk_worth(count, dt) &&
 	    esmpi_chunk_send(c, buf, count, dt, dest, tag, NULL, &rc))
 		return rc;
 	if ((rc = seal_or_fail(c, buf, count, dt, dest, tag, &m)) !=

@@ -288,7 +288,7 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    fn(buf, count, dt, dest, tag, comm, req);
-	if (fn == PMPI_Isend && count > 0 &&
+	if (fn == PMPI_Isend && esmpi_chunk_worth(count, dt) &&
 	    esmpi_chunk_send(c, buf, count, dt, dest, tag, req, &rc))
 		return rc;
 	if ((e = esmpi_seal(c, buf, count, dt, dest, tag, &m)) != 0)
