@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Run the esmpi benchmark: starts a private esmpid with the bench policy,
 # runs 2 ranks on shared memory and, with --tcp, over TCP loopback;
+# with --netns also across two namespace hosts joined by a veth link
+# (scripts/nshosts.sh: one CA, an esmpid with the bench policy on each,
+# TCP on the link), label "netns" in the same CSV;
 # writes bench/out/results.csv and bench/out/bandwidth.png, latency.png.
 # --init also measures MPI_Init (key establishment) for 2 to 32 ranks.
 # --sign runs only the signed suite (plain vs aead vs aead+ecdsa, its own
@@ -11,13 +14,14 @@
 # --instr counts executed instructions per small message (valgrind):
 # plain, esmpi (all, and on the message's path: without the preparation
 # done while waiting) and one seal + one open, into bench/out/instr.csv.
-# Usage: bench/run.sh [--quick] [--tcp] [--init] [--sign] [--coll] [--instr]   (as root, after scripts/build.sh)
+# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
 out=$PWD/bench/out
 quick=""
 tcp=0
+netns=0
 init=0
 sign=0
 coll=0
@@ -26,11 +30,12 @@ for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
 	--tcp) tcp=1 ;;
+	--netns) netns=1 ;;
 	--init) init=1 ;;
 	--sign) sign=1 ;;
 	--coll) coll=1 ;;
 	--instr) instr=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--init] [--sign] [--coll] [--instr]" >&2; exit 2 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -89,6 +94,14 @@ if [ "$tcp" -eq 1 ]; then
 	"$b/libclient/esmpirun" -np 2 --mca btl tcp,self --mca btl_tcp_if_include lo \
 		"$b/bench/esmpi_bench" $quick --label tcp --csv "$csv"
 fi
+if [ "$netns" -eq 1 ]; then
+	. ./scripts/nshosts.sh
+	trap 'nshosts_down; kill $daemon 2>/dev/null; rm -rf "$dir"' EXIT
+	mkdir -m 700 "$dir/hosts"
+	nshosts_up "$dir/hosts" "$b" "$PWD/$policy"
+	nshosts_mpirun -x "LD_PRELOAD=$b/libclient/libesmpi.so" \
+		"$b/bench/esmpi_bench" $quick --label netns --csv "$csv"
+fi
 if [ "$init" -eq 1 ]; then
 	echo "ranks,init_plain_ms,init_esmpi_ms" >"$out/init.csv"
 	for n in 2 4 8 16 32; do
@@ -118,5 +131,10 @@ fi
 if command -v gnuplot >/dev/null; then
 	gnuplot -e "csv='$csv'; outdir='$out'" bench/plot.gp
 	echo "plots: $out/latency.png $out/bandwidth.png"
+	for l in tcp netns; do
+		grep -q "^$l," "$csv" || continue
+		gnuplot -e "csv='$csv'; outdir='$out'; label='$l'" bench/plot.gp
+		echo "plots: $out/latency-$l.png $out/bandwidth-$l.png"
+	done
 fi
 echo "csv: $csv"

@@ -14,78 +14,24 @@ cd "$(dirname "$0")/.."
 
 demo=$(mktemp -d /tmp/esmpi-demo.XXXXXX)	# mode 0700: private
 b=$PWD/build
-ctl() { "$b/cli/esmpictl" "$@"; }
-ns_a=esmpi-demo-$$-a ns_b=esmpi-demo-$$-b
-veth_a=ed$$a veth_b=ed$$b
-ip_a=198.18.0.1 ip_b=198.18.0.2	# benchmarking range (RFC 2544)
-capture=""
+. ./scripts/nshosts.sh
 cleanup() {
 	set +e
-	for ns in "$ns_a" "$ns_b"; do
-		pids=$(ip netns pids "$ns" 2>/dev/null)
-		[ -n "$pids" ] && kill $pids 2>/dev/null
-	done
-	sleep 0.5
-	for ns in "$ns_a" "$ns_b"; do
-		pids=$(ip netns pids "$ns" 2>/dev/null)
-		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
-	done
+	nshosts_down
 	rm -rf "$demo"
 }
 trap cleanup EXIT INT TERM
 
 echo
-echo "== two hosts: network namespaces $ns_a ($ip_a) and $ns_b ($ip_b)"
-ip netns add "$ns_a"
-ip netns add "$ns_b"
-ip link add "$veth_a" type veth peer name "$veth_b"
-ip link set "$veth_a" netns "$ns_a"
-ip link set "$veth_b" netns "$ns_b"
-ip -n "$ns_a" addr add "$ip_a/24" dev "$veth_a"
-ip -n "$ns_b" addr add "$ip_b/24" dev "$veth_b"
-for ns in "$ns_a" "$ns_b"; do ip -n "$ns" link set lo up; done
-ip -n "$ns_a" link set "$veth_a" up
-ip -n "$ns_b" link set "$veth_b" up
-
-echo
-echo "== one cluster CA; each host enrolled with its own node key"
-ctl ca init --dir "$demo/ca" >/dev/null
-for h in a b; do
-	ctl node enroll --ca "$demo/ca" --name "host-$h" --out "$demo/$h" >/dev/null
-done
+echo "== two hosts: network namespaces $ns_a ($ip_a) and $ns_b ($ip_b),"
+echo "   one cluster CA, each host enrolled with its own node key, and an"
+echo "   esmpid on each (embedded default policy)"
+nshosts_up "$demo" "$b"
 ls -l "$demo/a"
-
-echo
-echo "== esmpid on each host (embedded default policy)"
-for h in a b; do
-	eval ns=\$ns_$h
-	ip netns exec "$ns" "$b/daemon/esmpid" --state-dir "$demo/$h" \
-		--socket "$demo/$h.sock" --admin-socket "$demo/$h-admin.sock" \
-		--foreground --log-stderr 2>"$demo/esmpid-$h.log" &
-done
-for _ in $(seq 50); do
-	[ -S "$demo/a-admin.sock" ] && [ -S "$demo/b-admin.sock" ] && break
-	sleep 0.1
-done
-ctl --admin-socket "$demo/a-admin.sock" status
+"$b/cli/esmpictl" --admin-socket "$demo/a-admin.sock" status
 echo
 echo "policy in force:"
-ctl --admin-socket "$demo/a-admin.sock" policy show | sed 's/^/  /'
-
-# Open MPI's rsh launcher reaches host B through this agent, which enters
-# B's namespace with B's daemon socket; mpirun itself runs on host A.
-cat >"$demo/agent" <<EOF
-#!/bin/sh
-case \$1 in
-$ip_a) ns=$ns_a; export ESMPI_SOCKET=$demo/a.sock ;;
-$ip_b) ns=$ns_b; export ESMPI_SOCKET=$demo/b.sock ;;
-*) echo "agent: unknown host \$1" >&2; exit 1 ;;
-esac
-shift
-exec ip netns exec "\$ns" sh -c "\$*"
-EOF
-chmod 755 "$demo/agent"
+"$b/cli/esmpictl" --admin-socket "$demo/a-admin.sock" policy show | sed 's/^/  /'
 
 run() {	# name, then extra mpirun arguments
 	name=$1
@@ -97,11 +43,7 @@ run() {	# name, then extra mpirun arguments
 		grep -q "Capturing on" "$demo/tshark-$name.log" 2>/dev/null && break
 		sleep 0.1
 	done
-	ESMPI_SOCKET="$demo/a.sock" ip netns exec "$ns_a" mpirun \
-		--allow-run-as-root --mca plm_rsh_agent "$demo/agent" \
-		--host "$ip_a,$ip_b" -np 2 --bind-to none \
-		--mca btl tcp,self --mca btl_tcp_if_include 198.18.0.0/24 \
-		--mca oob_tcp_if_include 198.18.0.0/24 "$@" "$b/examples/ring"
+	nshosts_mpirun "$@" "$b/examples/ring"
 	sleep 1
 	kill -INT "$capture"
 	wait "$capture" 2>/dev/null || true
