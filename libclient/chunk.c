@@ -359,6 +359,15 @@ open_chunk(struct esmpi_comm *c, int src, int tag,
  * happens, so the sender completes. ESMPI_ERR_TOO_LARGE with *len set:
  * an authentic message larger than the receive (truncation).
  */
+/*
+ * Where chunks go when no buffer could be had: they must still be
+ * received (the sender waits for each), never into less than a chunk's
+ * size (Open MPI 4.1.4 writes a truncated single-copy message whole,
+ * docs/SECURITY.md), and are never opened. Shared by all threads: its
+ * contents are thrown away.
+ */
+static uint8_t discard[ESMPI_CHUNK_REC];
+
 int
 esmpi_chunks_take(struct esmpi_comm *c, int src, int tag,
     const struct esmpi_rec_hdr *head, void *buf, int count, MPI_Datatype dt,
@@ -387,8 +396,10 @@ esmpi_chunks_take(struct esmpi_comm *c, int src, int tag,
 	 */
 	for (i = 0; i < CHUNK_AHEAD; i++) {
 		reqs[i] = MPI_REQUEST_NULL;
-		if ((recs[i] = esmpi_pool_get(ESMPI_CHUNK_REC)) == NULL)
+		if ((recs[i] = esmpi_pool_get(ESMPI_CHUNK_REC)) == NULL) {
+			recs[i] = discard;
 			r = ESMPI_ERR_NOMEM;
+		}
 	}
 	for (i = 0; i < k + CHUNK_AHEAD; i++) {
 		size_t j = i % CHUNK_AHEAD;
@@ -403,13 +414,14 @@ esmpi_chunks_take(struct esmpi_comm *c, int src, int tag,
 				    esmpi_status_bytes(&st),
 				    out + (i - CHUNK_AHEAD) * CHUNK_PT);
 		}
-		if (i < k && PMPI_Irecv(recs[j] != NULL ? recs[j] : (void *)&st,
-		    recs[j] != NULL ? ESMPI_CHUNK_REC : 0, MPI_BYTE, peer,
-		    ctag, esmpi.chunk_comm, &reqs[j]) != MPI_SUCCESS && r == 0)
+		if (i < k && PMPI_Irecv(recs[j], ESMPI_CHUNK_REC, MPI_BYTE,
+		    peer, ctag, esmpi.chunk_comm, &reqs[j]) != MPI_SUCCESS &&
+		    r == 0)
 			r = ESMPI_ERR_PROTOCOL;
 	}
 	for (i = 0; i < CHUNK_AHEAD; i++)
-		esmpi_pool_put(recs[i], ESMPI_CHUNK_REC);
+		if (recs[i] != discard)
+			esmpi_pool_put(recs[i], ESMPI_CHUNK_REC);
 	if (r == 0 && trunc) {
 		*len = n;
 		return ESMPI_ERR_TOO_LARGE;
