@@ -13,6 +13,8 @@ altered stream as if it were genuine.
 """
 import re
 
+import pytest
+
 import nshosts
 from nshosts import BTL_PORT_MIN, BTL_PORT_RANGE, report
 from nshosts import adversary_job as job
@@ -26,10 +28,10 @@ INTEGRITY = re.compile(
     r"\([^)]*\); no data delivered")
 
 
-def tamper_args(every=1):
+def tamper_args(every=1, min_payload=1000):
     return ["--tamper-port-min", str(BTL_PORT_MIN),
             "--tamper-port-max", str(BTL_PORT_MIN + BTL_PORT_RANGE - 1),
-            "--min-payload", "1000", "--offset", "600",
+            "--min-payload", str(min_payload), "--offset", "600",
             "--every", str(every)]
 
 
@@ -49,10 +51,15 @@ def test_plain_mpi_delivers_tampered_data(tri):
     assert "pingpong: OK" not in out, why
 
 
-def test_esmpi_refuses_tampered_record(tri):
+@pytest.mark.parametrize("min_payload", [1000, 1300],
+                         ids=["record", "chunk"])
+def test_esmpi_refuses_tampered_record(tri, min_payload):
     """With esmpi, the altered record is refused: no data delivered, the
-    job fails naming who/what, and the receiving host audits it."""
-    bridge = tri.bridge("enc", *tamper_args())
+    job fails naming who/what, and the receiving host audits it.
+    pingpong's messages are 0, 1, 1000 bytes, 1 and 4 MiB: segments of
+    1300 bytes or more carry only the MiB ones, which esmpi sends in
+    chunks (from 512 KiB), so "chunk" alters a chunk record."""
+    bridge = tri.bridge("enc", *tamper_args(min_payload=min_payload))
     rc, out, err = job(tri, preload=True)
     bridge.stop()
     why = report(tri, bridge, rc, out, err)
@@ -62,6 +69,11 @@ def test_esmpi_refuses_tampered_record(tri):
     m = INTEGRITY.search(err)
     assert m, f"no esmpi integrity failure message:\n{why}"
     src, src_w, dst, dst_w, comm, tag = m.groups()
+    if min_payload > 1000:
+        # pingpong's tag is its size's index (+100 as MPI_DOUBLE): 3 and 4
+        # are 1 and 4 MiB. The refusal names the application's
+        # communicator and tag, not the chunks' private ones.
+        assert int(tag) % 100 in (3, 4) and comm == "MPI_COMM_WORLD", why
     # No corrupted byte reached the application's checks.
     assert "check failed" not in err and "FAILED" not in out, why
     assert "pingpong: OK" not in out, why
