@@ -5,8 +5,8 @@
  * message of another tag still pending (its order must hold), Iprobe then
  * Irecv, Mprobe/Mrecv, Improbe/Imrecv, a persistent receive started after
  * a probe and completed by Waitany, a strided datatype, ANY_SOURCE,
- * Sendrecv_replace, and a receive too small (MPI_ERR_TRUNCATE, then the
- * next message still arrives). Pairs (0,1), (2,3), ...: the even rank
+ * Sendrecv_replace while a probed message waits, and a receive too
+ * small (MPI_ERR_TRUNCATE, then the next message still arrives). Pairs (0,1), (2,3), ...: the even rank
  * sends. With the argument "no-truncate" the receive too small is left
  * out: Open MPI 4.1.4's single-copy transfer writes a truncated message's
  * whole length into the receive buffer, past its end.
@@ -56,7 +56,7 @@ static void
 sender(int peer, int rank)
 {
 	MPI_Request rq[2];
-	unsigned char *a, *b;
+	unsigned char *a, *b, *c;
 
 	send_big(BIG, peer, 1, rank);			/* Recv */
 	a = fill(HUGE, 2, rank);			/* Isend/Irecv */
@@ -74,13 +74,17 @@ sender(int peer, int rank)
 	send_big(BIG, peer, 9, rank);			/* persistent */
 	send_big(BIG, peer, 10, rank);			/* strided */
 	send_big(BIG, peer, 11, rank);			/* ANY_SOURCE */
+	c = fill(BIG, 16, rank);			/* probed, held */
+	MPI_Isend(c, BIG, MPI_BYTE, peer, 16, MPI_COMM_WORLD, &rq[0]);
 	a = fill(BIG, 12, rank);			/* Sendrecv_replace */
 	MPI_Sendrecv_replace(a, BIG, MPI_BYTE, peer, 12, peer, 13,
 	    MPI_COMM_WORLD, MPI_STATUS_IGNORE);
 	b = fill(BIG, 13, peer);
 	CHECK(memcmp(a, b, BIG) == 0, "Sendrecv_replace: data differs");
+	MPI_Wait(&rq[0], MPI_STATUS_IGNORE);
 	free(a);
 	free(b);
+	free(c);
 	if (truncate_too)
 		send_big(HUGE, peer, 14, rank);		/* too small */
 	send_big(BIG, peer, 15, rank);			/* after truncation */
@@ -196,10 +200,14 @@ receiver(int peer, int rank)
 	{
 		unsigned char *a = fill(BIG, 13, rank);
 
+		/* Tag 16, probed, waits while Sendrecv_replace goes on. */
+		MPI_Probe(peer, 16, MPI_COMM_WORLD, &st);
 		MPI_Sendrecv_replace(a, BIG, MPI_BYTE, peer, 13, peer, 12,
 		    MPI_COMM_WORLD, &st);
 		sum = check(sum, a, BIG, 12, peer, "Sendrecv_replace");
 		free(a);
+		MPI_Recv(b, BIG, MPI_BYTE, peer, 16, MPI_COMM_WORLD, &st);
+		sum = check(sum, b, BIG, 16, peer, "after Sendrecv_replace");
 	}
 
 	if (truncate_too) {

@@ -705,7 +705,6 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     MPI_Status *status)
 {
 	struct esmpi_comm *c;
-	struct esmpi_stash *e;
 	struct esmpi_msg m = { NULL, 0 };
 	MPI_Status local;
 	uint8_t *rec = NULL;
@@ -720,19 +719,20 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 		    recvtype, source, recvtag, comm, status);
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
-	/* What a probe received already: start the send first (it seals:
-	 * the buffers may be one), deliver, then let the send finish (the
-	 * peer may be in the same call). */
-	if (source != MPI_PROC_NULL && c->stash != NULL &&
-	    (e = esmpi_stash_take(c, source, recvtag)) != NULL) {
+	/* While probes hold messages in the stash: the standard's Isend +
+	 * Recv + Wait, whose Recv serves the stash. The send seals all it
+	 * sends before it returns (the buffers may be one:
+	 * Sendrecv_replace) and finishes last (the peer may be in the same
+	 * call). */
+	if (source != MPI_PROC_NULL && c->stash != NULL) {
 		MPI_Request sreq;
 		int src;
 
 		if ((rc = MPI_Isend(sendbuf, sendcount, sendtype, dest,
 		    sendtag, comm, &sreq)) != MPI_SUCCESS)
 			return rc;
-		rc = esmpi_stash_serve(c, e, recvbuf, recvcount, recvtype,
-		    status);
+		rc = MPI_Recv(recvbuf, recvcount, recvtype, source, recvtag,
+		    comm, status);
 		src = MPI_Wait(&sreq, MPI_STATUS_IGNORE);
 		return rc != MPI_SUCCESS ? rc : src;
 	}
