@@ -5,8 +5,9 @@
  * message of another tag still pending (its order must hold), Iprobe then
  * Irecv, Mprobe/Mrecv, Improbe/Imrecv, a persistent receive started after
  * a probe and completed by Waitany, a strided datatype, ANY_SOURCE,
- * Sendrecv_replace while a probed message waits, and a receive too
- * small (MPI_ERR_TRUNCATE, then the next message still arrives). Pairs (0,1), (2,3), ...: the even rank
+ * Sendrecv_replace while a probed message waits, a receive too small
+ * (MPI_ERR_TRUNCATE, then the next message still arrives; after a probe,
+ * at the Wait), and Request_get_status before the Wait. Pairs (0,1), (2,3), ...: the even rank
  * sends. With the argument "no-truncate" the receive too small is left
  * out: Open MPI 4.1.4's single-copy transfer writes a truncated message's
  * whole length into the receive buffer, past its end.
@@ -88,6 +89,9 @@ sender(int peer, int rank)
 	if (truncate_too)
 		send_big(HUGE, peer, 14, rank);		/* too small */
 	send_big(BIG, peer, 15, rank);			/* after truncation */
+	if (truncate_too)
+		send_big(BIG, peer, 17, rank);		/* probed, too small */
+	send_big(BIG, peer, 18, rank);			/* Request_get_status */
 }
 
 static uint64_t
@@ -219,6 +223,31 @@ receiver(int peer, int rank)
 	}
 	MPI_Recv(b, BIG, MPI_BYTE, peer, 15, MPI_COMM_WORLD, &st);
 	sum = check(sum, b, BIG, 15, peer, "after truncation");
+	if (truncate_too) {
+		/* Probed, then received too small: the error comes at the
+		 * Wait, as MPI reports it. */
+		MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+		MPI_Probe(peer, 17, MPI_COMM_WORLD, &st);
+		rc = MPI_Irecv(b, BIG / 2, MPI_BYTE, peer, 17, MPI_COMM_WORLD,
+		    &pr);
+		CHECK(rc == MPI_SUCCESS, "Irecv too small after Probe: %d", rc);
+		rc = MPI_Wait(&pr, &st);
+		MPI_Error_class(rc, &rc);
+		CHECK(rc == MPI_ERR_TRUNCATE, "Wait too small: error class %d",
+		    rc);
+		MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+	}
+	/* Complete by Request_get_status, then Wait: both report it all. */
+	MPI_Irecv(b, BIG, MPI_BYTE, peer, 18, MPI_COMM_WORLD, &pr);
+	for (flag = 0; !flag;)
+		MPI_Request_get_status(pr, &flag, &st);
+	MPI_Get_count(&st, MPI_BYTE, &n);
+	CHECK(n == BIG, "Request_get_status: count %d", n);
+	MPI_Wait(&pr, &st);
+	MPI_Get_count(&st, MPI_BYTE, &n);
+	CHECK(n == BIG && st.MPI_TAG == 18, "Wait after Request_get_status: "
+	    "count %d tag %d", n, st.MPI_TAG);
+	sum = check(sum, b, BIG, 18, peer, "Request_get_status");
 	free(b);
 	free(c);
 	return sum;

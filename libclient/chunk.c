@@ -470,6 +470,12 @@ stash_free(struct esmpi_stash *e)
 }
 
 void
+esmpi_stash_drop(struct esmpi_stash *e)
+{
+	stash_free(e);
+}
+
+void
 esmpi_stash_clear(struct esmpi_comm *c)
 {
 	struct esmpi_stash *e;
@@ -503,8 +509,8 @@ esmpi_stash_take(struct esmpi_comm *c, int src, int tag)
 	return c->stash == NULL ? NULL : stash_find(c, src, tag, 1);
 }
 
-static void
-stash_status(const struct esmpi_comm *c, const struct esmpi_stash *e,
+void
+esmpi_stash_status(const struct esmpi_comm *c, const struct esmpi_stash *e,
     MPI_Status *st)
 {
 	size_t ovh = ESMPI_REC_OVERHEAD + esmpi_sign_extra(c, e->tag);
@@ -593,7 +599,7 @@ esmpi_stash_probe(struct esmpi_comm *c, int src, int tag, int *flag,
 	for (;;) {
 		if (c->stash != NULL &&
 		    (e = stash_find(c, src, tag, 0)) != NULL) {
-			stash_status(c, e, st);
+			esmpi_stash_status(c, e, st);
 			if (flag != NULL)
 				*flag = 1;
 			return MPI_SUCCESS;
@@ -670,7 +676,7 @@ esmpi_stash_message(struct esmpi_comm *c, struct esmpi_stash *e,
 		return esmpi_fail(c->comm, esmpi.err_internal,
 		    "cannot hand out a message handle");
 	}
-	stash_status(c, e, st);
+	esmpi_stash_status(c, e, st);
 	return MPI_SUCCESS;
 }
 
@@ -683,7 +689,7 @@ esmpi_stash_serve(struct esmpi_comm *c, struct esmpi_stash *e, void *buf,
 	size_t len = 0;
 	int r, reclen, rc;
 
-	stash_status(c, e, st);
+	esmpi_stash_status(c, e, st);
 	if (e->is_head) {
 		r = esmpi_chunks_take(c, e->src, e->tag, &e->head, buf, count,
 		    dt, &len);

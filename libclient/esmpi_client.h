@@ -436,6 +436,10 @@ struct esmpi_stash *esmpi_stash_take(struct esmpi_comm *c, int src,
     int tag);
 int esmpi_stash_serve(struct esmpi_comm *c, struct esmpi_stash *e,
     void *buf, int count, MPI_Datatype dt, MPI_Status *st);
+/* What a receive of e will report (source, tag, plaintext size). */
+void esmpi_stash_status(const struct esmpi_comm *c,
+    const struct esmpi_stash *e, MPI_Status *st);
+void esmpi_stash_drop(struct esmpi_stash *e);
 /* MPI_Probe (flag NULL) or MPI_Iprobe through the stash. */
 int esmpi_stash_probe(struct esmpi_comm *c, int src, int tag, int *flag,
     MPI_Status *st);
@@ -458,6 +462,7 @@ struct esmpi_req {
 	int persistent;
 	int buffered;			/* Bsend_init: each Start a bsend_start */
 	int done;			/* opened already (Request_get_status) */
+	MPI_Status done_st;		/* ... with this status */
 	int active;			/* started, not yet completed */
 	uint8_t *rec;
 	int reclen;
@@ -473,6 +478,8 @@ struct esmpi_req {
 	MPI_Comm made;			/* REQ_IDUP: the new communicator */
 	uint64_t made_ctx;		/* REQ_IDUP: its context */
 	void *flight;			/* a chunked send's (chunk.c) */
+	struct esmpi_stash *stashed;	/* a receive the stash serves when it
+					 * completes (Irecv, Imrecv) */
 	int served;			/* persistent receive that Start fed from
 					 * the stash: complete, MPI-inactive */
 	int served_rc;

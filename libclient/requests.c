@@ -170,6 +170,7 @@ req_free(struct esmpi_req *r)
 		atomic_fetch_sub(&nserved, 1);
 	if (r->flight != NULL)
 		esmpi_chunk_app_done(r->flight);
+	esmpi_stash_drop(r->stashed);
 	esmpi_pool_put(r->rec, (size_t)r->reclen);
 	esmpi_coll_free(r->coll);
 	esmpi_comm_release(r->c);
@@ -192,13 +193,20 @@ esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
 		    r->made, r->made_ctx);
 	if (r->kind != REQ_RECV)
 		return MPI_SUCCESS;
+	if (r->stashed != NULL) {
+		struct esmpi_stash *e = r->stashed;
+
+		r->stashed = NULL;
+		return esmpi_stash_serve(r->c, e, r->buf, r->count, r->dt,
+		    st);
+	}
 	if (r->served) {
 		*st = r->served_st;
 		return r->served_rc;
 	}
 	if (r->done) {
 		/* Opened by Request_get_status already. */
-		esmpi_status_fix(r->c, st);
+		*st = r->done_st;
 		return MPI_SUCCESS;
 	}
 	PMPI_Test_cancelled(st, &cancelled);
@@ -559,19 +567,42 @@ new_recv(struct esmpi_comm *c, void *buf, int count, MPI_Datatype dt,
 	return r;
 }
 
-/* A nonblocking receive of what a probe received already: delivered
- * now, behind a request that is complete. */
+/*
+ * A nonblocking receive of what a probe received already: matched now,
+ * delivered when the request completes (so errors come at the Wait, as
+ * MPI reports them), behind a request that is complete.
+ */
 static int
-serve_now(struct esmpi_comm *c, struct esmpi_stash *e, void *buf, int count,
-    MPI_Datatype dt, MPI_Request *req)
+serve_later(struct esmpi_comm *c, struct esmpi_stash *e, void *buf,
+    int count, MPI_Datatype dt, MPI_Comm comm, MPI_Request *req)
 {
+	struct esmpi_req *r = calloc(1, sizeof(*r));
 	MPI_Status st;
 	int rc;
 
 	*req = MPI_REQUEST_NULL;
-	if ((rc = esmpi_stash_serve(c, e, buf, count, dt, &st)) != MPI_SUCCESS)
+	esmpi_stash_status(c, e, &st);
+	if (r == NULL || (rc = esmpi_req_served(&st, req)) != MPI_SUCCESS) {
+		free(r);
+		esmpi_stash_drop(e);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	r->kind = REQ_RECV;
+	r->buf = buf;
+	r->count = count;
+	r->dt = esmpi_type_hold(dt, &r->dt_held);
+	r->comm = comm;
+	req_bind(r, c);
+	r->stashed = e;
+	r->handle = *req;
+	r->active = 1;
+	if (esmpi_req_add(r) != 0) {
+		PMPI_Wait(req, &st);
+		rc = esmpi_req_complete(r, &st);
+		req_free(r);
 		return rc;
-	return esmpi_req_served(&st, req);
+	}
+	return MPI_SUCCESS;
 }
 
 ESMPI_EXPORT int
@@ -587,7 +618,7 @@ MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Irecv(buf, count, dt, source, tag, comm, req);
 	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
-		return serve_now(c, e, buf, count, dt, req);
+		return serve_later(c, e, buf, count, dt, comm, req);
 	if ((r = new_recv(c, buf, count, dt, comm, 0)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	r->ticket = esmpi_recv_ticket();
@@ -803,7 +834,7 @@ MPI_Imrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 		return esmpi_fail(comm, esmpi.err_internal, "no keys");
 	if (e != NULL) {
 		PMPI_Mrecv(NULL, 0, MPI_BYTE, message, MPI_STATUS_IGNORE);
-		return serve_now(c, e, buf, count, dt, req);
+		return serve_later(c, e, buf, count, dt, comm, req);
 	}
 	if ((r = new_recv(c, buf, count, dt, comm, 0)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
@@ -1401,8 +1432,9 @@ MPI_Request_get_status(MPI_Request req, int *flag, MPI_Status *status)
 	if (r->kind != REQ_SEND && !r->done) {
 		rc = esmpi_req_complete(r, status);
 		r->done = 1;
+		r->done_st = *status;
 	} else if (r->kind == REQ_RECV) {
-		esmpi_status_fix(r->c, status);
+		*status = r->done_st;
 	}
 	return rc;
 }

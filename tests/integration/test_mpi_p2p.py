@@ -143,13 +143,13 @@ def test_large_messages_go_in_chunks_and_probes_keep_order(daemon):
     seen = {int(m[0]): (int(m[1]), int(m[2]))
             for m in CHUNK_STATS.findall(on.stderr)}
     assert set(seen) == {0, 1}, on.describe()
-    # Rank 0 sends 13 large messages by Send or Isend; its
+    # Rank 0 sends 15 large messages by Send or Isend; its
     # Sendrecv_replace does not chunk. Rank 1's does, as Isend + Recv +
     # Wait while the probed tag 16 waits in its stash.
-    assert seen[0][0] == 13 and seen[1][0] == 1, seen
-    # Probes of tag 5 (with tag 4 before it), 6, 9 and 16 received 5
+    assert seen[0][0] == 15 and seen[1][0] == 1, seen
+    # Probes of tag 5 (with tag 4 before it), 6, 9, 16 and 17 received 6
     # early.
-    assert seen[1][1] == 5, seen
+    assert seen[1][1] == 6, seen
     seen_off = {int(m[0]): int(m[1]) for m in CHUNK_STATS.findall(off.stderr)}
     assert seen_off == {0: 0, 1: 0}, off.describe()
 
