@@ -480,10 +480,8 @@ struct esmpi_req {
 	void *flight;			/* a chunked send's (chunk.c) */
 	struct esmpi_stash *stashed;	/* a receive the stash serves when it
 					 * completes (Irecv, Imrecv) */
-	int served;			/* persistent receive that Start fed from
-					 * the stash: complete, MPI-inactive */
-	int served_rc;
-	MPI_Status served_st;
+	int served;			/* persistent receive that Start matched
+					 * in the stash: complete, MPI-inactive */
 	struct esmpi_req *next_orphan;	/* freed by the application, active */
 	MPI_Status orphan_st;		/* how it completed */
 	int orphan_ok;

@@ -200,10 +200,6 @@ esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
 		return esmpi_stash_serve(r->c, e, r->buf, r->count, r->dt,
 		    st);
 	}
-	if (r->served) {
-		*st = r->served_st;
-		return r->served_rc;
-	}
 	if (r->done) {
 		/* Opened by Request_get_status already. */
 		*st = r->done_st;
@@ -994,10 +990,9 @@ reseal(MPI_Request h, uint64_t ticket, struct esmpi_comm **sent)
 	r->active = 1;
 	if (r->kind == REQ_RECV && r->c->stash != NULL &&
 	    (e = esmpi_stash_take(r->c, r->peer, r->tag)) != NULL) {
-		/* A probe received it already: deliver it now and leave the
-		 * request inactive in MPI, complete for esmpi. */
-		r->served_rc = esmpi_stash_serve(r->c, e, r->buf, r->count,
-		    r->dt, &r->served_st);
+		/* A probe received it already: the request is inactive in
+		 * MPI, complete for esmpi; its completion delivers. */
+		r->stashed = e;
 		r->served = 1;
 		r->active = 0;
 		atomic_fetch_add(&nserved, 1);
