@@ -540,9 +540,10 @@ MPI_Buffer_detach(void *buffer_addr, int *size)
 	return PMPI_Buffer_detach(buffer_addr, size);
 }
 
+/* A receive request; with_rec: and the record buffer MPI receives into. */
 static struct esmpi_req *
 new_recv(struct esmpi_comm *c, void *buf, int count, MPI_Datatype dt,
-    MPI_Comm comm, int persistent)
+    MPI_Comm comm, int persistent, int with_rec)
 {
 	struct esmpi_req *r = calloc(1, sizeof(*r));
 
@@ -555,12 +556,30 @@ new_recv(struct esmpi_comm *c, void *buf, int count, MPI_Datatype dt,
 	r->dt = esmpi_type_hold(dt, &r->dt_held);
 	r->comm = comm;
 	req_bind(r, c);
-	if (esmpi_recv_capacity(count, dt, &r->reclen) != 0 ||
-	    (r->rec = esmpi_pool_get(r->reclen)) == NULL) {
+	if (with_rec && (esmpi_recv_capacity(count, dt, &r->reclen) != 0 ||
+	    (r->rec = esmpi_pool_get(r->reclen)) == NULL)) {
 		req_free(r);
 		return NULL;
 	}
 	return r;
+}
+
+/* A nonblocking receive MPI holds as *req: tracked until it completes, or
+ * (no memory to track it) completed now. */
+static int
+track_recv(struct esmpi_req *r, MPI_Request *req)
+{
+	MPI_Status st;
+	int rc;
+
+	r->handle = *req;
+	r->active = 1;
+	if (esmpi_req_add(r) == 0)
+		return MPI_SUCCESS;
+	PMPI_Wait(req, &st);
+	rc = esmpi_req_complete(r, &st);
+	req_free(r);
+	return rc;
 }
 
 /*
@@ -572,33 +591,19 @@ static int
 serve_later(struct esmpi_comm *c, struct esmpi_stash *e, void *buf,
     int count, MPI_Datatype dt, MPI_Comm comm, MPI_Request *req)
 {
-	struct esmpi_req *r = calloc(1, sizeof(*r));
+	struct esmpi_req *r = new_recv(c, buf, count, dt, comm, 0, 0);
 	MPI_Status st;
-	int rc;
 
 	*req = MPI_REQUEST_NULL;
 	esmpi_stash_status(c, e, &st);
-	if (r == NULL || (rc = esmpi_req_served(&st, req)) != MPI_SUCCESS) {
-		free(r);
+	if (r == NULL || esmpi_req_served(&st, req) != MPI_SUCCESS) {
+		if (r != NULL)
+			req_free(r);
 		esmpi_stash_drop(e);
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
-	r->kind = REQ_RECV;
-	r->buf = buf;
-	r->count = count;
-	r->dt = esmpi_type_hold(dt, &r->dt_held);
-	r->comm = comm;
-	req_bind(r, c);
 	r->stashed = e;
-	r->handle = *req;
-	r->active = 1;
-	if (esmpi_req_add(r) != 0) {
-		PMPI_Wait(req, &st);
-		rc = esmpi_req_complete(r, &st);
-		req_free(r);
-		return rc;
-	}
-	return MPI_SUCCESS;
+	return track_recv(r, req);
 }
 
 ESMPI_EXPORT int
@@ -615,7 +620,7 @@ MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		    PMPI_Irecv(buf, count, dt, source, tag, comm, req);
 	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
 		return serve_later(c, e, buf, count, dt, comm, req);
-	if ((r = new_recv(c, buf, count, dt, comm, 0)) == NULL)
+	if ((r = new_recv(c, buf, count, dt, comm, 0, 1)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	r->ticket = esmpi_recv_ticket();
 	rc = PMPI_Irecv(r->rec, r->reclen, MPI_BYTE, source, tag, comm, req);
@@ -624,17 +629,7 @@ MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		return rc;
 	}
 	esmpi_prepare_recv(c, source, tag);
-	r->handle = *req;
-	r->active = 1;
-	if (esmpi_req_add(r) != 0) {
-		MPI_Status st;
-
-		PMPI_Wait(req, &st);
-		rc = esmpi_req_complete(r, &st);
-		req_free(r);
-		return rc;
-	}
-	return MPI_SUCCESS;
+	return track_recv(r, req);
 }
 
 /* ---- matched probes ---- */
@@ -832,7 +827,7 @@ MPI_Imrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 		PMPI_Mrecv(NULL, 0, MPI_BYTE, message, MPI_STATUS_IGNORE);
 		return serve_later(c, e, buf, count, dt, comm, req);
 	}
-	if ((r = new_recv(c, buf, count, dt, comm, 0)) == NULL)
+	if ((r = new_recv(c, buf, count, dt, comm, 0, 1)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	r->ticket = ticket;
 	rc = PMPI_Imrecv(r->rec, r->reclen, MPI_BYTE, message, req);
@@ -840,16 +835,7 @@ MPI_Imrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 		req_free(r);
 		return rc;
 	}
-	r->handle = *req;
-	r->active = 1;
-	if (esmpi_req_add(r) != 0) {
-		MPI_Status st;
-
-		PMPI_Wait(req, &st);
-		rc = esmpi_req_complete(r, &st);
-		req_free(r);
-	}
-	return rc;
+	return track_recv(r, req);
 }
 
 /* ---- persistent requests ---- */
@@ -951,7 +937,7 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Recv_init(buf, count, dt, source, tag, comm, req);
-	if ((r = new_recv(c, buf, count, dt, comm, 1)) == NULL)
+	if ((r = new_recv(c, buf, count, dt, comm, 1, 1)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	r->peer = source;
 	r->tag = tag;
