@@ -55,6 +55,43 @@
 enum { C_PASS, C_PROT, C_FAIL };
 
 /*
+ * The (count, datatype) pairs of a collective's arguments that MPI checks
+ * before anything moves (esmpi_check_data; a pair unused: MPI_IN_PLACE,
+ * or a v form's counts). Reductions check the operation first, as Open
+ * MPI does (a null datatype is MPI_ERR_OP there).
+ */
+struct coll_args {
+	int use[2];
+	int count[2];
+	MPI_Datatype dt[2];
+	int reduce;
+	MPI_Op op;
+};
+#define ARGS(u0, c0, t0, u1, c1, t1)					\
+	(&(const struct coll_args){ { (u0), (u1) }, { (c0), (c1) },	\
+	    { (t0), (t1) }, 0, MPI_OP_NULL })
+#define ARGS_RED(c, t, o)						\
+	(&(const struct coll_args){ { 1, 0 }, { (c), 0 },		\
+	    { (t), MPI_DATATYPE_NULL }, 1, (o) })
+
+static int
+args_check(const struct esmpi_comm *c, const struct coll_args *a)
+{
+	int i, rc;
+
+	if (a->reduce && (a->op == MPI_OP_NULL ||
+	    a->dt[0] == MPI_DATATYPE_NULL)) {
+		PMPI_Comm_call_errhandler(esmpi_comm_handle(c), MPI_ERR_OP);
+		return MPI_ERR_OP;
+	}
+	for (i = 0; i < 2; i++)
+		if (a->use[i] && (rc = esmpi_check_data(c, NULL, a->count[i],
+		    a->dt[i])) != MPI_SUCCESS)
+			return rc;
+	return MPI_SUCCESS;
+}
+
+/*
  * Prologue of every wrapper: C_PASS (call PMPI: not initialised, or an
  * intercommunicator the policy lets through for a collective esmpi does
  * not protect there), C_FAIL (*rc says why) or C_PROT with the state and
@@ -63,7 +100,8 @@ enum { C_PASS, C_PROT, C_FAIL };
  */
 static int
 enter(MPI_Comm comm, const char *inter_fn, int intra_only,
-    struct esmpi_comm **cp, uint64_t *seq, int *rc)
+    const struct coll_args *a, struct esmpi_comm **cp, uint64_t *seq,
+    int *rc)
 {
 	struct esmpi_comm *c;
 
@@ -72,8 +110,11 @@ enter(MPI_Comm comm, const char *inter_fn, int intra_only,
 		*rc = esmpi.err_init;
 		return C_FAIL;
 	}
+	if (!esmpi.active)
+		return (*rc = esmpi_check_started()) == MPI_SUCCESS ? C_PASS :
+		    C_FAIL;
 	/* MPI_COMM_NULL: Open MPI raises MPI_ERR_COMM, nothing moves. */
-	if (!esmpi.active || comm == MPI_COMM_NULL)
+	if (comm == MPI_COMM_NULL)
 		return C_PASS;
 	if ((c = esmpi_comm_get(comm)) == NULL) {
 		*rc = esmpi_fail(comm, esmpi.err_internal, "communicator has "
@@ -84,6 +125,9 @@ enter(MPI_Comm comm, const char *inter_fn, int intra_only,
 		*rc = esmpi_unprotected_call(inter_fn);
 		return *rc == MPI_SUCCESS ? C_PASS : C_FAIL;
 	}
+	/* Before the sequence number: an invalid call is no collective. */
+	if (a != NULL && (*rc = args_check(c, a)) != MPI_SUCCESS)
+		return C_FAIL;
 	pthread_mutex_lock(&c->lock);
 	*seq = ++c->coll_seq;
 	pthread_mutex_unlock(&c->lock);
@@ -95,18 +139,23 @@ enter(MPI_Comm comm, const char *inter_fn, int intra_only,
  * pointer: both must be literals). */
 #define FN(name) name, name " (intercommunicator)"
 
-#define PROLOGUE_IF(comm, intra_only, pmpi_call) do {			\
+#define PROLOGUE_IF(comm, intra_only, args, pmpi_call) do {		\
 	int rc_;							\
-	switch (enter((comm), inter_fn, (intra_only), &c, &seq, &rc_)) {	\
+	switch (enter((comm), inter_fn, (intra_only), (args), &c, &seq,	\
+	    &rc_)) {							\
 	case C_PASS:							\
 		return pmpi_call;					\
 	case C_FAIL:							\
 		return rc_;						\
 	}								\
 } while (0)
-#define PROLOGUE(comm, pmpi_call) PROLOGUE_IF(comm, 0, pmpi_call)
+#define PROLOGUE(comm, pmpi_call) PROLOGUE_IF(comm, 0, NULL, pmpi_call)
+/* With the argument checks of args (ARGS, ARGS_RED). */
+#define PROLOGUE_ARGS(comm, args, pmpi_call) \
+	PROLOGUE_IF(comm, 0, args, pmpi_call)
 /* Collectives esmpi does not protect on intercommunicators. */
-#define PROLOGUE_INTRA(comm, pmpi_call) PROLOGUE_IF(comm, 1, pmpi_call)
+#define PROLOGUE_INTRA(comm, args, pmpi_call) \
+	PROLOGUE_IF(comm, 1, args, pmpi_call)
 
 /* Blocking (req NULL) or nonblocking form of a PMPI collective. */
 #define BOTH(iname, name, req, ...)					\
@@ -905,7 +954,8 @@ bcast(const char *fn, const char *inter_fn, void *buffer, int count,
 	struct esmpi_coll *o;
 	uint64_t seq;
 
-	PROLOGUE(comm, BOTH(Ibcast, Bcast, req, buffer, count, dt, root,
+	PROLOGUE_ARGS(comm, ARGS(1, count, dt, 0, 0, MPI_BYTE),
+	    BOTH(Ibcast, Bcast, req, buffer, count, dt, root,
 	    comm));
 	if (!root_ok(c, root))
 		return root_fail(c, fn, root);
@@ -940,7 +990,9 @@ gather(const char *fn, const char *inter_fn, const void *sendbuf,
 	uint64_t seq;
 	int v = counts != NULL;
 
-	PROLOGUE(comm, v ? BOTH(Igatherv, Gatherv, req, sendbuf, sendcount,
+	PROLOGUE_ARGS(comm, ARGS(sendbuf != MPI_IN_PLACE, sendcount, sendtype,
+	    0, 0, MPI_BYTE), v ? BOTH(Igatherv, Gatherv, req, sendbuf,
+	    sendcount,
 	    sendtype, recvbuf, counts, displs, recvtype, root, comm) :
 	    BOTH(Igather, Gather, req, sendbuf, sendcount, sendtype, recvbuf,
 	    recvcount, recvtype, root, comm));
@@ -969,7 +1021,9 @@ scatter(const char *fn, const char *inter_fn, const void *sendbuf,
 	uint64_t seq;
 	int v = counts != NULL;
 
-	PROLOGUE(comm, v ? BOTH(Iscatterv, Scatterv, req, sendbuf, counts,
+	PROLOGUE_ARGS(comm, ARGS(recvbuf != MPI_IN_PLACE, recvcount, recvtype,
+	    0, 0, MPI_BYTE), v ? BOTH(Iscatterv, Scatterv, req, sendbuf,
+	    counts,
 	    displs, sendtype, recvbuf, recvcount, recvtype, root, comm) :
 	    BOTH(Iscatter, Scatter, req, sendbuf, sendcount, sendtype,
 	    recvbuf, recvcount, recvtype, root, comm));
@@ -996,7 +1050,9 @@ allgather(const char *fn, const char *inter_fn, const void *sendbuf,
 	uint64_t seq;
 	int v = counts != NULL;
 
-	PROLOGUE(comm, v ? BOTH(Iallgatherv, Allgatherv, req, sendbuf,
+	PROLOGUE_ARGS(comm, ARGS(sendbuf != MPI_IN_PLACE, sendcount, sendtype,
+	    !v, recvcount, recvtype), v ? BOTH(Iallgatherv, Allgatherv, req,
+	    sendbuf,
 	    sendcount, sendtype, recvbuf, counts, displs, recvtype, comm) :
 	    BOTH(Iallgather, Allgather, req, sendbuf, sendcount, sendtype,
 	    recvbuf, recvcount, recvtype, comm));
@@ -1068,7 +1124,9 @@ alltoall(const char *fn, const char *inter_fn, const void *sendbuf,
 	struct a2a_side r = { recvbuf, recvcount, NULL, NULL, recvtype, NULL,
 	    NULL };
 
-	PROLOGUE(comm, BOTH(Ialltoall, Alltoall, req, sendbuf, sendcount,
+	PROLOGUE_ARGS(comm, ARGS(sendbuf != MPI_IN_PLACE, sendcount, sendtype,
+	    1, recvcount, recvtype), BOTH(Ialltoall, Alltoall, req, sendbuf,
+	    sendcount,
 	    sendtype, recvbuf, recvcount, recvtype, comm));
 	return alltoall_run(c, fn, seq, &s, &r, 0, req);
 }
@@ -1141,7 +1199,8 @@ reduce(const char *fn, const char *inter_fn, const void *sendbuf,
 	uint64_t seq;
 	const void *own = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
 
-	PROLOGUE(comm, BOTH(Ireduce, Reduce, req, sendbuf, recvbuf, count,
+	PROLOGUE_ARGS(comm, ARGS_RED(count, dt, op), BOTH(Ireduce, Reduce,
+	    req, sendbuf, recvbuf, count,
 	    dt, op, root, comm));
 	if (!root_ok(c, root))
 		return root_fail(c, fn, root);
@@ -1337,7 +1396,8 @@ allreduce(const char *fn, const char *inter_fn, const void *sendbuf,
 	uint64_t seq;
 	size_t bytes = 0;
 
-	PROLOGUE(comm, BOTH(Iallreduce, Allreduce, req, sendbuf, recvbuf,
+	PROLOGUE_ARGS(comm, ARGS_RED(count, dt, op), BOTH(Iallreduce,
+	    Allreduce, req, sendbuf, recvbuf,
 	    count, dt, op, comm));
 	/* Same choice on every rank: count, type size and N agree. */
 	if (req == NULL && !c->is_inter && c->size > 1 && count >= c->size &&
@@ -1357,7 +1417,8 @@ scan(const char *fn, const char *inter_fn, int kind, const void *sendbuf,
 	struct esmpi_comm *c;
 	uint64_t seq;
 
-	PROLOGUE_INTRA(comm, kind == RED_SCAN ? BOTH(Iscan, Scan, req, sendbuf,
+	PROLOGUE_INTRA(comm, ARGS_RED(count, dt, op), kind == RED_SCAN ?
+	    BOTH(Iscan, Scan, req, sendbuf,
 	    recvbuf, count, dt, op, comm) : BOTH(Iexscan, Exscan, req,
 	    sendbuf, recvbuf, count, dt, op, comm));
 	return reduce_allgather(c, fn, seq, kind, sendbuf, recvbuf, count,

@@ -320,12 +320,34 @@ int esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world,
 int esmpi_refuse(struct esmpi_comm *c, int src, int tag, int r);
 /* Collectives use this tag for policy matching and in their AAD. */
 #define ESMPI_COLL_TAG (-1)
+/* Size of a predefined type esmpi knows by heart, or -1. */
+int esmpi_predefined_size(MPI_Datatype dt);
+
+/* check.c: what every payload wrapper checks first */
 /* The state to protect comm with, or NULL to pass the call through (not
- * initialised yet, or peer MPI_PROC_NULL); *rc set when the call must fail
- * instead (init failed, or no keys for comm: never plaintext). */
+ * initialised yet, peer MPI_PROC_NULL, comm MPI_COMM_NULL: Open MPI
+ * raises that); *rc set when the call must fail instead (init failed, MPI
+ * initialized past esmpi, no keys for comm: never plaintext). */
 struct esmpi_comm *esmpi_protect(MPI_Comm comm, int peer, int *rc);
+/* Without esmpi's session: MPI_SUCCESS where Open MPI refuses the call
+ * itself (MPI not running), else the refusal, printed and raised, of a
+ * call in an MPI that PMPI_Init started past esmpi. */
+int esmpi_check_started(void);
+/* MPI's argument checks of a point-to-point call (Open MPI 4.1's classes
+ * and order), raised through c's error handler: MPI_SUCCESS or the
+ * class. peer and tag may be wildcards for receives and probes. */
+enum esmpi_chk { ESMPI_CHK_SEND, ESMPI_CHK_RECV, ESMPI_CHK_PROBE };
+int esmpi_check_p2p(const struct esmpi_comm *c, enum esmpi_chk kind,
+    const void *buf, int count, MPI_Datatype dt, int peer, int tag);
+/* The same for a collective's (count, datatype). */
+int esmpi_check_data(const struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt);
 /* Report plaintext sizes in a status that describes a record on c. */
 void esmpi_status_fix(const struct esmpi_comm *c, MPI_Status *st);
+/* A receive on c that MPI failed with rc: a truncation's status reports
+ * the message's plaintext size, as plain MPI's reports the message's. */
+void esmpi_status_truncated(const struct esmpi_comm *c, int rc,
+    MPI_Status *st);
 
 /* sign.c: ECDSA signatures for `sign: ecdsa-p256` rules */
 struct Esmpi__Request;

@@ -60,6 +60,12 @@ predefined_type_size(MPI_Datatype dt)
 	return -1;
 }
 
+int
+esmpi_predefined_size(MPI_Datatype dt)
+{
+	return predefined_type_size(dt);
+}
+
 static int
 type_size(MPI_Datatype dt)
 {
@@ -140,6 +146,13 @@ esmpi_status_fix(const struct esmpi_comm *c, MPI_Status *st)
 
 	if (n >= ovh)
 		esmpi_status_set_bytes(st, n - ovh);
+}
+
+void
+esmpi_status_truncated(const struct esmpi_comm *c, int rc, MPI_Status *st)
+{
+	if (c != NULL && rc == MPI_ERR_TRUNCATE && st != MPI_STATUS_IGNORE)
+		esmpi_status_fix(c, st);
 }
 
 void
@@ -563,6 +576,7 @@ esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 		r = open_rec(c, src, c->my_world, tag, 0, rec, reclen, buf,
 		    count, dt, &len, ticket);
 	if (r == ESMPI_ERR_TOO_LARGE && len != 0) {
+		esmpi_status_set_bytes(st, len);
 		st->MPI_ERROR = MPI_ERR_TRUNCATE;
 		PMPI_Comm_call_errhandler(esmpi_comm_handle(c),
 		    MPI_ERR_TRUNCATE);
@@ -581,27 +595,6 @@ esmpi_refuse(struct esmpi_comm *c, int src, int tag, int r)
 }
 
 /* ---- wrappers ---- */
-
-struct esmpi_comm *
-esmpi_protect(MPI_Comm comm, int peer, int *rc)
-{
-	struct esmpi_comm *c;
-
-	*rc = MPI_SUCCESS;
-	if (esmpi.failed) {
-		*rc = esmpi.err_init;
-		return NULL;
-	}
-	if (!esmpi.active || peer == MPI_PROC_NULL)
-		return NULL;
-	if ((c = esmpi_comm_get(comm)) == NULL) {
-		/* No key: never fall back to plaintext. */
-		*rc = esmpi_fail(comm == MPI_COMM_NULL ? MPI_COMM_WORLD : comm,
-		    esmpi.err_internal, "communicator has no esmpi keys; "
-		    "refusing to send in plaintext");
-	}
-	return c;
-}
 
 static int
 seal_or_fail(struct esmpi_comm *c, const void *buf, int count,
@@ -630,6 +623,9 @@ blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    fn(buf, count, dt, dest, tag, comm);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, buf, count, dt, dest,
+	    tag)) != MPI_SUCCESS)
+		return rc;
 	if (fn == PMPI_Send && esmpi_chunk_worth(count, dt) &&
 	    esmpi_chunk_send(c, buf, count, dt, dest, tag, NULL, &rc))
 		return rc;
@@ -678,6 +674,9 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Recv(buf, count, dt, source, tag, comm, status);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, buf, count, dt, source,
+	    tag)) != MPI_SUCCESS)
+		return rc;
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
@@ -693,7 +692,8 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		rc = esmpi_open(c, rec,
 		    esmpi_status_bytes(status), buf, count, dt, status,
 		    ticket);
-	}
+	} else
+		esmpi_status_truncated(c, rc, status);
 	esmpi_pool_put(rec, reclen);
 	return rc;
 }
@@ -717,6 +717,11 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 		return rc != MPI_SUCCESS ? rc : PMPI_Sendrecv(sendbuf,
 		    sendcount, sendtype, dest, sendtag, recvbuf, recvcount,
 		    recvtype, source, recvtag, comm, status);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, recvbuf, recvcount,
+	    recvtype, source, recvtag)) != MPI_SUCCESS ||
+	    (rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, sendbuf, sendcount,
+	    sendtype, dest, sendtag)) != MPI_SUCCESS)
+		return rc;
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	/* While probes hold messages in the stash: the standard's Isend +
@@ -758,7 +763,8 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 			rc = esmpi_open(c, rec,
 			    esmpi_status_bytes(status), recvbuf,
 			    recvcount, recvtype, status, ticket);
-		}
+		} else
+			esmpi_status_truncated(c, rc, status);
 	} else
 		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, recvbuf,
 		    recvcount, recvtype, source, recvtag, comm, status);
@@ -789,6 +795,9 @@ MPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status *status)
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Probe(source, tag, comm, status);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_PROBE, NULL, 0, MPI_BYTE,
+	    source, tag)) != MPI_SUCCESS)
+		return rc;
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	return esmpi_stash_probe(c, source, tag, NULL, status);
@@ -804,6 +813,9 @@ MPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status)
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Iprobe(source, tag, comm, flag, status);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_PROBE, NULL, 0, MPI_BYTE,
+	    source, tag)) != MPI_SUCCESS)
+		return rc;
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	return esmpi_stash_probe(c, source, tag, flag, status);

@@ -247,8 +247,10 @@ finish(struct esmpi_req *r, MPI_Status *st)
  * buffer and size.
  */
 static void
-drop(struct esmpi_req *r, MPI_Request now)
+drop(struct esmpi_req *r, MPI_Request now, MPI_Status *st, int err)
 {
+	if (r != NULL && r->kind == REQ_RECV)
+		esmpi_status_truncated(r->c, err, st);
 	if (r == NULL || r->persistent || now != MPI_REQUEST_NULL)
 		return;		/* persistent: MPI may still use its record */
 	req_remove(r);
@@ -270,7 +272,7 @@ settle(struct esmpi_req *r, MPI_Request now, MPI_Status *st, int rc)
 {
 	if (rc == MPI_ERR_IN_STATUS && st->MPI_ERROR != MPI_SUCCESS) {
 		if (st->MPI_ERROR != MPI_ERR_PENDING)
-			drop(r, now);
+			drop(r, now, st, st->MPI_ERROR);
 		return MPI_SUCCESS;
 	}
 	return finish(r, st);
@@ -292,6 +294,9 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    fn(buf, count, dt, dest, tag, comm, req);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, buf, count, dt, dest,
+	    tag)) != MPI_SUCCESS)
+		return rc;
 	if (fn == PMPI_Isend && esmpi_chunk_worth(count, dt) &&
 	    esmpi_chunk_send(c, buf, count, dt, dest, tag, req, &rc))
 		return rc;
@@ -497,6 +502,9 @@ MPI_Bsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Bsend(buf, count, dt, dest, tag, comm);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, buf, count, dt, dest,
+	    tag)) != MPI_SUCCESS)
+		return rc;
 	return bsend_start(c, buf, count, dt, dest, tag, comm);
 }
 
@@ -520,6 +528,9 @@ MPI_Ibsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Ibsend(buf, count, dt, dest, tag, comm, req);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, buf, count, dt, dest,
+	    tag)) != MPI_SUCCESS)
+		return rc;
 	if ((rc = bsend_start(c, buf, count, dt, dest, tag, comm)) !=
 	    MPI_SUCCESS)
 		return rc;
@@ -618,6 +629,9 @@ MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Irecv(buf, count, dt, source, tag, comm, req);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, buf, count, dt, source,
+	    tag)) != MPI_SUCCESS)
+		return rc;
 	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
 		return serve_later(c, e, buf, count, dt, comm, req);
 	if ((r = new_recv(c, buf, count, dt, comm, 0, 1)) == NULL)
@@ -732,6 +746,9 @@ MPI_Mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message,
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Mprobe(source, tag, comm, message, status);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_PROBE, NULL, 0, MPI_BYTE,
+	    source, tag)) != MPI_SUCCESS)
+		return rc;
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
@@ -754,6 +771,9 @@ MPI_Improbe(int source, int tag, MPI_Comm comm, int *flag,
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Improbe(source, tag, comm, flag, message, status);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_PROBE, NULL, 0, MPI_BYTE,
+	    source, tag)) != MPI_SUCCESS)
+		return rc;
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	if (c->stash != NULL &&
@@ -781,11 +801,16 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 
 	if (esmpi.failed)
 		return esmpi.err_init;
+	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
+		return rc;
 	if (!esmpi.active || *message == MPI_MESSAGE_NO_PROC ||
 	    !mprobe_take(*message, &comm, &ticket, &e))
 		return PMPI_Mrecv(buf, count, dt, message, status);
 	if ((c = esmpi_comm_get(comm)) == NULL)
 		return esmpi_fail(comm, esmpi.err_internal, "no keys");
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, buf, count, dt,
+	    MPI_ANY_SOURCE, MPI_ANY_TAG)) != MPI_SUCCESS)
+		return rc;
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
 	if (e != NULL) {
@@ -800,7 +825,8 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 		rc = esmpi_open(c, rec,
 		    esmpi_status_bytes(status), buf, count, dt, status,
 		    ticket);
-	}
+	} else
+		esmpi_status_truncated(c, rc, status);
 	esmpi_pool_put(rec, reclen);
 	return rc;
 }
@@ -818,11 +844,16 @@ MPI_Imrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 
 	if (esmpi.failed)
 		return esmpi.err_init;
+	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
+		return rc;
 	if (!esmpi.active || *message == MPI_MESSAGE_NO_PROC ||
 	    !mprobe_take(*message, &comm, &ticket, &e))
 		return PMPI_Imrecv(buf, count, dt, message, req);
 	if ((c = esmpi_comm_get(comm)) == NULL)
 		return esmpi_fail(comm, esmpi.err_internal, "no keys");
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, buf, count, dt,
+	    MPI_ANY_SOURCE, MPI_ANY_TAG)) != MPI_SUCCESS)
+		return rc;
 	if (e != NULL) {
 		PMPI_Mrecv(NULL, 0, MPI_BYTE, message, MPI_STATUS_IGNORE);
 		return serve_later(c, e, buf, count, dt, comm, req);
@@ -855,6 +886,9 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 		return rc != MPI_SUCCESS ? rc : fn == bsend_handle ?
 		    PMPI_Bsend_init(buf, count, dt, dest, tag, comm, req) :
 		    fn(buf, count, dt, dest, tag, comm, req);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, buf, count, dt, dest,
+	    tag)) != MPI_SUCCESS)
+		return rc;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	PMPI_Type_size(dt, &tsz);
@@ -937,6 +971,9 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
 		    PMPI_Recv_init(buf, count, dt, source, tag, comm, req);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, buf, count, dt, source,
+	    tag)) != MPI_SUCCESS)
+		return rc;
 	if ((r = new_recv(c, buf, count, dt, comm, 1, 1)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	r->peer = source;
@@ -1009,6 +1046,8 @@ MPI_Start(MPI_Request *req)
 
 	if (esmpi.failed)
 		return esmpi.err_init;
+	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
+		return rc;
 	if (esmpi.active && (rc = reseal(*req, esmpi_recv_ticket(), &sent)) !=
 	    MPI_SUCCESS)
 		return rc == SERVED ? MPI_SUCCESS : rc;
@@ -1027,6 +1066,8 @@ MPI_Startall(int count, MPI_Request reqs[])
 
 	if (esmpi.failed)
 		return esmpi.err_init;
+	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
+		return rc;
 	/* MPI starts them in any order: one ticket, unordered among them. */
 	ticket = esmpi.active ? esmpi_recv_ticket() : 0;
 	for (i = 0; esmpi.active && i < count; i++)
@@ -1129,7 +1170,7 @@ MPI_Wait(MPI_Request *req, MPI_Status *status)
 		status = &local;
 	rc = PMPI_Wait(req, status);
 	if (rc != MPI_SUCCESS) {
-		drop(r, *req);
+		drop(r, *req, status, rc);
 		return rc;
 	}
 	prc = finish(r, status);
@@ -1147,7 +1188,7 @@ MPI_Test(MPI_Request *req, int *flag, MPI_Status *status)
 		status = &local;
 	rc = PMPI_Test(req, flag, status);
 	if (rc != MPI_SUCCESS) {
-		drop(r, *req);
+		drop(r, *req, status, rc);
 		return rc;
 	}
 	if (!*flag)
@@ -1317,7 +1358,7 @@ MPI_Waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
 	}
 	rc = PMPI_Waitany(n, reqs, index, status);
 	if (rc != MPI_SUCCESS && *index >= 0 && *index < n)
-		drop(h[*index], reqs[*index]);
+		drop(h[*index], reqs[*index], status, rc);
 	else if (rc == MPI_SUCCESS && *index != MPI_UNDEFINED)
 		prc = finish(h[*index], status);
 	release(h, hs, NULL);
@@ -1343,7 +1384,7 @@ MPI_Testany(int n, MPI_Request reqs[], int *index, int *flag,
 	}
 	rc = PMPI_Testany(n, reqs, index, flag, status);
 	if (rc != MPI_SUCCESS && *index >= 0 && *index < n)
-		drop(h[*index], reqs[*index]);
+		drop(h[*index], reqs[*index], status, rc);
 	else if (rc == MPI_SUCCESS && *flag && *index != MPI_UNDEFINED)
 		prc = finish(h[*index], status);
 	release(h, hs, NULL);

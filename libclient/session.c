@@ -931,7 +931,7 @@ esmpi_unprotected_call(const char *fn)
 	if (esmpi.failed)
 		return esmpi.err_init;
 	if (!esmpi.active)
-		return MPI_SUCCESS;
+		return esmpi_check_started();
 	pthread_mutex_lock(&reported_lock);
 	for (i = 0; i < nreported; i++)
 		if (reported[i] == fn)

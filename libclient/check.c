@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What every payload-carrying wrapper checks before it seals, posts or
+ * moves anything:
+ *
+ * - esmpi_protect(): whether esmpi's session protects this call at all,
+ *   and fail closed where it cannot (init failed, MPI started past
+ *   esmpi's MPI_Init, a communicator without keys);
+ * - esmpi_check_p2p() / esmpi_check_data(): MPI's own argument checks.
+ *   esmpi hands Open MPI records of MPI_BYTE, never the application's
+ *   (count, datatype, rank, tag), so Open MPI cannot check those itself:
+ *   they are checked here as Open MPI 4.1's MPI_PARAM_CHECK code does
+ *   (same classes, same order), raised through the communicator's error
+ *   handler, and nothing is sent or received.
+ */
+#include <pthread.h>
+#include <stdio.h>
+
+#include "esmpi_client.h"
+
+/* ---- MPI started without esmpi ---- */
+
+static int bypass_code = MPI_ERR_OTHER;
+static pthread_once_t bypass_once = PTHREAD_ONCE_INIT;
+
+static void
+bypass_code_init(void)
+{
+	int cls;
+
+	if (PMPI_Add_error_class(&cls) == MPI_SUCCESS &&
+	    PMPI_Add_error_code(cls, &bypass_code) == MPI_SUCCESS)
+		PMPI_Add_error_string(bypass_code, "esmpi: MPI was initialized "
+		    "with PMPI_Init, bypassing esmpi; call refused");
+}
+
+int
+esmpi_check_started(void)
+{
+	int up = 0, down = 0, rank = -1;
+
+	if (esmpi.initialized)
+		return MPI_SUCCESS;
+	/* Before MPI_Init (or after MPI_Finalize) Open MPI refuses the call
+	 * itself. Otherwise MPI runs and our MPI_Init never did: the
+	 * application called PMPI_Init(_thread) directly, and there are no
+	 * keys. Never fall back to plaintext. */
+	if (PMPI_Initialized(&up) != MPI_SUCCESS || !up ||
+	    PMPI_Finalized(&down) != MPI_SUCCESS || down)
+		return MPI_SUCCESS;
+	pthread_once(&bypass_once, bypass_code_init);
+	PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	fprintf(stderr, "esmpi: rank %d: MPI was initialized with PMPI_Init, "
+	    "bypassing esmpi; refusing to send unprotected data (or receive "
+	    "it): start MPI with MPI_Init or MPI_Init_thread\n", rank);
+	fflush(stderr);
+	PMPI_Comm_call_errhandler(MPI_COMM_WORLD, bypass_code);
+	return bypass_code;
+}
+
+struct esmpi_comm *
+esmpi_protect(MPI_Comm comm, int peer, int *rc)
+{
+	struct esmpi_comm *c;
+
+	*rc = MPI_SUCCESS;
+	if (esmpi.failed) {
+		*rc = esmpi.err_init;
+		return NULL;
+	}
+	if (!esmpi.active) {
+		*rc = esmpi_check_started();
+		return NULL;
+	}
+	/* MPI_PROC_NULL moves nothing; on MPI_COMM_NULL Open MPI raises
+	 * MPI_ERR_COMM (on the handler it chooses per call) and moves
+	 * nothing. */
+	if (peer == MPI_PROC_NULL || comm == MPI_COMM_NULL)
+		return NULL;
+	if ((c = esmpi_comm_get(comm)) == NULL) {
+		/* No key: never fall back to plaintext. */
+		*rc = esmpi_fail(comm, esmpi.err_internal, "communicator has "
+		    "no esmpi keys; refusing to send in plaintext");
+	}
+	return c;
+}
+
+/* ---- argument checks ---- */
+
+/* OMPI_CHECK_DATATYPE_FOR_SEND/RECV and OMPI_CHECK_USER_BUFFER. */
+static int
+data_class(const void *buf, int count, MPI_Datatype dt, int buffer)
+{
+	MPI_Aint tlb, text;
+	int tsz, pos = 0;
+	char out;
+
+	if (dt == MPI_DATATYPE_NULL)
+		return MPI_ERR_TYPE;
+	if (count < 0)
+		return MPI_ERR_COUNT;
+	if ((tsz = esmpi_predefined_size(dt)) >= 0)
+		return buffer && buf == NULL && count > 0 ? MPI_ERR_BUFFER :
+		    MPI_SUCCESS;
+	/* No MPI call tells whether a type is committed, but packing
+	 * nothing of it checks that (as any send would), on our own
+	 * MPI_ERRORS_RETURN communicator. */
+	if (esmpi.stash_comm != MPI_COMM_NULL &&
+	    PMPI_Pack(NULL, 0, dt, &out, 0, &pos, esmpi.stash_comm) !=
+	    MPI_SUCCESS)
+		return MPI_ERR_TYPE;
+	if (buffer && buf == NULL && count > 0 &&
+	    PMPI_Type_size(dt, &tsz) == MPI_SUCCESS &&
+	    PMPI_Type_get_true_extent(dt, &tlb, &text) == MPI_SUCCESS &&
+	    tsz > 0 && tlb == 0)
+		return MPI_ERR_BUFFER;	/* not an absolute (MPI_BOTTOM) type */
+	return MPI_SUCCESS;
+}
+
+static int
+tag_bad(int tag, int any_ok)
+{
+	return (tag < 0 && !(any_ok && tag == MPI_ANY_TAG)) ||
+	    tag > esmpi.chunk_tag_ub;
+}
+
+static int
+rank_bad(const struct esmpi_comm *c, int rank, int any_ok)
+{
+	return rank != MPI_PROC_NULL && !(any_ok && rank == MPI_ANY_SOURCE) &&
+	    (rank < 0 || rank >= c->remote_size);
+}
+
+static int
+check_raise(const struct esmpi_comm *c, int cls)
+{
+	if (cls != MPI_SUCCESS)
+		PMPI_Comm_call_errhandler(esmpi_comm_handle(c), cls);
+	return cls;
+}
+
+int
+esmpi_check_p2p(const struct esmpi_comm *c, enum esmpi_chk kind,
+    const void *buf, int count, MPI_Datatype dt, int peer, int tag)
+{
+	int cls;
+
+	switch (kind) {
+	case ESMPI_CHK_SEND:	/* send.c: count, tag, rank, type, buffer */
+		if (count < 0)
+			cls = MPI_ERR_COUNT;
+		else if (tag_bad(tag, 0))
+			cls = MPI_ERR_TAG;
+		else if (rank_bad(c, peer, 0))
+			cls = MPI_ERR_RANK;
+		else
+			cls = data_class(buf, count, dt, 1);
+		break;
+	case ESMPI_CHK_RECV:	/* recv.c: tag, rank, then type, buffer */
+		if (tag_bad(tag, 1))
+			cls = MPI_ERR_TAG;
+		else if (rank_bad(c, peer, 1))
+			cls = MPI_ERR_RANK;
+		else
+			cls = data_class(buf, count, dt, 1);
+		break;
+	default:		/* probe.c: tag, rank */
+		cls = tag_bad(tag, 1) ? MPI_ERR_TAG :
+		    rank_bad(c, peer, 1) ? MPI_ERR_RANK : MPI_SUCCESS;
+		break;
+	}
+	return check_raise(c, cls);
+}
+
+int
+esmpi_check_data(const struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt)
+{
+	return check_raise(c, data_class(buf, count, dt, 0));
+}
