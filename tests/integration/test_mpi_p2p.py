@@ -32,7 +32,7 @@ CASES = [
 ]
 PARAMS = [pytest.param(name, np, id=f"{name}-np{np}")
           for name, nps in CASES for np in nps]
-ALL = [name for name, _ in CASES] + ["collective_probe"]
+ALL = [name for name, _ in CASES] + ["collective_probe", "pmpi_init"]
 
 POLICY_DENY_ROOT = "version: 1\naccess: {users: [nobody]}\n"
 POLICY_UNPROTECTED_ALLOW = """\
@@ -243,6 +243,39 @@ def test_access_denied_fails_closed(daemons, write_policy):
         f"ranks {sorted(ranks)} said 'access denied', want all {np}"
         f"\n{job.describe()}")
     d.wait_audit("access_denied", count=np)
+
+
+PMPI_INIT_MARKER = "PMPI-INIT-MARKER-7f3a9c"
+BYPASS = ("MPI was initialized with PMPI_Init, bypassing esmpi; refusing to "
+          "send unprotected")
+
+
+def test_pmpi_init_bypass_fails_closed(daemon):
+    """pmpi_init.c starts MPI with PMPI_Init, past esmpi's MPI_Init, and
+    sends a marker from rank 0 to rank 1: plain MPI delivers it; under the
+    library both calls are refused with a message saying why and an error,
+    and the marker never reaches rank 1."""
+    prog = mh.example("pmpi_init")
+    plain = mh.mpirun(prog, 2, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    assert f"rank 1: MPI_Irecv: MPI_SUCCESS, received '{PMPI_INIT_MARKER}'" \
+        in plain.stdout, plain.describe()
+
+    job = mh.mpirun(prog, 2, socket=daemon.sock)
+    assert job.returncode != 0, job.describe()
+    assert mh.rank_lines(job.stderr, BYPASS) == {0, 1}, job.describe()
+    assert "rank 0: MPI_Send: esmpi: MPI was initialized with PMPI_Init" \
+        in job.stdout, job.describe()
+    assert "rank 1: MPI_Irecv: esmpi: MPI was initialized with PMPI_Init" \
+        in job.stdout, job.describe()
+    assert "received ''" in job.stdout, job.describe()
+    assert PMPI_INIT_MARKER not in job.stdout, job.describe()
+
+    # Default error handler: the refusal aborts the job, as MPI errors do.
+    fatal = mh.mpirun(prog, 2, socket=daemon.sock, args=("fatal",))
+    assert fatal.returncode != 0, fatal.describe()
+    assert BYPASS in fatal.stderr, fatal.describe()
+    assert PMPI_INIT_MARKER not in fatal.stdout, fatal.describe()
 
 
 # ----------------------------------------------------- unprotected calls
