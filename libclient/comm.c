@@ -61,7 +61,7 @@ comm_state_wipe(struct esmpi_comm *c)
 	free(c->rules);
 	esmpi_freezero(c->replay, c->capreplay * sizeof(*c->replay));
 	pthread_mutex_destroy(&c->lock);
-	esmpi_freezero(c, sizeof(*c));
+	esmpi_secure_free(c, sizeof(*c));
 }
 
 /*
@@ -185,7 +185,8 @@ esmpi_comm_attach(MPI_Comm comm, uint64_t ctx)
 	struct esmpi_comm *c;
 	int len = 0, npeers, r;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	/* It holds the send chains: key memory (secmem.c). */
+	if ((c = esmpi_secure_calloc(sizeof(*c))) == NULL)
 		return ESMPI_ERR_NOMEM;
 	pthread_mutex_init(&c->lock, NULL);
 	atomic_init(&c->refs, 1);
@@ -221,7 +222,8 @@ esmpi_comm_attach(MPI_Comm comm, uint64_t ctx)
 fail:
 	free(c->peer_world);
 	free(c->rules);
-	free(c);
+	pthread_mutex_destroy(&c->lock);
+	esmpi_secure_free(c, sizeof(*c));
 	return r;
 }
 

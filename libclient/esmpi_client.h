@@ -235,6 +235,16 @@ void esmpi_audit_rekey(const struct esmpi_comm *c, int tag, int suite,
 int esmpi_fail(MPI_Comm comm, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* secmem.c: memory for key material, zeroed, out of core dumps
+ * (MADV_DONTDUMP) and locked where allowed; free wipes it. NULL if no
+ * such memory can be had. */
+void *esmpi_secure_calloc(size_t n);
+void esmpi_secure_free(void *p, size_t n);
+/* ESMPI_TEST_KEYMEM: print the VmFlags of the mapping holding p. */
+void esmpi_secure_report(const char *what, const void *p);
+/* keys.c: report where WORLD's chains are (ESMPI_TEST_KEYMEM). */
+void esmpi_keys_report(void);
+
 /* pool.c: reusable record buffers (ciphertext only). len is what was
  * asked for; put takes the same len. */
 void *esmpi_pool_get(size_t len);

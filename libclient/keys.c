@@ -15,7 +15,8 @@
  * message after later ones of other tags); older ones are wiped and their
  * records refused. A forward step is tried on a copy and kept only once a
  * record authenticates under it, so a forged epoch cannot push a receiver
- * off its peer's chain.
+ * off its peer's chain. Chain keys live in esmpi_secure_calloc memory
+ * (secmem.c: not in core dumps).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,7 @@ void
 esmpi_chain_clear(struct esmpi_chain *k)
 {
 	esmpi_aead_free(k->aead);
-	esmpi_freezero(k->ring, k->ring ? ESMPI_EPOCH_WINDOW * 32 : 0);
+	esmpi_secure_free(k->ring, ESMPI_EPOCH_WINDOW * 32);
 	esmpi_memzero(k, sizeof(*k));
 }
 
@@ -204,7 +205,8 @@ recv_chain(struct esmpi_comm *c, int peer, int suite)
 
 	if (c->npeerkeys * 2 >= c->cappeerkeys) {
 		size_t ncap = c->cappeerkeys ? c->cappeerkeys * 2 : 16;
-		struct esmpi_peerkey *n = calloc(ncap, sizeof(*n));
+		struct esmpi_peerkey *n = esmpi_secure_calloc(ncap *
+		    sizeof(*n));
 
 		if (n == NULL)
 			return NULL;
@@ -217,14 +219,15 @@ recv_chain(struct esmpi_comm *c, int peer, int suite)
 				h = (h + 1) % ncap;
 			n[h] = c->peerkeys[i];
 		}
-		esmpi_freezero(c->peerkeys, c->cappeerkeys * sizeof(*n));
+		esmpi_secure_free(c->peerkeys, c->cappeerkeys * sizeof(*n));
 		c->peerkeys = n;
 		c->cappeerkeys = ncap;
 	}
 	h = slot_of(c, peer, suite);
 	if (c->peerkeys[h].used)
 		return &c->peerkeys[h].k;
-	if ((c->peerkeys[h].k.ring = calloc(ESMPI_EPOCH_WINDOW, 32)) == NULL ||
+	if ((c->peerkeys[h].k.ring = esmpi_secure_calloc(ESMPI_EPOCH_WINDOW *
+	    32)) == NULL ||
 	    chain_start(c, suite, c->peer_world[peer],
 	    c->peerkeys[h].k.chain) != 0 ||
 	    chain_aead(c->peerkeys[h].k.chain, suite,
@@ -272,7 +275,8 @@ esmpi_key_recv(struct esmpi_comm *c, int peer, int suite, uint32_t epoch,
 	if (epoch - k->epoch >= ESMPI_EPOCH_WINDOW)
 		return ESMPI_ERR_AUTH;
 	/* Forward: derive on the side; esmpi_key_commit() keeps it. */
-	if ((t->steps = malloc((size_t)(epoch - k->epoch) * 32)) == NULL)
+	if ((t->steps = esmpi_secure_calloc((size_t)(epoch - k->epoch) *
+	    32)) == NULL)
 		return ESMPI_ERR_NOMEM;
 	t->nsteps = epoch - k->epoch;
 	memcpy(t->steps[0], k->chain, 32);
@@ -311,7 +315,7 @@ esmpi_key_commit(struct esmpi_keytry *t)
 	esmpi_aead_free(k->aead);
 	k->aead = t->fresh;
 	t->fresh = NULL;
-	esmpi_freezero(t->steps, (size_t)t->nsteps * 32);
+	esmpi_secure_free(t->steps, (size_t)t->nsteps * 32);
 	t->steps = NULL;
 	t->nsteps = 0;
 }
@@ -321,7 +325,7 @@ esmpi_key_drop(struct esmpi_keytry *t)
 {
 	esmpi_aead_free(t->fresh);
 	t->fresh = NULL;
-	esmpi_freezero(t->steps, (size_t)t->nsteps * 32);
+	esmpi_secure_free(t->steps, (size_t)t->nsteps * 32);
 	t->steps = NULL;
 	t->nsteps = 0;
 }
@@ -337,7 +341,27 @@ esmpi_keys_free(struct esmpi_comm *c)
 	for (i = 0; i < c->cappeerkeys; i++)
 		if (c->peerkeys[i].used)
 			esmpi_chain_clear(&c->peerkeys[i].k);
-	esmpi_freezero(c->peerkeys, c->cappeerkeys * sizeof(*c->peerkeys));
+	esmpi_secure_free(c->peerkeys, c->cappeerkeys * sizeof(*c->peerkeys));
 	c->peerkeys = NULL;
 	c->cappeerkeys = c->npeerkeys = 0;
+}
+
+/* ESMPI_TEST_KEYMEM=1, at MPI_Finalize: where WORLD's chains are. */
+void
+esmpi_keys_report(void)
+{
+	struct esmpi_comm *c = esmpi_comm_get(MPI_COMM_WORLD);
+	size_t i;
+
+	esmpi_secure_report("job key", esmpi.job_key);
+	if (c == NULL)
+		return;
+	esmpi_secure_report("send chains (communicator state)", c->send);
+	esmpi_secure_report("receive chains", c->peerkeys);
+	for (i = 0; i < c->cappeerkeys; i++)
+		if (c->peerkeys[i].used) {
+			esmpi_secure_report("receive chain ring",
+			    c->peerkeys[i].k.ring);
+			break;
+		}
 }

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -783,15 +782,12 @@ esmpi_session_start(void)
 	esmpi.err_init = add_code("esmpi: job key establishment failed");
 	esmpi.err_internal = add_code("esmpi: internal error");
 
-	/* Secrets live in one locked, undumpable page. */
-	esmpi.job_key = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (esmpi.job_key == MAP_FAILED) {
-		esmpi.job_key = NULL;
-		snprintf(err, sizeof(err), "out of memory");
+	/* Secrets live in locked, undumpable memory (secmem.c). */
+	if ((esmpi.job_key = esmpi_secure_calloc(JOB_KEY_LEN)) == NULL) {
+		snprintf(err, sizeof(err), "no memory kept out of core dumps "
+		    "for keys");
 		goto fail;
 	}
-	esmpi_mem_protect(esmpi.job_key, 4096);
 	if (esmpi.world_rank == 0 &&
 	    esmpi_random(esmpi.job_id, sizeof(esmpi.job_id)) != 0) {
 		snprintf(err, sizeof(err), "no randomness for the job id");
@@ -857,6 +853,8 @@ MPI_Finalize(void)
 
 	if (esmpi.initialized) {
 		esmpi_scope_report();
+		if (getenv("ESMPI_TEST_KEYMEM") != NULL)
+			esmpi_keys_report();
 		esmpi_req_reap();	/* before the states go */
 		esmpi_chunk_reap(1);
 		esmpi.active = 0;
@@ -865,11 +863,8 @@ MPI_Finalize(void)
 		free(esmpi.node_local);
 		esmpi.node_local = NULL;
 		esmpi_pool_drain();
-		if (esmpi.job_key != NULL) {
-			esmpi_memzero(esmpi.job_key, 4096);
-			munmap(esmpi.job_key, 4096);
-			esmpi.job_key = NULL;
-		}
+		esmpi_secure_free(esmpi.job_key, JOB_KEY_LEN);
+		esmpi.job_key = NULL;
 		req.body_case = ESMPI__REQUEST__BODY_GOODBYE;
 		req.goodbye = &g;
 		pthread_mutex_lock(&esmpi.dlock);

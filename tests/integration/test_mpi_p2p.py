@@ -213,6 +213,30 @@ def test_rekey_every_few_messages_with_out_of_order_completion(
     assert prot.stdout == plain.stdout
 
 
+KEYMEM = re.compile(r"esmpi: rank (\d+): key memory: ([^:]+): VmFlags:(.*)")
+
+
+def test_key_material_kept_out_of_core_dumps(daemon):
+    """With ESMPI_TEST_KEYMEM=1 each rank reports at MPI_Finalize, from
+    /proc/self/smaps, the flags of the mappings that hold its job key,
+    WORLD's send chains, receive-chain table and a chain's ring: all must
+    be marked "dd" (MADV_DONTDUMP: not in core dumps). Heap memory never
+    is, so this fails if any of them moves back to malloc or loses its
+    madvise. (OpenSSL's cipher contexts are not covered: common/.)"""
+    job = mh.mpirun(mh.example("ring"), 2, socket=daemon.sock,
+                    x=("ESMPI_TEST_KEYMEM=1",))
+    assert job.returncode == 0, job.describe()
+    seen = {}
+    for rank, what, flags in KEYMEM.findall(job.stderr):
+        seen[(int(rank), what)] = flags.split()
+    want = {"job key", "send chains (communicator state)",
+            "receive chains", "receive chain ring"}
+    assert set(seen) == {(r, w) for r in (0, 1) for w in want}, \
+        job.describe()
+    for key, flags in seen.items():
+        assert "dd" in flags, f"{key} is in a dumpable mapping: {flags}"
+
+
 # ----------------------------------------------------------- fail closed
 
 def assert_no_result(name, job):
