@@ -32,30 +32,67 @@ policy_check(const char *path)
 	return EXIT_OK;
 }
 
+/*
+ * Send the policy and every project file it names, as read with our own
+ * rights: esmpid parses exactly these and reads nothing for us.
+ */
 static int
 policy_load(const struct ctl *ctl, const char *path)
 {
 	Esmpi__Request req = ESMPI__REQUEST__INIT;
 	Esmpi__LoadPolicy lp = ESMPI__LOAD_POLICY__INIT;
+	Esmpi__PolicyFile *pf = NULL, **pfp = NULL;
+	struct esmpi_pol_files files = { .record = 1 };
+	struct esmpi_policy *p = NULL;
+	struct esmpi_pol_error e;
 	Esmpi__Reply *rep = NULL;
-	char abs[PATH_MAX];
+	char abs[PATH_MAX], msg[1024];
+	size_t i;
 	int r;
 
-	/* Check locally first: the same parser, errors with our file name. */
-	if ((r = policy_check(path)) != EXIT_OK)
-		return r;
 	if (realpath(path, abs) == NULL) {
 		fprintf(stderr, "esmpictl: %s: %s\n", path, strerror(errno));
 		return EXIT_INVALID;
 	}
+	/* Check locally first: the same parser, errors with our file name. */
+	if (esmpi_pol_load_files(abs, &files, &p, &e) != 0) {
+		esmpi_pol_error_format(&e, msg, sizeof(msg));
+		fprintf(stderr, "esmpictl: %s\n", msg);
+		esmpi_pol_files_free(&files);
+		return EXIT_INVALID;
+	}
+	esmpi_pol_free(p);
+	r = EXIT_INVALID;
+	if (files.n == 0 ||
+	    (pf = calloc(files.n, sizeof(*pf))) == NULL ||
+	    (pfp = calloc(files.n, sizeof(*pfp))) == NULL) {
+		fprintf(stderr, "esmpictl: out of memory\n");
+		goto out;
+	}
+	/* files.v[0] is the policy itself, the rest its project files. */
+	for (i = 1; i < files.n; i++) {
+		esmpi__policy_file__init(&pf[i]);
+		pf[i].path = files.v[i].path;
+		pf[i].text.data = (uint8_t *)files.v[i].text;
+		pf[i].text.len = files.v[i].len;
+		pfp[i - 1] = &pf[i];
+	}
 	lp.path = abs;
+	lp.text.data = (uint8_t *)files.v[0].text;
+	lp.text.len = files.v[0].len;
+	lp.files = pfp;
+	lp.n_files = files.n - 1;
 	req.body_case = ESMPI__REQUEST__BODY_LOAD_POLICY;
 	req.load_policy = &lp;
-	if ((r = ctl_call(ctl, &req, &rep)) != EXIT_OK)
-		return r;
-	printf("%s\n", rep->ok ? rep->ok->message : "loaded");
-	esmpi__reply__free_unpacked(rep, NULL);
-	return EXIT_OK;
+	if ((r = ctl_call(ctl, &req, &rep)) == EXIT_OK) {
+		printf("%s\n", rep->ok ? rep->ok->message : "loaded");
+		esmpi__reply__free_unpacked(rep, NULL);
+	}
+out:
+	free(pf);
+	free(pfp);
+	esmpi_pol_files_free(&files);
+	return r;
 }
 
 static int

@@ -26,6 +26,7 @@ esmpi_strerror(int err)
 	case ESMPI_ERR_EOF:		return "connection closed by peer";
 	case ESMPI_ERR_SUITE:		return "unknown or unavailable cipher suite";
 	case ESMPI_ERR_SIGNATURE:	return "signature verification failed";
+	case ESMPI_ERR_BUSY:		return "daemon busy (connection or memory limit)";
 	}
 	return "unknown error";
 }

@@ -29,6 +29,7 @@ enum esmpi_err {
 	ESMPI_ERR_EOF = -18,		/* peer closed the connection */
 	ESMPI_ERR_SUITE = -19,		/* unknown or unavailable cipher suite */
 	ESMPI_ERR_SIGNATURE = -20,	/* signature did not verify */
+	ESMPI_ERR_BUSY = -21,		/* daemon at a connection or memory limit */
 };
 
 /* A static sentence describing err; never NULL. */

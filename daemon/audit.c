@@ -21,11 +21,37 @@ esmpid_audit_init(int force_stderr)
 	    access("/run/systemd/journal/socket", W_OK) == 0;
 }
 
+/* Append s to line (of size cap, used *len) with control characters,
+ * quotes and backslashes escaped: text that came from a client (details,
+ * names) cannot start another line or end the quoted message. */
+static void
+put_escaped(char *line, size_t cap, size_t *len, const char *s)
+{
+	for (; *s != '\0' && *len + 5 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '\\' || ch == '"')
+			*len += (size_t)snprintf(line + *len, cap - *len,
+			    "\\%c", ch);
+		else if (ch == '\n')
+			*len += (size_t)snprintf(line + *len, cap - *len,
+			    "\\n");
+		else if (ch < 0x20 || ch == 0x7f)
+			*len += (size_t)snprintf(line + *len, cap - *len,
+			    "\\x%02x", ch);
+		else
+			line[(*len)++] = (char)ch;
+	}
+	line[*len] = '\0';
+}
+
 void
-esmpid_audit(int prio, const char *event, const struct esmpid_conn *c,
+esmpid_audit(enum esmpid_audit_prio prio, const char *event, const struct esmpid_conn *c,
     const char *const *extra, const char *fmt, ...)
 {
 	char fields[AUDIT_MAX_FIELDS][160], msg[512];
+	char line[AUDIT_MAX_FIELDS * 170 + 4 * sizeof(msg) + 32];
+	size_t len;
 	struct iovec iov[AUDIT_MAX_FIELDS + 1];
 	int n = 0, i;
 	va_list ap;
@@ -70,8 +96,16 @@ esmpid_audit(int prio, const char *event, const struct esmpid_conn *c,
 		if (sd_journal_sendv(iov, n + 1) == 0)
 			return;
 	}
-	fprintf(stderr, "esmpid: audit");
-	for (i = 0; i < n; i++)
-		fprintf(stderr, " %s", fields[i]);
-	fprintf(stderr, " MESSAGE=\"%s\"\n", msg);
+	/* One write per event: readers of the log never see half a line. */
+	len = (size_t)snprintf(line, sizeof(line), "esmpid: audit");
+	for (i = 0; i < n; i++) {
+		put_escaped(line, sizeof(line), &len, " ");
+		put_escaped(line, sizeof(line), &len, fields[i]);
+	}
+	put_escaped(line, sizeof(line), &len, " MESSAGE=");
+	line[len++] = '"';
+	put_escaped(line, sizeof(line), &len, msg);
+	line[len++] = '"';
+	line[len++] = '\n';
+	(void)!write(STDERR_FILENO, line, len);
 }

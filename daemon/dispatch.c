@@ -5,6 +5,8 @@
  * reply included), or a negative ESMPI_ERR_* for a protocol violation,
  * which closes the connection (server.c audits it).
  */
+#include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,10 +98,92 @@ push_pending_rotation(struct esmpid *d, struct esmpid_conn *c)
 	if ((r = esmpid_reply(c, &rep)) != 0)
 		return r;
 	snprintf(reason, sizeof(reason), "ESMPI_REASON=resumed");
-	esmpid_audit(5, "key_rotated", c, extra, "rekey requested %llu s ago "
+	esmpid_audit(ESMPI_AUDIT_NOTICE, "key_rotated", c, extra, "rekey requested %llu s ago "
 	    "pushed to rank %u of job %s, which reconnected since",
 	    (unsigned long long)(now - rot->at), c->rank, c->job_hex);
 	return 0;
+}
+
+/* The name of uid on this node, or "" when it has none. */
+static void
+user_name(uid_t uid, char out[ESMPI_USER_MAX + 1])
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+
+	out[0] = '\0';
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp != NULL)
+		snprintf(out, ESMPI_USER_MAX + 1, "%s", pw.pw_name);
+}
+
+/* Audit a refusal that involves two identities: the requester (c) and
+ * the owner the job or share belongs to. */
+static void
+audit_owner_refused(struct esmpid_conn *c, const char *event_why,
+    uint32_t rank, uint32_t owner_uid, const char *owner_user,
+    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void
+audit_owner_refused(struct esmpid_conn *c, const char *event_why,
+    uint32_t rank, uint32_t owner_uid, const char *owner_user,
+    const char *fmt, ...)
+{
+	char peer[32], ouid[40], ouser[96], reason[96], me[96], msg[400];
+	const char *extra[] = { peer, ouid, ouser, me, reason, NULL };
+	char mine[ESMPI_USER_MAX + 1];
+	va_list ap;
+
+	user_name(c->uid, mine);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(peer, sizeof(peer), "ESMPI_PEER=%u", rank);
+	snprintf(ouid, sizeof(ouid), "ESMPI_OWNER_UID=%u", owner_uid);
+	snprintf(ouser, sizeof(ouser), "ESMPI_OWNER_USER=%s", owner_user);
+	snprintf(me, sizeof(me), "ESMPI_USER=%s", mine);
+	snprintf(reason, sizeof(reason), "ESMPI_REASON=%s", event_why);
+	esmpid_audit(ESMPI_AUDIT_ERR, "access_denied", c, extra, "%s", msg);
+}
+
+/*
+ * One session per (job, rank) on a node, and every session of a job on
+ * a node belongs to one user: a second one is refused (and audited), so
+ * nobody can stand in for a rank of somebody else's job here.
+ */
+static int
+refuse_second_session(struct esmpid *d, struct esmpid_conn *c,
+    const uint8_t *job_id, uint32_t rank)
+{
+	struct esmpid_conn *x;
+	char owner[ESMPI_USER_MAX + 1];
+
+	if ((x = esmpid_find_session(d, c, job_id, rank)) == NULL &&
+	    ((x = esmpid_find_session(d, c, job_id, -1)) == NULL ||
+	    x->uid == c->uid))
+		return 0;
+	memcpy(c->job_id, job_id, ESMPI_JOB_ID_LEN);
+	hex(c->job_id, ESMPI_JOB_ID_LEN, c->job_hex);
+	user_name(x->uid, owner);
+	if (x->uid != c->uid) {
+		audit_owner_refused(c, "job of another user", rank, x->uid,
+		    owner, "uid %u asked for a session of job %s rank %u, "
+		    "which belongs to uid %u (%s) on this node",
+		    (unsigned)c->uid, c->job_hex, rank, (unsigned)x->uid,
+		    owner);
+		(void)esmpid_reply_error(c, ESMPI_ERR_DENIED, "job %s belongs "
+		    "to another user on this node", c->job_hex);
+	} else {
+		audit_owner_refused(c, "rank already has a session", rank,
+		    x->uid, owner, "pid %d asked for a second session of job "
+		    "%s rank %u (pid %d holds it)", (int)c->pid, c->job_hex,
+		    rank, (int)x->pid);
+		(void)esmpid_reply_error(c, ESMPI_ERR_DENIED, "job %s rank %u "
+		    "already has a session on this node (pid %d)", c->job_hex,
+		    rank, (int)x->pid);
+	}
+	c->closing = 1;
+	c->close_why = "second session refused";
+	return 1;
 }
 
 static int
@@ -125,8 +209,18 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 		return 0;
 	}
 	if (h->job_id.len != ESMPI_JOB_ID_LEN || h->size == 0 ||
-	    h->rank >= h->size || strlen(h->project) >= sizeof(c->project))
+	    h->rank >= h->size)
 		return ESMPI_ERR_PROTOCOL;
+	if (strlen(h->project) >= sizeof(c->project)) {
+		(void)esmpid_reply_error(c, ESMPI_ERR_INVALID,
+		    "project name (ESMPI_PROJECT) is %zu bytes long; at most "
+		    "%zu", strlen(h->project), sizeof(c->project) - 1);
+		c->closing = 1;
+		c->close_why = "project name too long";
+		return 0;
+	}
+	if (refuse_second_session(d, c, h->job_id.data, h->rank))
+		return 0;
 	if ((p = project_policy(d->policy, h->project)) == NULL) {
 		(void)esmpid_reply_error(c, ESMPI_ERR_POLICY,
 		    "unknown project '%.63s' (ESMPI_PROJECT): not in policy %s",
@@ -182,8 +276,10 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 	rep.hello = &hr;
 	if ((r = esmpid_reply(c, &rep)) != 0)
 		goto out;
-	/* A resuming rank has its keys: it only reports and takes rekeys. */
-	c->state = h->resume ? SESS_KEYED : SESS_OPEN;
+	/* A resuming rank has its keys: it only reports and takes rekeys.
+	 * Nothing proves it is the process that did key establishment, so
+	 * it gets nothing that needs that proof (a rank certificate). */
+	c->state = h->resume ? SESS_RESUMED : SESS_OPEN;
 	if (h->resume)
 		c->epoch = h->epoch;
 	{
@@ -209,7 +305,7 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 		snprintf(size, sizeof(size), "ESMPI_SIZE=%u", c->size);
 		snprintf(why, sizeof(why), "ESMPI_REASON=%s",
 		    h->resume ? "resumed" : "new");
-		esmpid_audit(6, "session_open", c, extra,
+		esmpid_audit(ESMPI_AUDIT_INFO, "session_open", c, extra,
 		    "session %llu %s: job %s rank %u/%u uid %u, default "
 		    "suite %s, %zu rules, scope %s",
 		    (unsigned long long)c->session_id, h->resume ?
@@ -246,12 +342,16 @@ process_key_share(struct esmpid *d, struct esmpid_conn *c)
 	memset(&s, 0, sizeof(s));
 	memcpy(s.job_id, c->job_id, ESMPI_JOB_ID_LEN);
 	s.rank = c->rank;
+	s.uid = (uint32_t)c->uid;
+	user_name(c->uid, s.user);
 	memcpy(s.pub, c->eph_pub, ESMPI_ECDH_PUB_LEN);
 	if ((r = esmpid_jobkey_sign_share(d->id, &s, &sig, &sig_len)) != 0)
 		return esmpid_reply_error(c, r, "cannot sign key share");
 	ks.job_id.data = c->job_id;
 	ks.job_id.len = ESMPI_JOB_ID_LEN;
 	ks.rank = c->rank;
+	ks.uid = s.uid;
+	ks.user = s.user;
 	ks.ecdh_public.data = c->eph_pub;
 	ks.ecdh_public.len = ESMPI_ECDH_PUB_LEN;
 	ks.node_cert.data = d->id->cert_der;
@@ -273,10 +373,14 @@ share_from_pb(const Esmpi__KeyShare *pb, struct esmpi_share *s)
 {
 	if (pb == NULL || pb->job_id.len != ESMPI_JOB_ID_LEN ||
 	    pb->ecdh_public.len != ESMPI_ECDH_PUB_LEN ||
-	    pb->node_cert.len == 0 || pb->signature.len == 0)
+	    pb->node_cert.len == 0 || pb->signature.len == 0 ||
+	    strlen(pb->user) > ESMPI_USER_MAX)
 		return ESMPI_ERR_PROTOCOL;
+	memset(s, 0, sizeof(*s));
 	memcpy(s->job_id, pb->job_id.data, ESMPI_JOB_ID_LEN);
 	s->rank = pb->rank;
+	s->uid = pb->uid;
+	memcpy(s->user, pb->user, strlen(pb->user));
 	memcpy(s->pub, pb->ecdh_public.data, ESMPI_ECDH_PUB_LEN);
 	s->cert = pb->node_cert.data;
 	s->cert_len = pb->node_cert.len;
@@ -293,7 +397,7 @@ audit_peer_refused(struct esmpid_conn *c, uint32_t rank, const char *why)
 
 	snprintf(peer, sizeof(peer), "ESMPI_PEER=%u", rank);
 	snprintf(reason, sizeof(reason), "ESMPI_REASON=%s", why);
-	esmpid_audit(3, "access_denied", c, extra,
+	esmpid_audit(ESMPI_AUDIT_ERR, "access_denied", c, extra,
 	    "job %s: key share of rank %u refused: %s", c->job_hex, rank, why);
 }
 
@@ -306,6 +410,30 @@ struct cert_seen {
 	const uint8_t *der;
 	size_t len;
 };
+
+/*
+ * A verified share must belong to the user c runs as (same uid, same
+ * name: uids and names are assumed to mean one person on every node of
+ * the cluster). 0 when it does; otherwise audited, and an Error queued.
+ */
+static int
+refuse_foreign_share(struct esmpid_conn *c, const struct esmpi_share *s,
+    const char *node, const char *what)
+{
+	char mine[ESMPI_USER_MAX + 1];
+
+	user_name(c->uid, mine);
+	if (s->uid == (uint32_t)c->uid && strcmp(s->user, mine) == 0)
+		return 0;
+	audit_owner_refused(c, "share of another user", s->rank, s->uid,
+	    s->user, "job %s: %s (rank %u, node '%s') was issued to uid %u "
+	    "(%s), not to this job's owner uid %u (%s)", c->job_hex, what,
+	    s->rank, node, s->uid, s->user, (unsigned)c->uid, mine);
+	(void)esmpid_reply_error(c, ESMPI_ERR_DENIED, "%s (rank %u) belongs "
+	    "to uid %u (%s), not to uid %u (%s) who owns this job: refused",
+	    what, s->rank, s->uid, s->user, (unsigned)c->uid, mine);
+	return -1;
+}
 
 static int
 process_wrap(struct esmpid *d, struct esmpid_conn *c,
@@ -366,6 +494,11 @@ process_wrap(struct esmpid *d, struct esmpid_conn *c,
 			    s.rank, err);
 			goto out;
 		}
+		/* Only the job's owner gets the job key. */
+		if (refuse_foreign_share(c, &s, cn, "key share") != 0) {
+			r = 0;
+			goto out;
+		}
 		if ((r = esmpid_jobkey_wrap(c->eph, c->eph_pub, &s, job_key,
 		    ct + i * ESMPI_WRAPPED_LEN)) != 0) {
 			r = esmpid_reply_error(c, r, "cannot wrap the job key "
@@ -419,9 +552,14 @@ process_unwrap(struct esmpid *d, struct esmpid_conn *c,
 		audit_peer_refused(c, 0, err);
 		return esmpid_reply_error(c, r, "rank 0 refused: %s", err);
 	}
+	/* A job key chosen by somebody else's rank 0 is not this job's. */
+	if (refuse_foreign_share(c, &root, cn, "rank 0's key share") != 0)
+		return 0;
 	memset(&self, 0, sizeof(self));
 	memcpy(self.job_id, c->job_id, ESMPI_JOB_ID_LEN);
 	self.rank = c->rank;
+	self.uid = (uint32_t)c->uid;
+	user_name(c->uid, self.user);
 	memcpy(self.pub, c->eph_pub, ESMPI_ECDH_PUB_LEN);
 	if ((r = esmpid_jobkey_unwrap(c->eph, &self, &root,
 	    u->key->ciphertext.data, job_key)) != 0) {
@@ -523,7 +661,8 @@ process_audit(struct esmpid *d, struct esmpid_conn *c, Esmpi__AuditReport *a)
 {
 	char comm[96], peer[32], tag[32], suite[64], epoch[32];
 	const char *extra[] = { comm, peer, tag, NULL, NULL, NULL };
-	int i, known = 0, prio;
+	enum esmpid_audit_prio prio;
+	int i, known = 0;
 
 	if (c->state == SESS_NEW)
 		return ESMPI_ERR_PROTOCOL;
@@ -547,31 +686,63 @@ process_audit(struct esmpid *d, struct esmpid_conn *c, Esmpi__AuditReport *a)
 	snprintf(peer, sizeof(peer), "ESMPI_PEER=%d", a->peer);
 	snprintf(tag, sizeof(tag), "ESMPI_TAG=%d", a->tag);
 	prio = strcmp(a->event, "rekey") == 0 ||
-	    strcmp(a->event, "unprotected_call") == 0 ? 5 :
-	    strcmp(a->event, "audit_dropped") == 0 ? 4 : 2;
+	    strcmp(a->event, "unprotected_call") == 0 ? ESMPI_AUDIT_NOTICE :
+	    strcmp(a->event, "audit_dropped") == 0 ? ESMPI_AUDIT_WARNING :
+	    ESMPI_AUDIT_CRIT;
 	esmpid_audit(prio, a->event, c, extra, "job %s rank %u: %.300s",
 	    c->job_hex, c->rank, a->detail);
 	return reply_ok(c, "audited");
 }
 
+/*
+ * The daemon never reads a file with more rights than the admin who asks:
+ * esmpictl sends the policy and every project file it read, and only
+ * those are parsed. Root may also name a path for the daemon to read
+ * (StrictModes checks). Only root's loads are re-read on SIGHUP.
+ */
 static int
 process_load_policy(struct esmpid *d, struct esmpid_conn *c,
     Esmpi__LoadPolicy *lp)
 {
+	struct esmpi_pol_files files = { .strict = 1 };
 	char err[768], src[600], msg[700];
 	const char *extra[] = { src, NULL };
+	size_t i;
+	int r = 0;
 
 	if (lp->path == NULL || *lp->path != '/')
 		return esmpid_reply_error(c, ESMPI_ERR_INVALID,
 		    "policy path must be absolute");
+	if (lp->text.len == 0 && c->uid != 0)
+		return esmpid_reply_error(c, ESMPI_ERR_DENIED, "esmpid reads "
+		    "policy files only for root: send the policy's content "
+		    "(esmpictl policy load does)");
+	if (lp->text.len != 0) {
+		files.strict = 0;
+		files.serve_only = 1;
+		r = esmpi_pol_files_add(&files, lp->path,
+		    (const char *)lp->text.data, lp->text.len);
+		for (i = 0; r == 0 && i < lp->n_files; i++)
+			r = esmpi_pol_files_add(&files, lp->files[i]->path,
+			    (const char *)lp->files[i]->text.data,
+			    lp->files[i]->text.len);
+		if (r != 0) {
+			esmpi_pol_files_free(&files);
+			return esmpid_reply_error(c, r, "cannot take the "
+			    "policy's files");
+		}
+	}
 	snprintf(src, sizeof(src), "ESMPI_POLICY=%s", lp->path);
-	if (esmpid_policy_swap_file(d, lp->path, err, sizeof(err)) != 0) {
-		esmpid_audit(3, "policy_rejected", c, extra,
+	r = esmpid_policy_swap(d, lp->path, &files, c->uid == 0, err,
+	    sizeof(err));
+	esmpi_pol_files_free(&files);
+	if (r != 0) {
+		esmpid_audit(ESMPI_AUDIT_ERR, "policy_rejected", c, extra,
 		    "policy load refused, keeping the current policy: %s",
 		    err);
 		return esmpid_reply_error(c, ESMPI_ERR_POLICY, "%s", err);
 	}
-	esmpid_audit(5, "policy_loaded", c, extra,
+	esmpid_audit(ESMPI_AUDIT_NOTICE, "policy_loaded", c, extra,
 	    "policy loaded from %s by uid %u", lp->path, (unsigned)c->uid);
 	snprintf(msg, sizeof(msg), "policy loaded from %s", lp->path);
 	return reply_ok(c, msg);
@@ -604,6 +775,7 @@ state_name(enum esmpid_conn_state s)
 	case SESS_OPEN:		return "open";
 	case SESS_SHARED:	return "key-exchange";
 	case SESS_KEYED:	return "keyed";
+	case SESS_RESUMED:	return "resumed";
 	}
 	return "?";
 }
@@ -619,7 +791,7 @@ process_status(struct esmpid *d, struct esmpid_conn *c)
 	int r;
 
 	for (x = d->conns; x != NULL; x = x->next)
-		if (x->kind == CONN_CLIENT && x->state != SESS_NEW)
+		if (!x->dead && x->kind == CONN_CLIENT && x->state != SESS_NEW)
 			n++;
 	if ((si = calloc(n + 1, sizeof(*si))) == NULL ||
 	    (sip = calloc(n + 1, sizeof(*sip))) == NULL) {
@@ -628,7 +800,7 @@ process_status(struct esmpid *d, struct esmpid_conn *c)
 	}
 	n = 0;
 	for (x = d->conns; x != NULL; x = x->next) {
-		if (x->kind != CONN_CLIENT || x->state == SESS_NEW)
+		if (x->dead || x->kind != CONN_CLIENT || x->state == SESS_NEW)
 			continue;
 		esmpi__session_info__init(&si[n]);
 		si[n].session_id = x->session_id;
@@ -715,13 +887,13 @@ process_rotate(struct esmpid *d, struct esmpid_conn *c, Esmpi__Rotate *rot)
 		snprintf(reason, sizeof(reason), "ESMPI_REASON=node-key");
 		extra[1] = NULL;
 		if (rotate_node_key(d, err, sizeof(err)) != 0) {
-			esmpid_audit(3, "key_rotated", c, extra,
+			esmpid_audit(ESMPI_AUDIT_ERR, "key_rotated", c, extra,
 			    "node key rotation failed, keeping the current "
 			    "identity: %s", err);
 			return esmpid_reply_error(c, ESMPI_ERR_KEYFILE, "%s",
 			    err);
 		}
-		esmpid_audit(5, "key_rotated", c, extra, "node identity '%s' "
+		esmpid_audit(ESMPI_AUDIT_NOTICE, "key_rotated", c, extra, "node identity '%s' "
 		    "rotated (certificate until %s); running jobs continue",
 		    d->id->name, d->id->not_after);
 		snprintf(msg, sizeof(msg), "node key rotated; new certificate "
@@ -745,8 +917,11 @@ process_rotate(struct esmpid *d, struct esmpid_conn *c, Esmpi__Rotate *rot)
 	rep.body_case = ESMPI__REPLY__BODY_REKEY;
 	rep.rekey = &ev;
 	for (x = d->conns; x != NULL; x = x->next) {
-		if (x->kind != CONN_CLIENT || x->state != SESS_KEYED ||
-		    x->closing || (!rot->all && memcmp(x->job_id,
+		/* A push that fails closes x: it is marked dead and freed
+		 * after this event batch, so the walk goes on safely. */
+		if (x->dead || x->kind != CONN_CLIENT || x->closing ||
+		    (x->state != SESS_KEYED && x->state != SESS_RESUMED) ||
+		    (!rot->all && memcmp(x->job_id,
 		    rot->job_id.data, ESMPI_JOB_ID_LEN) != 0))
 			continue;
 		if (esmpid_reply(x, &rep) == 0 && esmpid_conn_kick(d, x) == 0)
@@ -754,7 +929,7 @@ process_rotate(struct esmpid *d, struct esmpid_conn *c, Esmpi__Rotate *rot)
 	}
 	snprintf(reason, sizeof(reason), "ESMPI_REASON=admin");
 	snprintf(job, sizeof(job), "ESMPI_JOB=%s", rot->all ? "all" : hexjob);
-	esmpid_audit(5, "key_rotated", c, extra, "rekey requested by uid %u "
+	esmpid_audit(ESMPI_AUDIT_NOTICE, "key_rotated", c, extra, "rekey requested by uid %u "
 	    "for %s: pushed to %u ranks", (unsigned)c->uid,
 	    rot->all ? "all jobs" : hexjob, n);
 	snprintf(msg, sizeof(msg), "rekey pushed to %u ranks", n);

@@ -17,8 +17,20 @@
 #define ESMPID_DEFAULT_ADMIN_SOCKET	"/run/esmpi/admin.sock"
 #define ESMPID_MAX_CLIENTS		1024
 #define ESMPID_MAX_ADMINS		16
+/* Descriptors kept free for the daemon's own files and lookups. */
+#define ESMPID_FD_RESERVE		16
 #define ESMPID_HANDSHAKE_TIMEOUT	30	/* seconds to send Hello */
+/* Seconds from Hello to a keyed session: the ranks of a job reach
+ * MPI_Init at different times, so this is generous. */
+#define ESMPID_KEYX_TIMEOUT		600
 #define ESMPID_TX_MAX			(2u * ESMPI_FRAME_MAX)
+/* Replies queued beyond this stop the connection's requests from being
+ * served until the client reads (backpressure). */
+#define ESMPID_TX_HIGH			(256u * 1024)
+/* Request bytes buffered for one user, and for everybody: a user pays
+ * with its own budget for frames it does not finish. */
+#define ESMPID_RX_PER_USER		(64u * 1024 * 1024)
+#define ESMPID_RX_TOTAL			(512u * 1024 * 1024)
 
 enum esmpid_conn_kind { CONN_CLIENT, CONN_ADMIN };
 
@@ -28,6 +40,8 @@ enum esmpid_conn_state {
 	SESS_OPEN,	/* Hello done: KeyShare next */
 	SESS_SHARED,	/* share issued: Wrap (rank 0) or Unwrap */
 	SESS_KEYED,	/* job key delivered */
+	SESS_RESUMED,	/* re-registered after a daemon restart: audits and
+			 * rekeys only, no proof of the key establishment */
 };
 
 struct esmpid_conn {
@@ -41,10 +55,15 @@ struct esmpid_conn {
 	uint64_t session_id;
 	uint64_t opened;		/* monotonic seconds */
 	struct esmpi_frame_rx rx;
+	size_t rx_charged;		/* rx.cap counted in esmpid.rx_total */
 	uint8_t *tx;
-	size_t tx_len, tx_off;
+	size_t tx_len, tx_off, tx_cap;
 	int closing;			/* close once tx drained */
 	const char *close_why;		/* audited reason for closing */
+	/* Closed: fd gone, no more events or replies. The memory stays
+	 * until the current event batch is over (server.c reap), so any
+	 * pointer to it taken in this batch is still safe to test. */
+	int dead;
 
 	/* from Hello */
 	uint8_t job_id[ESMPI_JOB_ID_LEN];
@@ -72,6 +91,9 @@ struct esmpid_opts {
 	const char *admin_group;	/* may use the admin socket besides root */
 	int foreground;
 	int max_clients;
+	int max_clients_per_user;
+	int hello_timeout;		/* seconds from connect to Hello */
+	int keyx_timeout;		/* seconds from Hello to keyed */
 };
 
 /*
@@ -96,8 +118,10 @@ struct esmpid {
 	gid_t admin_gid;		/* (gid_t)-1 when none */
 	int epfd, client_lfd, admin_lfd, sigfd, timerfd;
 	int activated;			/* sockets came from systemd */
-	struct esmpid_conn *conns;
-	int nclients, nadmins;
+	struct esmpid_conn *conns;	/* live and dead (until reaped) */
+	int nclients, nadmins;		/* live only */
+	size_t rx_total;		/* request bytes buffered, all users */
+	int spare_fd;			/* given up to refuse when out of fds */
 	uint64_t next_session;
 	uint64_t started;
 	uint64_t policy_loads, frames_rejected;
@@ -112,8 +136,11 @@ int esmpid_server_run(struct esmpid *d);
 void esmpid_server_close(struct esmpid *d);
 uint64_t esmpid_now(void);
 
-/* policy_reload.c-like helpers in server.c */
-int esmpid_policy_swap_file(struct esmpid *d, const char *path, char *err,
+/* Load the policy at path (its files from files, NULL: the filesystem),
+ * then swap it in; on any error the policy in force stays and err says
+ * why. reloadable: SIGHUP re-reads path from now on. */
+int esmpid_policy_swap(struct esmpid *d, const char *path,
+    struct esmpi_pol_files *files, int reloadable, char *err,
     size_t errlen);
 
 /* dispatch.c: one handler per request, chosen by one switch. */
@@ -121,15 +148,28 @@ int esmpid_dispatch(struct esmpid *d, struct esmpid_conn *c,
     const uint8_t *body, size_t len);
 int esmpid_reply(struct esmpid_conn *c, Esmpi__Reply *rep);
 /* Send what is queued for c now (a push outside its own request). May
- * close c; returns -1 then. */
+ * close c (it is then marked dead, freed after the event batch); returns
+ * -1 then. */
 int esmpid_conn_kick(struct esmpid *d, struct esmpid_conn *c);
+/* Live client sessions of a job (rank < 0: any rank) other than self. */
+struct esmpid_conn *esmpid_find_session(struct esmpid *d,
+    const struct esmpid_conn *self, const uint8_t *job_id, int64_t rank);
 int esmpid_reply_error(struct esmpid_conn *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Audit priorities: syslog's levels, journald's PRIORITY field. */
+enum esmpid_audit_prio {
+	ESMPI_AUDIT_CRIT = 2,
+	ESMPI_AUDIT_ERR = 3,
+	ESMPI_AUDIT_WARNING = 4,
+	ESMPI_AUDIT_NOTICE = 5,
+	ESMPI_AUDIT_INFO = 6,
+};
 
 /* audit.c: structured events (docs/ARCHITECTURE.md "Audit"). extra is a
  * NULL-terminated list of "FIELD=value" strings or NULL. */
 void esmpid_audit_init(int force_stderr);
-void esmpid_audit(int prio, const char *event, const struct esmpid_conn *c,
+void esmpid_audit(enum esmpid_audit_prio prio, const char *event, const struct esmpid_conn *c,
     const char *const *extra, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 

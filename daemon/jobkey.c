@@ -11,7 +11,8 @@
 #include "esmpi_mem.h"
 #include "jobkey.h"
 
-static const char share_label[] = "esmpi key share v1";
+/* v2: the share names the user it was issued to (its owner). */
+static const char share_label[] = "esmpi key share v2";
 static const char wrap_label[] = "esmpi wrap v1";
 
 static void
@@ -23,13 +24,15 @@ put_be32(uint8_t *p, uint32_t v)
 	p[3] = v;
 }
 
-/* What a share's signature covers: label || job id || rank || pub. */
-#define TRANSCRIPT_LEN (sizeof(share_label) + ESMPI_JOB_ID_LEN + 4 + \
-	ESMPI_ECDH_PUB_LEN)
+/* What a share's signature covers: label || job id || rank || uid ||
+ * user length (1 byte) || user || pub. */
+#define TRANSCRIPT_MAX (sizeof(share_label) + ESMPI_JOB_ID_LEN + 4 + 4 + \
+	1 + ESMPI_USER_MAX + ESMPI_ECDH_PUB_LEN)
 
-static void
-share_transcript(const struct esmpi_share *s, uint8_t t[TRANSCRIPT_LEN])
+static size_t
+share_transcript(const struct esmpi_share *s, uint8_t t[TRANSCRIPT_MAX])
 {
+	size_t ulen = strnlen(s->user, ESMPI_USER_MAX);
 	uint8_t *p = t;
 
 	memcpy(p, share_label, sizeof(share_label));
@@ -38,7 +41,14 @@ share_transcript(const struct esmpi_share *s, uint8_t t[TRANSCRIPT_LEN])
 	p += ESMPI_JOB_ID_LEN;
 	put_be32(p, s->rank);
 	p += 4;
+	put_be32(p, s->uid);
+	p += 4;
+	*p++ = (uint8_t)ulen;
+	memcpy(p, s->user, ulen);
+	p += ulen;
 	memcpy(p, s->pub, ESMPI_ECDH_PUB_LEN);
+	p += ESMPI_ECDH_PUB_LEN;
+	return (size_t)(p - t);
 }
 
 int
@@ -62,10 +72,10 @@ int
 esmpid_jobkey_sign_share(const struct esmpi_identity *id,
     const struct esmpi_share *s, uint8_t **sig, size_t *sig_len)
 {
-	uint8_t t[TRANSCRIPT_LEN];
+	uint8_t t[TRANSCRIPT_MAX];
+	size_t n = share_transcript(s, t);
 
-	share_transcript(s, t);
-	return esmpi_pki_sign(id->key, t, sizeof(t), sig, sig_len);
+	return esmpi_pki_sign(id->key, t, n, sig, sig_len);
 }
 
 int
@@ -73,15 +83,16 @@ esmpid_jobkey_verify_share(const struct esmpi_identity *id,
     const struct esmpi_share *s, int chain_known, char *cn, size_t cnlen,
     char *err, size_t errlen)
 {
-	uint8_t t[TRANSCRIPT_LEN];
+	uint8_t t[TRANSCRIPT_MAX];
 	EVP_PKEY *pub = NULL;
+	size_t n;
 	int r;
 
 	if ((r = esmpi_pki_verify_peer(id, s->cert, s->cert_len, chain_known, &pub, cn,
 	    cnlen, err, errlen)) != 0)
 		return r;
-	share_transcript(s, t);
-	if ((r = esmpi_pki_verify(pub, t, sizeof(t), s->sig, s->sig_len)) != 0)
+	n = share_transcript(s, t);
+	if ((r = esmpi_pki_verify(pub, t, n, s->sig, s->sig_len)) != 0)
 		snprintf(err, errlen, "key share of rank %u: signature by "
 		    "node '%s' does not verify", s->rank, cn);
 	EVP_PKEY_free(pub);

@@ -22,9 +22,15 @@
 #define ESMPI_ECDH_PUB_LEN	65	/* uncompressed P-256 point */
 #define ESMPI_WRAPPED_LEN	(ESMPI_JOB_KEY_LEN + 16)
 
+/* Longest user name a share carries (Linux allows 32). */
+#define ESMPI_USER_MAX		64
+
 struct esmpi_share {
 	uint8_t job_id[ESMPI_JOB_ID_LEN];
 	uint32_t rank;
+	/* Who asked for it: the job's owner, as the issuing node saw it. */
+	uint32_t uid;
+	char user[ESMPI_USER_MAX + 1];
 	uint8_t pub[ESMPI_ECDH_PUB_LEN];
 	const uint8_t *cert;	/* DER, borrowed */
 	size_t cert_len;
@@ -35,7 +41,7 @@ struct esmpi_share {
 /* A fresh ephemeral key and its encoded public point. */
 int esmpid_jobkey_ephemeral(EVP_PKEY **eph, uint8_t pub[ESMPI_ECDH_PUB_LEN]);
 
-/* Sign share s (job id, rank, pub) with the node key. */
+/* Sign share s (job id, rank, owner, pub) with the node key. */
 int esmpid_jobkey_sign_share(const struct esmpi_identity *id,
     const struct esmpi_share *s, uint8_t **sig, size_t *sig_len);
 

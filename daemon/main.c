@@ -32,7 +32,9 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: esmpid [--state-dir DIR] [--policy FILE] [--socket PATH]\n"
 	    "              [--admin-socket PATH] [--admin-group GROUP]\n"
-	    "              [--max-clients N] [--foreground] [--log-stderr]\n"
+	    "              [--max-clients N] [--max-clients-per-user N]\n"
+	    "              [--hello-timeout S] [--keyx-timeout S]\n"
+	    "              [--foreground] [--log-stderr]\n"
 	    "defaults: --state-dir %s --socket %s\n"
 	    "          --admin-socket %s; no --policy: embedded default\n",
 	    ESMPID_DEFAULT_STATE_DIR, ESMPID_DEFAULT_SOCKET,
@@ -65,7 +67,9 @@ load_policy(struct esmpid *d)
 			    strerror(errno));
 			return ESMPI_ERR_POLICY;
 		}
-		if ((r = esmpid_policy_swap_file(d, abs, err,
+		struct esmpi_pol_files strict = { .strict = 1 };
+
+		if ((r = esmpid_policy_swap(d, abs, &strict, 1, err,
 		    sizeof(err))) != 0) {
 			esmpi_error("%s", err);
 			return r;
@@ -109,6 +113,9 @@ main(int argc, char **argv)
 		{ "admin-socket", required_argument, NULL, 'A' },
 		{ "admin-group", required_argument, NULL, 'g' },
 		{ "max-clients", required_argument, NULL, 'm' },
+		{ "max-clients-per-user", required_argument, NULL, 'u' },
+		{ "hello-timeout", required_argument, NULL, 'H' },
+		{ "keyx-timeout", required_argument, NULL, 'K' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log-stderr", no_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
@@ -125,6 +132,8 @@ main(int argc, char **argv)
 	d.opt.socket_path = ESMPID_DEFAULT_SOCKET;
 	d.opt.admin_path = ESMPID_DEFAULT_ADMIN_SOCKET;
 	d.opt.max_clients = ESMPID_MAX_CLIENTS;
+	d.opt.hello_timeout = ESMPID_HANDSHAKE_TIMEOUT;
+	d.opt.keyx_timeout = ESMPID_KEYX_TIMEOUT;
 	esmpi_log_init("esmpid", ESMPI_LOG_INFO);
 
 	while ((ch = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
@@ -136,18 +145,30 @@ main(int argc, char **argv)
 		case 'g': d.opt.admin_group = optarg; break;
 		case 'f': d.opt.foreground = 1; break;
 		case 'e': log_stderr = 1; break;
-		case 'm': {
+		case 'm':
+		case 'u':
+		case 'H':
+		case 'K': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
+			const char *name = ch == 'm' ? "max-clients" :
+			    ch == 'u' ? "max-clients-per-user" :
+			    ch == 'H' ? "hello-timeout" : "keyx-timeout";
 
 			if (*optarg == '\0' || *end != '\0' || v < 1 ||
 			    v > 65536) {
-				fprintf(stderr, "esmpid: --max-clients: '%s' "
-				    "is not a number from 1 to 65536\n",
-				    optarg);
+				fprintf(stderr, "esmpid: --%s: '%s' is not a "
+				    "number from 1 to 65536\n", name, optarg);
 				return EXIT_USAGE;
 			}
-			d.opt.max_clients = (int)v;
+			if (ch == 'm')
+				d.opt.max_clients = (int)v;
+			else if (ch == 'u')
+				d.opt.max_clients_per_user = (int)v;
+			else if (ch == 'H')
+				d.opt.hello_timeout = (int)v;
+			else
+				d.opt.keyx_timeout = (int)v;
 			break;
 		}
 		case 'h':
@@ -164,6 +185,11 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* One user alone never takes every slot: a quarter stays for
+	 * the others. */
+	if (d.opt.max_clients_per_user == 0)
+		d.opt.max_clients_per_user = d.opt.max_clients -
+		    d.opt.max_clients / 4;
 	if (d.opt.admin_group != NULL) {
 		struct group *gr = getgrnam(d.opt.admin_group);
 
@@ -211,7 +237,7 @@ main(int argc, char **argv)
 
 		snprintf(src, sizeof(src), "ESMPI_POLICY=%s",
 		    d.policy->source);
-		esmpid_audit(5, "policy_loaded", NULL, extra,
+		esmpid_audit(ESMPI_AUDIT_NOTICE, "policy_loaded", NULL, extra,
 		    "esmpid started as node '%s' with policy %s; clients on "
 		    "%s", d.id->name, d.policy->source,
 		    d.activated ? "(socket activation)" : d.opt.socket_path);

@@ -6,6 +6,7 @@
  * closes that connection only.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -170,6 +172,7 @@ esmpid_server_open(struct esmpid *d)
 	    TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
 	    timerfd_settime(d->timerfd, 0, &its, NULL) != 0)
 		return ESMPI_ERR_SYSTEM;
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if ((d->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    ep_add(d, d->client_lfd, EPOLLIN, &tag_client) != 0 ||
 	    ep_add(d, d->admin_lfd, EPOLLIN, &tag_admin) != 0 ||
@@ -180,35 +183,77 @@ esmpid_server_open(struct esmpid *d)
 	return 0;
 }
 
+/*
+ * Close c: audit, drop its fd and its counts, mark it dead. It stays on
+ * the list (walks skip dead ones) and in memory until reap() runs after
+ * the event batch, so events of this batch and list walks that reach it
+ * see a dead connection, never freed memory.
+ */
 static void
 conn_close(struct esmpid *d, struct esmpid_conn *c, const char *why)
 {
+	if (c->dead)
+		return;
 	if (c->kind == CONN_CLIENT && c->state != SESS_NEW) {
 		const char *extra[] = { NULL, NULL };
 		char reason[96];
 
 		snprintf(reason, sizeof(reason), "ESMPI_REASON=%s", why);
 		extra[0] = reason;
-		esmpid_audit(6, "session_close", c, extra,
+		esmpid_audit(ESMPI_AUDIT_INFO, "session_close", c, extra,
 		    "session %llu closed (%s)",
 		    (unsigned long long)c->session_id, why);
 	}
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		d->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	c->fd = -1;
+	c->dead = 1;
 	if (c->kind == CONN_CLIENT)
 		d->nclients--;
 	else
 		d->nadmins--;
+	d->rx_total -= c->rx_charged;
+	c->rx_charged = 0;
 	EVP_PKEY_free(c->eph);
+	c->eph = NULL;
 	esmpi_frame_rx_free(&c->rx);
-	esmpi_freezero(c->tx, c->tx_len);
-	esmpi_freezero(c, sizeof(*c));
+	esmpi_freezero(c->tx, c->tx_cap);
+	c->tx = NULL;
+	c->tx_len = c->tx_off = c->tx_cap = 0;
+}
+
+/* Free the connections closed during the last batch. */
+static void
+reap(struct esmpid *d)
+{
+	struct esmpid_conn *c, *next;
+
+	for (c = d->conns; c != NULL; c = next) {
+		next = c->next;
+		if (!c->dead)
+			continue;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			d->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		esmpi_freezero(c, sizeof(*c));
+	}
+}
+
+struct esmpid_conn *
+esmpid_find_session(struct esmpid *d, const struct esmpid_conn *self,
+    const uint8_t *job_id, int64_t rank)
+{
+	struct esmpid_conn *x;
+
+	for (x = d->conns; x != NULL; x = x->next)
+		if (x != self && !x->dead && x->kind == CONN_CLIENT &&
+		    x->state != SESS_NEW && memcmp(x->job_id, job_id,
+		    ESMPI_JOB_ID_LEN) == 0 && (rank < 0 || x->rank == rank))
+			return x;
+	return NULL;
 }
 
 /* Whether uid may administer: root, or a member of the admin group. */
@@ -236,29 +281,142 @@ admin_allowed(const struct esmpid *d, uid_t uid, gid_t gid)
 	return 0;
 }
 
+/*
+ * Refuse a connection that gets no slot: one Error frame, written at
+ * once (a new socket's buffer is empty), then close. The client learns
+ * why instead of seeing a bare close.
+ */
+static void
+refuse_fd(int fd, int code, const char *fmt, ...)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__Error e = ESMPI__ERROR__INIT;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e.code = code;
+	e.message = msg;
+	rep.version = ESMPI_PROTO_VERSION;
+	rep.body_case = ESMPI__REPLY__BODY_ERROR;
+	rep.error = &e;
+	if (esmpi_frame_pack(&rep.base, &buf, &len) == 0) {
+		(void)send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		free(buf);
+	}
+	close(fd);
+}
+
+/* Live client connections of uid. */
+static int
+user_conns(const struct esmpid *d, uid_t uid)
+{
+	const struct esmpid_conn *x;
+	int n = 0;
+
+	for (x = d->conns; x != NULL; x = x->next)
+		if (!x->dead && x->kind == CONN_CLIENT && x->uid == uid)
+			n++;
+	return n;
+}
+
+static int
+fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > INT_MAX)
+		return INT_MAX;
+	return (int)rl.rlim_cur;
+}
+
+/*
+ * Out of file descriptors, a pending connection would wake epoll forever:
+ * give up the spare descriptor to accept it, refuse it, take the spare
+ * back.
+ */
+static void
+refuse_no_fds(struct esmpid *d, int lfd)
+{
+	static uint64_t warned;
+	int fd;
+
+	if (d->spare_fd >= 0)
+		close(d->spare_fd);
+	d->spare_fd = -1;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is out of file "
+		    "descriptors (%d connections open); try again later, or "
+		    "raise its LimitNOFILE", d->nclients + d->nadmins);
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (esmpid_now() != warned) {
+		warned = esmpid_now();
+		esmpi_warn("out of file descriptors: refusing connections "
+		    "(%d open)", d->nclients + d->nadmins);
+	}
+}
+
 static void
 accept_conn(struct esmpid *d, int lfd, enum esmpid_conn_kind kind)
 {
 	struct esmpid_conn *c;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	int fd;
+	int fd, mine;
 
-	while ((fd = accept4(lfd, NULL, NULL,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	for (;;) {
+		if ((fd = accept4(lfd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EMFILE || errno == ENFILE)
+				refuse_no_fds(d, lfd);
+			return;
+		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
 			close(fd);
 			continue;
 		}
-		if ((kind == CONN_CLIENT && d->nclients >= d->opt.max_clients) ||
-		    (kind == CONN_ADMIN && d->nadmins >= ESMPID_MAX_ADMINS)) {
-			esmpi_warn("connection limit reached; refusing pid %d",
-			    (int)cred.pid);
-			close(fd);
+		/* Keep descriptors for the work a connection needs (user and
+		 * group lookups, policy files): without them an admitted
+		 * user would be told it is not admitted. */
+		if (fd >= fd_limit() - ESMPID_FD_RESERVE) {
+			refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is out of file "
+			    "descriptors (%d connections open); try again "
+			    "later, or raise its LimitNOFILE",
+			    d->nclients + d->nadmins);
+			continue;
+		}
+		if (kind == CONN_CLIENT && d->nclients >= d->opt.max_clients) {
+			esmpi_warn("client connection limit (%d) reached; "
+			    "refusing pid %d uid %u", d->opt.max_clients,
+			    (int)cred.pid, (unsigned)cred.uid);
+			refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is full: %d client "
+			    "connections (its --max-clients); try again later",
+			    d->nclients);
+			continue;
+		}
+		if (kind == CONN_CLIENT && (mine = user_conns(d, cred.uid)) >=
+		    d->opt.max_clients_per_user) {
+			esmpi_warn("uid %u holds %d client connections (limit "
+			    "per user); refusing pid %d", (unsigned)cred.uid,
+			    mine, (int)cred.pid);
+			refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid: uid %u already "
+			    "has %d connections, the most one user may hold "
+			    "(--max-clients-per-user)", (unsigned)cred.uid, mine);
+			continue;
+		}
+		if (kind == CONN_ADMIN && d->nadmins >= ESMPID_MAX_ADMINS) {
+			refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is full: %d admin "
+			    "connections", d->nadmins);
 			continue;
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			close(fd);
+			refuse_fd(fd, ESMPI_ERR_NOMEM, "esmpid is out of memory");
 			continue;
 		}
 		c->fd = fd;
@@ -288,9 +446,9 @@ accept_conn(struct esmpid *d, int lfd, enum esmpid_conn_kind kind)
 			const char *extra[] = { kind == CONN_ADMIN ?
 			    "ESMPI_SOCKET=admin" : "ESMPI_SOCKET=client", NULL };
 
-			esmpid_audit(4, "access_denied", c, extra,
-			    "access denied for uid %u pid %d on the %s socket",
-			    (unsigned)cred.uid, (int)cred.pid,
+			esmpid_audit(ESMPI_AUDIT_WARNING, "access_denied", c,
+			    extra, "access denied for uid %u pid %d on the %s "
+			    "socket", (unsigned)cred.uid, (int)cred.pid,
 			    kind == CONN_ADMIN ? "admin" : "client");
 			(void)esmpid_reply_error(c, ESMPI_ERR_DENIED,
 			    "access denied: uid %u is not allowed by %s",
@@ -305,13 +463,35 @@ accept_conn(struct esmpid *d, int lfd, enum esmpid_conn_kind kind)
 	}
 }
 
+static size_t
+tx_pending(const struct esmpid_conn *c)
+{
+	return c->tx_len - c->tx_off;
+}
+
+/* Read while the connection's replies are being read by its client and
+ * no whole request waits for them (backpressure). */
+static void
+conn_set_events(struct esmpid *d, struct esmpid_conn *c)
+{
+	struct epoll_event ev = { .data.ptr = c };
+	const uint8_t *body;
+	size_t len;
+	int held = tx_pending(c) >= ESMPID_TX_HIGH &&
+	    esmpi_frame_rx_next(&c->rx, &body, &len) == 1;
+
+	ev.events = (held ? 0 : EPOLLIN) | (tx_pending(c) ? EPOLLOUT : 0);
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
 /* Try to send buffered output; close when drained and closing. */
 static int
 conn_flush(struct esmpid *d, struct esmpid_conn *c)
 {
-	struct epoll_event ev = { .data.ptr = c };
 	ssize_t n;
 
+	if (c->dead)
+		return -1;
 	while (c->tx_off < c->tx_len) {
 		n = send(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off,
 		    MSG_NOSIGNAL);
@@ -326,17 +506,17 @@ conn_flush(struct esmpid *d, struct esmpid_conn *c)
 		c->tx_off += (size_t)n;
 	}
 	if (c->tx_off == c->tx_len) {
-		esmpi_freezero(c->tx, c->tx_len);
+		/* Replies may carry a job key: wiped once sent. */
+		esmpi_freezero(c->tx, c->tx_cap);
 		c->tx = NULL;
-		c->tx_len = c->tx_off = 0;
+		c->tx_len = c->tx_off = c->tx_cap = 0;
 		if (c->closing) {
 			conn_close(d, c, c->close_why ? c->close_why :
 			    "closed by daemon");
 			return -1;
 		}
 	}
-	ev.events = EPOLLIN | (c->tx_len ? EPOLLOUT : 0);
-	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	conn_set_events(d, c);
 	return 0;
 }
 
@@ -348,7 +528,7 @@ frame_error(struct esmpid *d, struct esmpid_conn *c, int r)
 
 	d->frames_rejected++;
 	snprintf(reason, sizeof(reason), "ESMPI_REASON=%s", esmpi_strerror(r));
-	esmpid_audit(4, "protocol_error", c, extra,
+	esmpid_audit(ESMPI_AUDIT_WARNING, "protocol_error", c, extra,
 	    "closing connection of pid %d uid %u: %s", (int)c->pid,
 	    (unsigned)c->uid, esmpi_strerror(r));
 	(void)esmpid_reply_error(c, r, "%s; closing connection",
@@ -357,12 +537,75 @@ frame_error(struct esmpid *d, struct esmpid_conn *c, int r)
 	c->close_why = "protocol error";
 }
 
+/* Request bytes uid has buffered over all its connections. */
+static size_t
+user_rx(const struct esmpid *d, uid_t uid)
+{
+	const struct esmpid_conn *x;
+	size_t n = 0;
+
+	for (x = d->conns; x != NULL; x = x->next)
+		if (!x->dead && x->uid == uid)
+			n += x->rx_charged;
+	return n;
+}
+
+/* Account c's receive buffer; refuse when its user or the daemon holds
+ * too much. */
+static int
+rx_charge(struct esmpid *d, struct esmpid_conn *c)
+{
+	size_t mine;
+
+	d->rx_total = d->rx_total - c->rx_charged + c->rx.cap;
+	c->rx_charged = c->rx.cap;
+	if (c->rx.cap <= ESMPI_FRAME_RX_STEP)
+		return 0;
+	mine = user_rx(d, c->uid);
+	if (mine <= ESMPID_RX_PER_USER && d->rx_total <= ESMPID_RX_TOTAL)
+		return 0;
+	esmpid_audit(ESMPI_AUDIT_WARNING, "protocol_error", c, NULL,
+	    "closing connection of pid %d uid %u: %zu request bytes buffered "
+	    "for this user, %zu in all (limits %u and %u)", (int)c->pid,
+	    (unsigned)c->uid, mine, d->rx_total, ESMPID_RX_PER_USER,
+	    ESMPID_RX_TOTAL);
+	(void)esmpid_reply_error(c, ESMPI_ERR_BUSY, "esmpid: too many request "
+	    "bytes in flight for uid %u (%zu buffered; at most %u per user)",
+	    (unsigned)c->uid, mine, ESMPID_RX_PER_USER);
+	c->closing = 1;
+	c->close_why = "memory limit";
+	return -1;
+}
+
+/* Serve the whole requests c has sent, while its replies are read. */
+static void
+conn_serve(struct esmpid *d, struct esmpid_conn *c)
+{
+	const uint8_t *body;
+	size_t len;
+	int got, r;
+
+	while (!c->dead && !c->closing && tx_pending(c) < ESMPID_TX_HIGH) {
+		if ((got = esmpi_frame_rx_next(&c->rx, &body, &len)) < 0) {
+			frame_error(d, c, got);
+			break;
+		}
+		if (got == 0)
+			break;
+		if ((r = esmpid_dispatch(d, c, body, len)) != 0) {
+			frame_error(d, c, r);
+			break;
+		}
+		esmpi_frame_rx_consume(&c->rx);
+	}
+}
+
 static void
 conn_readable(struct esmpid *d, struct esmpid_conn *c)
 {
 	const uint8_t *body;
 	size_t len;
-	int r;
+	int r = 0;
 
 	if (c->closing) {
 		/* Drain and ignore whatever a refused client still sends. */
@@ -377,41 +620,54 @@ conn_readable(struct esmpid *d, struct esmpid_conn *c)
 			(void)conn_flush(d, c);
 		return;
 	}
-	r = esmpi_frame_rx_read(&c->rx, c->fd);
+	/* One whole request at a time in the buffer: read only when none
+	 * waits (backpressure keeps one unserved). */
 	for (;;) {
-		int got;
-
+		if (esmpi_frame_rx_next(&c->rx, &body, &len) != 0)
+			break;
+		r = esmpi_frame_rx_read(&c->rx, c->fd);
 		if (r == ESMPI_ERR_TOO_LARGE) {
 			frame_error(d, c, r);
 			break;
 		}
-		got = esmpi_frame_rx_next(&c->rx, &body, &len);
-		if (got < 0) {
-			frame_error(d, c, got);
+		if (rx_charge(d, c) != 0)
 			break;
-		}
-		if (got == 0)
+		if (esmpi_frame_rx_next(&c->rx, &body, &len) == 0)
+			break;	/* incomplete: wait for more */
+		conn_serve(d, c);
+		if (c->dead || c->closing || r != 0)
 			break;
-		if ((r = esmpid_dispatch(d, c, body, len)) != 0) {
-			frame_error(d, c, r);
-			break;
-		}
-		esmpi_frame_rx_consume(&c->rx);
-		if (c->closing)
-			break;
-		r = esmpi_frame_rx_read(&c->rx, c->fd);
 	}
-	if (r == ESMPI_ERR_EOF || r == ESMPI_ERR_SYSTEM) {
-		if (c->rx.len != 0 && r == ESMPI_ERR_EOF && !c->closing) {
+	conn_serve(d, c);
+	if (c->dead)
+		return;
+	if ((r == ESMPI_ERR_EOF || r == ESMPI_ERR_SYSTEM) && !c->closing) {
+		if (c->rx.len != 0 && r == ESMPI_ERR_EOF) {
 			d->frames_rejected++;
-			esmpid_audit(4, "protocol_error", c, NULL,
-			    "connection of pid %d closed mid-frame "
+			esmpid_audit(ESMPI_AUDIT_WARNING, "protocol_error", c,
+			    NULL, "connection of pid %d closed mid-frame "
 			    "(truncated frame)", (int)c->pid);
 		}
 		conn_close(d, c, "disconnected");
 		return;
 	}
+	if (r == ESMPI_ERR_EOF || r == ESMPI_ERR_SYSTEM) {
+		conn_close(d, c, c->close_why ? c->close_why : "disconnected");
+		return;
+	}
 	(void)conn_flush(d, c);
+}
+
+/* The client reads again: send, then serve what backpressure held. */
+static void
+conn_writable(struct esmpid *d, struct esmpid_conn *c)
+{
+	if (conn_flush(d, c) != 0)
+		return;
+	if (tx_pending(c) < ESMPID_TX_HIGH) {
+		conn_serve(d, c);
+		(void)conn_flush(d, c);
+	}
 }
 
 int
@@ -424,30 +680,41 @@ int
 esmpid_reply(struct esmpid_conn *c, Esmpi__Reply *rep)
 {
 	uint8_t *buf = NULL, *n;
-	size_t len = 0;
+	size_t len = 0, cap;
 	int r;
 
+	if (c->dead)
+		return ESMPI_ERR_EOF;
 	rep->version = ESMPI_PROTO_VERSION;
 	if ((r = esmpi_frame_pack(&rep->base, &buf, &len)) != 0)
 		return r;
-	if (c->tx_len - c->tx_off + len > ESMPID_TX_MAX) {
+	if (tx_pending(c) + len > ESMPID_TX_MAX) {
 		esmpi_freezero(buf, len);
 		return ESMPI_ERR_TOO_LARGE;
 	}
-	if ((n = malloc(c->tx_len - c->tx_off + len)) == NULL) {
-		esmpi_freezero(buf, len);
-		return ESMPI_ERR_NOMEM;
+	if (c->tx_len + len > c->tx_cap) {
+		/* Grow by doubling (appends cost their own size, not the
+		 * queue's); the old buffer is wiped, never realloc'd. */
+		for (cap = c->tx_cap ? c->tx_cap : 4096;
+		    cap < tx_pending(c) + len; cap *= 2)
+			;
+		if ((n = malloc(cap)) == NULL) {
+			esmpi_freezero(buf, len);
+			return ESMPI_ERR_NOMEM;
+		}
+		/* Nothing queued means c->tx is NULL: memcpy(n, NULL, 0)
+		 * is UB. */
+		if (tx_pending(c) != 0)
+			memcpy(n, c->tx + c->tx_off, tx_pending(c));
+		esmpi_freezero(c->tx, c->tx_cap);
+		c->tx_len = tx_pending(c);
+		c->tx_off = 0;
+		c->tx = n;
+		c->tx_cap = cap;
 	}
-	/* Nothing queued means c->tx is NULL: memcpy(n, NULL, 0) is UB. */
-	if (c->tx_len > c->tx_off)
-		memcpy(n, c->tx + c->tx_off, c->tx_len - c->tx_off);
-	memcpy(n + c->tx_len - c->tx_off, buf, len);
+	memcpy(c->tx + c->tx_len, buf, len);
+	c->tx_len += len;
 	esmpi_freezero(buf, len);
-	len += c->tx_len - c->tx_off;
-	esmpi_freezero(c->tx, c->tx_len);
-	c->tx = n;
-	c->tx_len = len;
-	c->tx_off = 0;
 	return 0;
 }
 
@@ -470,20 +737,20 @@ esmpid_reply_error(struct esmpid_conn *c, int code, const char *fmt, ...)
 }
 
 int
-esmpid_policy_swap_file(struct esmpid *d, const char *path, char *err,
-    size_t errlen)
+esmpid_policy_swap(struct esmpid *d, const char *path,
+    struct esmpi_pol_files *files, int reloadable, char *err, size_t errlen)
 {
 	struct esmpi_policy *p = NULL;
 	struct esmpi_pol_error pe;
-	char *copy;
+	char *copy = NULL;
 	int r;
 
 	/* Validate then swap: the old policy stays on any error. */
-	if ((r = esmpi_pol_load_file(path, &p, &pe)) != 0) {
+	if ((r = esmpi_pol_load_files(path, files, &p, &pe)) != 0) {
 		esmpi_pol_error_format(&pe, err, errlen);
 		return r;
 	}
-	if ((copy = strdup(path)) == NULL) {
+	if (reloadable && (copy = strdup(path)) == NULL) {
 		esmpi_pol_free(p);
 		return ESMPI_ERR_NOMEM;
 	}
@@ -502,19 +769,23 @@ reload(struct esmpid *d)
 	const char *extra[] = { NULL, NULL };
 	char src[600];
 
+	struct esmpi_pol_files strict = { .strict = 1 };
+
 	if (d->policy_file == NULL) {
-		esmpi_notice("SIGHUP: embedded default policy in use; "
+		esmpi_notice("SIGHUP: no policy file to re-read (the embedded "
+		    "default, or a policy an admin group member loaded); "
 		    "nothing to reload");
 		return;
 	}
 	sd_notify(0, "RELOADING=1");
 	snprintf(src, sizeof(src), "ESMPI_POLICY=%s", d->policy_file);
 	extra[0] = src;
-	if (esmpid_policy_swap_file(d, d->policy_file, err, sizeof(err)) != 0)
-		esmpid_audit(3, "policy_rejected", NULL, extra,
+	if (esmpid_policy_swap(d, d->policy_file, &strict, 1, err,
+	    sizeof(err)) != 0)
+		esmpid_audit(ESMPI_AUDIT_ERR, "policy_rejected", NULL, extra,
 		    "reload refused, keeping the current policy: %s", err);
 	else
-		esmpid_audit(5, "policy_loaded", NULL, extra,
+		esmpid_audit(ESMPI_AUDIT_NOTICE, "policy_loaded", NULL, extra,
 		    "policy reloaded from %s (SIGHUP)", d->policy_file);
 	sd_notify(0, "READY=1");
 }
@@ -535,24 +806,40 @@ handle_signal(struct esmpid *d)
 static void
 handle_timer(struct esmpid *d)
 {
-	struct esmpid_conn *c, *next;
+	struct esmpid_conn *c;
 	uint64_t ticks, now = esmpid_now();
 
 	while (read(d->timerfd, &ticks, sizeof(ticks)) == sizeof(ticks))
 		;
-	for (c = d->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->closing && now - c->opened > ESMPID_HANDSHAKE_TIMEOUT) {
+	for (c = d->conns; c != NULL; c = c->next) {
+		if (c->dead)
+			continue;
+		if (c->closing &&
+		    now - c->opened > (uint64_t)d->opt.hello_timeout) {
 			/* A refused peer that never reads its refusal. */
 			conn_close(d, c, "refused, reply not read");
 			continue;
 		}
-		if (c->kind == CONN_CLIENT && c->state == SESS_NEW &&
-		    !c->closing && now - c->opened > ESMPID_HANDSHAKE_TIMEOUT) {
-			esmpid_audit(5, "protocol_error", c, NULL,
-			    "pid %d sent no Hello within %d s; closing",
-			    (int)c->pid, ESMPID_HANDSHAKE_TIMEOUT);
+		if (c->kind != CONN_CLIENT || c->closing)
+			continue;
+		if (c->state == SESS_NEW &&
+		    now - c->opened > (uint64_t)d->opt.hello_timeout) {
+			esmpid_audit(ESMPI_AUDIT_NOTICE, "protocol_error", c,
+			    NULL, "pid %d sent no Hello within %d s; closing",
+			    (int)c->pid, d->opt.hello_timeout);
 			conn_close(d, c, "handshake timeout");
+		} else if ((c->state == SESS_OPEN || c->state == SESS_SHARED) &&
+		    now - c->opened > (uint64_t)d->opt.keyx_timeout) {
+			/* A slot held without finishing key establishment. */
+			esmpid_audit(ESMPI_AUDIT_NOTICE, "protocol_error", c,
+			    NULL, "pid %d did not finish job key establishment "
+			    "within %d s; closing", (int)c->pid,
+			    d->opt.keyx_timeout);
+			(void)esmpid_reply_error(c, ESMPI_ERR_PROTOCOL, "job key "
+			    "establishment not finished within %d s; closing",
+			    d->opt.keyx_timeout);
+			(void)conn_flush(d, c);
+			conn_close(d, c, "key establishment timeout");
 		}
 	}
 }
@@ -585,18 +872,18 @@ esmpid_server_run(struct esmpid *d)
 			else {
 				struct esmpid_conn *c = p;
 
-				/* A connection closed earlier in this batch
-				 * cannot be in it again: closing happens
-				 * only for the current event's conn. */
-				if (evs[i].events & EPOLLOUT) {
-					if (conn_flush(d, c) != 0)
-						continue;
-				}
-				if (evs[i].events & (EPOLLIN | EPOLLHUP |
-				    EPOLLERR))
+				/* Closed earlier in this batch (timer, a
+				 * rekey push, ...): still in memory, dead. */
+				if (c->dead)
+					continue;
+				if (evs[i].events & EPOLLOUT)
+					conn_writable(d, c);
+				if (!c->dead && (evs[i].events & (EPOLLIN |
+				    EPOLLHUP | EPOLLERR)))
 					conn_readable(d, c);
 			}
 		}
+		reap(d);
 	}
 	return 0;
 }
@@ -604,8 +891,13 @@ esmpid_server_run(struct esmpid *d)
 void
 esmpid_server_close(struct esmpid *d)
 {
-	while (d->conns != NULL)
-		conn_close(d, d->conns, "daemon shutdown");
+	struct esmpid_conn *c;
+
+	for (c = d->conns; c != NULL; c = c->next)
+		conn_close(d, c, "daemon shutdown");
+	reap(d);
+	if (d->spare_fd >= 0)
+		close(d->spare_fd);
 	if (d->client_lfd >= 0)
 		close(d->client_lfd);
 	if (d->admin_lfd >= 0)

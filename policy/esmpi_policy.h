@@ -108,6 +108,34 @@ void esmpi_pol_error_format(const struct esmpi_pol_error *e, char *buf,
 int esmpi_pol_load_file(const char *path, struct esmpi_policy **out,
     struct esmpi_pol_error *err) __attribute__((warn_unused_result));
 
+/*
+ * Where the files of a policy come from (policy_files.c). NULL in the
+ * calls below: the filesystem, as the caller's rights allow.
+ */
+struct esmpi_pol_file {
+	char *path;		/* as the parser resolves it */
+	char *text;
+	size_t len;
+};
+
+struct esmpi_pol_files {
+	int strict;		/* refuse files or folders that anyone but
+				 * root may write (sshd's StrictModes) */
+	int record;		/* keep a copy of every file read in v */
+	int serve_only;		/* read nothing: only the files in v */
+	struct esmpi_pol_file *v;
+	size_t n;
+};
+
+int esmpi_pol_files_add(struct esmpi_pol_files *f, const char *path,
+    const char *buf, size_t len) __attribute__((warn_unused_result));
+void esmpi_pol_files_free(struct esmpi_pol_files *f);
+
+/* esmpi_pol_load_file with its files (and project files) taken from f. */
+int esmpi_pol_load_files(const char *path, struct esmpi_pol_files *f,
+    struct esmpi_policy **out, struct esmpi_pol_error *err)
+    __attribute__((warn_unused_result));
+
 /* Same from memory; name is used in messages, basedir for project paths. */
 int esmpi_pol_load_buf(const char *name, const char *buf, size_t len,
     const char *basedir, struct esmpi_policy **out,

@@ -28,6 +28,7 @@
 #include "esmpi_err.h"
 #include "esmpi_limits.h"
 #include "esmpi_policy.h"
+#include "policy_files.h"
 
 #define POL_MAX_STR	256	/* bytes in a name, glob or path */
 #define POL_QUOTE_MAX	40	/* bytes of a value echoed in messages */
@@ -51,6 +52,7 @@ struct pnode {
 };
 
 struct pctx {
+	struct esmpi_pol_files *files;	/* where files come from; NULL: fs */
 	const char *file;	/* for messages */
 	const char *buf;	/* to place libyaml reader errors */
 	size_t len;
@@ -1051,72 +1053,6 @@ parse_access(struct pctx *c, const struct pnode *root, struct esmpi_policy *p)
 
 /* --- files --- */
 
-/*
- * Read a whole regular file of at most ESMPI_POL_MAX_FILE bytes.
- * Returns ESMPI_ERR_SYSTEM (errno set), ESMPI_ERR_INVALID (not a regular
- * file) or ESMPI_ERR_TOO_LARGE (*size set).
- */
-static int
-read_file(const char *path, char **out, size_t *len, long long *size)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t cap, got = 0;
-	ssize_t n;
-	int fd, r, saved;
-
-	/* O_NONBLOCK so a FIFO cannot hang the daemon; fstat refuses it. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) == -1)
-		return ESMPI_ERR_SYSTEM;
-	if (fstat(fd, &st) == -1) {
-		r = ESMPI_ERR_SYSTEM;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		errno = EISDIR;
-		r = ESMPI_ERR_SYSTEM;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = ESMPI_ERR_INVALID;
-		goto out;
-	}
-	if (st.st_size > ESMPI_POL_MAX_FILE) {
-		*size = (long long)st.st_size;
-		r = ESMPI_ERR_TOO_LARGE;
-		goto out;
-	}
-	cap = (size_t)st.st_size;
-	if ((buf = malloc(cap + 1)) == NULL) {
-		r = ESMPI_ERR_NOMEM;
-		goto out;
-	}
-	while (got < cap) {
-		n = read(fd, buf + got, cap - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = ESMPI_ERR_SYSTEM;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	buf = NULL;
-	r = 0;
- out:
-	saved = errno;
-	free(buf);
-	close(fd);
-	errno = saved;
-	return r;
-}
-
 static int pol_parse(struct pctx *, const char *, const struct esmpi_policy *,
     struct esmpi_policy **);
 
@@ -1138,7 +1074,7 @@ load_project(struct pctx *c, const struct pnode *v, const char *basedir,
 {
 	struct pctx sub;
 	char *buf = NULL, *resolved = NULL, *real;
-	char qn[64], qp[160];
+	char qn[64], qp[160], why[PATH_MAX + 128];
 	size_t len = 0, rlen;
 	long long size = 0;
 	int r;
@@ -1157,9 +1093,12 @@ load_project(struct pctx *c, const struct pnode *v, const char *basedir,
 		snprintf(resolved, rlen, "%s/%s", basedir, proj->path);
 	quote(qp, sizeof(qp), resolved, 120);
 	Q(qn, proj->name);
-	if ((r = read_file(resolved, &buf, &len, &size)) != 0) {
+	if ((r = esmpi_pol_get_file(c->files, resolved, &buf, &len, &size,
+	    why, sizeof(why))) != 0) {
 		if (r == ESMPI_ERR_NOMEM)
 			r = nomem(c);
+		else if (r == ESMPI_ERR_DENIED)
+			r = perr(c, v, "project '%s' file: %s", qn, why);
 		else if (r == ESMPI_ERR_TOO_LARGE)
 			r = perr(c, v, "project '%s' file '%s' is too large "
 			    "(%lld bytes, at most %d)", qn, qp, size,
@@ -1370,6 +1309,7 @@ esmpi_pol_load_buf(const char *name, const char *buf, size_t len,
 	if (err == NULL)
 		err = &dummy;
 	memset(err, 0, sizeof(*err));
+	c.files = NULL;
 	c.file = name != NULL ? name : "<buffer>";
 	c.buf = buf;
 	c.len = len;
@@ -1387,9 +1327,16 @@ int
 esmpi_pol_load_file(const char *path, struct esmpi_policy **out,
     struct esmpi_pol_error *err)
 {
+	return esmpi_pol_load_files(path, NULL, out, err);
+}
+
+int
+esmpi_pol_load_files(const char *path, struct esmpi_pol_files *files,
+    struct esmpi_policy **out, struct esmpi_pol_error *err)
+{
 	struct esmpi_pol_error dummy;
 	struct pctx c;
-	char *buf = NULL, *dir = NULL, *slash;
+	char *buf = NULL, *dir = NULL, *slash, why[PATH_MAX + 128];
 	size_t len = 0;
 	long long size = 0;
 	int r;
@@ -1397,6 +1344,7 @@ esmpi_pol_load_file(const char *path, struct esmpi_policy **out,
 	if (err == NULL)
 		err = &dummy;
 	memset(err, 0, sizeof(*err));
+	c.files = files;
 	c.file = path != NULL ? path : "";
 	c.buf = "";
 	c.len = 0;
@@ -1405,9 +1353,12 @@ esmpi_pol_load_file(const char *path, struct esmpi_policy **out,
 		err_at(&c, 0, 0, "invalid argument");
 		return ESMPI_ERR_INVALID;
 	}
-	if ((r = read_file(path, &buf, &len, &size)) != 0) {
+	if ((r = esmpi_pol_get_file(files, path, &buf, &len, &size, why,
+	    sizeof(why))) != 0) {
 		if (r == ESMPI_ERR_NOMEM)
 			r = nomem(&c);
+		else if (r == ESMPI_ERR_DENIED)
+			r = err_at(&c, 0, 0, "%s", why);
 		else if (r == ESMPI_ERR_TOO_LARGE)
 			r = err_at(&c, 0, 0, "policy file is too large "
 			    "(%lld bytes, at most %d)", size,

@@ -118,6 +118,10 @@ esmpi_frame_rx_read(struct esmpi_frame_rx *rx, int fd)
 			if (rx->len >= want)
 				return 0;	/* a whole frame is waiting */
 		}
+		/* Grow with what arrives, not with what the header
+		 * announces: a peer pays in bytes sent for memory held. */
+		if (want > rx->len + ESMPI_FRAME_RX_STEP)
+			want = rx->len + ESMPI_FRAME_RX_STEP;
 		if ((r = rx_reserve(rx, want)) != 0)
 			return r;
 		n = read(fd, rx->buf + rx->len, want - rx->len);

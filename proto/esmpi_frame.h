@@ -15,6 +15,8 @@
 #define ESMPI_FRAME_HDR_LEN	4
 /* Bounds a WrapJobKey request of ~12k ranks (~650 bytes a share). */
 #define ESMPI_FRAME_MAX		(8u * 1024 * 1024)
+/* A reader's buffer grows by at most this much per read. */
+#define ESMPI_FRAME_RX_STEP	(64u * 1024)
 
 /*
  * Incremental decoder for non-blocking readers: feed bytes, take whole

@@ -56,8 +56,14 @@ def daemons(workdir):
         return d
 
     yield make
+    reports = []
     for d in started:
         d.cleanup()
+        reports += it.sanitizer_reports(d.log())
+    # A daemon built with sanitizers (scripts/test.sh runs this suite on
+    # one too) fails the test that made it report.
+    assert not reports, "sanitizer report in esmpid's stderr:\n" + \
+        "\n".join(reports)
 
 
 POLICY_ROOT = it.POLICY_ROOT

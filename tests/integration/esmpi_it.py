@@ -32,6 +32,7 @@ ERR_PROTOCOL = -10
 ERR_TOO_LARGE = -8
 ERR_DENIED = -12
 ERR_POLICY = -15
+ERR_BUSY = -21
 
 AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
@@ -305,6 +306,7 @@ class Daemon:
         self.max_clients = max_clients
         self.log_stderr = log_stderr
         self.extra = list(extra)
+        self.cmd_prefix = []      # e.g. prlimit
         self.errpath = self.dir / "stderr.log"
         self.proc = None
         self.notify = None
@@ -319,7 +321,7 @@ class Daemon:
             c += ["--max-clients", str(self.max_clients)]
         if self.log_stderr:
             c.append("--log-stderr")
-        return [str(x) for x in c + self.extra]
+        return [str(x) for x in self.cmd_prefix + c + self.extra]
 
     def start(self, wait=True, timeout=15.0):
         npath = self.dir / "notify.sock"
@@ -424,3 +426,89 @@ class Daemon:
         if self.notify is not None:
             self.notify.close()
             self.notify = None
+
+
+# ----------------------------------------------------- key establishment
+
+REQ_CERTIFY = 16
+REP_WRAP, REP_UNWRAP, REP_REKEY = 12, 13, 14
+
+
+def key_share(s):
+    """KeyShare request on an open session: the raw KeyShare bytes."""
+    s.sendall(frame(request(REQ_KEY_SHARE)))
+    field, raw = read_reply_raw(s)
+    assert field == REP_KEY_SHARE, (field, raw)
+    return raw
+
+
+def keyed_session(path, job, rank=0, size=1):
+    """A session that went through the whole job key establishment of a
+    one-rank job, as a rank does (the daemon does the cryptography; the
+    client only carries the shares). Returns the socket."""
+    assert size == 1 and rank == 0
+    s = connect(path)
+    s.sendall(frame(request(REQ_HELLO, hello_body(job, rank, size))))
+    rep = read_reply(s)
+    assert rep is not None and rep[0] == REP_HELLO, rep
+    share = key_share(s)
+    s.sendall(frame(request(REQ_WRAP, f_bytes(1, share))))
+    field, raw = read_reply_raw(s)
+    assert field == REP_WRAP, (field, parse(raw))
+    wrapped = parse(raw)[1][0]
+    s.sendall(frame(request(REQ_UNWRAP, f_bytes(1, share) +
+                            f_bytes(2, wrapped))))
+    field, raw = read_reply_raw(s)
+    assert field == REP_UNWRAP, (field, parse(raw))
+    return s
+
+
+NOBODY_UID = NOGROUP_GID = 65534
+
+
+def connect_as(path, uid=NOBODY_UID, gid=NOGROUP_GID, timeout=5.0):
+    """A connection whose peer credentials (SO_PEERCRED, taken at
+    connect) are uid's: a forked child drops to uid, connects and hands
+    the socket back; the test then speaks for that user."""
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            parent.close()
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(str(path))
+            socket.send_fds(child, [b"s"], [s.fileno()])
+            code = 0
+        finally:
+            os._exit(code)
+    child.close()
+    try:
+        parent.settimeout(timeout)
+        _, fds, _, _ = socket.recv_fds(parent, 1, 1)
+    finally:
+        parent.close()
+        os.waitpid(pid, 0)
+    assert fds, f"uid {uid} could not connect to {path}"
+    s = socket.socket(fileno=fds[0])
+    s.settimeout(timeout)
+    return s
+
+
+def open_session(s, job, rank=0, size=1, project=""):
+    """Hello on connected socket s; returns the parsed HelloReply."""
+    s.sendall(frame(request(REQ_HELLO, hello_body(job, rank, size,
+                                                  project))))
+    rep = read_reply(s)
+    assert rep is not None, "daemon closed the connection at Hello"
+    return rep
+
+
+def sanitizer_reports(text):
+    """Lines of an ASan or UBSan report in a process's stderr."""
+    return [ln for ln in text.splitlines()
+            if "ERROR: AddressSanitizer" in ln or "runtime error:" in ln
+            or "ERROR: LeakSanitizer" in ln]

@@ -497,13 +497,16 @@ def test_200_concurrent_ranks(daemon):
 
 
 def test_max_clients_refuses_cleanly(daemons, write_policy):
-    d = daemons("d", policy=write_policy(POLICY_ROOT), max_clients=50)
+    d = daemons("d", policy=write_policy(POLICY_ROOT), max_clients=50,
+                extra=["--max-clients-per-user", "50"])
     r = it.keyx(*[d.sock] * 200, timeout=60)
     assert r.returncode == 1, r.stdout
     m = re.match(r"FAIL rank (\d+) ", r.stdout)
     assert m, r.stdout
     assert int(m.group(1)) >= 50, r.stdout
-    assert "connection limit reached" in d.log()
+    # The refused rank is told why, not "access denied"
+    assert "esmpid is full: 50 client connections" in r.stdout, r.stdout
+    assert "client connection limit (50) reached" in d.log()
     assert d.alive()
     it.wait_for(lambda: d.status()["clients"] == 0, 5,
                 what="clients released")
@@ -771,6 +774,19 @@ def test_exit_codes(workdir, write_policy):
 # ----------------------------------------------- 11. ranks that come back
 
 REP_REKEY = 14
+REQ_CERTIFY = 16
+
+
+def _p256_point():
+    """The public point (65 bytes, uncompressed) of a fresh P-256 key."""
+    key = subprocess.run(["openssl", "ecparam", "-genkey", "-name",
+                          "prime256v1"], capture_output=True, check=True,
+                         timeout=10).stdout
+    der = subprocess.run(["openssl", "ec", "-pubout", "-conv_form",
+                          "uncompressed", "-outform", "DER"], input=key,
+                         capture_output=True, check=True, timeout=10).stdout
+    assert der[-65] == 4, der.hex()
+    return der[-65:]
 
 
 def _resume(sock_path, job, rank, epoch):
@@ -785,9 +801,10 @@ def _resume(sock_path, job, rank, epoch):
 
 
 def test_resume_session_and_pending_rotation(daemon):
-    """A resumed session is keyed at once (listed with its epoch, reached
-    by rotate); a rotation of its job issued while it was away is pushed
-    right after its HelloReply; other jobs' ranks get nothing."""
+    """A resumed session is listed as resumed with its epoch and reached
+    by rotate; a rotation of its job issued while it was away is pushed
+    right after its HelloReply; other jobs' ranks get nothing. Nothing
+    proves it did key establishment, so it gets no rank certificate."""
     job, other = bytes(range(16)), bytes(range(1, 17))
     r = daemon.ctl("rotate", "--job", job.hex())
     assert r.returncode == 0 and "pushed to 0 ranks" in r.stdout, r
@@ -799,7 +816,7 @@ def test_resume_session_and_pending_rotation(daemon):
         s9.recv(1)
     st = daemon.status()
     mine = [x for x in st["sessions"] if x["job"] == job.hex()]
-    assert len(mine) == 1 and mine[0]["state"] == "keyed", st
+    assert len(mine) == 1 and mine[0]["state"] == "resumed", st
     assert mine[0]["epoch"] == 7, st
     r = daemon.ctl("rotate", "--job", job.hex())
     assert "rekey pushed to 1 ranks" in r.stdout, r
@@ -812,5 +829,13 @@ def test_resume_session_and_pending_rotation(daemon):
     # A resumed session has its keys: a key exchange is out of order.
     s0.sendall(it.frame(it.request(it.REQ_KEY_SHARE)))
     it.read_error(s0)
-    for s in (s0, s9):
+    # A made-up (job, rank) resumed with the requester's own key gets no
+    # node-signed rank certificate.
+    s1 = _resume(daemon.sock, bytes(range(2, 18)), 1, 0)
+    s1.sendall(it.frame(it.request(REQ_CERTIFY, it.f_bytes(
+        1, _p256_point()))))
+    code, msg = it.read_error(s1)
+    assert code == it.ERR_PROTOCOL, (code, msg)
+    assert it.wait_eof(s1)
+    for s in (s0, s1, s9):
         s.close()
