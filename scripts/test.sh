@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Install what is needed, build, and run every test: unit tests (ctest),
 # the same unit tests under ASan+UBSan, a short fuzz run, the integration
-# suite (pytest: real esmpid, journald, mpirun, network namespaces) and the
-# packaging suite. Run as root.
+# suite (pytest: real esmpid, journald, mpirun, network namespaces), the
+# daemon's suites again on an ASan+UBSan esmpid, and the packaging suite.
+# Run as root.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -28,6 +29,19 @@ echo "== integration tests (pytest)"
 # earlier on PATH would not.
 ESMPI_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 	--durations=12 tests/integration "$@"
+
+echo "== esmpid under ASan+UBSan: the daemon and attack suites"
+# The side build test_asan.py made (build-asan-mpi), with the daemon's
+# programs added; the daemons fixture fails on any sanitizer report.
+cmake -S . -B build-asan-mpi -DCMAKE_BUILD_TYPE=Debug -DESMPI_SANITIZE=ON \
+	-DESMPI_BUILD_TESTS=OFF >/dev/null
+cmake --build build-asan-mpi -j"$(nproc)" --target esmpid esmpictl \
+	esmpi-testclient >/dev/null
+ESMPI_BUILD="$PWD/build-asan-mpi" \
+	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8 \
+	UBSAN_OPTIONS=print_stacktrace=1 /usr/bin/python3 -m pytest -q \
+	-p no:cacheprovider tests/integration/test_daemon.py \
+	tests/integration/test_attacks.py
 
 echo "== packages (build .deb/.rpm, lintian, install, encrypted job, purge)"
 ESMPI_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
