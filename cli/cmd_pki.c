@@ -58,11 +58,15 @@ cmd_node_main(const struct ctl *ctl, int argc, char **argv)
 	const char *vals[3] = { NULL, NULL, NULL };
 	char err[1024];
 
+	if (argc >= 2 && strcmp(argv[1], "guard") == 0)
+		return cmd_guard_main(argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "enroll") != 0 ||
 	    take_opts(argc, argv, keys, vals, 3) != 0 || vals[0] == NULL ||
 	    vals[1] == NULL || vals[2] == NULL) {
 		fprintf(stderr, "usage: esmpictl node enroll --ca DIR "
-		    "--name NAME --out DIR\n");
+		    "--name NAME --out DIR\n"
+		    "       esmpictl node guard on|off|status [--lib PATH] "
+		    "[--preload-file PATH]\n");
 		return EXIT_USAGE;
 	}
 	if (esmpi_pki_node_enroll(vals[0], vals[1], vals[2], err,

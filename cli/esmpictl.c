@@ -17,7 +17,8 @@ static const struct {
 	{ "policy", cmd_policy_main, "check FILE | load FILE | show" },
 	{ "status", cmd_status_main, "[--json]" },
 	{ "ca", cmd_ca_main, "init --dir DIR [--name CN]" },
-	{ "node", cmd_node_main, "enroll --ca DIR --name NAME --out DIR" },
+	{ "node", cmd_node_main, "enroll --ca DIR --name NAME --out DIR | "
+	    "guard on|off|status" },
 	{ "rotate", cmd_rotate_main, "--job ID | --all | --node-key" },
 	{ "audit", cmd_audit_main, "[--job ID] [--event NAME] [--json]" },
 };

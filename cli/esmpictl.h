@@ -24,6 +24,7 @@ int cmd_policy_main(const struct ctl *ctl, int argc, char **argv);
 int cmd_status_main(const struct ctl *ctl, int argc, char **argv);
 int cmd_ca_main(const struct ctl *ctl, int argc, char **argv);
 int cmd_node_main(const struct ctl *ctl, int argc, char **argv);
+int cmd_guard_main(int argc, char **argv);
 int cmd_rotate_main(const struct ctl *ctl, int argc, char **argv);
 int cmd_audit_main(const struct ctl *ctl, int argc, char **argv);
 

@@ -822,6 +822,9 @@ fail:
 	    "cannot establish job keys, refusing to run unprotected: %s", err);
 }
 
+/* What libesmpi-guard.so (guard.c) looks for: this library is here. */
+ESMPI_EXPORT const char esmpi_guard_marker[] = "esmpi";
+
 ESMPI_EXPORT int
 MPI_Init(int *argc, char ***argv)
 {

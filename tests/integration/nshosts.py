@@ -39,6 +39,7 @@ import esmpi_it as it
 
 HERE = Path(__file__).resolve().parent
 LIB = it.BUILD / "libclient" / "libesmpi.so"
+GUARD = it.BUILD / "libclient" / "libesmpi-guard.so"
 EXAMPLES = it.BUILD / "examples"
 BRIDGE = HERE / "tamper_bridge.py"
 PYTHON = "/usr/bin/python3"
@@ -288,6 +289,7 @@ class Hosts:
             time.sleep(0.5)
         for ns in self.made:
             sh("ip", "netns", "del", ns, check=False)
+            shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
         self.made = []
 
     # ------------------------------------------------------------- daemons
@@ -323,21 +325,36 @@ class Hosts:
         os.chmod(self.agent, 0o755)
         return self.agent
 
+    def guard(self, host):
+        """The node-local guard on host: its own /etc/ld.so.preload (ip
+        netns exec bind-mounts /etc/netns/<ns>/ld.so.preload over it for
+        everything run inside, orted and ranks included) lists
+        libesmpi-guard.so, written by esmpictl node guard on."""
+        if not os.path.exists("/etc/ld.so.preload"):
+            # The bind mount needs a target; an empty list changes nothing.
+            open("/etc/ld.so.preload", "a").close()
+        os.makedirs(f"/etc/netns/{host.ns}", exist_ok=True)
+        r = it.ctl(None, "node", "guard", "on", "--lib", GUARD,
+                   "--preload-file", f"/etc/netns/{host.ns}/ld.so.preload")
+        assert r.returncode == 0, r.stdout + r.stderr
+
     # ---------------------------------------------------------------- jobs
 
     def mpirun(self, prog, per_host=1, preload=True, x=(),
-               timeout=JOB_TIMEOUT, hang_ok=False):
+               timeout=JOB_TIMEOUT, hang_ok=False, ranks_on=None):
         """Run prog (a path, or argv list) with per_host ranks on every
         host: mpirun on host A (ranks 0.. there, with A's ESMPI_SOCKET),
         the others through the agent; TCP between hosts, shared memory
-        inside one. x: extra `-x VAR=VALUE`. Returns (rc, out, err). A job
-        still running at timeout is killed; then rc is None with hang_ok,
-        else the test fails."""
+        inside one. x: extra `-x VAR=VALUE`. ranks_on: the hosts that get
+        ranks (default all; mpirun stays on A). Returns (rc, out, err). A
+        job still running at timeout is killed; then rc is None with
+        hang_ok, else the test fails."""
         if self.agent is None:
             self.write_agent()
-        n = len(self.hosts)
+        ranks_on = ranks_on or self.hosts
+        n = len(ranks_on)
         hostlist = ",".join(f"{h.ip}:{per_host}" if per_host > 1 else h.ip
-                            for h in self.hosts)
+                            for h in ranks_on)
         cmd = self.a.prefix() + [
             "mpirun", "--allow-run-as-root",
             "--mca", "plm_rsh_agent", self.agent,

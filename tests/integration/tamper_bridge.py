@@ -9,7 +9,8 @@ payloads in flight: the network adversary of tests/integration/test_tamper.py.
   tamper_bridge.py --ports r1,r2 --unit-len 256 --swap 5 --log FILE
   tamper_bridge.py --ports r1,r2 --log FILE            (pass-through)
 
-Every frame received on one port is sent out of the other. In tamper mode,
+Every frame received on one port is sent out of the port its destination
+MAC was seen on (out of every other port while unknown). In tamper mode,
 every N-th IPv4 TCP segment with a port in [min, max] and at least
 --min-payload payload bytes gets the payload byte at --offset XORed with
 0x01; in marker mode, the first byte of the marker wherever it occurs in a
@@ -259,7 +260,7 @@ class Units:
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--ports", required=True, help="IF1,IF2")
+    p.add_argument("--ports", required=True, help="IF1,IF2[,IF3...]")
     p.add_argument("--tamper-port-min", type=int, default=0)
     p.add_argument("--tamper-port-max", type=int, default=65535)
     p.add_argument("--min-payload", type=int, default=1)
@@ -286,7 +287,15 @@ def main():
                           socket.htons(ETH_P_ALL))
         s.bind((name, ETH_P_ALL))
         socks.append(s)
-    other = {socks[0]: socks[1], socks[1]: socks[0]}
+    # A learning switch: a frame goes to the port its destination was
+    # last seen on, or to every other port while that is unknown.
+    where = {}
+
+    def outs(s, frame):
+        learned = where.get(bytes(frame[0:6]))
+        if learned is not None and learned is not s:
+            return [learned]
+        return [x for x in socks if x is not s]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with open(a.log, "a") as log:
         units = a.replay or a.swap
@@ -306,18 +315,22 @@ def main():
                 log.write("release held frame unchanged\n")
                 frame, flow, us, _ = tamper.held
                 tamper.held = None
-                held_to.send(frame)
+                for x in held_to:
+                    x.send(frame)
                 continue
             for s in ready:
                 frame, addr = s.recvfrom(65535)
                 if addr[2] == socket.PACKET_OUTGOING:
                     continue  # our own transmission, seen again
+                where[bytes(frame[6:12])] = s
+                to = outs(s, frame)
                 out = tamper(frame) if units else [tamper(frame)]
                 if units and not out:
-                    held_to = other[s]  # where the held frame goes
+                    held_to = to  # where the held frame goes
                 try:
                     for f in out:
-                        other[s].send(f)
+                        for x in to:
+                            x.send(f)
                 except OSError as e:  # e.g. a frame too big: drop it
                     log.write(f"drop {len(frame)} bytes: {e}\n")
                     log.flush()
