@@ -93,9 +93,10 @@ def rekeys(d, pred=None):
     return [e for e in d.audit("rekey") if pred is None or pred(e)]
 
 
-def keyed(d, job=None):
-    """Keyed sessions in d's status (of one job)."""
-    return [x for x in d.status()["sessions"] if x["state"] == "keyed" and
+def keyed(d, job=None, state="keyed"):
+    """Keyed sessions in d's status (of one job); state="resumed": those
+    re-registered after a daemon restart."""
+    return [x for x in d.status()["sessions"] if x["state"] == state and
             (job is None or x["job"] == job)]
 
 
@@ -260,7 +261,7 @@ def test_daemon_killed_and_restarted_mid_job(cluster):
         db.proc.kill()
         db.proc.wait(10)
         db.start()
-        s = it.wait_for(lambda: keyed(db, jid), timeout=30,
+        s = it.wait_for(lambda: keyed(db, jid, "resumed"), timeout=30,
                         what="rank 1 listed again by the restarted esmpid")
         assert s[0]["rank"] == 1, s
         assert keyed(hosts.a.daemon, jid), "rank 0 left host A's esmpid"
@@ -404,8 +405,8 @@ def test_ranks_reconnect_to_restarted_daemon(journald, daemons, write_policy):
         r = d.ctl("rotate", "--job", job)
         assert r.returncode == 0, r.stderr
         st = it.wait_for(lambda: (lambda s: s if len(
-            [x for x in sessions(s) if x["job"] == job]) == 2 else None)(
-                d.status()), timeout=30, what="the job listed again")
+            [x for x in sessions(s, "resumed") if x["job"] == job]) == 2
+            else None)(d.status()), timeout=30, what="the job listed again")
 
         def rekeys_by_rank(evs, pred):
             by = {}

@@ -203,6 +203,8 @@ def test_deb_metadata(pkgdir):
         # The group exists before the socket units (SocketGroup=esmpi) start.
         assert post.index("systemd-sysusers") < post.index("deb-systemd-invoke")
         assert "rm -rf /var/lib/esmpi" in (ctl / "postrm").read_text()
+        assert "esmpictl node guard on" in post
+        assert "esmpictl node guard off" in (ctl / "prerm").read_text()
     finally:
         shutil.rmtree(ctl)
 
@@ -224,6 +226,7 @@ def test_deb_contents(pkgdir):
     lib = deb_files(deb(pkgdir, "libesmpi0"))
     arch = run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"],
                check=True).stdout.strip()
+    assert f"/usr/lib/{arch}/esmpi/libesmpi-guard.so" in d, sorted(d)
     for f in ("/usr/bin/esmpirun", f"/usr/lib/{arch}/libesmpi.so.0",
               f"/usr/lib/{arch}/libesmpi.so.{VERSION}",
               "/usr/share/man/man1/esmpirun.1.gz"):
@@ -251,6 +254,8 @@ def test_rpm_files(pkgdir):
     for page in ("man1/esmpirun.1", "man5/esmpi-policy.5", "man8/esmpid.8",
                  "man8/esmpictl.8"):
         assert any(f.startswith(f"/usr/share/man/{page}") for f in main), page
+    assert any(re.match(r"/usr/lib(64)?/esmpi/libesmpi-guard\.so$", f)
+               for f in main), sorted(main)
     libs = files("esmpi-libs")
     assert any(re.match(r"/usr/lib(64)?/libesmpi\.so\.0$", f) for f in libs)
     devel = files("esmpi-devel")
@@ -295,6 +300,27 @@ def test_installed_files(installed_debs):
     for page in ("esmpid", "esmpictl", "esmpirun", "esmpi-policy"):
         r = run(["man", "-w", page])
         assert r.returncode == 0 and "/usr/share/man/" in r.stdout, page
+
+
+def preload_list():
+    p = Path("/etc/ld.so.preload")
+    return p.read_text() if p.exists() else ""
+
+
+def test_installed_guard_refuses_plain_mpi(installed_debs, ring):
+    """The package lists the guard in /etc/ld.so.preload: on this node a
+    plain mpirun job stops at MPI_Init saying why (esmpirun's jobs run,
+    below)."""
+    assert "/esmpi/libesmpi-guard.so" in preload_list(), preload_list()
+    st = run(["esmpictl", "node", "guard", "status"], check=True).stdout
+    assert st.startswith("guard on"), st
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    job = run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np",
+               "2", ring], timeout=120, env=env)
+    assert job.returncode != 0, job.stdout + job.stderr
+    assert "esmpi-guard" in job.stderr and "libesmpi is not loaded" in \
+        job.stderr, job.stderr
+    assert "lap" not in job.stdout, job.stdout
 
 
 def test_installed_default_policy_is_valid(installed_debs, workdir):
@@ -514,6 +540,7 @@ def test_purge_leaves_nothing(installed_debs):
               "/etc/systemd/system/sockets.target.wants/esmpid.socket",
               "/etc/systemd/system/multi-user.target.wants/esmpid.service"):
         assert not os.path.lexists(p), f"{p} left after purge:\n{r.stdout}"
+    assert "esmpi" not in preload_list(), preload_list()
     # Documented: the system group esmpi is kept (Debian practice).
 
 
