@@ -286,6 +286,9 @@ admin_allowed(const struct esmpid *d, uid_t uid, gid_t gid)
  * once (a new socket's buffer is empty), then close. The client learns
  * why instead of seeing a bare close.
  */
+static void refuse_fd(int fd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 refuse_fd(int fd, int code, const char *fmt, ...)
 {
