@@ -286,31 +286,24 @@ admin_allowed(const struct esmpid *d, uid_t uid, gid_t gid)
  * once (a new socket's buffer is empty), then close. The client learns
  * why instead of seeing a bare close.
  */
+static int reply_verror(struct esmpid_conn *c, int code, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void refuse_fd(int fd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
 refuse_fd(int fd, int code, const char *fmt, ...)
 {
-	Esmpi__Reply rep = ESMPI__REPLY__INIT;
-	Esmpi__Error e = ESMPI__ERROR__INIT;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	char msg[256];
+	struct esmpid_conn once = { .fd = fd };
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (reply_verror(&once, code, fmt, ap) == 0)
+		(void)send(fd, once.tx, once.tx_len, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
 	va_end(ap);
-	e.code = code;
-	e.message = msg;
-	rep.version = ESMPI_PROTO_VERSION;
-	rep.body_case = ESMPI__REPLY__BODY_ERROR;
-	rep.error = &e;
-	if (esmpi_frame_pack(&rep.base, &buf, &len) == 0) {
-		(void)send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		free(buf);
-	}
+	esmpi_freezero(once.tx, once.tx_cap);
 	close(fd);
 }
 
@@ -721,22 +714,31 @@ esmpid_reply(struct esmpid_conn *c, Esmpi__Reply *rep)
 	return 0;
 }
 
-int
-esmpid_reply_error(struct esmpid_conn *c, int code, const char *fmt, ...)
+static int
+reply_verror(struct esmpid_conn *c, int code, const char *fmt, va_list ap)
 {
 	Esmpi__Reply rep = ESMPI__REPLY__INIT;
 	Esmpi__Error e = ESMPI__ERROR__INIT;
 	char msg[512];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	e.code = code;
 	e.message = msg;
 	rep.body_case = ESMPI__REPLY__BODY_ERROR;
 	rep.error = &e;
 	return esmpid_reply(c, &rep);
+}
+
+int
+esmpid_reply_error(struct esmpid_conn *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = reply_verror(c, code, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 int
