@@ -236,6 +236,7 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 	snprintf(c->project, sizeof(c->project), "%s", h->project);
 	snprintf(c->host, sizeof(c->host), "%s", h->host);
 	c->session_id = ++d->next_session;
+	c->hello_at = esmpid_now();
 	c->suite = p->defaults.suite;
 
 	/* The rank gets compiled rules; no YAML parser runs inside it. */
@@ -653,6 +654,7 @@ reply_ok(struct esmpid_conn *c, const char *msg)
 static const char *const client_events[] = {
 	"integrity_failure", "replay_detected", "signature_invalid",
 	"unprotected_call", "rekey", "audit_dropped", "policy_mismatch",
+	"join_failed",
 	NULL,
 };
 

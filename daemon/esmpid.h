@@ -54,6 +54,7 @@ struct esmpid_conn {
 	pid_t pid;
 	uint64_t session_id;
 	uint64_t opened;		/* monotonic seconds */
+	uint64_t hello_at;		/* when Hello came */
 	struct esmpi_frame_rx rx;
 	size_t rx_charged;		/* rx.cap counted in esmpid.rx_total */
 	uint8_t *tx;

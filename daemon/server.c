@@ -834,7 +834,7 @@ handle_timer(struct esmpid *d)
 			    (int)c->pid, d->opt.hello_timeout);
 			conn_close(d, c, "handshake timeout");
 		} else if ((c->state == SESS_OPEN || c->state == SESS_SHARED) &&
-		    now - c->opened > (uint64_t)d->opt.keyx_timeout) {
+		    now - c->hello_at > (uint64_t)d->opt.keyx_timeout) {
 			/* A slot held without finishing key establishment. */
 			esmpid_audit(ESMPI_AUDIT_NOTICE, "protocol_error", c,
 			    NULL, "pid %d did not finish job key establishment "
