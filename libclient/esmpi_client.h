@@ -231,6 +231,16 @@ void esmpi_audit(const char *event, const struct esmpi_comm *c, int peer,
     int tag, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void esmpi_audit_rekey(const struct esmpi_comm *c, int tag, int suite,
     uint32_t epoch, const char *why);
+/* join.c: before any collective, every rank joins rank 0 point to point
+ * and hears the job id, or learns within ESMPI_JOIN_TIMEOUT seconds which
+ * ranks did not join (they run without libesmpi). err says why not. */
+struct esmpi_join {
+	uint8_t job_id[16];
+	int have_id;		/* job_id is the job's (else: none heard) */
+	int offender;		/* first rank named in err, -1: none */
+};
+int esmpi_join_timeout(int *seconds, char *err, size_t len);
+int esmpi_join(int timeout, struct esmpi_join *j, char *err, size_t len);
 /* Print one clear message and raise code through comm's error handler. */
 int esmpi_fail(MPI_Comm comm, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -36,7 +36,7 @@ struct esmpi_state esmpi = {
 int
 esmpi_fail(MPI_Comm comm, int code, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -533,15 +533,11 @@ policy_agree(char *err, size_t len)
 	return 0;
 }
 
-/* Connect, Hello, KeyShare: this rank's part before the exchange. */
+/* Where esmpid listens: ESMPI_SOCKET or the default. */
 static int
-local_open(Esmpi__Reply **share, char *err, size_t len)
+daemon_path(char *err, size_t len)
 {
-	Esmpi__Request req = ESMPI__REQUEST__INIT;
-	Esmpi__KeyShareRequest ks = ESMPI__KEY_SHARE_REQUEST__INIT;
-	Esmpi__Reply *rep = NULL;
 	const char *path = getenv("ESMPI_SOCKET");
-	int r;
 
 	if (path == NULL || *path == '\0')
 		path = ESMPI_DEFAULT_SOCKET;
@@ -550,6 +546,20 @@ local_open(Esmpi__Reply **share, char *err, size_t len)
 		return ESMPI_ERR_INVALID;
 	}
 	snprintf(esmpi.dpath, sizeof(esmpi.dpath), "%s", path);
+	return 0;
+}
+
+/* Connect, Hello, KeyShare: this rank's part before the exchange. */
+static int
+local_open(Esmpi__Reply **share, char *err, size_t len)
+{
+	Esmpi__Request req = ESMPI__REQUEST__INIT;
+	Esmpi__KeyShareRequest ks = ESMPI__KEY_SHARE_REQUEST__INIT;
+	Esmpi__Reply *rep = NULL;
+	int r;
+
+	if ((r = daemon_path(err, len)) != 0)
+		return r;
 	if ((r = daemon_hello(0, DAEMON_TIMEOUT_MS, &rep, err, len)) != 0)
 		return r;
 	r = take_policy(rep->hello);
@@ -749,6 +759,46 @@ out:
 	return r;
 }
 
+/*
+ * The join failed (join.c): have our esmpid record it before the job
+ * stops. No session is open yet: open one (under the job id rank 0 gave,
+ * or a fresh one when none was heard) and wait for the daemon's answer,
+ * so the event is recorded, not queued, when the process goes.
+ */
+static void
+audit_join_failed(const struct esmpi_join *j, const char *why)
+{
+	Esmpi__AuditReport a = ESMPI__AUDIT_REPORT__INIT;
+	Esmpi__Reply *rep = NULL;
+	char err[256];
+	int r;
+
+	if (j->have_id)
+		memcpy(esmpi.job_id, j->job_id, sizeof(esmpi.job_id));
+	else if (esmpi_random(esmpi.job_id, sizeof(esmpi.job_id)) != 0)
+		memset(esmpi.job_id, 0, sizeof(esmpi.job_id));
+	a.event = "join_failed";
+	a.comm = "MPI_COMM_WORLD";
+	a.peer = j->offender;
+	a.tag = -1;
+	a.detail = (char *)why;
+	pthread_mutex_lock(&esmpi.dlock);
+	if ((r = daemon_path(err, sizeof(err))) == 0 &&
+	    (r = daemon_hello(0, DAEMON_TIMEOUT_MS, &rep, err,
+	    sizeof(err))) == 0) {
+		esmpi__reply__free_unpacked(rep, NULL);
+		r = send_audit(&a, err, sizeof(err));
+	}
+	if (r != 0) {
+		if (esmpi.dfd >= 0)
+			close(esmpi.dfd);
+		esmpi.dfd = -1;
+		fprintf(stderr, "esmpi: rank %d: could not audit join_failed: "
+		    "%s\n", esmpi.world_rank, err);
+	}
+	pthread_mutex_unlock(&esmpi.dlock);
+}
+
 static int
 add_code(const char *msg)
 {
@@ -762,16 +812,16 @@ add_code(const char *msg)
 int
 esmpi_session_start(void)
 {
-	char err[512];
-	int r, provided = MPI_THREAD_SINGLE;
+	struct esmpi_join j;
+	char err[1024];
+	int r, provided = MPI_THREAD_SINGLE, timeout;
 
 	esmpi.initialized = 1;
+	esmpi.chunk_comm = esmpi.stash_comm = MPI_COMM_NULL;
 	PMPI_Query_thread(&provided);
 	esmpi.threads_multi = provided == MPI_THREAD_MULTIPLE;
 	PMPI_Comm_rank(MPI_COMM_WORLD, &esmpi.world_rank);
 	PMPI_Comm_size(MPI_COMM_WORLD, &esmpi.world_size);
-	if (esmpi_chunk_init() != 0)
-		esmpi.chunk_min = 0;
 	if (PMPI_Add_error_class(&esmpi.err_class) != MPI_SUCCESS)
 		esmpi.err_class = MPI_ERR_OTHER;
 	esmpi.err_auth = add_code("esmpi: message failed authentication "
@@ -782,19 +832,28 @@ esmpi_session_start(void)
 	esmpi.err_init = add_code("esmpi: job key establishment failed");
 	esmpi.err_internal = add_code("esmpi: internal error");
 
+	/* Before any collective: every rank is here, with libesmpi, or we
+	 * stop (join.c). It brings the job id. */
+	if (esmpi_join_timeout(&timeout, err, sizeof(err)) != 0) {
+		esmpi.failed = 1;
+		return esmpi_fail(MPI_COMM_WORLD, esmpi.err_init, "%s", err);
+	}
+	if (esmpi_join(timeout, &j, err, sizeof(err)) != 0) {
+		esmpi.failed = 1;
+		audit_join_failed(&j, err);
+		return esmpi_fail(MPI_COMM_WORLD, esmpi.err_init, "%s; "
+		    "refusing to run unprotected", err);
+	}
+	memcpy(esmpi.job_id, j.job_id, sizeof(esmpi.job_id));
+	if (esmpi_chunk_init() != 0)
+		esmpi.chunk_min = 0;
+
 	/* Secrets live in locked, undumpable memory (secmem.c). */
 	if ((esmpi.job_key = esmpi_secure_calloc(JOB_KEY_LEN)) == NULL) {
 		snprintf(err, sizeof(err), "no memory kept out of core dumps "
 		    "for keys");
 		goto fail;
 	}
-	if (esmpi.world_rank == 0 &&
-	    esmpi_random(esmpi.job_id, sizeof(esmpi.job_id)) != 0) {
-		snprintf(err, sizeof(err), "no randomness for the job id");
-		/* still take part in the broadcast, then fail below */
-	}
-	PMPI_Bcast(esmpi.job_id, sizeof(esmpi.job_id), MPI_BYTE, 0,
-	    MPI_COMM_WORLD);
 	if ((r = establish(err, sizeof(err))) != 0 ||
 	    (r = policy_agree(err, sizeof(err))) != 0 ||
 	    (r = esmpi_sign_setup(err, sizeof(err))) != 0)
