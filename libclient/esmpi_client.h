@@ -250,6 +250,8 @@ int esmpi_fail(MPI_Comm comm, int code, const char *fmt, ...)
  * such memory can be had. */
 void *esmpi_secure_calloc(size_t n);
 void esmpi_secure_free(void *p, size_t n);
+/* ESMPI_TEST_KEYMEM: where an OpenSSL allocation (key schedules) lands. */
+void esmpi_secure_openssl_report(void);
 /* ESMPI_TEST_KEYMEM: print the VmFlags of the mapping holding p. */
 void esmpi_secure_report(const char *what, const void *p);
 /* keys.c: report where WORLD's chains are (ESMPI_TEST_KEYMEM). */

@@ -18,6 +18,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "esmpi_client.h"
 #include "esmpi_mem.h"
 
@@ -146,4 +148,82 @@ esmpi_secure_report(const char *what, const void *p)
 	fclose(f);
 	fprintf(stderr, "esmpi: rank %d: key memory: %s: VmFlags:%s\n",
 	    esmpi.world_rank, what, flags);
+}
+
+/*
+ * OpenSSL's own allocations (the AEAD key schedules inside its cipher
+ * contexts, signing keys) come from here too: libesmpi's constructor
+ * gives OpenSSL these functions before anything in the process has used
+ * it (OpenSSL takes them only then). Each block carries its size in a
+ * 16-byte header, since OpenSSL frees without one.
+ */
+#define HDR 16
+
+static int openssl_hooked;
+
+static void *
+ossl_malloc(size_t n, const char *file, int line)
+{
+	size_t *p;
+
+	(void)file;
+	(void)line;
+	if (n > SIZE_MAX - HDR || (p = esmpi_secure_calloc(n + HDR)) == NULL)
+		return NULL;
+	p[0] = n;
+	return (uint8_t *)p + HDR;
+}
+
+static void
+ossl_free(void *q, const char *file, int line)
+{
+	size_t *p;
+
+	(void)file;
+	(void)line;
+	if (q == NULL)
+		return;
+	p = (size_t *)((uint8_t *)q - HDR);
+	esmpi_secure_free(p, p[0] + HDR);
+}
+
+static void *
+ossl_realloc(void *q, size_t n, const char *file, int line)
+{
+	size_t old;
+	void *r;
+
+	if (q == NULL)
+		return ossl_malloc(n, file, line);
+	if (n == 0) {
+		ossl_free(q, file, line);
+		return NULL;
+	}
+	old = *(size_t *)((uint8_t *)q - HDR);
+	if ((r = ossl_malloc(n, file, line)) == NULL)
+		return NULL;
+	memcpy(r, q, old < n ? old : n);
+	ossl_free(q, file, line);
+	return r;
+}
+
+__attribute__((constructor)) static void
+hook_openssl(void)
+{
+	openssl_hooked = CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc,
+	    ossl_free);
+}
+
+/* ESMPI_TEST_KEYMEM: where an OpenSSL allocation lands. */
+void
+esmpi_secure_openssl_report(void)
+{
+	void *p = OPENSSL_malloc(32);
+
+	if (!openssl_hooked)
+		fprintf(stderr, "esmpi: rank %d: key memory: OpenSSL was in "
+		    "use before libesmpi loaded: its allocations stay on "
+		    "the heap\n", esmpi.world_rank);
+	esmpi_secure_report("openssl allocations", p);
+	OPENSSL_free(p);
 }

@@ -915,8 +915,10 @@ MPI_Finalize(void)
 
 	if (esmpi.initialized) {
 		esmpi_scope_report();
-		if (getenv("ESMPI_TEST_KEYMEM") != NULL)
+		if (getenv("ESMPI_TEST_KEYMEM") != NULL) {
 			esmpi_keys_report();
+			esmpi_secure_openssl_report();
+		}
 		esmpi_req_reap();	/* before the states go */
 		esmpi_chunk_reap(1);
 		esmpi.active = 0;

@@ -14,9 +14,10 @@ esmpid on each of B and C. The bridge flips the first byte of
   /etc/ld.so.preload lists libesmpi-guard.so): both ranks refuse at
   MPI_Init, the job fails saying why, and no marker crosses.
 
-And on two hosts, without any adversary: with the guard a plain mpirun is
-refused, esmpirun's preload runs sealed, a rank whose peers never join key
-establishment stops naming them.
+And on two hosts: with the guard a plain mpirun is refused and esmpirun's
+preload runs sealed; with rank 0 on mpirun's own host (its LD_PRELOAD set
+locally) and rank 1's stripped in flight, rank 0 stops at MPI_Init naming
+rank 1 instead of waiting for ever (no guard), or rank 1 refuses (guard).
 """
 import pytest
 
@@ -121,3 +122,33 @@ def test_guard_on_off_keeps_other_entries(workdir):
     r = it.ctl(None, *g, "on", "--lib", bad, "--preload-file", lst)
     assert r.returncode == 1 and "nobody else may write" in r.stderr, r
     assert str(bad) not in lst.read_text()
+
+
+@pytest.mark.parametrize("guard", [False, True], ids=["no-guard", "guard"])
+def test_stripped_preload_with_a_rank_on_mpiruns_host(tri, guard):
+    """Rank 0 on mpirun's host gets LD_PRELOAD locally, rank 1's is
+    stripped in flight. Without the guard rank 1 runs plain and rank 0
+    used to wait in MPI_Init for ever: now it stops after
+    ESMPI_JOIN_TIMEOUT naming rank 1, and its esmpid audits join_failed.
+    With the guard on rank 1's host, rank 1 refuses to start."""
+    if guard:
+        tri.guard(tri.b)
+    ring = nshosts.example(tri.work, "ring")
+    bridge = tri.bridge("local-rank", "--marker", "LD_PRELOAD=")
+    with tri.capture(tri.work / "local-rank.pcap") as cap:
+        rc, out, err = tri.run(ring, preload=True,
+                               x=("ESMPI_JOIN_TIMEOUT=5",),
+                               timeout=nshosts.ADVERSARY_TIMEOUT,
+                               hang_ok=True)
+    bridge.stop()
+    why = report(tri, bridge, rc, out, err)
+    assert bridge.rewrites(), f"the bridge altered no launch message:\n{why}"
+    assert rc is not None, f"the job hung in MPI_Init:\n{why}"
+    assert rc != 0, why
+    assert MARKER not in cap.data, f"marker crossed in clear:\n{why}"
+    if guard:
+        assert GUARD_SAYS in err, why
+    else:
+        assert "rank 1 did not join job key establishment" in err, why
+        ev = tri.a.daemon.wait_audit("join_failed")[-1]
+        assert ev["ESMPI_RANK"] == "0", ev

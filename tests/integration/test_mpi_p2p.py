@@ -219,10 +219,11 @@ KEYMEM = re.compile(r"esmpi: rank (\d+): key memory: ([^:]+): VmFlags:(.*)")
 def test_key_material_kept_out_of_core_dumps(daemon):
     """With ESMPI_TEST_KEYMEM=1 each rank reports at MPI_Finalize, from
     /proc/self/smaps, the flags of the mappings that hold its job key,
-    WORLD's send chains, receive-chain table and a chain's ring: all must
-    be marked "dd" (MADV_DONTDUMP: not in core dumps). Heap memory never
-    is, so this fails if any of them moves back to malloc or loses its
-    madvise. (OpenSSL's cipher contexts are not covered: common/.)"""
+    WORLD's send chains, receive-chain table and a chain's ring, and of
+    an OpenSSL allocation (where OpenSSL keeps the AEAD key schedules of
+    its cipher contexts): all must be marked "dd" (MADV_DONTDUMP: not in
+    core dumps). Heap memory never is, so this fails if any of them moves
+    back to malloc or loses its madvise."""
     job = mh.mpirun(mh.example("ring"), 2, socket=daemon.sock,
                     x=("ESMPI_TEST_KEYMEM=1",))
     assert job.returncode == 0, job.describe()
@@ -230,7 +231,7 @@ def test_key_material_kept_out_of_core_dumps(daemon):
     for rank, what, flags in KEYMEM.findall(job.stderr):
         seen[(int(rank), what)] = flags.split()
     want = {"job key", "send chains (communicator state)",
-            "receive chains", "receive chain ring"}
+            "receive chains", "receive chain ring", "openssl allocations"}
     assert set(seen) == {(r, w) for r in (0, 1) for w in want}, \
         job.describe()
     for key, flags in seen.items():
