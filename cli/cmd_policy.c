@@ -26,8 +26,7 @@ policy_check(const char *path)
 	}
 	printf("%s: valid policy (version %d, %zu rules, %zu projects, "
 	    "default suite %s)\n", path, p->version, p->nrules, p->nprojects,
-	    esmpi_suite_by_id(p->defaults.suite) ?
-	    esmpi_suite_by_id(p->defaults.suite)->name : "?");
+	    esmpi_suite_name(p->defaults.suite));
 	esmpi_pol_free(p);
 	return EXIT_OK;
 }

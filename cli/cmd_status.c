@@ -3,16 +3,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "esmpi_bytes.h"
 #include "esmpictl.h"
 
+/* A job id from the daemon as hex (empty when it is not 16 bytes). */
 static void
-hex(const ProtobufCBinaryData *b, char *out, size_t len)
+job_hex(const ProtobufCBinaryData *b, char out[33])
 {
-	size_t i;
-
 	out[0] = '\0';
-	for (i = 0; i < b->len && 2 * i + 2 < len; i++)
-		snprintf(out + 2 * i, 3, "%02x", b->data[i]);
+	if (b->len == 16)
+		esmpi_hex(b->data, b->len, out);
 }
 
 /* JSON string with the escapes RFC 8259 requires. */
@@ -55,7 +55,7 @@ print_json(const Esmpi__Status *st)
 	for (i = 0; i < st->n_sessions; i++) {
 		const Esmpi__SessionInfo *s = st->sessions[i];
 
-		hex(&s->job_id, job, sizeof(job));
+		job_hex(&s->job_id, job);
 		printf("%s{\"session\":%llu,\"uid\":%u,\"pid\":%u,\"job\":"
 		    "\"%s\",\"rank\":%u,\"size\":%u,\"project\":", i ? "," : "",
 		    (unsigned long long)s->session_id, s->uid, s->pid, job,
@@ -93,7 +93,7 @@ print_table(const Esmpi__Status *st)
 		const Esmpi__SessionInfo *s = st->sessions[i];
 		char rank[32];
 
-		hex(&s->job_id, job, sizeof(job));
+		job_hex(&s->job_id, job);
 		snprintf(rank, sizeof(rank), "%u/%u", s->rank, s->size);
 		printf("%-8llu %-6u %-8u %-33s %-9s %-12s %-18s %6u %6llu %s\n",
 		    (unsigned long long)s->session_id, s->uid, s->pid, job,

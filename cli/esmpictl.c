@@ -75,7 +75,7 @@ main(int argc, char **argv)
 
 	ctl.admin_socket = getenv("ESMPI_ADMIN_SOCKET");
 	if (ctl.admin_socket == NULL)
-		ctl.admin_socket = ESMPICTL_DEFAULT_ADMIN_SOCKET;
+		ctl.admin_socket = ESMPI_DEFAULT_ADMIN_SOCKET;
 	while (a < argc && argv[a][0] == '-') {
 		if (strcmp(argv[a], "--admin-socket") == 0 && a + 1 < argc) {
 			ctl.admin_socket = argv[a + 1];

@@ -3,6 +3,7 @@
 #define ESMPICTL_H
 
 #include "esmpi_frame.h"
+#include "esmpi_paths.h"
 
 /* Exit codes shared by every subcommand (and esmpid). */
 #define EXIT_OK		0
@@ -10,7 +11,6 @@
 #define EXIT_USAGE	2
 #define EXIT_DAEMON	3	/* daemon unreachable or access denied */
 
-#define ESMPICTL_DEFAULT_ADMIN_SOCKET "/run/esmpi/admin.sock"
 
 struct ctl {
 	const char *admin_socket;

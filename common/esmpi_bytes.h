@@ -8,6 +8,7 @@
  * big-endian. The caller guarantees the bytes are there.
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 static inline void
@@ -50,6 +51,20 @@ static inline uint64_t
 esmpi_get_be64(const uint8_t *p)
 {
 	return (uint64_t)esmpi_get_be32(p) << 32 | esmpi_get_be32(p + 4);
+}
+
+/* n bytes as 2n lower-case hex digits and a NUL (out holds 2n + 1). */
+static inline void
+esmpi_hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
 }
 
 #endif

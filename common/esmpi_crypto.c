@@ -68,6 +68,14 @@ esmpi_suite_by_id(int id)
 	return s == NULL ? NULL : &s->info;
 }
 
+const char *
+esmpi_suite_name(int id)
+{
+	const struct suite *s = suite_lookup(id);
+
+	return s == NULL ? "?" : s->info.name;
+}
+
 const struct esmpi_suite_info *
 esmpi_suite_by_name(const char *name)
 {

@@ -32,6 +32,8 @@ struct esmpi_suite_info {
 /* Look-ups in the static suite table; NULL when unknown. */
 const struct esmpi_suite_info *esmpi_suite_by_name(const char *name);
 const struct esmpi_suite_info *esmpi_suite_by_id(int id);
+/* The suite's name, "?" when unknown (for messages). */
+const char *esmpi_suite_name(int id);
 
 /* HKDF-SHA256 (RFC 5869), extract then expand. salt may be NULL. */
 int esmpi_hkdf_sha256(uint8_t *out, size_t out_len,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * One handler per request (process_<msg>), chosen by one switch in
- * esmpid_dispatch(). A handler returns 0 after queueing a reply (an Error
- * reply included), or a negative ESMPI_ERR_* for a protocol violation,
- * which closes the connection (server.c audits it).
+ * One handler per request (process_<msg>), found in one table
+ * (request_kinds) with the socket and session states it needs. A handler
+ * returns 0 after queueing a reply (an Error reply included), or a
+ * negative ESMPI_ERR_* for a protocol violation, which closes the
+ * connection (server.c audits it).
  */
 #include <pwd.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "esmpi_bytes.h"
 #include "esmpi_crypto.h"
 #include "esmpi_err.h"
 #include "esmpi_log.h"
@@ -21,27 +23,6 @@
 #include "esmpid.h"
 
 #define ESMPID_VERSION_STRING "0.1.0"
-
-static void
-hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static const char *
-suite_name(int id)
-{
-	const struct esmpi_suite_info *s = esmpi_suite_by_id(id);
-
-	return s ? s->name : "?";
-}
 
 static void
 settings_to_pb(const struct esmpi_pol_settings *s, Esmpi__SuiteSettings *pb)
@@ -162,7 +143,7 @@ refuse_second_session(struct esmpid *d, struct esmpid_conn *c,
 	    x->uid == c->uid))
 		return 0;
 	memcpy(c->job_id, job_id, ESMPI_JOB_ID_LEN);
-	hex(c->job_id, ESMPI_JOB_ID_LEN, c->job_hex);
+	esmpi_hex(c->job_id, ESMPI_JOB_ID_LEN, c->job_hex);
 	user_name(x->uid, owner);
 	if (x->uid != c->uid) {
 		audit_owner_refused(c, "job of another user", rank, x->uid,
@@ -187,8 +168,10 @@ refuse_second_session(struct esmpid *d, struct esmpid_conn *c,
 }
 
 static int
-process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
+process_hello(struct esmpid *d, struct esmpid_conn *c,
+    const Esmpi__Request *req)
 {
+	const Esmpi__Hello *h = req->hello;
 	Esmpi__Reply rep = ESMPI__REPLY__INIT;
 	Esmpi__HelloReply hr = ESMPI__HELLO_REPLY__INIT;
 	Esmpi__SuiteSettings defs, *sets = NULL;
@@ -198,8 +181,6 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 	size_t i, j, ntags = 0, t = 0;
 	int r = ESMPI_ERR_NOMEM;
 
-	if (c->state != SESS_NEW)
-		return ESMPI_ERR_PROTOCOL;
 	if (h->version != ESMPI_PROTO_VERSION) {
 		(void)esmpid_reply_error(c, ESMPI_ERR_VERSION,
 		    "protocol version %u not supported (daemon speaks %u)",
@@ -230,7 +211,7 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 		return 0;
 	}
 	memcpy(c->job_id, h->job_id.data, ESMPI_JOB_ID_LEN);
-	hex(c->job_id, ESMPI_JOB_ID_LEN, c->job_hex);
+	esmpi_hex(c->job_id, ESMPI_JOB_ID_LEN, c->job_hex);
 	c->rank = h->rank;
 	c->size = h->size;
 	snprintf(c->project, sizeof(c->project), "%s", h->project);
@@ -300,7 +281,7 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 		snprintf(scope, sizeof(scope), "ESMPI_SCOPE=%s", sc);
 
 		snprintf(suite, sizeof(suite), "ESMPI_SUITE=%s",
-		    suite_name(c->suite));
+		    esmpi_suite_name(c->suite));
 		snprintf(proj, sizeof(proj), "ESMPI_PROJECT=%s", c->project);
 		snprintf(host, sizeof(host), "ESMPI_HOST=%s", c->host);
 		snprintf(size, sizeof(size), "ESMPI_SIZE=%u", c->size);
@@ -312,7 +293,7 @@ process_hello(struct esmpid *d, struct esmpid_conn *c, Esmpi__Hello *h)
 		    (unsigned long long)c->session_id, h->resume ?
 		    "resumed (rank reconnected with its keys)" : "opened",
 		    c->job_hex, c->rank,
-		    c->size, (unsigned)c->uid, suite_name(c->suite),
+		    c->size, (unsigned)c->uid, esmpi_suite_name(c->suite),
 		    p->nrules, sc);
 	}
 	if (h->resume)
@@ -327,7 +308,8 @@ out:
 }
 
 static int
-process_key_share(struct esmpid *d, struct esmpid_conn *c)
+process_key_share(struct esmpid *d, struct esmpid_conn *c,
+    const Esmpi__Request *req)
 {
 	Esmpi__Reply rep = ESMPI__REPLY__INIT;
 	Esmpi__KeyShare ks = ESMPI__KEY_SHARE__INIT;
@@ -336,8 +318,6 @@ process_key_share(struct esmpid *d, struct esmpid_conn *c)
 	size_t sig_len = 0;
 	int r;
 
-	if (c->state != SESS_OPEN)
-		return ESMPI_ERR_PROTOCOL;
 	if ((r = esmpid_jobkey_ephemeral(&c->eph, c->eph_pub)) != 0)
 		return esmpid_reply_error(c, r, "cannot create key share");
 	memset(&s, 0, sizeof(s));
@@ -438,8 +418,9 @@ refuse_foreign_share(struct esmpid_conn *c, const struct esmpi_share *s,
 
 static int
 process_wrap(struct esmpid *d, struct esmpid_conn *c,
-    Esmpi__WrapJobKeyRequest *w)
+    const Esmpi__Request *req)
 {
+	const Esmpi__WrapJobKeyRequest *w = req->wrap;
 	Esmpi__Reply rep = ESMPI__REPLY__INIT;
 	Esmpi__WrapJobKeyReply wr = ESMPI__WRAP_JOB_KEY_REPLY__INIT;
 	Esmpi__WrappedKey *keys = NULL, **keyp = NULL;
@@ -449,7 +430,7 @@ process_wrap(struct esmpid *d, struct esmpid_conn *c,
 	char cn[256], err[512];
 	int r;
 
-	if (c->state != SESS_SHARED || c->rank != 0 || c->wrapped)
+	if (c->rank != 0 || c->wrapped)
 		return ESMPI_ERR_PROTOCOL;
 	if (w->n_shares != c->size)
 		return esmpid_reply_error(c, ESMPI_ERR_INVALID,
@@ -529,8 +510,9 @@ out:
 
 static int
 process_unwrap(struct esmpid *d, struct esmpid_conn *c,
-    Esmpi__UnwrapJobKeyRequest *u)
+    const Esmpi__Request *req)
 {
+	const Esmpi__UnwrapJobKeyRequest *u = req->unwrap;
 	Esmpi__Reply rep = ESMPI__REPLY__INIT;
 	Esmpi__UnwrapJobKeyReply ur = ESMPI__UNWRAP_JOB_KEY_REPLY__INIT;
 	struct esmpi_share root, self;
@@ -538,7 +520,7 @@ process_unwrap(struct esmpid *d, struct esmpid_conn *c,
 	char cn[256], err[512];
 	int r;
 
-	if (c->state != SESS_SHARED || (c->rank == 0 && !c->wrapped))
+	if (c->rank == 0 && !c->wrapped)
 		return ESMPI_ERR_PROTOCOL;
 	if (share_from_pb(u->root_share, &root) != 0 || u->key == NULL ||
 	    u->key->ciphertext.len != ESMPI_WRAPPED_LEN ||
@@ -593,8 +575,9 @@ process_unwrap(struct esmpid *d, struct esmpid_conn *c,
  */
 static int
 process_certify(struct esmpid *d, struct esmpid_conn *c,
-    Esmpi__CertifyRequest *cr)
+    const Esmpi__Request *req)
 {
+	const Esmpi__CertifyRequest *cr = req->certify;
 	Esmpi__Reply rep = ESMPI__REPLY__INIT;
 	Esmpi__RankCert rc = ESMPI__RANK_CERT__INIT;
 	struct esmpi_sig_key *k = NULL;
@@ -604,7 +587,7 @@ process_certify(struct esmpid *d, struct esmpid_conn *c,
 	uint64_t now = (uint64_t)time(NULL);
 	int r, calen;
 
-	if (c->state != SESS_KEYED || c->certified)
+	if (c->certified)
 		return ESMPI_ERR_PROTOCOL;
 	if (cr->public_key.len != ESMPI_SIG_PUB_LEN ||
 	    esmpi_sig_from_point(&k, cr->public_key.data) != 0)
@@ -659,15 +642,15 @@ static const char *const client_events[] = {
 };
 
 static int
-process_audit(struct esmpid *d, struct esmpid_conn *c, Esmpi__AuditReport *a)
+process_audit(struct esmpid *d, struct esmpid_conn *c,
+    const Esmpi__Request *req)
 {
+	const Esmpi__AuditReport *a = req->audit;
 	char comm[96], peer[32], tag[32], suite[64], epoch[32];
 	const char *extra[] = { comm, peer, tag, NULL, NULL, NULL };
 	enum esmpid_audit_prio prio;
 	int i, known = 0;
 
-	if (c->state == SESS_NEW)
-		return ESMPI_ERR_PROTOCOL;
 	for (i = 0; client_events[i] != NULL; i++)
 		if (strcmp(a->event, client_events[i]) == 0)
 			known = 1;
@@ -704,8 +687,9 @@ process_audit(struct esmpid *d, struct esmpid_conn *c, Esmpi__AuditReport *a)
  */
 static int
 process_load_policy(struct esmpid *d, struct esmpid_conn *c,
-    Esmpi__LoadPolicy *lp)
+    const Esmpi__Request *req)
 {
+	const Esmpi__LoadPolicy *lp = req->load_policy;
 	struct esmpi_pol_files files = { .strict = 1 };
 	char err[768], src[600], msg[700];
 	const char *extra[] = { src, NULL };
@@ -751,7 +735,8 @@ process_load_policy(struct esmpid *d, struct esmpid_conn *c,
 }
 
 static int
-process_show_policy(struct esmpid *d, struct esmpid_conn *c)
+process_show_policy(struct esmpid *d, struct esmpid_conn *c,
+    const Esmpi__Request *req)
 {
 	Esmpi__Reply rep = ESMPI__REPLY__INIT;
 	Esmpi__PolicyText pt = ESMPI__POLICY_TEXT__INIT;
@@ -783,7 +768,8 @@ state_name(enum esmpid_conn_state s)
 }
 
 static int
-process_status(struct esmpid *d, struct esmpid_conn *c)
+process_status(struct esmpid *d, struct esmpid_conn *c,
+    const Esmpi__Request *req)
 {
 	Esmpi__Reply rep = ESMPI__REPLY__INIT;
 	Esmpi__Status st = ESMPI__STATUS__INIT;
@@ -814,7 +800,7 @@ process_status(struct esmpid *d, struct esmpid_conn *c)
 		si[n].size = x->size;
 		si[n].project = x->project;
 		si[n].state = (char *)state_name(x->state);
-		si[n].suite = (char *)suite_name(x->suite);
+		si[n].suite = (char *)esmpi_suite_name(x->suite);
 		si[n].rekeys = x->rekeys;
 		si[n].epoch = x->epoch;
 		si[n].audits = x->audits;
@@ -874,8 +860,10 @@ rotate_node_key(struct esmpid *d, char *err, size_t errlen)
 
 /* Ask the ranks of one job (or all) to ratchet their keys forward. */
 static int
-process_rotate(struct esmpid *d, struct esmpid_conn *c, Esmpi__Rotate *rot)
+process_rotate(struct esmpid *d, struct esmpid_conn *c,
+    const Esmpi__Request *req)
 {
+	const Esmpi__Rotate *rot = req->rotate;
 	Esmpi__Reply rep = ESMPI__REPLY__INIT;
 	Esmpi__RekeyEvent ev = ESMPI__REKEY_EVENT__INIT;
 	struct esmpid_conn *x;
@@ -906,7 +894,7 @@ process_rotate(struct esmpid *d, struct esmpid_conn *c, Esmpi__Rotate *rot)
 		return esmpid_reply_error(c, ESMPI_ERR_INVALID,
 		    "rotate needs a 16-byte job id or --all");
 	if (!rot->all)
-		hex(rot->job_id.data, ESMPI_JOB_ID_LEN, hexjob);
+		esmpi_hex(rot->job_id.data, ESMPI_JOB_ID_LEN, hexjob);
 	/* Kept for ranks that are away now (daemon restart): see Hello. */
 	pend = &d->rotations[d->next_rotation++ % ESMPID_PENDING_ROTATIONS];
 	pend->all = rot->all;
@@ -926,7 +914,7 @@ process_rotate(struct esmpid *d, struct esmpid_conn *c, Esmpi__Rotate *rot)
 		    (!rot->all && memcmp(x->job_id,
 		    rot->job_id.data, ESMPI_JOB_ID_LEN) != 0))
 			continue;
-		if (esmpid_reply(x, &rep) == 0 && esmpid_conn_kick(d, x) == 0)
+		if (esmpid_reply(x, &rep) == 0 && esmpid_conn_flush(d, x) == 0)
 			n++;
 	}
 	snprintf(reason, sizeof(reason), "ESMPI_REASON=admin");
@@ -938,66 +926,74 @@ process_rotate(struct esmpid *d, struct esmpid_conn *c, Esmpi__Rotate *rot)
 	return reply_ok(c, msg);
 }
 
+static int
+process_goodbye(struct esmpid *d, struct esmpid_conn *c,
+    const Esmpi__Request *req)
+{
+	(void)d;
+	(void)req;
+	c->closing = 1;
+	c->close_why = "finalize";
+	return reply_ok(c, "goodbye");
+}
+
+#define ST(s)		(1u << (s))
+#define AFTER_HELLO	(ST(SESS_OPEN) | ST(SESS_SHARED) | ST(SESS_KEYED) | \
+			ST(SESS_RESUMED))
+
+/*
+ * Every request: the socket it may arrive on, the client session states
+ * it needs (admin requests have no session), its handler. Anything else
+ * is a protocol violation (proto/PROTOCOL.md §3, §4).
+ */
+static const struct request_kind {
+	Esmpi__Request__BodyCase body;
+	enum esmpid_conn_kind socket;
+	unsigned states;
+	int (*handler)(struct esmpid *, struct esmpid_conn *,
+	    const Esmpi__Request *);
+} request_kinds[] = {
+	{ ESMPI__REQUEST__BODY_HELLO, CONN_CLIENT, ST(SESS_NEW),
+	    process_hello },
+	{ ESMPI__REQUEST__BODY_KEY_SHARE, CONN_CLIENT, ST(SESS_OPEN),
+	    process_key_share },
+	{ ESMPI__REQUEST__BODY_WRAP, CONN_CLIENT, ST(SESS_SHARED),
+	    process_wrap },
+	{ ESMPI__REQUEST__BODY_UNWRAP, CONN_CLIENT, ST(SESS_SHARED),
+	    process_unwrap },
+	{ ESMPI__REQUEST__BODY_CERTIFY, CONN_CLIENT, ST(SESS_KEYED),
+	    process_certify },
+	{ ESMPI__REQUEST__BODY_AUDIT, CONN_CLIENT, AFTER_HELLO,
+	    process_audit },
+	{ ESMPI__REQUEST__BODY_GOODBYE, CONN_CLIENT, AFTER_HELLO,
+	    process_goodbye },
+	{ ESMPI__REQUEST__BODY_LOAD_POLICY, CONN_ADMIN, 0,
+	    process_load_policy },
+	{ ESMPI__REQUEST__BODY_SHOW_POLICY, CONN_ADMIN, 0,
+	    process_show_policy },
+	{ ESMPI__REQUEST__BODY_STATUS, CONN_ADMIN, 0, process_status },
+	{ ESMPI__REQUEST__BODY_ROTATE, CONN_ADMIN, 0, process_rotate },
+};
+
 int
 esmpid_dispatch(struct esmpid *d, struct esmpid_conn *c, const uint8_t *body,
     size_t len)
 {
+	const struct request_kind *k = NULL;
 	Esmpi__Request *req = NULL;
-	int r, admin_msg;
+	size_t i;
+	int r;
 
 	if ((r = esmpi_frame_decode_request(body, len, &req)) != 0)
 		return r;
-	admin_msg = req->body_case >= ESMPI__REQUEST__BODY_LOAD_POLICY;
-	/* A message for the other socket is a protocol violation. */
-	if (admin_msg != (c->kind == CONN_ADMIN)) {
+	for (i = 0; i < sizeof(request_kinds) / sizeof(request_kinds[0]); i++)
+		if (request_kinds[i].body == req->body_case)
+			k = &request_kinds[i];
+	if (k == NULL || k->socket != c->kind ||
+	    (k->socket == CONN_CLIENT && !(k->states & ST(c->state))))
 		r = ESMPI_ERR_PROTOCOL;
-		goto out;
-	}
-	switch (req->body_case) {
-	case ESMPI__REQUEST__BODY_HELLO:
-		r = process_hello(d, c, req->hello);
-		break;
-	case ESMPI__REQUEST__BODY_KEY_SHARE:
-		r = process_key_share(d, c);
-		break;
-	case ESMPI__REQUEST__BODY_WRAP:
-		r = process_wrap(d, c, req->wrap);
-		break;
-	case ESMPI__REQUEST__BODY_UNWRAP:
-		r = process_unwrap(d, c, req->unwrap);
-		break;
-	case ESMPI__REQUEST__BODY_CERTIFY:
-		r = process_certify(d, c, req->certify);
-		break;
-	case ESMPI__REQUEST__BODY_GOODBYE:
-		if (c->state == SESS_NEW) {
-			r = ESMPI_ERR_PROTOCOL;
-			break;
-		}
-		c->closing = 1;
-		c->close_why = "finalize";
-		r = reply_ok(c, "goodbye");
-		break;
-	case ESMPI__REQUEST__BODY_AUDIT:
-		r = process_audit(d, c, req->audit);
-		break;
-	case ESMPI__REQUEST__BODY_LOAD_POLICY:
-		r = process_load_policy(d, c, req->load_policy);
-		break;
-	case ESMPI__REQUEST__BODY_SHOW_POLICY:
-		r = process_show_policy(d, c);
-		break;
-	case ESMPI__REQUEST__BODY_STATUS:
-		r = process_status(d, c);
-		break;
-	case ESMPI__REQUEST__BODY_ROTATE:
-		r = process_rotate(d, c, req->rotate);
-		break;
-	default:
-		r = ESMPI_ERR_PROTOCOL;
-		break;
-	}
-out:
+	else
+		r = k->handler(d, c, req);
 	esmpi__request__free_unpacked(req, NULL);
 	return r;
 }

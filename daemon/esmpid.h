@@ -8,13 +8,11 @@
 #include <openssl/evp.h>
 
 #include "esmpi_frame.h"
+#include "esmpi_paths.h"
 #include "esmpi_pki.h"
 #include "esmpi_policy.h"
 #include "jobkey.h"
 
-#define ESMPID_DEFAULT_STATE_DIR	"/var/lib/esmpi"
-#define ESMPID_DEFAULT_SOCKET		"/run/esmpi/esmpid.sock"
-#define ESMPID_DEFAULT_ADMIN_SOCKET	"/run/esmpi/admin.sock"
 #define ESMPID_MAX_CLIENTS		1024
 #define ESMPID_MAX_ADMINS		16
 /* Descriptors kept free for the daemon's own files and lookups. */
@@ -131,32 +129,60 @@ struct esmpid {
 	int running;
 };
 
+/*
+ * Layers, each calling only those below it:
+ *   main.c -> server.c (event loop: sockets, accept, read, limits, timer,
+ *   signals) -> dispatch.c (one handler per request, from one table)
+ *   -> conn.c (a connection's replies, flushing, closing), policy.c (the
+ *   policy in force), jobkey.c (key shares, wrap), audit.c (journald).
+ */
+
 /* server.c */
 int esmpid_server_open(struct esmpid *d);
 int esmpid_server_run(struct esmpid *d);
 void esmpid_server_close(struct esmpid *d);
 uint64_t esmpid_now(void);
 
-/* Load the policy at path (its files from files, NULL: the filesystem),
- * then swap it in; on any error the policy in force stays and err says
- * why. reloadable: SIGHUP re-reads path from now on. */
+/* dispatch.c: decode a request, check it against the table (socket,
+ * session state), run its handler. 0, or a protocol violation. */
+int esmpid_dispatch(struct esmpid *d, struct esmpid_conn *c,
+    const uint8_t *body, size_t len);
+
+/* policy.c: load the policy at path (its files from files, NULL: the
+ * filesystem), then swap it in; on any error the policy in force stays
+ * and err says why. reloadable: SIGHUP re-reads path from now on. */
 int esmpid_policy_swap(struct esmpid *d, const char *path,
     struct esmpi_pol_files *files, int reloadable, char *err,
     size_t errlen);
+/* SIGHUP: re-read the reloadable policy file, audited either way. */
+void esmpid_policy_reload(struct esmpid *d);
 
-/* dispatch.c: one handler per request, chosen by one switch. */
-int esmpid_dispatch(struct esmpid *d, struct esmpid_conn *c,
-    const uint8_t *body, size_t len);
+/* conn.c: queue a reply (or an Error) for c. */
 int esmpid_reply(struct esmpid_conn *c, Esmpi__Reply *rep);
-/* Send what is queued for c now (a push outside its own request). May
- * close c (it is then marked dead, freed after the event batch); returns
- * -1 then. */
-int esmpid_conn_kick(struct esmpid *d, struct esmpid_conn *c);
+int esmpid_reply_error(struct esmpid_conn *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Send what is queued for c now; close c when drained and closing. May
+ * close c (then marked dead, freed by esmpid_conn_reap after the event
+ * batch); returns -1 then. */
+int esmpid_conn_flush(struct esmpid *d, struct esmpid_conn *c);
+/* Close c: audit, drop its descriptor and counts, mark it dead. */
+void esmpid_conn_close(struct esmpid *d, struct esmpid_conn *c,
+    const char *why);
+/* Free the connections closed since the last call. */
+void esmpid_conn_reap(struct esmpid *d);
+/* One Error frame on a connection that gets no slot, then close fd. */
+void esmpid_refuse_fd(int fd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Live client sessions of a job (rank < 0: any rank) other than self. */
 struct esmpid_conn *esmpid_find_session(struct esmpid *d,
     const struct esmpid_conn *self, const uint8_t *job_id, int64_t rank);
-int esmpid_reply_error(struct esmpid_conn *c, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+
+/* Replies queued and not yet sent. */
+static inline size_t
+esmpid_conn_pending(const struct esmpid_conn *c)
+{
+	return c->tx_len - c->tx_off;
+}
 
 /* Audit priorities: syslog's levels, journald's PRIORITY field. */
 enum esmpid_audit_prio {

@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 
+#include "esmpi_bytes.h"
 #include "esmpi_crypto.h"
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
@@ -14,15 +15,6 @@
 /* v2: the share names the user it was issued to (its owner). */
 static const char share_label[] = "esmpi key share v2";
 static const char wrap_label[] = "esmpi wrap v1";
-
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
 
 /* What a share's signature covers: label || job id || rank || uid ||
  * user length (1 byte) || user || pub. */
@@ -39,9 +31,9 @@ share_transcript(const struct esmpi_share *s, uint8_t t[TRANSCRIPT_MAX])
 	p += sizeof(share_label);
 	memcpy(p, s->job_id, ESMPI_JOB_ID_LEN);
 	p += ESMPI_JOB_ID_LEN;
-	put_be32(p, s->rank);
+	esmpi_put_be32(p, s->rank);
 	p += 4;
-	put_be32(p, s->uid);
+	esmpi_put_be32(p, s->uid);
 	p += 4;
 	*p++ = (uint8_t)ulen;
 	memcpy(p, s->user, ulen);
@@ -153,7 +145,7 @@ derive_kek(EVP_PKEY *eph, const uint8_t *peer_point,
 	memcpy(info + sizeof(wrap_label), root_pub, ESMPI_ECDH_PUB_LEN);
 	memcpy(info + sizeof(wrap_label) + ESMPI_ECDH_PUB_LEN, rank_share->pub,
 	    ESMPI_ECDH_PUB_LEN);
-	put_be32(info + sizeof(wrap_label) + 2 * ESMPI_ECDH_PUB_LEN,
+	esmpi_put_be32(info + sizeof(wrap_label) + 2 * ESMPI_ECDH_PUB_LEN,
 	    rank_share->rank);
 	r = esmpi_hkdf_sha256(kek, 32, rank_share->job_id, ESMPI_JOB_ID_LEN,
 	    shared, sizeof(shared), info, sizeof(info));
@@ -169,7 +161,7 @@ static void
 wrap_aad(const struct esmpi_share *s, uint8_t aad[ESMPI_JOB_ID_LEN + 4])
 {
 	memcpy(aad, s->job_id, ESMPI_JOB_ID_LEN);
-	put_be32(aad + ESMPI_JOB_ID_LEN, s->rank);
+	esmpi_put_be32(aad + ESMPI_JOB_ID_LEN, s->rank);
 }
 
 int

@@ -37,8 +37,8 @@ usage(FILE *f)
 	    "              [--foreground] [--log-stderr]\n"
 	    "defaults: --state-dir %s --socket %s\n"
 	    "          --admin-socket %s; no --policy: embedded default\n",
-	    ESMPID_DEFAULT_STATE_DIR, ESMPID_DEFAULT_SOCKET,
-	    ESMPID_DEFAULT_ADMIN_SOCKET);
+	    ESMPI_DEFAULT_STATE_DIR, ESMPI_DEFAULT_SOCKET,
+	    ESMPI_DEFAULT_ADMIN_SOCKET);
 }
 
 /* Secrets live in this process: no core dumps, no ptrace by peers. */
@@ -128,9 +128,9 @@ main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.epfd = d.sigfd = d.timerfd = d.client_lfd = d.admin_lfd = -1;
 	d.admin_gid = (gid_t)-1;
-	d.opt.state_dir = ESMPID_DEFAULT_STATE_DIR;
-	d.opt.socket_path = ESMPID_DEFAULT_SOCKET;
-	d.opt.admin_path = ESMPID_DEFAULT_ADMIN_SOCKET;
+	d.opt.state_dir = ESMPI_DEFAULT_STATE_DIR;
+	d.opt.socket_path = ESMPI_DEFAULT_SOCKET;
+	d.opt.admin_path = ESMPI_DEFAULT_ADMIN_SOCKET;
 	d.opt.max_clients = ESMPID_MAX_CLIENTS;
 	d.opt.hello_timeout = ESMPID_HANDSHAKE_TIMEOUT;
 	d.opt.keyx_timeout = ESMPID_KEYX_TIMEOUT;

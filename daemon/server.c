@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The event loop: two listening Unix sockets (clients, admins), signals via
- * signalfd and a housekeeping timerfd, all on one epoll set. Each
- * connection has a frame decoder and an output buffer; any framing error
- * closes that connection only.
+ * signalfd and a housekeeping timerfd, all on one epoll set. Accepting
+ * (slots per user, descriptors), reading requests (bytes buffered per
+ * user) and serving them through the dispatcher while their replies are
+ * read (backpressure); any framing error closes that connection only.
+ * Connections themselves are conn.c's.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -31,8 +32,6 @@
 #include "esmpi_log.h"
 #include "esmpi_mem.h"
 #include "esmpid.h"
-
-static int conn_flush(struct esmpid *d, struct esmpid_conn *c);
 
 /* epoll user data for the non-connection fds */
 static int tag_client, tag_admin, tag_signal, tag_timer;
@@ -183,79 +182,6 @@ esmpid_server_open(struct esmpid *d)
 	return 0;
 }
 
-/*
- * Close c: audit, drop its fd and its counts, mark it dead. It stays on
- * the list (walks skip dead ones) and in memory until reap() runs after
- * the event batch, so events of this batch and list walks that reach it
- * see a dead connection, never freed memory.
- */
-static void
-conn_close(struct esmpid *d, struct esmpid_conn *c, const char *why)
-{
-	if (c->dead)
-		return;
-	if (c->kind == CONN_CLIENT && c->state != SESS_NEW) {
-		const char *extra[] = { NULL, NULL };
-		char reason[96];
-
-		snprintf(reason, sizeof(reason), "ESMPI_REASON=%s", why);
-		extra[0] = reason;
-		esmpid_audit(ESMPI_AUDIT_INFO, "session_close", c, extra,
-		    "session %llu closed (%s)",
-		    (unsigned long long)c->session_id, why);
-	}
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
-	c->dead = 1;
-	if (c->kind == CONN_CLIENT)
-		d->nclients--;
-	else
-		d->nadmins--;
-	d->rx_total -= c->rx_charged;
-	c->rx_charged = 0;
-	EVP_PKEY_free(c->eph);
-	c->eph = NULL;
-	esmpi_frame_rx_free(&c->rx);
-	esmpi_freezero(c->tx, c->tx_cap);
-	c->tx = NULL;
-	c->tx_len = c->tx_off = c->tx_cap = 0;
-}
-
-/* Free the connections closed during the last batch. */
-static void
-reap(struct esmpid *d)
-{
-	struct esmpid_conn *c, *next;
-
-	for (c = d->conns; c != NULL; c = next) {
-		next = c->next;
-		if (!c->dead)
-			continue;
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			d->conns = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
-		esmpi_freezero(c, sizeof(*c));
-	}
-}
-
-struct esmpid_conn *
-esmpid_find_session(struct esmpid *d, const struct esmpid_conn *self,
-    const uint8_t *job_id, int64_t rank)
-{
-	struct esmpid_conn *x;
-
-	for (x = d->conns; x != NULL; x = x->next)
-		if (x != self && !x->dead && x->kind == CONN_CLIENT &&
-		    x->state != SESS_NEW && memcmp(x->job_id, job_id,
-		    ESMPI_JOB_ID_LEN) == 0 && (rank < 0 || x->rank == rank))
-			return x;
-	return NULL;
-}
-
 /* Whether uid may administer: root, or a member of the admin group. */
 static int
 admin_allowed(const struct esmpid *d, uid_t uid, gid_t gid)
@@ -279,32 +205,6 @@ admin_allowed(const struct esmpid *d, uid_t uid, gid_t gid)
 		if (groups[i] == d->admin_gid)
 			return 1;
 	return 0;
-}
-
-/*
- * Refuse a connection that gets no slot: one Error frame, written at
- * once (a new socket's buffer is empty), then close. The client learns
- * why instead of seeing a bare close.
- */
-static int reply_verror(struct esmpid_conn *c, int code, const char *fmt,
-    va_list ap) __attribute__((format(printf, 3, 0)));
-
-static void refuse_fd(int fd, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-refuse_fd(int fd, int code, const char *fmt, ...)
-{
-	struct esmpid_conn once = { .fd = fd };
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (reply_verror(&once, code, fmt, ap) == 0)
-		(void)send(fd, once.tx, once.tx_len, MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
-	va_end(ap);
-	esmpi_freezero(once.tx, once.tx_cap);
-	close(fd);
 }
 
 /* Live client connections of uid. */
@@ -345,7 +245,7 @@ refuse_no_fds(struct esmpid *d, int lfd)
 		close(d->spare_fd);
 	d->spare_fd = -1;
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-		refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is out of file "
+		esmpid_refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is out of file "
 		    "descriptors (%d connections open); try again later, or "
 		    "raise its LimitNOFILE", d->nclients + d->nadmins);
 	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -381,7 +281,7 @@ accept_conn(struct esmpid *d, int lfd, enum esmpid_conn_kind kind)
 		 * group lookups, policy files): without them an admitted
 		 * user would be told it is not admitted. */
 		if (fd >= fd_limit() - ESMPID_FD_RESERVE) {
-			refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is out of file "
+			esmpid_refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is out of file "
 			    "descriptors (%d connections open); try again "
 			    "later, or raise its LimitNOFILE",
 			    d->nclients + d->nadmins);
@@ -391,7 +291,7 @@ accept_conn(struct esmpid *d, int lfd, enum esmpid_conn_kind kind)
 			esmpi_warn("client connection limit (%d) reached; "
 			    "refusing pid %d uid %u", d->opt.max_clients,
 			    (int)cred.pid, (unsigned)cred.uid);
-			refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is full: %d client "
+			esmpid_refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is full: %d client "
 			    "connections (its --max-clients); try again later",
 			    d->nclients);
 			continue;
@@ -401,18 +301,18 @@ accept_conn(struct esmpid *d, int lfd, enum esmpid_conn_kind kind)
 			esmpi_warn("uid %u holds %d client connections (limit "
 			    "per user); refusing pid %d", (unsigned)cred.uid,
 			    mine, (int)cred.pid);
-			refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid: uid %u already "
+			esmpid_refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid: uid %u already "
 			    "has %d connections, the most one user may hold "
 			    "(--max-clients-per-user)", (unsigned)cred.uid, mine);
 			continue;
 		}
 		if (kind == CONN_ADMIN && d->nadmins >= ESMPID_MAX_ADMINS) {
-			refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is full: %d admin "
+			esmpid_refuse_fd(fd, ESMPI_ERR_BUSY, "esmpid is full: %d admin "
 			    "connections", d->nadmins);
 			continue;
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			refuse_fd(fd, ESMPI_ERR_NOMEM, "esmpid is out of memory");
+			esmpid_refuse_fd(fd, ESMPI_ERR_NOMEM, "esmpid is out of memory");
 			continue;
 		}
 		c->fd = fd;
@@ -431,7 +331,7 @@ accept_conn(struct esmpid *d, int lfd, enum esmpid_conn_kind kind)
 		else
 			d->nadmins++;
 		if (ep_add(d, fd, EPOLLIN, c) != 0) {
-			conn_close(d, c, "epoll");
+			esmpid_conn_close(d, c, "epoll");
 			continue;
 		}
 		/* Access is decided on every connection, before any frame. */
@@ -454,66 +354,9 @@ accept_conn(struct esmpid *d, int lfd, enum esmpid_conn_kind kind)
 			c->closing = 1;
 			c->close_why = "access denied";
 			/* Send the refusal now; this closes once it is out. */
-			(void)conn_flush(d, c);
+			(void)esmpid_conn_flush(d, c);
 		}
 	}
-}
-
-static size_t
-tx_pending(const struct esmpid_conn *c)
-{
-	return c->tx_len - c->tx_off;
-}
-
-/* Read while the connection's replies are being read by its client and
- * no whole request waits for them (backpressure). */
-static void
-conn_set_events(struct esmpid *d, struct esmpid_conn *c)
-{
-	struct epoll_event ev = { .data.ptr = c };
-	const uint8_t *body;
-	size_t len;
-	int held = tx_pending(c) >= ESMPID_TX_HIGH &&
-	    esmpi_frame_rx_next(&c->rx, &body, &len) == 1;
-
-	ev.events = (held ? 0 : EPOLLIN) | (tx_pending(c) ? EPOLLOUT : 0);
-	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-}
-
-/* Try to send buffered output; close when drained and closing. */
-static int
-conn_flush(struct esmpid *d, struct esmpid_conn *c)
-{
-	ssize_t n;
-
-	if (c->dead)
-		return -1;
-	while (c->tx_off < c->tx_len) {
-		n = send(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off,
-		    MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			conn_close(d, c, "write error");
-			return -1;
-		}
-		c->tx_off += (size_t)n;
-	}
-	if (c->tx_off == c->tx_len) {
-		/* Replies may carry a job key: wiped once sent. */
-		esmpi_freezero(c->tx, c->tx_cap);
-		c->tx = NULL;
-		c->tx_len = c->tx_off = c->tx_cap = 0;
-		if (c->closing) {
-			conn_close(d, c, c->close_why ? c->close_why :
-			    "closed by daemon");
-			return -1;
-		}
-	}
-	conn_set_events(d, c);
-	return 0;
 }
 
 static void
@@ -581,7 +424,7 @@ conn_serve(struct esmpid *d, struct esmpid_conn *c)
 	size_t len;
 	int got, r;
 
-	while (!c->dead && !c->closing && tx_pending(c) < ESMPID_TX_HIGH) {
+	while (!c->dead && !c->closing && esmpid_conn_pending(c) < ESMPID_TX_HIGH) {
 		if ((got = esmpi_frame_rx_next(&c->rx, &body, &len)) < 0) {
 			frame_error(d, c, got);
 			break;
@@ -610,10 +453,10 @@ conn_readable(struct esmpid *d, struct esmpid_conn *c)
 		while (read(c->fd, junk, sizeof(junk)) > 0)
 			;
 		if (c->tx_len == 0)
-			conn_close(d, c, c->close_why ? c->close_why :
+			esmpid_conn_close(d, c, c->close_why ? c->close_why :
 			    "closed by daemon");
 		else
-			(void)conn_flush(d, c);
+			(void)esmpid_conn_flush(d, c);
 		return;
 	}
 	/* One whole request at a time in the buffer: read only when none
@@ -644,155 +487,26 @@ conn_readable(struct esmpid *d, struct esmpid_conn *c)
 			    NULL, "connection of pid %d closed mid-frame "
 			    "(truncated frame)", (int)c->pid);
 		}
-		conn_close(d, c, "disconnected");
+		esmpid_conn_close(d, c, "disconnected");
 		return;
 	}
 	if (r == ESMPI_ERR_EOF || r == ESMPI_ERR_SYSTEM) {
-		conn_close(d, c, c->close_why ? c->close_why : "disconnected");
+		esmpid_conn_close(d, c, c->close_why ? c->close_why : "disconnected");
 		return;
 	}
-	(void)conn_flush(d, c);
+	(void)esmpid_conn_flush(d, c);
 }
 
 /* The client reads again: send, then serve what backpressure held. */
 static void
 conn_writable(struct esmpid *d, struct esmpid_conn *c)
 {
-	if (conn_flush(d, c) != 0)
+	if (esmpid_conn_flush(d, c) != 0)
 		return;
-	if (tx_pending(c) < ESMPID_TX_HIGH) {
+	if (esmpid_conn_pending(c) < ESMPID_TX_HIGH) {
 		conn_serve(d, c);
-		(void)conn_flush(d, c);
+		(void)esmpid_conn_flush(d, c);
 	}
-}
-
-int
-esmpid_conn_kick(struct esmpid *d, struct esmpid_conn *c)
-{
-	return conn_flush(d, c);
-}
-
-int
-esmpid_reply(struct esmpid_conn *c, Esmpi__Reply *rep)
-{
-	uint8_t *buf = NULL, *n;
-	size_t len = 0, cap;
-	int r;
-
-	if (c->dead)
-		return ESMPI_ERR_EOF;
-	rep->version = ESMPI_PROTO_VERSION;
-	if ((r = esmpi_frame_pack(&rep->base, &buf, &len)) != 0)
-		return r;
-	if (tx_pending(c) + len > ESMPID_TX_MAX) {
-		esmpi_freezero(buf, len);
-		return ESMPI_ERR_TOO_LARGE;
-	}
-	if (c->tx_len + len > c->tx_cap) {
-		/* Grow by doubling (appends cost their own size, not the
-		 * queue's); the old buffer is wiped, never realloc'd. */
-		for (cap = c->tx_cap ? c->tx_cap : 4096;
-		    cap < tx_pending(c) + len; cap *= 2)
-			;
-		if ((n = malloc(cap)) == NULL) {
-			esmpi_freezero(buf, len);
-			return ESMPI_ERR_NOMEM;
-		}
-		/* Nothing queued means c->tx is NULL: memcpy(n, NULL, 0)
-		 * is UB. */
-		if (tx_pending(c) != 0)
-			memcpy(n, c->tx + c->tx_off, tx_pending(c));
-		esmpi_freezero(c->tx, c->tx_cap);
-		c->tx_len = tx_pending(c);
-		c->tx_off = 0;
-		c->tx = n;
-		c->tx_cap = cap;
-	}
-	memcpy(c->tx + c->tx_len, buf, len);
-	c->tx_len += len;
-	esmpi_freezero(buf, len);
-	return 0;
-}
-
-static int
-reply_verror(struct esmpid_conn *c, int code, const char *fmt, va_list ap)
-{
-	Esmpi__Reply rep = ESMPI__REPLY__INIT;
-	Esmpi__Error e = ESMPI__ERROR__INIT;
-	char msg[512];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	e.code = code;
-	e.message = msg;
-	rep.body_case = ESMPI__REPLY__BODY_ERROR;
-	rep.error = &e;
-	return esmpid_reply(c, &rep);
-}
-
-int
-esmpid_reply_error(struct esmpid_conn *c, int code, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = reply_verror(c, code, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-int
-esmpid_policy_swap(struct esmpid *d, const char *path,
-    struct esmpi_pol_files *files, int reloadable, char *err, size_t errlen)
-{
-	struct esmpi_policy *p = NULL;
-	struct esmpi_pol_error pe;
-	char *copy = NULL;
-	int r;
-
-	/* Validate then swap: the old policy stays on any error. */
-	if ((r = esmpi_pol_load_files(path, files, &p, &pe)) != 0) {
-		esmpi_pol_error_format(&pe, err, errlen);
-		return r;
-	}
-	if (reloadable && (copy = strdup(path)) == NULL) {
-		esmpi_pol_free(p);
-		return ESMPI_ERR_NOMEM;
-	}
-	esmpi_pol_free(d->policy);
-	d->policy = p;
-	free(d->policy_file);
-	d->policy_file = copy;
-	d->policy_loads++;
-	return 0;
-}
-
-static void
-reload(struct esmpid *d)
-{
-	char err[768];
-	const char *extra[] = { NULL, NULL };
-	char src[600];
-
-	struct esmpi_pol_files strict = { .strict = 1 };
-
-	if (d->policy_file == NULL) {
-		esmpi_notice("SIGHUP: no policy file to re-read (the embedded "
-		    "default, or a policy an admin group member loaded); "
-		    "nothing to reload");
-		return;
-	}
-	sd_notify(0, "RELOADING=1");
-	snprintf(src, sizeof(src), "ESMPI_POLICY=%s", d->policy_file);
-	extra[0] = src;
-	if (esmpid_policy_swap(d, d->policy_file, &strict, 1, err,
-	    sizeof(err)) != 0)
-		esmpid_audit(ESMPI_AUDIT_ERR, "policy_rejected", NULL, extra,
-		    "reload refused, keeping the current policy: %s", err);
-	else
-		esmpid_audit(ESMPI_AUDIT_NOTICE, "policy_loaded", NULL, extra,
-		    "policy reloaded from %s (SIGHUP)", d->policy_file);
-	sd_notify(0, "READY=1");
 }
 
 static void
@@ -802,7 +516,7 @@ handle_signal(struct esmpid *d)
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP)
-			reload(d);
+			esmpid_policy_reload(d);
 		else
 			d->running = 0;
 	}
@@ -822,7 +536,7 @@ handle_timer(struct esmpid *d)
 		if (c->closing &&
 		    now - c->opened > (uint64_t)d->opt.hello_timeout) {
 			/* A refused peer that never reads its refusal. */
-			conn_close(d, c, "refused, reply not read");
+			esmpid_conn_close(d, c, "refused, reply not read");
 			continue;
 		}
 		if (c->kind != CONN_CLIENT || c->closing)
@@ -832,7 +546,7 @@ handle_timer(struct esmpid *d)
 			esmpid_audit(ESMPI_AUDIT_NOTICE, "protocol_error", c,
 			    NULL, "pid %d sent no Hello within %d s; closing",
 			    (int)c->pid, d->opt.hello_timeout);
-			conn_close(d, c, "handshake timeout");
+			esmpid_conn_close(d, c, "handshake timeout");
 		} else if ((c->state == SESS_OPEN || c->state == SESS_SHARED) &&
 		    now - c->hello_at > (uint64_t)d->opt.keyx_timeout) {
 			/* A slot held without finishing key establishment. */
@@ -843,8 +557,8 @@ handle_timer(struct esmpid *d)
 			(void)esmpid_reply_error(c, ESMPI_ERR_PROTOCOL, "job key "
 			    "establishment not finished within %d s; closing",
 			    d->opt.keyx_timeout);
-			(void)conn_flush(d, c);
-			conn_close(d, c, "key establishment timeout");
+			(void)esmpid_conn_flush(d, c);
+			esmpid_conn_close(d, c, "key establishment timeout");
 		}
 	}
 }
@@ -888,7 +602,7 @@ esmpid_server_run(struct esmpid *d)
 					conn_readable(d, c);
 			}
 		}
-		reap(d);
+		esmpid_conn_reap(d);
 	}
 	return 0;
 }
@@ -899,8 +613,8 @@ esmpid_server_close(struct esmpid *d)
 	struct esmpid_conn *c;
 
 	for (c = d->conns; c != NULL; c = c->next)
-		conn_close(d, c, "daemon shutdown");
-	reap(d);
+		esmpid_conn_close(d, c, "daemon shutdown");
+	esmpid_conn_reap(d);
 	if (d->spare_fd >= 0)
 		close(d->spare_fd);
 	if (d->client_lfd >= 0)

@@ -15,6 +15,7 @@
 #include <mpi.h>
 
 #include "esmpi_crypto.h"
+#include "esmpi_paths.h"
 #include "esmpi_policy.h"
 #include "esmpi_record.h"
 
@@ -49,7 +50,6 @@ esmpi_status_set_bytes(MPI_Status *st, size_t n)
 
 #define ESMPI_EXPORT __attribute__((visibility("default")))
 #define ESMPI_NSUITES 4		/* suite ids 0..3 */
-#define ESMPI_DEFAULT_SOCKET "/run/esmpi/esmpid.sock"
 
 /* Per-(peer, tag) replay state; MPI only orders messages of one tag. */
 struct esmpi_replay_slot {

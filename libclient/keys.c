@@ -22,19 +22,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "esmpi_bytes.h"
 #include "esmpi_client.h"
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
 
-
-static void
-be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
 
 uint64_t
 esmpi_now_coarse(void)
@@ -68,7 +60,7 @@ chain_start(struct esmpi_comm *c, int suite, uint32_t sender, uint8_t out[32])
 	if ((r = base_key(c, suite, base)) != 0)
 		return r;
 	memcpy(info, "esmpi sender", 12);
-	be32(info + 12, sender);
+	esmpi_put_be32(info + 12, sender);
 	r = esmpi_hkdf_sha256(out, 32, NULL, 0, base, 32, info, sizeof(info));
 	esmpi_memzero(base, sizeof(base));
 	return r;

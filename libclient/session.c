@@ -341,8 +341,7 @@ esmpi_audit_rekey(const struct esmpi_comm *c, int tag, int suite,
     uint32_t epoch, const char *why)
 {
 	Esmpi__AuditReport a = ESMPI__AUDIT_REPORT__INIT;
-	const char *sname = esmpi_suite_by_id(suite) ?
-	    esmpi_suite_by_id(suite)->name : "?";
+	const char *sname = esmpi_suite_name(suite);
 	char detail[256];
 
 	snprintf(detail, sizeof(detail), "communicator '%s' suite %s: sender "

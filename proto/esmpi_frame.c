@@ -7,25 +7,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "esmpi_bytes.h"
 #include "esmpi_err.h"
 #include "esmpi_frame.h"
 #include "esmpi_mem.h"
-
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
 
 void
 esmpi_frame_rx_init(struct esmpi_frame_rx *rx)
@@ -74,7 +59,7 @@ esmpi_frame_rx_next(struct esmpi_frame_rx *rx, const uint8_t **body,
 
 	if (rx->len < ESMPI_FRAME_HDR_LEN)
 		return 0;
-	flen = get_be32(rx->buf);
+	flen = esmpi_get_be32(rx->buf);
 	if (flen > ESMPI_FRAME_MAX)
 		return ESMPI_ERR_TOO_LARGE;
 	if (rx->len < ESMPI_FRAME_HDR_LEN + (size_t)flen)
@@ -91,7 +76,7 @@ esmpi_frame_rx_consume(struct esmpi_frame_rx *rx)
 
 	if (rx->len < ESMPI_FRAME_HDR_LEN)
 		return;
-	used = ESMPI_FRAME_HDR_LEN + (size_t)get_be32(rx->buf);
+	used = ESMPI_FRAME_HDR_LEN + (size_t)esmpi_get_be32(rx->buf);
 	if (used > rx->len)
 		return;
 	memmove(rx->buf, rx->buf + used, rx->len - used);
@@ -110,7 +95,7 @@ esmpi_frame_rx_read(struct esmpi_frame_rx *rx, int fd)
 		/* Read the header first, then exactly the announced frame. */
 		want = ESMPI_FRAME_HDR_LEN;
 		if (rx->len >= ESMPI_FRAME_HDR_LEN) {
-			uint32_t flen = get_be32(rx->buf);
+			uint32_t flen = esmpi_get_be32(rx->buf);
 
 			if (flen > ESMPI_FRAME_MAX)
 				return ESMPI_ERR_TOO_LARGE;
@@ -148,7 +133,7 @@ esmpi_frame_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *out_len)
 		return ESMPI_ERR_TOO_LARGE;
 	if ((buf = malloc(ESMPI_FRAME_HDR_LEN + len)) == NULL)
 		return ESMPI_ERR_NOMEM;
-	put_be32(buf, (uint32_t)len);
+	esmpi_put_be32(buf, (uint32_t)len);
 	protobuf_c_message_pack(msg, buf + ESMPI_FRAME_HDR_LEN);
 	*out = buf;
 	*out_len = ESMPI_FRAME_HDR_LEN + len;
@@ -236,7 +221,7 @@ esmpi_frame_recv(int fd, int timeout_ms, uint8_t **body, size_t *len)
 
 	if ((r = read_exact(fd, hdr, sizeof(hdr), timeout_ms)) != 0)
 		return r;
-	flen = get_be32(hdr);
+	flen = esmpi_get_be32(hdr);
 	if (flen > ESMPI_FRAME_MAX)
 		return ESMPI_ERR_TOO_LARGE;
 	if ((buf = malloc(flen ? flen : 1)) == NULL)

@@ -46,6 +46,7 @@
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 
+#include "esmpi_bytes.h"
 #include "esmpi_err.h"
 #include "esmpi_frame.h"
 #include "esmpi_mem.h"
@@ -212,9 +213,9 @@ bystander_drain(void)
 	CHECK(dmn.nclients == 1 && dmn.nadmins == 0);
 	while (read(bystander_peer, buf, sizeof(buf)) > 0)
 		;
-	esmpi_freezero(bystander->tx, bystander->tx_len);
+	esmpi_freezero(bystander->tx, bystander->tx_cap);
 	bystander->tx = NULL;
-	bystander->tx_len = bystander->tx_off = 0;
+	bystander->tx_len = bystander->tx_off = bystander->tx_cap = 0;
 }
 
 static struct esmpid_conn *
@@ -259,7 +260,7 @@ conn_free(struct esmpid_conn *c)
 	CHECK(c->tx_off <= c->tx_len && c->tx_len <= ESMPID_TX_MAX);
 	EVP_PKEY_free(c->eph);
 	esmpi_frame_rx_free(&c->rx);
-	esmpi_freezero(c->tx, c->tx_len);
+	esmpi_freezero(c->tx, c->tx_cap);
 	esmpi_freezero(c, sizeof(*c));
 }
 
@@ -267,18 +268,14 @@ conn_free(struct esmpid_conn *c)
 static void
 conn_set_state(struct esmpid_conn *c, uint8_t ctl)
 {
-	static const char digits[] = "0123456789abcdef";
 	int i;
 
 	c->state = (enum esmpid_conn_state)CTL_STATE(ctl);
 	if (c->state == SESS_NEW)
 		return;
-	for (i = 0; i < ESMPI_JOB_ID_LEN; i++) {
+	for (i = 0; i < ESMPI_JOB_ID_LEN; i++)
 		c->job_id[i] = (uint8_t)(0x11 * (i + 1));
-		c->job_hex[2 * i] = digits[c->job_id[i] >> 4];
-		c->job_hex[2 * i + 1] = digits[c->job_id[i] & 15];
-	}
-	c->job_hex[2 * ESMPI_JOB_ID_LEN] = '\0';
+	esmpi_hex(c->job_id, ESMPI_JOB_ID_LEN, c->job_hex);
 	c->rank = ctl & CTL_RANK1 ? 1 : 0;
 	c->size = 2;
 	c->session_id = ++dmn.next_session;
