@@ -73,7 +73,7 @@ push_pending_rotation(struct esmpid *d, struct esmpid_conn *c)
 	if (i == ESMPID_PENDING_ROTATIONS)
 		return 0;
 	/* One event is enough: a rekey moves every key of the rank. */
-	ev.reason = 1;
+	ev.reason = ESMPI_REKEY_ADMIN;
 	rep.body_case = ESMPI__REPLY__BODY_REKEY;
 	rep.rekey = &ev;
 	if ((r = esmpid_reply(c, &rep)) != 0)
@@ -903,7 +903,7 @@ process_rotate(struct esmpid *d, struct esmpid_conn *c,
 	pend->at = esmpid_now();
 	if (pend->at == 0)
 		pend->at = 1;
-	ev.reason = 1;	/* requested by an admin */
+	ev.reason = ESMPI_REKEY_ADMIN;
 	rep.body_case = ESMPI__REPLY__BODY_REKEY;
 	rep.rekey = &ev;
 	for (x = d->conns; x != NULL; x = x->next) {

@@ -12,6 +12,10 @@
  * many bytes of a protobuf-c encoded esmpi.Request or esmpi.Reply.
  */
 #define ESMPI_PROTO_VERSION	1
+/* RekeyEvent.reason */
+enum esmpi_rekey_reason {
+	ESMPI_REKEY_ADMIN = 1,		/* esmpictl rotate (or one pending) */
+};
 #define ESMPI_FRAME_HDR_LEN	4
 /* Bounds a WrapJobKey request of ~12k ranks (~650 bytes a share). */
 #define ESMPI_FRAME_MAX		(8u * 1024 * 1024)

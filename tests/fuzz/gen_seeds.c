@@ -506,7 +506,7 @@ reply_seeds(void)
 	rep.status = &st;
 	reply_seed("status", &rep);
 
-	rk.reason = 1;
+	rk.reason = ESMPI_REKEY_ADMIN;
 	rk.min_epoch = 2;
 	esmpi__reply__init(&rep);
 	rep.body_case = ESMPI__REPLY__BODY_REKEY;
