@@ -8,9 +8,10 @@
 /*
  * The esmpi policy (docs/ARCHITECTURE.md, "Policy"): who may open sessions
  * and which cipher suite protects which (communicator, tag). Parsing
- * (libyaml) lives in policy_parse.c and runs only in the daemon and the CLI;
- * matching (policy_match.c) has no YAML dependency so the client library can
- * link it to apply the rules the daemon resolved for it.
+ * (libyaml; policy_load.c and the files under it, policy_internal.h) runs
+ * only in the daemon and the CLI; matching (policy_match.c) has no YAML
+ * dependency so the client library can link it to apply the rules the
+ * daemon resolved for it.
  */
 
 #define ESMPI_POL_VERSION	1
