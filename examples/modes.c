@@ -362,6 +362,35 @@ fire_and_forget(uint64_t sum)
 	return fnv(sum, &k, sizeof(k));
 }
 
+/* A Bsend still in flight at MPI_Finalize (attached buffer, no detach):
+ * Finalize delivers it, as it does Buffer_detach's. Odd ranks send 1 MiB,
+ * even ranks receive and check it before they finalize. */
+static void
+bsend_at_finalize(void)
+{
+	static int big[1 << 18];
+	int i, n = 1 << 18, bufsize = (int)sizeof(big) + MPI_BSEND_OVERHEAD;
+
+	if (!active)
+		return;
+	if (rank & 1) {
+		void *att = malloc((size_t)bufsize);	/* MPI's until exit */
+
+		CHECK(att != NULL, "bsend at finalize: no memory");
+		MPI_Buffer_attach(att, bufsize);
+		for (i = 0; i < n; i++)
+			big[i] = v(rank, 50, i);
+		MPI_Bsend(big, n, MPI_INT, peer, 50, MPI_COMM_WORLD);
+		return;
+	}
+	MPI_Recv(big, n, MPI_INT, peer, 50, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+	for (i = 0; i < n && big[i] == v(peer, 50, i); i++)
+		;
+	CHECK(i == n, "bsend at finalize: int %d is %d", i, i < n ? big[i] : 0);
+	if (rank == 0)
+		printf("modes: a Bsend in flight at MPI_Finalize arrived\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -387,6 +416,7 @@ main(int argc, char **argv)
 		    "pair(s)\n",
 		    size / 2);
 	r = ex_finish("modes", sum);
+	bsend_at_finalize();
 	MPI_Finalize();
 	return r;
 }

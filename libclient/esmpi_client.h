@@ -533,6 +533,8 @@ struct esmpi_req {
 int esmpi_req_add(struct esmpi_req *r);
 /* Complete what MPI_Request_free left running, as far as it has. */
 void esmpi_req_reap(void);
+/* requests.c: wait for buffered sends still in flight (MPI_Finalize). */
+void esmpi_bsend_finish(void);
 struct esmpi_req *esmpi_req_take(MPI_Request h, int keep);
 int esmpi_req_complete(struct esmpi_req *r, MPI_Status *st);
 /* The request of a nonblocking chunked send (chunk.c's flight). */

@@ -440,6 +440,10 @@ static pthread_mutex_t bsend_lock = PTHREAD_MUTEX_INITIALIZER;
 static void
 bsend_reap(int wait)
 {
+	/* Called at MPI_Finalize too: nothing to do is the usual case. */
+	if (bsend_list == NULL)
+		return;
+
 	struct esmpi_req **pp, *r;
 	int flag;
 
@@ -535,6 +539,14 @@ MPI_Ibsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
 	    MPI_SUCCESS)
 		return rc;
 	return PMPI_Isend(NULL, 0, MPI_BYTE, MPI_PROC_NULL, tag, comm, req);
+}
+
+/* MPI_Finalize delivers what buffered sends left in flight, as
+ * Buffer_detach does, before the communicators' states go. */
+void
+esmpi_bsend_finish(void)
+{
+	bsend_reap(1);
 }
 
 ESMPI_EXPORT int
@@ -997,12 +1009,13 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
  * Seal the current contents of a persistent send's buffer, straight into
  * its record (inactive, so no transfer reads it now); *sent: its state,
  * to prepare the next seal once MPI has the send. A receive gets its
- * ticket and the AEAD preparation of the record it expects.
+ * ticket and the AEAD preparation of the record it expects; *served: it
+ * was found in the probes' stash and must not be started in MPI. Returns
+ * an MPI error code.
  */
-#define SERVED	(-1)
-
 static int
-reseal(MPI_Request h, uint64_t ticket, struct esmpi_comm **sent)
+reseal(MPI_Request h, uint64_t ticket, struct esmpi_comm **sent,
+    int *served)
 {
 	struct esmpi_req *r = esmpi_req_take(h, 1);
 	struct esmpi_stash *e;
@@ -1019,7 +1032,8 @@ reseal(MPI_Request h, uint64_t ticket, struct esmpi_comm **sent)
 		r->served = 1;
 		r->active = 0;
 		atomic_fetch_add(&nserved, 1);
-		return SERVED;
+		*served = 1;
+		return MPI_SUCCESS;
 	}
 	if (r->kind != REQ_SEND) {
 		r->ticket = ticket;
@@ -1042,15 +1056,15 @@ ESMPI_EXPORT int
 MPI_Start(MPI_Request *req)
 {
 	struct esmpi_comm *sent = NULL;
-	int rc;
+	int rc, served = 0;
 
 	if (esmpi.failed)
 		return esmpi.err_init;
 	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
 		return rc;
-	if (esmpi.active && (rc = reseal(*req, esmpi_recv_ticket(), &sent)) !=
-	    MPI_SUCCESS)
-		return rc == SERVED ? MPI_SUCCESS : rc;
+	if (esmpi.active && ((rc = reseal(*req, esmpi_recv_ticket(), &sent,
+	    &served)) != MPI_SUCCESS || served))
+		return rc;
 	rc = PMPI_Start(req);
 	if (rc == MPI_SUCCESS && sent != NULL)
 		esmpi_prepare_send(sent);
@@ -1071,9 +1085,8 @@ MPI_Startall(int count, MPI_Request reqs[])
 	/* MPI starts them in any order: one ticket, unordered among them. */
 	ticket = esmpi.active ? esmpi_recv_ticket() : 0;
 	for (i = 0; esmpi.active && i < count; i++)
-		if ((rc = reseal(reqs[i], ticket, &sent)) == SERVED)
-			served = 1;
-		else if (rc != MPI_SUCCESS)
+		if ((rc = reseal(reqs[i], ticket, &sent, &served)) !=
+		    MPI_SUCCESS)
 			return rc;
 	/* Served ones stay inactive in MPI: start the others one by one. */
 	for (i = 0, rc = MPI_SUCCESS; served && i < count && rc ==

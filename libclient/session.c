@@ -919,6 +919,7 @@ MPI_Finalize(void)
 			esmpi_secure_openssl_report();
 		}
 		esmpi_req_reap();	/* before the states go */
+		esmpi_bsend_finish();
 		esmpi_chunk_reap(1);
 		esmpi.active = 0;
 		esmpi_comm_free_all();
