@@ -268,18 +268,22 @@ def two_nodes(workdir, daemons, write_policy):
     return ds
 
 
+def shared_session(path, job, rank, size, nobody=False):
+    """A session (as root, or as nobody) after Hello and KeyShare:
+    (socket, raw KeyShare)."""
+    s = it.connect_as(path) if nobody else it.connect(path)
+    assert it.open_session(s, job, rank, size)[0] == it.REP_HELLO
+    return s, it.key_share(s)
+
+
 def test_wrap_refuses_a_share_of_another_user(two_nodes):
     """nobody, on another node, takes a share for rank 1 of root's job;
     root's rank 0 daemon refuses to wrap the job key for it, naming
     both users, and audits it."""
     n1, n2 = two_nodes["n1"], two_nodes["n2"]
     job = os.urandom(16)
-    victim = it.connect(n1.sock)
-    assert it.open_session(victim, job, 0, 2)[0] == it.REP_HELLO
-    mine = it.key_share(victim)
-    evil = it.connect_as(n2.sock)
-    assert it.open_session(evil, job, 1, 2)[0] == it.REP_HELLO
-    theirs = it.key_share(evil)
+    victim, mine = shared_session(n1.sock, job, 0, 2)
+    evil, theirs = shared_session(n2.sock, job, 1, 2, nobody=True)
     victim.sendall(it.frame(it.request(it.REQ_WRAP, it.f_bytes(1, mine) +
                                        it.f_bytes(1, theirs))))
     code, msg = it.read_error(victim)
@@ -299,12 +303,8 @@ def test_unwrap_refuses_a_root_share_of_another_user(two_nodes):
     unwrapping anything (a job key chosen by somebody else)."""
     n1, n2 = two_nodes["n1"], two_nodes["n2"]
     job = os.urandom(16)
-    evil = it.connect_as(n1.sock)
-    assert it.open_session(evil, job, 0, 2)[0] == it.REP_HELLO
-    root_share = it.key_share(evil)
-    victim = it.connect(n2.sock)
-    assert it.open_session(victim, job, 1, 2)[0] == it.REP_HELLO
-    it.key_share(victim)
+    evil, root_share = shared_session(n1.sock, job, 0, 2, nobody=True)
+    victim, _ = shared_session(n2.sock, job, 1, 2)
     wrapped = it.f_varint(1, 1) + it.f_bytes(2, os.urandom(48))
     victim.sendall(it.frame(it.request(it.REQ_UNWRAP, it.f_bytes(
         1, root_share) + it.f_bytes(2, wrapped))))
