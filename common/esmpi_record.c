@@ -401,3 +401,47 @@ esmpi_order_accept(struct esmpi_order *o, uint64_t ticket, uint64_t seq)
 		o->seq = seq;
 	o->ticket = ticket;
 }
+
+void
+esmpi_rec_plain_put(int suite, uint64_t seq, const void *pt, size_t n,
+    uint8_t *out)
+{
+	out[0] = ESMPI_REC_VERSION;
+	out[1] = (uint8_t)suite;
+	esmpi_put_be16(out + 2, ESMPI_REC_F_PLAIN);
+	esmpi_put_be32(out + 4, 0);
+	esmpi_put_be64(out + 8, seq);
+	esmpi_put_be64(out + 16, n);
+	memcpy(out + ESMPI_REC_HDR_LEN, pt, n);
+	/* Where a sealed record has its tag: zeros, so sizes match. */
+	memset(out + ESMPI_REC_HDR_LEN + n, 0, ESMPI_AEAD_TAG_LEN);
+}
+
+int
+esmpi_rec_plain_is(const uint8_t *rec, size_t reclen)
+{
+	return reclen >= ESMPI_REC_HDR_LEN &&
+	    esmpi_get_be16(rec + 2) == ESMPI_REC_F_PLAIN;
+}
+
+int
+esmpi_rec_plain_take(const uint8_t *rec, size_t reclen, int suite,
+    uint8_t *out, size_t cap, size_t *len)
+{
+	uint64_t n;
+
+	if (reclen < ESMPI_REC_HDR_LEN || rec[0] != ESMPI_REC_VERSION)
+		return ESMPI_ERR_VERSION;
+	if (esmpi_get_be16(rec + 2) != ESMPI_REC_F_PLAIN)
+		return ESMPI_ERR_PROTOCOL;
+	if (rec[1] != suite)
+		return ESMPI_ERR_AUTH;
+	n = esmpi_get_be64(rec + 16);
+	if (reclen < ESMPI_REC_OVERHEAD || n != reclen - ESMPI_REC_OVERHEAD)
+		return ESMPI_ERR_PROTOCOL;
+	if (n > cap)
+		return ESMPI_ERR_TOO_LARGE;
+	memcpy(out, rec + ESMPI_REC_HDR_LEN, n);
+	*len = n;
+	return 0;
+}

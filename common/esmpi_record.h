@@ -215,4 +215,23 @@ int esmpi_order_check(const struct esmpi_order *o, uint64_t ticket,
 /* Record an authenticated record's (ticket, seq). */
 void esmpi_order_accept(struct esmpi_order *o, uint64_t ticket, uint64_t seq);
 
+/*
+ * Plain records (policy `scope: inter-node`, ranks of one node): the
+ * sealed record's framing (header with ESMPI_REC_F_PLAIN, payload, 16
+ * zero bytes where the tag goes), never sealed or opened by the record
+ * layer above, which refuses the flag. Nothing in them is authenticated.
+ */
+#define ESMPI_REC_F_PLAIN	0x0100
+/* Frame n bytes of pt into out (n + ESMPI_REC_OVERHEAD bytes). */
+void esmpi_rec_plain_put(int suite, uint64_t seq, const void *pt, size_t n,
+    uint8_t *out);
+/* Whether the reclen bytes at rec claim to be a plain record. */
+int esmpi_rec_plain_is(const uint8_t *rec, size_t reclen);
+/* Take a plain record's payload (at most cap bytes) into out: the
+ * version, the suite the receiver expects and the length must match.
+ * ESMPI_ERR_VERSION, _AUTH (other suite), _PROTOCOL, _TOO_LARGE. */
+int esmpi_rec_plain_take(const uint8_t *rec, size_t reclen, int suite,
+    uint8_t *out, size_t cap, size_t *len)
+    __attribute__((warn_unused_result));
+
 #endif

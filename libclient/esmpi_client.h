@@ -421,10 +421,6 @@ void esmpi_f_indices(MPI_Fint *idx, MPI_Fint n);
 void esmpi_f_ret(MPI_Fint *ierr, int rc);
 
 /* scope.c: policy `scope: inter-node` */
-/* A plain record: the sealed record's framing (header with this flag,
- * payload, 16 zero bytes where the tag goes), never sealed or opened by
- * the record layer, which refuses the flag. */
-#define ESMPI_REC_F_PLAIN	0x0100
 void esmpi_scope_set_node(const uint8_t *cert, size_t len);
 /* Collective over WORLD, after WORLD's keys: who is on our node. */
 int esmpi_scope_init(void);
@@ -432,11 +428,6 @@ int esmpi_scope_init(void);
  * (esmpi_comm_settings, c->lock held) travels plain. */
 int esmpi_scope_plain(const struct esmpi_pol_settings *set,
     uint32_t peer_world, uint64_t coll_seq);
-void esmpi_plain_put(int suite, uint64_t seq, const void *pt, size_t n,
-    uint8_t *out);
-int esmpi_plain_is(const uint8_t *rec, size_t reclen);
-int esmpi_plain_take(const uint8_t *rec, size_t reclen, int suite,
-    uint8_t *out, size_t cap, size_t *len);
 int esmpi_scope_local_peers(void);
 /* ESMPI_STATS=1: one line of record counters on stderr at Finalize. */
 void esmpi_scope_report(void);

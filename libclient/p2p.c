@@ -260,7 +260,8 @@ seal_bytes(struct esmpi_comm *c, const void *pt, size_t n,
 	set = esmpi_comm_settings(c, tag);
 	h.suite = (uint8_t)set->suite;
 	if (esmpi_scope_plain(set, dst_world, coll_seq)) {
-		esmpi_plain_put(h.suite, h.seq, pt, n, out);
+		esmpi_rec_plain_put(h.suite, h.seq, pt, n, out);
+		esmpi_count(&esmpi.stat_plain);
 		r = 0;
 	} else if ((k = esmpi_key_send(c, set, n, &h.epoch, &rekeyed)) ==
 	    NULL)
@@ -456,7 +457,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 			goto fail;
 		reclen -= ESMPI_SIG_LEN;
 	}
-	if (esmpi_plain_is(rec, reclen)) {
+	if (esmpi_rec_plain_is(rec, reclen)) {
 		plain = 1;
 		memset(&h, 0, sizeof(h));
 	} else if ((r = esmpi_rec_parse_hdr(rec, reclen, &h)) != 0)
@@ -503,7 +504,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 		    c->peer_world[src], coll_seq))
 			r = ESMPI_ERR_DENIED;
 		else
-			r = esmpi_plain_take(rec, reclen,
+			r = esmpi_rec_plain_take(rec, reclen,
 			    esmpi_comm_settings(c, tag)->suite, out, cap, &n);
 		h.length = n;
 	} else if (h.suite != esmpi_comm_settings(c, tag)->suite)

@@ -943,10 +943,52 @@ test_head(void)
 	}
 }
 
+/* Plain records (scope inter-node): framing only, every field checked. */
+static void
+test_plain(void)
+{
+	static const uint8_t pt[] = "same node, no seal";
+	uint8_t rec[sizeof(pt) + ESMPI_REC_OVERHEAD], bad[sizeof(rec)];
+	uint8_t out[sizeof(pt)];
+	size_t n = sizeof(pt), got = 0, i;
+	struct esmpi_rec_hdr h;
+
+	esmpi_rec_plain_put(ESMPI_SUITE_AES_256_GCM, 77, pt, n, rec);
+	CHECK(esmpi_rec_plain_is(rec, sizeof(rec)));
+	CHECK(!esmpi_rec_plain_is(rec, ESMPI_REC_HDR_LEN - 1));
+	CHECK_INT_EQ(esmpi_rec_plain_take(rec, sizeof(rec),
+	    ESMPI_SUITE_AES_256_GCM, out, sizeof(out), &got), 0);
+	CHECK(got == n && memcmp(out, pt, n) == 0);
+	for (i = ESMPI_REC_HDR_LEN + n; i < sizeof(rec); i++)
+		CHECK(rec[i] == 0);
+	/* The record layer never opens one as a sealed record. */
+	CHECK(esmpi_rec_hdr_decode(rec, &h) != 0);
+	/* Another suite than the receiver's: refused as a downgrade. */
+	CHECK_INT_EQ(esmpi_rec_plain_take(rec, sizeof(rec),
+	    ESMPI_SUITE_AES_128_GCM, out, sizeof(out), &got), ESMPI_ERR_AUTH);
+	memcpy(bad, rec, sizeof(rec));
+	bad[0] ^= 1;
+	CHECK_INT_EQ(esmpi_rec_plain_take(bad, sizeof(bad),
+	    ESMPI_SUITE_AES_256_GCM, out, sizeof(out), &got),
+	    ESMPI_ERR_VERSION);
+	/* Every length but the right one, and a short buffer. */
+	for (i = 0; i < sizeof(rec); i++)
+		CHECK(esmpi_rec_plain_take(rec, i, ESMPI_SUITE_AES_256_GCM,
+		    out, sizeof(out), &got) != 0);
+	memcpy(bad, rec, sizeof(rec));
+	bad[23] ^= 1;
+	CHECK_INT_EQ(esmpi_rec_plain_take(bad, sizeof(bad),
+	    ESMPI_SUITE_AES_256_GCM, out, sizeof(out), &got),
+	    ESMPI_ERR_PROTOCOL);
+	CHECK_INT_EQ(esmpi_rec_plain_take(rec, sizeof(rec),
+	    ESMPI_SUITE_AES_256_GCM, out, n - 1, &got), ESMPI_ERR_TOO_LARGE);
+}
+
 int
 main(void)
 {
 	test_constants();
+	test_plain();
 	test_roundtrip();
 	test_tamper();
 	test_prepared();
