@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "esmpi_path.h"
 #include "esmpictl.h"
 
 #define PRELOAD_FILE	"/etc/ld.so.preload"
@@ -94,10 +95,12 @@ write_list(const char *path, const char *text)
 	return 0;
 }
 
-/* Every process of the node will map lib: it must be root's alone. */
+/* Every process of the node, setuid ones included, will map lib: it, and
+ * every folder and link on the way to it, must be root's alone. */
 static int
 lib_ok(const char *lib)
 {
+	char why[PATH_MAX + 128];
 	struct stat st;
 
 	if (lib[0] != '/') {
@@ -113,6 +116,10 @@ lib_ok(const char *lib)
 	    (st.st_mode & 022)) {
 		fprintf(stderr, "esmpictl: %s: refused: it must be a file "
 		    "owned by root that nobody else may write\n", lib);
+		return 0;
+	}
+	if (esmpi_path_unsafe(lib, why, sizeof(why))) {
+		fprintf(stderr, "esmpictl: %s: refused: %s\n", lib, why);
 		return 0;
 	}
 	return 1;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -431,7 +432,12 @@ conn_serve(struct esmpid *d, struct esmpid_conn *c)
 		}
 		if (got == 0)
 			break;
-		if ((r = esmpid_dispatch(d, c, body, len)) != 0) {
+		r = esmpid_dispatch(d, c, body, len);
+		/* A large request's memory goes back to the system, not
+		 * to the allocator's free lists for good. */
+		if (len > ESMPI_FRAME_RX_STEP)
+			(void)malloc_trim(0);
+		if (r != 0) {
 			frame_error(d, c, r);
 			break;
 		}

@@ -18,6 +18,7 @@
 
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
+#include "esmpi_path.h"
 #include "esmpi_policy.h"
 #include "policy_files.h"
 
@@ -87,48 +88,6 @@ read_file(const char *path, char **out, size_t *len, long long *size)
 	return r;
 }
 
-/*
- * Like sshd's StrictModes: the file and every folder above it must belong
- * to root (or to us) and be writable by nobody else. A folder with the
- * sticky bit (/tmp) is fine: others cannot replace what root put in it.
- */
-static int
-unsafe_path(const char *path, char *why, size_t whylen)
-{
-	char real[PATH_MAX], *slash;
-	struct stat st;
-	uid_t me = geteuid();
-	int sticky_dir;
-
-	if (realpath(path, real) == NULL)
-		return 0;	/* read_file() says what is wrong */
-	for (;;) {
-		if (stat(real, &st) != 0)
-			return 0;
-		sticky_dir = S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX);
-		if (st.st_uid != 0 && st.st_uid != me) {
-			snprintf(why, whylen, "'%s' is owned by uid %u, not by "
-			    "root: refused (a policy must be root's alone)",
-			    real, (unsigned)st.st_uid);
-			return 1;
-		}
-		if (!sticky_dir && ((st.st_mode & S_IWOTH) ||
-		    ((st.st_mode & S_IWGRP) && st.st_gid != 0))) {
-			snprintf(why, whylen, "'%s' is writable by %s: refused "
-			    "(chmod go-w)", real, (st.st_mode & S_IWOTH) ?
-			    "others" : "its group");
-			return 1;
-		}
-		if (strcmp(real, "/") == 0)
-			return 0;
-		slash = strrchr(real, '/');
-		if (slash == real)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-	}
-}
-
 static int
 record(struct esmpi_pol_files *f, const char *path, const char *buf,
     size_t len)
@@ -177,7 +136,7 @@ esmpi_pol_get_file(struct esmpi_pol_files *f, const char *path, char **out,
 		    "(esmpictl policy load sends every file it reads)", path);
 		return ESMPI_ERR_DENIED;
 	}
-	if (f != NULL && f->strict && unsafe_path(path, why, whylen))
+	if (f != NULL && f->strict && esmpi_path_unsafe(path, why, whylen))
 		return ESMPI_ERR_DENIED;
 	if ((r = read_file(path, out, len, size)) != 0)
 		return r;

@@ -235,15 +235,51 @@ esmpi_frame_recv(int fd, int timeout_ms, uint8_t **body, size_t *len)
 	return 0;
 }
 
+/*
+ * Decoding may allocate far more than the frame holds (a repeated message
+ * of empty elements costs ~130 bytes of structure per 2 bytes of wire):
+ * a request's decoding gets a budget of a few times its size. Legitimate
+ * requests stay near 1x (their bytes fields are copied once). The
+ * memory comes from malloc, so free_unpacked with the default allocator
+ * frees it.
+ */
+#define DECODE_BUDGET(len)	(4 * (len) + 64 * 1024)
+
+struct decode_budget {
+	size_t left;
+};
+
+static void *
+budget_alloc(void *data, size_t size)
+{
+	struct decode_budget *b = data;
+
+	if (size > b->left) {
+		b->left = 0;
+		return NULL;
+	}
+	b->left -= size;
+	return malloc(size);
+}
+
+static void
+budget_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
 int
 esmpi_frame_decode_request(const uint8_t *body, size_t len,
     Esmpi__Request **out)
 {
+	struct decode_budget b = { DECODE_BUDGET(len) };
+	ProtobufCAllocator alloc = { budget_alloc, budget_free, &b };
 	Esmpi__Request *m;
 
-	m = esmpi__request__unpack(NULL, len, body);
+	m = esmpi__request__unpack(&alloc, len, body);
 	if (m == NULL)
-		return ESMPI_ERR_PROTOCOL;
+		return b.left == 0 ? ESMPI_ERR_TOO_LARGE : ESMPI_ERR_PROTOCOL;
 	if (m->version != ESMPI_PROTO_VERSION) {
 		esmpi__request__free_unpacked(m, NULL);
 		return ESMPI_ERR_VERSION;

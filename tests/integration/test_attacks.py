@@ -433,3 +433,46 @@ def test_long_project_name_is_a_clear_error(daemon):
     assert field == it.REP_ERROR, field
     assert "at most 63" in body[2][0].decode(), body
     s.close()
+
+
+def test_request_that_decodes_to_much_more_than_its_size(daemon):
+    """One 8 MiB frame of 4 million empty key shares: protobuf would build
+    ~130 bytes of structure for each 2 bytes of wire (700 MB). Decoding
+    has a budget of a few times the frame: the request is refused, the
+    daemon stays small and serves the next job."""
+    base = rss_kib(daemon.pid)
+    n = (8 * 1024 * 1024 - 16) // 2
+    s = it.connect(daemon.sock, timeout=60)
+    s.sendall(it.frame(it.request(it.REQ_WRAP, b"\x0a\x00" * n)))
+    code, msg = it.read_error(s, timeout=60)
+    assert code == it.ERR_TOO_LARGE, (code, msg)
+    with open(f"/proc/{daemon.pid}/status") as f:
+        hwm = [int(x.split()[1]) for x in f if x.startswith("VmHWM:")][0]
+    assert hwm - base < 128 * 1024, f"esmpid peaked {hwm - base} KiB higher"
+    assert rss_kib(daemon.pid) - base < 64 * 1024
+    s.close()
+    assert_serves(daemon)
+
+
+def test_policy_reached_through_another_users_link_is_refused(
+        daemons, workdir):
+    """A root-owned policy names a project file through a link in a
+    folder another user owns: that user could point it anywhere between
+    the check and the read, so the policy is refused at start, though the
+    link's target is root's and safe."""
+    etc = workdir / "etc"
+    etc.mkdir(mode=0o755)
+    safe = etc / "proj.yaml"
+    safe.write_text("version: 1\ndefaults:\n  suite: aes-256-gcm\n")
+    alice = workdir / "alice"
+    alice.mkdir(mode=0o755)
+    (alice / "proj.yaml").symlink_to(safe)
+    os.lchown(alice / "proj.yaml", 65534, 65534)
+    os.chown(alice, 65534, 65534)
+    main = etc / "policy.yaml"
+    main.write_text(it.POLICY_ROOT + f"projects:\n  p: {alice}/proj.yaml\n")
+    r = it.run([it.ESMPID, "--state-dir", workdir / "st", "--policy", main,
+                "--socket", workdir / "x.sock", "--admin-socket",
+                workdir / "y.sock", "--foreground", "--log-stderr"])
+    assert r.returncode == 1, r.stderr
+    assert "owned by uid 65534" in r.stderr, r.stderr

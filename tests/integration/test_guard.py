@@ -19,6 +19,8 @@ preload runs sealed; with rank 0 on mpirun's own host (its LD_PRELOAD set
 locally) and rank 1's stripped in flight, rank 0 stops at MPI_Init naming
 rank 1 instead of waiting for ever (no guard), or rank 1 refuses (guard).
 """
+import os
+
 import pytest
 
 import esmpi_it as it
@@ -152,3 +154,27 @@ def test_stripped_preload_with_a_rank_on_mpiruns_host(tri, guard):
         assert "rank 1 did not join job key establishment" in err, why
         ev = tri.a.daemon.wait_audit("join_failed")[-1]
         assert ev["ESMPI_RANK"] == "0", ev
+
+
+@pytest.mark.parametrize("how", ["folder", "link"])
+def test_guard_library_another_user_could_replace_is_refused(workdir, how):
+    """Every process of the node, setuid ones included, maps the guard:
+    a root-owned copy in a folder another user owns (who could rename
+    another file over it), or a link another user owns, is refused."""
+    lst = workdir / "ld.so.preload"
+    lst.write_text("")
+    alice = workdir / "alice"
+    alice.mkdir()
+    lib = alice / "guard.so"
+    if how == "folder":
+        lib.write_bytes(nshosts.GUARD.read_bytes())
+        lib.chmod(0o644)
+    else:
+        lib.symlink_to(nshosts.GUARD)
+        os.lchown(lib, 65534, 65534)
+    os.chown(alice, 65534, 65534)
+    r = it.ctl(None, "node", "guard", "on", "--lib", lib,
+               "--preload-file", lst)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "owned by uid 65534" in r.stderr, r.stderr
+    assert lst.read_text() == ""
