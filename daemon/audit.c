@@ -22,15 +22,20 @@ esmpid_audit_init(int force_stderr)
 }
 
 /* Append s to line (of size cap, used *len) with control characters,
- * quotes and backslashes escaped: text that came from a client (details,
- * names) cannot start another line or end the quoted message. */
+ * quotes and backslashes escaped, and spaces too in a field's value (the
+ * fields are separated by spaces): text that came from a client (details,
+ * names) cannot start another line, add a field or end the quoted
+ * message. */
 static void
-put_escaped(char *line, size_t cap, size_t *len, const char *s)
+put_escaped(char *line, size_t cap, size_t *len, const char *s, int value)
 {
 	for (; *s != '\0' && *len + 5 < cap; s++) {
 		unsigned char ch = (unsigned char)*s;
 
-		if (ch == '\\' || ch == '"')
+		if (value && ch == ' ')
+			*len += (size_t)snprintf(line + *len, cap - *len,
+			    "\\x20");
+		else if (ch == '\\' || ch == '"')
 			*len += (size_t)snprintf(line + *len, cap - *len,
 			    "\\%c", ch);
 		else if (ch == '\n')
@@ -52,6 +57,8 @@ esmpid_audit(enum esmpid_audit_prio prio, const char *event, const struct esmpid
 	char fields[AUDIT_MAX_FIELDS][160], msg[512];
 	char line[AUDIT_MAX_FIELDS * 170 + 4 * sizeof(msg) + 32];
 	size_t len;
+	/* What a line may fill before its closing quote and newline. */
+#define LINE_ROOM	(sizeof(line) - 3)
 	struct iovec iov[AUDIT_MAX_FIELDS + 1];
 	int n = 0, i;
 	va_list ap;
@@ -99,12 +106,19 @@ esmpid_audit(enum esmpid_audit_prio prio, const char *event, const struct esmpid
 	/* One write per event: readers of the log never see half a line. */
 	len = (size_t)snprintf(line, sizeof(line), "esmpid: audit");
 	for (i = 0; i < n; i++) {
-		put_escaped(line, sizeof(line), &len, " ");
-		put_escaped(line, sizeof(line), &len, fields[i]);
+		const char *eq = strchr(fields[i], '=');
+
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+		    " %.*s", eq != NULL ? (int)(eq - fields[i] + 1) : 0,
+		    fields[i]);
+		len = len < LINE_ROOM ? len : LINE_ROOM;
+		put_escaped(line, LINE_ROOM, &len, eq != NULL ? eq + 1 :
+		    fields[i], 1);
 	}
-	put_escaped(line, sizeof(line), &len, " MESSAGE=");
-	line[len++] = '"';
-	put_escaped(line, sizeof(line), &len, msg);
+	len += (size_t)snprintf(line + len, sizeof(line) - len,
+	    " MESSAGE=\"");
+	len = len < LINE_ROOM ? len : LINE_ROOM;
+	put_escaped(line, LINE_ROOM, &len, msg, 0);
 	line[len++] = '"';
 	line[len++] = '\n';
 	(void)!write(STDERR_FILENO, line, len);

@@ -267,12 +267,22 @@ def connect(path, timeout=5.0):
 
 # ------------------------------------------------------------------- audit
 
-_FIELD = re.compile(r"([A-Z][A-Z0-9_]*)=(.*?)(?= [A-Z][A-Z0-9_]*=|$)")
+_ESCAPE = re.compile(r"\\(x[0-9a-f]{2}|n|\\|\")")
+
+
+def unescape(s):
+    """Undo daemon/audit.c's escapes: \\xNN, \\n, \\\\, \\"."""
+    def one(m):
+        e = m.group(1)
+        return chr(int(e[1:], 16)) if e[0] == "x" else \
+            "\n" if e == "n" else e
+    return _ESCAPE.sub(one, s)
 
 
 def parse_audit_lines(text):
     """Audit events from esmpid's stderr lines
-    `esmpid: audit K=V ... MESSAGE="..."` as dicts."""
+    `esmpid: audit K=V ... MESSAGE="..."` as dicts (values have their
+    spaces escaped, so fields split on spaces)."""
     events = []
     for line in text.splitlines():
         if not line.startswith("esmpid: audit "):
@@ -281,10 +291,15 @@ def parse_audit_lines(text):
         msg = ""
         k = head.find(' MESSAGE="')
         if k >= 0:
-            msg = head[k + len(' MESSAGE="'):].rstrip('"')
+            msg = head[k + len(' MESSAGE="'):]
+            msg = msg[:-1] if msg.endswith('"') else msg
             head = head[:k]
-        ev = {m.group(1): m.group(2) for m in _FIELD.finditer(head)}
-        ev["MESSAGE"] = msg
+        ev = {}
+        for tok in head.split(" "):
+            key, eq, val = tok.partition("=")
+            if eq:
+                ev[key] = unescape(val)
+        ev["MESSAGE"] = unescape(msg)
         events.append(ev)
     return events
 

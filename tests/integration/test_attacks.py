@@ -412,15 +412,23 @@ def test_policy_files_others_may_write_are_refused(daemons, write_policy,
         r.stderr
 
 
-def test_audit_text_cannot_forge_lines(daemon):
-    """A rank's report with a newline in its text stays one audit line."""
-    s = it.connect(daemon.sock)
+def test_audit_text_cannot_forge_lines(daemon, write_policy):
+    """A rank's report with a newline in its text stays one audit line,
+    and a communicator name with fields in it stays one field: nobody's
+    report cannot claim uid 0."""
+    allow = write_policy(POLICY_TWO_USERS, "two.yaml")
+    assert daemon.ctl("policy", "load", allow).returncode == 0
+    s = it.connect_as(daemon.sock)
     assert it.open_session(s, os.urandom(16))[0] == it.REP_HELLO
     detail = 'x"\nesmpid: audit ESMPI_EVENT=forged MESSAGE="owned'
+    comm = "w ESMPI_UID=0 ESMPI_PID=1"
     s.sendall(it.frame(it.request(15, it.f_bytes(1, "replay_detected") +
+                                  it.f_bytes(2, comm) +
                                   it.f_bytes(5, detail))))
     assert it.read_reply(s)[0] == it.REP_OK
-    daemon.wait_audit("replay_detected")
+    ev = daemon.wait_audit("replay_detected")[-1]
+    assert ev["ESMPI_UID"] == "65534" and ev["ESMPI_COMM"] == comm, ev
+    assert ev["MESSAGE"].endswith(detail), ev
     assert not daemon.audit("forged"), daemon.log()
     assert not any(ln.startswith("esmpid: audit ESMPI_EVENT=forged")
                    for ln in daemon.log().splitlines())
