@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -194,6 +195,32 @@ flush_audits(void)
 	}
 }
 
+/*
+ * The daemon must be root's (the packages') or this user's own (the
+ * embedded default): ESMPI_SOCKET comes from the environment, which the
+ * launcher carries over the network, and a daemon run by another local
+ * user would hand this job's keys to that user.
+ */
+static int
+daemon_trusted(char *err, size_t len)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+
+	if (getsockopt(esmpi.dfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
+		snprintf(err, len, "cannot tell who runs esmpid at %s: %s",
+		    esmpi.dpath, strerror(errno));
+		return ESMPI_ERR_UNREACHABLE;
+	}
+	if (cred.uid != 0 && cred.uid != getuid()) {
+		snprintf(err, len, "esmpid at %s (ESMPI_SOCKET) runs as uid %u, "
+		    "neither root nor this user: refusing it (it could read "
+		    "this job's keys)", esmpi.dpath, (unsigned)cred.uid);
+		return ESMPI_ERR_DENIED;
+	}
+	return 0;
+}
+
 /* Connect and send Hello; resume says the rank has its keys already. */
 static int
 daemon_hello(int resume, int timeout_ms, Esmpi__Reply **rep, char *err,
@@ -210,6 +237,11 @@ daemon_hello(int resume, int timeout_ms, Esmpi__Reply **rep, char *err,
 		    "%s", esmpi.dpath, strerror(errno));
 		esmpi.dfd = -1;
 		return ESMPI_ERR_UNREACHABLE;
+	}
+	if ((r = daemon_trusted(err, len)) != 0) {
+		close(esmpi.dfd);
+		esmpi.dfd = -1;
+		return r;
 	}
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "?");
