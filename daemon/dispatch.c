@@ -192,10 +192,10 @@ process_hello(struct esmpid *d, struct esmpid_conn *c,
 	if (h->job_id.len != ESMPI_JOB_ID_LEN || h->size == 0 ||
 	    h->rank >= h->size)
 		return ESMPI_ERR_PROTOCOL;
-	if (strlen(h->project) >= sizeof(c->project)) {
+	if (strlen(h->project) > ESMPI_PROJECT_MAX) {
 		(void)esmpid_reply_error(c, ESMPI_ERR_INVALID,
 		    "project name (ESMPI_PROJECT) is %zu bytes long; at most "
-		    "%zu", strlen(h->project), sizeof(c->project) - 1);
+		    "%d", strlen(h->project), ESMPI_PROJECT_MAX);
 		c->closing = 1;
 		c->close_why = "project name too long";
 		return 0;
@@ -325,6 +325,7 @@ process_key_share(struct esmpid *d, struct esmpid_conn *c,
 	s.rank = c->rank;
 	s.uid = (uint32_t)c->uid;
 	user_name(c->uid, s.user);
+	snprintf(s.project, sizeof(s.project), "%s", c->project);
 	memcpy(s.pub, c->eph_pub, ESMPI_ECDH_PUB_LEN);
 	if ((r = esmpid_jobkey_sign_share(d->id, &s, &sig, &sig_len)) != 0)
 		return esmpid_reply_error(c, r, "cannot sign key share");
@@ -333,6 +334,7 @@ process_key_share(struct esmpid *d, struct esmpid_conn *c,
 	ks.rank = c->rank;
 	ks.uid = s.uid;
 	ks.user = s.user;
+	ks.project = s.project;
 	ks.ecdh_public.data = c->eph_pub;
 	ks.ecdh_public.len = ESMPI_ECDH_PUB_LEN;
 	ks.node_cert.data = d->id->cert_der;
@@ -355,13 +357,15 @@ share_from_pb(const Esmpi__KeyShare *pb, struct esmpi_share *s)
 	if (pb == NULL || pb->job_id.len != ESMPI_JOB_ID_LEN ||
 	    pb->ecdh_public.len != ESMPI_ECDH_PUB_LEN ||
 	    pb->node_cert.len == 0 || pb->signature.len == 0 ||
-	    strlen(pb->user) > ESMPI_USER_MAX)
+	    strlen(pb->user) > ESMPI_USER_MAX ||
+	    strlen(pb->project) > ESMPI_PROJECT_MAX)
 		return ESMPI_ERR_PROTOCOL;
 	memset(s, 0, sizeof(*s));
 	memcpy(s->job_id, pb->job_id.data, ESMPI_JOB_ID_LEN);
 	s->rank = pb->rank;
 	s->uid = pb->uid;
 	memcpy(s->user, pb->user, strlen(pb->user));
+	memcpy(s->project, pb->project, strlen(pb->project));
 	memcpy(s->pub, pb->ecdh_public.data, ESMPI_ECDH_PUB_LEN);
 	s->cert = pb->node_cert.data;
 	s->cert_len = pb->node_cert.len;
@@ -395,7 +399,8 @@ struct cert_seen {
 /*
  * A verified share must belong to the user c runs as (same uid, same
  * name: uids and names are assumed to mean one person on every node of
- * the cluster). 0 when it does; otherwise audited, and an Error queued.
+ * the cluster) and to the same policy project. 0 when it does; otherwise
+ * audited, and an Error queued.
  */
 static int
 refuse_foreign_share(struct esmpid_conn *c, const struct esmpi_share *s,
@@ -404,8 +409,21 @@ refuse_foreign_share(struct esmpid_conn *c, const struct esmpi_share *s,
 	char mine[ESMPI_USER_MAX + 1];
 
 	user_name(c->uid, mine);
-	if (s->uid == (uint32_t)c->uid && strcmp(s->user, mine) == 0)
-		return 0;
+	if (s->uid == (uint32_t)c->uid && strcmp(s->user, mine) == 0) {
+		if (strcmp(s->project, c->project) == 0)
+			return 0;
+		/* One job, one policy project: a rank moved to another
+		 * project (ESMPI_PROJECT rewritten on its way) is refused. */
+		audit_owner_refused(c, "share of another project", s->rank,
+		    s->uid, s->user, "job %s: %s (rank %u, node '%s') runs "
+		    "policy project '%s', this session '%s'", c->job_hex, what,
+		    s->rank, node, s->project, c->project);
+		(void)esmpid_reply_error(c, ESMPI_ERR_DENIED, "%s (rank %u) "
+		    "runs policy project '%s' but this rank runs '%s' "
+		    "(ESMPI_PROJECT): one job, one project; refused", what,
+		    s->rank, s->project, c->project);
+		return -1;
+	}
 	audit_owner_refused(c, "share of another user", s->rank, s->uid,
 	    s->user, "job %s: %s (rank %u, node '%s') was issued to uid %u "
 	    "(%s), not to this job's owner uid %u (%s)", c->job_hex, what,

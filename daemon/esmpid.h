@@ -68,7 +68,7 @@ struct esmpid_conn {
 	uint8_t job_id[ESMPI_JOB_ID_LEN];
 	char job_hex[2 * ESMPI_JOB_ID_LEN + 1];
 	uint32_t rank, size;
-	char project[64];
+	char project[ESMPI_PROJECT_MAX + 1];
 	char host[64];
 	int suite;			/* default suite resolved for the session */
 	uint64_t rekeys, audits;	/* events the rank reported */

@@ -12,19 +12,22 @@
 #include "esmpi_mem.h"
 #include "jobkey.h"
 
-/* v2: the share names the user it was issued to (its owner). */
-static const char share_label[] = "esmpi key share v2";
+/* v3: the share names the user it was issued to (its owner) and the
+ * policy project its session runs under. */
+static const char share_label[] = "esmpi key share v3";
 static const char wrap_label[] = "esmpi wrap v1";
 
 /* What a share's signature covers: label || job id || rank || uid ||
- * user length (1 byte) || user || pub. */
+ * user length (1 byte) || user || project length (1 byte) || project ||
+ * pub. */
 #define TRANSCRIPT_MAX (sizeof(share_label) + ESMPI_JOB_ID_LEN + 4 + 4 + \
-	1 + ESMPI_USER_MAX + ESMPI_ECDH_PUB_LEN)
+	1 + ESMPI_USER_MAX + 1 + ESMPI_PROJECT_MAX + ESMPI_ECDH_PUB_LEN)
 
 static size_t
 share_transcript(const struct esmpi_share *s, uint8_t t[TRANSCRIPT_MAX])
 {
 	size_t ulen = strnlen(s->user, ESMPI_USER_MAX);
+	size_t plen = strnlen(s->project, ESMPI_PROJECT_MAX);
 	uint8_t *p = t;
 
 	memcpy(p, share_label, sizeof(share_label));
@@ -38,6 +41,9 @@ share_transcript(const struct esmpi_share *s, uint8_t t[TRANSCRIPT_MAX])
 	*p++ = (uint8_t)ulen;
 	memcpy(p, s->user, ulen);
 	p += ulen;
+	*p++ = (uint8_t)plen;
+	memcpy(p, s->project, plen);
+	p += plen;
 	memcpy(p, s->pub, ESMPI_ECDH_PUB_LEN);
 	p += ESMPI_ECDH_PUB_LEN;
 	return (size_t)(p - t);

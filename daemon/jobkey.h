@@ -24,6 +24,8 @@
 
 /* Longest user name a share carries (Linux allows 32). */
 #define ESMPI_USER_MAX		64
+/* Longest project name (ESMPI_PROJECT) a session may have. */
+#define ESMPI_PROJECT_MAX	63
 
 struct esmpi_share {
 	uint8_t job_id[ESMPI_JOB_ID_LEN];
@@ -31,6 +33,8 @@ struct esmpi_share {
 	/* Who asked for it: the job's owner, as the issuing node saw it. */
 	uint32_t uid;
 	char user[ESMPI_USER_MAX + 1];
+	/* The policy project its session runs under ("" = the main one). */
+	char project[ESMPI_PROJECT_MAX + 1];
 	uint8_t pub[ESMPI_ECDH_PUB_LEN];
 	const uint8_t *cert;	/* DER, borrowed */
 	size_t cert_len;
@@ -41,7 +45,7 @@ struct esmpi_share {
 /* A fresh ephemeral key and its encoded public point. */
 int esmpid_jobkey_ephemeral(EVP_PKEY **eph, uint8_t pub[ESMPI_ECDH_PUB_LEN]);
 
-/* Sign share s (job id, rank, owner, pub) with the node key. */
+/* Sign share s (job id, rank, owner, project, pub) with the node key. */
 int esmpid_jobkey_sign_share(const struct esmpi_identity *id,
     const struct esmpi_share *s, uint8_t **sig, size_t *sig_len);
 

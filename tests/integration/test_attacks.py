@@ -524,3 +524,45 @@ def test_rank_refuses_a_daemon_run_by_another_user(workdir):
     assert job.returncode != 0, job.describe()
     assert "runs as uid 65534, neither root nor this user" in job.stderr, \
         job.describe()
+
+
+def test_ranks_of_one_job_must_run_one_project(two_nodes, workdir):
+    """ESMPI_PROJECT travels in the launch message: a rank moved to
+    another project of the node policy (rewritten on its way) gets its
+    share refused by rank 0's daemon, and a root share of another
+    project by its own, each naming both projects."""
+    proj = workdir / "weak.yaml"
+    proj.write_text("version: 1\ndefaults:\n  suite: aes-128-gcm\n")
+    pol = workdir / "proj-policy.yaml"
+    pol.write_text(POLICY_TWO_USERS + f"projects:\n  weak: {proj}\n")
+    for d in two_nodes.values():
+        assert d.ctl("policy", "load", pol).returncode == 0
+    n1, n2 = two_nodes["n1"], two_nodes["n2"]
+    job = os.urandom(16)
+    root = it.connect(n1.sock)
+    assert it.open_session(root, job, 0, 2)[0] == it.REP_HELLO
+    mine = it.key_share(root)
+    moved = it.connect(n2.sock)
+    assert it.open_session(moved, job, 1, 2, project="weak")[0] == \
+        it.REP_HELLO
+    theirs = it.key_share(moved)
+    root.sendall(it.frame(it.request(it.REQ_WRAP, it.f_bytes(1, mine) +
+                                     it.f_bytes(1, theirs))))
+    code, msg = it.read_error(root)
+    assert code == it.ERR_DENIED and "'weak'" in msg, (code, msg)
+    ev = n1.wait_audit("access_denied")[-1]
+    assert ev["ESMPI_REASON"] == "share of another project", ev
+    # The other way: rank 1 runs the main policy, rank 0 was moved.
+    job = os.urandom(16)
+    w0 = it.connect(n1.sock)
+    assert it.open_session(w0, job, 0, 2, project="weak")[0] == \
+        it.REP_HELLO
+    root_share = it.key_share(w0)
+    r1, _ = shared_session(n2.sock, job, 1, 2)
+    r1.sendall(it.frame(it.request(it.REQ_UNWRAP, it.f_bytes(
+        1, root_share) + it.f_bytes(2, it.f_varint(1, 1) +
+                                    it.f_bytes(2, os.urandom(48))))))
+    code, msg = it.read_error(r1)
+    assert code == it.ERR_DENIED and "'weak'" in msg, (code, msg)
+    for s in (root, moved, w0, r1):
+        s.close()
