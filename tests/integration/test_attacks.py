@@ -486,46 +486,6 @@ def test_policy_reached_through_another_users_link_is_refused(
     assert "owned by uid 65534" in r.stderr, r.stderr
 
 
-def test_rank_refuses_a_daemon_run_by_another_user(workdir):
-    """ESMPI_SOCKET comes from the environment (which the launcher carries
-    over the network): a socket served by another local user, who would
-    read the job's keys, is refused at MPI_Init before a byte is sent."""
-    import mpi_helpers as mh
-    fake = workdir / "fake"
-    fake.mkdir()
-    os.chown(fake, 65534, 65534)
-    path = fake / "c.sock"
-    ready_r, ready_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:    # nobody listens there and never answers
-        try:
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.bind(str(path))
-            os.chmod(path, 0o666)
-            s.listen(16)
-            os.write(ready_w, b"r")
-            s.settimeout(60)
-            held = []
-            while True:
-                held.append(s.accept()[0])
-        finally:
-            os._exit(0)
-    try:
-        assert os.read(ready_r, 1) == b"r"
-        job = mh.mpirun(mh.example("ring"), 2, socket=path)
-    finally:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(ready_r)
-        os.close(ready_w)
-    assert job.returncode != 0, job.describe()
-    assert "runs as uid 65534, neither root nor this user" in job.stderr, \
-        job.describe()
-
-
 def test_ranks_of_one_job_must_run_one_project(two_nodes, workdir):
     """ESMPI_PROJECT travels in the launch message: a rank moved to
     another project of the node policy (rewritten on its way) gets its

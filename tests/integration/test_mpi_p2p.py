@@ -7,7 +7,10 @@ calls esmpi cannot protect are refused unless the policy allows them.
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_mpi_p2p.py
 (build first, examples included; see mpi_helpers.py for $ESMPI_EXAMPLES).
 """
+import os
 import re
+import signal
+import socket
 
 import pytest
 
@@ -328,3 +331,43 @@ def test_unprotected_collective_allowed_by_policy(daemons, write_policy):
     d.wait_audit("unprotected_call",
                  pred=lambda e: "MPIX_Reduce_scatter_block_init"
                  " allowed" in e["MESSAGE"])
+
+
+def test_rank_refuses_a_daemon_run_by_another_user(workdir):
+    """ESMPI_SOCKET comes from the environment (which the launcher carries
+    over the network): a socket served by another local user, who would
+    read the job's keys, is refused at MPI_Init before a byte is sent."""
+    fake = workdir / "fake"
+    fake.mkdir()
+    os.chown(fake, 65534, 65534)
+    path = fake / "c.sock"
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:    # nobody listens there and never answers
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(str(path))
+            os.chmod(path, 0o666)
+            s.listen(16)
+            os.write(ready_w, b"r")
+            s.settimeout(60)
+            held = []
+            while True:
+                held.append(s.accept()[0])
+        finally:
+            os._exit(0)
+    try:
+        assert os.read(ready_r, 1) == b"r"
+        job = mh.mpirun(mh.example("ring"), 2, socket=path)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(ready_r)
+        os.close(ready_w)
+    assert job.returncode != 0, job.describe()
+    assert "runs as uid 65534, neither root nor this user" in job.stderr, \
+        job.describe()
+
