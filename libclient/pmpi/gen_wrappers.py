@@ -35,7 +35,7 @@ BANNER = """\
 #include <mpi.h>
 #include <mpi-ext.h>
 
-#include "esmpi_client.h"
+#include "fortran/fortran.h"
 """
 
 

@@ -18,7 +18,7 @@
 
 #include <openssl/sha.h>
 
-#include "esmpi_client.h"
+#include "comm/comm.h"
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
 
@@ -55,7 +55,8 @@ comm_state_detach(struct esmpi_comm *c)
 static void
 comm_state_wipe(struct esmpi_comm *c)
 {
-	esmpi_stash_clear(c);
+	if (c->stash_clear != NULL)
+		c->stash_clear(c);
 	esmpi_keys_free(c);
 	free(c->peer_world);
 	free(c->rules);
@@ -253,8 +254,8 @@ esmpi_comm_get(MPI_Comm comm)
 	return comm_lookup(comm, gen);
 }
 
-static uint64_t
-hash_ctx(const void *data, size_t len)
+uint64_t
+esmpi_comm_ctx_hash(const void *data, size_t len)
 {
 	uint8_t md[SHA256_DIGEST_LENGTH];
 	uint64_t v = 0;
@@ -280,7 +281,7 @@ esmpi_comm_child_ctx(struct esmpi_comm *parent, const char *kind)
 	in.seq = parent->child_seq++;
 	pthread_mutex_unlock(&parent->lock);
 	strncpy(in.kind, kind, sizeof(in.kind) - 1);
-	return hash_ctx(&in, sizeof(in));
+	return esmpi_comm_ctx_hash(&in, sizeof(in));
 }
 
 const struct esmpi_pol_settings *
@@ -349,266 +350,23 @@ esmpi_recv_ticket(void)
 	return esmpi_count(&esmpi.recv_ticket) + 1;
 }
 
-/* ---- communicator constructors ---- */
-
-/* Attach the derived state, or fail closed: a communicator we hold no key
- * for would have to run in plaintext. */
-int
-esmpi_comm_adopt(MPI_Comm parent, MPI_Comm made, uint64_t ctx)
+void
+esmpi_comm_rename(struct esmpi_comm *c, const char *name)
 {
-	int r;
-
-	if (made == MPI_COMM_NULL)
-		return MPI_SUCCESS;
-	if ((r = esmpi_comm_attach(made, ctx)) != 0)
-		return esmpi_fail(parent, esmpi.err_internal,
-		    "cannot key a new communicator: %s", esmpi_strerror(r));
-	return MPI_SUCCESS;
-}
-
-static int
-adopt(MPI_Comm parent, MPI_Comm *newcomm, uint64_t ctx, int rc)
-{
-	if (rc != MPI_SUCCESS || newcomm == NULL)
-		return rc;
-	return esmpi_comm_adopt(parent, *newcomm, ctx);
-}
-
-/* Derive before calling MPI: members that get MPI_COMM_NULL still count
- * the creation, so every member's counter stays in step. */
-#define DERIVED(parent, kind, call) do {				\
-	struct esmpi_comm *p_ = esmpi.active ? esmpi_comm_get(parent) : NULL; \
-	uint64_t ctx_ = 0;						\
-	int rc_;							\
-	if (esmpi.failed)						\
-		return esmpi.err_init;					\
-	if (p_ != NULL)							\
-		ctx_ = esmpi_comm_child_ctx(p_, kind);			\
-	rc_ = (call);							\
-	if (p_ == NULL)							\
-		return rc_;						\
-	return adopt(parent, newcomm, ctx_, rc_);			\
-} while (0)
-
-ESMPI_EXPORT int
-MPI_Comm_dup(MPI_Comm comm, MPI_Comm *newcomm)
-{
-	DERIVED(comm, "dup", PMPI_Comm_dup(comm, newcomm));
-}
-
-/*
- * The context is derived when the duplication starts (nonblocking
- * collectives start in the same order on every rank, so the parent's
- * counter stays in step); the keys are attached when it completes, to
- * the handle Open MPI hands out at the start, which the application may
- * not use before.
- */
-ESMPI_EXPORT int
-MPI_Comm_idup(MPI_Comm comm, MPI_Comm *newcomm, MPI_Request *req)
-{
-	struct esmpi_comm *p = esmpi.active ? esmpi_comm_get(comm) : NULL;
-	struct esmpi_req *r;
-	int rc, flag = 0;
-
-	if (esmpi.failed)
-		return esmpi.err_init;
-	if (p == NULL)
-		return PMPI_Comm_idup(comm, newcomm, req);
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
-	r->kind = REQ_IDUP;
-	r->comm = comm;
-	r->made_ctx = esmpi_comm_child_ctx(p, "dup");
-	if ((rc = PMPI_Comm_idup(comm, newcomm, req)) != MPI_SUCCESS) {
-		free(r);
-		return rc;
-	}
-	r->made = *newcomm;
-	r->handle = *req;
-	r->active = 1;
-	if (PMPI_Request_get_status(*req, &flag, MPI_STATUS_IGNORE) ==
-	    MPI_SUCCESS && flag)
-		goto now;	/* complete already: nothing to track */
-	if (esmpi_req_add(r) == 0)
-		return MPI_SUCCESS;
-	/* Cannot track it: complete it here rather than leave the new
-	 * communicator without keys. */
-	PMPI_Wait(req, MPI_STATUS_IGNORE);
-now:
-	rc = esmpi_comm_adopt(comm, r->made, r->made_ctx);
-	free(r);
-	return rc;
-}
-
-ESMPI_EXPORT int
-MPI_Comm_dup_with_info(MPI_Comm comm, MPI_Info info, MPI_Comm *newcomm)
-{
-	DERIVED(comm, "dup", PMPI_Comm_dup_with_info(comm, info, newcomm));
-}
-
-ESMPI_EXPORT int
-MPI_Comm_split(MPI_Comm comm, int color, int key, MPI_Comm *newcomm)
-{
-	DERIVED(comm, "split", PMPI_Comm_split(comm, color, key, newcomm));
-}
-
-ESMPI_EXPORT int
-MPI_Comm_split_type(MPI_Comm comm, int type, int key, MPI_Info info,
-    MPI_Comm *newcomm)
-{
-	DERIVED(comm, "split_type",
-	    PMPI_Comm_split_type(comm, type, key, info, newcomm));
-}
-
-ESMPI_EXPORT int
-MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
-{
-	DERIVED(comm, "create", PMPI_Comm_create(comm, group, newcomm));
-}
-
-ESMPI_EXPORT int
-MPI_Intercomm_merge(MPI_Comm intercomm, int high, MPI_Comm *newcomm)
-{
-	DERIVED(intercomm, "merge",
-	    PMPI_Intercomm_merge(intercomm, high, newcomm));
-}
-
-ESMPI_EXPORT int
-MPI_Cart_create(MPI_Comm comm, int ndims, const int dims[],
-    const int periods[], int reorder, MPI_Comm *newcomm)
-{
-	DERIVED(comm, "cart",
-	    PMPI_Cart_create(comm, ndims, dims, periods, reorder, newcomm));
-}
-
-ESMPI_EXPORT int
-MPI_Cart_sub(MPI_Comm comm, const int remain_dims[], MPI_Comm *newcomm)
-{
-	DERIVED(comm, "cart_sub", PMPI_Cart_sub(comm, remain_dims, newcomm));
-}
-
-ESMPI_EXPORT int
-MPI_Graph_create(MPI_Comm comm, int nnodes, const int index[],
-    const int edges[], int reorder, MPI_Comm *newcomm)
-{
-	DERIVED(comm, "graph",
-	    PMPI_Graph_create(comm, nnodes, index, edges, reorder, newcomm));
-}
-
-ESMPI_EXPORT int
-MPI_Dist_graph_create(MPI_Comm comm, int n, const int sources[],
-    const int degrees[], const int destinations[], const int weights[],
-    MPI_Info info, int reorder, MPI_Comm *newcomm)
-{
-	DERIVED(comm, "dist_graph", PMPI_Dist_graph_create(comm, n, sources,
-	    degrees, destinations, weights, info, reorder, newcomm));
-}
-
-ESMPI_EXPORT int
-MPI_Dist_graph_create_adjacent(MPI_Comm comm, int indegree,
-    const int sources[], const int sourceweights[], int outdegree,
-    const int destinations[], const int destweights[], MPI_Info info,
-    int reorder, MPI_Comm *newcomm)
-{
-	DERIVED(comm, "dist_graph", PMPI_Dist_graph_create_adjacent(comm,
-	    indegree, sources, sourceweights, outdegree, destinations,
-	    destweights, info, reorder, newcomm));
-}
-
-/* A fresh context id shared over the new communicator itself. */
-static int
-adopt_shared_nonce(MPI_Comm parent, MPI_Comm *newcomm, int rc,
-    const char *kind)
-{
-	struct { uint64_t parent, nonce; char kind[16]; } in;
-	struct esmpi_comm *p = esmpi_comm_get(parent);
-
-	if (rc != MPI_SUCCESS || *newcomm == MPI_COMM_NULL || p == NULL)
-		return rc;
-	memset(&in, 0, sizeof(in));
-	in.parent = p->ctx;
-	strncpy(in.kind, kind, sizeof(in.kind) - 1);
-	if (esmpi_random(&in.nonce, sizeof(in.nonce)) != 0)
-		return esmpi_fail(parent, esmpi.err_internal, "no randomness");
-	PMPI_Bcast(&in.nonce, 1, MPI_UINT64_T, 0, *newcomm);
-	return adopt(parent, newcomm, hash_ctx(&in, sizeof(in)), rc);
-}
-
-ESMPI_EXPORT int
-MPI_Comm_create_group(MPI_Comm comm, MPI_Group group, int tag,
-    MPI_Comm *newcomm)
-{
-	int rc;
-
-	if (esmpi.failed)
-		return esmpi.err_init;
-	rc = PMPI_Comm_create_group(comm, group, tag, newcomm);
-	if (!esmpi.active)
-		return rc;
-	return adopt_shared_nonce(comm, newcomm, rc, "group");
-}
-
-ESMPI_EXPORT int
-MPI_Intercomm_create(MPI_Comm local_comm, int local_leader,
-    MPI_Comm peer_comm, int remote_leader, int tag, MPI_Comm *newintercomm)
-{
-	struct { uint64_t lo, hi; char kind[16]; } in;
-	uint64_t mine = 0, theirs = 0;
-	int rc, lrank;
-
-	if (esmpi.failed)
-		return esmpi.err_init;
-	rc = PMPI_Intercomm_create(local_comm, local_leader, peer_comm,
-	    remote_leader, tag, newintercomm);
-	if (!esmpi.active || rc != MPI_SUCCESS)
-		return rc;
-	/* Each group's leader draws a nonce; an intercommunicator allreduce
-	 * gives each group the other's, a bcast its own. */
-	PMPI_Comm_rank(local_comm, &lrank);
-	if (lrank == local_leader && esmpi_random(&mine, sizeof(mine)) != 0)
-		return esmpi_fail(local_comm, esmpi.err_internal,
-		    "no randomness");
-	PMPI_Bcast(&mine, 1, MPI_UINT64_T, local_leader, local_comm);
-	{
-		uint64_t contrib = lrank == local_leader ? mine : 0;
-
-		PMPI_Allreduce(&contrib, &theirs, 1, MPI_UINT64_T, MPI_MAX,
-		    *newintercomm);
-	}
-	memset(&in, 0, sizeof(in));
-	in.lo = mine < theirs ? mine : theirs;
-	in.hi = mine < theirs ? theirs : mine;
-	strcpy(in.kind, "intercomm");
-	return adopt(local_comm, newintercomm, hash_ctx(&in, sizeof(in)), rc);
-}
-
-ESMPI_EXPORT int
-MPI_Comm_free(MPI_Comm *comm)
-{
-	/* The attribute's delete callback wipes our state. */
-	return PMPI_Comm_free(comm);
-}
-
-ESMPI_EXPORT int
-MPI_Comm_disconnect(MPI_Comm *comm)
-{
-	return PMPI_Comm_disconnect(comm);
-}
-
-ESMPI_EXPORT int
-MPI_Comm_set_name(MPI_Comm comm, const char *name)
-{
-	struct esmpi_comm *c;
-	int rc = PMPI_Comm_set_name(comm, name);
-
-	if (rc != MPI_SUCCESS || !esmpi.active ||
-	    (c = esmpi_comm_get(comm)) == NULL)
-		return rc;
-	/* The name picks the policy rules: both sides must rename alike,
-	 * as MPI requires names to be set collectively for this to work. */
 	pthread_mutex_lock(&c->lock);
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	(void)comm_match_rules(c);
 	pthread_mutex_unlock(&c->lock);
-	return rc;
+}
+
+void
+esmpi_rec_aad_fill(struct esmpi_rec_aad *a, const struct esmpi_comm *c,
+    uint32_t src, uint32_t dst, int tag, uint64_t coll_seq)
+{
+	memcpy(a->job, esmpi.job_id, sizeof(a->job));
+	a->src = src;
+	a->dst = dst;
+	a->comm = c->ctx;
+	a->tag = tag;
+	a->coll_seq = coll_seq;
 }

@@ -20,7 +20,7 @@
 
 #include <openssl/crypto.h>
 
-#include "esmpi_client.h"
+#include "core/core.h"
 #include "esmpi_mem.h"
 
 #define MIN_SHIFT	6

@@ -7,8 +7,8 @@
  * "Same node" needs two independent witnesses, so neither alone can turn
  * encryption off for traffic that crosses the network:
  * - the node certificate our own esmpid put in our key share (a hash of
- *   it, exchanged at MPI_Init with a sealed Allgather, so nobody on the
- *   wire can change the table), and
+ *   it, esmpi.node_id, exchanged at MPI_Init with a sealed Allgather by
+ *   mpi/init.c, so nobody on the wire can change the table), and
  * - Open MPI's locality (MPI_Comm_split_type MPI_COMM_TYPE_SHARED).
  * Both relations are symmetric, so sender and receiver agree on every
  * (communicator, peer, tag); a receiver refuses a plain record wherever it
@@ -18,35 +18,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
-#include "esmpi_client.h"
+#include "comm/comm.h"
 #include "esmpi_bytes.h"
 #include "esmpi_err.h"
 
-void
-esmpi_scope_set_node(const uint8_t *cert, size_t len)
-{
-	SHA256(cert, len, esmpi.node_id);
-}
+/* [world rank]: on our node (both witnesses agree). */
+static uint8_t *node_local;
 
 int
-esmpi_scope_init(void)
+esmpi_scope_learn(const uint8_t (*ids)[32])
 {
-	uint8_t (*ids)[32] = NULL;
 	MPI_Comm shm = MPI_COMM_NULL;
 	MPI_Group wg = MPI_GROUP_NULL, sg = MPI_GROUP_NULL;
 	int *in = NULL, *out = NULL, n = esmpi.world_size, ns = 0, i;
 	int r = ESMPI_ERR_NOMEM;
 
-	if ((esmpi.node_local = calloc((size_t)n, 1)) == NULL ||
-	    (ids = calloc((size_t)n, sizeof(*ids))) == NULL)
+	if ((node_local = calloc((size_t)n, 1)) == NULL)
 		goto out;
-	/* Our own wrapper: the table travels sealed like any collective. */
 	r = ESMPI_ERR_INTERNAL;
-	if (MPI_Allgather(esmpi.node_id, 32, MPI_BYTE, ids, 32, MPI_BYTE,
-	    MPI_COMM_WORLD) != MPI_SUCCESS ||
-	    PMPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0,
+	if (PMPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0,
 	    MPI_INFO_NULL, &shm) != MPI_SUCCESS ||
 	    PMPI_Comm_group(MPI_COMM_WORLD, &wg) != MPI_SUCCESS ||
 	    PMPI_Comm_group(shm, &sg) != MPI_SUCCESS ||
@@ -64,7 +54,7 @@ esmpi_scope_init(void)
 	for (i = 0; i < ns; i++)
 		if (out[i] >= 0 && out[i] < n &&
 		    memcmp(ids[out[i]], esmpi.node_id, 32) == 0)
-			esmpi.node_local[out[i]] = 1;
+			node_local[out[i]] = 1;
 	r = 0;
 out:
 	if (sg != MPI_GROUP_NULL)
@@ -73,10 +63,23 @@ out:
 		PMPI_Group_free(&wg);
 	if (shm != MPI_COMM_NULL)
 		PMPI_Comm_free(&shm);
-	free(ids);
 	free(in);
 	free(out);
 	return r;
+}
+
+void
+esmpi_scope_fini(void)
+{
+	free(node_local);
+	node_local = NULL;
+}
+
+int
+esmpi_scope_same_node(uint32_t w)
+{
+	return node_local != NULL && w < (uint32_t)esmpi.world_size &&
+	    node_local[w];
 }
 
 int
@@ -88,9 +91,7 @@ esmpi_scope_plain(const struct esmpi_pol_settings *set, uint32_t peer_world,
 	 * ranks on other nodes, so a block between two ranks of one node may
 	 * still cross the network.
 	 */
-	if (coll_seq != 0 || esmpi.node_local == NULL ||
-	    peer_world >= (uint32_t)esmpi.world_size ||
-	    !esmpi.node_local[peer_world])
+	if (coll_seq != 0 || !esmpi_scope_same_node(peer_world))
 		return 0;
 	/* A rule that signs asks for sender authenticity even on one node:
 	 * such records are sealed and signed as usual. */
@@ -98,30 +99,12 @@ esmpi_scope_plain(const struct esmpi_pol_settings *set, uint32_t peer_world,
 	    set->sign == ESMPI_SIGN_NONE;
 }
 
-void
-esmpi_scope_report(void)
-{
-	const char *s = getenv("ESMPI_STATS");
-
-	if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)
-		return;
-	fprintf(stderr, "esmpi: rank %d: stats: sealed %llu (same node "
-	    "%llu), plain %llu, same-node peers %d, in chunks %llu, "
-	    "probed early %llu\n", esmpi.world_rank,
-	    (unsigned long long)atomic_load(&esmpi.stat_sealed),
-	    (unsigned long long)atomic_load(&esmpi.stat_sealed_local),
-	    (unsigned long long)atomic_load(&esmpi.stat_plain),
-	    esmpi_scope_local_peers(),
-	    (unsigned long long)atomic_load(&esmpi.stat_chunked),
-	    (unsigned long long)atomic_load(&esmpi.stat_stashed));
-}
-
 int
 esmpi_scope_local_peers(void)
 {
 	int i, k = 0;
 
-	for (i = 0; esmpi.node_local != NULL && i < esmpi.world_size; i++)
-		k += esmpi.node_local[i] && i != esmpi.world_rank;
+	for (i = 0; node_local != NULL && i < esmpi.world_size; i++)
+		k += node_local[i] && i != esmpi.world_rank;
 	return k;
 }

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "esmpi_client.h"
+#include "core/core.h"
 
 #define POOL_MIN_SHIFT	8		/* 256 B */
 #define POOL_MAX_SHIFT	26		/* 64 MiB; larger: plain malloc */

@@ -22,7 +22,7 @@
 
 #include <openssl/x509.h>
 
-#include "esmpi_client.h"
+#include "comm/comm.h"
 #include "esmpi_err.h"
 #include "esmpi_frame.h"
 #include "esmpi_mem.h"
@@ -83,17 +83,6 @@ size_t
 esmpi_sign_slack(void)
 {
 	return sg.on ? ESMPI_SIG_LEN : 0;
-}
-
-static int
-all_ok(int ok)
-{
-	int all = 0;
-
-	if (PMPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) !=
-	    MPI_SUCCESS)
-		return 0;
-	return all;
 }
 
 /* Ask our esmpid to certify pub; *bundle = u16 len || rank cert || node
@@ -183,7 +172,7 @@ esmpi_sign_setup(char *err, size_t len)
 		snprintf(err, len, "out of memory");
 		ok = 0;
 	}
-	if (!all_ok(ok)) {
+	if (!esmpi_all_ok(ok)) {
 		if (ok)
 			snprintf(err, len, "signing key certification failed "
 			    "on another rank (see its message)");
@@ -198,7 +187,7 @@ esmpi_sign_setup(char *err, size_t len)
 		pthread_mutex_init(&sg.peers[i].lock, NULL);
 	}
 	ok = total <= INT_MAX && (sg.blob = malloc(total ? total : 1)) != NULL;
-	if (!all_ok(ok)) {
+	if (!esmpi_all_ok(ok)) {
 		snprintf(err, len, "cannot hold the job's rank certificates");
 		free(mine);
 		return ESMPI_ERR_NOMEM;

@@ -16,7 +16,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include "esmpi_client.h"
+#include "mpi/mpi_layer.h"
 
 /* ---- MPI started without esmpi ---- */
 
@@ -105,8 +105,8 @@ data_class(const void *buf, int count, MPI_Datatype dt, int buffer)
 	/* No MPI call tells whether a type is committed, but packing
 	 * nothing of it checks that (as any send would), on our own
 	 * MPI_ERRORS_RETURN communicator. */
-	if (esmpi.stash_comm != MPI_COMM_NULL &&
-	    PMPI_Pack(NULL, 0, dt, &out, 0, &pos, esmpi.stash_comm) !=
+	if (esmpi.chunk_comm != MPI_COMM_NULL &&
+	    PMPI_Pack(NULL, 0, dt, &out, 0, &pos, esmpi.chunk_comm) !=
 	    MPI_SUCCESS)
 		return MPI_ERR_TYPE;
 	if (buffer && buf == NULL && count > 0 &&
@@ -177,4 +177,41 @@ esmpi_check_data(const struct esmpi_comm *c, const void *buf, int count,
     MPI_Datatype dt)
 {
 	return check_raise(c, data_class(buf, count, dt, 0));
+}
+
+/* ---- calls esmpi cannot protect ---- */
+
+/* Names already reported, so each refused/allowed call is audited once. */
+static const char *reported[64];
+static int nreported;
+static pthread_mutex_t reported_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int
+esmpi_unprotected_call(const char *fn)
+{
+	int first = 1, i;
+
+	if (esmpi.failed)
+		return esmpi.err_init;
+	if (!esmpi.active)
+		return esmpi_check_started();
+	pthread_mutex_lock(&reported_lock);
+	for (i = 0; i < nreported; i++)
+		if (reported[i] == fn)
+			first = 0;
+	if (first && nreported < 64)
+		reported[nreported++] = fn;
+	pthread_mutex_unlock(&reported_lock);
+	if (esmpi.defaults.unprotected == ESMPI_UNPROT_DENY) {
+		if (first)
+			esmpi_audit("unprotected_call", NULL, -1, -1,
+			    "%s refused: esmpi cannot protect its payload", fn);
+		return esmpi_fail(MPI_COMM_WORLD, esmpi.err_denied,
+		    "%s refused: esmpi cannot protect the data it moves "
+		    "(policy: unprotected: deny)", fn);
+	}
+	if (first)
+		esmpi_audit("unprotected_call", NULL, -1, -1,
+		    "%s allowed unprotected by policy", fn);
+	return MPI_SUCCESS;
 }

@@ -43,7 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "esmpi_client.h"
+#include "mpi/mpi_layer.h"
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
 
@@ -404,6 +404,8 @@ struct esmpi_coll {
 					 * records that cannot open */
 };
 
+static void coll_free(struct esmpi_coll *o);
+
 /*
  * MPI lets the application free a user-defined operation while a
  * nonblocking reduction still needs it, and an MPI_Op cannot be
@@ -512,7 +514,7 @@ plan_new(struct esmpi_comm *c, const char *fn, uint64_t seq, enum mv mv,
 	o->sbc = calloc(8 * n, sizeof(*o->sbc));
 	o->soff = calloc(2 * n, sizeof(*o->soff));
 	if (o->sb == NULL || o->sbc == NULL || o->soff == NULL) {
-		esmpi_coll_free(o);
+		coll_free(o);
 		return NULL;
 	}
 	o->rb = o->sb + n;
@@ -538,8 +540,8 @@ plan_new(struct esmpi_comm *c, const char *fn, uint64_t seq, enum mv mv,
 	return o;
 }
 
-void
-esmpi_coll_free(struct esmpi_coll *o)
+static void
+coll_free(struct esmpi_coll *o)
 {
 	if (o == NULL)
 		return;
@@ -781,8 +783,8 @@ open_neighbour(struct esmpi_coll *o, int i, uint32_t dst)
 }
 
 /* The completion step: open what arrived, or combine it. */
-int
-esmpi_coll_finish(struct esmpi_coll *o)
+static int
+coll_finish(struct esmpi_coll *o)
 {
 	uint32_t dst = o->all ? ESMPI_REC_DST_ALL : o->c->my_world;
 	int i, rc = MPI_SUCCESS;
@@ -840,6 +842,26 @@ hold_types(struct esmpi_coll *o)
 	}
 }
 
+/* The operations of a nonblocking collective's request: its completion
+ * opens or combines what moved. */
+static int
+req_complete(struct esmpi_req *r, MPI_Status *st)
+{
+	(void)st;
+	return coll_finish(r->priv);
+}
+
+static void
+req_free(struct esmpi_req *r)
+{
+	coll_free(r->priv);
+}
+
+static const struct esmpi_req_ops coll_ops = {
+	.complete = req_complete,
+	.free = req_free,
+};
+
 /* A started nonblocking collective: its request completes the plan. */
 static int
 track(struct esmpi_coll *o, MPI_Request *req)
@@ -855,29 +877,26 @@ track(struct esmpi_coll *o, MPI_Request *req)
 	if (PMPI_Request_get_status(*req, &flag, MPI_STATUS_IGNORE) ==
 	    MPI_SUCCESS && flag)
 		goto now;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	/* Completes on c even after MPI_Comm_free (the entry holds it). */
+	if ((r = esmpi_req_new(o->c, &coll_ops)) == NULL)
 		goto wait;
 	hold_types(o);
 	if (o->reduce)
 		o->op_held = op_hold(o->op) == 0;
-	r->kind = REQ_COLL;
-	r->coll = o;
-	r->c = o->c;
+	r->priv = o;
 	r->comm = o->c->comm;
 	r->handle = *req;
 	r->active = 1;
-	if (esmpi_req_add(r) == 0) {
-		/* Completes on c even after MPI_Comm_free (requests.c). */
-		esmpi_comm_hold(o->c);
+	if (esmpi_req_add(r) == 0)
 		return MPI_SUCCESS;
-	}
-	free(r);
+	r->priv = NULL;		/* o is completed below */
+	esmpi_req_free(r);
 wait:
 	/* Cannot track it: complete it here rather than never open it. */
 	PMPI_Wait(req, MPI_STATUS_IGNORE);
 now:
-	rc = esmpi_coll_finish(o);
-	esmpi_coll_free(o);
+	rc = coll_finish(o);
+	coll_free(o);
 	return rc;
 }
 
@@ -932,9 +951,9 @@ run(struct esmpi_coll *o, MPI_Request *req)
 		goto out;
 	if (req != NULL)
 		return track(o, req);
-	rc = esmpi_coll_finish(o);
+	rc = coll_finish(o);
 out:
-	esmpi_coll_free(o);
+	coll_free(o);
 	return rc;
 }
 

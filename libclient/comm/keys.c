@@ -23,19 +23,10 @@
 #include <time.h>
 
 #include "esmpi_bytes.h"
-#include "esmpi_client.h"
+#include "comm/comm.h"
 #include "esmpi_err.h"
 #include "esmpi_mem.h"
 
-
-uint64_t
-esmpi_now_coarse(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec;
-}
 
 static int
 base_key(struct esmpi_comm *c, int suite, uint8_t out[32])
@@ -338,14 +329,12 @@ esmpi_keys_free(struct esmpi_comm *c)
 	c->cappeerkeys = c->npeerkeys = 0;
 }
 
-/* ESMPI_TEST_KEYMEM=1, at MPI_Finalize: where WORLD's chains are. */
+/* ESMPI_TEST_KEYMEM=1, at MPI_Finalize: where c's chains are. */
 void
-esmpi_keys_report(void)
+esmpi_keys_report(const struct esmpi_comm *c)
 {
-	struct esmpi_comm *c = esmpi_comm_get(MPI_COMM_WORLD);
 	size_t i;
 
-	esmpi_secure_report("job key", esmpi.job_key);
 	if (c == NULL)
 		return;
 	esmpi_secure_report("send chains (communicator state)", c->send);

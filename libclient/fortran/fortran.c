@@ -8,31 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "esmpi_client.h"
-
-/* MPI_STATUS_SIZE of Open MPI 4.1's mpif-config.h (not in mpi.h). */
-#define F_STATUS_SIZE 6
+#include "fortran/fortran.h"
 
 /* Fortran INTEGER handles, counts and statuses are used in place as ints. */
 _Static_assert(sizeof(MPI_Fint) == sizeof(int), "MPI_Fint is not an int");
-_Static_assert(sizeof(MPI_Status) == F_STATUS_SIZE * sizeof(MPI_Fint),
+_Static_assert(sizeof(MPI_Status) == ESMPI_F_STATUS_SIZE * sizeof(MPI_Fint),
     "Fortran and C statuses differ in size");
-
-/*
- * Open MPI's Fortran sentinels (common blocks, mpif-sentinels.h). Declared
- * here, defined by libmpi: the dynamic linker binds every library's
- * reference to the same copy, the one the Fortran program passes.
- */
-extern int mpi_fortran_bottom_, mpi_fortran_in_place_;
-extern int mpi_fortran_status_ignore_, mpi_fortran_statuses_ignore_;
-extern int mpi_fortran_unweighted_, mpi_fortran_weights_empty_;
 
 void *
 esmpi_f2c_buf(void *buf)
 {
-	if (buf == &mpi_fortran_bottom_)
+	if (buf == ESMPI_F_BOTTOM)
 		return MPI_BOTTOM;
-	if (buf == &mpi_fortran_in_place_)
+	if (buf == ESMPI_F_IN_PLACE)
 		return MPI_IN_PLACE;
 	return buf;
 }
@@ -40,9 +28,9 @@ esmpi_f2c_buf(void *buf)
 int *
 esmpi_f2c_weights(MPI_Fint *w)
 {
-	if (w == &mpi_fortran_unweighted_)
+	if (w == ESMPI_F_UNWEIGHTED)
 		return MPI_UNWEIGHTED;
-	if (w == &mpi_fortran_weights_empty_)
+	if (w == ESMPI_F_WEIGHTS_EMPTY)
 		return MPI_WEIGHTS_EMPTY;
 	return w;
 }
@@ -50,20 +38,20 @@ esmpi_f2c_weights(MPI_Fint *w)
 MPI_Status *
 esmpi_f2c_status(MPI_Fint *f, MPI_Status *c)
 {
-	return f == &mpi_fortran_status_ignore_ ? MPI_STATUS_IGNORE : c;
+	return f == ESMPI_F_STATUS_IGNORE ? MPI_STATUS_IGNORE : c;
 }
 
 void
 esmpi_c2f_status(const MPI_Status *c, MPI_Fint *f)
 {
-	if (f != &mpi_fortran_status_ignore_)
+	if (f != ESMPI_F_STATUS_IGNORE)
 		PMPI_Status_c2f(c, f);
 }
 
 int
 esmpi_f2c_statuses(MPI_Fint *f, int n, MPI_Status **c)
 {
-	if (f == &mpi_fortran_statuses_ignore_) {
+	if (f == ESMPI_F_STATUSES_IGNORE) {
 		*c = MPI_STATUSES_IGNORE;
 		return MPI_SUCCESS;
 	}
@@ -76,10 +64,10 @@ esmpi_c2f_statuses(const MPI_Status *c, MPI_Fint *f, int n)
 {
 	int i;
 
-	if (f == &mpi_fortran_statuses_ignore_)
+	if (f == ESMPI_F_STATUSES_IGNORE)
 		return;
 	for (i = 0; i < n; i++)
-		PMPI_Status_c2f(&c[i], f + (size_t)i * F_STATUS_SIZE);
+		PMPI_Status_c2f(&c[i], f + (size_t)i * ESMPI_F_STATUS_SIZE);
 }
 
 /*

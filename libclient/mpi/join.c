@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "esmpi_client.h"
+#include "mpi/mpi_layer.h"
 #include "esmpi_crypto.h"
 #include "esmpi_err.h"
 

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Datatype helpers of the per-message path: sizes of predefined types
+ * without a call into MPI, contiguity, holding a derived type for a
+ * request, and unpacking a received message (partial elements included).
+ */
+#include <stdlib.h>
+
+#include "core/core.h"
+
+/*
+ * Predefined datatypes never change, so their sizes are looked up once;
+ * the per-message path then makes no datatype calls for them. (Derived
+ * handles may be freed and reused for another layout: always asked.)
+ */
+static const MPI_Datatype predefined[] = {
+	MPI_BYTE, MPI_CHAR, MPI_INT, MPI_DOUBLE, MPI_FLOAT, MPI_LONG,
+	MPI_UNSIGNED_CHAR, MPI_SIGNED_CHAR, MPI_SHORT, MPI_UNSIGNED_SHORT,
+	MPI_UNSIGNED, MPI_UNSIGNED_LONG, MPI_LONG_LONG, MPI_UNSIGNED_LONG_LONG,
+	MPI_INT8_T, MPI_INT16_T, MPI_INT32_T, MPI_INT64_T, MPI_UINT8_T,
+	MPI_UINT16_T, MPI_UINT32_T, MPI_UINT64_T, MPI_C_BOOL, MPI_AINT,
+	MPI_OFFSET, MPI_COUNT, MPI_WCHAR,
+};
+#define NPREDEFINED (sizeof(predefined) / sizeof(predefined[0]))
+static int predefined_size[NPREDEFINED];
+static pthread_once_t predefined_once = PTHREAD_ONCE_INIT;
+static atomic_int predefined_ready;
+
+static void
+predefined_init(void)
+{
+	size_t i;
+
+	for (i = 0; i < NPREDEFINED; i++)
+		if (PMPI_Type_size(predefined[i], &predefined_size[i]) !=
+		    MPI_SUCCESS)
+			predefined_size[i] = -1;
+	atomic_store_explicit(&predefined_ready, 1, memory_order_release);
+}
+
+/* Size of a predefined, contiguous type, or -1. */
+static int
+predefined_type_size(MPI_Datatype dt)
+{
+	size_t i;
+
+	if (!atomic_load_explicit(&predefined_ready, memory_order_acquire))
+		pthread_once(&predefined_once, predefined_init);
+	for (i = 0; i < NPREDEFINED; i++)
+		if (predefined[i] == dt)
+			return predefined_size[i];
+	return -1;
+}
+
+int
+esmpi_predefined_size(MPI_Datatype dt)
+{
+	return predefined_type_size(dt);
+}
+
+int
+esmpi_type_size(MPI_Datatype dt)
+{
+	int tsz = predefined_type_size(dt);
+
+	if (tsz < 0)
+		PMPI_Type_size(dt, &tsz);
+	return tsz;
+}
+
+/* Contiguous layout of count elements: the bytes start at buf+lb. */
+int
+esmpi_contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb)
+{
+	MPI_Aint tlb, text, elb, eext;
+	int tsz = predefined_type_size(dt);
+
+	if (tsz >= 0) {
+		*bytes = (size_t)tsz * (size_t)(count > 0 ? count : 0);
+		*lb = 0;
+		return 1;
+	}
+	PMPI_Type_size(dt, &tsz);
+	*bytes = (size_t)tsz * (size_t)(count > 0 ? count : 0);
+	PMPI_Type_get_true_extent(dt, &tlb, &text);
+	PMPI_Type_get_extent(dt, &elb, &eext);
+	*lb = tlb;
+	return text == tsz && (count <= 1 || eext == tsz);
+}
+
+
+MPI_Datatype
+esmpi_type_hold(MPI_Datatype dt, int *held)
+{
+	MPI_Datatype dup;
+	int ni, na, nd, comb;
+
+	*held = 0;
+	if (predefined_type_size(dt) >= 0 ||
+	    PMPI_Type_get_envelope(dt, &ni, &na, &nd, &comb) != MPI_SUCCESS ||
+	    comb == MPI_COMBINER_NAMED ||
+	    PMPI_Type_dup(dt, &dup) != MPI_SUCCESS)
+		return dt;
+	*held = 1;
+	return dup;
+}
+
+
+/*
+ * The last rest (< type size) packed bytes belong to a partial element,
+ * which MPI_Unpack cannot take (it unpacks whole elements only), but a
+ * plain receive delivers: place them where that element's first basic
+ * elements go. Where each packed byte comes from within one element is
+ * found by packing an element whose bytes hold their own offset (one
+ * pass per offset byte).
+ */
+static void
+unpack_tail(const uint8_t *in, size_t rest, uint8_t *elem, MPI_Datatype dt,
+    int tsz, MPI_Comm comm)
+{
+	MPI_Aint tlb, text, j;
+	uint8_t *e, *p;
+	size_t *off, i;
+	int pos, b;
+
+	PMPI_Type_get_true_extent(dt, &tlb, &text);
+	e = malloc(text > 0 ? (size_t)text : 1);
+	p = malloc((size_t)tsz);
+	off = calloc(rest, sizeof(*off));
+	if (e == NULL || p == NULL || off == NULL)
+		goto out;
+	for (b = 0; b < (int)sizeof(MPI_Aint) && (b == 0 || text >> (8 * b));
+	    b++) {
+		for (j = 0; j < text; j++)
+			e[j] = (uint8_t)(j >> (8 * b));
+		pos = 0;
+		if (PMPI_Pack(e - tlb, 1, dt, p, tsz, &pos, comm) !=
+		    MPI_SUCCESS)
+			goto out;
+		for (i = 0; i < rest; i++)
+			off[i] |= (size_t)p[i] << (8 * b);
+	}
+	for (i = 0; i < rest; i++)
+		elem[tlb + (MPI_Aint)off[i]] = in[i];
+out:
+	free(e);
+	free(p);
+	free(off);
+}
+
+void
+esmpi_unpack_into(const uint8_t *packed, size_t len, void *buf, int count,
+    MPI_Datatype dt, MPI_Comm comm)
+{
+	int pos = 0, tsz, full;
+	MPI_Aint elb, eext;
+
+	(void)count;
+	PMPI_Type_size(dt, &tsz);
+	full = tsz ? (int)(len / (size_t)tsz) : 0;
+	PMPI_Unpack(packed, (int)len, &pos, buf, full, dt, comm);
+	if (tsz && len % (size_t)tsz) {
+		PMPI_Type_get_extent(dt, &elb, &eext);
+		unpack_tail(packed + (size_t)full * (size_t)tsz,
+		    len % (size_t)tsz, (uint8_t *)buf + (MPI_Aint)full * eext,
+		    dt, tsz, comm);
+	}
+}
+

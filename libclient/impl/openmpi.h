@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ESMPI_IMPL_OPENMPI_H
+#define ESMPI_IMPL_OPENMPI_H
+
+/* Open MPI 4.1 (Debian 12's 4.1.4; OMPI_MAJOR_VERSION >= 3). */
+#include <stdint.h>
+
+#define ESMPI_IMPL_NAME	"Open MPI"
+
+/*
+ * The byte count of a status, as MPI_Get_elements_x and
+ * MPI_Status_set_elements_x see it for MPI_BYTE. Open MPI keeps it in
+ * bytes in the public status (_ucount): the per-message path reads and
+ * writes it there instead of calling into the library twice.
+ */
+static inline size_t
+esmpi_status_bytes(const MPI_Status *st)
+{
+	return st->_ucount;
+}
+
+static inline void
+esmpi_status_set_bytes(MPI_Status *st, size_t n)
+{
+	st->_ucount = n;
+}
+
+/* Open MPI returns predefined error classes as the codes themselves. */
+static inline int
+esmpi_impl_err_class(int code)
+{
+	int cls = code;
+
+	if (code > MPI_ERR_LASTCODE)
+		PMPI_Error_class(code, &cls);
+	return cls;
+}
+
+/* Request handles are pointers to 16-byte aligned objects. */
+static inline size_t
+esmpi_handle_hash(MPI_Request h)
+{
+	return (size_t)(((uintptr_t)h >> 4) * 0x9e3779b97f4a7c15ull);
+}
+
+/* MPI_STATUS_SIZE of Open MPI 4.1's mpif-config.h (not in mpi.h). */
+#define ESMPI_F_STATUS_SIZE 6
+
+/*
+ * Open MPI's Fortran sentinels (common blocks, mpif-sentinels.h). Declared
+ * here, defined by libmpi: the dynamic linker binds every library's
+ * reference to the same copy, the one the Fortran program passes.
+ */
+extern int mpi_fortran_bottom_, mpi_fortran_in_place_;
+extern int mpi_fortran_status_ignore_, mpi_fortran_statuses_ignore_;
+extern int mpi_fortran_unweighted_, mpi_fortran_weights_empty_;
+#define ESMPI_F_BOTTOM		(&mpi_fortran_bottom_)
+#define ESMPI_F_IN_PLACE	(&mpi_fortran_in_place_)
+#define ESMPI_F_STATUS_IGNORE	(&mpi_fortran_status_ignore_)
+#define ESMPI_F_STATUSES_IGNORE	(&mpi_fortran_statuses_ignore_)
+#define ESMPI_F_UNWEIGHTED	(&mpi_fortran_unweighted_)
+#define ESMPI_F_WEIGHTS_EMPTY	(&mpi_fortran_weights_empty_)
+
+#endif

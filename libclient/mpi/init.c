@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * MPI_Init and MPI_Finalize: the modules' init steps in order (the join,
+ * the session with esmpid and the job key, the policy comparison,
+ * signing keys, communicator state, chunks, stash, scope), their fini
+ * steps in reverse. Failures never exit the process: they go through
+ * MPI_COMM_WORLD's error handler (fatal by default), and a rank whose
+ * set-up failed refuses every call that would move data.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi/mpi_layer.h"
+#include "esmpi_err.h"
+
+
+/*
+ * Every rank's esmpid should resolve the same rules. Where a node runs
+ * another policy, its ranks refuse the records their rules do not expect
+ * (record/open.c), and that refusal alone cannot say why. So the ranks compare a
+ * digest of what decides records (suite, sign and scope of the defaults
+ * and of each rule, and what each rule matches) once at MPI_Init: each
+ * rank whose rules differ from rank 0's says so and audits
+ * policy_mismatch, rank 0 counts them. The job goes on: rules no message
+ * uses may differ harmlessly; the others are refused as always.
+ */
+static int
+policy_agree(char *err, size_t len)
+{
+	uint64_t d[8], top[8], root0;
+	int differs, count = 0, i;
+
+	if (esmpi_rules_digest(d) != 0) {
+		snprintf(err, len, "cannot digest the policy");
+		return ESMPI_ERR_CRYPTO;
+	}
+	for (i = 0; i < 4; i++)
+		d[4 + i] = ~d[i];
+	/* One reduction: the maxima of d and of ~d are equal everywhere
+	 * only when every rank has the same d. */
+	if (PMPI_Allreduce(d, top, 8, MPI_UINT64_T, MPI_MAX,
+	    MPI_COMM_WORLD) != MPI_SUCCESS) {
+		snprintf(err, len, "cannot compare policies between ranks");
+		return ESMPI_ERR_INTERNAL;
+	}
+	for (i = 0; i < 4 && top[i] == ~top[4 + i]; i++)
+		;
+	if (i == 4)
+		return 0;
+	esmpi.policy_differs = 1;
+	root0 = d[0];
+	PMPI_Bcast(&root0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+	differs = root0 != d[0];
+	PMPI_Reduce(&differs, &count, 1, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
+	if (differs) {
+		fprintf(stderr, "esmpi: rank %d: warning: the policy esmpid "
+		    "(%s) gives this rank differs from rank 0's (digest "
+		    "%016llx, rank 0 %016llx): records whose settings differ "
+		    "between ranks will be refused; load the same policy "
+		    "on every node (esmpictl policy show)\n",
+		    esmpi.world_rank, esmpi.dpath, (unsigned long long)d[0],
+		    (unsigned long long)root0);
+		esmpi_audit("policy_mismatch", NULL, 0, -1, "this rank's "
+		    "policy (digest %016llx) differs from world rank 0's "
+		    "(%016llx)", (unsigned long long)d[0],
+		    (unsigned long long)root0);
+	} else if (esmpi.world_rank == 0) {
+		fprintf(stderr, "esmpi: rank 0: warning: %d rank(s) of this "
+		    "job run a policy that differs from rank 0's (their "
+		    "messages name them)\n", count);
+		esmpi_audit("policy_mismatch", NULL, -1, -1, "%d rank(s) of "
+		    "this job run a policy that differs from this rank's "
+		    "(digest %016llx)", count, (unsigned long long)d[0]);
+	}
+	return 0;
+}
+
+
+
+/*
+ * The join failed (join.c): have our esmpid record it before the job
+ * stops. No session is open yet: open one (under the job id rank 0 gave,
+ * or a fresh one when none was heard) and wait for the daemon's answer,
+ * so the event is recorded, not queued, when the process goes.
+ */
+static void
+audit_join_failed(const struct esmpi_join *j, const char *why)
+{
+	Esmpi__AuditReport a = ESMPI__AUDIT_REPORT__INIT;
+	char err[256];
+
+	if (j->have_id)
+		memcpy(esmpi.job_id, j->job_id, sizeof(esmpi.job_id));
+	else if (esmpi_random(esmpi.job_id, sizeof(esmpi.job_id)) != 0)
+		memset(esmpi.job_id, 0, sizeof(esmpi.job_id));
+	a.event = "join_failed";
+	a.comm = "MPI_COMM_WORLD";
+	a.peer = j->offender;
+	a.tag = -1;
+	a.detail = (char *)why;
+	if (esmpi_daemon_audit_now(&a, err, sizeof(err)) != 0)
+		fprintf(stderr, "esmpi: rank %d: could not audit join_failed: "
+		    "%s\n", esmpi.world_rank, err);
+}
+
+static int
+add_code(const char *msg)
+{
+	int code = MPI_ERR_OTHER;
+
+	if (PMPI_Add_error_code(esmpi.err_class, &code) == MPI_SUCCESS)
+		PMPI_Add_error_string(code, (char *)msg);
+	return code;
+}
+
+
+/* Who shares our node: the node ids our daemons vouch for, gathered
+ * through our own (sealed) MPI_Allgather so nobody on the wire can
+ * change the table (comm/scope.c). */
+static int
+scope_init(void)
+{
+	uint8_t (*ids)[32] = calloc((size_t)esmpi.world_size, sizeof(*ids));
+	int r;
+
+	if (ids == NULL)
+		return ESMPI_ERR_NOMEM;
+	r = MPI_Allgather(esmpi.node_id, 32, MPI_BYTE, ids, 32, MPI_BYTE,
+	    MPI_COMM_WORLD) == MPI_SUCCESS ? esmpi_scope_learn(ids) :
+	    ESMPI_ERR_INTERNAL;
+	free(ids);
+	return r;
+}
+
+/* ESMPI_STATS=1: one line of record counters on stderr at Finalize. */
+static void
+stats_report(void)
+{
+	const char *s = getenv("ESMPI_STATS");
+
+	if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)
+		return;
+	fprintf(stderr, "esmpi: rank %d: stats: sealed %llu (same node "
+	    "%llu), plain %llu, same-node peers %d, in chunks %llu, "
+	    "probed early %llu\n", esmpi.world_rank,
+	    (unsigned long long)atomic_load(&esmpi.stat_sealed),
+	    (unsigned long long)atomic_load(&esmpi.stat_sealed_local),
+	    (unsigned long long)atomic_load(&esmpi.stat_plain),
+	    esmpi_scope_local_peers(),
+	    (unsigned long long)atomic_load(&esmpi.stat_chunked),
+	    (unsigned long long)atomic_load(&esmpi.stat_stashed));
+}
+
+static int
+session_start(void)
+{
+	struct esmpi_join j;
+	char err[1024];
+	int r, provided = MPI_THREAD_SINGLE, timeout;
+
+	esmpi.initialized = 1;
+	PMPI_Query_thread(&provided);
+	esmpi.threads_multi = provided == MPI_THREAD_MULTIPLE;
+	PMPI_Comm_rank(MPI_COMM_WORLD, &esmpi.world_rank);
+	PMPI_Comm_size(MPI_COMM_WORLD, &esmpi.world_size);
+	if (PMPI_Add_error_class(&esmpi.err_class) != MPI_SUCCESS)
+		esmpi.err_class = MPI_ERR_OTHER;
+	esmpi.err_auth = add_code("esmpi: message failed authentication "
+	    "(tampered, misdirected or wrong key); data discarded");
+	esmpi.err_replay = add_code("esmpi: replayed message refused");
+	esmpi.err_denied = add_code("esmpi: call refused: esmpi cannot "
+	    "protect its payload (policy unprotected: deny)");
+	esmpi.err_init = add_code("esmpi: job key establishment failed");
+	esmpi.err_internal = add_code("esmpi: internal error");
+
+	/* Before any collective: every rank is here, with libesmpi, or we
+	 * stop (join.c). It brings the job id. */
+	if (esmpi_join_timeout(&timeout, err, sizeof(err)) != 0) {
+		esmpi.failed = 1;
+		return esmpi_fail(MPI_COMM_WORLD, esmpi.err_init, "%s", err);
+	}
+	if (esmpi_join(timeout, &j, err, sizeof(err)) != 0) {
+		esmpi.failed = 1;
+		audit_join_failed(&j, err);
+		return esmpi_fail(MPI_COMM_WORLD, esmpi.err_init, "%s; "
+		    "refusing to run unprotected", err);
+	}
+	memcpy(esmpi.job_id, j.job_id, sizeof(esmpi.job_id));
+	if (esmpi_chunk_init() != 0)
+		esmpi.chunk_min = 0;
+	if ((r = esmpi_stash_init()) != 0) {
+		snprintf(err, sizeof(err), "cannot set up the probes' stash");
+		goto fail;
+	}
+	if ((r = esmpi_session_open(err, sizeof(err))) != 0 ||
+	    (r = policy_agree(err, sizeof(err))) != 0 ||
+	    (r = esmpi_sign_setup(err, sizeof(err))) != 0)
+		goto fail;
+	if ((r = esmpi_comm_keyval_init()) != 0 ||
+	    (r = esmpi_comm_attach(MPI_COMM_WORLD, 0)) != 0 ||
+	    (r = esmpi_comm_attach(MPI_COMM_SELF, 1)) != 0) {
+		snprintf(err, sizeof(err), "cannot set up communicator keys: "
+		    "%s", esmpi_strerror(r));
+		goto fail;
+	}
+	esmpi.active = 1;
+	if ((r = scope_init()) != 0) {
+		esmpi.active = 0;
+		snprintf(err, sizeof(err), "cannot tell which ranks share "
+		    "this node: %s", esmpi_strerror(r));
+		goto fail;
+	}
+	return MPI_SUCCESS;
+fail:
+	esmpi.failed = 1;
+	return esmpi_fail(MPI_COMM_WORLD, esmpi.err_init,
+	    "cannot establish job keys, refusing to run unprotected: %s", err);
+}
+
+/* What libesmpi-guard.so (guard.c) looks for: this library is here. */
+ESMPI_EXPORT const char esmpi_guard_marker[] = "esmpi";
+
+ESMPI_EXPORT int
+MPI_Init(int *argc, char ***argv)
+{
+	int rc = PMPI_Init(argc, argv);
+
+	if (rc != MPI_SUCCESS)
+		return rc;
+	return session_start();
+}
+
+ESMPI_EXPORT int
+MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
+{
+	int rc = PMPI_Init_thread(argc, argv, required, provided);
+
+	if (rc != MPI_SUCCESS)
+		return rc;
+	return session_start();
+}
+
+ESMPI_EXPORT int
+MPI_Finalize(void)
+{
+	if (esmpi.initialized) {
+		stats_report();
+		if (getenv("ESMPI_TEST_KEYMEM") != NULL) {
+			esmpi_secure_report("job key", esmpi.job_key);
+			esmpi_keys_report(esmpi_comm_get(MPI_COMM_WORLD));
+			esmpi_secure_openssl_report();
+		}
+		/* What is still in flight completes before the states go. */
+		esmpi_req_reap();
+		esmpi_bsend_finish();
+		esmpi_chunk_fini();
+		esmpi.active = 0;
+		esmpi_scope_fini();
+		esmpi_comm_free_all();
+		esmpi_sign_free();
+		esmpi_session_close();
+		esmpi_stash_fini();
+		esmpi_pool_drain();
+	}
+	return PMPI_Finalize();
+}

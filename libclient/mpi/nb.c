@@ -1,0 +1,616 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Nonblocking and persistent point-to-point: Isend and friends, buffered
+ * sends, Irecv, the persistent Send_init/Recv_init family and Start. Each
+ * request MPI hands out gets an entry in the request table (req/) whose
+ * operations (p2p_ops) free a sent record, or open a received one into
+ * the application's buffer at completion.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi/mpi_layer.h"
+#include "esmpi_err.h"
+#include "esmpi_mem.h"
+
+/* ---- the operations of a point-to-point request ---- */
+
+/* Open a received record; statuses show plaintext. */
+static int
+p2p_complete(struct esmpi_req *r, MPI_Status *st)
+{
+	int cancelled = 0, rc;
+
+	if (!r->receive)
+		return MPI_SUCCESS;
+	if (r->stashed != NULL) {
+		struct esmpi_stash *e = r->stashed;
+
+		r->stashed = NULL;
+		return esmpi_stash_serve(r->c, e, r->buf, r->count, r->dt,
+		    st);
+	}
+	PMPI_Test_cancelled(st, &cancelled);
+	if (cancelled)
+		return MPI_SUCCESS;
+	if (st->MPI_SOURCE == MPI_PROC_NULL)
+		return MPI_SUCCESS;
+	rc = esmpi_open(r->c, r->rec, esmpi_status_bytes(st), r->buf, r->count,
+	    r->dt, st, r->ticket);
+	if (r->persistent)
+		esmpi_memzero(r->rec, (size_t)r->reclen);
+	return rc;
+}
+
+static void
+p2p_failed(struct esmpi_req *r, int err, MPI_Status *st)
+{
+	if (r->receive)
+		esmpi_status_truncated(r->c, err, st);
+}
+
+static void
+p2p_free(struct esmpi_req *r)
+{
+	if (r->flight != NULL)
+		esmpi_chunk_app_done(r->flight);
+	esmpi_stash_drop(r->stashed);
+	esmpi_pool_put(r->rec, (size_t)r->reclen);
+	if (r->dt_held)
+		PMPI_Type_free(&r->dt);
+}
+
+static const struct esmpi_req_ops p2p_ops = {
+	.complete = p2p_complete,
+	.failed = p2p_failed,
+	.free = p2p_free,
+};
+
+/* The request of a nonblocking chunked send: its completion lets the
+ * chunks' buffer go. */
+static int
+track_chunked(struct esmpi_comm *c, void *flight, MPI_Request *req)
+{
+	struct esmpi_req *r = esmpi_req_new(c, &p2p_ops);
+
+	if (r != NULL) {
+		r->flight = flight;
+		r->handle = *req;
+		r->active = 1;
+		if (esmpi_req_add(r) == 0)
+			return MPI_SUCCESS;
+		r->flight = NULL;
+		esmpi_req_free(r);
+	}
+	/* Cannot track it: complete it here. */
+	PMPI_Wait(req, MPI_STATUS_IGNORE);
+	esmpi_chunk_app_done(flight);
+	return MPI_SUCCESS;
+}
+
+typedef int (*isend_fn)(const void *, int, MPI_Datatype, int, int, MPI_Comm,
+    MPI_Request *);
+
+static int
+nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
+    int tag, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_req *r;
+	struct esmpi_msg m;
+	void *flight = NULL;
+	int rc, e, flag = 0;
+
+	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    fn(buf, count, dt, dest, tag, comm, req);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, buf, count, dt, dest,
+	    tag)) != MPI_SUCCESS)
+		return rc;
+	if (fn == PMPI_Isend && esmpi_chunk_worth(count, dt) &&
+	    esmpi_chunk_send(c, buf, count, dt, dest, tag, req, &flight, &rc))
+		return rc != MPI_SUCCESS || flight == NULL ? rc :
+		    track_chunked(c, flight, req);
+	if ((e = esmpi_seal(c, buf, count, dt, dest, tag, &m)) != 0)
+		return esmpi_fail(comm, e == ESMPI_ERR_INVALID ? MPI_ERR_RANK :
+		    esmpi.err_internal, "cannot seal message: %s",
+		    esmpi_strerror(e));
+	if ((r = esmpi_req_new(c, &p2p_ops)) == NULL) {
+		esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	r->rec = m.rec;
+	r->reclen = (int)(m.len + ESMPI_REC_OVERHEAD);
+	rc = fn(m.rec, r->reclen, MPI_BYTE, dest, tag, comm, req);
+	if (rc != MPI_SUCCESS) {
+		esmpi_req_free(r);
+		return rc;
+	}
+	esmpi_prepare_send(c);
+	/*
+	 * Open MPI completes small sends inline and hands every one of them
+	 * the same static, already complete request: that handle names no
+	 * single send, so it must not key an entry (another thread's Wait on
+	 * it would complete ours). A complete send no longer needs its
+	 * record; nothing is left to do at completion.
+	 */
+	if (PMPI_Request_get_status(*req, &flag, MPI_STATUS_IGNORE) ==
+	    MPI_SUCCESS && flag) {
+		esmpi_req_free(r);
+		return MPI_SUCCESS;
+	}
+	r->handle = *req;
+	r->active = 1;
+	if (esmpi_req_add(r) != 0) {
+		/* Cannot track it: wait here rather than leak or free early. */
+		PMPI_Wait(req, MPI_STATUS_IGNORE);
+		esmpi_req_free(r);
+	}
+	return MPI_SUCCESS;
+}
+
+ESMPI_EXPORT int
+MPI_Isend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	return nb_send(PMPI_Isend, buf, count, dt, dest, tag, comm, req);
+}
+
+ESMPI_EXPORT int
+MPI_Issend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	return nb_send(PMPI_Issend, buf, count, dt, dest, tag, comm, req);
+}
+
+ESMPI_EXPORT int
+MPI_Irsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	return nb_send(PMPI_Irsend, buf, count, dt, dest, tag, comm, req);
+}
+
+/*
+ * Buffered sends: the sealed record is our own copy, so the send is local
+ * as buffered mode requires; it goes out as a standard-mode Isend and the
+ * attached buffer is not used. Records still in flight are kept here and
+ * reaped as they complete (and all of them at Buffer_detach/Finalize).
+ * An Ibsend's or a Bsend_init's request completes locally too: the
+ * application holds a send to MPI_PROC_NULL, complete once started.
+ */
+static struct esmpi_req *bsend_list;
+static pthread_mutex_t bsend_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+bsend_reap(int wait)
+{
+	/* Called at MPI_Finalize too: nothing to do is the usual case. */
+	if (bsend_list == NULL)
+		return;
+
+	struct esmpi_req **pp, *r;
+	int flag;
+
+	pthread_mutex_lock(&bsend_lock);
+	for (pp = &bsend_list; (r = *pp) != NULL;) {
+		flag = 0;
+		if (wait)
+			PMPI_Wait(&r->handle, MPI_STATUS_IGNORE), flag = 1;
+		else
+			PMPI_Test(&r->handle, &flag, MPI_STATUS_IGNORE);
+		if (flag) {
+			*pp = (struct esmpi_req *)r->buf;
+			esmpi_req_free(r);
+		} else
+			pp = (struct esmpi_req **)&r->buf;
+	}
+	pthread_mutex_unlock(&bsend_lock);
+}
+
+/* Seal a buffered message and send it in the background. */
+static int
+bsend_start(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
+    int dest, int tag, MPI_Comm comm)
+{
+	struct esmpi_req *r;
+	struct esmpi_msg m;
+	int rc, e;
+
+	bsend_reap(0);
+	if ((e = esmpi_seal(c, buf, count, dt, dest, tag, &m)) != 0)
+		return esmpi_fail(comm, e == ESMPI_ERR_INVALID ? MPI_ERR_RANK :
+		    esmpi.err_internal, "cannot seal message: %s",
+		    esmpi_strerror(e));
+	if ((r = esmpi_req_new(c, &p2p_ops)) == NULL) {
+		esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	r->rec = m.rec;
+	r->reclen = (int)(m.len + ESMPI_REC_OVERHEAD);
+	rc = PMPI_Isend(m.rec, r->reclen, MPI_BYTE, dest, tag, comm,
+	    &r->handle);
+	if (rc != MPI_SUCCESS) {
+		esmpi_req_free(r);
+		return rc;
+	}
+	pthread_mutex_lock(&bsend_lock);
+	r->buf = bsend_list;	/* list link */
+	bsend_list = r;
+	pthread_mutex_unlock(&bsend_lock);
+	return MPI_SUCCESS;
+}
+
+ESMPI_EXPORT int
+MPI_Bsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm)
+{
+	struct esmpi_comm *c;
+	int rc;
+
+	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Bsend(buf, count, dt, dest, tag, comm);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, buf, count, dt, dest,
+	    tag)) != MPI_SUCCESS)
+		return rc;
+	return bsend_start(c, buf, count, dt, dest, tag, comm);
+}
+
+/* The application's request of a buffered send: complete once started. */
+static int
+bsend_handle(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	(void)buf, (void)count, (void)dt, (void)dest;
+	return PMPI_Send_init(NULL, 0, MPI_BYTE, MPI_PROC_NULL, tag, comm,
+	    req);
+}
+
+ESMPI_EXPORT int
+MPI_Ibsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	int rc;
+
+	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Ibsend(buf, count, dt, dest, tag, comm, req);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, buf, count, dt, dest,
+	    tag)) != MPI_SUCCESS)
+		return rc;
+	if ((rc = bsend_start(c, buf, count, dt, dest, tag, comm)) !=
+	    MPI_SUCCESS)
+		return rc;
+	return PMPI_Isend(NULL, 0, MPI_BYTE, MPI_PROC_NULL, tag, comm, req);
+}
+
+/* MPI_Finalize delivers what buffered sends left in flight, as
+ * Buffer_detach does, before the communicators' states go. */
+void
+esmpi_bsend_finish(void)
+{
+	bsend_reap(1);
+}
+
+ESMPI_EXPORT int
+MPI_Buffer_attach(void *buffer, int size)
+{
+	return PMPI_Buffer_attach(buffer, size);
+}
+
+ESMPI_EXPORT int
+MPI_Buffer_detach(void *buffer_addr, int *size)
+{
+	/* Detach waits for buffered messages: ours included. */
+	bsend_reap(1);
+	return PMPI_Buffer_detach(buffer_addr, size);
+}
+
+/* A receive request; with_rec: and the record buffer MPI receives into. */
+struct esmpi_req *
+esmpi_new_recv(struct esmpi_comm *c, void *buf, int count, MPI_Datatype dt,
+    MPI_Comm comm, int persistent, int with_rec)
+{
+	struct esmpi_req *r = esmpi_req_new(c, &p2p_ops);
+
+	if (r == NULL)
+		return NULL;
+	r->receive = 1;
+	r->persistent = persistent;
+	r->buf = buf;
+	r->count = count;
+	r->dt = esmpi_type_hold(dt, &r->dt_held);
+	r->comm = comm;
+	if (with_rec && (esmpi_recv_capacity(count, dt, &r->reclen) != 0 ||
+	    (r->rec = esmpi_pool_get(r->reclen)) == NULL)) {
+		esmpi_req_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* A nonblocking receive MPI holds as *req: tracked until it completes, or
+ * (no memory to track it) completed now. */
+int
+esmpi_track_recv(struct esmpi_req *r, MPI_Request *req)
+{
+	MPI_Status st;
+	int rc;
+
+	r->handle = *req;
+	r->active = 1;
+	if (esmpi_req_add(r) == 0)
+		return MPI_SUCCESS;
+	PMPI_Wait(req, &st);
+	rc = esmpi_req_complete(r, &st);
+	esmpi_req_free(r);
+	return rc;
+}
+
+/*
+ * A nonblocking receive of what a probe received already: matched now,
+ * delivered when the request completes (so errors come at the Wait, as
+ * MPI reports them), behind a request that is complete.
+ */
+int
+esmpi_serve_later(struct esmpi_comm *c, struct esmpi_stash *e, void *buf,
+    int count, MPI_Datatype dt, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_req *r = esmpi_new_recv(c, buf, count, dt, comm, 0, 0);
+	MPI_Status st;
+
+	*req = MPI_REQUEST_NULL;
+	esmpi_stash_status(c, e, &st);
+	if (r == NULL || esmpi_req_completed(&st, req) != MPI_SUCCESS) {
+		if (r != NULL)
+			esmpi_req_free(r);
+		esmpi_stash_drop(e);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	r->stashed = e;
+	return esmpi_track_recv(r, req);
+}
+
+ESMPI_EXPORT int
+MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_stash *e;
+	struct esmpi_req *r;
+	int rc;
+
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Irecv(buf, count, dt, source, tag, comm, req);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, buf, count, dt, source,
+	    tag)) != MPI_SUCCESS)
+		return rc;
+	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
+		return esmpi_serve_later(c, e, buf, count, dt, comm, req);
+	if ((r = esmpi_new_recv(c, buf, count, dt, comm, 0, 1)) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	r->ticket = esmpi_recv_ticket();
+	rc = PMPI_Irecv(r->rec, r->reclen, MPI_BYTE, source, tag, comm, req);
+	if (rc != MPI_SUCCESS) {
+		esmpi_req_free(r);
+		return rc;
+	}
+	esmpi_prepare_recv(c, source, tag);
+	return esmpi_track_recv(r, req);
+}
+
+typedef int (*sinit_fn)(const void *, int, MPI_Datatype, int, int, MPI_Comm,
+    MPI_Request *);
+
+static int
+send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
+    int dest, int tag, MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_req *r;
+	int rc;
+
+	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc : fn == bsend_handle ?
+		    PMPI_Bsend_init(buf, count, dt, dest, tag, comm, req) :
+		    fn(buf, count, dt, dest, tag, comm, req);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, buf, count, dt, dest,
+	    tag)) != MPI_SUCCESS)
+		return rc;
+	if ((r = esmpi_req_new(c, &p2p_ops)) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	r->persistent = 1;
+	r->buf = (void *)buf;
+	r->count = count;
+	r->dt = esmpi_type_hold(dt, &r->dt_held);
+	r->peer = dest;
+	r->tag = tag;
+	r->comm = comm;
+	/* Buffered: each Start seals a copy of its own (bsend_start). */
+	if ((r->buffered = fn == bsend_handle))
+		r->reclen = 0;
+	else if (esmpi_recv_capacity(count, dt, &r->reclen) != 0)
+		r->reclen = -1;
+	/* Exactly one record: a signature only where the rule signs. */
+	else
+		r->reclen += (int)esmpi_sign_extra(c, tag) -
+		    (int)esmpi_sign_slack();
+	if (r->reclen < 0 || (!r->buffered &&
+	    (r->rec = esmpi_pool_get(r->reclen)) == NULL)) {
+		esmpi_req_free(r);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	/* The record buffer is fixed; MPI_Start reseals into it. */
+	rc = fn(r->rec, r->reclen, MPI_BYTE, dest, tag, comm, req);
+	if (rc != MPI_SUCCESS) {
+		esmpi_req_free(r);
+		return rc;
+	}
+	r->handle = *req;
+	if (esmpi_req_add(r) != 0) {
+		PMPI_Request_free(req);
+		esmpi_req_free(r);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	return MPI_SUCCESS;
+}
+
+ESMPI_EXPORT int
+MPI_Send_init(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	return send_init(PMPI_Send_init, buf, count, dt, dest, tag, comm, req);
+}
+
+ESMPI_EXPORT int
+MPI_Ssend_init(const void *buf, int count, MPI_Datatype dt, int dest,
+    int tag, MPI_Comm comm, MPI_Request *req)
+{
+	return send_init(PMPI_Ssend_init, buf, count, dt, dest, tag, comm,
+	    req);
+}
+
+ESMPI_EXPORT int
+MPI_Rsend_init(const void *buf, int count, MPI_Datatype dt, int dest,
+    int tag, MPI_Comm comm, MPI_Request *req)
+{
+	return send_init(PMPI_Rsend_init, buf, count, dt, dest, tag, comm,
+	    req);
+}
+
+ESMPI_EXPORT int
+MPI_Bsend_init(const void *buf, int count, MPI_Datatype dt, int dest,
+    int tag, MPI_Comm comm, MPI_Request *req)
+{
+	return send_init(bsend_handle, buf, count, dt, dest, tag, comm, req);
+}
+
+ESMPI_EXPORT int
+MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
+    MPI_Comm comm, MPI_Request *req)
+{
+	struct esmpi_comm *c;
+	struct esmpi_req *r;
+	int rc;
+
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Recv_init(buf, count, dt, source, tag, comm, req);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, buf, count, dt, source,
+	    tag)) != MPI_SUCCESS)
+		return rc;
+	if ((r = esmpi_new_recv(c, buf, count, dt, comm, 1, 1)) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	r->peer = source;
+	r->tag = tag;
+	rc = PMPI_Recv_init(r->rec, r->reclen, MPI_BYTE, source, tag, comm,
+	    req);
+	if (rc != MPI_SUCCESS) {
+		esmpi_req_free(r);
+		return rc;
+	}
+	r->handle = *req;
+	if (esmpi_req_add(r) != 0) {
+		PMPI_Request_free(req);
+		esmpi_req_free(r);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	return MPI_SUCCESS;
+}
+
+/*
+ * Seal the current contents of a persistent send's buffer, straight into
+ * its record (inactive, so no transfer reads it now); *sent: its state,
+ * to prepare the next seal once MPI has the send. A receive gets its
+ * ticket and the AEAD preparation of the record it expects; *served: it
+ * was found in the probes' stash and must not be started in MPI. Returns
+ * an MPI error code.
+ */
+static int
+reseal(MPI_Request h, uint64_t ticket, struct esmpi_comm **sent,
+    int *served)
+{
+	struct esmpi_req *r = esmpi_req_take(h, 1);
+	struct esmpi_stash *e;
+	int rc;
+
+	if (r == NULL)
+		return MPI_SUCCESS;
+	r->active = 1;
+	if (r->receive && r->c->stash != NULL &&
+	    (e = esmpi_stash_take(r->c, r->peer, r->tag)) != NULL) {
+		/* A probe received it already: the request is inactive in
+		 * MPI, complete for esmpi; its completion delivers. */
+		r->stashed = e;
+		esmpi_req_mark_served(r);
+		*served = 1;
+		return MPI_SUCCESS;
+	}
+	if (r->receive) {
+		r->ticket = ticket;
+		esmpi_prepare_recv(r->c, r->peer, r->tag);
+		return MPI_SUCCESS;
+	}
+	if (r->buffered)
+		return bsend_start(r->c, r->buf, r->count, r->dt, r->peer,
+		    r->tag, r->comm);
+	if ((rc = esmpi_seal_into(r->c, r->buf, r->count, r->dt,
+	    r->c->peer_world[r->peer], r->tag, 0, r->rec)) != 0)
+		return esmpi_fail(r->comm, esmpi.err_internal,
+		    "cannot seal message: %s", esmpi_strerror(rc));
+	*sent = r->c;
+	return MPI_SUCCESS;
+}
+
+ESMPI_EXPORT int
+MPI_Start(MPI_Request *req)
+{
+	struct esmpi_comm *sent = NULL;
+	int rc, served = 0;
+
+	if (esmpi.failed)
+		return esmpi.err_init;
+	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
+		return rc;
+	if (esmpi.active && ((rc = reseal(*req, esmpi_recv_ticket(), &sent,
+	    &served)) != MPI_SUCCESS || served))
+		return rc;
+	rc = PMPI_Start(req);
+	if (rc == MPI_SUCCESS && sent != NULL)
+		esmpi_prepare_send(sent);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Startall(int count, MPI_Request reqs[])
+{
+	struct esmpi_comm *sent = NULL;
+	uint64_t ticket;
+	int i, rc, served = 0;
+
+	if (esmpi.failed)
+		return esmpi.err_init;
+	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
+		return rc;
+	/* MPI starts them in any order: one ticket, unordered among them. */
+	ticket = esmpi.active ? esmpi_recv_ticket() : 0;
+	for (i = 0; esmpi.active && i < count; i++)
+		if ((rc = reseal(reqs[i], ticket, &sent, &served)) !=
+		    MPI_SUCCESS)
+			return rc;
+	/* Served ones stay inactive in MPI: start the others one by one. */
+	for (i = 0, rc = MPI_SUCCESS; served && i < count && rc ==
+	    MPI_SUCCESS; i++) {
+		struct esmpi_req *r = esmpi_req_take(reqs[i], 1);
+
+		if (r == NULL || !r->served)
+			rc = PMPI_Start(&reqs[i]);
+	}
+	if (!served)
+		rc = PMPI_Startall(count, reqs);
+	if (rc == MPI_SUCCESS && sent != NULL)
+		esmpi_prepare_send(sent);
+	return rc;
+}

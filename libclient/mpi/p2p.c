@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Blocking point-to-point: Send, Ssend, Rsend, Recv, Sendrecv(_replace),
+ * Probe and Iprobe. Each seals or opens one message (record/) around the
+ * PMPI call that moves it as MPI_BYTE.
+ */
+#include <stdlib.h>
+
+#include "mpi/mpi_layer.h"
+#include "esmpi_err.h"
+
+static int
+seal_or_fail(struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt, int dest, int tag, struct esmpi_msg *m)
+{
+	int r = esmpi_seal(c, buf, count, dt, dest, tag, m);
+
+	if (r != 0)
+		return esmpi_fail(c->comm, r == ESMPI_ERR_INVALID ?
+		    MPI_ERR_RANK : esmpi.err_internal,
+		    "cannot seal message to rank %d tag %d: %s", dest, tag,
+		    esmpi_strerror(r));
+	return MPI_SUCCESS;
+}
+
+typedef int (*send_fn)(const void *, int, MPI_Datatype, int, int, MPI_Comm);
+
+static int
+blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
+    int dest, int tag, MPI_Comm comm)
+{
+	struct esmpi_comm *c;
+	struct esmpi_msg m;
+	int rc;
+
+	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    fn(buf, count, dt, dest, tag, comm);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, buf, count, dt, dest,
+	    tag)) != MPI_SUCCESS)
+		return rc;
+	if (fn == PMPI_Send && esmpi_chunk_worth(count, dt) &&
+	    esmpi_chunk_send(c, buf, count, dt, dest, tag, NULL, NULL, &rc))
+		return rc;
+	if ((rc = seal_or_fail(c, buf, count, dt, dest, tag, &m)) !=
+	    MPI_SUCCESS)
+		return rc;
+	rc = fn(m.rec, (int)(m.len + ESMPI_REC_OVERHEAD), MPI_BYTE, dest,
+	    tag, comm);
+	esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
+	esmpi_prepare_send(c);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Send(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm)
+{
+	return blocking_send(PMPI_Send, buf, count, dt, dest, tag, comm);
+}
+
+ESMPI_EXPORT int
+MPI_Ssend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm)
+{
+	return blocking_send(PMPI_Ssend, buf, count, dt, dest, tag, comm);
+}
+
+ESMPI_EXPORT int
+MPI_Rsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
+    MPI_Comm comm)
+{
+	return blocking_send(PMPI_Rsend, buf, count, dt, dest, tag, comm);
+}
+
+ESMPI_EXPORT int
+MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
+    MPI_Comm comm, MPI_Status *status)
+{
+	struct esmpi_comm *c;
+	struct esmpi_stash *e;
+	MPI_Status local;
+	uint8_t *rec;
+	uint64_t ticket;
+	int rc, reclen;
+
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Recv(buf, count, dt, source, tag, comm, status);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, buf, count, dt, source,
+	    tag)) != MPI_SUCCESS)
+		return rc;
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
+		return esmpi_stash_serve(c, e, buf, count, dt, status);
+	if (esmpi_recv_capacity(count, dt, &reclen) != 0)
+		return esmpi_fail(comm, MPI_ERR_COUNT, "receive too large");
+	if ((rec = esmpi_pool_get(reclen)) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	ticket = esmpi_recv_ticket();
+	esmpi_prepare_recv(c, source, tag);
+	rc = PMPI_Recv(rec, reclen, MPI_BYTE, source, tag, comm, status);
+	if (rc == MPI_SUCCESS) {
+		rc = esmpi_open(c, rec,
+		    esmpi_status_bytes(status), buf, count, dt, status,
+		    ticket);
+	} else
+		esmpi_status_truncated(c, rc, status);
+	esmpi_pool_put(rec, reclen);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    int dest, int sendtag, void *recvbuf, int recvcount,
+    MPI_Datatype recvtype, int source, int recvtag, MPI_Comm comm,
+    MPI_Status *status)
+{
+	struct esmpi_comm *c;
+	struct esmpi_msg m = { NULL, 0 };
+	MPI_Status local;
+	uint8_t *rec = NULL;
+	const void *sb = sendbuf;
+	uint64_t ticket;
+	int rc, reclen = 0, sc = sendcount;
+	MPI_Datatype st = sendtype;
+
+	if ((c = esmpi_protect(comm, MPI_ANY_SOURCE, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc : PMPI_Sendrecv(sendbuf,
+		    sendcount, sendtype, dest, sendtag, recvbuf, recvcount,
+		    recvtype, source, recvtag, comm, status);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, recvbuf, recvcount,
+	    recvtype, source, recvtag)) != MPI_SUCCESS ||
+	    (rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, sendbuf, sendcount,
+	    sendtype, dest, sendtag)) != MPI_SUCCESS)
+		return rc;
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	/* While probes hold messages in the stash: the standard's Isend +
+	 * Recv + Wait, whose Recv serves the stash. The send seals all it
+	 * sends before it returns (the buffers may be one:
+	 * Sendrecv_replace) and finishes last (the peer may be in the same
+	 * call). */
+	if (source != MPI_PROC_NULL && c->stash != NULL) {
+		MPI_Request sreq;
+		int src;
+
+		if ((rc = MPI_Isend(sendbuf, sendcount, sendtype, dest,
+		    sendtag, comm, &sreq)) != MPI_SUCCESS)
+			return rc;
+		rc = MPI_Recv(recvbuf, recvcount, recvtype, source, recvtag,
+		    comm, status);
+		src = MPI_Wait(&sreq, MPI_STATUS_IGNORE);
+		return rc != MPI_SUCCESS ? rc : src;
+	}
+	if (dest != MPI_PROC_NULL) {
+		if ((rc = seal_or_fail(c, sendbuf, sendcount, sendtype, dest,
+		    sendtag, &m)) != MPI_SUCCESS)
+			return rc;
+		sb = m.rec;
+		sc = (int)(m.len + ESMPI_REC_OVERHEAD);
+		st = MPI_BYTE;
+	}
+	if (source != MPI_PROC_NULL) {
+		if (esmpi_recv_capacity(recvcount, recvtype, &reclen) != 0 ||
+		    (rec = esmpi_pool_get(reclen)) == NULL) {
+			esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
+			return esmpi_fail(comm, MPI_ERR_NO_MEM,
+			    "cannot allocate receive record");
+		}
+		ticket = esmpi_recv_ticket();
+		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, rec, reclen,
+		    MPI_BYTE, source, recvtag, comm, status);
+		if (rc == MPI_SUCCESS) {
+			rc = esmpi_open(c, rec,
+			    esmpi_status_bytes(status), recvbuf,
+			    recvcount, recvtype, status, ticket);
+		} else
+			esmpi_status_truncated(c, rc, status);
+	} else
+		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, recvbuf,
+		    recvcount, recvtype, source, recvtag, comm, status);
+	if (m.rec != NULL)
+		esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
+	esmpi_pool_put(rec, reclen);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Sendrecv_replace(void *buf, int count, MPI_Datatype dt, int dest,
+    int sendtag, int source, int recvtag, MPI_Comm comm, MPI_Status *status)
+{
+	/* The outgoing record is sealed before anything is received, so the
+	 * same user buffer can take the reply. */
+	return MPI_Sendrecv(buf, count, dt, dest, sendtag, buf, count, dt,
+	    source, recvtag, comm, status);
+}
+
+/* Probes report what the application will receive: plaintext sizes. */
+ESMPI_EXPORT int
+MPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status *status)
+{
+	struct esmpi_comm *c;
+	MPI_Status local;
+	int rc;
+
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Probe(source, tag, comm, status);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_PROBE, NULL, 0, MPI_BYTE,
+	    source, tag)) != MPI_SUCCESS)
+		return rc;
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	return esmpi_stash_probe(c, source, tag, NULL, status);
+}
+
+ESMPI_EXPORT int
+MPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status)
+{
+	struct esmpi_comm *c;
+	MPI_Status local;
+	int rc;
+
+	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Iprobe(source, tag, comm, flag, status);
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_PROBE, NULL, 0, MPI_BYTE,
+	    source, tag)) != MPI_SUCCESS)
+		return rc;
+	if (status == MPI_STATUS_IGNORE)
+		status = &local;
+	return esmpi_stash_probe(c, source, tag, flag, status);
+}
