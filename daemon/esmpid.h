@@ -3,6 +3,7 @@
 #define ESMPID_H
 
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include <openssl/evp.h>
@@ -141,7 +142,16 @@ struct esmpid {
 int esmpid_server_open(struct esmpid *d);
 int esmpid_server_run(struct esmpid *d);
 void esmpid_server_close(struct esmpid *d);
-uint64_t esmpid_now(void);
+
+/* Seconds of CLOCK_MONOTONIC: timeouts and ages. */
+static inline uint64_t
+esmpid_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
 
 /* dispatch.c: decode a request, check it against the table (socket,
  * session state), run its handler. 0, or a protocol violation. */

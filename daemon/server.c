@@ -37,15 +37,6 @@
 /* epoll user data for the non-connection fds */
 static int tag_client, tag_admin, tag_signal, tag_timer;
 
-uint64_t
-esmpid_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec;
-}
-
 static int
 make_parent_dir(const char *path)
 {

@@ -27,21 +27,21 @@
 #define CHUNK_PT	ESMPI_CHUNK_PT
 #define CHUNK_AHEAD	2	/* receives posted ahead of the one opened */
 
-static size_t
-nchunks(size_t n)
+size_t
+esmpi_chunk_count(size_t n)
 {
 	return (n + CHUNK_PT - 1) / CHUNK_PT;
 }
 
-static size_t
-chunk_len(size_t n, size_t i)
+size_t
+esmpi_chunk_len(size_t n, size_t i)
 {
-	return i + 1 < nchunks(n) ? CHUNK_PT : n - i * CHUNK_PT;
+	return i + 1 < esmpi_chunk_count(n) ? CHUNK_PT : n - i * CHUNK_PT;
 }
 
 /* The chunks' tag: both sides know (context, head seq). */
-static int
-chunk_tag(uint64_t ctx, uint64_t seq)
+int
+esmpi_chunk_tag(uint64_t ctx, uint64_t seq)
 {
 	uint64_t x = ctx ^ (seq * 0x9e3779b97f4a7c15ull);
 
@@ -176,7 +176,7 @@ seal_chunk(struct esmpi_aead *k, const struct esmpi_rec_hdr *head,
 
 	h.flags = ESMPI_REC_F_CHUNK;
 	h.seq = head->seq + 1 + i;
-	h.length = chunk_len(head->length, i);
+	h.length = esmpi_chunk_len(head->length, i);
 	return esmpi_rec_seal(k, &h, a, pt + i * CHUNK_PT, h.length, out);
 }
 
@@ -208,12 +208,12 @@ esmpi_chunk_send(struct esmpi_comm *c, const void *buf, int count,
 	if (esmpi_scope_plain(set, dst, 0))
 		return 0;
 	esmpi_chunk_reap(0);
-	ctag = chunk_tag(c->ctx, atomic_load_explicit(&c->send_seq,
+	ctag = esmpi_chunk_tag(c->ctx, atomic_load_explicit(&c->send_seq,
 	    memory_order_relaxed));
 	if (tag_busy(dst, ctag))
 		return 0;
 	*rc = MPI_SUCCESS;
-	nch = nchunks(n);
+	nch = esmpi_chunk_count(n);
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
 	    (f->reqs = calloc(nch + 1, sizeof(*f->reqs))) == NULL ||
 	    (f->blk = esmpi_pool_get(f->blklen = n + nch *
@@ -255,7 +255,7 @@ esmpi_chunk_send(struct esmpi_comm *c, const void *buf, int count,
 	/* Synchronous chunks: complete means matched, so the tag is free
 	 * again once they all are. */
 	for (i = 0, rec = f->blk; i < nch && *rc == MPI_SUCCESS; i++) {
-		size_t len = chunk_len(n, i) + ESMPI_REC_OVERHEAD;
+		size_t len = esmpi_chunk_len(n, i) + ESMPI_REC_OVERHEAD;
 
 		if (i > 0 && e == 0)
 			e = seal_chunk(k, &h, &ca, pt, i, rec);
@@ -358,7 +358,7 @@ open_chunk(struct esmpi_comm *c, int src, int tag,
 		return r;
 	if (h.flags != ESMPI_REC_F_CHUNK || h.suite != head->suite ||
 	    h.seq != head->seq + 1 + i ||
-	    h.length != chunk_len(head->length, i))
+	    h.length != esmpi_chunk_len(head->length, i))
 		return ESMPI_ERR_AUTH;
 	esmpi_rec_aad_fill(&a, c, c->peer_world[src], c->my_world, tag,
 	    head->seq);
@@ -394,10 +394,10 @@ esmpi_chunks_take(struct esmpi_comm *c, int src, int tag,
     const struct esmpi_rec_hdr *head, void *buf, int count, MPI_Datatype dt,
     size_t *len)
 {
-	size_t n = head->length, k = nchunks(n), i, cap;
+	size_t n = head->length, k = esmpi_chunk_count(n), i, cap;
 	MPI_Request reqs[CHUNK_AHEAD];
 	uint8_t *recs[CHUNK_AHEAD], *out = NULL, *tmp = NULL;
-	int ctag = chunk_tag(c->ctx, head->seq), r = 0, contig, trunc;
+	int ctag = esmpi_chunk_tag(c->ctx, head->seq), r = 0, contig, trunc;
 	int peer = (int)c->peer_world[src];
 	MPI_Status st;
 	MPI_Aint lb;

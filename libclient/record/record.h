@@ -75,6 +75,11 @@ void esmpi_status_truncated(const struct esmpi_comm *c, int rc,
 #define ESMPI_CHUNK_PT		((256u << 10) - 1024)
 #define ESMPI_CHUNK_REC		(ESMPI_CHUNK_PT + ESMPI_REC_OVERHEAD)
 #define ESMPI_CHUNK_MIN_DEFAULT	(512u << 10)
+/* How many chunks carry n bytes, how long chunk i is, and the tag the
+ * chunks of head seq on context ctx travel with. */
+size_t esmpi_chunk_count(size_t n);
+size_t esmpi_chunk_len(size_t n, size_t i);
+int esmpi_chunk_tag(uint64_t ctx, uint64_t seq);
 int esmpi_chunk_init(void);
 /* Wait for chunks in flight, free the chunk communicator. */
 void esmpi_chunk_fini(void);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The client library's side of the daemon protocol: the input is a reply
- * frame body as esmpi_frame_call() hands it to libclient/session.c. It is
+ * frame body as esmpi_frame_call() hands it to libclient/session/daemon.c. It is
  * decoded, and each body is used the way session.c (and comm.c, for the
  * rules) uses it. The logic is copied, minimally, rather than linked:
  * libesmpi needs MPI, and this must stay a pure function of the bytes.

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Encrypted collectives (libclient/coll.c), blocking and nonblocking:
+"""Encrypted collectives (libclient/mpi/coll.c), blocking and nonblocking:
 examples/coll_check.c gives the same output with and without libesmpi.so
 at 2, 3, 4 and 8 ranks, and a marker moved by Bcast, Allgather and their
 nonblocking forms crosses TCP loopback in clear only without esmpi. A
