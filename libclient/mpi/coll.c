@@ -10,7 +10,7 @@
  * displacements; v and w variants become v), and what arrives is opened,
  * or combined, when the movement completes: at once for a blocking call,
  * in the Wait/Test call that completes the request of a nonblocking one
- * (requests.c). A rank's block for itself is copied locally, never sealed.
+ * (mpi/wait.c, through the request's operations). A rank's block for itself is copied locally, never sealed.
  *
  * Reductions: ciphertext cannot be combined, so sealed contributions are
  * moved with a data-movement collective and combined with

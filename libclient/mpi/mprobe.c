@@ -148,6 +148,35 @@ MPI_Improbe(int source, int tag, MPI_Comm comm, int *flag,
 	return rc;
 }
 
+/*
+ * The common start of Mrecv and Imrecv: 1 with the state, communicator,
+ * ticket and stash entry of a handle a protected probe gave, 0 to pass
+ * the call through (*rc set when it must fail instead).
+ */
+static int
+mrecv_start(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
+    struct esmpi_comm **c, MPI_Comm *comm, uint64_t *ticket,
+    struct esmpi_stash **e, int *rc)
+{
+	*rc = MPI_SUCCESS;
+	*ticket = 0;
+	if (esmpi.failed) {
+		*rc = esmpi.err_init;
+		return 0;
+	}
+	if (!esmpi.active && (*rc = esmpi_check_started()) != MPI_SUCCESS)
+		return 0;
+	if (!esmpi.active || *message == MPI_MESSAGE_NO_PROC ||
+	    !mprobe_take(*message, comm, ticket, e))
+		return 0;
+	if ((*c = esmpi_comm_get(*comm)) == NULL)
+		*rc = esmpi_fail(*comm, esmpi.err_internal, "no keys");
+	else
+		*rc = esmpi_check_p2p(*c, ESMPI_CHK_RECV, buf, count, dt,
+		    MPI_ANY_SOURCE, MPI_ANY_TAG);
+	return 1;
+}
+
 ESMPI_EXPORT int
 MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
     MPI_Status *status)
@@ -156,21 +185,15 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 	struct esmpi_stash *e;
 	MPI_Status local;
 	MPI_Comm comm;
-	uint64_t ticket = 0;
+	uint64_t ticket;
 	uint8_t *rec;
 	int rc, reclen;
 
-	if (esmpi.failed)
-		return esmpi.err_init;
-	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
-		return rc;
-	if (!esmpi.active || *message == MPI_MESSAGE_NO_PROC ||
-	    !mprobe_take(*message, &comm, &ticket, &e))
-		return PMPI_Mrecv(buf, count, dt, message, status);
-	if ((c = esmpi_comm_get(comm)) == NULL)
-		return esmpi_fail(comm, esmpi.err_internal, "no keys");
-	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, buf, count, dt,
-	    MPI_ANY_SOURCE, MPI_ANY_TAG)) != MPI_SUCCESS)
+	if (!mrecv_start(buf, count, dt, message, &c, &comm, &ticket, &e,
+	    &rc))
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Mrecv(buf, count, dt, message, status);
+	if (rc != MPI_SUCCESS)
 		return rc;
 	if (status == MPI_STATUS_IGNORE)
 		status = &local;
@@ -200,20 +223,14 @@ MPI_Imrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 	struct esmpi_stash *e;
 	struct esmpi_req *r;
 	MPI_Comm comm;
-	uint64_t ticket = 0;
+	uint64_t ticket;
 	int rc;
 
-	if (esmpi.failed)
-		return esmpi.err_init;
-	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
-		return rc;
-	if (!esmpi.active || *message == MPI_MESSAGE_NO_PROC ||
-	    !mprobe_take(*message, &comm, &ticket, &e))
-		return PMPI_Imrecv(buf, count, dt, message, req);
-	if ((c = esmpi_comm_get(comm)) == NULL)
-		return esmpi_fail(comm, esmpi.err_internal, "no keys");
-	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, buf, count, dt,
-	    MPI_ANY_SOURCE, MPI_ANY_TAG)) != MPI_SUCCESS)
+	if (!mrecv_start(buf, count, dt, message, &c, &comm, &ticket, &e,
+	    &rc))
+		return rc != MPI_SUCCESS ? rc :
+		    PMPI_Imrecv(buf, count, dt, message, req);
+	if (rc != MPI_SUCCESS)
 		return rc;
 	if (e != NULL) {
 		PMPI_Mrecv(NULL, 0, MPI_BYTE, message, MPI_STATUS_IGNORE);

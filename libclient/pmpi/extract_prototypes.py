@@ -115,10 +115,10 @@ REASONS = {
                   "Cancel, Grequest_* are local",
     "comm": "comm: key lifecycle hand-written; queries are local",
     "topo": "topo: creators derive keys (hand-written); queries are local",
-    "coll": "coll: sealed per block (coll.c); Barrier carries none",
-    "nbcoll": "nbcoll: sealed at start, opened at completion (coll.c, "
-              "requests.c); Ibarrier carries none",
-    "neighbor": "neighbor: sealed per neighbour block (coll.c), Cartesian, "
+    "coll": "coll: sealed per block (mpi/coll.c); Barrier carries none",
+    "nbcoll": "nbcoll: sealed at start, opened at completion (mpi/coll.c, "
+              "req/req.c); Ibarrier carries none",
+    "neighbor": "neighbor: sealed per neighbour block (mpi/coll.c), Cartesian, "
                 "graph, dist graph",
     "rma": "rma: creation and data movement denied; sync, free and "
            "queries on a window move no data",

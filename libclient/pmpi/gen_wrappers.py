@@ -153,11 +153,17 @@ FORTRAN_CALLS = {
 }
 
 
-def fortran_names(name):
-    """(mpif.h symbols, mpi_f08 symbol) for MPI_X (or MPIX_X)."""
+def openmpi_fortran_names(name):
+    """Open MPI 4.1: (mpif.h symbols, mpi_f08 symbol) for MPI_X."""
     low = name.lower()
     return ([low, low + "_", low + "__", name.upper(), name + "_f",
              name + "_f08"], low + "_f08_")
+
+
+# What depends on the MPI implementation here (libclient/impl/ holds the
+# rest): how it names its Fortran entry points.
+IMPL_FORTRAN_NAMES = {"openmpi": openmpi_fortran_names}
+fortran_names = openmpi_fortran_names	# set by --impl
 
 
 def split_param(fn, p):
@@ -337,8 +343,12 @@ def main():
                     help="table to read (repeatable; default: "
                     "mpi_functions.tbl and mpi_extra.tbl)")
     ap.add_argument("--list", metavar="DISPOSITION", choices=DISPOSITIONS)
+    ap.add_argument("--impl", choices=sorted(IMPL_FORTRAN_NAMES),
+                    default="openmpi", help="MPI implementation")
     ap.add_argument("output", nargs="?")
     a = ap.parse_args()
+    global fortran_names
+    fortran_names = IMPL_FORTRAN_NAMES[a.impl]
     if (a.list is None) == (a.output is None):
         ap.error("give either OUTPUT.c or --list DISPOSITION")
     try:
