@@ -32,11 +32,14 @@ ESMPI_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 
 echo "== esmpid under ASan+UBSan: the daemon and attack suites"
 # The side build test_asan.py made (build-asan-mpi), with the daemon's
-# programs added; the daemons fixture fails on any sanitizer report.
+# programs and libclient's unit test added; the daemons fixture fails on
+# any sanitizer report.
 cmake -S . -B build-asan-mpi -DCMAKE_BUILD_TYPE=Debug -DESMPI_SANITIZE=ON \
-	-DESMPI_BUILD_TESTS=OFF >/dev/null
+	-DESMPI_BUILD_TESTS=ON >/dev/null
 cmake --build build-asan-mpi -j"$(nproc)" --target esmpid esmpictl \
-	esmpi-testclient >/dev/null
+	esmpi-testclient client_test >/dev/null
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	build-asan-mpi/libclient/client_test
 ESMPI_BUILD="$PWD/build-asan-mpi" \
 	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8 \
 	UBSAN_OPTIONS=print_stacktrace=1 /usr/bin/python3 -m pytest -q \
