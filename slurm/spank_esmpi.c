@@ -159,6 +159,7 @@ slurm_spank_task_init(spank_t sp, int ac, char **av)
 	char node[256], user_sock[PATH_MAX], cur[PATH_MAX];
 	char preload[2 * PATH_MAX + 2];
 	const char *path = sock;
+	spank_err_t rc;
 	int err, n;
 
 	(void)ac;
@@ -185,16 +186,14 @@ slurm_spank_task_init(spank_t sp, int ac, char **av)
 		return -1;
 	}
 	/* Ahead of any LD_PRELOAD the user set, so MPI calls reach it. */
-	switch (spank_getenv(sp, "LD_PRELOAD", cur, sizeof(cur))) {
-	case ESPANK_SUCCESS:
-		break;
-	case ESPANK_NOSPACE:
+	rc = spank_getenv(sp, "LD_PRELOAD", cur, sizeof(cur));
+	if (rc == ESPANK_NOSPACE) {
 		slurm_error("esmpi: node %s: the tasks' LD_PRELOAD is longer "
 		    "than %zu bytes", node, sizeof(cur) - 1);
 		return -1;
-	default:
-		cur[0] = '\0';
 	}
+	if (rc != ESPANK_SUCCESS)
+		cur[0] = '\0';
 	if (cur[0] != '\0' && strstr(cur, lib) != NULL)
 		n = snprintf(preload, sizeof(preload), "%s", cur);
 	else if (cur[0] != '\0')
