@@ -3,7 +3,8 @@
 as plain root processes with their own configuration, state and log
 directories under one work directory, stopped at teardown.
 
-    cl = Cluster(work, nodes=[Node("esmpi1", "127.0.0.1")], plugstack=LINE)
+    cl = Cluster(work, [Node("esmpi1", "127.0.0.1", plugstack=LINE)],
+                 ctld_host=socket.gethostname(), ctld_addr="127.0.0.1")
     cl.start()
     r = cl.srun("--mpi=pmix", "--esmpi", "-n", "2", prog)
     cl.stop()
@@ -17,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +33,10 @@ START_TIMEOUT = 30
 SRUN_TIMEOUT = 60
 
 
-def need():
+def need(spank=True):
     """Fail (not skip) naming what is missing."""
     missing = [p for p in PROGRAMS if shutil.which(p) is None]
-    if not SPANK.exists():
+    if spank and not SPANK.exists():
         missing.append(f"{SPANK} (libslurm-dev at configure time)")
     assert not missing, (f"missing: {', '.join(missing)} (run "
                          "scripts/install-deps.sh, rebuild)")
@@ -56,13 +58,16 @@ class Node:
 
 class Cluster:
     def __init__(self, work, nodes, ctld_host, ctld_addr, ctld_prefix=(),
-                 cpus=2):
-        self.dir = Path(work) / "slurm"
-        self.dir.mkdir(mode=0o755)
+                 cpus=2, plugstack_conf=None):
+        """plugstack_conf: one plugstack.conf for all (e.g. Debian's
+        /etc/slurm/plugstack.conf); else each Node's line."""
+        self.dir = Path(tempfile.mkdtemp(prefix="slurm-", dir=work))
+        os.chmod(self.dir, 0o755)
         self.nodes = nodes
         self.ctld_host, self.ctld_addr = ctld_host, ctld_addr
         self.ctld_prefix = list(ctld_prefix)
         self.cpus = cpus
+        self.plugstack_conf = plugstack_conf
         self.procs = []
         self.munge_sock = self.dir / "munge.sock"
         self.conf = self.dir / "slurm.conf"
@@ -108,6 +113,8 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe
 
     def node_conf(self, node):
         """slurm.conf as node's slurmd reads it: its own plugstack.conf."""
+        if self.plugstack_conf:
+            return self.conf
         stack = self.dir / f"plugstack-{node.name}.conf"
         stack.write_text(node.plugstack + "\n")
         os.chmod(stack, 0o644)
@@ -139,9 +146,10 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe
             (self.dir / sub).mkdir(mode=0o755)
         # The controller's and srun's plugstack: srun registers --esmpi
         # from it (the first node's line).
-        self.write_conf(self.conf, self.dir / "plugstack-srun.conf")
-        (self.dir / "plugstack-srun.conf").write_text(
-            self.nodes[0].plugstack + "\n")
+        stack = self.plugstack_conf or self.dir / "plugstack-srun.conf"
+        if not self.plugstack_conf:
+            stack.write_text(self.nodes[0].plugstack + "\n")
+        self.write_conf(self.conf, stack)
         key = self.dir / "munge.key"
         key.write_bytes(os.urandom(1024))
         os.chmod(key, 0o600)
