@@ -74,8 +74,12 @@ class Cluster:
 
     # ------------------------------------------------------ configuration
 
-    def write_conf(self, path, plugstack):
+    def write_conf(self, path, plugstack, tmp=None):
+        """tmp: the node's TmpFS, where Slurm's pmix plugin makes its
+        directories (nodes on one filesystem need their own)."""
         d = self.dir
+        tmp = tmp or d / "tmp"
+        tmp.mkdir(mode=0o755, exist_ok=True)
         nodes = "\n".join(f"NodeName={n.name} NodeAddr={n.addr} "
                           f"CPUs={self.cpus} State=UNKNOWN"
                           for n in self.nodes)
@@ -106,6 +110,8 @@ ReturnToService=2
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
 PlugStackConfig={plugstack}
+TmpFS={tmp}
+DebugFlags=NO_CONF_HASH
 {nodes}
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 """)
@@ -113,13 +119,13 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe
 
     def node_conf(self, node):
         """slurm.conf as node's slurmd reads it: its own plugstack.conf."""
-        if self.plugstack_conf:
-            return self.conf
-        stack = self.dir / f"plugstack-{node.name}.conf"
-        stack.write_text(node.plugstack + "\n")
-        os.chmod(stack, 0o644)
+        stack = self.plugstack_conf
+        if not stack:
+            stack = self.dir / f"plugstack-{node.name}.conf"
+            stack.write_text(node.plugstack + "\n")
+            os.chmod(stack, 0o644)
         conf = self.dir / f"slurm-{node.name}.conf"
-        self.write_conf(conf, stack)
+        self.write_conf(conf, stack, self.dir / f"tmp-{node.name}")
         return conf
 
     # ------------------------------------------------------------ daemons
@@ -169,8 +175,11 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe
             self._spawn(f"slurmd-{n.name}", n.prefix + ["slurmd", "-D", "-N",
                                                         n.name],
                         env=self.env(self.node_conf(n)))
-        it.wait_for(lambda: self.idle() or self._dead(), START_TIMEOUT,
-                    what=f"all nodes idle:\n{self.logs()}")
+        try:
+            it.wait_for(lambda: self.idle() or self._dead(), START_TIMEOUT,
+                        what="all nodes idle")
+        except AssertionError as e:
+            raise AssertionError(f"{e}:\n{self.logs()}") from None
         self._check_alive()
         return self
 
@@ -182,7 +191,8 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe
         assert not dead, f"{', '.join(dead)} exited:\n{self.logs()}"
 
     def idle(self):
-        r = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %T"],
+        r = subprocess.run(self.ctld_prefix + ["sinfo", "-h", "-N", "-o",
+                                               "%N %T"],
                            env=self.env(), capture_output=True, text=True,
                            timeout=10, stdin=subprocess.DEVNULL,
                            cwd=self.dir)
@@ -215,12 +225,11 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe
 
     # --------------------------------------------------------------- jobs
 
-    def srun(self, *args, env=None, prefix=(), timeout=SRUN_TIMEOUT,
-             cwd=None):
+    def srun(self, *args, env=None, timeout=SRUN_TIMEOUT, cwd=None):
         """srun ARGS as root from the controller's host: CompletedProcess."""
         e = self.env()
         e.update(env or {})
-        cmd = list(prefix) + ["srun", *args]
+        cmd = self.ctld_prefix + ["srun", *args]
         try:
             return subprocess.run([str(c) for c in cmd], env=e,
                                   capture_output=True, text=True,

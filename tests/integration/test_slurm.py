@@ -111,3 +111,46 @@ def test_srun_esmpi_refuses_node_without_esmpid(cluster, work):
     assert not ran.exists(), "a task started without its node's esmpid"
     assert (f"esmpi: node esmpi1: esmpid unreachable at {work}/none.sock"
             in r.stderr), r.stderr
+
+
+def test_srun_esmpi_across_namespace_hosts(ns_hosts, workdir, ring):
+    """Two namespace hosts, each a Slurm node with its own slurmd and
+    esmpid (slurmctld and srun on A): srun --esmpi gives the plain run's
+    output, each rank opens its session with its own node's esmpid, and
+    the capture on the link, which sees the marker in the plain run,
+    sees none."""
+    import nshosts
+    nshosts.need("tshark")
+    slurm_it.need()
+    hosts = ns_hosts()
+    hosts.start_daemons()
+    # nsenter, not `ip netns exec`: that mounts a fresh /sys without the
+    # cgroups slurmd needs.
+    nodes = [Node(h.name, h.ip, prefix=["nsenter", f"--net=/run/netns/{h.ns}",
+                                        *h.prefix()[4:]],
+                  plugstack=f"required {slurm_it.SPANK} "
+                  f"lib={slurm_it.LIBESMPI} socket={h.daemon.sock}")
+             for h in hosts]
+    cl = Cluster(workdir, nodes, ctld_host=hosts.a.name,
+                 ctld_addr=hosts.a.ip, ctld_prefix=hosts.a.prefix())
+    try:
+        cl.start()
+        env = {"OMPI_MCA_btl": "tcp,self",
+               "OMPI_MCA_btl_tcp_if_include": nshosts.NET}
+        args = ["--mpi=pmix", "-N", "2", "-n", "2", ring]
+        with hosts.capture(workdir / "plain.pcap") as cap:
+            plain = cl.srun(*args, env=env)
+        assert plain.returncode == 0, plain.stderr + cl.logs()
+        assert cap.data.count(nshosts.MARKER) > 0, \
+            "capture saw no plaintext marker: wrong link?"
+        with hosts.capture(workdir / "enc.pcap") as cap:
+            enc = cl.srun("--esmpi", *args, env=env)
+        assert enc.returncode == 0, enc.stderr + cl.logs() + hosts.logs()
+        assert enc.stdout == plain.stdout
+        assert cap.data.count(nshosts.MARKER) == 0
+        for h, rank in zip(hosts, ("0", "1")):
+            ev = h.daemon.wait_audit("session_open")
+            assert {e.get("ESMPI_RANK") for e in ev} == {rank}, \
+                h.daemon.log()
+    finally:
+        cl.stop()
