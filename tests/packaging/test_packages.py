@@ -595,7 +595,7 @@ module avail 2>&1
 module load esmpi || exit 10
 echo "LIST=$OMPI_MCA_mca_base_env_list"
 echo "PRELOAD=${LD_PRELOAD-}"
-echo "MAPPED=$(grep -c libesmpi /proc/self/maps)"
+echo "MAPPED=$(grep -c 'libesmpi\\.so' /proc/self/maps)"
 echo "== loaded"
 mpirun --allow-run-as-root --oversubscribe -np 2 ./ring 2>&1
 echo "RC=$?"
