@@ -50,11 +50,46 @@ path_join(char *out, size_t len, const char *dir, const char *file)
 	return n < 0 || (size_t)n >= len ? ESMPI_ERR_INVALID : 0;
 }
 
+/*
+ * Create the missing parents of dir as `install -d` would: 0755, never
+ * writable by group or others, so the 0700 directory below them is the
+ * only private one.
+ */
+static int
+mkdir_parents(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(dir), i;
+
+	if (len >= sizeof(path)) {
+		seterr(err, errlen, "%s: path too long", dir);
+		return ESMPI_ERR_INVALID;
+	}
+	memcpy(path, dir, len + 1);
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+	for (i = 1; i < len; i++) {
+		if (path[i] != '/' || path[i - 1] == '/')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			seterr(err, errlen, "%s: cannot create its parent "
+			    "directory %s: %s", dir, path, strerror(errno));
+			return ESMPI_ERR_SYSTEM;
+		}
+		path[i] = '/';
+	}
+	return 0;
+}
+
 static int
 mkdir_private(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
+	int r;
 
+	if ((r = mkdir_parents(dir, err, errlen)) != 0)
+		return r;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		seterr(err, errlen, "%s: cannot create directory: %s", dir,
 		    strerror(errno));

@@ -205,9 +205,13 @@ daemon_hello(int resume, int timeout_ms, Esmpi__Reply **rep, char *err,
 	char host[64];
 	int r;
 
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "?");
+	host[sizeof(host) - 1] = '\0';
+	/* Named: which node's esmpid is down is what the user must fix. */
 	if ((esmpi.dfd = esmpi_unix_connect(esmpi.dpath)) < 0) {
-		snprintf(err, len, "cannot reach esmpid at %s (ESMPI_SOCKET): "
-		    "%s", esmpi.dpath, strerror(errno));
+		snprintf(err, len, "cannot reach esmpid on node %s at %s "
+		    "(ESMPI_SOCKET): %s", host, esmpi.dpath, strerror(errno));
 		esmpi.dfd = -1;
 		return ESMPI_ERR_UNREACHABLE;
 	}
@@ -216,9 +220,6 @@ daemon_hello(int resume, int timeout_ms, Esmpi__Reply **rep, char *err,
 		esmpi.dfd = -1;
 		return r;
 	}
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "?");
-	host[sizeof(host) - 1] = '\0';
 	h.version = ESMPI_PROTO_VERSION;
 	h.project = project != NULL ? (char *)project : "";
 	h.job_id.data = esmpi.job_id;

@@ -341,12 +341,14 @@ class Hosts:
     # ---------------------------------------------------------------- jobs
 
     def mpirun(self, prog, per_host=1, preload=True, x=(),
-               timeout=JOB_TIMEOUT, hang_ok=False, ranks_on=None):
+               timeout=JOB_TIMEOUT, hang_ok=False, ranks_on=None,
+               launcher=("mpirun",)):
         """Run prog (a path, or argv list) with per_host ranks on every
         host: mpirun on host A (ranks 0.. there, with A's ESMPI_SOCKET),
         the others through the agent; TCP between hosts, shared memory
         inside one. x: extra `-x VAR=VALUE`. ranks_on: the hosts that get
-        ranks (default all; mpirun stays on A). Returns (rc, out, err). A
+        ranks (default all; mpirun stays on A). launcher: argv in place of
+        mpirun (esmpirun and its own options). Returns (rc, out, err). A
         job still running at timeout is killed; then rc is None with
         hang_ok, else the test fails."""
         if self.agent is None:
@@ -356,7 +358,7 @@ class Hosts:
         hostlist = ",".join(f"{h.ip}:{per_host}" if per_host > 1 else h.ip
                             for h in ranks_on)
         cmd = self.a.prefix() + [
-            "mpirun", "--allow-run-as-root",
+            *map(str, launcher), "--allow-run-as-root",
             "--mca", "plm_rsh_agent", self.agent,
             "--host", hostlist, "-np", str(n * per_host),
             "--bind-to", "none",

@@ -107,6 +107,31 @@ def test_first_start_creates_identity_and_restart_keeps_it(daemons):
     assert d.stop() == 0
 
 
+def test_ca_init_and_enroll_create_missing_parents(workdir):
+    # As `install -d`: parents 0755 (whatever the umask lets through is
+    # never group- or world-writable), the key directory itself 0700.
+    ca = workdir / "a" / "b" / "ca"
+    old = os.umask(0)
+    try:
+        r = it.ctl(None, "ca", "init", "--dir", f"{ca}/")
+    finally:
+        os.umask(old)
+    assert r.returncode == 0, r.stderr
+    assert mode(workdir / "a") == mode(workdir / "a" / "b") == 0o755
+    assert mode(ca) == 0o700 and (ca / "ca.key").is_file()
+    out = workdir / "x" / "y" / "n1"
+    r = it.ctl(None, "node", "enroll", "--ca", ca, "--name", "n1",
+               "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert mode(out.parent) == 0o755 and mode(out) == 0o700
+    # A parent that cannot be made is named in the error.
+    (workdir / "file").write_text("")
+    r = it.ctl(None, "ca", "init", "--dir", workdir / "file" / "sub" / "ca")
+    assert r.returncode != 0
+    assert f"cannot create its parent directory {workdir}/file/sub" \
+        in r.stderr, r.stderr
+
+
 # ------------------------------------------------ 2. key file permissions
 
 @pytest.mark.parametrize("bad_mode", [0o644, 0o640], ids=["0644", "0640"])

@@ -259,6 +259,9 @@ def test_unreachable_daemon_fails_closed(workdir):
         f"ranks {sorted(ranks)} said 'cannot reach esmpid', want all {np}"
         f"\n{job.describe()}")
     assert str(workdir / "none.sock") in job.stderr
+    # The node whose esmpid is down is named.
+    assert f"cannot reach esmpid on node {socket.gethostname()} at " in \
+        job.stderr, job.stderr
 
 
 def test_access_denied_fails_closed(daemons, write_policy):

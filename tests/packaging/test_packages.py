@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,8 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("ESMPI_BUILD", str(REPO / "build")))
 VERSION = re.search(r"project\(esmpi VERSION ([0-9.]+)",
                     (REPO / "CMakeLists.txt").read_text()).group(1)
-DEBS = ("esmpid", "libesmpi0", "libesmpi-dev")
-RPMS = ("esmpi", "esmpi-libs", "esmpi-devel")
+DEBS = ("esmpid", "libesmpi0", "libesmpi-dev", "esmpi-slurm")
+RPMS = ("esmpi", "esmpi-libs", "esmpi-devel", "esmpi-slurm")
 UNITS = ("esmpid.service", "esmpid.socket", "esmpid-admin.socket")
 SOCK = Path("/run/esmpi/esmpid.sock")
 ADMIN = Path("/run/esmpi/admin.sock")
@@ -232,6 +233,19 @@ def test_deb_contents(pkgdir):
               "/usr/share/man/man1/esmpirun.1.gz"):
         assert f in lib, f"{f} not in libesmpi0: {sorted(lib)}"
     assert f"/usr/lib/{arch}/libesmpi.so" not in lib
+    # The modulefile where environment-modules looks, linked where Lmod
+    # looks (Debian's default MODULEPATHs).
+    assert "/usr/share/modules/modulefiles/esmpi" in lib, sorted(lib)
+    out = run(["dpkg-deb", "-c", deb(pkgdir, "libesmpi0")], check=True).stdout
+    assert re.search(r"\./etc/lmod/modules/esmpi -> "
+                     r"(/usr/share/modules/modulefiles/|\.\./\.\./\.\./usr/share"
+                     r"/modules/modulefiles/)esmpi", out), out
+    sl = deb_files(deb(pkgdir, "esmpi-slurm"))
+    assert f"/usr/lib/{arch}/slurm-wlm/spank_esmpi.so" in sl, sorted(sl)
+    out = run(["dpkg-deb", "-c", deb(pkgdir, "esmpi-slurm")], check=True).stdout
+    # A link, not a conffile: it leaves with the plugin.
+    assert re.search(r"^l.*\./etc/slurm/plugstack\.conf\.d/esmpi\.conf -> ",
+                     out, re.M), out
     dev = deb_files(deb(pkgdir, "libesmpi-dev"))
     for f in (f"/usr/lib/{arch}/libesmpi.so",
               f"/usr/lib/{arch}/pkgconfig/esmpi.pc",
@@ -261,6 +275,11 @@ def test_rpm_files(pkgdir):
     devel = files("esmpi-devel")
     assert any(f.endswith("/pkgconfig/esmpi.pc") for f in devel), devel
     assert any(re.search(r"/libesmpi\.so$", f) for f in devel), devel
+    assert "/usr/share/modulefiles/esmpi" in main, sorted(main)
+    sl = files("esmpi-slurm")
+    assert any(re.match(r"/usr/lib(64)?/slurm/spank_esmpi\.so$", f)
+               for f in sl), sl
+    assert "/etc/slurm/plugstack.conf.d/esmpi.conf" in sl, sl
 
     # %config(noreplace) policy, state directory 0700.
     r = run(["rpm", "-qp", "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags} "
@@ -527,6 +546,130 @@ def test_installed_units_socket_activation(installed_debs, workdir, ring,
     assert session_opens(log) >= 2, log
 
 
+# ------------------------------------------ module load esmpi, srun --esmpi
+
+MODULE_SYSTEMS = ("environment-modules", "lmod")     # they conflict
+APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+
+
+@pytest.fixture
+def default_daemon(installed_debs, workdir):
+    """The installed esmpid on the default socket, for the jobs below."""
+    if SOCK.exists():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(str(SOCK))
+            pytest.fail(f"an esmpid already serves {SOCK}", pytrace=False)
+        except OSError:
+            pass
+        finally:
+            s.close()
+    d = Esmpid(workdir, ["/usr/sbin/esmpid", "--foreground", "--log-stderr",
+                         "--policy", POLICY]).start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="module")
+def module_systems():
+    """Installs one module system at a time (Debian's two conflict); puts
+    back the one that was there."""
+    before = [m for m in MODULE_SYSTEMS if installed(m)]
+
+    def use(name):
+        if not installed(name):
+            run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                 name], timeout=300, check=True, env=APT_ENV)
+        assert installed(name)
+    yield use
+    now = [m for m in MODULE_SYSTEMS if installed(m)]
+    if now != before:
+        run(["apt-get", "remove", "-y", "-q", *now], timeout=300,
+            env=APT_ENV)
+        if before:
+            use(before[0])
+
+
+MODULE_SCRIPT = """\
+module avail 2>&1
+module load esmpi || exit 10
+echo "LIST=$OMPI_MCA_mca_base_env_list"
+echo "PRELOAD=${LD_PRELOAD-}"
+echo "MAPPED=$(grep -c 'libesmpi\\.so' /proc/self/maps)"
+echo "== loaded"
+mpirun --allow-run-as-root --oversubscribe -np 2 ./ring 2>&1
+echo "RC=$?"
+echo "== unloaded"
+module unload esmpi
+echo "LIST=${OMPI_MCA_mca_base_env_list-unset}"
+mpirun --allow-run-as-root --oversubscribe -np 2 ./ring 2>&1
+echo "RC=$?"
+"""
+
+
+@pytest.mark.parametrize("system", MODULE_SYSTEMS)
+def test_module_load_esmpi(installed_debs, module_systems, default_daemon,
+                           ring, system):
+    """In a fresh login shell, `module avail` lists esmpi where the package
+    put it; after `module load esmpi` a plain mpirun runs its ranks with
+    libesmpi (the guard the package turned on lets them through, the
+    daemon opens their sessions) while the shell's own programs have
+    nothing preloaded; after unload the job runs without it (the guard
+    stops it)."""
+    module_systems(system)
+    user_list = "mpi_leave_pinned=0"     # a user's own entry stays
+    opens = session_opens(default_daemon.log())
+    r = run(["env", "-i", "HOME=/root", "PATH=/usr/bin:/bin",
+             f"OMPI_MCA_mca_base_env_list={user_list}",
+             "bash", "-l", "-c", MODULE_SCRIPT], timeout=240,
+            cwd=ring.parent)
+    out = r.stdout
+    assert r.returncode == 0, out + r.stderr
+    avail, loaded, unloaded = re.split(r"^== \w+$", out, flags=re.M)
+    assert re.search(r"\besmpi\b", avail), avail
+    lib = "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libesmpi.so.0"
+    assert f"LIST={user_list};{lib}" in avail.splitlines(), avail
+    assert "PRELOAD=" in avail.splitlines() and "MAPPED=0" in avail, avail
+    assert RING_OUT.search(loaded) and "RC=0" in loaded, loaded
+    wait_for(lambda: session_opens(default_daemon.log()) >= opens + 2, 10,
+             "two session_open audit records")
+    assert f"LIST={user_list}" in unloaded.splitlines(), unloaded
+    assert "libesmpi is not loaded" in unloaded, unloaded
+    assert "RC=0" not in unloaded, unloaded
+
+
+@pytest.fixture
+def slurm_cluster(installed_debs, default_daemon, workdir):
+    """Slurm as Debian configures it for plugins: /etc/slurm/plugstack.conf
+    includes plugstack.conf.d/*.conf, where esmpi-slurm put its entry."""
+    sys.path.insert(0, str(REPO / "tests" / "integration"))
+    import slurm_it
+    slurm_it.need(spank=False)
+    assert "plugstack.conf.d/*.conf" in \
+        Path("/etc/slurm/plugstack.conf").read_text()
+    cl = slurm_it.Cluster(workdir, [slurm_it.Node("esmpi1", "127.0.0.1")],
+                          ctld_host=socket.gethostname().split(".")[0],
+                          ctld_addr="127.0.0.1",
+                          plugstack_conf="/etc/slurm/plugstack.conf")
+    try:
+        yield cl.start()
+    finally:
+        cl.stop()
+
+
+def test_installed_srun_esmpi(slurm_cluster, default_daemon, ring):
+    opens = session_opens(default_daemon.log())
+    r = slurm_cluster.srun("--mpi=pmix", "--esmpi", "-n", "2", ring)
+    assert r.returncode == 0, r.stdout + r.stderr + slurm_cluster.logs()
+    assert RING_OUT.search(r.stdout), r.stdout
+    wait_for(lambda: session_opens(default_daemon.log()) >= opens + 2, 10,
+             "two session_open audit records")
+    # Without --esmpi the node guard stops the ranks.
+    r = slurm_cluster.srun("--mpi=pmix", "-n", "2", ring)
+    assert r.returncode != 0 and "libesmpi is not loaded" in r.stderr, \
+        r.stdout + r.stderr
+
+
 def test_purge_leaves_nothing(installed_debs):
     r = run(["dpkg", "--purge", *DEBS], check=True)
     for p in DEBS:
@@ -537,6 +680,8 @@ def test_purge_leaves_nothing(installed_debs):
               "/etc/esmpi", "/var/lib/esmpi",
               *(f"/lib/systemd/system/{u}" for u in UNITS),
               "/usr/lib/sysusers.d/esmpi.conf",
+              "/usr/share/modules/modulefiles/esmpi", "/etc/lmod/modules/esmpi",
+              "/etc/slurm/plugstack.conf.d/esmpi.conf",
               "/etc/systemd/system/sockets.target.wants/esmpid.socket",
               "/etc/systemd/system/multi-user.target.wants/esmpid.service"):
         assert not os.path.lexists(p), f"{p} left after purge:\n{r.stdout}"
