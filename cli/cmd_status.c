@@ -65,6 +65,8 @@ print_json(const Esmpi__Status *st)
 		json_str(s->state);
 		printf(",\"suite\":");
 		json_str(s->suite);
+		printf(",\"engine\":");
+		json_str(s->engine);
 		printf(",\"rekeys\":%llu,\"epoch\":%u,\"last_rekey_age\":%llu,"
 		    "\"audits\":%llu}", (unsigned long long)s->rekeys, s->epoch,
 		    (unsigned long long)s->last_rekey_age,
@@ -86,18 +88,18 @@ print_table(const Esmpi__Status *st)
 	    (unsigned long long)st->uptime_seconds);
 	printf("connections: %u clients, %u admins; frames rejected %llu\n",
 	    st->clients, st->admins, (unsigned long long)st->frames_rejected);
-	printf("\n%-8s %-6s %-8s %-33s %-9s %-12s %-18s %6s %6s %s\n",
-	    "SESSION", "UID", "PID", "JOB", "RANK", "STATE", "SUITE", "EPOCH",
-	    "REKEYS", "PROJECT");
+	printf("\n%-8s %-6s %-8s %-33s %-9s %-12s %-18s %-22s %6s %6s %s\n",
+	    "SESSION", "UID", "PID", "JOB", "RANK", "STATE", "SUITE", "ENGINE",
+	    "EPOCH", "REKEYS", "PROJECT");
 	for (i = 0; i < st->n_sessions; i++) {
 		const Esmpi__SessionInfo *s = st->sessions[i];
 		char rank[32];
 
 		job_hex(&s->job_id, job);
 		snprintf(rank, sizeof(rank), "%u/%u", s->rank, s->size);
-		printf("%-8llu %-6u %-8u %-33s %-9s %-12s %-18s %6u %6llu %s\n",
-		    (unsigned long long)s->session_id, s->uid, s->pid, job,
-		    rank, s->state, s->suite, s->epoch,
+		printf("%-8llu %-6u %-8u %-33s %-9s %-12s %-18s %-22s %6u %6llu "
+		    "%s\n", (unsigned long long)s->session_id, s->uid, s->pid,
+		    job, rank, s->state, s->suite, s->engine, s->epoch,
 		    (unsigned long long)s->rekeys,
 		    *s->project ? s->project : "-");
 	}

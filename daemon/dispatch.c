@@ -6,6 +6,7 @@
  * negative ESMPI_ERR_* for a protocol violation, which closes the
  * connection (server.c audits it).
  */
+#include <ctype.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -216,6 +217,14 @@ process_hello(struct esmpid *d, struct esmpid_conn *c,
 	c->size = h->size;
 	snprintf(c->project, sizeof(c->project), "%s", h->project);
 	snprintf(c->host, sizeof(c->host), "%s", h->host);
+	snprintf(c->engine, sizeof(c->engine), "%s",
+	    *h->engine ? h->engine : "unknown");
+	/* The rank's word, shown to admins: names only, nothing a terminal
+	 * or a log reader would act on. */
+	for (i = 0; c->engine[i] != '\0'; i++)
+		if (!isalnum((unsigned char)c->engine[i]) &&
+		    strchr("+-./_", c->engine[i]) == NULL)
+			c->engine[i] = '?';
 	c->session_id = ++d->next_session;
 	c->hello_at = esmpid_now();
 	c->suite = p->defaults.suite;
@@ -266,9 +275,10 @@ process_hello(struct esmpid *d, struct esmpid_conn *c,
 		c->epoch = h->epoch;
 	{
 		char suite[64], proj[96], host[96], size[32], scope[48];
+		char engine[80];
 		char why[32];
 		const char *extra[] = { suite, proj, host, size, scope, why,
-		    NULL };
+		    engine, NULL };
 		const char *sc = p->defaults.scope == ESMPI_SCOPE_INTER_NODE ?
 		    "inter-node" : "all";
 
@@ -284,17 +294,18 @@ process_hello(struct esmpid *d, struct esmpid_conn *c,
 		    esmpi_suite_name(c->suite));
 		snprintf(proj, sizeof(proj), "ESMPI_PROJECT=%s", c->project);
 		snprintf(host, sizeof(host), "ESMPI_HOST=%s", c->host);
+		snprintf(engine, sizeof(engine), "ESMPI_ENGINE=%s", c->engine);
 		snprintf(size, sizeof(size), "ESMPI_SIZE=%u", c->size);
 		snprintf(why, sizeof(why), "ESMPI_REASON=%s",
 		    h->resume ? "resumed" : "new");
 		esmpid_audit(ESMPI_AUDIT_INFO, "session_open", c, extra,
 		    "session %llu %s: job %s rank %u/%u uid %u, default "
-		    "suite %s, %zu rules, scope %s",
+		    "suite %s (engine %s), %zu rules, scope %s",
 		    (unsigned long long)c->session_id, h->resume ?
 		    "resumed (rank reconnected with its keys)" : "opened",
 		    c->job_hex, c->rank,
 		    c->size, (unsigned)c->uid, esmpi_suite_name(c->suite),
-		    p->nrules, sc);
+		    c->engine, p->nrules, sc);
 	}
 	if (h->resume)
 		r = push_pending_rotation(d, c);
@@ -819,6 +830,7 @@ process_status(struct esmpid *d, struct esmpid_conn *c,
 		si[n].project = x->project;
 		si[n].state = (char *)state_name(x->state);
 		si[n].suite = (char *)esmpi_suite_name(x->suite);
+		si[n].engine = x->engine;
 		si[n].rekeys = x->rekeys;
 		si[n].epoch = x->epoch;
 		si[n].audits = x->audits;

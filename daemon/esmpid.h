@@ -71,6 +71,7 @@ struct esmpid_conn {
 	uint32_t rank, size;
 	char project[ESMPI_PROJECT_MAX + 1];
 	char host[64];
+	char engine[48];		/* the rank's AEAD engine (as it says) */
 	int suite;			/* default suite resolved for the session */
 	uint64_t rekeys, audits;	/* events the rank reported */
 	uint32_t epoch;			/* highest key epoch reported */
