@@ -72,6 +72,7 @@ struct imb_keys {
 #endif
 
 struct esmpi_aead {
+	void *mem;			/* the allocation this lies in */
 	int suite;
 	int engine;			/* enum esmpi_engine, never AUTO */
 	struct prepared ready[2];	/* [0] dec, [1] enc */
@@ -623,15 +624,23 @@ static int
 aead_create(struct esmpi_aead **out, int engine, const struct suite *s,
     const uint8_t *key, size_t key_len)
 {
+	const size_t align = _Alignof(struct esmpi_aead);
 	struct esmpi_aead *a;
+	void *mem;
 	int r = 0;
 
 	(void)key_len;
-	/* Aligned for ipsec-mb's key schedule (64 bytes). */
-	if ((a = aligned_alloc(_Alignof(struct esmpi_aead), sizeof(*a))) ==
-	    NULL)
+	/*
+	 * From OpenSSL's allocator, as its own key schedules are (libesmpi
+	 * gives it memory kept out of core dumps, libclient/secmem.c), and
+	 * aligned here for ipsec-mb's (64 bytes): OpenSSL 3.0 has no aligned
+	 * allocation that goes through that hook.
+	 */
+	if ((mem = OPENSSL_zalloc(sizeof(*a) + align - 1)) == NULL)
 		return ESMPI_ERR_NOMEM;
-	memset(a, 0, sizeof(*a));
+	a = (struct esmpi_aead *)(((uintptr_t)mem + align - 1) &
+	    ~(uintptr_t)(align - 1));
+	a->mem = mem;
 	a->suite = s->info.id;
 	a->engine = engine;
 #ifdef ESMPI_HAVE_IPSEC_MB
@@ -696,7 +705,8 @@ esmpi_aead_free(struct esmpi_aead *a)
 		EVP_CIPHER_CTX_free(a->k.ossl.dec);
 		EVP_CIPHER_free(a->k.ossl.cipher);
 	}
-	esmpi_freezero(a, sizeof(*a));
+	OPENSSL_clear_free(a->mem, sizeof(*a) + _Alignof(struct esmpi_aead) -
+	    1);
 }
 
 /*
