@@ -9,7 +9,7 @@
  * (MPI_INT, MPI_SUM), the Allgather contribution, the Alltoall send
  * buffer (bytes / N to each rank). The ideal is the plain time plus the
  * AEAD work a rank cannot avoid at the one-core rate B_aead measured in
- * this run: sealing its own data and opening what it receives (Bcast and
+ * this run (aes-256-gcm through the record layer, the faster engine's): sealing its own data and opening what it receives (Bcast and
  * Allreduce: one seal and one open of bytes; Allgather: bytes sealed,
  * (N-1) x bytes opened; Alltoall: (N-1)/N x bytes each way).
  * The column aead/plain is that AEAD work alone over the plain time: no
@@ -71,10 +71,10 @@ timed(int k, int enc, int bytes, int iters)
 	int i;
 
 	PMPI_Barrier(MPI_COMM_WORLD);
-	t0 = MPI_Wtime();
+	t0 = now();
 	for (i = 0; i < iters; i++)
 		call(k, enc, bytes);
-	t = (MPI_Wtime() - t0) / iters;
+	t = (now() - t0) / iters;
 	PMPI_Allreduce(&t, &worst, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
 	return worst;
 }
@@ -88,7 +88,13 @@ timed(int k, int enc, int bytes, int iters)
 static double
 best_aead_rate(double best)
 {
-	double x = aead_rate("AES-256-GCM", 0.05), slowest;
+	double x = 0, y, slowest;
+	int e;
+
+	for (e = 0; e < NENGINES; e++) {
+		y = aead_rate(engines[e], ESMPI_SUITE_AES_256_GCM, 0.05);
+		x = y > x ? y : x;
+	}
 
 	PMPI_Allreduce(&x, &slowest, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
 	return slowest > best ? slowest : best;
@@ -150,8 +156,10 @@ main(int argc, char **argv)
 	b_aead = best_aead_rate(0);
 	if (rank == 0) {
 		printf("# coll_bench (%s, %d ranks): us per call, best of %d "
-		    "alternating rounds; B_aead (aes-256-gcm): the best of "
-		    "every round so far\n", label, nranks, ROUNDS);
+		    "alternating rounds; B_aead (aes-256-gcm, the faster of "
+		    "the engines): the best of every round so far; libesmpi's "
+		    "AEAD engine: %s\n", label, nranks, ROUNDS,
+		    esmpi_aead_engine_name());
 		printf("%-10s %8s %10s %10s %10s %7s %7s %10s %8s\n",
 		    "coll", "bytes", "plain", "esmpi", "ideal", "ratio",
 		    "/ideal", "aead/plain", "B_aead");

@@ -14,7 +14,10 @@
 # --instr counts executed instructions per small message (valgrind):
 # plain, esmpi (all, and on the message's path: without the preparation
 # done while waiting) and one seal + one open, into bench/out/instr.csv.
-# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr]   (as root, after scripts/build.sh)
+# --aead runs only the record AEAD on one core, each engine (OpenSSL,
+# ipsec-mb), 16 B to 1 MiB, into bench/out/aead.csv (no MPI, no daemon).
+# Every run says which AEAD engine libesmpi uses (ESMPI_CRYPTO forces one).
+# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -26,6 +29,7 @@ init=0
 sign=0
 coll=0
 instr=0
+aead=0
 for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
@@ -35,10 +39,18 @@ for a in "$@"; do
 	--sign) sign=1 ;;
 	--coll) coll=1 ;;
 	--instr) instr=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr]" >&2; exit 2 ;;
+	--aead) aead=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
+if [ "$aead" -eq 1 ]; then
+	rounds=9
+	[ -n "$quick" ] && rounds=3
+	"$b/bench/esmpi_aead_bench" --rounds $rounds --csv "$out/aead.csv"
+	echo "csv: $out/aead.csv"
+	exit 0
+fi
 dir=$(mktemp -d /tmp/esmpi-bench.XXXXXX)
 policy=bench/bench-policy.yaml
 [ "$sign" -eq 1 ] && policy=bench/bench-sign-policy.yaml
@@ -88,7 +100,7 @@ if [ "$instr" -eq 1 ]; then
 	exit 0
 fi
 csv=$out/results.csv
-echo "transport,suite,bytes,lat_plain_us,lat_esmpi_us,seal_open_us,bw_plain_MBs,bw_esmpi_MBs,aead_MBs,L_MBs,lat_plain_rec_us" >"$csv"
+echo "transport,suite,bytes,lat_plain_us,lat_esmpi_us,seal_open_us,bw_plain_MBs,bw_esmpi_MBs,aead_MBs,L_MBs,lat_plain_rec_us,seal_open_openssl_us,seal_open_ipsecmb_us,aead_openssl_MBs,aead_ipsecmb_MBs,engine" >"$csv"
 "$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_bench" $quick --label shm --csv "$csv"
 if [ "$tcp" -eq 1 ]; then
 	"$b/libclient/esmpirun" -np 2 --mca btl tcp,self --mca btl_tcp_if_include lo \

@@ -6,9 +6,11 @@
 #include <stdint.h>
 
 /*
- * Cipher suites and the small set of primitives esmpi builds on, all done
- * by OpenSSL EVP. This module and the record layer are the only callers of
- * EVP's AEAD functions.
+ * Cipher suites and the small set of primitives esmpi builds on. HKDF and
+ * randomness are OpenSSL's; the record AEAD runs on one of two engines,
+ * OpenSSL 3 EVP or Intel's ipsec-mb, which give the same bytes (the wire
+ * does not depend on the engine). This module is the only caller of
+ * either library's AEAD functions.
  */
 
 enum esmpi_suite_id {
@@ -21,6 +23,8 @@ enum esmpi_suite_id {
 #define ESMPI_AEAD_NONCE_LEN	12
 #define ESMPI_AEAD_TAG_LEN	16
 #define ESMPI_AEAD_MAX_KEY_LEN	32
+/* Longest text one seal or open takes: GCM's limit (SP 800-38D). */
+#define ESMPI_AEAD_MAX_LEN	((1ULL << 36) - 32)
 
 struct esmpi_suite_info {
 	int id;			/* enum esmpi_suite_id */
@@ -43,23 +47,75 @@ int esmpi_hkdf_sha256(uint8_t *out, size_t out_len,
     __attribute__((warn_unused_result));
 
 /*
- * An AEAD key: the cipher is fetched once and the EVP contexts are reused
- * for every seal and open. Not safe for concurrent use: callers that share
- * one between threads serialise access.
+ * AEAD engines. ipsec-mb picks its own code for the CPU (SSE, AVX, AVX2,
+ * AVX-512, VAES); it exists on x86-64 builds only.
+ */
+enum esmpi_engine {
+	ESMPI_ENGINE_AUTO = 0,		/* the one esmpi_crypto_select chose */
+	ESMPI_ENGINE_OPENSSL = 1,
+	ESMPI_ENGINE_IPSEC_MB = 2,
+};
+
+/*
+ * Choose the process's AEAD engine, once: ESMPI_CRYPTO=openssl|ipsec-mb
+ * forces one; unset or empty, ipsec-mb if it runs here and passes its
+ * self-test, else OpenSSL. An engine is used only after its self-test
+ * (known-answer vectors, and for ipsec-mb the same bytes as OpenSSL)
+ * passed. Returns 0, or ESMPI_ERR_CRYPTO when no engine can be used (a
+ * forced engine that is unavailable or failed, an unknown ESMPI_CRYPTO,
+ * OpenSSL failing its self-test); then err gets the reason. On success
+ * err gets "" or, when ipsec-mb is built in but was passed over, why:
+ * worth a warning. Every call gives the same answer; the first
+ * esmpi_aead_new makes it if nobody called this before. err may be NULL.
+ */
+int esmpi_crypto_select(char *err, size_t len)
+    __attribute__((warn_unused_result));
+
+/* The selected engine's name ("openssl", "ipsec-mb/avx512+vaes", ...),
+ * "none" if selection failed. Selects if that was not done yet. */
+const char *esmpi_aead_engine_name(void);
+
+/*
+ * Whether engine (not AUTO) can be used in this process: built in, runs
+ * on this CPU and passed its self-test (run on the first call). 0, or
+ * ESMPI_ERR_CRYPTO with the reason in err (may be NULL). For tests and
+ * benchmarks; the library goes through esmpi_crypto_select.
+ */
+int esmpi_engine_check(int engine, char *err, size_t len);
+
+/* An engine's name, with ipsec-mb's code path once checked. */
+const char *esmpi_engine_name(int engine);
+
+/*
+ * An AEAD key: the key schedule is made once and reused for every seal
+ * and open. Not safe for concurrent use: callers that share one between
+ * threads serialise access.
  */
 struct esmpi_aead;
 
-/* Create a key context for suite (not NONE) from key_len bytes of key. */
+/*
+ * Create a key context for suite (not NONE) from key_len bytes of key, on
+ * the selected engine: ESMPI_ERR_CRYPTO if selection failed.
+ */
 int esmpi_aead_new(struct esmpi_aead **out, int suite,
     const uint8_t *key, size_t key_len)
     __attribute__((warn_unused_result));
+
+/* The same on a given engine (AUTO: the selected one); ESMPI_ERR_CRYPTO
+ * if that engine cannot be used (esmpi_engine_check). */
+int esmpi_aead_new_engine(struct esmpi_aead **out, int engine, int suite,
+    const uint8_t *key, size_t key_len)
+    __attribute__((warn_unused_result));
+
+/* The engine a key context runs on (enum esmpi_engine). */
+int esmpi_aead_engine(const struct esmpi_aead *a);
 
 /* Wipes the key schedule and frees; NULL is fine. */
 void esmpi_aead_free(struct esmpi_aead *a);
 
 /*
- * Encrypt len bytes of pt into ct (ct may equal pt: in place) and write the
- * 16-byte tag.
+ * Encrypt len bytes (at most ESMPI_AEAD_MAX_LEN) of pt into ct (ct may
+ * equal pt: in place) and write the 16-byte tag.
  */
 int esmpi_aead_seal(struct esmpi_aead *a, uint8_t *ct,
     uint8_t tag[ESMPI_AEAD_TAG_LEN], const uint8_t *pt, size_t len,
@@ -85,7 +141,9 @@ int esmpi_aead_open(struct esmpi_aead *a, uint8_t *pt,
  * that a caller that expects a message can do this while it waits. The
  * next esmpi_aead_seal/open on that side skips both when it is given
  * exactly this nonce and AAD, and starts afresh otherwise: a wrong guess
- * costs time, never a nonce (nothing is encrypted here).
+ * costs time, never a nonce (nothing is encrypted here). Both engines:
+ * it takes an eighth (ipsec-mb) to a third (OpenSSL) of a small
+ * message's seal or open off its path (docs/PERFORMANCE.md).
  */
 #define ESMPI_AEAD_PREPARE_MAX_AAD	96
 int esmpi_aead_prepare(struct esmpi_aead *a, int enc,

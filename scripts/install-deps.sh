@@ -18,6 +18,11 @@ lammps hpcc
 munge slurmctld slurmd slurm-client slurm-wlm-basic-plugins libslurm-dev
 clang libclang-rt-14-dev
 $*"
+# Intel's ipsec-mb, the faster record AEAD engine beside OpenSSL: Debian
+# ships it for amd64 only; elsewhere esmpi builds with OpenSSL alone.
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+	PKGS="$PKGS libipsec-mb-dev"
+fi
 
 missing=""
 for p in $PKGS; do

@@ -143,13 +143,37 @@ stats_report(void)
 		return;
 	fprintf(stderr, "esmpi: rank %d: stats: sealed %llu (same node "
 	    "%llu), plain %llu, same-node peers %d, in chunks %llu, "
-	    "probed early %llu\n", esmpi.world_rank,
+	    "probed early %llu, engine %s\n", esmpi.world_rank,
 	    (unsigned long long)atomic_load(&esmpi.stat_sealed),
 	    (unsigned long long)atomic_load(&esmpi.stat_sealed_local),
 	    (unsigned long long)atomic_load(&esmpi.stat_plain),
 	    esmpi_scope_local_peers(),
 	    (unsigned long long)atomic_load(&esmpi.stat_chunked),
-	    (unsigned long long)atomic_load(&esmpi.stat_stashed));
+	    (unsigned long long)atomic_load(&esmpi.stat_stashed),
+	    esmpi_aead_engine_name());
+}
+
+/* The record AEAD engine (common/esmpi_crypto.c), chosen on every rank
+ * before any key exists: a forced engine that cannot run here stops the
+ * job with the reason, on every rank (collective over WORLD). */
+static int
+engine_select(char *err, size_t len)
+{
+	char why[256] = "";
+	int ok = esmpi_crypto_select(why, sizeof(why)) == 0;
+
+	if (ok && why[0] != '\0')
+		fprintf(stderr, "esmpi: rank %d: warning: record AEAD on %s: "
+		    "%s\n", esmpi.world_rank, esmpi_aead_engine_name(), why);
+	if (!ok)
+		snprintf(err, len, "no usable AEAD engine: %s", why);
+	if (!esmpi_all_ok(ok)) {
+		if (ok)
+			snprintf(err, len, "another rank has no usable AEAD "
+			    "engine (see its message)");
+		return ESMPI_ERR_CRYPTO;
+	}
+	return 0;
 }
 
 static int
@@ -193,7 +217,8 @@ session_start(void)
 		snprintf(err, sizeof(err), "cannot set up the probes' stash");
 		goto fail;
 	}
-	if ((r = esmpi_session_open(err, sizeof(err))) != 0 ||
+	if ((r = engine_select(err, sizeof(err))) != 0 ||
+	    (r = esmpi_session_open(err, sizeof(err))) != 0 ||
 	    (r = policy_agree(err, sizeof(err))) != 0 ||
 	    (r = esmpi_sign_setup(err, sizeof(err))) != 0)
 		goto fail;

@@ -229,6 +229,7 @@ daemon_hello(int resume, int timeout_ms, Esmpi__Reply **rep, char *err,
 	h.host = host;
 	h.resume = resume;
 	h.epoch = esmpi.max_epoch;
+	h.engine = (char *)esmpi_aead_engine_name();
 	req.body_case = ESMPI__REQUEST__BODY_HELLO;
 	req.hello = &h;
 	r = esmpi_frame_call(esmpi.dfd, &req, timeout_ms, rep);

@@ -6,6 +6,8 @@
  * when it does open, sealing the plaintext again must give back the input
  * byte for byte. The same bytes also drive the replay window, checked
  * against a plain model of "accepted exactly once, within the window".
+ * Every record goes through each AEAD engine (OpenSSL, ipsec-mb where
+ * built in), which must agree on whether it opens.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,10 +22,13 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* One fixed key per suite; the header's suite byte picks it. The seed
- * generator (gen_seeds.c) seals with the same keys and AAD. */
+/* One fixed key per engine and suite; the header's suite byte picks it.
+ * The seed generator (gen_seeds.c) seals with the same keys and AAD. */
 #define FUZZ_KEY_BYTE	0x42
-static struct esmpi_aead *keys[4];
+static const int engines[] = { ESMPI_ENGINE_OPENSSL, ESMPI_ENGINE_IPSEC_MB };
+#define NENGINES	(int)(sizeof(engines) / sizeof(engines[0]))
+static struct esmpi_aead *keys[NENGINES][4];
+static int nengines;		/* built in and usable */
 
 static const struct esmpi_rec_aad fuzz_aad = {
 	.job = { 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
@@ -49,17 +54,32 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	uint8_t key[ESMPI_AEAD_MAX_KEY_LEN];
 	int id;
 
-	memset(key, FUZZ_KEY_BYTE, sizeof(key));
-	for (id = ESMPI_SUITE_AES_128_GCM; id <= ESMPI_SUITE_CHACHA20_POLY1305;
-	    id++) {
-		const struct esmpi_suite_info *s = esmpi_suite_by_id(id);
+	char err[256];
+	int e;
 
-		if (s == NULL || esmpi_aead_new(&keys[id], id, key,
-		    s->key_len) != 0) {
-			fprintf(stderr, "fuzz_record: cannot create key %d\n",
-			    id);
+	memset(key, FUZZ_KEY_BYTE, sizeof(key));
+	for (e = 0; e < NENGINES; e++) {
+		if (esmpi_engine_check(engines[e], err, sizeof(err)) != 0) {
+#ifndef ESMPI_HAVE_IPSEC_MB
+			if (engines[e] == ESMPI_ENGINE_IPSEC_MB)
+				break;	/* OpenSSL alone in this build */
+#endif
+			fprintf(stderr, "fuzz_record: %s\n", err);
 			abort();
 		}
+		for (id = ESMPI_SUITE_AES_128_GCM;
+		    id <= ESMPI_SUITE_CHACHA20_POLY1305; id++) {
+			const struct esmpi_suite_info *s = esmpi_suite_by_id(id);
+
+			if (s == NULL || esmpi_aead_new_engine(&keys[e][id],
+			    engines[e], id, key, s->key_len) != 0) {
+				fprintf(stderr, "fuzz_record: cannot create "
+				    "key %d on %s\n", id,
+				    esmpi_engine_name(engines[e]));
+				abort();
+			}
+		}
+		nengines = e + 1;
 	}
 	return 0;
 }
@@ -76,19 +96,20 @@ all_zero(const uint8_t *p, size_t len)
 }
 
 static struct esmpi_aead *
-key_for(const uint8_t *data, size_t size)
+key_for(int e, const uint8_t *data, size_t size)
 {
 	if (size >= 2 && data[1] >= ESMPI_SUITE_AES_128_GCM &&
 	    data[1] <= ESMPI_SUITE_CHACHA20_POLY1305)
-		return keys[data[1]];
-	return keys[ESMPI_SUITE_AES_256_GCM];
+		return keys[e][data[1]];
+	return keys[e][ESMPI_SUITE_AES_256_GCM];
 }
 
-/* Open data three ways; all must agree and fail closed. */
-static void
-fuzz_open(const uint8_t *data, size_t size)
+/* Open data three ways on engine e; all must agree and fail closed.
+ * Returns what the first way returned. */
+static int
+fuzz_open(int e, const uint8_t *data, size_t size)
 {
-	struct esmpi_aead *k = key_for(data, size);
+	struct esmpi_aead *k = key_for(e, data, size);
 	struct esmpi_rec_hdr h, h2, hp;
 	uint8_t *pt, *inplace, *resealed;
 	size_t ptcap;
@@ -108,7 +129,7 @@ fuzz_open(const uint8_t *data, size_t size)
 	/* Separate output, one byte larger than any plaintext could be. */
 	ptcap = size + 1;
 	if ((pt = malloc(ptcap)) == NULL)
-		return;
+		abort();
 	memset(pt, 0xa5, ptcap);
 	memset(&h, 0, sizeof(h));
 	r = esmpi_rec_open(k, &fuzz_aad, data, size, pt, ptcap, &h);
@@ -168,6 +189,7 @@ fuzz_open(const uint8_t *data, size_t size)
 	}
 
 	free(pt);
+	return r;
 }
 
 /* --- replay window against a model --- */
@@ -283,7 +305,17 @@ fuzz_plain(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	fuzz_open(data, size);
+	int e, r0 = 0;
+
+	/* An opened record reseals to its bytes on each engine, so the
+	 * engines agree on it; they must also agree on failures. */
+	for (e = 0; e < nengines; e++) {
+		int r = fuzz_open(e, data, size);
+
+		if (e == 0)
+			r0 = r;
+		CHECK(r == r0);
+	}
 	fuzz_plain(data, size);
 	fuzz_replay(data, size);
 	return 0;

@@ -195,6 +195,12 @@ def test_deb_metadata(pkgdir):
     assert "libssl3" in dep and "libyaml-0-2" in dep, dep
     assert "systemd-sysusers" in dep, dep
     assert f"libesmpi0 (= {VERSION})" in field("libesmpi-dev", "Depends")
+    # ipsec-mb, the faster AEAD engine, where Debian has it (amd64).
+    arch = run(["dpkg-architecture", "-qDEB_HOST_ARCH"],
+               check=True).stdout.strip()
+    for name in ("libesmpi0", "esmpid"):
+        dep = field(name, "Depends")
+        assert ("libipsec-mb1" in dep) == (arch == "amd64"), (name, dep)
 
     ctl = Path(tempfile.mkdtemp())
     try:
@@ -304,6 +310,12 @@ def test_rpm_scriptlets(pkgdir):
         "systemd-update-helper mark-restart-system-units" in s, s
     reqs = run(["rpm", "-qpR", rpm(pkgdir, "esmpi")], check=True).stdout
     assert "systemd" in reqs.split() and "openmpi" in reqs.split(), reqs
+    # ipsec-mb on x86-64, by soname (rpm's automatic library requires).
+    libs = run(["rpm", "-qpR", rpm(pkgdir, "esmpi-libs")], check=True).stdout
+    arch = run(["rpm", "-qp", "--qf", "%{ARCH}", rpm(pkgdir, "esmpi-libs")],
+               check=True).stdout
+    assert bool(re.search(r"^libIPSec_MB\.so\.\d+\(\)\(64bit\)$", libs,
+                          re.M)) == (arch == "x86_64"), (arch, libs)
 
 
 # ----------------------------------------------- the installed packages
