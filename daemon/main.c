@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "esmpi_err.h"
+#include "esmpi_crypto.h"
 #include "esmpi_log.h"
 #include "esmpid.h"
 
@@ -223,6 +224,14 @@ main(int argc, char **argv)
 	}
 	if (load_policy(&d) != 0)
 		goto out;
+	/* The AEAD engine wrapping job keys (jobkey.c), from esmpid's own
+	 * environment: chosen and self-tested now, not at the first job. */
+	if ((r = esmpi_crypto_select(err, sizeof(err))) != 0) {
+		esmpi_error("no usable AEAD engine: %s", err);
+		goto out;
+	}
+	esmpi_info("AEAD engine %s%s%s", esmpi_aead_engine_name(),
+	    err[0] != '\0' ? ": " : "", err);
 	if (esmpid_server_open(&d) != 0) {
 		esmpi_error("cannot listen: %s", strerror(errno));
 		goto out;
