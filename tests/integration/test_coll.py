@@ -78,7 +78,9 @@ def test_seal_failure_fails_peers_instead_of_hanging(daemon, workdir, np):
     wrap = workdir / "fail_rank1.sh"
     wrap.write_text(
         "#!/bin/sh\n"
-        f"export ESMPI_SOCKET={daemon.sock} FAIL_SEAL_RANK=1\n"
+        # The shim fails OpenSSL's tag read: the rank runs on OpenSSL.
+        f"export ESMPI_SOCKET={daemon.sock} FAIL_SEAL_RANK=1 "
+        "ESMPI_CRYPTO=openssl\n"
         f"export LD_PRELOAD={shim}:{mh.LIBESMPI}\n"
         'exec "$@"\n')
     os.chmod(wrap, 0o755)
