@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 
 echo "== unit tests (ctest)"
 ctest --test-dir build --output-on-failure
+ctest --test-dir build-mpich --output-on-failure	# libclient for MPICH
 
 echo "== unit tests under ASan+UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DESMPI_SANITIZE=ON \

@@ -8,7 +8,7 @@
  * its count field, how a returned error code maps to its class, how
  * request handles hash, the Fortran status size and sentinels. May call:
  * mpi.h only. Supporting another implementation means another file like
- * openmpi.h here (and its Fortran names in pmpi/gen_wrappers.py's
+ * openmpi.h or mpich.h here (and its Fortran names in pmpi/gen_wrappers.py's
  * IMPL_FORTRAN table), not edits in the layers above.
  */
 #include <stddef.h>
@@ -18,8 +18,10 @@
 
 #if defined(OPEN_MPI)
 #include "impl/openmpi.h"
+#elif defined(MPICH)
+#include "impl/mpich.h"
 #else
-#error "libesmpi is built for Open MPI only so far (impl/openmpi.h)"
+#error "libesmpi is built for Open MPI or MPICH (impl/openmpi.h, impl/mpich.h)"
 #endif
 
 /* Whether an error code returned by MPI is of class cls. */

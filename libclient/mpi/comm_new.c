@@ -255,7 +255,9 @@ MPI_Intercomm_create(MPI_Comm local_comm, int local_leader,
 	if (!esmpi.active || rc != MPI_SUCCESS)
 		return rc;
 	/* Each group's leader draws a nonce; an intercommunicator allreduce
-	 * gives each group the other's, a bcast its own. */
+	 * gives each group the other's, a bcast its own. The other leader's
+	 * is the only nonzero contribution: OR it out (MPICH 4.0.2's MPI_MAX
+	 * compares MPI_UINT64_T as signed). */
 	PMPI_Comm_rank(local_comm, &lrank);
 	if (lrank == local_leader && esmpi_random(&mine, sizeof(mine)) != 0)
 		return esmpi_fail(local_comm, esmpi.err_internal,
@@ -264,7 +266,7 @@ MPI_Intercomm_create(MPI_Comm local_comm, int local_leader,
 	{
 		uint64_t contrib = lrank == local_leader ? mine : 0;
 
-		PMPI_Allreduce(&contrib, &theirs, 1, MPI_UINT64_T, MPI_MAX,
+		PMPI_Allreduce(&contrib, &theirs, 1, MPI_UINT64_T, MPI_BOR,
 		    *newintercomm);
 	}
 	memset(&in, 0, sizeof(in));

@@ -38,7 +38,9 @@ policy_agree(char *err, size_t len)
 	for (i = 0; i < 4; i++)
 		d[4 + i] = ~d[i];
 	/* One reduction: the maxima of d and of ~d are equal everywhere
-	 * only when every rank has the same d. */
+	 * only when every rank has the same d (in either order: MPICH
+	 * 4.0.2's MPI_MAX compares MPI_UINT64_T as signed; ~ reverses
+	 * both). */
 	if (PMPI_Allreduce(d, top, 8, MPI_UINT64_T, MPI_MAX,
 	    MPI_COMM_WORLD) != MPI_SUCCESS) {
 		snprintf(err, len, "cannot compare policies between ranks");

@@ -44,6 +44,8 @@ struct esmpi_stash {
 	size_t reclen;
 	int is_head;
 	struct esmpi_rec_hdr head;	/* a head, checked */
+	MPI_Request self_send;		/* behind its message handle
+					 * (esmpi_stash_message), or NULL */
 };
 
 static int
@@ -53,11 +55,25 @@ matches(const struct esmpi_stash *e, int src, int tag)
 	    (tag == MPI_ANY_TAG || e->tag == tag);
 }
 
+static struct esmpi_stash *
+stash_new(void)
+{
+	struct esmpi_stash *e = calloc(1, sizeof(*e));
+
+	if (e != NULL)
+		e->self_send = MPI_REQUEST_NULL;
+	return e;
+}
+
 static void
 stash_free(struct esmpi_stash *e)
 {
 	if (e == NULL)
 		return;
+	/* Its message handle was received (Mrecv, Imrecv): the send to
+	 * ourselves behind it is complete or about to be. */
+	if (e->self_send != MPI_REQUEST_NULL)
+		PMPI_Wait(&e->self_send, MPI_STATUS_IGNORE);
 	esmpi_pool_put(e->rec, e->reclen ? e->reclen : 1);
 	free(e);
 }
@@ -134,7 +150,7 @@ stash_drain(struct esmpi_comm *c, int src, int tag)
 		if (PMPI_Improbe(src, MPI_ANY_TAG, c->comm, &flag, &msg, &st) !=
 		    MPI_SUCCESS || !flag)
 			return MPI_SUCCESS;	/* another thread took it */
-		if ((e = calloc(1, sizeof(*e))) == NULL ||
+		if ((e = stash_new()) == NULL ||
 		    (e->reclen = esmpi_status_bytes(&st),
 		    (e->rec = esmpi_pool_get(e->reclen ? e->reclen : 1)) ==
 		    NULL)) {
@@ -213,7 +229,7 @@ struct esmpi_stash *
 esmpi_stash_from_message(struct esmpi_comm *c, MPI_Message *msg,
     MPI_Status *st, int *rc)
 {
-	struct esmpi_stash *e = calloc(1, sizeof(*e));
+	struct esmpi_stash *e = stash_new();
 	int r;
 
 	*rc = MPI_SUCCESS;
@@ -246,7 +262,10 @@ esmpi_stash_from_message(struct esmpi_comm *c, MPI_Message *msg,
 /*
  * A message handle for entry e (matched probes): a message of no bytes
  * sent to ourselves on a private communicator, which MPI_Mrecv consumes
- * while e is delivered.
+ * while e is delivered. The send is nonblocking (a blocking send to
+ * ourselves relies on MPI buffering it, which MPICH does not) and ends
+ * with e (stash_free), after the handle was received: MPICH 4.0.2 crashes
+ * in Mrecv if the send's request was freed before.
  */
 int
 esmpi_stash_message(struct esmpi_comm *c, struct esmpi_stash *e,
@@ -256,9 +275,13 @@ esmpi_stash_message(struct esmpi_comm *c, struct esmpi_stash *e,
 	MPI_Status local;
 	int id = atomic_fetch_add(&next_id, 1) & 0x7fff, rc;
 
-	if ((rc = PMPI_Send(NULL, 0, MPI_BYTE, 0, id, stash_comm)) !=
-	    MPI_SUCCESS || (rc = PMPI_Mprobe(0, id, stash_comm, msg,
-	    &local)) != MPI_SUCCESS) {
+	if ((rc = PMPI_Isend(NULL, 0, MPI_BYTE, 0, id, stash_comm,
+	    &e->self_send)) != MPI_SUCCESS || (rc = PMPI_Mprobe(0, id,
+	    stash_comm, msg, &local)) != MPI_SUCCESS) {
+		if (e->self_send != MPI_REQUEST_NULL) {
+			PMPI_Cancel(&e->self_send);
+			PMPI_Wait(&e->self_send, MPI_STATUS_IGNORE);
+		}
 		stash_free(e);
 		return esmpi_fail(c->comm, esmpi.err_internal,
 		    "cannot hand out a message handle");

@@ -3,6 +3,7 @@
 """One-off: regenerate mpi_functions.tbl from the installed mpi.h.
 
     libclient/pmpi/extract_prototypes.py > libclient/pmpi/mpi_functions.tbl
+    libclient/pmpi/extract_prototypes.py --impl mpich > libclient/pmpi/mpich_extra.tbl
 
 Runs `mpicc -E -P` over `#include <mpi.h>` and keeps every exported
 (OMPI_DECLSPEC) MPI_* function, with whitespace normalised and deprecation
@@ -14,6 +15,14 @@ Each function gets a family (first matching rule in FAMILIES) and a
 disposition: SPECIAL, then PASSTHROUGH, else deny. A new function therefore
 becomes a deny wrapper until someone decides otherwise (closed world). The
 checked-in table is what the build uses; review the diff after regenerating.
+
+--impl mpich reads MPICH's mpi.h (mpicc.mpich) and writes what the MPICH
+build reads besides mpi_functions.tbl: every MPI_* and MPIX_* function
+MPICH declares that mpi_functions.tbl lacks (MPI-4's large-count `_c`
+variants, persistent collectives, partitioned communication, sessions,
+MPI_T events, MPICH's MPIX_*). A `_c` variant takes the disposition of
+its base function's family, except that hand-written (special) bases
+become deny: their wrappers know only the int counts.
 """
 import os
 import re
@@ -137,17 +146,54 @@ REASONS = {
     "unclassified": "unclassified: new in this mpi.h; denied until reviewed",
 }
 
+# MPICH 4.0's additions not covered by FAMILIES (name without "MPI_").
+MPICH_FAMILIES = [
+    ("mpi4", r"Isendrecv(_replace)?|Comm_idup_with_info|Psend_init"
+             r"|Precv_init|(All)?[Gg]atherv?_init|Scatterv?_init"
+             r"|Alltoall[vw]?_init|Bcast_init|(All)?[Rr]educe_init"
+             r"|Reduce_scatter(_block)?_init|(Ex)?[Ss]can_init"
+             r"|Neighbor_\w+_init"),
+    ("partition", r"Pready(_list|_range)?|Parrived|Barrier_init"),
+    ("env", r"Aint_(add|diff)"),
+    ("session", r"Session_(init|finalize|get_\w+)|Comm_create_from_group"
+                r"|Intercomm_create_from_groups"),
+]
+# MPICH's MPIX_* (name without "MPIX_"): family, disposition.
+MPICH_MPIX = [
+    ("ft", "deny", r"Comm_(agree|shrink|revoke)"),
+    ("ft", "passthrough", r"Comm_failure_(ack|get_acked)"),
+    ("errhandler", "passthrough", r"Delete_error_\w+"),
+    ("completion", "passthrough", r"Grequest_\w+"),
+    ("env", "passthrough", r"\w+_support"),
+]
+MPICH_REASONS = {
+    "large": "large: MPI-4 large-count (_c) variants of calls that move "
+             "payload; esmpi's wrappers take int counts, denied",
+    "mpi4": "mpi4: MPI-4 calls that move payload esmpi does not protect "
+            "yet (nonblocking sendrecv, persistent collectives, partitioned "
+            "sends, a duplicate whose keys nobody derives)",
+    "partition": "partition: act on requests the calls above create; "
+                 "Barrier_init carries no payload",
+    "session": "session: MPI-4 sessions: Session_init starts MPI without "
+               "MPI_Init (no esmpi session) and communicators made from "
+               "a group have no keys: denied; queries and finalize are local",
+    "ft": "ft: MPICH's fault tolerance (ULFM): agree and revoke move "
+          "data, shrink makes a communicator without keys; acks are local",
+}
+PASSTHROUGH_MPI4 = {"partition"}
+
+
 DECL = re.compile(r'__attribute__\(\(visibility\("default"\)\)\)\s*'
                   r'([A-Za-z_][\w ]*?\**)\s*\b(MPI_\w+)\s*\(([^;]*?)\)'
                   r'\s*(?:__attribute__\(\(.*?\)\)\s*)?;')
 
 
-def preprocess():
+def preprocess(mpicc="mpicc"):
     with tempfile.TemporaryDirectory() as d:
         src = os.path.join(d, "x.c")
         with open(src, "w") as f:
             f.write("#include <mpi.h>\n")
-        return subprocess.run(["mpicc", "-E", "-P",
+        return subprocess.run([mpicc, "-E", "-P",
                                "-DOMPI_OMIT_MPI1_COMPAT_DECLS=0", src],
                               check=True, capture_output=True,
                               text=True).stdout
@@ -176,7 +222,66 @@ def disposition(short, fam):
     return "deny"
 
 
+# MPICH marks nothing on its declarations: any `T MPI_X(...);` statement.
+MPICH_DECL = re.compile(r"(?:^|(?<=[;}]))\s*([A-Za-z_][\w ]*?\**)\s*"
+                        r"\b(MPIX?_\w+)\s*\(([^;{}]*?)\)\s*;")
+
+
+def mpich_row(name):
+    """(family, disposition) of a function MPICH adds."""
+    if name.startswith("MPIX_"):
+        for fam, disp, rx in MPICH_MPIX:
+            if re.fullmatch(rx, name[5:]):
+                return fam, disp
+        return "unclassified", "deny"
+    short = name[4:]
+    if short.endswith("_c"):
+        fam = family(short[:-2])
+        disp = disposition(short[:-2], fam)
+        return (fam, disp) if disp == "passthrough" else ("large", "deny")
+    for fam, rx in MPICH_FAMILIES:
+        if re.fullmatch(rx, short):
+            local = (fam in PASSTHROUGH_MPI4 | PASSTHROUGH_FAMILIES or
+                     re.fullmatch(r"Session_(get_\w+|finalize)", short))
+            return fam, "passthrough" if local else "deny"
+    fam = family(short)
+    return fam, disposition(short, fam)
+
+
+def main_mpich():
+    here = os.path.dirname(os.path.abspath(__file__))
+    known = set()
+    with open(os.path.join(here, "mpi_functions.tbl")) as f:
+        for line in f:
+            m = re.search(r"\b(MPIX?_\w+)\(", line.split("#", 1)[0])
+            if m:
+                known.add(m.group(1))
+    rows = {}
+    text = re.sub(r"\s+", " ", preprocess("mpicc.mpich"))
+    for ret, name, params in MPICH_DECL.findall(text):
+        if name in known or "typedef" in ret:
+            continue
+        known.add(name)
+        fam, disp = mpich_row(name)
+        rows.setdefault(fam, []).append(
+            (disp, name, normalise(f"{ret} {name}({params})")))
+    print("# SPDX-License-Identifier: Apache-2.0")
+    print("# What MPICH 4.0.2's mpi.h declares beyond mpi_functions.tbl (read")
+    print("# by the MPICH build only); generated by extract_prototypes.py")
+    print("# --impl mpich, then reviewed. See README.md.")
+    print("# disposition | family | prototype")
+    reasons = {**REASONS, **MPICH_REASONS}
+    for fam in sorted(rows, key=lambda f: list(reasons).index(f)):
+        print(f"\n# {reasons[fam]}")
+        for disp, _, proto in sorted(rows[fam], key=lambda r: r[1]):
+            print(f"{disp:<11} | {fam:<10} | {proto}")
+
+
 def main():
+    if sys.argv[1:] == ["--impl", "mpich"]:
+        return main_mpich()
+    if sys.argv[1:]:
+        sys.exit("usage: extract_prototypes.py [--impl mpich]")
     rows = {}
     for ret, name, params in DECL.findall(re.sub(r"\s+", " ", preprocess())):
         short = name[len("MPI_"):]

@@ -33,8 +33,7 @@ BANNER = """\
 #include <stdlib.h>
 
 #include <mpi.h>
-#include <mpi-ext.h>
-
+{impl_includes}
 #include "fortran/fortran.h"
 """
 
@@ -160,9 +159,19 @@ def openmpi_fortran_names(name):
              name + "_f08"], low + "_f08_")
 
 
+def mpich_fortran_names(name):
+    """MPICH 4.0: its mpif.h and `use mpi` entry points call the C MPI_X
+    (our wrappers), so libesmpi defines none of them. Its mpi_f08 entry
+    points that call PMPI_X directly are not covered yet (README)."""
+    return ([], None)
+
+
 # What depends on the MPI implementation here (libclient/impl/ holds the
-# rest): how it names its Fortran entry points.
-IMPL_FORTRAN_NAMES = {"openmpi": openmpi_fortran_names}
+# rest): how it names its Fortran entry points, and the headers beyond
+# mpi.h that declare its functions (Open MPI's MPIX_* are in mpi-ext.h).
+IMPL_FORTRAN_NAMES = {"openmpi": openmpi_fortran_names,
+                      "mpich": mpich_fortran_names}
+IMPL_INCLUDES = {"openmpi": "#include <mpi-ext.h>\n", "mpich": ""}
 fortran_names = openmpi_fortran_names	# set by --impl
 
 
@@ -303,6 +312,8 @@ def fortran(rows):
            "libraries export\n * for the special and deny functions above.\n */"]
     for r in rows:
         f77, f08 = fortran_names(r["name"])
+        if f08 is None:
+            continue
         if r["disp"] == "deny":
             for syms, target, suffix in ((f77, "p" + f77[1], ""),
                                          ([f08], "p" + f08, "_f08")):
@@ -320,8 +331,9 @@ def fortran(rows):
     return out
 
 
-def generate(rows):
-    out = [BANNER, "#pragma GCC visibility push(default)\n"]
+def generate(rows, impl):
+    out = [BANNER.format(impl_includes=IMPL_INCLUDES[impl]),
+           "#pragma GCC visibility push(default)\n"]
     out += [wrapper(r) for r in rows
             if r["disp"] == "deny" and r["family"] != "fortran"]
     out += fortran(rows)
@@ -359,7 +371,7 @@ def main():
                 if r["disp"] == a.list:
                     print(r["name"])
             return 0
-        text = generate(rows)
+        text = generate(rows, a.impl)
     except (OSError, TableError) as e:
         print(f"gen_wrappers: {e}", file=sys.stderr)
         return 1

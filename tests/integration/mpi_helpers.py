@@ -18,6 +18,12 @@ import esmpi_it as it
 
 EXAMPLES = Path(os.environ.get("ESMPI_EXAMPLES", str(it.BUILD / "examples")))
 LIBESMPI = it.BUILD / "libclient" / "libesmpi.so"
+# The MPICH build (scripts/build.sh: build-mpich/, ESMPI_MPI=mpich): its
+# libesmpi and the examples linked to MPICH, run by hydra (hydra()).
+MPICH_BUILD = Path(os.environ.get("ESMPI_MPICH_BUILD",
+                                  str(it.REPO / "build-mpich")))
+MPICH_EXAMPLES = MPICH_BUILD / "examples"
+MPICH_LIBESMPI = MPICH_BUILD / "libclient" / "libesmpi.so"
 
 # mpirun takes 0.5-1 s to start a job; the examples run well under a second.
 MPIRUN_TIMEOUT = 60
@@ -41,12 +47,13 @@ class Job:
                 f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
 
 
-def example(name):
-    return EXAMPLES / name
+def example(name, mpich=False):
+    return (MPICH_EXAMPLES if mpich else EXAMPLES) / name
 
 
-def missing_examples(names):
-    return [str(example(n)) for n in names if not os.access(example(n), os.X_OK)]
+def missing_examples(names, mpich=False):
+    return [str(example(n, mpich)) for n in names
+            if not os.access(example(n, mpich), os.X_OK)]
 
 
 def _kill_job(proc):
@@ -81,6 +88,29 @@ def mpirun(prog, np, socket=None, preload=True, timeout=MPIRUN_TIMEOUT,
         # Only the ranks get the library, not mpirun itself.
         cmd += ["-x", f"LD_PRELOAD={lib or LIBESMPI}"]
     cmd += [str(prog), *map(str, args)]
+    return _run(cmd, env, timeout, "mpirun")
+
+
+def hydra(prog, np, socket=None, preload=True, timeout=MPIRUN_TIMEOUT,
+          args=(), lib=None, x=()):
+    """mpirun() for MPICH: prog (linked to MPICH) on np ranks under
+    mpiexec.hydra, with MPICH's libesmpi unless lib says otherwise. Hydra
+    hands its whole environment to the ranks: what they must not inherit
+    is scrubbed, what they need is given with -genv (not to hydra
+    itself)."""
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    cmd = ["mpiexec.hydra", "-n", str(np)]
+    for v in x:
+        cmd += ["-genv", *v.split("=", 1)]
+    if preload:
+        if socket is not None:
+            cmd += ["-genv", "ESMPI_SOCKET", str(socket)]
+        cmd += ["-genv", "LD_PRELOAD", str(lib or MPICH_LIBESMPI)]
+    cmd += [str(prog), *map(str, args)]
+    return _run(cmd, env, timeout, "mpiexec.hydra")
+
+
+def _run(cmd, env, timeout, what):
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, start_new_session=True)
@@ -89,7 +119,7 @@ def mpirun(prog, np, socket=None, preload=True, timeout=MPIRUN_TIMEOUT,
     except subprocess.TimeoutExpired:
         out, err = _kill_job(proc)
         raise AssertionError(
-            f"mpirun did not finish within {timeout}s (killed): "
+            f"{what} did not finish within {timeout}s (killed): "
             f"{' '.join(cmd)}\n--- stdout\n{out}--- stderr\n{err}") from None
     return Job(cmd, proc.returncode, out, err)
 

@@ -4,7 +4,8 @@ libclient/pmpi/mpi_functions.tbl, every MPIX_* function libmpi.so exports
 (Open MPI's extensions, e.g. persistent collectives) one in mpi_extra.tbl,
 and libesmpi.so defines every function the tables say it wraps while
 exporting nothing but MPI_* / mpi_* symbols (and MPIX_* / mpix_*).
-Fortran: test_closed_world_fortran.py.
+The same for MPICH (mpich_extra.tbl, build-mpich/): its mpi.h and
+libmpich's functions. Fortran: test_closed_world_fortran.py.
 
 mpi.h is parsed here on its own (not through extract_prototypes.py), so a
 bug in the extraction script cannot hide a function from this test.
@@ -171,3 +172,77 @@ def test_function_list_doc_is_current():
     doc = (REPO / "docs" / "MPI_FUNCTIONS.md").read_text()
     assert out == doc, ("docs/MPI_FUNCTIONS.md is stale: run "
                         "libclient/pmpi/gen_doc.py > docs/MPI_FUNCTIONS.md")
+
+
+# ------------------------------------------------------------- MPICH
+# The MPICH build (ESMPI_MPI=mpich) reads mpi_functions.tbl and
+# mpich_extra.tbl: together they must cover MPICH's mpi.h and every
+# MPI_*/MPIX_* function libmpich exports, and the MPICH libesmpi must
+# define each special and deny one MPICH has.
+MPICH_TABLE = REPO / "libclient" / "pmpi" / "mpich_extra.tbl"
+MPICH_BUILD = Path(os.environ.get("ESMPI_MPICH_BUILD",
+                                  str(REPO / "build-mpich")))
+MPICH_LIBESMPI = MPICH_BUILD / "libclient" / "libesmpi.so"
+LIBMPICH = Path("/usr/lib/x86_64-linux-gnu/libmpich.so.12")
+
+
+def mpich_names(disposition=None):
+    return {name for t in (TABLE, MPICH_TABLE) for p in ("MPI_", "MPIX_")
+            for name in table_names(disposition, t, p)}
+
+
+def mpich_declared():
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "closed_world.c"
+        src.write_text("#include <mpi.h>\n")
+        out = subprocess.run(["mpicc.mpich", "-E", "-P", str(src)],
+                             capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"mpicc.mpich -E failed: {out.stderr}"
+    text = re.sub(r"\s+", " ", out.stdout)
+    # Declarations only (`T MPI_X(...);`), not typedefs or QMPI_/PMPI_.
+    return set(re.findall(r"(?:^|(?<=[;}]))\s*(?!typedef)[A-Za-z_][\w ]*?"
+                          r"\**\s*\b(MPIX?_\w+)\s*\([^;{}]*\)\s*;", text))
+
+
+def exported(lib, prefixes):
+    """Functions lib defines (not its data: MPI_UNWEIGHTED & co.)."""
+    out = subprocess.run(["nm", "-D", "--defined-only", str(lib)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"nm {lib}: {out.stderr}"
+    return {p[2].split("@", 1)[0] for p in
+            (line.split() for line in out.stdout.splitlines())
+            if len(p) >= 3 and p[1] in "TWi" and p[2].startswith(prefixes)}
+
+
+def test_mpich_tables_cover_mpich_mpi_h_and_libmpich():
+    declared = mpich_declared()
+    assert len(declared) > 500, "implausibly few MPICH functions found"
+    listed = mpich_names()
+    missing = sorted(declared - listed)
+    unexported = sorted(exported(LIBMPICH, ("MPI_", "MPIX_")) - listed)
+    # mpich_extra.tbl holds only what MPICH declares.
+    stray = sorted(table_names(table=MPICH_TABLE) |
+                   table_names(table=MPICH_TABLE, prefix="MPIX_"))
+    stray = [n for n in stray if n not in declared]
+    assert not missing and not unexported and not stray, (
+        f"MPICH's mpi.h declares functions with no line in "
+        f"{TABLE.name} or {MPICH_TABLE.name}: {missing}; libmpich exports "
+        f"such functions: {unexported}; {MPICH_TABLE.name} lines MPICH "
+        f"does not declare: {stray}")
+
+
+def test_mpich_libesmpi_defines_wrapped_and_exports_only_mpi():
+    if not MPICH_LIBESMPI.exists():
+        pytest.fail(f"{MPICH_LIBESMPI} does not exist: build-mpich was not "
+                    f"built (scripts/build.sh)", pytrace=False)
+    ours = exported(MPICH_LIBESMPI, ("",))
+    theirs = exported(LIBMPICH, ("MPI_", "MPIX_"))
+    wanted = (mpich_names("special") | mpich_names("deny")) & theirs
+    undefined = sorted(wanted - ours)
+    foreign = sorted(s for s in ours - LINKER_SYMBOLS - GUARD_MARKER
+                     if not s.startswith(("MPI_", "MPIX_")))
+    assert len(wanted) > 200, "implausibly few wrapped MPICH functions"
+    assert not undefined and not foreign, (
+        f"{MPICH_LIBESMPI}: special/deny functions not defined (calls "
+        f"would reach MPICH unprotected): {undefined}; non-MPI symbols "
+        f"exported: {foreign}")

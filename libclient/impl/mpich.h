@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ESMPI_IMPL_MPICH_H
+#define ESMPI_IMPL_MPICH_H
+
+/*
+ * MPICH 4 (Debian 12's 4.0.2) and, through the MPICH ABI, the
+ * implementations that keep it (Intel MPI, Cray MPICH, MVAPICH): int
+ * handles, a 20-byte status, error codes carrying their class in the
+ * low bits.
+ */
+#include <stdint.h>
+
+#define ESMPI_IMPL_NAME	"MPICH"
+
+/*
+ * The byte count of a status, as MPI_Get_elements_x and
+ * MPI_Status_set_elements_x see it for MPI_BYTE: count_lo holds its low
+ * 32 bits, count_hi_and_cancelled the high ones above the cancelled bit
+ * (bit 0, kept on write).
+ */
+static inline size_t
+esmpi_status_bytes(const MPI_Status *st)
+{
+	return (size_t)(uint32_t)st->count_lo |
+	    (size_t)((uint32_t)st->count_hi_and_cancelled >> 1) << 32;
+}
+
+static inline void
+esmpi_status_set_bytes(MPI_Status *st, size_t n)
+{
+	st->count_lo = (int)(uint32_t)n;
+	st->count_hi_and_cancelled = (int)(((uint32_t)st->count_hi_and_cancelled
+	    & 1u) | (uint32_t)((uint64_t)n >> 32) << 1);
+}
+
+/*
+ * MPICH returns codes that carry details above the class (a truncated
+ * receive gave 0x2402200e, class 14): only a bare predefined class is
+ * its own class.
+ */
+static inline int
+esmpi_impl_err_class(int code)
+{
+	int cls = code;
+
+	if (code < 0 || code > MPICH_ERR_LAST_MPIX)
+		PMPI_Error_class(code, &cls);
+	return cls;
+}
+
+/* Request handles are ints: kind bits above an index that counts up. */
+static inline size_t
+esmpi_handle_hash(MPI_Request h)
+{
+	uint32_t x = (uint32_t)h;
+
+	return (size_t)((x ^ x >> 16) * 0x9e3779b97f4a7c15ull);
+}
+
+/* MPI_STATUS_SIZE of MPICH's mpif.h. */
+#define ESMPI_F_STATUS_SIZE 5
+
+/*
+ * MPICH's Fortran sentinels, the common blocks of mpif.h (also used by
+ * `use mpi`): /MPIPRIV1/ MPI_BOTTOM, MPI_IN_PLACE, MPI_STATUS_IGNORE;
+ * /MPIPRIV2/ MPI_STATUSES_IGNORE; /MPIFCMB5/ MPI_UNWEIGHTED; /MPIFCMB9/
+ * MPI_WEIGHTS_EMPTY. libmpichfort defines them, not libmpich: weak, so a
+ * C program that never loads the Fortran library still links (and never
+ * reaches a Fortran entry point).
+ */
+extern struct esmpi_mpich_priv1 {
+	MPI_Fint bottom, in_place, status_ignore[ESMPI_F_STATUS_SIZE];
+} mpipriv1_ __attribute__((weak));
+extern MPI_Fint mpipriv2_[ESMPI_F_STATUS_SIZE] __attribute__((weak));
+extern MPI_Fint mpifcmb5_ __attribute__((weak));
+extern MPI_Fint mpifcmb9_ __attribute__((weak));
+#define ESMPI_F_BOTTOM		((void *)&mpipriv1_.bottom)
+#define ESMPI_F_IN_PLACE	((void *)&mpipriv1_.in_place)
+#define ESMPI_F_STATUS_IGNORE	(mpipriv1_.status_ignore)
+#define ESMPI_F_STATUSES_IGNORE	(mpipriv2_)
+#define ESMPI_F_UNWEIGHTED	(&mpifcmb5_)
+#define ESMPI_F_WEIGHTS_EMPTY	(&mpifcmb9_)
+
+#endif
