@@ -21,8 +21,15 @@ p2p_complete(struct esmpi_req *r, MPI_Status *st)
 {
 	int cancelled = 0, rc;
 
-	if (!r->receive)
+	if (!r->receive) {
+		/* What the application sent, not the record (nor, for a
+		 * chunked send, its last chunk with the chunks' tag). */
+		if (r->active && !r->buffered) {
+			st->MPI_TAG = r->tag;
+			esmpi_status_set_bytes(st, r->sent);
+		}
 		return MPI_SUCCESS;
+	}
 	if (r->stashed != NULL) {
 		struct esmpi_stash *e = r->stashed;
 
@@ -66,15 +73,18 @@ static const struct esmpi_req_ops p2p_ops = {
 	.free = p2p_free,
 };
 
-/* The request of a nonblocking chunked send: its completion lets the
- * chunks' buffer go. */
+/* The request of a nonblocking chunked send of sent bytes on tag: its
+ * completion lets the chunks' buffer go. */
 static int
-track_chunked(struct esmpi_comm *c, void *flight, MPI_Request *req)
+track_chunked(struct esmpi_comm *c, void *flight, int tag, size_t sent,
+    MPI_Request *req)
 {
 	struct esmpi_req *r = esmpi_req_new(c, &p2p_ops);
 
 	if (r != NULL) {
 		r->flight = flight;
+		r->tag = tag;
+		r->sent = sent;
 		r->handle = *req;
 		r->active = 1;
 		if (esmpi_req_add(r) == 0)
@@ -110,7 +120,8 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 	if (fn == PMPI_Isend && esmpi_chunk_worth(count, dt) &&
 	    esmpi_chunk_send(c, buf, count, dt, dest, tag, req, &flight, &rc))
 		return rc != MPI_SUCCESS || flight == NULL ? rc :
-		    track_chunked(c, flight, req);
+		    track_chunked(c, flight, tag, (size_t)esmpi_type_size(dt) *
+		    (size_t)count, req);
 	if ((e = esmpi_seal(c, buf, count, dt, dest, tag, &m)) != 0)
 		return esmpi_fail(comm, e == ESMPI_ERR_INVALID ? MPI_ERR_RANK :
 		    esmpi.err_internal, "cannot seal message: %s",
@@ -121,6 +132,8 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 	}
 	r->rec = m.rec;
 	r->reclen = (int)(m.len + ESMPI_REC_OVERHEAD);
+	r->tag = tag;
+	r->sent = m.len - esmpi_sign_extra(c, tag);
 	rc = fn(m.rec, r->reclen, MPI_BYTE, dest, tag, comm, req);
 	if (rc != MPI_SUCCESS) {
 		esmpi_req_free(r);
@@ -427,6 +440,8 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 	r->dt = esmpi_type_hold(dt, &r->dt_held);
 	r->peer = dest;
 	r->tag = tag;
+	r->sent = (size_t)esmpi_type_size(dt) * (size_t)(count > 0 ? count :
+	    0);
 	r->comm = comm;
 	/* Buffered: each Start seals a copy of its own (bsend_start). */
 	if ((r->buffered = fn == bsend_handle))

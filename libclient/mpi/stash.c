@@ -124,9 +124,9 @@ esmpi_stash_status(const struct esmpi_comm *c, const struct esmpi_stash *e,
 {
 	size_t ovh = ESMPI_REC_OVERHEAD + esmpi_sign_extra(c, e->tag);
 
+	/* MPI_ERROR is the caller's: single completions leave it alone. */
 	st->MPI_SOURCE = e->src;
 	st->MPI_TAG = e->tag;
-	st->MPI_ERROR = MPI_SUCCESS;
 	PMPI_Status_set_cancelled(st, 0);
 	esmpi_status_set_bytes(st, e->is_head ? e->head.length :
 	    e->reclen >= ovh ? e->reclen - ovh : e->reclen);
@@ -303,24 +303,22 @@ esmpi_stash_serve(struct esmpi_comm *c, struct esmpi_stash *e, void *buf,
 	if (e->is_head) {
 		r = esmpi_chunks_take(c, e->src, e->tag, &e->head, buf, count,
 		    dt, &len);
-		if (r == ESMPI_ERR_TOO_LARGE && len != 0)
+		if (r == ESMPI_ERR_TOO_LARGE && len != 0) {
 			rc = MPI_ERR_TRUNCATE;
-		else if (r != 0)
+			PMPI_Comm_call_errhandler(comm, rc);
+		} else if (r != 0)
 			rc = esmpi_refuse(c, e->src, e->tag, r);
 		else {
 			esmpi_status_set_bytes(st, len);
 			rc = MPI_SUCCESS;
 		}
 	} else if (esmpi_recv_capacity(count, dt, &reclen) != 0 ||
-	    e->reclen > (size_t)reclen)
+	    e->reclen > (size_t)reclen) {
 		rc = MPI_ERR_TRUNCATE;	/* as MPI finds it */
-	else
+		PMPI_Comm_call_errhandler(comm, rc);
+	} else
 		rc = esmpi_open(c, e->rec, e->reclen, buf, count, dt, st,
 		    e->ticket);
-	if (rc == MPI_ERR_TRUNCATE && st->MPI_ERROR != MPI_ERR_TRUNCATE) {
-		st->MPI_ERROR = MPI_ERR_TRUNCATE;
-		PMPI_Comm_call_errhandler(comm, MPI_ERR_TRUNCATE);
-	}
 	stash_free(e);
 	return rc;
 }

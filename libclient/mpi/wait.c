@@ -119,7 +119,7 @@ MPI_Waitall(int n, MPI_Request reqs[], MPI_Status sts[])
 			empty_status(&sts[i]);
 	for (i = 0; esmpi_req_any_served() && i < n; i++)
 		if (esmpi_req_take_served(1, &h[i], 1, NULL, sts != MPI_STATUSES_IGNORE ?
-		    &sts[i] : NULL, &prc) && prc != MPI_SUCCESS)
+		    &sts[i] : NULL, 1, &prc) && prc != MPI_SUCCESS)
 			in_status = 1;
 	/*
 	 * Complete requests as they finish, not all at the end: opening one
@@ -192,7 +192,7 @@ MPI_Waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
 		status = &local;
 	if ((h = save_handles(n, reqs, hs)) == NULL)
 		return PMPI_Waitany(n, reqs, index, status);
-	if (esmpi_req_take_served(n, h, 1, index, status, &prc)) {
+	if (esmpi_req_take_served(n, h, 1, index, status, 0, &prc)) {
 		release(h, hs, NULL);
 		return prc;
 	}
@@ -217,7 +217,7 @@ MPI_Testany(int n, MPI_Request reqs[], int *index, int *flag,
 		status = &local;
 	if ((h = save_handles(n, reqs, hs)) == NULL)
 		return PMPI_Testany(n, reqs, index, flag, status);
-	if (esmpi_req_take_served(n, h, 1, index, status, &prc)) {
+	if (esmpi_req_take_served(n, h, 1, index, status, 0, &prc)) {
 		*flag = 1;
 		release(h, hs, NULL);
 		return prc;
@@ -244,7 +244,7 @@ some(some_fn fn, int n, MPI_Request reqs[], int *outcount, int indices[],
 	if ((h = save_handles(n, reqs, hs)) == NULL ||
 	    (st = statuses_or_local(n, sts, ss)) == NULL)
 		return fn(n, reqs, outcount, indices, sts);
-	if ((*outcount = esmpi_req_take_served(n, h, n, indices, st,
+	if ((*outcount = esmpi_req_take_served(n, h, n, indices, st, 1,
 	    &prc)) > 0)
 		rc = MPI_SUCCESS;
 	else if (esmpi_err_is(rc = fn(n, reqs, outcount, indices, st),

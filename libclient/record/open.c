@@ -219,7 +219,6 @@ esmpi_open(struct esmpi_comm *c, const uint8_t *rec, size_t reclen,
 		    count, dt, &len, ticket);
 	if (r == ESMPI_ERR_TOO_LARGE && len != 0) {
 		esmpi_status_set_bytes(st, len);
-		st->MPI_ERROR = MPI_ERR_TRUNCATE;
 		PMPI_Comm_call_errhandler(esmpi_comm_handle(c),
 		    MPI_ERR_TRUNCATE);
 		return MPI_ERR_TRUNCATE;

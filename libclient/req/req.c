@@ -176,14 +176,19 @@ esmpi_req_free(struct esmpi_req *r)
 int
 esmpi_req_complete(struct esmpi_req *r, MPI_Status *st)
 {
-	r->active = 0;
+	int rc = MPI_SUCCESS;
+
 	if (r->done) {
 		/* Completed by Request_get_status already. */
+		r->active = 0;
 		*st = r->done_st;
 		return MPI_SUCCESS;
 	}
-	return r->ops->complete != NULL ? r->ops->complete(r, st) :
-	    MPI_SUCCESS;
+	/* complete sees whether the request was started (active). */
+	if (r->ops->complete != NULL)
+		rc = r->ops->complete(r, st);
+	r->active = 0;
+	return rc;
 }
 
 int
@@ -243,7 +248,11 @@ esmpi_req_settle(struct esmpi_req *r, MPI_Request now, MPI_Status *st, int rc)
 			esmpi_req_drop(r, now, st, st->MPI_ERROR);
 		return MPI_SUCCESS;
 	}
-	return esmpi_req_finish(r, st);
+	/* A failure esmpi found (a truncation, say) goes into the status,
+	 * as MPI reports it for several requests. */
+	if ((rc = esmpi_req_finish(r, st)) != MPI_SUCCESS)
+		st->MPI_ERROR = rc;
+	return rc;
 }
 
 /* A generalized request, complete at once, reporting a saved status. */
@@ -340,11 +349,13 @@ esmpi_req_reap(void)
 /*
  * Served persistent receives among the requests (h: their entries): MPI
  * skips them as inactive, so they are completed here, at most max of
- * them; their indices go to idx, statuses to st. How many there were.
+ * them; their indices go to idx, statuses to st (and, for a call that
+ * completes several (multi), a failure into its status's MPI_ERROR). How
+ * many there were.
  */
 int
 esmpi_req_take_served(int n, struct esmpi_req **h, int max, int *idx,
-    MPI_Status *st, int *prc)
+    MPI_Status *st, int multi, int *prc)
 {
 	MPI_Status tmp;
 	int i, k = 0, r;
@@ -355,6 +366,8 @@ esmpi_req_take_served(int n, struct esmpi_req **h, int max, int *idx,
 		if (h[i] == NULL || !h[i]->served)
 			continue;
 		r = esmpi_req_finish(h[i], st != NULL ? &st[k] : &tmp);
+		if (r != MPI_SUCCESS && multi && st != NULL)
+			st[k].MPI_ERROR = r;
 		if (r != MPI_SUCCESS && *prc == MPI_SUCCESS)
 			*prc = r;
 		if (idx != NULL)

@@ -19,8 +19,11 @@ struct esmpi_stash;
 
 struct esmpi_req_ops {
 	/* MPI completed the request with status st: deliver (open a record,
-	 * finish a collective, key a communicator). An MPI code; NULL:
-	 * nothing to do. */
+	 * finish a collective, key a communicator). r->active still says
+	 * whether it was started (an inactive persistent request completes
+	 * with MPI's empty status). An MPI code, never written into
+	 * st->MPI_ERROR (single completions leave it alone); NULL: nothing
+	 * to do. */
 	int (*complete)(struct esmpi_req *r, MPI_Status *st);
 	/* MPI failed the request with err: fix st (NULL: nothing). */
 	void (*failed)(struct esmpi_req *r, int err, MPI_Status *st);
@@ -47,7 +50,10 @@ struct esmpi_req {
 	MPI_Datatype dt;		/* our duplicate when dt_held */
 	int dt_held;
 	int buffered;			/* Bsend_init: each Start a bsend_start */
-	int peer, tag;			/* persistent: where to, from where */
+	int peer, tag;			/* persistent: where to, from where;
+					 * sends: the application's tag */
+	size_t sent;			/* sends: plaintext bytes, for the
+					 * status */
 	uint64_t ticket;		/* receives: posting order */
 	MPI_Comm comm;
 	void *flight;			/* a chunked send's (record/chunk.c) */
@@ -76,7 +82,8 @@ int esmpi_req_finish(struct esmpi_req *r, MPI_Status *st);
 /* r's request failed with err; now: the handle MPI left. */
 void esmpi_req_drop(struct esmpi_req *r, MPI_Request now, MPI_Status *st,
     int err);
-/* After a multiple-completion call that returned rc. */
+/* After a multiple-completion call that returned rc; a failure of the
+ * completion step goes into st->MPI_ERROR. */
 int esmpi_req_settle(struct esmpi_req *r, MPI_Request now, MPI_Status *st,
     int rc);
 /* The return code of a multiple-completion call whose own steps gave prc. */
@@ -88,9 +95,10 @@ void esmpi_req_reap(void);
 /* Served persistent receives (complete for esmpi, inactive for MPI). */
 void esmpi_req_mark_served(struct esmpi_req *r);
 /* Complete up to max served receives among the n entries h; their
- * indices to idx, statuses to st; how many. */
+ * indices to idx, statuses to st (multi: a call that completes several,
+ * failures into MPI_ERROR); how many. */
 int esmpi_req_take_served(int n, struct esmpi_req **h, int max, int *idx,
-    MPI_Status *st, int *prc);
+    MPI_Status *st, int multi, int *prc);
 int esmpi_req_any_served(void);
 /* A request MPI sees complete at once, reporting status st. */
 int esmpi_req_completed(const MPI_Status *st, MPI_Request *req);

@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: Apache-2.0
+"""MPI conformance where esmpi once differed from plain Open MPI (issue 20):
+each program runs plain and under libesmpi.so with the same arguments, and
+what it prints must be the same.
+
+- status_fields.c: MPI_SOURCE, MPI_TAG, MPI_ERROR (as the caller set it),
+  count and cancelled after every single-completion call, for one-record,
+  chunked and stashed messages and a truncation;
+
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_conformance.py
+"""
+import re
+
+import pytest
+
+import mpi_helpers as mh
+
+
+def run_both(daemon, name, np, args=(), timeout=mh.MPIRUN_TIMEOUT, x=()):
+    prog = mh.example(name)
+    plain = mh.mpirun(prog, np, preload=False, args=args, timeout=timeout,
+                      x=x)
+    assert plain.returncode == 0, f"plain run failed\n{plain.describe()}"
+    prot = mh.mpirun(prog, np, socket=daemon.sock, args=args,
+                     timeout=timeout, x=x)
+    assert prot.returncode == 0, (
+        f"{name} fails under libesmpi (plain run passed)\n{prot.describe()}"
+        f"\n--- esmpid\n{daemon.log()[-3000:]}")
+    return plain, prot
+
+
+def lines(job, name):
+    """The program's own lines, and its final OK line (printed by rank 0,
+    so it may come anywhere among another rank's lines)."""
+    own = [ln for ln in job.stdout.splitlines() if ln.startswith(name + ":")]
+    final = [ln for ln in own if mh.RESULT.match(ln)]
+    assert len(final) == 1, f"no '{name}: OK checksum' line\n{job.describe()}"
+    return [ln for ln in own if ln not in final], final[0]
+
+
+def assert_same(plain, prot, name):
+    p, pf = lines(plain, name)
+    e, ef = lines(prot, name)
+    assert p, plain.describe()
+    diff = [f"plain: {a}\nesmpi: {b}" for a, b in zip(p, e) if a != b]
+    assert not diff and len(p) == len(e) and pf == ef, (
+        f"{name}: output differs under libesmpi\n" + "\n".join(diff) +
+        f"\n--- plain\n{plain.stdout}--- esmpi\n{prot.stdout}")
+    assert "esmpi:" not in prot.stderr, prot.describe()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built():
+    missing = mh.missing_examples(["status_fields"])
+    if missing:
+        pytest.fail(f"not built: {', '.join(missing)}", pytrace=False)
+
+
+def test_status_fields_as_plain_mpi(daemon):
+    """Every field of every single-completion status as plain Open MPI
+    leaves it; MPI_ERROR was overwritten for chunked and stashed messages
+    and truncations, and a send's status showed the record's size (for a
+    chunked Isend, its last chunk's tag and size)."""
+    plain, prot = run_both(daemon, "status_fields", 2)
+    assert_same(plain, prot, "status_fields")
+    # The large round really went in chunks through the stash.
+    assert "error 4242" in prot.stdout
