@@ -21,10 +21,15 @@ p2p_complete(struct esmpi_req *r, MPI_Status *st)
 {
 	int cancelled = 0, rc;
 
+	/* An inactive persistent request (never started, or completed
+	 * already) completes at once with MPI's empty status: nothing was
+	 * sent, nothing arrived, there is no record to open. */
+	if (!r->active && r->stashed == NULL)
+		return MPI_SUCCESS;
 	if (!r->receive) {
 		/* What the application sent, not the record (nor, for a
 		 * chunked send, its last chunk with the chunks' tag). */
-		if (r->active && !r->buffered) {
+		if (!r->buffered) {
 			st->MPI_TAG = r->tag;
 			esmpi_status_set_bytes(st, r->sent);
 		}

@@ -291,8 +291,11 @@ MPI_Request_get_status(MPI_Request req, int *flag, MPI_Status *status)
 	if (rc != MPI_SUCCESS || !*flag || (r = esmpi_req_take(req, 1)) == NULL)
 		return rc;
 	/* Complete but not freed: open now, so the data is there as MPI
-	 * promises; the later Wait must not open again. */
-	if (!r->done && r->ops->complete != NULL) {
+	 * promises; the later Wait must not open again. An inactive
+	 * persistent request has nothing to open: marked done, it would
+	 * make the Wait after its next Start skip its record. */
+	if (!r->done && r->ops->complete != NULL && (r->active ||
+	    r->served)) {
 		rc = esmpi_req_complete(r, status);
 		r->done = 1;
 		r->done_st = *status;
