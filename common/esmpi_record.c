@@ -412,7 +412,8 @@ esmpi_rec_plain_put(int suite, uint64_t seq, const void *pt, size_t n,
 	esmpi_put_be32(out + 4, 0);
 	esmpi_put_be64(out + 8, seq);
 	esmpi_put_be64(out + 16, n);
-	memcpy(out + ESMPI_REC_HDR_LEN, pt, n);
+	/* pt may be the record's own payload (packed in place). */
+	memmove(out + ESMPI_REC_HDR_LEN, pt, n);
 	/* Where a sealed record has its tag: zeros, so sizes match. */
 	memset(out + ESMPI_REC_HDR_LEN + n, 0, ESMPI_AEAD_TAG_LEN);
 }

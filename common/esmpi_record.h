@@ -222,7 +222,8 @@ void esmpi_order_accept(struct esmpi_order *o, uint64_t ticket, uint64_t seq);
  * layer above, which refuses the flag. Nothing in them is authenticated.
  */
 #define ESMPI_REC_F_PLAIN	0x0100
-/* Frame n bytes of pt into out (n + ESMPI_REC_OVERHEAD bytes). */
+/* Frame n bytes of pt into out (n + ESMPI_REC_OVERHEAD bytes); pt may be
+ * out + ESMPI_REC_HDR_LEN (in place). */
 void esmpi_rec_plain_put(int suite, uint64_t seq, const void *pt, size_t n,
     uint8_t *out);
 /* Whether the reclen bytes at rec claim to be a plain record. */

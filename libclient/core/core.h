@@ -108,7 +108,8 @@ void esmpi_secure_openssl_report(void);
 /* ESMPI_TEST_KEYMEM: print the VmFlags of the mapping holding p. */
 void esmpi_secure_report(const char *what, const void *p);
 
-/* pool.c: reusable record buffers (ciphertext only). len is what was
+/* pool.c: reusable record buffers (no plaintext when put back: wipe
+ * scratch first). len is what was
  * asked for; put takes the same len. */
 void *esmpi_pool_get(size_t len);
 void esmpi_pool_put(void *p, size_t len);

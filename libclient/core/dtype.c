@@ -5,8 +5,10 @@
  * request, and unpacking a received message (partial elements included).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/core.h"
+#include "esmpi_mem.h"
 
 /*
  * Predefined datatypes never change, so their sizes are looked up once;
@@ -107,63 +109,37 @@ esmpi_type_hold(MPI_Datatype dt, int *held)
 
 
 /*
- * The last rest (< type size) packed bytes belong to a partial element,
- * which MPI_Unpack cannot take (it unpacks whole elements only), but a
- * plain receive delivers: place them where that element's first basic
- * elements go. Where each packed byte comes from within one element is
- * found by packing an element whose bytes hold their own offset (one
- * pass per offset byte).
+ * Whole elements by one MPI_Unpack. The last len % size bytes (a receive
+ * with room for more than arrived may end inside an element, which plain
+ * MPI fills up to there, but MPI_Unpack takes whole elements only) go
+ * into that element by packing it as it is, overwriting the packed copy's
+ * first bytes and unpacking it again: its other places get back what
+ * they held. One element's worth of work, whatever its size.
  */
-static void
-unpack_tail(const uint8_t *in, size_t rest, uint8_t *elem, MPI_Datatype dt,
-    int tsz, MPI_Comm comm)
-{
-	MPI_Aint tlb, text, j;
-	uint8_t *e, *p;
-	size_t *off, i;
-	int pos, b;
-
-	PMPI_Type_get_true_extent(dt, &tlb, &text);
-	e = malloc(text > 0 ? (size_t)text : 1);
-	p = malloc((size_t)tsz);
-	off = calloc(rest, sizeof(*off));
-	if (e == NULL || p == NULL || off == NULL)
-		goto out;
-	for (b = 0; b < (int)sizeof(MPI_Aint) && (b == 0 || text >> (8 * b));
-	    b++) {
-		for (j = 0; j < text; j++)
-			e[j] = (uint8_t)(j >> (8 * b));
-		pos = 0;
-		if (PMPI_Pack(e - tlb, 1, dt, p, tsz, &pos, comm) !=
-		    MPI_SUCCESS)
-			goto out;
-		for (i = 0; i < rest; i++)
-			off[i] |= (size_t)p[i] << (8 * b);
-	}
-	for (i = 0; i < rest; i++)
-		elem[tlb + (MPI_Aint)off[i]] = in[i];
-out:
-	free(e);
-	free(p);
-	free(off);
-}
-
 void
 esmpi_unpack_into(const uint8_t *packed, size_t len, void *buf, int count,
     MPI_Datatype dt, MPI_Comm comm)
 {
-	int pos = 0, tsz, full;
+	int pos = 0, tsz, full, rest;
 	MPI_Aint elb, eext;
+	uint8_t *elem, *tmp;
 
 	(void)count;
 	PMPI_Type_size(dt, &tsz);
 	full = tsz ? (int)(len / (size_t)tsz) : 0;
 	PMPI_Unpack(packed, (int)len, &pos, buf, full, dt, comm);
-	if (tsz && len % (size_t)tsz) {
-		PMPI_Type_get_extent(dt, &elb, &eext);
-		unpack_tail(packed + (size_t)full * (size_t)tsz,
-		    len % (size_t)tsz, (uint8_t *)buf + (MPI_Aint)full * eext,
-		    dt, tsz, comm);
+	if (!tsz || (rest = (int)(len % (size_t)tsz)) == 0)
+		return;
+	PMPI_Type_get_extent(dt, &elb, &eext);
+	elem = (uint8_t *)buf + (MPI_Aint)full * eext;
+	if ((tmp = esmpi_pool_get((size_t)tsz)) == NULL)
+		return;
+	pos = 0;
+	if (PMPI_Pack(elem, 1, dt, tmp, tsz, &pos, comm) == MPI_SUCCESS) {
+		memcpy(tmp, packed + (size_t)full * (size_t)tsz, rest);
+		pos = 0;
+		PMPI_Unpack(tmp, tsz, &pos, elem, 1, dt, comm);
 	}
+	esmpi_memzero(tmp, (size_t)tsz);
+	esmpi_pool_put(tmp, (size_t)tsz);
 }
-

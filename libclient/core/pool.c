@@ -2,7 +2,9 @@
 /*
  * Record buffers, reused. Large buffers from malloc are fresh mmaps: every
  * message would pay for mmap, page faults and munmap. Buffers here hold
- * ciphertext only (never plaintext), so they are not wiped on reuse.
+ * ciphertext only when they come back (a user that held plaintext in one,
+ * scratch for unpacking or a record packed in place, wipes it first), so
+ * they are not wiped on reuse.
  *
  * Small buffers (the latency path) come from a per-thread cache first, so
  * a small message takes no lock; the shared pool behind it is bounded.

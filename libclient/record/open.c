@@ -81,7 +81,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	struct esmpi_replay_slot *w = NULL;
 	struct esmpi_keytry kt;
 	uint8_t *out, *tmp = NULL;
-	size_t cap, tcap;
+	size_t cap, tcap = 0;
 	MPI_Aint lb;
 	int r, is_contig, trunc = 0, plain = 0;
 
@@ -117,10 +117,17 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 			goto fail;
 		trunc = 1;
 	}
-	tcap = trunc ? h.length : cap;
+	/*
+	 * Scratch for a truncation or for unpacking: what arrived, not what
+	 * the receive could take (a partial fill would pay for the rest),
+	 * from the pool (no fresh pages per message); wiped after use.
+	 */
+	tcap = trunc || !plain ? h.length : reclen > ESMPI_REC_OVERHEAD &&
+	    reclen - ESMPI_REC_OVERHEAD < cap ? reclen - ESMPI_REC_OVERHEAD :
+	    cap;
 	if (is_contig && !trunc)
 		out = (uint8_t *)buf + lb;
-	else if ((out = tmp = malloc(tcap ? tcap : 1)) == NULL)
+	else if ((out = tmp = esmpi_pool_get(tcap ? tcap : 1)) == NULL)
 		return ESMPI_ERR_NOMEM;
 	/* A multithreaded sender's records of one tag have no order (the
 	 * flag is authenticated with the header). */
@@ -144,7 +151,8 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 			r = ESMPI_ERR_DENIED;
 		else
 			r = esmpi_rec_plain_take(rec, reclen,
-			    esmpi_comm_settings(c, tag)->suite, out, cap, &n);
+			    esmpi_comm_settings(c, tag)->suite, out,
+			    is_contig ? cap : tcap, &n);
 		h.length = n;
 	} else if (h.suite != esmpi_comm_settings(c, tag)->suite)
 		r = ESMPI_ERR_AUTH;
@@ -174,18 +182,21 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 		r = ESMPI_ERR_TOO_LARGE;
 		goto fail;
 	}
-	if (!is_contig) {
+	if (!is_contig)
 		esmpi_unpack_into(tmp, h.length, buf, count, dt,
 		    esmpi_comm_handle(c));
-		esmpi_freezero(tmp, cap);
-	}
 	*len = h.length;
-	return 0;
+	r = 0;
+	goto out;
 fail:
 	/* Nothing unauthenticated reaches the application's buffer. */
 	if (is_contig)
 		esmpi_memzero((uint8_t *)buf + lb, cap);
-	esmpi_freezero(tmp, trunc ? h.length : cap);
+out:
+	if (tmp != NULL) {
+		esmpi_memzero(tmp, tcap);
+		esmpi_pool_put(tmp, tcap ? tcap : 1);
+	}
 	return r;
 }
 
