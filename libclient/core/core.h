@@ -16,6 +16,7 @@
  *   fortran/ (and the generated wrappers). scripts/check-layers.py fails
  *   the build's tests when a file calls or includes a higher layer.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -125,8 +126,41 @@ int esmpi_contig(int count, MPI_Datatype dt, size_t *bytes, MPI_Aint *lb);
 /* dt, or for a derived type our duplicate (*held = 1; PMPI_Type_free it):
  * the application may free its type while a request still needs it. */
 MPI_Datatype esmpi_type_hold(MPI_Datatype dt, int *held);
-/* Deliver len packed plaintext bytes into (buf, count, dt); comm: whose
- * Unpack (and error handler). */
+/* MPI_Pack of (buf, count, dt) into packed, in pieces of at most INT_MAX
+ * bytes (MPI's sizes are int, a message of more than 2 GiB is not); 0 or
+ * -1. */
+int esmpi_pack(const void *buf, int count, MPI_Datatype dt, uint8_t *packed,
+    MPI_Comm comm);
+/*
+ * How a record of len bytes is handed to MPI: (len, MPI_BYTE) up to
+ * INT_MAX, else one element of a type of exactly len bytes (MPI counts
+ * are int; messages of more than 2 GiB are not). esmpi_wire_done() after
+ * the call that posted it (MPI keeps what it needs of the type). 0, or -1
+ * (no type could be made: w is (len, MPI_BYTE) still, unusable).
+ */
+struct esmpi_wire {
+	int count;
+	MPI_Datatype dt;
+};
+int esmpi_wire_type(size_t len, struct esmpi_wire *w);
+
+/* Inline: every message passes here, almost all of them short. */
+static inline int
+esmpi_wire(size_t len, struct esmpi_wire *w)
+{
+	w->count = (int)len;
+	w->dt = MPI_BYTE;
+	return len <= INT_MAX ? 0 : esmpi_wire_type(len, w);
+}
+
+static inline void
+esmpi_wire_done(struct esmpi_wire *w)
+{
+	if (w->dt != MPI_BYTE)
+		PMPI_Type_free(&w->dt);
+}
+/* Deliver len packed plaintext bytes into (buf, count, dt), in pieces as
+ * esmpi_pack; comm: whose Unpack (and error handler). */
 void esmpi_unpack_into(const uint8_t *packed, size_t len, void *buf,
     int count, MPI_Datatype dt, MPI_Comm comm);
 

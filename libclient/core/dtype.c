@@ -4,6 +4,7 @@
  * without a call into MPI, contiguity, holding a derived type for a
  * request, and unpacking a received message (partial elements included).
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,8 +109,74 @@ esmpi_type_hold(MPI_Datatype dt, int *held)
 }
 
 
+#define WIRE_BLOCK	((size_t)1 << 30)
+
+/* The type of a record of more than INT_MAX bytes (esmpi_wire). */
+int
+esmpi_wire_type(size_t len, struct esmpi_wire *w)
+{
+	MPI_Datatype block, types[2];
+	int lens[2];
+	MPI_Aint at[2] = { 0, 0 };
+
+	/* len / 1 GiB blocks of 1 GiB, then the rest: len bytes exactly,
+	 * so MPI truncates as it would for len MPI_BYTEs. */
+	if (PMPI_Type_contiguous((int)WIRE_BLOCK, MPI_BYTE, &block) !=
+	    MPI_SUCCESS)
+		return -1;
+	lens[0] = (int)(len / WIRE_BLOCK);
+	lens[1] = (int)(len % WIRE_BLOCK);
+	at[1] = (MPI_Aint)(len / WIRE_BLOCK * WIRE_BLOCK);
+	types[0] = block;
+	types[1] = MPI_BYTE;
+	if (PMPI_Type_create_struct(2, lens, at, types, &w->dt) !=
+	    MPI_SUCCESS || PMPI_Type_commit(&w->dt) != MPI_SUCCESS) {
+		PMPI_Type_free(&block);
+		w->dt = MPI_BYTE;
+		return -1;
+	}
+	PMPI_Type_free(&block);
+	w->count = 1;
+	return 0;
+}
+
 /*
- * Whole elements by one MPI_Unpack. The last len % size bytes (a receive
+ * MPI_Pack (or, unpack, MPI_Unpack) of count elements of dt between buf
+ * and packed, in pieces of at most INT_MAX bytes.
+ */
+static int
+pack_pieces(int unpack, void *buf, int count, MPI_Datatype dt,
+    uint8_t *packed, MPI_Comm comm)
+{
+	MPI_Aint lb, ext;
+	int tsz, per, done, k, pos, rc;
+
+	PMPI_Type_size(dt, &tsz);
+	PMPI_Type_get_extent(dt, &lb, &ext);
+	per = tsz > 0 ? INT_MAX / tsz : count;
+	for (done = 0; done < count; done += k) {
+		k = count - done < per ? count - done : per;
+		pos = 0;
+		rc = unpack ? PMPI_Unpack(packed + (size_t)done * (size_t)tsz,
+		    k * tsz, &pos, (char *)buf + (MPI_Aint)done * ext, k, dt,
+		    comm) : PMPI_Pack((char *)buf + (MPI_Aint)done * ext, k,
+		    dt, packed + (size_t)done * (size_t)tsz, k * tsz, &pos,
+		    comm);
+		if (rc != MPI_SUCCESS)
+			return -1;
+	}
+	return 0;
+}
+
+int
+esmpi_pack(const void *buf, int count, MPI_Datatype dt, uint8_t *packed,
+    MPI_Comm comm)
+{
+	return pack_pieces(0, (void *)buf, count, dt, packed, comm);
+}
+
+/*
+ * Whole elements by MPI_Unpack. The last len % size bytes (a receive
  * with room for more than arrived may end inside an element, which plain
  * MPI fills up to there, but MPI_Unpack takes whole elements only) go
  * into that element by packing it as it is, overwriting the packed copy's
@@ -127,7 +194,7 @@ esmpi_unpack_into(const uint8_t *packed, size_t len, void *buf, int count,
 	(void)count;
 	PMPI_Type_size(dt, &tsz);
 	full = tsz ? (int)(len / (size_t)tsz) : 0;
-	PMPI_Unpack(packed, (int)len, &pos, buf, full, dt, comm);
+	(void)pack_pieces(1, buf, full, dt, (uint8_t *)packed, comm);
 	if (!tsz || (rest = (int)(len % (size_t)tsz)) == 0)
 		return;
 	PMPI_Type_get_extent(dt, &elb, &eext);

@@ -145,7 +145,7 @@ esmpi_pool_get(size_t len)
 	int c = class_of(len);
 
 	if (c >= POOL_CLASSES)
-		return malloc(len);
+		return pool_alloc(len);	/* not kept: huge pages still */
 	if (c < CACHE_CLASSES && tcache.n[c] > 0)
 		return tcache.buf[c][--tcache.n[c]];
 	return shared_get(c);

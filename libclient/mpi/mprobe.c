@@ -186,8 +186,10 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 	MPI_Status local;
 	MPI_Comm comm;
 	uint64_t ticket;
+	struct esmpi_wire w;
 	uint8_t *rec;
-	int rc, reclen;
+	size_t reclen;
+	int rc;
 
 	if (!mrecv_start(buf, count, dt, message, &c, &comm, &ticket, &e,
 	    &rc))
@@ -201,10 +203,15 @@ MPI_Mrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 		PMPI_Mrecv(NULL, 0, MPI_BYTE, message, MPI_STATUS_IGNORE);
 		return esmpi_stash_serve(c, e, buf, count, dt, status);
 	}
-	if (esmpi_recv_capacity(count, dt, &reclen) != 0 ||
-	    (rec = esmpi_pool_get(reclen)) == NULL)
+	if ((rec = esmpi_pool_get(reclen = esmpi_recv_capacity(count,
+	    dt))) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
-	rc = PMPI_Mrecv(rec, reclen, MPI_BYTE, message, status);
+	if (esmpi_wire(reclen, &w) != 0) {
+		esmpi_pool_put(rec, reclen);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
+	rc = PMPI_Mrecv(rec, w.count, w.dt, message, status);
+	esmpi_wire_done(&w);
 	if (rc == MPI_SUCCESS) {
 		rc = esmpi_open(c, rec,
 		    esmpi_status_bytes(status), buf, count, dt, status,
@@ -222,6 +229,7 @@ MPI_Imrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 	struct esmpi_comm *c;
 	struct esmpi_stash *e;
 	struct esmpi_req *r;
+	struct esmpi_wire w;
 	MPI_Comm comm;
 	uint64_t ticket;
 	int rc;
@@ -239,7 +247,11 @@ MPI_Imrecv(void *buf, int count, MPI_Datatype dt, MPI_Message *message,
 	if ((r = esmpi_new_recv(c, buf, count, dt, comm, 0, 1)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	r->ticket = ticket;
-	rc = PMPI_Imrecv(r->rec, r->reclen, MPI_BYTE, message, req);
+	if (esmpi_wire(r->reclen, &w) != 0)
+		rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	else
+		rc = PMPI_Imrecv(r->rec, w.count, w.dt, message, req);
+	esmpi_wire_done(&w);
 	if (rc != MPI_SUCCESS) {
 		esmpi_req_free(r);
 		return rc;

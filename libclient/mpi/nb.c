@@ -50,7 +50,7 @@ p2p_complete(struct esmpi_req *r, MPI_Status *st)
 	rc = esmpi_open(r->c, r->rec, esmpi_status_bytes(st), r->buf, r->count,
 	    r->dt, st, r->ticket);
 	if (r->persistent)
-		esmpi_memzero(r->rec, (size_t)r->reclen);
+		esmpi_memzero(r->rec, r->reclen);
 	return rc;
 }
 
@@ -67,7 +67,7 @@ p2p_free(struct esmpi_req *r)
 	if (r->flight != NULL)
 		esmpi_chunk_app_done(r->flight);
 	esmpi_stash_drop(r->stashed);
-	esmpi_pool_put(r->rec, (size_t)r->reclen);
+	esmpi_pool_put(r->rec, r->reclen);
 	if (r->dt_held)
 		PMPI_Type_free(&r->dt);
 }
@@ -113,6 +113,7 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 	struct esmpi_comm *c;
 	struct esmpi_req *r;
 	struct esmpi_msg m;
+	struct esmpi_wire w;
 	void *flight = NULL;
 	int rc, e, flag = 0;
 
@@ -136,10 +137,14 @@ nb_send(isend_fn fn, const void *buf, int count, MPI_Datatype dt, int dest,
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
 	r->rec = m.rec;
-	r->reclen = (int)(m.len + ESMPI_REC_OVERHEAD);
+	r->reclen = m.len + ESMPI_REC_OVERHEAD;
 	r->tag = tag;
 	r->sent = m.len - esmpi_sign_extra(c, tag);
-	rc = fn(m.rec, r->reclen, MPI_BYTE, dest, tag, comm, req);
+	if (esmpi_wire(r->reclen, &w) != 0)
+		rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	else
+		rc = fn(m.rec, w.count, w.dt, dest, tag, comm, req);
+	esmpi_wire_done(&w);
 	if (rc != MPI_SUCCESS) {
 		esmpi_req_free(r);
 		return rc;
@@ -232,6 +237,7 @@ bsend_start(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 {
 	struct esmpi_req *r;
 	struct esmpi_msg m;
+	struct esmpi_wire w;
 	int rc, e;
 
 	bsend_reap(0);
@@ -244,9 +250,13 @@ bsend_start(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
 	r->rec = m.rec;
-	r->reclen = (int)(m.len + ESMPI_REC_OVERHEAD);
-	rc = PMPI_Isend(m.rec, r->reclen, MPI_BYTE, dest, tag, comm,
-	    &r->handle);
+	r->reclen = m.len + ESMPI_REC_OVERHEAD;
+	if (esmpi_wire(r->reclen, &w) != 0)
+		rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	else
+		rc = PMPI_Isend(m.rec, w.count, w.dt, dest, tag, comm,
+		    &r->handle);
+	esmpi_wire_done(&w);
 	if (rc != MPI_SUCCESS) {
 		esmpi_req_free(r);
 		return rc;
@@ -340,8 +350,8 @@ esmpi_new_recv(struct esmpi_comm *c, void *buf, int count, MPI_Datatype dt,
 	r->count = count;
 	r->dt = esmpi_type_hold(dt, &r->dt_held);
 	r->comm = comm;
-	if (with_rec && (esmpi_recv_capacity(count, dt, &r->reclen) != 0 ||
-	    (r->rec = esmpi_pool_get(r->reclen)) == NULL)) {
+	if (with_rec && (r->rec = esmpi_pool_get(r->reclen =
+	    esmpi_recv_capacity(count, dt))) == NULL) {
 		esmpi_req_free(r);
 		return NULL;
 	}
@@ -397,6 +407,7 @@ MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	struct esmpi_comm *c;
 	struct esmpi_stash *e;
 	struct esmpi_req *r;
+	struct esmpi_wire w;
 	int rc;
 
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
@@ -410,7 +421,12 @@ MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	if ((r = esmpi_new_recv(c, buf, count, dt, comm, 0, 1)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	r->ticket = esmpi_recv_ticket();
-	rc = PMPI_Irecv(r->rec, r->reclen, MPI_BYTE, source, tag, comm, req);
+	if (esmpi_wire(r->reclen, &w) != 0)
+		rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	else
+		rc = PMPI_Irecv(r->rec, w.count, w.dt, source, tag, comm,
+		    req);
+	esmpi_wire_done(&w);
 	if (rc != MPI_SUCCESS) {
 		esmpi_req_free(r);
 		return rc;
@@ -428,6 +444,7 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 {
 	struct esmpi_comm *c;
 	struct esmpi_req *r;
+	struct esmpi_wire w;
 	int rc;
 
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
@@ -451,19 +468,21 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 	/* Buffered: each Start seals a copy of its own (bsend_start). */
 	if ((r->buffered = fn == bsend_handle))
 		r->reclen = 0;
-	else if (esmpi_recv_capacity(count, dt, &r->reclen) != 0)
-		r->reclen = -1;
 	/* Exactly one record: a signature only where the rule signs. */
 	else
-		r->reclen += (int)esmpi_sign_extra(c, tag) -
-		    (int)esmpi_sign_slack();
-	if (r->reclen < 0 || (!r->buffered &&
+		r->reclen = r->sent + ESMPI_REC_OVERHEAD +
+		    esmpi_sign_extra(c, tag);
+	if (r->sent > ESMPI_REC_MAX_LEN || (!r->buffered &&
 	    (r->rec = esmpi_pool_get(r->reclen)) == NULL)) {
 		esmpi_req_free(r);
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
 	/* The record buffer is fixed; MPI_Start reseals into it. */
-	rc = fn(r->rec, r->reclen, MPI_BYTE, dest, tag, comm, req);
+	if (esmpi_wire(r->reclen, &w) != 0)
+		rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	else
+		rc = fn(r->rec, w.count, w.dt, dest, tag, comm, req);
+	esmpi_wire_done(&w);
 	if (rc != MPI_SUCCESS) {
 		esmpi_req_free(r);
 		return rc;
@@ -513,6 +532,7 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
 {
 	struct esmpi_comm *c;
 	struct esmpi_req *r;
+	struct esmpi_wire w;
 	int rc;
 
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
@@ -525,8 +545,12 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	r->peer = source;
 	r->tag = tag;
-	rc = PMPI_Recv_init(r->rec, r->reclen, MPI_BYTE, source, tag, comm,
-	    req);
+	if (esmpi_wire(r->reclen, &w) != 0)
+		rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	else
+		rc = PMPI_Recv_init(r->rec, w.count, w.dt, source, tag, comm,
+		    req);
+	esmpi_wire_done(&w);
 	if (rc != MPI_SUCCESS) {
 		esmpi_req_free(r);
 		return rc;

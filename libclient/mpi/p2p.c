@@ -31,6 +31,7 @@ blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
 {
 	struct esmpi_comm *c;
 	struct esmpi_msg m;
+	struct esmpi_wire w;
 	int rc;
 
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
@@ -45,8 +46,11 @@ blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
 	if ((rc = seal_or_fail(c, buf, count, dt, dest, tag, &m)) !=
 	    MPI_SUCCESS)
 		return rc;
-	rc = fn(m.rec, (int)(m.len + ESMPI_REC_OVERHEAD), MPI_BYTE, dest,
-	    tag, comm);
+	if (esmpi_wire(m.len + ESMPI_REC_OVERHEAD, &w) != 0)
+		rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	else
+		rc = fn(m.rec, w.count, w.dt, dest, tag, comm);
+	esmpi_wire_done(&w);
 	esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
 	esmpi_prepare_send(c);
 	return rc;
@@ -80,9 +84,11 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	struct esmpi_comm *c;
 	struct esmpi_stash *e;
 	MPI_Status local;
+	struct esmpi_wire w;
 	uint8_t *rec;
 	uint64_t ticket;
-	int rc, reclen;
+	size_t reclen;
+	int rc;
 
 	if ((c = esmpi_protect(comm, source, &rc)) == NULL)
 		return rc != MPI_SUCCESS ? rc :
@@ -94,13 +100,17 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		status = &local;
 	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
 		return esmpi_stash_serve(c, e, buf, count, dt, status);
-	if (esmpi_recv_capacity(count, dt, &reclen) != 0)
-		return esmpi_fail(comm, MPI_ERR_COUNT, "receive too large");
-	if ((rec = esmpi_pool_get(reclen)) == NULL)
+	if ((rec = esmpi_pool_get(reclen = esmpi_recv_capacity(count,
+	    dt))) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	if (esmpi_wire(reclen, &w) != 0) {
+		esmpi_pool_put(rec, reclen);
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	}
 	ticket = esmpi_recv_ticket();
 	esmpi_prepare_recv(c, source, tag);
-	rc = PMPI_Recv(rec, reclen, MPI_BYTE, source, tag, comm, status);
+	rc = PMPI_Recv(rec, w.count, w.dt, source, tag, comm, status);
+	esmpi_wire_done(&w);
 	if (rc == MPI_SUCCESS) {
 		rc = esmpi_open(c, rec,
 		    esmpi_status_bytes(status), buf, count, dt, status,
@@ -119,11 +129,13 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 {
 	struct esmpi_comm *c;
 	struct esmpi_msg m = { NULL, 0 };
+	struct esmpi_wire sw = { 0, MPI_BYTE }, rw = { 0, MPI_BYTE };
 	MPI_Status local;
 	uint8_t *rec = NULL;
 	const void *sb = sendbuf;
 	uint64_t ticket;
-	int rc, reclen = 0, sc = sendcount;
+	size_t reclen = 0;
+	int rc, sc = sendcount;
 	MPI_Datatype st = sendtype;
 
 	if ((c = esmpi_protect(comm, MPI_ANY_SOURCE, &rc)) == NULL)
@@ -159,19 +171,27 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 		    sendtag, &m)) != MPI_SUCCESS)
 			return rc;
 		sb = m.rec;
-		sc = (int)(m.len + ESMPI_REC_OVERHEAD);
-		st = MPI_BYTE;
+		if (esmpi_wire(m.len + ESMPI_REC_OVERHEAD, &sw) != 0) {
+			esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
+			return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+		}
+		sc = sw.count;
+		st = sw.dt;
 	}
 	if (source != MPI_PROC_NULL) {
-		if (esmpi_recv_capacity(recvcount, recvtype, &reclen) != 0 ||
-		    (rec = esmpi_pool_get(reclen)) == NULL) {
+		if ((rec = esmpi_pool_get(reclen = esmpi_recv_capacity(
+		    recvcount, recvtype))) == NULL ||
+		    esmpi_wire(reclen, &rw) != 0) {
+			esmpi_wire_done(&sw);
 			esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
+			esmpi_pool_put(rec, reclen);
 			return esmpi_fail(comm, MPI_ERR_NO_MEM,
 			    "cannot allocate receive record");
 		}
 		ticket = esmpi_recv_ticket();
-		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, rec, reclen,
-		    MPI_BYTE, source, recvtag, comm, status);
+		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, rec, rw.count,
+		    rw.dt, source, recvtag, comm, status);
+		esmpi_wire_done(&rw);
 		if (rc == MPI_SUCCESS) {
 			rc = esmpi_open(c, rec,
 			    esmpi_status_bytes(status), recvbuf,
@@ -181,6 +201,7 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 	} else
 		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, recvbuf,
 		    recvcount, recvtype, source, recvtag, comm, status);
+	esmpi_wire_done(&sw);
 	if (m.rec != NULL)
 		esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
 	esmpi_pool_put(rec, reclen);

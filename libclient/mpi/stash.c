@@ -142,6 +142,7 @@ static int
 stash_drain(struct esmpi_comm *c, int src, int tag)
 {
 	struct esmpi_stash *e, **pp;
+	struct esmpi_wire w;
 	MPI_Message msg;
 	MPI_Status st;
 	int flag, r;
@@ -159,8 +160,15 @@ stash_drain(struct esmpi_comm *c, int src, int tag)
 			return esmpi_fail(c->comm, MPI_ERR_NO_MEM,
 			    "out of memory for a probed message");
 		}
-		if ((r = PMPI_Mrecv(e->rec, (int)e->reclen, MPI_BYTE, &msg,
-		    &st)) != MPI_SUCCESS) {
+		if (esmpi_wire(e->reclen, &w) != 0) {
+			PMPI_Mrecv(NULL, 0, MPI_BYTE, &msg, &st);
+			stash_free(e);
+			return esmpi_fail(c->comm, MPI_ERR_NO_MEM,
+			    "out of memory for a probed message");
+		}
+		r = PMPI_Mrecv(e->rec, w.count, w.dt, &msg, &st);
+		esmpi_wire_done(&w);
+		if (r != MPI_SUCCESS) {
 			stash_free(e);
 			return r;
 		}
@@ -297,7 +305,7 @@ esmpi_stash_serve(struct esmpi_comm *c, struct esmpi_stash *e, void *buf,
 {
 	MPI_Comm comm = esmpi_comm_handle(c);
 	size_t len = 0;
-	int r, reclen, rc;
+	int r, rc;
 
 	esmpi_stash_status(c, e, st);
 	if (e->is_head) {
@@ -312,8 +320,7 @@ esmpi_stash_serve(struct esmpi_comm *c, struct esmpi_stash *e, void *buf,
 			esmpi_status_set_bytes(st, len);
 			rc = MPI_SUCCESS;
 		}
-	} else if (esmpi_recv_capacity(count, dt, &reclen) != 0 ||
-	    e->reclen > (size_t)reclen) {
+	} else if (e->reclen > esmpi_recv_capacity(count, dt)) {
 		rc = MPI_ERR_TRUNCATE;	/* as MPI finds it */
 		PMPI_Comm_call_errhandler(comm, rc);
 	} else

@@ -16,17 +16,16 @@
 #include "esmpi_mem.h"
 #include "esmpi_sig.h"
 
-int
-esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen)
+size_t
+esmpi_recv_capacity(int count, MPI_Datatype dt)
 {
-	long long n;
+	size_t n = (size_t)esmpi_type_size(dt) * (size_t)(count > 0 ? count :
+	    0);
 
-	n = (long long)esmpi_type_size(dt) * (count > 0 ? count : 0) +
-	    ESMPI_REC_OVERHEAD + (long long)esmpi_sign_slack();
-	if (n > INT_MAX)
-		return ESMPI_ERR_TOO_LARGE;
-	*reclen = (int)n;
-	return 0;
+	/* A longer record does not parse: no need to make room for it. */
+	if (n > ESMPI_REC_MAX_LEN)
+		n = ESMPI_REC_MAX_LEN;
+	return n + ESMPI_REC_OVERHEAD + esmpi_sign_slack();
 }
 
 void

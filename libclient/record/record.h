@@ -30,7 +30,8 @@ int esmpi_seal(struct esmpi_comm *c, const void *buf, int count,
 int esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
     MPI_Datatype dt, uint32_t dst_world, int tag, uint64_t coll_seq,
     uint8_t *out);
-/* Plaintext bytes of (count, dt); ESMPI_ERR_TOO_LARGE past int records. */
+/* Plaintext bytes of (count, dt); ESMPI_ERR_TOO_LARGE past int records
+ * (collectives lay out blocks in int bytes). */
 int esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n);
 /* Prepare the AEAD context of the record expected next, sent or received
  * (src, tag: the receive's, wildcards prepare nothing). Never inlined:
@@ -58,8 +59,9 @@ int esmpi_open_from(struct esmpi_comm *c, int src, uint32_t dst_world,
     void *buf, int count, MPI_Datatype dt, size_t *len);
 /* Audit, print and raise an integrity/replay error for a record. */
 int esmpi_refuse(struct esmpi_comm *c, int src, int tag, int r);
-/* The record size a receive of (count, dt) posts. */
-int esmpi_recv_capacity(int count, MPI_Datatype dt, int *reclen);
+/* The record size a receive of (count, dt) posts: what it can take,
+ * never more than the longest record. */
+size_t esmpi_recv_capacity(int count, MPI_Datatype dt);
 /* Report plaintext sizes in a status that describes a record on c. */
 void esmpi_status_fix(const struct esmpi_comm *c, MPI_Status *st);
 /* A receive on c that MPI failed with rc: a truncation's status reports

@@ -143,15 +143,14 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 	uint8_t *packed = out + ESMPI_REC_HDR_LEN;
 	size_t n;
 	MPI_Aint lb;
-	int r, pos = 0;
+	int r;
 
 	if (esmpi_contig(count, dt, &n, &lb))
 		return seal_bytes(c, (const char *)buf + lb, n, dst_world, tag,
 		    coll_seq, out);
 	/* Packed where the ciphertext goes and sealed in place: no copy
 	 * to allocate, one pass less. */
-	if (PMPI_Pack(buf, count, dt, packed, (int)n, &pos, c->comm) !=
-	    MPI_SUCCESS)
+	if (esmpi_pack(buf, count, dt, packed, c->comm) != 0)
 		r = ESMPI_ERR_INVALID;
 	else
 		r = seal_bytes(c, packed, n, dst_world, tag, coll_seq, out);
@@ -172,7 +171,7 @@ esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 	if (dest < 0 || dest >= c->remote_size)
 		return ESMPI_ERR_INVALID;
 	contig = esmpi_contig(count, dt, &n, &lb);
-	if (n + sig + ESMPI_REC_OVERHEAD > INT_MAX)
+	if (n > ESMPI_REC_MAX_LEN)
 		return ESMPI_ERR_TOO_LARGE;
 	if ((m->rec = esmpi_pool_get(n + sig + ESMPI_REC_OVERHEAD)) == NULL)
 		return ESMPI_ERR_NOMEM;

@@ -44,7 +44,7 @@ struct esmpi_req {
 	/* Point-to-point (mpi/nb.c) */
 	int receive;			/* a receive (else a send) */
 	uint8_t *rec;
-	int reclen;
+	size_t reclen;
 	void *buf;			/* user buffer (receives, persistent sends) */
 	int count;
 	MPI_Datatype dt;		/* our duplicate when dt_held */
