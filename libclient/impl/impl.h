@@ -5,8 +5,9 @@
 /*
  * Layer 0, the MPI implementation: everything libesmpi knows about one
  * MPI library beyond the standard's mpi.h. Owns: the status layout and
- * its count field, how a returned error code maps to its class, how
- * request handles hash, the Fortran status size and sentinels. May call:
+ * its count field, what a send's status reports, how a returned error
+ * code maps to its class, how request handles hash, the Fortran status
+ * size and sentinels. May call:
  * mpi.h only. Supporting another implementation means another file like
  * openmpi.h or mpich.h here (and its Fortran names in pmpi/gen_wrappers.py's
  * IMPL_FORTRAN table), not edits in the layers above.

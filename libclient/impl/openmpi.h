@@ -25,6 +25,18 @@ esmpi_status_set_bytes(MPI_Status *st, size_t n)
 	st->_ucount = n;
 }
 
+/*
+ * A completed send's status: Open MPI reports the send's tag and byte
+ * count there, so esmpi puts the application's (not its record's, nor a
+ * chunked send's last chunk's with the chunks' tag).
+ */
+static inline void
+esmpi_status_of_send(MPI_Status *st, int tag, size_t bytes)
+{
+	st->MPI_TAG = tag;
+	esmpi_status_set_bytes(st, bytes);
+}
+
 /* Open MPI returns predefined error classes as the codes themselves. */
 static inline int
 esmpi_impl_err_class(int code)

@@ -27,12 +27,10 @@ p2p_complete(struct esmpi_req *r, MPI_Status *st)
 	if (!r->active && r->stashed == NULL)
 		return MPI_SUCCESS;
 	if (!r->receive) {
-		/* What the application sent, not the record (nor, for a
-		 * chunked send, its last chunk with the chunks' tag). */
-		if (!r->buffered) {
-			st->MPI_TAG = r->tag;
-			esmpi_status_set_bytes(st, r->sent);
-		}
+		/* What the application sent, as the implementation reports
+		 * it for a plain send. */
+		if (!r->buffered)
+			esmpi_status_of_send(st, r->tag, r->sent);
 		return MPI_SUCCESS;
 	}
 	if (r->stashed != NULL) {

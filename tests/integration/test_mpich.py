@@ -29,6 +29,7 @@ import re
 import pytest
 
 import mpi_helpers as mh
+from test_conformance import assert_same
 from test_mpi_p2p import ARGCHECK_EXPECTED, CASES, result_line
 
 COLL_RANKS = (2, 3, 4)	# 8 ranks: ~25 s more on 2 cores
@@ -38,7 +39,8 @@ PARAMS = [pytest.param(name, np, id=f"{name}-np{np}")
 PARAMS += [pytest.param("coll_check", np, id=f"coll_check-np{np}")
            for np in COLL_RANKS]
 ALL = [name for name, _ in CASES] + ["coll_check", "collective_probe",
-                                     "pmpi_init"]
+                                     "pmpi_init", "status_fields",
+                                     "persist_self"]
 
 # MPICH 4.0.2's ch4 collectives crash on coll_check's in-place Reduce.
 NO_DEVICE_COLL = ("MPIR_CVAR_DEVICE_COLLECTIVES=none",)
@@ -139,3 +141,25 @@ def test_argcheck_under_mpich(daemon):
         assert any(line.startswith(f"argcheck: {want}") for line in out), (
             f"argcheck: no line '{want}'\n{prot.stdout}")
     assert_sealed(prot, 2)
+
+
+@pytest.mark.parametrize("name, np", [("status_fields", 2),
+                                      ("persist_self", 1),
+                                      ("persist_self", 3)])
+def test_statuses_as_plain_mpich(daemon, name, np):
+    """Statuses field by field as plain MPICH leaves them (issue 20's
+    programs, test_conformance.py): MPICH reports nothing of a send in its
+    status where Open MPI reports its tag and count, so esmpi sets a send's
+    status as the implementation does (impl/)."""
+    prog = mh.example(name, mpich=True)
+    plain = mh.hydra(prog, np, preload=False)
+    assert plain.returncode == 0, f"plain run failed\n{plain.describe()}"
+    prot = mh.hydra(prog, np, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    assert prot.returncode == 0, (
+        f"{name} fails under MPICH's libesmpi (plain run passed)\n"
+        f"{prot.describe()}\n--- esmpid\n{daemon.log()[-3000:]}")
+    assert_sealed(prot, np)
+    # assert_same refuses any esmpi line on stderr: not the stats lines.
+    prot.stderr = "".join(ln for ln in prot.stderr.splitlines(True)
+                          if not STATS.match(ln))
+    assert_same(plain, prot, name)
