@@ -73,12 +73,14 @@ class_cap(int c)
 static void *
 pool_alloc(size_t len)
 {
+	size_t n = (len + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1);
 	void *p;
 
 	if (len < HUGE_BYTES)
 		return malloc(len);
-	if ((p = aligned_alloc(HUGE_BYTES, len)) != NULL)
-		(void)madvise(p, len, MADV_HUGEPAGE);
+	/* aligned_alloc wants a multiple of the alignment (C11). */
+	if ((p = aligned_alloc(HUGE_BYTES, n)) != NULL)
+		(void)madvise(p, n, MADV_HUGEPAGE);
 	return p;
 }
 
