@@ -37,6 +37,9 @@ int esmpi_check_data(const struct esmpi_comm *c, const void *buf, int count,
 /* A call esmpi cannot protect (generated wrappers): refused or allowed
  * by policy `unprotected`, audited once per function. */
 int esmpi_unprotected_call(const char *fn);
+/* Traffic on a communicator without esmpi state (another job's
+ * processes): esmpi_unprotected_call() under its own name. */
+int esmpi_unkeyed(MPI_Comm comm);
 
 /* stash.c */
 struct esmpi_stash;
