@@ -8,7 +8,8 @@
  * cannot protect), stash.c (what probes received early), nb.c
  * (nonblocking and persistent point-to-point), mprobe.c (matched probes),
  * wait.c (Wait/Test), p2p.c (blocking point-to-point), coll.c
- * (collectives), comm_new.c (communicator constructors), join.c and
+ * (collectives), comm_new.c (communicator constructors), io.c (MPI-IO:
+ * collective data access made independent), join.c and
  * init.c (MPI_Init/MPI_Finalize: every module's init and fini). Within
  * the layer, files call only those listed before them (init.c last).
  * May call: req/ and below.
