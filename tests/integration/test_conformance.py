@@ -137,3 +137,25 @@ def test_messages_over_2gib(daemon):
                    f"huge: Irecv+Wait (Ssend): {n} elements, {n * 8} bytes"
                    ], job.describe()
     assert "esmpi:" not in job.stderr, job.describe()
+
+
+def test_large_collectives_and_non_contiguous_chunks(daemon):
+    """huge.c's paths 6-8 at 24 MB, through the code that carries them
+    past 2 GiB: a chunked message received into a non-contiguous type
+    (511 of every 512 elements, the last element partial: opened chunk by
+    chunk into a chunk-sized stage, elements across chunk boundaries), a
+    Bcast and a Gatherv (in place at the root), whose records move in
+    64-byte units (byte counts stopped at 2 GiB). At 2 GiB + 4 KiB each
+    path takes as long as the test above (over a minute on a loaded
+    machine): docs/CONFORMANCE.md says how to run them by hand."""
+    n = 3000000
+    job = mh.mpirun(mh.example("huge"), 2, socket=daemon.sock,
+                    args=(n, "678"), timeout=120)
+    assert job.returncode == 0, (
+        f"huge fails under libesmpi\n{job.describe()}"
+        f"\n--- esmpid\n{daemon.log()[-3000:]}")
+    got, final = lines(job, "huge")
+    assert sorted(got) == sorted(
+        f"huge: {how}: {n} elements, {n * 8} bytes" for how in (
+            "Recv (non-contiguous)", "Bcast", "Gatherv")), job.describe()
+    assert "esmpi:" not in job.stderr, job.describe()
