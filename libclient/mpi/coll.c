@@ -93,13 +93,23 @@ struct coll_args {
 	MPI_Datatype dt[2];
 	int reduce;
 	MPI_Op op;
+	/* A v or w form's count arrays (NULL: none), one count per remote
+	 * rank (local: per local rank); at the root only when root_only
+	 * (Gatherv, Scatterv: MPI_ROOT on an intercommunicator). */
+	const int *vc[2];
+	int local, root_only, root;
 };
 #define ARGS(u0, c0, t0, u1, c1, t1)					\
-	(&(const struct coll_args){ { (u0), (u1) }, { (c0), (c1) },	\
-	    { (t0), (t1) }, 0, MPI_OP_NULL })
+	ARGS_V((u0), (c0), (t0), (u1), (c1), (t1), NULL, NULL, 0, 0, 0)
 #define ARGS_RED(c, t, o)						\
 	(&(const struct coll_args){ { 1, 0 }, { (c), 0 },		\
-	    { (t), MPI_DATATYPE_NULL }, 1, (o) })
+	    { (t), MPI_DATATYPE_NULL }, 1, (o), { NULL, NULL }, 0, 0, 0 })
+/* ARGS and count arrays v0, v1 (local: per local rank; root_only, root:
+ * used at root only). */
+#define ARGS_V(u0, c0, t0, u1, c1, t1, v0, v1, loc, ronly, rt)		\
+	(&(const struct coll_args){ { (u0), (u1) }, { (c0), (c1) },	\
+	    { (t0), (t1) }, 0, MPI_OP_NULL, { (v0), (v1) }, (loc),	\
+	    (ronly), (rt) })
 
 static int
 args_check(const struct esmpi_comm *c, const struct coll_args *a)
@@ -115,6 +125,22 @@ args_check(const struct esmpi_comm *c, const struct coll_args *a)
 		if (a->use[i] && (rc = esmpi_check_data(c, NULL, a->count[i],
 		    a->dt[i])) != MPI_SUCCESS)
 			return rc;
+	/* Open MPI refuses negative counts with MPI_ERR_COUNT; as records
+	 * they would be no block at all. */
+	if (a->root_only && !(c->is_inter ? a->root == MPI_ROOT :
+	    a->root == c->rank))
+		return MPI_SUCCESS;
+	for (i = 0; i < 2; i++) {
+		int r, n = a->local ? c->size : c->remote_size;
+
+		for (r = 0; a->vc[i] != NULL && r < n; r++)
+			if (a->vc[i][r] < 0)
+				return esmpi_fail(esmpi_comm_handle(c),
+				    MPI_ERR_COUNT, "collective: %s count "
+				    "for rank %d is %d (negative)", i == 0 ?
+				    "the first" : "the second", r,
+				    a->vc[i][r]);
+	}
 	return MPI_SUCCESS;
 }
 
@@ -1051,8 +1077,9 @@ gather(const char *fn, const char *inter_fn, const void *sendbuf,
 	uint64_t seq;
 	int v = counts != NULL;
 
-	PROLOGUE_ARGS(comm, ARGS(sendbuf != MPI_IN_PLACE, sendcount, sendtype,
-	    0, 0, MPI_BYTE), v ? BOTH(Igatherv, Gatherv, req, sendbuf,
+	PROLOGUE_ARGS(comm, ARGS_V(sendbuf != MPI_IN_PLACE, sendcount,
+	    sendtype, 0, 0, MPI_BYTE, counts, NULL, 0, 1, root), v ?
+	    BOTH(Igatherv, Gatherv, req, sendbuf,
 	    sendcount,
 	    sendtype, recvbuf, counts, displs, recvtype, root, comm) :
 	    BOTH(Igather, Gather, req, sendbuf, sendcount, sendtype, recvbuf,
@@ -1082,8 +1109,9 @@ scatter(const char *fn, const char *inter_fn, const void *sendbuf,
 	uint64_t seq;
 	int v = counts != NULL;
 
-	PROLOGUE_ARGS(comm, ARGS(recvbuf != MPI_IN_PLACE, recvcount, recvtype,
-	    0, 0, MPI_BYTE), v ? BOTH(Iscatterv, Scatterv, req, sendbuf,
+	PROLOGUE_ARGS(comm, ARGS_V(recvbuf != MPI_IN_PLACE, recvcount,
+	    recvtype, 0, 0, MPI_BYTE, counts, NULL, 0, 1, root), v ?
+	    BOTH(Iscatterv, Scatterv, req, sendbuf,
 	    counts,
 	    displs, sendtype, recvbuf, recvcount, recvtype, root, comm) :
 	    BOTH(Iscatter, Scatter, req, sendbuf, sendcount, sendtype,
@@ -1111,8 +1139,9 @@ allgather(const char *fn, const char *inter_fn, const void *sendbuf,
 	uint64_t seq;
 	int v = counts != NULL;
 
-	PROLOGUE_ARGS(comm, ARGS(sendbuf != MPI_IN_PLACE, sendcount, sendtype,
-	    !v, recvcount, recvtype), v ? BOTH(Iallgatherv, Allgatherv, req,
+	PROLOGUE_ARGS(comm, ARGS_V(sendbuf != MPI_IN_PLACE, sendcount,
+	    sendtype, !v, recvcount, recvtype, counts, NULL, 0, 0, 0), v ?
+	    BOTH(Iallgatherv, Allgatherv, req,
 	    sendbuf,
 	    sendcount, sendtype, recvbuf, counts, displs, recvtype, comm) :
 	    BOTH(Iallgather, Allgather, req, sendbuf, sendcount, sendtype,
@@ -1205,7 +1234,9 @@ alltoallv(const char *fn, const char *inter_fn, const void *sendbuf,
 	struct a2a_side r = { recvbuf, 0, recvcounts, rdispls, recvtype, NULL,
 	    NULL };
 
-	PROLOGUE(comm, BOTH(Ialltoallv, Alltoallv, req, sendbuf, sendcounts,
+	PROLOGUE_ARGS(comm, ARGS_V(0, 0, MPI_BYTE, 0, 0, MPI_BYTE,
+	    sendbuf != MPI_IN_PLACE ? sendcounts : NULL, recvcounts, 0, 0, 0),
+	    BOTH(Ialltoallv, Alltoallv, req, sendbuf, sendcounts,
 	    sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm));
 	return alltoall_run(c, fn, seq, &s, &r, 1, req);
 }
@@ -1223,7 +1254,9 @@ alltoallw(const char *fn, const char *inter_fn, const void *sendbuf,
 	struct a2a_side r = { recvbuf, 0, recvcounts, rdispls,
 	    MPI_DATATYPE_NULL, recvtypes, NULL };
 
-	PROLOGUE(comm, BOTH(Ialltoallw, Alltoallw, req, sendbuf, sendcounts,
+	PROLOGUE_ARGS(comm, ARGS_V(0, 0, MPI_BYTE, 0, 0, MPI_BYTE,
+	    sendbuf != MPI_IN_PLACE ? sendcounts : NULL, recvcounts, 0, 0, 0),
+	    BOTH(Ialltoallw, Alltoallw, req, sendbuf, sendcounts,
 	    sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes,
 	    comm));
 	return alltoall_run(c, fn, seq, &s, &r, 1, req);
@@ -1393,7 +1426,8 @@ reduce_scatter(const char *fn, const char *inter_fn, const void *sendbuf,
 	const void *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
 	int *bc = NULL, rc;
 
-	PROLOGUE(comm, counts != NULL ? BOTH(Ireduce_scatter,
+	PROLOGUE_ARGS(comm, ARGS_V(0, 0, MPI_BYTE, 0, 0, MPI_BYTE, counts,
+	    NULL, 1, 0, 0), counts != NULL ? BOTH(Ireduce_scatter,
 	    Reduce_scatter, req, sendbuf, recvbuf, counts, dt, op, comm) :
 	    BOTH(Ireduce_scatter_block, Reduce_scatter_block, req, sendbuf,
 	    recvbuf, blockcount, dt, op, comm));
