@@ -39,6 +39,10 @@ PARAMS = [pytest.param(name, np, id=f"{name}-np{np}")
 PARAMS += [pytest.param("coll_check", np, id=f"coll_check-np{np}")
            for np in COLL_RANKS]
 ALL = [name for name, _ in CASES] + ["coll_check", "collective_probe",
+                                     "session_init", "fortran_session_f08",
+                                     "fortran_calls", "fortran_calls_f08",
+                                     "fortran_mpifh", "fortran_mpi",
+                                     "fortran_mpi_f08",
                                      "pmpi_init", "status_fields",
                                      "persist_self"]
 
@@ -163,3 +167,112 @@ def test_statuses_as_plain_mpich(daemon, name, np):
     prot.stderr = "".join(ln for ln in prot.stderr.splitlines(True)
                           if not STATS.match(ln))
     assert_same(plain, prot, name)
+
+
+# ------------------------------------------------------------ Fortran
+# MPICH's mpif.h and `use mpi` bindings call the C MPI_X, so do its
+# mpi_f08 routines with a choice buffer; the other mpi_f08 routines
+# (Init, Finalize, Wait/Test, probes, Start, Request_free, communicator
+# constructors, ...) call PMPI_X themselves: MPICH's libesmpi defines
+# those (gen_wrappers.py --impl mpich, pmpi/mpich_f08_pmpi.lst).
+FORTRAN = {"fortran_mpifh": "mpif.h", "fortran_mpi": "use mpi",
+           "fortran_mpi_f08": "use mpi_f08"}
+
+
+@pytest.mark.parametrize("name", list(FORTRAN))
+def test_fortran_binding_same_under_mpich(daemon, name):
+    from test_fortran import expected
+    prog = mh.example(name, mpich=True)
+    plain = mh.hydra(prog, 2, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    assert plain.stdout == expected(FORTRAN[name], 2), plain.describe()
+    prot = mh.hydra(prog, 2, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    assert prot.returncode == 0, prot.describe()
+    assert prot.stdout == plain.stdout, prot.describe()
+    # The Fortran MPI_Init ran ours on every rank; all went sealed.
+    daemon.wait_audit("session_open", count=2)
+    assert_sealed(prot, 2)
+
+
+def test_fortran_calls_under_mpich(daemon):
+    """fortran_calls checks many conversions itself. `use mpi_f08`: all
+    pass under esmpi, while plain MPICH 4.0.2's f08 MPI_Waitany returns a
+    0-based index (its bug; esmpi's f08 entry point returns the 1-based
+    one). `use mpi`: MPICH's mpif.h MPI_Waitany returns MPI_UNDEFINED + 1
+    once no request is active (its binding adds 1 after the C call, ours
+    under esmpi), so the program stops there with and without esmpi."""
+    f08 = mh.example("fortran_calls_f08", mpich=True)
+    prot = mh.hydra(f08, 2, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    assert prot.returncode == 0, prot.describe()
+    assert prot.stdout == "fortran_calls (use mpi_f08): 2 ranks OK\n", \
+        prot.describe()
+    assert_sealed(prot, 2)
+    plain = mh.hydra(f08, 2, preload=False)
+    assert plain.returncode != 0 and \
+        "FAILED waitany index" in plain.stdout, plain.describe()
+
+    f90 = mh.example("fortran_calls", mpich=True)
+    fails = []
+    for job in (mh.hydra(f90, 2, preload=False),
+                mh.hydra(f90, 2, socket=daemon.sock)):
+        assert job.returncode != 0, job.describe()
+        fails.append({line.split("FAILED ", 1)[1] for line in
+                      job.stdout.splitlines() if "FAILED" in line})
+    assert fails[0] == fails[1] == {"waitany"}, fails
+
+
+# ------------------------------------------ MPI started past MPI_Init
+BYPASS = ("MPI was initialized with PMPI_Init, bypassing esmpi; refusing "
+          "to send unprotected")
+NO_INIT = ("MPI is used without MPI_Init (MPI_Session_init, or a call "
+           "before MPI_Init)")
+
+
+def test_mpi_started_past_mpi_init_fails_closed(daemon):
+    """MPI initialized while libesmpi is not active: PMPI_Init
+    (pmpi_init.c), an MPI-4 session from MPI_Session_init or from its
+    PMPI_ form (session_init.c), MPI_Session_init from mpi_f08 (whose
+    MPICH routine calls PMPI_Session_init itself). Plain MPICH delivers
+    the marker; under esmpi every payload call, or MPI_Session_init
+    itself, is refused saying why, and the marker never arrives."""
+    marker = "PMPI-INIT-MARKER-7f3a9c"
+    prog = mh.example("pmpi_init", mpich=True)
+    plain = mh.hydra(prog, 2, preload=False)
+    assert plain.returncode == 0 and f"received '{marker}'" in plain.stdout, \
+        plain.describe()
+    job = mh.hydra(prog, 2, socket=daemon.sock)
+    assert job.returncode != 0, job.describe()
+    assert mh.rank_lines(job.stderr, BYPASS) == {0, 1}, job.describe()
+    for rank in (0, 1):
+        assert f"rank {rank}: MPI_{'Send' if rank == 0 else 'Irecv'}: " \
+            f"esmpi: MPI was initialized with PMPI_Init" in job.stdout, \
+            job.describe()
+    assert marker not in job.stdout, job.describe()
+
+    marker = "SESSION-MARKER-4c1e"
+    prog = mh.example("session_init", mpich=True)
+    for args in ((), ("pmpi",)):
+        plain = mh.hydra(prog, 2, preload=False, args=args)
+        assert plain.returncode == 0, plain.describe()
+        assert f"received '{marker}'" in plain.stdout, plain.describe()
+        job = mh.hydra(prog, 2, socket=daemon.sock, args=args)
+        assert job.returncode != 0, job.describe()
+        assert job.stderr.count(NO_INIT) >= 2, job.describe()
+        assert marker not in job.stdout, job.describe()
+        if args:	# PMPI_: the session runs, the send and receive do not
+            assert "rank 0: MPI_Send: Other MPI error" in job.stdout, \
+                job.describe()
+            assert "rank 1: MPI_Irecv: Other MPI error" in job.stdout, \
+                job.describe()
+        else:
+            assert job.stdout.count("MPI_Session_init: Other MPI error") \
+                == 2, job.describe()
+
+    prog = mh.example("fortran_session_f08", mpich=True)
+    plain = mh.hydra(prog, 2, preload=False)
+    assert plain.stdout.count("session started: ierr=0") == 2, \
+        plain.describe()
+    job = mh.hydra(prog, 2, socket=daemon.sock)
+    assert job.returncode != 0, job.describe()
+    assert job.stderr.count(NO_INIT) == 2, job.describe()
+    assert "session started: ierr=0" not in job.stdout, job.describe()
