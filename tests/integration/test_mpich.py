@@ -276,3 +276,32 @@ def test_mpi_started_past_mpi_init_fails_closed(daemon):
     assert job.returncode != 0, job.describe()
     assert job.stderr.count(NO_INIT) == 2, job.describe()
     assert "session started: ierr=0" not in job.stdout, job.describe()
+
+
+# ----------------------------------------------------------- esmpirun
+def test_esmpirun_runs_mpich_programs(daemon, workdir):
+    """esmpirun sees that ring is linked to MPICH (ldd) and starts it
+    under mpiexec.hydra with MPICH's libesmpi (-genv LD_PRELOAD) and the
+    ESMPI_* settings (-genvlist); --mpi mpich says so where it cannot see
+    it (a program started through sh). --private-output is Open MPI's
+    only, refused by name."""
+    import os
+    import esmpi_it as it
+    esmpirun = it.BUILD / "libclient" / "esmpirun"
+    ring = mh.example("ring", mpich=True)
+    plain = mh.hydra(ring, 2, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env.update(ESMPI_SOCKET=str(daemon.sock), ESMPI_STATS="1")
+    for cmd in ([esmpirun, "-n", "2", ring],
+                [esmpirun, "--mpi", "mpich", "-n", "2", "/bin/sh", "-c",
+                 f"exec {ring}"]):
+        job = mh._run([str(c) for c in cmd], env, mh.MPIRUN_TIMEOUT,
+                      "esmpirun")
+        assert job.returncode == 0, job.describe()
+        assert job.stdout == plain.stdout, job.describe()
+        assert_sealed(job, 2)
+    job = mh._run([str(esmpirun), "--private-output", str(workdir), "-n",
+                   "2", str(ring)], env, mh.MPIRUN_TIMEOUT, "esmpirun")
+    assert job.returncode == 2 and "--private-output: Open MPI only" in \
+        job.stderr, job.describe()
