@@ -25,6 +25,7 @@ Run: /usr/bin/python3 -m pytest -q tests/integration/test_mpich.py
 build-mpich/).
 """
 import re
+from pathlib import Path
 
 import pytest
 
@@ -305,3 +306,74 @@ def test_esmpirun_runs_mpich_programs(daemon, workdir):
                    "2", str(ring)], env, mh.MPIRUN_TIMEOUT, "esmpirun")
     assert job.returncode == 2 and "--private-output: Open MPI only" in \
         job.stderr, job.describe()
+
+
+# ------------------------------------- unmodified Debian MPICH binaries
+SCALAPACK = Path("/usr/lib/x86_64-linux-gnu/scalapack/mpich-tests")
+# ScaLAPACK's LU tester on two small sizes and two 4-rank grids (its
+# default LU.dat runs ~1000 cases); no condition estimate and iterative
+# refinement, whose PDGETRS call the Debian tester gets wrong with MPICH
+# (parameter 1 refused, then a hang), plain as under esmpi.
+LU_DAT = """'SCALAPACK, LU factorization input file'
+'MPI Machine'
+'LU.out'		output file name (if any)
+6			device out
+2			number of problems sizes
+31 64			values of M
+31 64			values of N
+1			number of NB's
+8			values of NB
+1			number of NRHS's
+3			values of NRHS
+1			Number of NBRHS's
+3			values of NBRHS
+2			number of process grids (ordered pairs of P & Q)
+2 1			values of P
+2 4			values of Q
+1.0			threshold
+F			(T or F) Test Cond. Est. and Iter. Ref. Routines
+"""
+
+
+def test_debian_mpich_binaries_sealed(daemon, workdir, monkeypatch):
+    """Unmodified binaries of Debian's MPICH packages under LD_PRELOAD:
+    netpipe-mpich2's NPmpich2 (2 ranks, up to 256 KiB) and ScaLAPACK's
+    LU tester of scalapack-mpi-test (xdlu, 4 ranks): the same verdicts
+    as plain (NPmpich2 the same sizes, xdlu every check PASSED), and every
+    rank's messages sealed."""
+    import shutil
+    netpipe = shutil.which("NPmpich2")
+    xdlu = SCALAPACK / "xdlu"
+    if netpipe is None or not xdlu.exists():
+        pytest.fail("NPmpich2 or xdlu not found (netpipe-mpich2, "
+                    "scalapack-mpi-test: scripts/install-deps.sh)",
+                    pytrace=False)
+    monkeypatch.chdir(workdir)	# NPmpich2's -o, xdlu's LU.dat
+    (workdir / "LU.dat").write_text(LU_DAT)
+    sizes = []
+    for preload in (False, True):
+        out = workdir / f"np-{preload}.out"
+        job = mh.hydra(netpipe, 2, socket=daemon.sock, preload=preload,
+                       x=("ESMPI_STATS=1",),
+                       args=("-n", "10", "-p", "0", "-u", "262144", "-o",
+                             out))
+        assert job.returncode == 0, job.describe()
+        sizes.append([line.split()[0] for line in
+                      out.read_text().splitlines()])
+        if preload:
+            assert_sealed(job, 2)
+    assert sizes[0] == sizes[1] and "262144" in sizes[0], sizes
+
+    verdicts = []
+    for preload in (False, True):
+        job = mh.hydra(xdlu, 4, socket=daemon.sock, preload=preload,
+                       x=("ESMPI_STATS=1",))
+        assert job.returncode == 0, job.describe()
+        checks = re.findall(r"^WALL .* (PASSED|FAILED)$", job.stdout, re.M)
+        assert checks == ["PASSED"] * 4, job.describe()
+        assert "4 tests completed and passed residual checks" in \
+            job.stdout, job.describe()
+        verdicts.append(checks)
+        if preload:
+            assert_sealed(job, 4)
+    assert verdicts[0] == verdicts[1]
