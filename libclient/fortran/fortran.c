@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Fortran. Open MPI's Fortran bindings (mpif.h, use mpi, use mpi_f08) call
- * PMPI_* directly, so libesmpi defines their entry points itself: the
- * generated code (gen_wrappers.py, from the tables) converts the Fortran
- * arguments with the helpers below and calls our C MPI_* functions.
+ * Fortran. Open MPI's Fortran bindings (mpif.h, use mpi, use mpi_f08), and
+ * part of MPICH's mpi_f08, call PMPI_* directly, so libesmpi defines their
+ * entry points itself: the generated code (gen_wrappers.py, from the
+ * tables) converts the Fortran arguments with the helpers below and calls
+ * our C MPI_* functions.
  */
 #include <stdlib.h>
 #include <string.h>
