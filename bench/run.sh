@@ -16,11 +16,15 @@
 # done while waiting) and one seal + one open, into bench/out/instr.csv.
 # --aead runs only the record AEAD on one core, each engine (OpenSSL,
 # ipsec-mb), 16 B to 1 MiB, into bench/out/aead.csv (no MPI, no daemon).
+# --netpipe also runs Debian's NetPIPE (NPopenmpi, unmodified) on shared
+# memory, plain and under LD_PRELOAD alternately, 5 rounds (2 with
+# --quick), best time per size: bench/out/netpipe.csv, an outside check
+# of the same run's results.csv.
 # --mpich runs only the point-to-point and collective benchmarks built for
 # MPICH (build-mpich/bench, under mpiexec.hydra with MPICH's libesmpi, by
 # esmpirun), shared memory, into bench/out/mpich.csv and mpich-coll.csv.
 # Every run says which AEAD engine libesmpi uses (ESMPI_CRYPTO forces one).
-# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--mpich]   (as root, after scripts/build.sh)
+# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe] [--mpich]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -33,6 +37,7 @@ sign=0
 coll=0
 instr=0
 aead=0
+netpipe=0
 mpich=0
 for a in "$@"; do
 	case $a in
@@ -44,8 +49,9 @@ for a in "$@"; do
 	--coll) coll=1 ;;
 	--instr) instr=1 ;;
 	--aead) aead=1 ;;
+	--netpipe) netpipe=1 ;;
 	--mpich) mpich=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--mpich]" >&2; exit 2 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe] [--mpich]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -161,6 +167,32 @@ if [ "$coll" -eq 1 ]; then
 		gnuplot -e "csv='$out/coll.csv'; outdir='$out'" bench/plot_coll.gp
 		echo "plot: $out/coll.png"
 	fi
+fi
+if [ "$netpipe" -eq 1 ]; then
+	command -v NPopenmpi >/dev/null || { echo "bench: --netpipe needs NPopenmpi (netpipe-openmpi)" >&2; exit 2; }
+	rounds=5
+	[ -n "$quick" ] && rounds=2
+	for r in $(seq "$rounds"); do	# plain and esmpi alternate
+		mpirun --allow-run-as-root -np 2 NPopenmpi -u 4194304 -p 0 \
+			-o "$dir/np-plain-$r" >/dev/null 2>&1
+		"$b/libclient/esmpirun" -np 2 NPopenmpi -u 4194304 -p 0 \
+			-o "$dir/np-esmpi-$r" >/dev/null 2>&1
+	done
+	# NPopenmpi writes: bytes, Mbit/s, one-way seconds. Best time per size.
+	awk 'BEGIN { print "bytes,lat_plain_us,lat_esmpi_us,ratio,bw_plain_MBs,bw_esmpi_MBs" }
+	FNR == 1 { e = FILENAME ~ /np-esmpi/ }
+	{ t = $3 * 1e6; k = $1 + 0; sizes[k] = 1
+	  if (e) { if (!(k in te) || t < te[k]) te[k] = t }
+	  else { if (!(k in tp) || t < tp[k]) tp[k] = t } }
+	END { n = 0; for (k in sizes) ks[++n] = k + 0
+	  for (i = 2; i <= n; i++) { v = ks[i]; j = i - 1
+	    while (j > 0 && ks[j] > v) { ks[j + 1] = ks[j]; j-- } ks[j + 1] = v }
+	  for (i = 1; i <= n; i++) { k = ks[i]
+	    printf "%d,%.2f,%.2f,%.2f,%.0f,%.0f\n", k, tp[k], te[k], te[k] / tp[k],
+	      k / tp[k], k / te[k] } }' "$dir"/np-plain-* "$dir"/np-esmpi-* \
+		>"$out/netpipe.csv"
+	column -s, -t "$out/netpipe.csv"
+	echo "csv: $out/netpipe.csv"
 fi
 if command -v gnuplot >/dev/null; then
 	gnuplot -e "csv='$csv'; outdir='$out'" bench/plot.gp

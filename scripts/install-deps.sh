@@ -16,6 +16,7 @@ python3 python3-pytest python3-yaml
 iproute2 tshark ethtool util-linux procps
 netpipe-openmpi python3-mpi4py gnuplot-nox valgrind
 lammps hpcc
+libhdf5-openmpi-dev
 munge slurmctld slurmd slurm-client slurm-wlm-basic-plugins libslurm-dev
 clang libclang-rt-14-dev
 $*"

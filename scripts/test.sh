@@ -16,14 +16,16 @@ ctest --test-dir build --output-on-failure
 ctest --test-dir build-mpich --output-on-failure	# libclient for MPICH
 
 echo "== unit tests under ASan+UBSan"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DESMPI_SANITIZE=ON \
-	-DESMPI_ONLY_UNIT=ON -DESMPI_WERROR=ON >/dev/null
-cmake --build build-asan -j"$(nproc)"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	ctest --test-dir build-asan --output-on-failure
+# One sanitized build serves three steps: these unit tests, test_asan.py
+# (libesmpi inside MPI jobs) and the daemon's suites below.
+cmake -S . -B build-asan-mpi -DCMAKE_BUILD_TYPE=Debug -DESMPI_SANITIZE=ON \
+	-DESMPI_BUILD_TESTS=ON >/dev/null
+cmake --build build-asan-mpi -j"$(nproc)"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --test-dir build-asan-mpi --output-on-failure
 
-echo "== fuzzing: every parser, 30 s each (libFuzzer, clang)"
-./scripts/fuzz.sh 30
+echo "== fuzzing: every parser, 12 s each (libFuzzer, clang)"
+./scripts/fuzz.sh 12
 
 echo "== integration tests (pytest)"
 # Debian's python3 carries python3-pytest (and mpi4py); a pyenv python3
@@ -32,15 +34,7 @@ ESMPI_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 	--durations=12 tests/integration "$@"
 
 echo "== esmpid under ASan+UBSan: the daemon and attack suites"
-# The side build test_asan.py made (build-asan-mpi), with the daemon's
-# programs and libclient's unit test added; the daemons fixture fails on
-# any sanitizer report.
-cmake -S . -B build-asan-mpi -DCMAKE_BUILD_TYPE=Debug -DESMPI_SANITIZE=ON \
-	-DESMPI_BUILD_TESTS=ON >/dev/null
-cmake --build build-asan-mpi -j"$(nproc)" --target esmpid esmpictl \
-	esmpi-testclient client_test >/dev/null
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	build-asan-mpi/libclient/client_test
+# The daemons fixture fails on any sanitizer report.
 ESMPI_BUILD="$PWD/build-asan-mpi" \
 	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8 \
 	UBSAN_OPTIONS=print_stacktrace=1 /usr/bin/python3 -m pytest -q \

@@ -181,6 +181,35 @@ translate(MPI_Comm comm, int remote, int n, uint32_t *out)
 }
 
 int
+esmpi_comm_foreign(MPI_Comm comm)
+{
+	MPI_Group g, wg;
+	int inter = 0, n = 0, i, *in, *out, foreign = 0;
+
+	PMPI_Comm_test_inter(comm, &inter);
+	if ((inter ? PMPI_Comm_remote_group(comm, &g) :
+	    PMPI_Comm_group(comm, &g)) != MPI_SUCCESS)
+		return 0;
+	PMPI_Group_size(g, &n);
+	PMPI_Comm_group(MPI_COMM_WORLD, &wg);
+	in = calloc(n ? n : 1, sizeof(int));
+	out = calloc(n ? n : 1, sizeof(int));
+	if (in != NULL && out != NULL) {
+		for (i = 0; i < n; i++)
+			in[i] = i;
+		if (PMPI_Group_translate_ranks(g, n, in, wg, out) ==
+		    MPI_SUCCESS)
+			for (i = 0; i < n; i++)
+				foreign |= out[i] == MPI_UNDEFINED;
+	}
+	free(in);
+	free(out);
+	PMPI_Group_free(&g);
+	PMPI_Group_free(&wg);
+	return foreign;
+}
+
+int
 esmpi_comm_attach(MPI_Comm comm, uint64_t ctx)
 {
 	struct esmpi_comm *c;

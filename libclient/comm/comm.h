@@ -140,6 +140,10 @@ int esmpi_comm_keyval_init(void);
 /* Wipe every state (MPI_Finalize). */
 void esmpi_comm_free_all(void);
 int esmpi_comm_attach(MPI_Comm comm, uint64_t ctx);
+/* Whether comm (its remote group, for an intercommunicator) holds
+ * processes outside our MPI_COMM_WORLD: another job's, joined by dynamic
+ * processes (spawn, accept/connect, join), which share no job key. */
+int esmpi_comm_foreign(MPI_Comm comm);
 struct esmpi_comm *esmpi_comm_get(MPI_Comm comm);
 /* A request that completes on c after a possible MPI_Comm_free. */
 void esmpi_comm_hold(struct esmpi_comm *c);

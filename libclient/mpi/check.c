@@ -102,12 +102,26 @@ esmpi_protect(MPI_Comm comm, int peer, int *rc)
 	 * nothing. */
 	if (peer == MPI_PROC_NULL || comm == MPI_COMM_NULL)
 		return NULL;
-	if ((c = esmpi_comm_get(comm)) == NULL) {
-		/* No key: never fall back to plaintext. */
-		*rc = esmpi_fail(comm, esmpi.err_internal, "communicator has "
-		    "no esmpi keys; refusing to send in plaintext");
-	}
+	if ((c = esmpi_comm_get(comm)) == NULL)
+		*rc = esmpi_unkeyed(comm);
 	return c;
+}
+
+/*
+ * A communicator without esmpi state: one with another job's processes
+ * (dynamic processes: no job key in common), one MPI_Comm_join made, or
+ * one derived from such a communicator. Its traffic is an unprotected call: refused under
+ * `unprotected: deny`, plaintext and audited once under audit.
+ */
+int
+esmpi_unkeyed(MPI_Comm comm)
+{
+	if (esmpi_comm_foreign(comm))
+		return esmpi_unprotected_call("Traffic with another MPI job's "
+		    "processes (dynamic processes, no keys in common)");
+	return esmpi_unprotected_call("Traffic on a communicator esmpi "
+	    "holds no keys for (made by a dynamic-process call, or derived "
+	    "from such a communicator)");
 }
 
 /* ---- argument checks ---- */

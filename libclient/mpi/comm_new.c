@@ -23,7 +23,10 @@ comm_adopt(MPI_Comm parent, MPI_Comm made, uint64_t ctx)
 {
 	int r;
 
-	if (made == MPI_COMM_NULL)
+	/* With another job's processes (dynamic processes): no job key in
+	 * common, no state; traffic on it is up to the policy (mpi/check.c
+	 * esmpi_unkeyed). */
+	if (made == MPI_COMM_NULL || esmpi_comm_foreign(made))
 		return MPI_SUCCESS;
 	if ((r = esmpi_comm_attach(made, ctx)) != 0)
 		return esmpi_fail(parent, esmpi.err_internal,

@@ -8,7 +8,8 @@
  * cannot protect), stash.c (what probes received early), nb.c
  * (nonblocking and persistent point-to-point), mprobe.c (matched probes),
  * wait.c (Wait/Test), p2p.c (blocking point-to-point), coll.c
- * (collectives), comm_new.c (communicator constructors), join.c and
+ * (collectives), comm_new.c (communicator constructors), io.c (MPI-IO:
+ * collective data access made independent), join.c and
  * init.c (MPI_Init/MPI_Finalize: every module's init and fini). Within
  * the layer, files call only those listed before them (init.c last).
  * May call: req/ and below.
@@ -37,6 +38,9 @@ int esmpi_check_data(const struct esmpi_comm *c, const void *buf, int count,
 /* A call esmpi cannot protect (generated wrappers): refused or allowed
  * by policy `unprotected`, audited once per function. */
 int esmpi_unprotected_call(const char *fn);
+/* Traffic on a communicator without esmpi state (another job's
+ * processes): esmpi_unprotected_call() under its own name. */
+int esmpi_unkeyed(MPI_Comm comm);
 
 /* stash.c */
 struct esmpi_stash;

@@ -53,6 +53,13 @@ Neighbor_allgather Neighbor_allgatherv Neighbor_alltoall Neighbor_alltoallv
 Neighbor_alltoallw Ineighbor_allgather Ineighbor_allgatherv Ineighbor_alltoall
 Ineighbor_alltoallv Ineighbor_alltoallw
 Op_free
+File_open File_close File_read_all File_write_all File_read_at_all
+File_write_at_all File_iread_all File_iwrite_all File_iread_at_all
+File_iwrite_at_all File_read_ordered File_write_ordered
+File_read_all_begin File_read_all_end File_write_all_begin File_write_all_end
+File_read_at_all_begin File_read_at_all_end File_write_at_all_begin
+File_write_at_all_end File_read_ordered_begin File_read_ordered_end
+File_write_ordered_begin File_write_ordered_end
 """.split())
 
 # Move no application payload between processes; MPI_T_, *_f2c, *_c2f and
@@ -78,7 +85,7 @@ Win_start Win_complete Win_wait Win_test Win_free
 Win_get_group Win_get_name Win_set_name Win_get_info Win_set_info
 """.split())
 PASSTHROUGH_FAMILIES = {"datatype", "group", "errhandler", "info", "attr",
-                        "tool", "conv", "status", "op", "env"}
+                        "tool", "conv", "status", "op", "env", "io"}
 
 # (family, regex on the name without "MPI_"); first match wins.
 FAMILIES = [
@@ -131,7 +138,8 @@ REASONS = {
                 "graph, dist graph",
     "rma": "rma: creation and data movement denied; sync, free and "
            "queries on a window move no data",
-    "io": "io: MPI-IO writes and reads plaintext to shared storage",
+    "io": "io: collective data access made independent (mpi/io.c): no "
+          "data between ranks; the rest is local or file-system I/O",
     "dynamic": "dynamic: processes and connections outside the session",
     "datatype": "datatype: local type construction and packing",
     "group": "group: local group arithmetic",

@@ -266,6 +266,9 @@ def fortran_special(row, params, call, suffix, symbols):
         elif t == "void *":
             decl.append(f"void *{n}")
             args[n] = f"esmpi_f2c_buf({n})"
+        elif t == "MPI_Offset":		# INTEGER(KIND=MPI_OFFSET_KIND)
+            decl.append(f"MPI_Offset *{n}")
+            args[n] = f"*{n}"
         elif t == "int" and not arr:	# LOGICAL too: gfortran's .TRUE. is 1
             decl.append(f"MPI_Fint *{n}")
             args[n] = f"*{n}"

@@ -128,42 +128,41 @@ def _journal_alive():
         s.close()
 
 
-@pytest.fixture(scope="session")
-def journald():
-    """A journald to log into: the running one, or one we start as a plain
-    root process (and stop, and clean up after, at the end)."""
-    if _journal_alive():
-        yield None
-        return
-    if not os.access(JOURNALD, os.X_OK):
-        pytest.fail(f"{JOURNALD} not found (install systemd)", pytrace=False)
-    dir_existed = JOURNAL_DIR.exists()
-    if dir_existed and JOURNAL_SOCKET.exists():
-        JOURNAL_SOCKET.unlink()  # stale: nobody listens on it
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([str(JOURNALD)], stdin=subprocess.DEVNULL,
-                            stdout=log, stderr=log, start_new_session=True)
-    try:
+class Journald:
+    """A systemd-journald run as a plain root process, and cleaned up after
+    (stale sockets would look like a journal to esmpid)."""
+
+    def __init__(self):
+        if not os.access(JOURNALD, os.X_OK):
+            pytest.fail(f"{JOURNALD} not found (install systemd)",
+                        pytrace=False)
+        self.dir_existed = JOURNAL_DIR.exists()
+        if self.dir_existed and JOURNAL_SOCKET.exists():
+            JOURNAL_SOCKET.unlink()  # stale: nobody listens on it
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([str(JOURNALD)], stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log,
+                                     start_new_session=True)
         deadline = time.monotonic() + 10
         while not _journal_alive():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail("systemd-journald did not come up: "
-                            + log.read().decode(errors="replace"),
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.log.seek(0)
+                why = self.log.read().decode(errors="replace")
+                self.stop()
+                pytest.fail("systemd-journald did not come up: " + why,
                             pytrace=False)
             time.sleep(0.05)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(10)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        log.close()
-        # Leave no stale sockets: esmpid would take them for a journal.
-        if not dir_existed:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        if not self.dir_existed:
             shutil.rmtree(JOURNAL_DIR, ignore_errors=True)
         else:
             for n in ("socket", "stdout", "dev-log", "io.systemd.journal"):
@@ -171,3 +170,32 @@ def journald():
                     (JOURNAL_DIR / n).unlink()
                 except FileNotFoundError:
                     pass
+
+
+def pytest_configure(config):
+    """With pytest-xdist (-n N) the controller starts the journald the
+    workers share, before them, and stops it after the last: one worker's
+    session must not end it under another's."""
+    if getattr(config.option, "numprocesses", None) and \
+            not hasattr(config, "workerinput") and not _journal_alive():
+        config._esmpi_journald = Journald()
+
+
+def pytest_unconfigure(config):
+    j = getattr(config, "_esmpi_journald", None)
+    if j is not None:
+        j.stop()
+
+
+@pytest.fixture(scope="session")
+def journald():
+    """A journald to log into: the running one, or one we start as a plain
+    root process (and stop at the end)."""
+    if _journal_alive():
+        yield None
+        return
+    j = Journald()
+    try:
+        yield j.proc
+    finally:
+        j.stop()

@@ -34,7 +34,7 @@ def asan_preload():
     """LD_PRELOAD value: GCC's libasan, then the sanitized libesmpi."""
     r = it.run(["cmake", "-S", it.REPO, "-B", ASAN_BUILD,
                 "-DCMAKE_BUILD_TYPE=Debug", "-DESMPI_SANITIZE=ON",
-                "-DESMPI_BUILD_TESTS=OFF"], timeout=300)
+                "-DESMPI_BUILD_TESTS=ON"], timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     r = it.run(["cmake", "--build", ASAN_BUILD, "-j2", "--target", "esmpi"],
                timeout=600)

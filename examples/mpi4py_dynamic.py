@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: Apache-2.0
+"""mpi4py dynamic processes: an intercommunicator from Comm.Spawn
+(`spawn`; the children run `child`), Accept/Connect (`accept PORTFILE`
+and `connect PORTFILE`, two jobs, the port name passed through a file)
+or Comm.Join (`join`, ranks 0 and 1 over a TCP socket), then a message,
+an Allreduce and a Barrier on it, and Disconnect. Each side's rank 0
+prints what it got."""
+import os
+import socket
+import sys
+import time
+
+from mpi4py import MPI
+
+mode = sys.argv[1]
+w = MPI.COMM_WORLD
+r = w.Get_rank()
+
+
+def use(ic, side):
+    if ic.Get_rank() == 0:
+        if side == "parent":
+            ic.send("ESMPI-SECRET-MARKER from the parent side", dest=0,
+                    tag=7)
+        else:
+            print(side, "got:", ic.recv(source=0, tag=7), flush=True)
+    total = ic.allreduce(ic.Get_rank() + 1)
+    ic.Barrier()
+    if ic.Get_rank() == 0:
+        print(side, "allreduce over the other side:", total, flush=True)
+    ic.Disconnect()
+
+
+if mode == "spawn":
+    use(w.Spawn(sys.executable, [__file__, "child"], maxprocs=2), "parent")
+elif mode == "child":
+    use(MPI.Comm.Get_parent(), "child")
+elif mode == "accept":
+    port = MPI.Open_port() if r == 0 else None
+    if r == 0:
+        with open(sys.argv[2] + ".tmp", "w") as f:
+            f.write(port)
+        os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+    use(w.Accept(port, root=0), "parent")
+    if r == 0:
+        MPI.Close_port(port)
+elif mode == "connect":
+    port = None
+    if r == 0:
+        while not os.path.exists(sys.argv[2]):
+            time.sleep(0.05)
+        with open(sys.argv[2]) as f:
+            port = f.read()
+    use(w.Connect(port, root=0), "child")
+elif mode == "join":
+    if r == 0:
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        w.send(ls.getsockname()[1], dest=1, tag=3)
+        s, _ = ls.accept()
+    else:
+        s = socket.create_connection(("127.0.0.1", w.recv(source=0, tag=3)))
+    if r < 2:
+        use(MPI.Comm.Join(s.fileno()), "parent" if r == 0 else "child")
+    s.close()
