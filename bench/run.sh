@@ -20,8 +20,11 @@
 # memory, plain and under LD_PRELOAD alternately, 5 rounds (2 with
 # --quick), best time per size: bench/out/netpipe.csv, an outside check
 # of the same run's results.csv.
+# --mpich runs only the point-to-point and collective benchmarks built for
+# MPICH (build-mpich/bench, under mpiexec.hydra with MPICH's libesmpi, by
+# esmpirun), shared memory, into bench/out/mpich.csv and mpich-coll.csv.
 # Every run says which AEAD engine libesmpi uses (ESMPI_CRYPTO forces one).
-# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe]   (as root, after scripts/build.sh)
+# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe] [--mpich]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -35,6 +38,7 @@ coll=0
 instr=0
 aead=0
 netpipe=0
+mpich=0
 for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
@@ -46,7 +50,8 @@ for a in "$@"; do
 	--instr) instr=1 ;;
 	--aead) aead=1 ;;
 	--netpipe) netpipe=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe]" >&2; exit 2 ;;
+	--mpich) mpich=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe] [--mpich]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -103,6 +108,23 @@ if [ "$instr" -eq 1 ]; then
 		echo "$n,$i_plain,$i_esmpi,$i_path,$i_aead,$r" >>"$out/instr.csv"
 	done
 	echo "csv: $out/instr.csv"
+	exit 0
+fi
+header="transport,suite,bytes,lat_plain_us,lat_esmpi_us,seal_open_us,bw_plain_MBs,bw_esmpi_MBs,aead_MBs,L_MBs,lat_plain_rec_us,seal_open_openssl_us,seal_open_ipsecmb_us,aead_openssl_MBs,aead_ipsecmb_MBs,engine"
+coll_header="transport,ranks,coll,bytes,plain_us,esmpi_us,ideal_us,aead_MBs"
+if [ "$mpich" -eq 1 ]; then
+	m=$PWD/build-mpich/bench
+	[ -x "$m/esmpi_bench" ] || { echo "bench: --mpich needs build-mpich (scripts/build.sh)" >&2; exit 2; }
+	# esmpirun sees MPICH in the binaries: mpiexec.hydra, MPICH's libesmpi.
+	echo "$header" >"$out/mpich.csv"
+	"$b/libclient/esmpirun" -n 2 "$m/esmpi_bench" $quick --label mpich-shm \
+		--csv "$out/mpich.csv"
+	echo "$coll_header" >"$out/mpich-coll.csv"
+	for n in 2 4; do
+		"$b/libclient/esmpirun" -n $n "$m/esmpi_coll_bench" $quick \
+			--label mpich-shm --csv "$out/mpich-coll.csv"
+	done
+	echo "csv: $out/mpich.csv $out/mpich-coll.csv"
 	exit 0
 fi
 csv=$out/results.csv

@@ -11,7 +11,7 @@ libprotobuf-c-dev protobuf-c-compiler
 libyaml-dev
 libsystemd-dev systemd
 openmpi-bin libopenmpi-dev gfortran
-mpich libmpich-dev
+mpich libmpich-dev netpipe-mpich2 scalapack-mpi-test
 python3 python3-pytest python3-yaml
 iproute2 tshark ethtool util-linux procps
 netpipe-openmpi python3-mpi4py gnuplot-nox valgrind

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Fortran. Open MPI's Fortran bindings (mpif.h, use mpi, use mpi_f08) call
- * PMPI_* directly, so libesmpi defines their entry points itself: the
- * generated code (gen_wrappers.py, from the tables) converts the Fortran
- * arguments with the helpers below and calls our C MPI_* functions.
+ * Fortran. Open MPI's Fortran bindings (mpif.h, use mpi, use mpi_f08), and
+ * part of MPICH's mpi_f08, call PMPI_* directly, so libesmpi defines their
+ * entry points itself: the generated code (gen_wrappers.py, from the
+ * tables) converts the Fortran arguments with the helpers below and calls
+ * our C MPI_* functions.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,16 @@ _Static_assert(sizeof(MPI_Fint) == sizeof(int), "MPI_Fint is not an int");
 _Static_assert(sizeof(MPI_Status) == ESMPI_F_STATUS_SIZE * sizeof(MPI_Fint),
     "Fortran and C statuses differ in size");
 
+/* A sentinel of mpif.h / `use mpi` or of `use mpi_f08` (the same ones in
+ * Open MPI, their own in MPICH). */
+#define IS(p, what)	((p) == ESMPI_F_##what || (p) == ESMPI_F08_##what)
+
 void *
 esmpi_f2c_buf(void *buf)
 {
-	if (buf == ESMPI_F_BOTTOM)
+	if (IS(buf, BOTTOM))
 		return MPI_BOTTOM;
-	if (buf == ESMPI_F_IN_PLACE)
+	if (IS(buf, IN_PLACE))
 		return MPI_IN_PLACE;
 	return buf;
 }
@@ -28,9 +33,9 @@ esmpi_f2c_buf(void *buf)
 int *
 esmpi_f2c_weights(MPI_Fint *w)
 {
-	if (w == ESMPI_F_UNWEIGHTED)
+	if (IS(w, UNWEIGHTED))
 		return MPI_UNWEIGHTED;
-	if (w == ESMPI_F_WEIGHTS_EMPTY)
+	if (IS(w, WEIGHTS_EMPTY))
 		return MPI_WEIGHTS_EMPTY;
 	return w;
 }
@@ -38,20 +43,20 @@ esmpi_f2c_weights(MPI_Fint *w)
 MPI_Status *
 esmpi_f2c_status(MPI_Fint *f, MPI_Status *c)
 {
-	return f == ESMPI_F_STATUS_IGNORE ? MPI_STATUS_IGNORE : c;
+	return IS(f, STATUS_IGNORE) ? MPI_STATUS_IGNORE : c;
 }
 
 void
 esmpi_c2f_status(const MPI_Status *c, MPI_Fint *f)
 {
-	if (f != ESMPI_F_STATUS_IGNORE)
+	if (!IS(f, STATUS_IGNORE))
 		PMPI_Status_c2f(c, f);
 }
 
 int
 esmpi_f2c_statuses(MPI_Fint *f, int n, MPI_Status **c)
 {
-	if (f == ESMPI_F_STATUSES_IGNORE) {
+	if (IS(f, STATUSES_IGNORE)) {
 		*c = MPI_STATUSES_IGNORE;
 		return MPI_SUCCESS;
 	}
@@ -64,7 +69,7 @@ esmpi_c2f_statuses(const MPI_Status *c, MPI_Fint *f, int n)
 {
 	int i;
 
-	if (f == ESMPI_F_STATUSES_IGNORE)
+	if (IS(f, STATUSES_IGNORE))
 		return;
 	for (i = 0; i < n; i++)
 		PMPI_Status_c2f(&c[i], f + (size_t)i * ESMPI_F_STATUS_SIZE);

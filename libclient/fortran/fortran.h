@@ -22,8 +22,9 @@ extern const size_t esmpi_fn_table_len;
  * fortran.c: conversions for the generated Fortran entry points. The
  * f2c functions return MPI_SUCCESS or MPI_ERR_NO_MEM; arrays are freed by
  * the caller with free(). Fortran's MPI_STATUS(ES)_IGNORE, MPI_BOTTOM,
- * MPI_IN_PLACE, MPI_UNWEIGHTED and MPI_WEIGHTS_EMPTY are addresses of
- * Open MPI's sentinel common blocks, mapped to the C constants here.
+ * MPI_IN_PLACE, MPI_UNWEIGHTED and MPI_WEIGHTS_EMPTY are addresses of the
+ * implementation's sentinel objects (impl/: mpif.h's and mpi_f08's),
+ * mapped to the C constants here.
  */
 void *esmpi_f2c_buf(void *buf);
 int *esmpi_f2c_weights(MPI_Fint *w);

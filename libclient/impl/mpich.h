@@ -89,4 +89,26 @@ extern MPI_Fint mpifcmb9_ __attribute__((weak));
 #define ESMPI_F_UNWEIGHTED	(&mpifcmb5_)
 #define ESMPI_F_WEIGHTS_EMPTY	(&mpifcmb9_)
 
+/*
+ * `use mpi_f08` has sentinels of its own (libmpichfort's mpi_f08
+ * modules), passed to the f08 entry points libesmpi defines
+ * (gen_wrappers.py: the routines that call PMPI_* directly).
+ */
+extern int MPIR_F08_MPI_BOTTOM __attribute__((weak));	/* as in mpi.h */
+extern int MPIR_F08_MPI_IN_PLACE __attribute__((weak));
+extern MPI_F08_status MPIR_F08_MPI_STATUS_IGNORE_OBJ __attribute__((weak));
+extern MPI_F08_status MPIR_F08_MPI_STATUSES_IGNORE_OBJ[1]
+    __attribute__((weak));
+extern MPI_Fint __mpi_f08_link_constants_MOD_mpi_unweighted
+    __attribute__((weak));
+extern MPI_Fint __mpi_f08_link_constants_MOD_mpi_weights_empty
+    __attribute__((weak));
+#define ESMPI_F08_BOTTOM		((void *)&MPIR_F08_MPI_BOTTOM)
+#define ESMPI_F08_IN_PLACE		((void *)&MPIR_F08_MPI_IN_PLACE)
+#define ESMPI_F08_STATUS_IGNORE	((MPI_Fint *)&MPIR_F08_MPI_STATUS_IGNORE_OBJ)
+#define ESMPI_F08_STATUSES_IGNORE	((MPI_Fint *)MPIR_F08_MPI_STATUSES_IGNORE_OBJ)
+#define ESMPI_F08_UNWEIGHTED	(&__mpi_f08_link_constants_MOD_mpi_unweighted)
+#define ESMPI_F08_WEIGHTS_EMPTY	\
+	(&__mpi_f08_link_constants_MOD_mpi_weights_empty)
+
 #endif

@@ -73,4 +73,12 @@ extern int mpi_fortran_unweighted_, mpi_fortran_weights_empty_;
 #define ESMPI_F_UNWEIGHTED	(&mpi_fortran_unweighted_)
 #define ESMPI_F_WEIGHTS_EMPTY	(&mpi_fortran_weights_empty_)
 
+/* `use mpi_f08` passes the same ones. */
+#define ESMPI_F08_BOTTOM		ESMPI_F_BOTTOM
+#define ESMPI_F08_IN_PLACE		ESMPI_F_IN_PLACE
+#define ESMPI_F08_STATUS_IGNORE		ESMPI_F_STATUS_IGNORE
+#define ESMPI_F08_STATUSES_IGNORE	ESMPI_F_STATUSES_IGNORE
+#define ESMPI_F08_UNWEIGHTED		ESMPI_F_UNWEIGHTED
+#define ESMPI_F08_WEIGHTS_EMPTY		ESMPI_F_WEIGHTS_EMPTY
+
 #endif

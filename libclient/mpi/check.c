@@ -15,6 +15,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "mpi/mpi_layer.h"
 
@@ -34,6 +35,29 @@ bypass_code_init(void)
 		    "with PMPI_Init, bypassing esmpi; call refused");
 }
 
+/*
+ * MPI-4 (MPICH 4): MPI_Session_init runs MPI with MPI_Initialized still
+ * false, and esmpi has no keys for a session's communicators (nor a
+ * daemon session before MPI_Init to ask the policy). Refuse every
+ * payload call and MPI_Session_init itself until our MPI_Init ran; a call
+ * before any initialization, which MPI would refuse, is refused here
+ * saying why. Open MPI 4.1 has no sessions: MPI refuses such calls.
+ */
+static int
+check_session(void)
+{
+#if MPI_VERSION >= 4
+	fprintf(stderr, "esmpi: pid %ld: MPI is used without MPI_Init "
+	    "(MPI_Session_init, or a call before MPI_Init): esmpi protects MPI "
+	    "started with MPI_Init or MPI_Init_thread only; refusing to send "
+	    "unprotected data (or receive it)\n", (long)getpid());
+	fflush(stderr);
+	return MPI_ERR_OTHER;
+#else
+	return MPI_SUCCESS;
+#endif
+}
+
 int
 esmpi_check_started(void)
 {
@@ -45,9 +69,10 @@ esmpi_check_started(void)
 	 * itself. Otherwise MPI runs and our MPI_Init never did: the
 	 * application called PMPI_Init(_thread) directly, and there are no
 	 * keys. Never fall back to plaintext. */
-	if (PMPI_Initialized(&up) != MPI_SUCCESS || !up ||
-	    PMPI_Finalized(&down) != MPI_SUCCESS || down)
+	if (PMPI_Finalized(&down) != MPI_SUCCESS || down)
 		return MPI_SUCCESS;
+	if (PMPI_Initialized(&up) != MPI_SUCCESS || !up)
+		return check_session();
 	pthread_once(&bypass_once, bypass_code_init);
 	PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	fprintf(stderr, "esmpi: rank %d: MPI was initialized with PMPI_Init, "

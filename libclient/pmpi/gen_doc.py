@@ -11,6 +11,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TABLES = ("mpi_functions.tbl", "mpi_extra.tbl")
+MPICH_TABLE = "mpich_extra.tbl"
 TITLES = {
     "special": "Protected (sealed, opened or keyed by esmpi)",
     "passthrough": "Passed through (no payload leaves the process)",
@@ -18,10 +19,10 @@ TITLES = {
 }
 
 
-def families():
+def families(tables=TABLES):
     """{(disposition, family): (reason, [names])}, in table order."""
     out, reason = {}, {}
-    for t in TABLES:
+    for t in tables:
         with open(os.path.join(HERE, t)) as f:
             for line in f:
                 m = re.match(r"#\s*([a-z0-9_]+):\s*(.+)", line)
@@ -51,8 +52,29 @@ def main():
     counts = {d: sum(len(v[1]) for k, v in fams.items() if k[0] == d)
               for d in TITLES}
     w(", ".join(f"{counts[d]} {d}" for d in TITLES) + ".\n")
+    write(w, fams, "##")
+    fams = families((MPICH_TABLE,))
+    counts = {d: sum(len(v[1]) for k, v in fams.items() if k[0] == d)
+              for d in TITLES}
+    w("\n## MPICH 4.0.2 (build-mpich)\n\n"
+      "The MPICH build of libesmpi reads `mpi_functions.tbl` (above, "
+      "without\nOpen MPI's extensions and Fortran-only procedures) and "
+      "`mpich_extra.tbl`:\nwhat MPICH 4.0.2's `mpi.h` declares beyond "
+      "it. Its `mpif.h` and `use mpi`\nentry points call the C "
+      "functions; the `use mpi_f08` routines that call\n`PMPI_*` "
+      "themselves (`mpich_f08_pmpi.lst`) get entry points of their own.\n"
+      "MPICH's six `QMPI_*` functions (its tool interface) are not MPI "
+      "calls:\nthey register in-process tools and move nothing "
+      "(`libclient/pmpi/README.md`).\nCounts of `mpich_extra.tbl`: ")
+    w(", ".join(f"{counts[d]} {d}" for d in TITLES) + ".\n")
+    write(w, fams, "###")
+
+
+def write(w, fams, level):
     for d, title in TITLES.items():
-        w(f"\n## {title}\n")
+        if not any(k[0] == d for k in fams):
+            continue
+        w(f"\n{level} {title}\n")
         for (disp, fam), (why, names) in fams.items():
             if disp != d:
                 continue

@@ -153,26 +153,52 @@ FORTRAN_CALLS = {
 
 
 def openmpi_fortran_names(name):
-    """Open MPI 4.1: (mpif.h symbols, mpi_f08 symbol) for MPI_X."""
+    """Open MPI 4.1: (mpif.h symbols, mpi_f08 symbols) for MPI_X."""
     low = name.lower()
     return ([low, low + "_", low + "__", name.upper(), name + "_f",
-             name + "_f08"], low + "_f08_")
+             name + "_f08"], [low + "_f08_"])
+
+
+def openmpi_profiling(sym):
+    """Open MPI's Fortran code for a symbol of ours: pmpi_x_, pmpi_x_f08_."""
+    return "p" + sym
+
+
+def mpich_f08_pmpi():
+    """mpich_f08_pmpi.lst: the functions whose mpi_f08 routine calls PMPI_X."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "mpich_f08_pmpi.lst")
+    with open(path, encoding="utf-8") as f:
+        return {x for x in (ln.split("#", 1)[0].strip() for ln in f) if x}
 
 
 def mpich_fortran_names(name):
-    """MPICH 4.0: its mpif.h and `use mpi` entry points call the C MPI_X
-    (our wrappers), so libesmpi defines none of them. Its mpi_f08 entry
-    points that call PMPI_X directly are not covered yet (README)."""
-    return ([], None)
+    """MPICH 4.0: its mpif.h and `use mpi` entry points, and the mpi_f08
+    routines with a choice buffer (mpi_x_f08ts_), call the C MPI_X (our
+    wrappers), so libesmpi defines none of them. The other mpi_f08
+    routines call PMPI_X directly (mpich_f08_pmpi.lst): mpi_x_f08_, and
+    mpi_x_f08_large_ for MPI_X_c."""
+    if name not in MPICH_F08_PMPI:
+        return ([], [])
+    if name.endswith("_c"):
+        return ([], [name[:-2].lower() + "_f08_large_"])
+    return ([], [name.lower() + "_f08_"])
+
+
+def mpich_profiling(sym):
+    """MPICH's own code behind mpi_x_f08_: pmpir_x_f08_."""
+    return "pmpir_" + sym[len("mpi_"):]
 
 
 # What depends on the MPI implementation here (libclient/impl/ holds the
-# rest): how it names its Fortran entry points, and the headers beyond
-# mpi.h that declare its functions (Open MPI's MPIX_* are in mpi-ext.h).
-IMPL_FORTRAN_NAMES = {"openmpi": openmpi_fortran_names,
-                      "mpich": mpich_fortran_names}
+# rest): how it names its Fortran entry points and the code behind them,
+# and the headers beyond mpi.h that declare its functions (Open MPI's
+# MPIX_* are in mpi-ext.h).
+IMPL_FORTRAN_NAMES = {"openmpi": (openmpi_fortran_names, openmpi_profiling),
+                      "mpich": (mpich_fortran_names, mpich_profiling)}
 IMPL_INCLUDES = {"openmpi": "#include <mpi-ext.h>\n", "mpich": ""}
-fortran_names = openmpi_fortran_names	# set by --impl
+MPICH_F08_PMPI = set()
+fortran_names, profiling = IMPL_FORTRAN_NAMES["openmpi"]	# set by --impl
 
 
 def split_param(fn, p):
@@ -230,7 +256,8 @@ def fortran_special(row, params, call, suffix, symbols):
             pre.append(f"esmpi_f2c_statuses({n}, *{count}, &c_{n})")
             args[n] = f"c_{n}"
             post.append(f"esmpi_c2f_statuses(c_{n}, {n}, *{count});")
-            free.append(f"free(c_{n});")
+            # MPICH's MPI_STATUSES_IGNORE is (MPI_Status *)1
+            free.append(f"if (c_{n} != MPI_STATUSES_IGNORE)\n\t\tfree(c_{n});")
         elif h == "MPI_Status":
             decl.append(f"MPI_Fint *{n}")
             local.append(f"MPI_Status c_{n};")
@@ -282,8 +309,8 @@ def fortran_special(row, params, call, suffix, symbols):
 
 
 def fortran_deny(row, target, suffix, symbols):
-    """A static function applying the policy, then forwarding to Open MPI's
-    Fortran target, exported as symbols."""
+    """A static function applying the policy, then forwarding to the
+    implementation's own Fortran code (target), exported as symbols."""
     fn = row["name"]
     params = [] if row["params"] in ([], ["void"]) else row["params"]
     nargs = len(params)
@@ -311,26 +338,30 @@ def exports(cname, plist, symbols):
 
 
 def fortran(rows):
-    out = ["/*\n * Fortran entry points: every mangling Open MPI's Fortran "
-           "libraries export\n * for the special and deny functions above.\n */"]
+    out = ["/*\n * Fortran entry points: every mangling the MPI "
+           "implementation's Fortran\n * libraries export for the special "
+           "and deny functions above, where\n * they would not reach them "
+           "through the C functions.\n */"]
     for r in rows:
         f77, f08 = fortran_names(r["name"])
-        if f08 is None:
-            continue
         if r["disp"] == "deny":
-            for syms, target, suffix in ((f77, "p" + f77[1], ""),
-                                         ([f08], "p" + f08, "_f08")):
-                out.append(fortran_deny(r, target, suffix, syms))
+            # The target behind mpi_x_ (f77[1]) or mpi_x_f08_.
+            for syms, sym, suffix in ((f77, f77[1:2], ""),
+                                      (f08, f08, "_f08")):
+                if syms:
+                    out.append(fortran_deny(r, profiling(sym[0]), suffix,
+                                            syms))
         elif r["disp"] == "special":
             # mpi_f08 shares the mpif.h function unless FORTRAN_CALLS has
             # an "_f08" entry of its own.
             own08 = r["name"] + "_f08" in FORTRAN_CALLS
             params, call = FORTRAN_CALLS.get(r["name"], (r["params"], None))
-            out.append(fortran_special(r, params, call, "",
-                                       f77 if own08 else f77 + [f08]))
-            if own08:
+            syms = f77 if own08 else f77 + f08
+            if syms:
+                out.append(fortran_special(r, params, call, "", syms))
+            if own08 and f08:
                 params, call = FORTRAN_CALLS[r["name"] + "_f08"]
-                out.append(fortran_special(r, params, call, "_f08", [f08]))
+                out.append(fortran_special(r, params, call, "_f08", f08))
     return out
 
 
@@ -362,11 +393,13 @@ def main():
                     default="openmpi", help="MPI implementation")
     ap.add_argument("output", nargs="?")
     a = ap.parse_args()
-    global fortran_names
-    fortran_names = IMPL_FORTRAN_NAMES[a.impl]
+    global fortran_names, profiling, MPICH_F08_PMPI
+    fortran_names, profiling = IMPL_FORTRAN_NAMES[a.impl]
     if (a.list is None) == (a.output is None):
         ap.error("give either OUTPUT.c or --list DISPOSITION")
     try:
+        if a.impl == "mpich":
+            MPICH_F08_PMPI = mpich_f08_pmpi()
         rows = read_table(a.table or [os.path.join(here, t) for t in
                                       ("mpi_functions.tbl", "mpi_extra.tbl")])
         if a.list:

@@ -41,6 +41,11 @@ HERE = Path(__file__).resolve().parent
 LIB = it.BUILD / "libclient" / "libesmpi.so"
 GUARD = it.BUILD / "libclient" / "libesmpi-guard.so"
 EXAMPLES = it.BUILD / "examples"
+# The MPICH build (scripts/build.sh: build-mpich/): its library and examples.
+MPICH_BUILD = Path(os.environ.get("ESMPI_MPICH_BUILD",
+                                  str(it.REPO / "build-mpich")))
+MPICH_LIB = MPICH_BUILD / "libclient" / "libesmpi.so"
+MPICH_EXAMPLES = MPICH_BUILD / "examples"
 BRIDGE = HERE / "tamper_bridge.py"
 PYTHON = "/usr/bin/python3"
 MARKER = b"ESMPI-SECRET-MARKER"
@@ -64,10 +69,11 @@ def sh(*cmd, timeout=it.CMD_TIMEOUT, check=True):
     return r
 
 
-def build(work, src, name):
-    """mpicc src (examples/ on the include path) into work/name."""
+def build(work, src, name, cc="mpicc"):
+    """cc (mpicc; mpicc.mpich for MPICH) src (examples/ on the include
+    path) into work/name."""
     out = Path(work) / name
-    r = sh("mpicc", "-O2", "-I", it.REPO / "examples", "-o", out, src,
+    r = sh(cc, "-O2", "-I", it.REPO / "examples", "-o", out, src,
            timeout=120, check=False)
     assert r.returncode == 0, f"cannot build {name}: {r.stderr}"
     return out
@@ -263,7 +269,23 @@ class Hosts:
             sh("ip", "-n", self.r, "link", "set", port, "up", "promisc", "on")
             sh("ip", "netns", "exec", self.r, "ethtool", "-K", port,
                *OFFLOADS)
+        self.wait_up()
         return self
+
+    def wait_up(self, timeout=10):
+        """Until every link is operationally up (some time after `ip link
+        set up`): UCX ignores an interface that is not RUNNING yet."""
+        links = [(h.ns, h.dev) for h in self.hosts]
+        links += [(self.r, port) for port in self.ports]
+        deadline = time.monotonic() + timeout
+        for ns, dev in links:
+            while True:
+                r = sh("ip", "-n", ns, "-o", "link", "show", dev)
+                if "state UP" in r.stdout:
+                    break
+                assert time.monotonic() < deadline, \
+                    f"{dev} in {ns} not up after {timeout}s: {r.stdout}"
+                time.sleep(0.1)
 
     def teardown(self):
         """Stop bridges and daemons; end whatever still runs inside our
@@ -307,23 +329,26 @@ class Hosts:
         self.write_agent()
         return self.daemons
 
-    def write_agent(self):
+    def write_agent(self, name="agent", ucx=False):
         """rsh agent: `agent HOST CMD...` runs CMD (one shell line, as rsh
         would) inside HOST with that host's ESMPI_SOCKET, which orted and
-        its ranks inherit."""
+        its ranks inherit; with ucx, UCX_NET_DEVICES too (hydra())."""
         lines = ["#!/bin/sh", "case $1 in"]
         for h in self.hosts:
             sock = (f"; export ESMPI_SOCKET={h.daemon.sock}"
                     if h.daemon is not None else "")
+            sock += f"; export UCX_NET_DEVICES={h.dev}" if ucx else ""
             lines.append(f"{h.ip}) ns={h.ns}; h={h.name}{sock} ;;")
         lines += ['*) echo "agent: unknown host $1" >&2; exit 1 ;;', "esac",
                   "shift",
                   'exec ip netns exec "$ns" unshare --uts '
                   'sh -c "hostname $h && $*"']
-        self.agent = self.work / "agent"
-        self.agent.write_text("\n".join(lines) + "\n")
-        os.chmod(self.agent, 0o755)
-        return self.agent
+        agent = self.work / name
+        agent.write_text("\n".join(lines) + "\n")
+        os.chmod(agent, 0o755)
+        if not ucx:
+            self.agent = agent
+        return agent
 
     def guard(self, host):
         """The node-local guard on host: its own /etc/ld.so.preload (ip
@@ -382,9 +407,49 @@ class Hosts:
                              text=True, env=env, start_new_session=True)
         return Job(p, timeout, hang_ok)
 
-    def run(self, prog, **kw):
-        """mpirun and wait: (rc, out, err)."""
-        return self.mpirun(prog, **kw).wait()
+    def hydra(self, prog, preload=True, x=(), timeout=JOB_TIMEOUT,
+              hang_ok=False):
+        """mpirun() for MPICH: prog (linked to MPICH) with one rank per
+        host under mpiexec.hydra on host A, the other hosts' proxies
+        started by the agent (rsh launcher) inside their host with its
+        ESMPI_SOCKET and UCX_NET_DEVICES; hydra passes on only what -genv
+        says (-genvnone: not A's environment). Its proxies connect back
+        to A's veth address (-iface: the host name is 127.0.0.1 inside a
+        namespace); UCX is kept on TCP (the namespaces share /dev/shm,
+        which UCX would take), listening in BTL_PORT_MIN.. behind the
+        router as Open MPI's BTL does. Returns a Job, as mpirun()."""
+        agent = self.write_agent("agent-hydra", ucx=True)
+        cmd = self.a.prefix() + [
+            "mpiexec.hydra", "-launcher", "rsh", "-launcher-exec",
+            agent, "-iface", self.a.dev, "-genvnone",
+            "-hosts", ",".join(h.ip for h in self.hosts),
+            "-n", str(len(self.hosts)), "-ppn", "1",
+            "-genv", "UCX_TLS", "tcp,self"]
+        if self.router:
+            cmd += ["-genv", "UCX_TCP_PORT_RANGE",
+                    f"{BTL_PORT_MIN}-{BTL_PORT_MIN + BTL_PORT_RANGE - 1}"]
+        if preload:
+            cmd += ["-genv", "LD_PRELOAD", MPICH_LIB]
+        for v in x:
+            cmd += ["-genv", *v.split("=", 1)]
+        cmd += prog if isinstance(prog, (list, tuple)) else [prog]
+        # Hydra forks A's proxy itself (not through the agent): it and
+        # its rank inherit A's ESMPI_SOCKET from here.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("LD_PRELOAD", "ESMPI_SOCKET", "ESMPI_PROJECT")}
+        if self.a.daemon is not None:
+            env["ESMPI_SOCKET"] = str(self.a.daemon.sock)
+        # UCX on the veth only: with lo beside it, a job now and then
+        # hangs in MPI_Finalize (the agent sets the other hosts').
+        env["UCX_NET_DEVICES"] = self.a.dev
+        p = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env, start_new_session=True)
+        return Job(p, timeout, hang_ok)
+
+    def run(self, prog, mpich=False, **kw):
+        """mpirun (hydra() with mpich) and wait: (rc, out, err)."""
+        return (self.hydra if mpich else self.mpirun)(prog, **kw).wait()
 
     @contextmanager
     def capture(self, path, host=None, snaplen=None):
@@ -447,11 +512,11 @@ class Job:
 ADVERSARY_TIMEOUT = 25
 
 
-def adversary_job(hosts, preload, prog=None):
+def adversary_job(hosts, preload, prog=None, mpich=False):
     """hosts.prog (or prog) with one rank per host, for the tests with the
     tamper bridge: (rc, out, err), rc None when the job hung and was
-    killed."""
-    return hosts.run(prog or hosts.prog, preload=preload,
+    killed. mpich: under hydra (prog linked to MPICH)."""
+    return hosts.run(prog or hosts.prog, preload=preload, mpich=mpich,
                      timeout=ADVERSARY_TIMEOUT, hang_ok=True)
 
 

@@ -17,6 +17,13 @@ profiling entry points (pmpi*), Open MPI's internal C bodies behind them
 predefined attribute callbacks (__mpi_f08_types_MOD_*,
 __mpi_f08_callbacks_MOD_*, e.g. MPI_COMM_DUP_FN), which move no data.
 Anything else a Fortran library exports fails the test until classified.
+
+MPICH (libmpichfort, build-mpich/): its mpif.h and `use mpi` entry points
+and its mpi_f08 routines with a choice buffer call the C MPI_X, which
+libesmpi wraps; every other mpi_f08 routine calls PMPI_X itself. So each
+PMPI_X libmpichfort calls is listed in pmpi/mpich_f08_pmpi.lst, and where
+MPI_X is special or deny, MPICH's libesmpi defines the routine calling it
+(mpi_x_f08_, mpi_x_f08_large_ for MPI_X_c).
 """
 import os
 import re
@@ -134,3 +141,64 @@ def test_extra_table_c_functions_defined():
                      if family == "mpix" and disp != "passthrough"
                      and name not in ours)
     assert not missing, f"MPIX_ functions not wrapped: {missing}"
+
+
+# ------------------------------------------------------------- MPICH
+MPICH_TABLES = [PMPI / "mpi_functions.tbl", PMPI / "mpich_extra.tbl"]
+MPICH_F08_LIST = PMPI / "mpich_f08_pmpi.lst"
+LIBMPICHFORT = Path("/usr/lib/x86_64-linux-gnu/libmpichfort.so.12")
+MPICH_LIBESMPI = Path(os.environ.get(
+    "ESMPI_MPICH_BUILD", str(REPO / "build-mpich"))) / "libclient" / \
+    "libesmpi.so"
+
+
+def pmpi_called(lib):
+    """MPI_X for every PMPI_X lib calls (its undefined PMPI_ functions)."""
+    out = subprocess.run(["nm", "-D", "--undefined-only", str(lib)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"nm {lib}: {out.stderr}"
+    return {p[1].split("@", 1)[0][1:] for p in
+            (line.split() for line in out.stdout.splitlines())
+            if len(p) == 2 and p[1].startswith("PMPI_")}
+
+
+def test_mpich_f08_routines_calling_pmpi_are_covered():
+    if not MPICH_LIBESMPI.exists():
+        pytest.fail(f"{MPICH_LIBESMPI} does not exist: build-mpich was not "
+                    f"built (scripts/build.sh)", pytrace=False)
+    called = pmpi_called(LIBMPICHFORT)
+    listed = {x for x in (ln.split("#", 1)[0].strip() for ln in
+                          MPICH_F08_LIST.read_text().splitlines()) if x}
+    assert len(called) > 200, f"implausibly few PMPI_ calls: {called}"
+    assert called == listed, (
+        f"{MPICH_F08_LIST.name} and libmpichfort disagree: PMPI_ called but "
+        f"not listed: {sorted(called - listed)}; listed but not called: "
+        f"{sorted(listed - called)}")
+    rows = {}
+    for path in MPICH_TABLES:
+        for line in path.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                disp, _, proto = [f.strip() for f in line.split("|")]
+                rows[re.search(r"\b(MPIX?_\w+)\s*\(", proto)[1]] = disp
+    theirs = defined_functions(LIBMPICHFORT)
+    ours = defined_functions(MPICH_LIBESMPI)
+    wanted, missing = set(), []
+    for name in sorted(called):
+        assert name in rows, f"{name}: no line in the MPICH tables"
+        low = name.lower()
+        sym = low[:-2] + "_f08_large_" if low.endswith("_c") else \
+            low + "_f08_"
+        assert sym in theirs, f"{name}: libmpichfort has no {sym}"
+        if rows[name] in ("special", "deny"):
+            wanted.add(sym)
+            if sym not in ours:
+                missing.append(f"{sym} ({name}, {rows[name]})")
+    assert len(wanted) > 60, f"implausibly few f08 entry points: {wanted}"
+    assert not missing, (
+        f"mpi_f08 routines calling PMPI_ directly that MPICH's libesmpi "
+        f"does not define (they would bypass it): {missing}")
+    # And no more than those: any other f08 routine calls the C MPI_X.
+    extra = sorted(s for s in ours if re.fullmatch(r"mpi_\w+_f08\w*_", s)
+                   and s not in wanted)
+    assert not extra, f"f08 entry points defined for no reason: {extra}"

@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("ESMPI_BUILD", str(REPO / "build")))
 VERSION = re.search(r"project\(esmpi VERSION ([0-9.]+)",
                     (REPO / "CMakeLists.txt").read_text()).group(1)
-DEBS = ("esmpid", "libesmpi0", "libesmpi-dev", "esmpi-slurm")
-RPMS = ("esmpi", "esmpi-libs", "esmpi-devel", "esmpi-slurm")
+DEBS = ("esmpid", "libesmpi0", "libesmpi-mpich0", "libesmpi-dev",
+        "esmpi-slurm")
+RPMS = ("esmpi", "esmpi-libs", "esmpi-mpich", "esmpi-devel", "esmpi-slurm")
 UNITS = ("esmpid.service", "esmpid.socket", "esmpid-admin.socket")
 SOCK = Path("/run/esmpi/esmpid.sock")
 ADMIN = Path("/run/esmpi/admin.sock")
@@ -44,7 +45,8 @@ RING_OUT = re.compile(r"^ring: 2 ranks, 3 laps, token 2001, last message "
                       r"'ESMPI-SECRET-MARKER lap 2', checksum 33993$", re.M)
 
 TOOLS = ("dpkg-buildpackage", "dh", "lintian", "rpmbuild", "scdoc", "cmake",
-         "mpicc", "mpirun", "systemd-analyze", "systemd-socket-activate")
+         "mpicc", "mpirun", "mpicc.mpich", "mpiexec.hydra", "systemd-analyze",
+         "systemd-socket-activate")
 
 
 def run(cmd, timeout=120, check=False, **kw):
@@ -239,6 +241,13 @@ def test_deb_contents(pkgdir):
               "/usr/share/man/man1/esmpirun.1.gz"):
         assert f in lib, f"{f} not in libesmpi0: {sorted(lib)}"
     assert f"/usr/lib/{arch}/libesmpi.so" not in lib
+    # MPICH's library where esmpirun looks for it; libmpich its dependency.
+    mp = deb_files(deb(pkgdir, "libesmpi-mpich0"))
+    assert f"/usr/lib/{arch}/esmpi/mpich/libesmpi.so.0" in mp, sorted(mp)
+    assert f"/usr/lib/{arch}/esmpi/mpich/libesmpi.so" not in mp, sorted(mp)
+    dep = run(["dpkg-deb", "-f", deb(pkgdir, "libesmpi-mpich0"), "Depends"],
+              check=True).stdout
+    assert "libmpich12" in dep and "mpich" in dep.split(", "), dep
     # The modulefile where environment-modules looks, linked where Lmod
     # looks (Debian's default MODULEPATHs).
     assert "/usr/share/modules/modulefiles/esmpi" in lib, sorted(lib)
@@ -278,6 +287,9 @@ def test_rpm_files(pkgdir):
                for f in main), sorted(main)
     libs = files("esmpi-libs")
     assert any(re.match(r"/usr/lib(64)?/libesmpi\.so\.0$", f) for f in libs)
+    mp = files("esmpi-mpich")
+    assert any(re.match(r"/usr/lib(64)?/esmpi/mpich/libesmpi\.so\.0$", f)
+               for f in mp), mp
     devel = files("esmpi-devel")
     assert any(f.endswith("/pkgconfig/esmpi.pc") for f in devel), devel
     assert any(re.search(r"/libesmpi\.so$", f) for f in devel), devel
@@ -455,6 +467,14 @@ def esmpirun(ring, sock, timeout=120):
                timeout=timeout, env=env, cwd=ring.parent)
 
 
+def esmpirun_mpich(exe, sock, timeout=120):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LD_PRELOAD", "ESMPI_MPICH_LIB", "ESMPI_PROJECT")}
+    env["ESMPI_SOCKET"] = str(sock)
+    return run(["esmpirun", "-n", "2", exe], timeout=timeout, env=env,
+               cwd=exe.parent)
+
+
 def session_opens(log):
     return len(re.findall(r"\bESMPI_EVENT=session_open\b", log))
 
@@ -506,6 +526,17 @@ def test_installed_daemon_runs_encrypted_job(installed_debs, workdir, ring,
         assert RING_OUT.search(job.stdout), job.stdout
         wait_for(lambda: session_opens(d.log()) >= 4, 10,
                  "four session_open audit records")
+
+        # libesmpi-mpich0: esmpirun sees ring linked to MPICH and runs it
+        # under mpiexec.hydra with MPICH's installed library.
+        exe = workdir / "ring-mpich"
+        run(["mpicc.mpich", "-O2", "-o", exe, REPO / "examples" / "ring.c"],
+            check=True)
+        job = esmpirun_mpich(exe, SOCK)
+        assert job.returncode == 0, job.stdout + job.stderr + d.log()
+        assert RING_OUT.search(job.stdout), job.stdout
+        wait_for(lambda: session_opens(d.log()) >= 6, 10,
+                 "six session_open audit records")
 
         st = run(["esmpictl", "status"], check=True).stdout
         assert f"policy {POLICY}" in st, st

@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: Apache-2.0
+"""MPICH across hosts: the namespace hosts of nshosts.py with an esmpid
+each, the job under mpiexec.hydra (Hosts.hydra: rsh launcher through the
+agent, -iface on A's veth, UCX on TCP over the veths). The Open MPI
+versions are test_netns.py, test_tamper.py and test_replay.py.
+
+- without esmpi the ring's marker crosses the link (which shows the
+  capture sees MPICH's traffic); with MPICH's libesmpi the same result,
+  no marker, each rank's session with its own host's esmpid;
+- the tamper bridge flips a byte of UCX's TCP stream: plain MPICH hands
+  the altered data to pingpong, esmpi refuses the record and the
+  receiving host audits integrity_failure. The refusing rank stops on
+  the fatal error; its peer, on the other host, then waits for ever:
+  MPICH 4.0.2's hydra ends a job across hosts on MPI_Abort, not when a
+  rank stops on a fatal error handler (plain MPICH alike, checked with a
+  rank calling MPI_Comm_call_errhandler), so that job is killed after
+  ABORT_WAIT;
+- the bridge replays a seqmsgs record: plain MPICH delivers the old
+  message, esmpi refuses it and audits replay_detected.
+"""
+import re
+
+import pytest
+
+import esmpi_it as it
+import nshosts
+from nshosts import BTL_PORT_MIN, BTL_PORT_RANGE, MARKER, build, report
+from test_replay import REPLAY
+from test_tamper import INTEGRITY, tamper_args
+
+
+@pytest.fixture(autouse=True)
+def mpich_built():
+    nshosts.need("mpiexec.hydra", "mpicc.mpich", "tshark")
+    missing = [p for p in (nshosts.MPICH_LIB, nshosts.MPICH_EXAMPLES /
+                           "ring", nshosts.MPICH_EXAMPLES / "pingpong")
+               if not p.exists()]
+    if missing:
+        pytest.fail(f"not built: {missing} (scripts/build.sh)",
+                    pytrace=False)
+
+
+# See above: how long a job whose rank refused a record may still run.
+ABORT_WAIT = 8
+
+
+def job(hosts, preload, prog, timeout=nshosts.ADVERSARY_TIMEOUT):
+    return hosts.run(prog, preload=preload, mpich=True, timeout=timeout,
+                     hang_ok=True)
+
+
+def test_two_namespace_hosts_under_hydra(ns_hosts):
+    hosts = ns_hosts()
+    da, db = hosts.start_daemons()
+    ring = nshosts.MPICH_EXAMPLES / "ring"
+    (rc, plain_out, err), plain = hosts.captured_run(
+        "plain", ring, preload=False, mpich=True)
+    assert rc == 0, f"plain hydra job failed ({rc}):\n{plain_out}\n{err}"
+    assert plain.count(MARKER) >= 1, \
+        "capture on the veth saw no plaintext marker: UCX not on the link?"
+    (rc, enc_out, err), enc = hosts.captured_run(
+        "enc", ring, preload=True, mpich=True)
+    assert rc == 0, f"esmpi hydra job failed ({rc}):\n{enc_out}\n{err}" \
+        f"{hosts.logs()}"
+    assert enc_out == plain_out
+    assert len(enc) > 4000, "capture saw no encrypted traffic"
+    assert enc.count(MARKER) == 0, "marker on the link under esmpi"
+    oa, ob = da.wait_audit("session_open"), db.wait_audit("session_open")
+    assert {e.get("ESMPI_RANK") for e in oa} == {"0"}, da.log()
+    assert {e.get("ESMPI_RANK") for e in ob} == {"1"}, db.log()
+    assert len({e.get("ESMPI_JOB") for e in oa + ob}) == 1
+
+
+@pytest.fixture
+def tri_mpich(ns_hosts):
+    nshosts.need("ethtool")
+    h = ns_hosts(router=True)
+    h.start_daemons()
+    return h
+
+
+def test_tampered_record_under_hydra(tri_mpich):
+    tri = tri_mpich
+    prog = nshosts.MPICH_EXAMPLES / "pingpong"
+    bridge = tri.bridge("plain", *tamper_args())
+    rc, out, err = job(tri, False, prog)
+    bridge.stop()
+    why = report(tri, bridge, rc, out, err)
+    assert bridge.rewrites(), f"the bridge rewrote nothing:\n{why}"
+    assert re.search(r"check failed: .*(byte|element) -?\d+ wrong", err), \
+        f"plain MPICH: no corrupted data reported by pingpong:\n{why}"
+
+    bridge = tri.bridge("enc", *tamper_args())
+    rc, out, err = job(tri, True, prog, timeout=ABORT_WAIT)
+    bridge.stop()
+    why = report(tri, bridge, rc, out, err)
+    assert bridge.rewrites(), f"the bridge rewrote nothing:\n{why}"
+    assert rc != 0, why	# None: killed, see above
+    m = INTEGRITY.search(err)
+    assert m, f"no esmpi integrity failure message:\n{why}"
+    assert "check failed" not in err and "pingpong: OK" not in out, why
+    src_w, dst_w, comm, tag = m.group(2), m.group(4), m.group(5), m.group(6)
+    receiver = tri.a.daemon if dst_w == "0" else tri.b.daemon
+    evs = receiver.wait_audit(
+        "integrity_failure", timeout=5,
+        pred=lambda e: (e.get("ESMPI_PEER") == src_w and
+                        e.get("ESMPI_TAG") == tag and
+                        e.get("ESMPI_COMM") == comm))
+    assert evs[0].get("ESMPI_RANK") == dst_w, evs
+
+
+def test_replayed_record_under_hydra(tri_mpich):
+    tri = tri_mpich
+    prog = build(tri.work, it.REPO / "tests" / "integration" / "seqmsgs.c",
+                 "seqmsgs-mpich", cc="mpicc.mpich")
+    unit = ["--unit-len", "256",
+            "--tamper-port-min", str(BTL_PORT_MIN),
+            "--tamper-port-max", str(BTL_PORT_MIN + BTL_PORT_RANGE - 1)]
+    for preload in (False, True):
+        name = "replay-enc" if preload else "replay-plain"
+        args = unit + ([] if preload else ["--magic", "SEQMSG-UNIT"])
+        bridge = tri.bridge(name, *args, "--replay", "3,8")
+        rc, out, err = job(tri, preload, prog)
+        bridge.stop()
+        why = report(tri, bridge, rc, out, err)
+        assert rc is not None and rc != 0, why
+        assert bridge.rewrites(), f"the bridge rewrote nothing:\n{why}"
+        if not preload:
+            assert "recv 7: got message 2" in out, why
+            assert "seqmsgs: 24 received, 0 refused, 1 wrong" in out, why
+            continue
+        assert "recv 7: refused (esmpi: replayed message refused), " \
+            "buffer wiped" in out, why
+        assert "seqmsgs: 23 received, 1 refused, 0 wrong" in out, why
+        m = REPLAY.search(err)
+        assert m, f"no esmpi replay message:\n{why}"
+        evs = tri.b.daemon.wait_audit(
+            "replay_detected", timeout=5,
+            pred=lambda e: (e.get("ESMPI_PEER") == "0" and
+                            e.get("ESMPI_TAG") == "7" and
+                            e.get("ESMPI_COMM") == m.group(1)))
+        assert evs[0].get("ESMPI_RANK") == "1", evs
