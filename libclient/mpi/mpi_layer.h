@@ -8,9 +8,9 @@
  * cannot protect), stash.c (what probes received early), nb.c
  * (nonblocking and persistent point-to-point), mprobe.c (matched probes),
  * wait.c (Wait/Test), p2p.c (blocking point-to-point), coll.c
- * (collectives), comm_new.c (communicator constructors), join.c and
- * init.c (MPI_Init/MPI_Finalize: every module's init and fini). Within
- * the layer, files call only those listed before them (init.c last).
+ * (collectives), comm_new.c (communicator constructors), rma_type.c
+ * and rma.c (one-sided communication), join.c and init.c
+ * (MPI_Init/MPI_Finalize: every module's init and fini). Within the layer, files call only those listed before them (init.c last).
  * May call: req/ and below.
  */
 #include "req/req.h"
@@ -84,5 +84,19 @@ struct esmpi_join {
 };
 int esmpi_join_timeout(int *seconds, char *err, size_t len);
 int esmpi_join(int timeout, struct esmpi_join *j, char *err, size_t len);
+
+/* rma_type.c: predefined types and ops by index, target datatypes
+ * described by the origin and rebuilt at the target */
+int esmpi_rma_op_index(MPI_Op op);
+MPI_Op esmpi_rma_op(int i);
+int esmpi_rma_named_index(MPI_Datatype dt);
+MPI_Datatype esmpi_rma_named(int i);
+int esmpi_rma_describe(MPI_Datatype dt, int64_t **out, size_t *n);
+int esmpi_rma_build(const int64_t *v, size_t n, MPI_Datatype *out);
+void esmpi_rma_type_done(MPI_Datatype *t);
+MPI_Datatype esmpi_rma_basic(MPI_Datatype dt);
+
+/* rma.c: one-sided communication; stop the applier (MPI_Finalize) */
+void esmpi_rma_fini(void);
 
 #endif
