@@ -6,7 +6,9 @@
  * shared windows, contiguous and derived datatypes. Checks its results
  * and prints one line per part and a digest of all window contents,
  * which must not depend on the MPI (plain or under esmpi).
- *   rma_check [MARKER]    MARKER: bytes put into every window first
+ *   rma_check [--marker]  also Put ESMPI-SECRET-MARKER into every window
+ *                         (made at run time: the launcher's traffic
+ *                         never carries it)
  *   rma_check --errors    only the error checks (errors return)
  */
 #include <stdint.h>
@@ -132,6 +134,7 @@ lock_part(void)
 	for (;;) {
 		MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, win);
 		MPI_Fetch_and_op(NULL, &cmp, MPI_LONG, 0, 1, MPI_NO_OP, win);
+		MPI_Win_flush(0, win);	/* the result is ours from here */
 		v = cmp + 1;
 		MPI_Compare_and_swap(&v, &cmp, &old, MPI_LONG, 0, 1, win);
 		MPI_Win_unlock(0, win);
@@ -357,8 +360,14 @@ error_part(void)
 int
 main(int argc, char **argv)
 {
-	const char *marker = argc > 1 && argv[1][0] != '-' ? argv[1] : NULL;
+	char mk[32];
+	const char *marker = NULL;
 	uint64_t all;
+
+	if (argc > 1 && strcmp(argv[1], "--marker") == 0) {
+		snprintf(mk, sizeof(mk), "ESMPI-SECRET-%s", "MARKER");
+		marker = mk;
+	}
 
 	rank = ex_init(&argc, &argv, &size);
 	if (argc > 1 && strcmp(argv[1], "--errors") == 0) {

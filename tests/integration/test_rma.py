@@ -34,3 +34,29 @@ def test_rma_errors(daemons):
             in job.stdout)
     assert "target rank 5 out of range (window of 2 ranks)" in job.stderr
     assert "reach outside rank 0's window of 16 bytes" in job.stderr
+
+
+def test_rma_marker_never_on_the_wire(ns_hosts, workdir):
+    """Across two namespace hosts, Put data crosses the veth in plaintext
+    under plain MPI's osc/pt2pt (which really moves it over TCP) and never
+    under esmpi, whatever osc the command line asks for."""
+    import nshosts
+    nshosts.need("tshark")
+    hosts = ns_hosts()
+    prog = nshosts.example(workdir, "rma_check")
+    hosts.start_daemons()
+    marker = "--marker"     # the program makes it: not in the launch
+    (rc, plain, err), pcap = hosts.captured_run(
+        "rma-plain", [str(prog), marker], preload=False,
+        x=("OMPI_MCA_osc=sm,pt2pt",))
+    assert rc == 0, f"plain job failed ({rc}):\n{plain}\n{err}"
+    assert "rma_check: 2 ranks, all ok" in plain
+    assert pcap.count(nshosts.MARKER) >= 1, \
+        "capture saw no plaintext marker: the plain job moved no data?"
+    (rc, enc, err), pcap = hosts.captured_run(
+        "rma-enc", [str(prog), marker], preload=True,
+        x=("OMPI_MCA_osc=pt2pt",))
+    assert rc == 0, f"esmpi job failed ({rc}):\n{enc}\n{err}\n{hosts.logs()}"
+    assert enc == plain
+    assert len(pcap) > 4000
+    assert pcap.count(nshosts.MARKER) == 0
