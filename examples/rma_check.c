@@ -10,6 +10,11 @@
  *                         (made at run time: the launcher's traffic
  *                         never carries it)
  *   rma_check --errors    only the error checks (errors return)
+ *   rma_check --tamper    2 ranks, for the tamper bridge: rank 0 Puts 16
+ *                         KiB into rank 1's window, then Gets 16 KiB from
+ *                         another (errors return); prints what each call
+ *                         returned and whether rank 1's window and rank
+ *                         0's result buffer kept their contents
  */
 #include <stdint.h>
 #include <string.h>
@@ -357,6 +362,67 @@ error_part(void)
 	MPI_Win_free(&win);
 }
 
+/* Only the big messages (16 KiB: one TCP segment past 1000 bytes carries
+ * nothing else) are for the bridge to alter. */
+#define BIG 4096
+static void
+tamper_part(void)
+{
+	int *mem, *src, i, rc, same, len;
+	char es[MPI_MAX_ERROR_STRING];
+	MPI_Win win;
+
+	MPI_Win_allocate(BIG * sizeof(int), sizeof(int), MPI_INFO_NULL,
+	    MPI_COMM_WORLD, &mem, &win);
+	MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
+	src = malloc(BIG * sizeof(int));
+	for (i = 0; i < BIG; i++)
+		mem[i] = 7 * i + rank, src[i] = -i;
+	MPI_Barrier(MPI_COMM_WORLD);
+	if (rank == 0) {
+		MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 1, 0, win);
+		rc = MPI_Put(src, BIG, MPI_INT, 1, 0, BIG, MPI_INT, win);
+		if (rc == MPI_SUCCESS)
+			rc = MPI_Win_unlock(1, win);
+		MPI_Error_string(rc, es, &len);
+		printf("put: %s\n", rc == MPI_SUCCESS ? "ok" : es);
+		fflush(stdout);
+	}
+	MPI_Barrier(MPI_COMM_WORLD);
+	if (rank == 1) {
+		for (i = 0, same = 1; i < BIG; i++)
+			same &= mem[i] == 7 * i + 1;
+		printf("put target window: %s\n", same ? "unchanged" :
+		    "written");
+		fflush(stdout);
+	}
+	MPI_Win_free(&win);
+
+	MPI_Win_allocate(BIG * sizeof(int), sizeof(int), MPI_INFO_NULL,
+	    MPI_COMM_WORLD, &mem, &win);
+	MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
+	for (i = 0; i < BIG; i++)
+		mem[i] = 5 * i + rank, src[i] = -1;
+	MPI_Barrier(MPI_COMM_WORLD);
+	if (rank == 0) {
+		MPI_Win_lock(MPI_LOCK_SHARED, 1, 0, win);
+		rc = MPI_Get(src, BIG, MPI_INT, 1, 0, BIG, MPI_INT, win);
+		MPI_Error_string(rc, es, &len);
+		printf("get: %s\n", rc == MPI_SUCCESS ? "ok" : es);
+		MPI_Win_unlock(1, win);
+		for (i = 0, same = 1; i < BIG; i++)
+			same &= src[i] == -1;
+		printf("get result buffer: %s\n", same ? "unchanged" :
+		    "written");
+		fflush(stdout);
+	}
+	MPI_Barrier(MPI_COMM_WORLD);
+	MPI_Win_free(&win);
+	free(src);
+	if (rank == 0)
+		printf("rma_check --tamper: done\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -370,6 +436,11 @@ main(int argc, char **argv)
 	}
 
 	rank = ex_init(&argc, &argv, &size);
+	if (argc > 1 && strcmp(argv[1], "--tamper") == 0) {
+		tamper_part();
+		MPI_Finalize();
+		return 0;
+	}
 	if (argc > 1 && strcmp(argv[1], "--errors") == 0) {
 		error_part();
 		MPI_Finalize();

@@ -86,6 +86,7 @@ struct rwin {
 	/* origin side, under org.lock */
 	struct pend *pend;
 	unsigned char *dirty;	/* sent to this target since its flush */
+	int32_t *broken;	/* per target: an answer failed, its error */
 	MPI_Group start_grp, post_grp;
 	int *post_left;
 	int npost;
@@ -93,6 +94,7 @@ struct rwin {
 	int excl, shared;
 	struct lockq *queue;
 	int32_t *err_for;	/* per origin: error to report at its next reply */
+	unsigned char *refused;	/* per origin: one of its messages failed */
 	struct pend *tpend;
 	/* attached regions of a dynamic window */
 	pthread_mutex_t alock;
@@ -510,6 +512,23 @@ out:
 	return rc;
 }
 
+/* src gives up its lock; grant the queue's head while it can be. */
+static void
+release(struct rwin *w, int src)
+{
+	struct lockq *q;
+
+	if (w->excl == src)
+		w->excl = -1;
+	else if (w->shared > 0)
+		w->shared--;
+	while ((q = w->queue) != NULL && grantable(w, q->type)) {
+		w->queue = q->next;
+		grant(w, q->origin, q->type);
+		free(q);
+	}
+}
+
 static void
 serve(struct rwin *w, int src, uint8_t *m, size_t len)
 {
@@ -521,10 +540,22 @@ serve(struct rwin *w, int src, uint8_t *m, size_t len)
 
 	if ((r = open_msg(w, &w->tgt, src, S_REQ, m, len, &h)) != 0) {
 		refuse(w, src, S_REQ, r);
-		/* the origin learns at its next answer; nothing applied */
+		/* Nothing applied, from this one on: its stream from src has a
+		 * hole. The origin learns at its next wait (the NACK answers
+		 * it) and then sends us nothing more. An exclusive lock it
+		 * held is released so the others go on. */
 		w->err_for[src] = r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
 		    esmpi.err_auth;
+		w->refused[src] = 1;
 		reply(w, src, OP_NACK, NULL, 0);
+		if (w->excl == src)
+			release(w, src);
+		return;
+	}
+	if (w->refused[src]) {
+		if (h->op != OP_PUT && h->op != OP_ACC)
+			reply(w, src, OP_NACK, NULL, 0);
+		memset(m, 0, len);
 		return;
 	}
 	switch (h->op) {
@@ -556,16 +587,8 @@ serve(struct rwin *w, int src, uint8_t *m, size_t len)
 		*pp = q;
 		break;
 	case OP_UNLOCK:
-		if (w->excl == src)
-			w->excl = -1;
-		else if (w->shared > 0)
-			w->shared--;
 		reply(w, src, OP_UNLOCK, NULL, 0);
-		while ((q = w->queue) != NULL && grantable(w, q->type)) {
-			w->queue = q->next;
-			grant(w, q->origin, q->type);
-			free(q);
-		}
+		release(w, src);
 		break;
 	}
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -627,13 +650,17 @@ await(struct rwin *w, int t, uint8_t **data, size_t *dlen)
 		if ((r = open_msg(w, &w->org, from, S_REP, m, len, &h)) != 0) {
 			refuse(w, from, S_REP, r);
 			free(m);
-			return r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
-			    esmpi.err_auth;
+			w->broken[t] = r == ESMPI_ERR_REPLAY ?
+			    esmpi.err_replay : esmpi.err_auth;
+			return w->broken[t];
 		}
 		r = h->status;
 		if (h->op == OP_NACK) {
+			/* the target refused something of ours: its answers
+			 * are out of step from here, so we stop talking to it */
 			free(m);
-			return r ? r : esmpi.err_auth;
+			w->broken[t] = r ? r : esmpi.err_auth;
+			return w->broken[t];
 		}
 		if (data != NULL && !r) {
 			size_t n = h->len;
@@ -655,6 +682,8 @@ request(struct rwin *w, int t, struct hdr *h, const int64_t *tdesc,
 {
 	int r;
 
+	if (w->broken[t])
+		return w->broken[t];
 	r = send_msg(w, &w->org, &w->pend, t, S_REQ, h, tdesc, data);
 	if (r != MPI_SUCCESS)
 		return r;
@@ -691,7 +720,10 @@ flush_dirty(struct rwin *w)
 		return MPI_ERR_NO_MEM;
 	h.op = OP_FLUSH;
 	for (t = 0; t < w->size; t++)
-		if (w->dirty[t]) {
+		if (w->dirty[t] && w->broken[t]) {
+			w->dirty[t] = 0;
+			rc = rc ? rc : w->broken[t];
+		} else if (w->dirty[t]) {
 			w->dirty[t] = 0;
 			sent[t] = 1;
 			if ((r = send_msg(w, &w->org, &w->pend, t, S_REQ, &h,
@@ -711,10 +743,16 @@ raise_rc(struct rwin *w, const char *fn, int rc, int target)
 {
 	if (rc == MPI_SUCCESS)
 		return rc;
+	if ((rc == esmpi.err_auth || rc == esmpi.err_replay) && target < 0)
+		return rma_fail(w, MPI_WIN_NULL, rc, fn, "one-sided traffic "
+		    "failed authentication (refused, audited); nothing "
+		    "applied from the refused message on");
 	if (rc == esmpi.err_auth || rc == esmpi.err_replay)
 		return rma_fail(w, MPI_WIN_NULL, rc, fn, "one-sided traffic "
-		    "with window rank %d failed authentication; nothing "
-		    "applied", target);
+		    "with window rank %d failed authentication (refused, "
+		    "audited); nothing applied from the refused message on, "
+		    "no more operations with that rank on this window",
+		    target);
 	return rma_fail(w, MPI_WIN_NULL, rc, fn, "target rank %d refused "
 	    "an operation: %s", target, rc == MPI_ERR_RMA_RANGE ?
 	    "outside its window (or not in an attached region)" :
@@ -1491,6 +1529,8 @@ win_free(struct rwin *w)
 	free(w->units);
 	free(w->dirty);
 	free(w->err_for);
+	free(w->broken);
+	free(w->refused);
 	free(w->post_left);
 	free(w->ranges);
 	if (w->start_grp != MPI_GROUP_NULL)
@@ -1528,9 +1568,11 @@ win_setup(struct rwin *w, MPI_Comm comm, void *base, MPI_Aint size,
 	w->units = calloc((size_t)w->size, sizeof(*w->units));
 	w->dirty = calloc((size_t)w->size, 1);
 	w->err_for = calloc((size_t)w->size, sizeof(*w->err_for));
+	w->broken = calloc((size_t)w->size, sizeof(*w->broken));
+	w->refused = calloc((size_t)w->size, 1);
 	all = calloc((size_t)w->size, sizeof(*all));
 	if (key == NULL || !w->sizes || !w->units || !w->dirty ||
-	    !w->err_for || !all) {
+	    !w->err_for || !w->broken || !w->refused || !all) {
 		rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "%s: out of memory", fn);
 		goto out;
 	}

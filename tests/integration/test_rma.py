@@ -2,9 +2,12 @@
 """One-sided communication (examples/rma_check.c: every operation and
 synchronisation mode, contiguous and derived datatypes) gives the same
 output plain and under esmpi, and its errors are clear MPI errors."""
+import re
+
 import pytest
 
 import mpi_helpers as mh
+import nshosts
 
 PROG = mh.example("rma_check")
 # Plain Open MPI 4.1.4's default osc/rdma crashes on Fetch_and_op and
@@ -40,7 +43,6 @@ def test_rma_marker_never_on_the_wire(ns_hosts, workdir):
     """Across two namespace hosts, Put data crosses the veth in plaintext
     under plain MPI's osc/pt2pt (which really moves it over TCP) and never
     under esmpi, whatever osc the command line asks for."""
-    import nshosts
     nshosts.need("tshark")
     hosts = ns_hosts()
     prog = nshosts.example(workdir, "rma_check")
@@ -60,3 +62,40 @@ def test_rma_marker_never_on_the_wire(ns_hosts, workdir):
     assert enc == plain
     assert len(pcap) > 4000
     assert pcap.count(nshosts.MARKER) == 0
+
+
+def test_rma_tampered_refused_and_audited(tri):
+    """The tamper bridge alters every big TCP segment of one-sided traffic
+    between the hosts (rma_check --tamper: a 16 KiB Put, then a 16 KiB
+    Get's answer). The rank whose check fails refuses the message, says
+    so, and its host's esmpid audits it; nothing is written into the
+    target's window nor into the Get's result buffer; the origin's calls
+    return esmpi's authentication error (the windows return errors)."""
+    from test_tamper import tamper_args
+    prog = [str(nshosts.example(tri.work, "rma_check")), "--tamper"]
+    bridge = tri.bridge("rma", *tamper_args())
+    rc, out, err = tri.run(prog, preload=True,
+                           timeout=nshosts.ADVERSARY_TIMEOUT, hang_ok=True)
+    bridge.stop()
+    why = nshosts.report(tri, bridge, rc, out, err)
+    assert bridge.rewrites(), f"the bridge rewrote nothing:\n{why}"
+    assert rc == 0, why
+    auth = "esmpi: message failed authentication"
+    # the Put: refused by rank 1's applier, reported to rank 0 at unlock
+    assert f"put: {auth}" in out, why
+    assert "put target window: unchanged" in out, why
+    assert re.search(r"rank 1: integrity failure: one-sided message from "
+                     r"window rank 0 refused \(.*\); nothing applied", err), why
+    assert re.search(r"rank 0: MPI_Win_unlock: one-sided traffic with "
+                     r"window rank 1 failed authentication", err), why
+    # the Get's answer: refused by rank 0 itself
+    assert f"get: {auth}" in out, why
+    assert "get result buffer: unchanged" in out, why
+    assert re.search(r"rank 0: integrity failure: one-sided message from "
+                     r"window rank 1 refused", err), why
+    assert "rma_check --tamper: done" in out, why
+    for d, peer, rank in ((tri.b.daemon, "0", "1"), (tri.a.daemon, "1", "0")):
+        evs = d.wait_audit("integrity_failure", timeout=5,
+                           pred=lambda e: e.get("ESMPI_COMM") == "esmpi-rma"
+                           and e.get("ESMPI_PEER") == peer)
+        assert evs[0].get("ESMPI_RANK") == rank, evs
