@@ -96,7 +96,9 @@ int esmpi_rma_build(const int64_t *v, size_t n, MPI_Datatype *out);
 void esmpi_rma_type_done(MPI_Datatype *t);
 MPI_Datatype esmpi_rma_basic(MPI_Datatype dt);
 
-/* rma.c: one-sided communication; stop the applier (MPI_Finalize) */
+/* rma.c: one-sided communication; stop the applier (MPI_Finalize);
+ * refuse windows (ESMPI_RMA=off, before MPI_Init) */
 void esmpi_rma_fini(void);
+void esmpi_rma_disable(void);
 
 #endif

@@ -109,6 +109,7 @@ static pthread_t applier;
 static int applier_on;
 static volatile int applier_stop;
 static int tag_base = 0x4e00;
+static int disabled;	/* ESMPI_RMA=off: MPI below THREAD_MULTIPLE */
 
 static struct rwin *
 find(MPI_Win win)
@@ -1480,6 +1481,12 @@ applier_start(void)
 }
 
 void
+esmpi_rma_disable(void)
+{
+	disabled = 1;
+}
+
+void
 esmpi_rma_fini(void)
 {
 	if (!applier_on)
@@ -1549,6 +1556,12 @@ win_setup(struct rwin *w, MPI_Comm comm, void *base, MPI_Aint size,
 	struct { int64_t size; int64_t unit; } mine, *all = NULL;
 	int i, rc;
 
+	if (disabled)
+		return esmpi_fail(comm, MPI_ERR_OTHER, "%s: one-sided "
+		    "communication is off in this job (ESMPI_RMA=off: MPI "
+		    "runs at the application's thread level and no applier "
+		    "thread serves windows); run without ESMPI_RMA, or with "
+		    "ESMPI_RMA=on, to use windows", fn);
 	if (applier_start() != 0)
 		return esmpi_fail(comm, MPI_ERR_OTHER, "%s: one-sided "
 		    "communication needs MPI_THREAD_MULTIPLE from MPI, which "

@@ -37,6 +37,17 @@ def test_rma_errors(daemons):
             in job.stdout)
     assert "target rank 5 out of range (window of 2 ranks)" in job.stderr
     assert "reach outside rank 0's window of 16 bytes" in job.stderr
+    # ESMPI_RMA=off: MPI at the application's level, windows refused
+    off = mh.mpirun(PROG, 2, socket=d.sock, args=["--errors"],
+                    x=("ESMPI_RMA=off",))
+    assert off.returncode != 0, off.describe()
+    assert ("MPI_Win_create: one-sided communication is off in this job "
+            "(ESMPI_RMA=off" in off.stderr), off.describe()
+    assert "internal error" not in off.stderr, off.describe()
+    bad = mh.mpirun(PROG, 2, socket=d.sock, args=["--errors"],
+                    x=("ESMPI_RMA=maybe",))
+    assert bad.returncode != 0, bad.describe()
+    assert "ESMPI_RMA='maybe' is neither on" in bad.stderr, bad.describe()
 
 
 def test_rma_marker_never_on_the_wire(ns_hosts, workdir):
