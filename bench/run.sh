@@ -16,8 +16,14 @@
 # done while waiting) and one seal + one open, into bench/out/instr.csv.
 # --aead runs only the record AEAD on one core, each engine (OpenSSL,
 # ipsec-mb), 16 B to 1 MiB, into bench/out/aead.csv (no MPI, no daemon).
+# --rma runs only the one-sided and thread-level benchmark (esmpi_rma_bench,
+# 2 ranks on shared memory), jobs alternating round by round: 8-byte
+# ping-pong plain at MPI_THREAD_SINGLE and _MULTIPLE, esmpi (MPI at
+# multiple) and esmpi with ESMPI_RMA=off; Put/Get latency and bandwidth,
+# Fetch_and_op latency and Accumulate rate plain on osc/pt2pt and osc/sm
+# and under esmpi; best of the rounds and the ratios into bench/out/rma.csv.
 # Every run says which AEAD engine libesmpi uses (ESMPI_CRYPTO forces one).
-# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead]   (as root, after scripts/build.sh)
+# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--rma]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -30,6 +36,7 @@ sign=0
 coll=0
 instr=0
 aead=0
+rma=0
 for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
@@ -40,7 +47,8 @@ for a in "$@"; do
 	--coll) coll=1 ;;
 	--instr) instr=1 ;;
 	--aead) aead=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead]" >&2; exit 2 ;;
+	--rma) rma=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--rma]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -65,6 +73,53 @@ if [ "$sign" -eq 1 ]; then
 	"$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_sign_bench" $quick \
 		--csv "$out/sign.csv"
 	echo "csv: $out/sign.csv"
+	exit 0
+fi
+if [ "$rma" -eq 1 ]; then
+	rounds=5
+	[ -n "$quick" ] && rounds=2
+	bin=$b/bench/esmpi_rma_bench
+	raw=$dir/rma-raw.csv
+	: >"$raw"
+	run() {	# config, then the command; "metric value" lines into raw
+		c=$1
+		shift
+		"$@" | while read -r m v; do echo "$c,$m,$v"; done >>"$raw"
+	}
+	for r in $(seq $rounds); do
+		echo "round $r of $rounds"
+		run plain-single mpirun --allow-run-as-root -np 2 "$bin" lat single
+		run plain-multiple mpirun --allow-run-as-root -np 2 "$bin" lat multiple
+		run esmpi "$b/libclient/esmpirun" -np 2 "$bin" lat single
+		run esmpi-rma-off env ESMPI_RMA=off "$b/libclient/esmpirun" -np 2 \
+			"$bin" lat single
+		run plain-pt2pt mpirun --allow-run-as-root -np 2 --mca osc pt2pt "$bin" rma
+		run plain-sm mpirun --allow-run-as-root -np 2 --mca osc sm "$bin" rma
+		run esmpi "$b/libclient/esmpirun" -np 2 "$bin" rma
+	done
+	# Best of the rounds (least time, most rate) per config and metric;
+	# esmpi's over plain's: latencies esmpi/plain, rates plain/esmpi
+	# (so a ratio is always how many times slower).
+	awk -F, '
+	{ k = $1 "," $2; lower = $2 ~ /_us$/
+	  if (!(k in b) || (lower ? $3 < b[k] : $3 > b[k])) b[k] = $3
+	  m[$2] = lower }
+	END {
+	  print "metric,plain_single,plain_multiple,esmpi,esmpi_rma_off,plain_pt2pt,plain_sm,ratio_vs_pt2pt,ratio_vs_sm,ratio_vs_single,ratio_off_vs_single"
+	  for (x in m) {
+	    e = b["esmpi," x]
+	    if (x == "lat_us")
+	      printf "%s,%s,%s,%s,%s,,,,,%.2f,%.2f\n", x, b["plain-single," x], \
+	        b["plain-multiple," x], e, b["esmpi-rma-off," x], \
+	        e / b["plain-single," x], b["esmpi-rma-off," x] / b["plain-single," x]
+	    else {
+	      p = b["plain-pt2pt," x]; s = b["plain-sm," x]
+	      printf "%s,,,%s,,%s,%s,%.2f,%.2f,,\n", x, e, p, s, \
+	        m[x] ? e / p : p / e, m[x] ? e / s : s / e
+	    }
+	  } }' "$raw" | sort >"$out/rma.csv"
+	column -s, -t "$out/rma.csv"
+	echo "csv: $out/rma.csv"
 	exit 0
 fi
 if [ "$instr" -eq 1 ]; then
