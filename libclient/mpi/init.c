@@ -286,11 +286,6 @@ init_multiple(int *argc, char ***argv, int required, int plain_init)
 	 * (handles) and shared-memory ones: osc/sm, whatever the command
 	 * line asked for (rma.c moves every other window's data). */
 	setenv("OMPI_MCA_osc", "sm", 1);
-	/* MPI's waiting loops yield the core when idle (unless the user
-	 * chose): a rank spinning in MPI would otherwise keep the applier
-	 * off the CPU for a whole time slice per request when the node has
-	 * no spare core (docs/PERFORMANCE.md, "One-sided"). */
-	setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
 	rc = PMPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &got);
 	if (rc != MPI_SUCCESS)
 		return rc;

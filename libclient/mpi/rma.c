@@ -1477,6 +1477,7 @@ applier_start(void)
 	if (pthread_create(&applier, NULL, applier_main, NULL) != 0)
 		return -1;
 	applier_on = 1;
+	esmpi_impl_yield_when_idle();
 	return 0;
 }
 
