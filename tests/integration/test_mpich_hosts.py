@@ -82,8 +82,11 @@ def tri_mpich(ns_hosts):
 def test_tampered_record_under_hydra(tri_mpich):
     tri = tri_mpich
     prog = nshosts.MPICH_EXAMPLES / "pingpong"
+    # Plain: every large segment altered, UCX's own framing among them,
+    # and MPICH now and then hangs in MPI_Finalize afterwards (without
+    # esmpi): what pingpong printed until then is what counts.
     bridge = tri.bridge("plain", *tamper_args())
-    rc, out, err = job(tri, False, prog)
+    rc, out, err = job(tri, False, prog, timeout=15)
     bridge.stop()
     why = report(tri, bridge, rc, out, err)
     assert bridge.rewrites(), f"the bridge rewrote nothing:\n{why}"

@@ -246,7 +246,7 @@ def test_deb_contents(pkgdir):
     assert f"/usr/lib/{arch}/esmpi/mpich/libesmpi.so.0" in mp, sorted(mp)
     assert f"/usr/lib/{arch}/esmpi/mpich/libesmpi.so" not in mp, sorted(mp)
     dep = run(["dpkg-deb", "-f", deb(pkgdir, "libesmpi-mpich0"), "Depends"],
-              check=True).stdout
+              check=True).stdout.strip()
     assert "libmpich12" in dep and "mpich" in dep.split(", "), dep
     # The modulefile where environment-modules looks, linked where Lmod
     # looks (Debian's default MODULEPATHs).
