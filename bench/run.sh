@@ -11,13 +11,15 @@
 # daemon and policy bench/bench-sign-policy.yaml) into bench/out/sign.csv.
 # --coll also runs the collective benchmark (esmpi_coll_bench) at 2 and 4
 # ranks: bench/out/coll.csv and coll.png.
+# --dtype runs only the derived-datatype benchmark (esmpi_dtype_bench,
+# plain vs esmpi per shape): bench/out/dtype.csv.
 # --instr counts executed instructions per small message (valgrind):
 # plain, esmpi (all, and on the message's path: without the preparation
 # done while waiting) and one seal + one open, into bench/out/instr.csv.
 # --aead runs only the record AEAD on one core, each engine (OpenSSL,
 # ipsec-mb), 16 B to 1 MiB, into bench/out/aead.csv (no MPI, no daemon).
 # Every run says which AEAD engine libesmpi uses (ESMPI_CRYPTO forces one).
-# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead]   (as root, after scripts/build.sh)
+# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--dtype] [--instr] [--aead]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -30,6 +32,7 @@ sign=0
 coll=0
 instr=0
 aead=0
+dtype=0
 for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
@@ -40,7 +43,8 @@ for a in "$@"; do
 	--coll) coll=1 ;;
 	--instr) instr=1 ;;
 	--aead) aead=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead]" >&2; exit 2 ;;
+	--dtype) dtype=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--dtype] [--instr] [--aead]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -65,6 +69,12 @@ if [ "$sign" -eq 1 ]; then
 	"$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_sign_bench" $quick \
 		--csv "$out/sign.csv"
 	echo "csv: $out/sign.csv"
+	exit 0
+fi
+if [ "$dtype" -eq 1 ]; then
+	"$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_dtype_bench" $quick \
+		--csv "$out/dtype.csv"
+	echo "csv: $out/dtype.csv"
 	exit 0
 fi
 if [ "$instr" -eq 1 ]; then
