@@ -11,6 +11,8 @@
 # daemon and policy bench/bench-sign-policy.yaml) into bench/out/sign.csv.
 # --coll also runs the collective benchmark (esmpi_coll_bench) at 2 and 4
 # ranks: bench/out/coll.csv and coll.png.
+# --dtype runs only the derived-datatype benchmark (esmpi_dtype_bench,
+# plain vs esmpi per shape): bench/out/dtype.csv.
 # --instr counts executed instructions per small message (valgrind):
 # plain, esmpi (all, and on the message's path: without the preparation
 # done while waiting) and one seal + one open, into bench/out/instr.csv.
@@ -31,7 +33,7 @@
 # Fetch_and_op latency and Accumulate rate plain on osc/pt2pt and osc/sm
 # and under esmpi; best of the rounds and the ratios into bench/out/rma.csv.
 # Every run says which AEAD engine libesmpi uses (ESMPI_CRYPTO forces one).
-# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe] [--mpich] [--rma]   (as root, after scripts/build.sh)
+# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--dtype] [--instr] [--aead] [--netpipe] [--mpich] [--rma]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -47,6 +49,7 @@ aead=0
 netpipe=0
 mpich=0
 rma=0
+dtype=0
 for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
@@ -60,7 +63,8 @@ for a in "$@"; do
 	--netpipe) netpipe=1 ;;
 	--mpich) mpich=1 ;;
 	--rma) rma=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe] [--mpich] [--rma]" >&2; exit 2 ;;
+	--dtype) dtype=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--dtype] [--instr] [--aead] [--netpipe] [--mpich] [--rma]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -135,6 +139,12 @@ if [ "$rma" -eq 1 ]; then
 	  } }' "$raw" | sort >>"$out/rma.csv"
 	column -s, -t "$out/rma.csv"
 	echo "csv: $out/rma.csv"
+	exit 0
+fi
+if [ "$dtype" -eq 1 ]; then
+	"$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_dtype_bench" $quick \
+		--csv "$out/dtype.csv"
+	echo "csv: $out/dtype.csv"
 	exit 0
 fi
 if [ "$instr" -eq 1 ]; then
