@@ -26,6 +26,7 @@ ASAN_LIB = ASAN_BUILD / "libclient" / "libesmpi.so"
 
 CASES = [("modes", 2), ("comms", 3), ("datatypes", 2), ("persistent", 2),
          ("probe", 2), ("large", 2), ("wildcard", 3), ("threads", 2), ("coll_check", 3),
+         ("conform", 3),
          ("fortran_calls", 2), ("fortran_calls_f08", 2)]
 
 

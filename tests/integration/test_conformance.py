@@ -119,16 +119,16 @@ def test_derived_datatype_receives_cost_one_pass(daemon, np):
 
 def test_messages_over_2gib(daemon):
     """2 GiB + 4 KiB in one message (268,435,968 MPI_LONG_LONG_INT): 'receive
-    too large' under esmpi before. Two of huge.c's five paths, both
+    too large' under esmpi before. Two of huge.c's eight paths, both
     refused before: MPI_Recv of a chunked MPI_Send (the issue's case) and
     MPI_Irecv + MPI_Wait of an MPI_Ssend (one record of more than 2 GiB,
     which MPI moves as one element of a derived type). huge.c checks
     count, elements, source, tag and data against what MPI defines, so it
     runs under esmpi only: the plain run would double the time (minutes
-    on a loaded 2-core machine) and check nothing more. The other three
-    paths (Probe + Recv of an Isend, Mprobe + Mrecv, Recv_init of a
-    Send_init) and the issue's 2.16 GB pass too, by hand:
-    docs/CONFORMANCE.md."""
+    on a loaded 2-core machine) and check nothing more. Paths 6-8 run
+    at 24 MB in the next test; the other three (Probe + Recv of an Isend,
+    Mprobe + Mrecv, Recv_init of a Send_init), paths 6-8 at this size
+    and the issue's 2.16 GB pass too, by hand: docs/CONFORMANCE.md."""
     n = (2**31 + 4096) // 8
     job = mh.mpirun(mh.example("huge"), 2, socket=daemon.sock,
                     args=(n, "14"), timeout=300)
