@@ -23,8 +23,15 @@
 # --mpich runs only the point-to-point and collective benchmarks built for
 # MPICH (build-mpich/bench, under mpiexec.hydra with MPICH's libesmpi, by
 # esmpirun), shared memory, into bench/out/mpich.csv and mpich-coll.csv.
+# --rma runs only the one-sided and thread-level benchmark (esmpi_rma_bench,
+# 2 ranks on shared memory), jobs alternating round by round: 8-byte
+# ping-pong plain at MPI_THREAD_SINGLE and _MULTIPLE, esmpi (MPI at
+# multiple, idle loops yielding), esmpi without the yield and esmpi with
+# ESMPI_RMA=off; Put/Get latency and bandwidth,
+# Fetch_and_op latency and Accumulate rate plain on osc/pt2pt and osc/sm
+# and under esmpi; best of the rounds and the ratios into bench/out/rma.csv.
 # Every run says which AEAD engine libesmpi uses (ESMPI_CRYPTO forces one).
-# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe] [--mpich]   (as root, after scripts/build.sh)
+# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe] [--mpich] [--rma]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -39,6 +46,7 @@ instr=0
 aead=0
 netpipe=0
 mpich=0
+rma=0
 for a in "$@"; do
 	case $a in
 	--quick) quick=--quick ;;
@@ -51,7 +59,8 @@ for a in "$@"; do
 	--aead) aead=1 ;;
 	--netpipe) netpipe=1 ;;
 	--mpich) mpich=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe] [--mpich]" >&2; exit 2 ;;
+	--rma) rma=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--instr] [--aead] [--netpipe] [--mpich] [--rma]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -76,6 +85,56 @@ if [ "$sign" -eq 1 ]; then
 	"$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_sign_bench" $quick \
 		--csv "$out/sign.csv"
 	echo "csv: $out/sign.csv"
+	exit 0
+fi
+if [ "$rma" -eq 1 ]; then
+	rounds=5
+	[ -n "$quick" ] && rounds=2
+	bin=$b/bench/esmpi_rma_bench
+	raw=$dir/rma-raw.csv
+	: >"$raw"
+	run() {	# config, then the command; "metric value" lines into raw
+		c=$1
+		shift
+		"$@" | while read -r m v; do echo "$c,$m,$v"; done >>"$raw"
+	}
+	for r in $(seq $rounds); do
+		echo "round $r of $rounds"
+		run plain-single mpirun --allow-run-as-root -np 2 "$bin" lat single
+		run plain-multiple mpirun --allow-run-as-root -np 2 "$bin" lat multiple
+		run esmpi "$b/libclient/esmpirun" -np 2 "$bin" lat single
+		run esmpi-noyield "$b/libclient/esmpirun" -np 2 \
+			-x OMPI_MCA_mpi_yield_when_idle=0 "$bin" lat single
+		run esmpi-rma-off env ESMPI_RMA=off "$b/libclient/esmpirun" -np 2 \
+			"$bin" lat single
+		run plain-pt2pt mpirun --allow-run-as-root -np 2 --mca osc pt2pt "$bin" rma
+		run plain-sm mpirun --allow-run-as-root -np 2 --mca osc sm "$bin" rma
+		run esmpi "$b/libclient/esmpirun" -np 2 "$bin" rma
+	done
+	# Best of the rounds (least time, most rate) per config and metric;
+	# esmpi's over plain's: latencies esmpi/plain, rates plain/esmpi
+	# (so a ratio is always how many times slower).
+	echo "metric,plain_single,plain_multiple,esmpi,esmpi_noyield,esmpi_rma_off,plain_pt2pt,plain_sm,ratio_vs_pt2pt,ratio_vs_sm,ratio_vs_single,ratio_off_vs_single" >"$out/rma.csv"
+	awk -F, '
+	{ k = $1 "," $2; lower = $2 ~ /_us$/
+	  if (!(k in b) || (lower ? $3 < b[k] : $3 > b[k])) b[k] = $3
+	  m[$2] = lower }
+	END {
+	  for (x in m) {
+	    e = b["esmpi," x]
+	    if (x == "lat_us")
+	      printf "%s,%s,%s,%s,%s,%s,,,,,%.2f,%.2f\n", x, b["plain-single," x], \
+	        b["plain-multiple," x], e, b["esmpi-noyield," x], \
+	        b["esmpi-rma-off," x], e / b["plain-single," x], \
+	        b["esmpi-rma-off," x] / b["plain-single," x]
+	    else {
+	      p = b["plain-pt2pt," x]; s = b["plain-sm," x]
+	      printf "%s,,,%s,,,%s,%s,%.2f,%.2f,,\n", x, e, p, s, \
+	        m[x] ? e / p : p / e, m[x] ? e / s : s / e
+	    }
+	  } }' "$raw" | sort >>"$out/rma.csv"
+	column -s, -t "$out/rma.csv"
+	echo "csv: $out/rma.csv"
 	exit 0
 fi
 if [ "$instr" -eq 1 ]; then

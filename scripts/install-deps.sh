@@ -19,6 +19,7 @@ lammps hpcc
 libhdf5-openmpi-dev
 munge slurmctld slurmd slurm-client slurm-wlm-basic-plugins libslurm-dev
 clang libclang-rt-14-dev
+libcoarrays-openmpi-dev
 $*"
 # Intel's ipsec-mb, the faster record AEAD engine beside OpenSSL: Debian
 # ships it for amd64 only; elsewhere esmpi builds with OpenSSL alone.

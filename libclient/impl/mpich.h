@@ -111,4 +111,10 @@ extern MPI_Fint __mpi_f08_link_constants_MOD_mpi_weights_empty
 #define ESMPI_F08_WEIGHTS_EMPTY	\
 	(&__mpi_f08_link_constants_MOD_mpi_weights_empty)
 
+/* MPICH's progress loop has no such switch (impl/openmpi.h). */
+static inline void
+esmpi_impl_yield_when_idle(void)
+{
+}
+
 #endif

@@ -3,7 +3,10 @@
 #define ESMPI_IMPL_OPENMPI_H
 
 /* Open MPI 4.1 (Debian 12's 4.1.4; OMPI_MAJOR_VERSION >= 3). */
+#include <dlfcn.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define ESMPI_IMPL_NAME	"Open MPI"
 
@@ -80,5 +83,27 @@ extern int mpi_fortran_unweighted_, mpi_fortran_weights_empty_;
 #define ESMPI_F08_STATUSES_IGNORE	ESMPI_F_STATUSES_IGNORE
 #define ESMPI_F08_UNWEIGHTED		ESMPI_F_UNWEIGHTED
 #define ESMPI_F08_WEIGHTS_EMPTY		ESMPI_F_WEIGHTS_EMPTY
+
+/*
+ * Open MPI's progress loop gives up the core when it finds nothing to do
+ * (what mpi_yield_when_idle sets at start), switched on in a running
+ * process: rma.c does it when its applier thread starts, so only ranks
+ * with windows pay for it. A rank spinning in MPI otherwise keeps the
+ * applier off a core for a whole time slice per request when the node
+ * has no spare core. The user's own mpi_yield_when_idle wins. The setter
+ * is libopen-pal's, looked up at run time.
+ */
+static inline void
+esmpi_impl_yield_when_idle(void)
+{
+	void (*set)(bool);
+
+	if (getenv("OMPI_MCA_mpi_yield_when_idle") != NULL)
+		return;
+	*(void **)&set = dlsym(RTLD_DEFAULT,
+	    "opal_progress_set_yield_when_idle");
+	if (set != NULL)
+		set(true);
+}
 
 #endif

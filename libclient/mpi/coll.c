@@ -6,8 +6,8 @@
  * Every collective is one plan (struct esmpi_coll): the blocks this rank
  * sends are sealed at the start (once, for the one rank each is meant
  * for, or for ESMPI_REC_DST_ALL when every rank opens it), Open MPI's own
- * collective moves the records as MPI_BYTE (byte counts and
- * displacements; v and w variants become v), and what arrives is opened,
+ * collective moves the records in units of UNIT bytes (counts and
+ * displacements in units; v and w variants become v), and what arrives is opened,
  * or combined, when the movement completes: at once for a blocking call,
  * in the Wait/Test call that completes the request of a nonblocking one
  * (mpi/wait.c, through the request's operations). A rank's block for itself is copied locally, never sealed.
@@ -52,6 +52,33 @@
 /* Allreduce switches to reduce-scatter + allgather from this many bytes. */
 #define ALLREDUCE_RSAG_MIN	(64 * 1024)
 
+/*
+ * Records move as elements of UNIT bytes (unit_type), each record padded
+ * with zeros to a whole number of them: Open MPI's collectives count in
+ * int, so bytes would stop at 2 GiB per block and per call, units at
+ * INT_MAX x 64 bytes (128 GiB). Every rank pads alike (the length of a
+ * record follows from its block), so both ends of every transfer agree.
+ */
+#define UNIT		64
+static MPI_Datatype unit_type = MPI_DATATYPE_NULL;
+static pthread_once_t unit_once = PTHREAD_ONCE_INIT;
+
+static void
+unit_init(void)
+{
+	MPI_Datatype t;
+
+	if (PMPI_Type_contiguous(UNIT, MPI_BYTE, &t) == MPI_SUCCESS &&
+	    PMPI_Type_commit(&t) == MPI_SUCCESS)
+		unit_type = t;
+}
+
+static size_t
+units(size_t len)
+{
+	return (len + UNIT - 1) / UNIT;
+}
+
 enum { C_PASS, C_PROT, C_FAIL };
 
 /*
@@ -66,13 +93,23 @@ struct coll_args {
 	MPI_Datatype dt[2];
 	int reduce;
 	MPI_Op op;
+	/* A v or w form's count arrays (NULL: none), one count per remote
+	 * rank (local: per local rank); at the root only when root_only
+	 * (Gatherv, Scatterv: MPI_ROOT on an intercommunicator). */
+	const int *vc[2];
+	int local, root_only, root;
 };
 #define ARGS(u0, c0, t0, u1, c1, t1)					\
-	(&(const struct coll_args){ { (u0), (u1) }, { (c0), (c1) },	\
-	    { (t0), (t1) }, 0, MPI_OP_NULL })
+	ARGS_V((u0), (c0), (t0), (u1), (c1), (t1), NULL, NULL, 0, 0, 0)
 #define ARGS_RED(c, t, o)						\
 	(&(const struct coll_args){ { 1, 0 }, { (c), 0 },		\
-	    { (t), MPI_DATATYPE_NULL }, 1, (o) })
+	    { (t), MPI_DATATYPE_NULL }, 1, (o), { NULL, NULL }, 0, 0, 0 })
+/* ARGS and count arrays v0, v1 (local: per local rank; root_only, root:
+ * used at root only). */
+#define ARGS_V(u0, c0, t0, u1, c1, t1, v0, v1, loc, ronly, rt)		\
+	(&(const struct coll_args){ { (u0), (u1) }, { (c0), (c1) },	\
+	    { (t0), (t1) }, 0, MPI_OP_NULL, { (v0), (v1) }, (loc),	\
+	    (ronly), (rt) })
 
 static int
 args_check(const struct esmpi_comm *c, const struct coll_args *a)
@@ -88,6 +125,22 @@ args_check(const struct esmpi_comm *c, const struct coll_args *a)
 		if (a->use[i] && (rc = esmpi_check_data(c, NULL, a->count[i],
 		    a->dt[i])) != MPI_SUCCESS)
 			return rc;
+	/* Open MPI refuses negative counts with MPI_ERR_COUNT; as records
+	 * they would be no block at all. */
+	if (a->root_only && !(c->is_inter ? a->root == MPI_ROOT :
+	    a->root == c->rank))
+		return MPI_SUCCESS;
+	for (i = 0; i < 2; i++) {
+		int r, n = a->local ? c->size : c->remote_size;
+
+		for (r = 0; a->vc[i] != NULL && r < n; r++)
+			if (a->vc[i][r] < 0)
+				return esmpi_fail(esmpi_comm_handle(c),
+				    MPI_ERR_COUNT, "collective: %s count "
+				    "for rank %d is %d (negative)", i == 0 ?
+				    "the first" : "the second", r,
+				    a->vc[i][r]);
+	}
 	return MPI_SUCCESS;
 }
 
@@ -250,10 +303,11 @@ static int
 local_copy(struct esmpi_comm *c, const void *sbuf, int scount,
     MPI_Datatype stype, void *rbuf, int rcount, MPI_Datatype rtype)
 {
-	int psz = 0, pos = 0, rtsz = 0, rc;
+	MPI_Comm comm = esmpi_comm_handle(c);
+	int rtsz = 0, rc = MPI_SUCCESS;
 	size_t sbytes;
 	MPI_Aint lb;
-	void *tmp;
+	uint8_t *tmp;
 
 	if (scount <= 0 || rcount <= 0)
 		return MPI_SUCCESS;
@@ -264,28 +318,23 @@ local_copy(struct esmpi_comm *c, const void *sbuf, int scount,
 		memmove((char *)rbuf + lb, (const char *)sbuf + lb, sbytes);
 		return MPI_SUCCESS;
 	}
-	if ((rc = PMPI_Pack_size(scount, stype, esmpi_comm_handle(c),
-	    &psz)) != MPI_SUCCESS)
-		return rc;
-	if ((tmp = malloc(psz > 0 ? (size_t)psz : 1)) == NULL)
+	if (esmpi_msg_bytes(scount, stype, &sbytes) != 0)
+		return esmpi_fail(comm, MPI_ERR_COUNT, "collective: own block "
+		    "too large");
+	PMPI_Type_size(rtype, &rtsz);
+	if (rtsz > 0 && sbytes > (size_t)rtsz * (size_t)rcount)
+		return esmpi_fail(comm, MPI_ERR_TRUNCATE,
+		    "collective: own block larger than its slot");
+	/* Packed in pieces (any size), from the pool: no int limit. */
+	if ((tmp = esmpi_pool_get(sbytes + 1)) == NULL)
 		return nomem(c, "local copy");
-	rc = PMPI_Pack(sbuf, scount, stype, tmp, psz, &pos,
-	    esmpi_comm_handle(c));
-	if (rc == MPI_SUCCESS) {
-		(void)esmpi_msg_bytes(scount, stype, &sbytes);
-		PMPI_Type_size(rtype, &rtsz);
-		if (rtsz > 0 && sbytes / (size_t)rtsz < (size_t)rcount)
-			rcount = (int)(sbytes / (size_t)rtsz);
-		if (rtsz > 0 && sbytes > (size_t)rtsz * (size_t)rcount)
-			rc = esmpi_fail(esmpi_comm_handle(c), MPI_ERR_TRUNCATE,
-			    "collective: own block larger than its slot");
-		else {
-			pos = 0;
-			rc = PMPI_Unpack(tmp, pos + psz, &pos, rbuf, rcount,
-			    rtype, esmpi_comm_handle(c));
-		}
-	}
-	esmpi_freezero(tmp, psz > 0 ? (size_t)psz : 1);
+	if (esmpi_pack(sbuf, scount, stype, tmp, comm) != 0)
+		rc = esmpi_fail(comm, MPI_ERR_TYPE, "collective: cannot pack "
+		    "the own block");
+	else
+		esmpi_unpack_into(tmp, sbytes, rbuf, rcount, rtype, comm);
+	esmpi_memzero(tmp, sbytes);
+	esmpi_pool_put(tmp, sbytes + 1);
 	return rc;
 }
 
@@ -379,9 +428,10 @@ struct esmpi_coll {
 	int inplace;			/* own record sealed into rrecs */
 	int n, me, root;
 	struct blk *sb, *rb;
-	int *sbc, *sbd, *rbc, *rbd;	/* record bytes and displacements */
+	int *sbc, *sbd, *rbc, *rbd;	/* record units and displacements */
 	int *speer, *rpeer, *socc, *rocc;	/* neighbourhood only */
 	size_t *soff, *roff;		/* record offsets in srecs, rrecs */
+	size_t *slen, *rlen;		/* record bytes (before padding) */
 	uint8_t *srecs, *rrecs;
 	size_t stotal, rtotal;
 	/* Reductions: out = a[lo] op ... op a[hi], a[me] = own, a[i] the
@@ -510,7 +560,7 @@ plan_new(struct esmpi_comm *c, const char *fn, uint64_t seq, enum mv mv,
 		return NULL;
 	o->sb = calloc(2 * n, sizeof(*o->sb));
 	o->sbc = calloc(8 * n, sizeof(*o->sbc));
-	o->soff = calloc(2 * n, sizeof(*o->soff));
+	o->soff = calloc(4 * n, sizeof(*o->soff));
 	if (o->sb == NULL || o->sbc == NULL || o->soff == NULL) {
 		coll_free(o);
 		return NULL;
@@ -520,6 +570,8 @@ plan_new(struct esmpi_comm *c, const char *fn, uint64_t seq, enum mv mv,
 	o->rbc = o->sbc + 2 * n;
 	o->rbd = o->sbc + 3 * n;
 	o->roff = o->soff + n;
+	o->slen = o->soff + 2 * n;
+	o->rlen = o->soff + 3 * n;
 	if (mv == MV_NALLGATHER || mv == MV_NALLTOALL) {
 		o->speer = o->sbc + 4 * n;
 		o->rpeer = o->sbc + 5 * n;
@@ -579,26 +631,29 @@ blocks(struct blk *b, int n, const void *base, int count, const int *counts,
 		    counts[i] : count, dt);
 }
 
-/* Record bytes and offsets of n blocks; int displacements when v. */
+/* Record bytes, units and offsets of n blocks; int displacements (in
+ * units) when v. */
 static int
 layout(const struct esmpi_comm *c, const struct blk *b, int n, int v,
-    int *bc, int *bd, size_t *off, size_t *total)
+    int *bc, int *bd, size_t *off, size_t *lens, size_t *total)
 {
 	size_t at = 0, len;
 	int i, r;
 
 	for (i = 0; i < n; i++) {
 		off[i] = at;
+		lens[i] = 0;
 		bc[i] = bd[i] = 0;
 		if (b[i].count < 0)
 			continue;
 		if ((r = rec_len(c, b[i].count, b[i].dt, &len)) != 0)
 			return r;
-		if (len > INT_MAX || (v && at > INT_MAX))
+		if (units(len) > INT_MAX || (v && at / UNIT > INT_MAX))
 			return ESMPI_ERR_TOO_LARGE;
-		bc[i] = (int)len;
-		bd[i] = (int)at;
-		at += len;
+		lens[i] = len;
+		bc[i] = (int)units(len);
+		bd[i] = (int)(at / UNIT);
+		at += units(len) * UNIT;
 	}
 	*total = at + 1;
 	return 0;
@@ -625,17 +680,23 @@ seal_blocks(struct esmpi_coll *o)
 		const struct blk *b = &o->sb[i];
 		int peer = o->speer != NULL ? o->speer[i] : i;
 
+		uint8_t *at = o->inplace ? o->rrecs + o->roff[i] :
+		    o->srecs + o->soff[i];
+
 		if (b->count < 0)
 			continue;
 		if (o->all ? i != o->me && o->me >= 0 : i == o->me ||
 		    peer == MPI_PROC_NULL) {
-			memset(o->srecs + o->soff[i], 0, (size_t)o->sbc[i]);
+			memset(o->srecs + o->soff[i], 0,
+			    (size_t)o->sbc[i] * UNIT);
 			continue;
 		}
+		/* The padding moves too: zeros, not what the pool held. */
+		memset(at + o->slen[i], 0, (size_t)o->sbc[i] * UNIT -
+		    o->slen[i]);
 		if ((r = esmpi_seal_into(c, b->p, b->count, b->dt, o->all ?
 		    ESMPI_REC_DST_ALL : c->peer_world[peer], CTAG,
-		    block_seq(o, o->socc, i), o->inplace ? o->rrecs +
-		    o->roff[i] : o->srecs + o->soff[i])) != 0)
+		    block_seq(o, o->socc, i), at)) != 0)
 			return r;
 	}
 	return 0;
@@ -656,6 +717,7 @@ move(struct esmpi_coll *o, MPI_Request *req)
 	void *sp = at_root ? ip : s + o->soff[root];
 	void *rp = at_root ? ip : r + o->roff[root];
 	int sn = at_root ? 0 : o->sbc[root], rn = at_root ? 0 : o->rbc[root];
+	MPI_Datatype U = unit_type;
 
 	if (me < 0)
 		me = 0;		/* no own slot: neighbours, intercomm */
@@ -666,34 +728,34 @@ move(struct esmpi_coll *o, MPI_Request *req)
 		 * zero-byte call differently: no zero counts. */
 		return BOTH(Ibcast, Bcast, req, at_root ? s + o->soff[root] :
 		    rp, at_root ? o->sbc[root] : o->root == MPI_PROC_NULL ?
-		    (int)ovh(o->c) : rn, MPI_BYTE, o->root, comm);
+		    1 : rn, U, o->root, comm);
 	case MV_GATHER:
-		return o->v ? BOTH(Igatherv, Gatherv, req, sp, sn, MPI_BYTE, r,
-		    o->rbc, o->rbd, MPI_BYTE, o->root, comm) :
-		    BOTH(Igather, Gather, req, sp, sn, MPI_BYTE, r,
-		    o->rbc[me], MPI_BYTE, o->root, comm);
+		return o->v ? BOTH(Igatherv, Gatherv, req, sp, sn, U, r,
+		    o->rbc, o->rbd, U, o->root, comm) :
+		    BOTH(Igather, Gather, req, sp, sn, U, r,
+		    o->rbc[me], U, o->root, comm);
 	case MV_SCATTER:
 		return o->v ? BOTH(Iscatterv, Scatterv, req, s, o->sbc,
-		    o->sbd, MPI_BYTE, rp, rn, MPI_BYTE, o->root, comm) :
-		    BOTH(Iscatter, Scatter, req, s, o->sbc[me], MPI_BYTE, rp,
-		    rn, MPI_BYTE, o->root, comm);
+		    o->sbd, U, rp, rn, U, o->root, comm) :
+		    BOTH(Iscatter, Scatter, req, s, o->sbc[me], U, rp,
+		    rn, U, o->root, comm);
 	case MV_ALLGATHER:
 		sp = o->inplace ? MPI_IN_PLACE : s + o->soff[me];
 		return o->v ? BOTH(Iallgatherv, Allgatherv, req, sp,
-		    o->sbc[me], MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE, comm) :
-		    BOTH(Iallgather, Allgather, req, sp, o->sbc[me], MPI_BYTE,
-		    r, o->rbc[me], MPI_BYTE, comm);
+		    o->sbc[me], U, r, o->rbc, o->rbd, U, comm) :
+		    BOTH(Iallgather, Allgather, req, sp, o->sbc[me], U,
+		    r, o->rbc[me], U, comm);
 	case MV_ALLTOALL:
 		return o->v ? BOTH(Ialltoallv, Alltoallv, req, s, o->sbc,
-		    o->sbd, MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE, comm) :
-		    BOTH(Ialltoall, Alltoall, req, s, o->sbc[me], MPI_BYTE, r,
-		    o->rbc[me], MPI_BYTE, comm);
+		    o->sbd, U, r, o->rbc, o->rbd, U, comm) :
+		    BOTH(Ialltoall, Alltoall, req, s, o->sbc[me], U, r,
+		    o->rbc[me], U, comm);
 	case MV_NALLGATHER:
 		return BOTH(Ineighbor_allgatherv, Neighbor_allgatherv, req, s,
-		    o->sbc[0], MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE, comm);
+		    o->sbc[0], U, r, o->rbc, o->rbd, U, comm);
 	case MV_NALLTOALL:
 		return BOTH(Ineighbor_alltoallv, Neighbor_alltoallv, req, s,
-		    o->sbc, o->sbd, MPI_BYTE, r, o->rbc, o->rbd, MPI_BYTE,
+		    o->sbc, o->sbd, U, r, o->rbc, o->rbd, U,
 		    comm);
 	}
 	return MPI_ERR_INTERN;
@@ -736,7 +798,7 @@ combine(struct esmpi_coll *o)
 		into = i == hi ? acc.p : tmp.p;
 		if (i != o->me)
 			rc = open_block(c, i, dst, o->seq, o->rrecs +
-			    o->roff[i], (size_t)o->rbc[i], into, count, dt);
+			    o->roff[i], o->rlen[i], into, count, dt);
 		else if (i == hi)
 			rc = local_copy(c, o->own, count, dt, into, count, dt);
 		if (rc == MPI_SUCCESS && i != hi)
@@ -775,7 +837,7 @@ open_neighbour(struct esmpi_coll *o, int i, uint32_t dst)
 	for (k = 0; k < dups && r != 0; k++)
 		r = esmpi_open_from(o->c, peer, dst, CTAG, o->seq ^
 		    ((uint64_t)((o->rocc[i] + k) % dups) << 48), o->rrecs +
-		    o->roff[i], (size_t)o->rbc[i], o->rb[i].p, o->rb[i].count,
+		    o->roff[i], o->rlen[i], o->rb[i].p, o->rb[i].count,
 		    o->rb[i].dt, &len);
 	return r != 0 ? esmpi_refuse(o->c, peer, CTAG, r) : MPI_SUCCESS;
 }
@@ -800,7 +862,7 @@ coll_finish(struct esmpi_coll *o)
 			rc = open_neighbour(o, i, dst);
 		else
 			rc = open_block(o->c, peer, dst, o->seq, o->rrecs +
-			    o->roff[i], (size_t)o->rbc[i], o->rb[i].p,
+			    o->roff[i], o->rlen[i], o->rb[i].p,
 			    o->rb[i].count, o->rb[i].dt);
 	}
 	return rc;
@@ -908,9 +970,15 @@ run(struct esmpi_coll *o, MPI_Request *req)
 	struct esmpi_comm *c = o->c;
 	int r, rc;
 
+	pthread_once(&unit_once, unit_init);
+	if (unit_type == MPI_DATATYPE_NULL) {
+		rc = esmpi_fail(esmpi_comm_handle(c), esmpi.err_internal,
+		    "%s: cannot create the records' datatype", o->fn);
+		goto out;
+	}
 	if ((r = layout(c, o->sb, o->n, o->v, o->sbc, o->sbd, o->soff,
-	    &o->stotal)) != 0 || (r = layout(c, o->rb, o->n, o->v, o->rbc,
-	    o->rbd, o->roff, &o->rtotal)) != 0) {
+	    o->slen, &o->stotal)) != 0 || (r = layout(c, o->rb, o->n, o->v,
+	    o->rbc, o->rbd, o->roff, o->rlen, &o->rtotal)) != 0) {
 		rc = layout_fail(c, o->fn, r);
 		goto out;
 	}
@@ -921,7 +989,7 @@ run(struct esmpi_coll *o, MPI_Request *req)
 	 * MPI need not copy it there (matching sizes only: an erroneous
 	 * call keeps its own slot). */
 	o->inplace = o->mv == MV_ALLGATHER && o->me >= 0 &&
-	    o->sb[o->me].count >= 0 && o->sbc[o->me] == o->rbc[o->me];
+	    o->sb[o->me].count >= 0 && o->slen[o->me] == o->rlen[o->me];
 	if ((o->srecs = esmpi_pool_get(o->stotal)) == NULL ||
 	    (o->rrecs = esmpi_pool_get(o->rtotal)) == NULL) {
 		rc = nomem(c, o->fn);
@@ -1007,8 +1075,9 @@ gather(const char *fn, const char *inter_fn, const void *sendbuf,
 	uint64_t seq;
 	int v = counts != NULL;
 
-	PROLOGUE_ARGS(comm, ARGS(sendbuf != MPI_IN_PLACE, sendcount, sendtype,
-	    0, 0, MPI_BYTE), v ? BOTH(Igatherv, Gatherv, req, sendbuf,
+	PROLOGUE_ARGS(comm, ARGS_V(sendbuf != MPI_IN_PLACE, sendcount,
+	    sendtype, 0, 0, MPI_BYTE, counts, NULL, 0, 1, root), v ?
+	    BOTH(Igatherv, Gatherv, req, sendbuf,
 	    sendcount,
 	    sendtype, recvbuf, counts, displs, recvtype, root, comm) :
 	    BOTH(Igather, Gather, req, sendbuf, sendcount, sendtype, recvbuf,
@@ -1038,8 +1107,9 @@ scatter(const char *fn, const char *inter_fn, const void *sendbuf,
 	uint64_t seq;
 	int v = counts != NULL;
 
-	PROLOGUE_ARGS(comm, ARGS(recvbuf != MPI_IN_PLACE, recvcount, recvtype,
-	    0, 0, MPI_BYTE), v ? BOTH(Iscatterv, Scatterv, req, sendbuf,
+	PROLOGUE_ARGS(comm, ARGS_V(recvbuf != MPI_IN_PLACE, recvcount,
+	    recvtype, 0, 0, MPI_BYTE, counts, NULL, 0, 1, root), v ?
+	    BOTH(Iscatterv, Scatterv, req, sendbuf,
 	    counts,
 	    displs, sendtype, recvbuf, recvcount, recvtype, root, comm) :
 	    BOTH(Iscatter, Scatter, req, sendbuf, sendcount, sendtype,
@@ -1067,8 +1137,9 @@ allgather(const char *fn, const char *inter_fn, const void *sendbuf,
 	uint64_t seq;
 	int v = counts != NULL;
 
-	PROLOGUE_ARGS(comm, ARGS(sendbuf != MPI_IN_PLACE, sendcount, sendtype,
-	    !v, recvcount, recvtype), v ? BOTH(Iallgatherv, Allgatherv, req,
+	PROLOGUE_ARGS(comm, ARGS_V(sendbuf != MPI_IN_PLACE, sendcount,
+	    sendtype, !v, recvcount, recvtype, counts, NULL, 0, 0, 0), v ?
+	    BOTH(Iallgatherv, Allgatherv, req,
 	    sendbuf,
 	    sendcount, sendtype, recvbuf, counts, displs, recvtype, comm) :
 	    BOTH(Iallgather, Allgather, req, sendbuf, sendcount, sendtype,
@@ -1161,7 +1232,9 @@ alltoallv(const char *fn, const char *inter_fn, const void *sendbuf,
 	struct a2a_side r = { recvbuf, 0, recvcounts, rdispls, recvtype, NULL,
 	    NULL };
 
-	PROLOGUE(comm, BOTH(Ialltoallv, Alltoallv, req, sendbuf, sendcounts,
+	PROLOGUE_ARGS(comm, ARGS_V(0, 0, MPI_BYTE, 0, 0, MPI_BYTE,
+	    sendbuf != MPI_IN_PLACE ? sendcounts : NULL, recvcounts, 0, 0, 0),
+	    BOTH(Ialltoallv, Alltoallv, req, sendbuf, sendcounts,
 	    sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm));
 	return alltoall_run(c, fn, seq, &s, &r, 1, req);
 }
@@ -1179,7 +1252,9 @@ alltoallw(const char *fn, const char *inter_fn, const void *sendbuf,
 	struct a2a_side r = { recvbuf, 0, recvcounts, rdispls,
 	    MPI_DATATYPE_NULL, recvtypes, NULL };
 
-	PROLOGUE(comm, BOTH(Ialltoallw, Alltoallw, req, sendbuf, sendcounts,
+	PROLOGUE_ARGS(comm, ARGS_V(0, 0, MPI_BYTE, 0, 0, MPI_BYTE,
+	    sendbuf != MPI_IN_PLACE ? sendcounts : NULL, recvcounts, 0, 0, 0),
+	    BOTH(Ialltoallw, Alltoallw, req, sendbuf, sendcounts,
 	    sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes,
 	    comm));
 	return alltoall_run(c, fn, seq, &s, &r, 1, req);
@@ -1349,7 +1424,8 @@ reduce_scatter(const char *fn, const char *inter_fn, const void *sendbuf,
 	const void *in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
 	int *bc = NULL, rc;
 
-	PROLOGUE(comm, counts != NULL ? BOTH(Ireduce_scatter,
+	PROLOGUE_ARGS(comm, ARGS_V(0, 0, MPI_BYTE, 0, 0, MPI_BYTE, counts,
+	    NULL, 1, 0, 0), counts != NULL ? BOTH(Ireduce_scatter,
 	    Reduce_scatter, req, sendbuf, recvbuf, counts, dt, op, comm) :
 	    BOTH(Ireduce_scatter_block, Reduce_scatter_block, req, sendbuf,
 	    recvbuf, blockcount, dt, op, comm));

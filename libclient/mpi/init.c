@@ -178,16 +178,18 @@ engine_select(char *err, size_t len)
 	return 0;
 }
 
+static int app_level = MPI_THREAD_SINGLE;	/* what the application has */
+
 static int
 session_start(void)
 {
 	struct esmpi_join j;
 	char err[1024];
-	int r, provided = MPI_THREAD_SINGLE, timeout;
+	int r, timeout;
+	const char *v;
 
 	esmpi.initialized = 1;
-	PMPI_Query_thread(&provided);
-	esmpi.threads_multi = provided == MPI_THREAD_MULTIPLE;
+	esmpi.threads_multi = app_level == MPI_THREAD_MULTIPLE;
 	PMPI_Comm_rank(MPI_COMM_WORLD, &esmpi.world_rank);
 	PMPI_Comm_size(MPI_COMM_WORLD, &esmpi.world_size);
 	if (PMPI_Add_error_class(&esmpi.err_class) != MPI_SUCCESS)
@@ -200,6 +202,15 @@ session_start(void)
 	esmpi.err_init = add_code("esmpi: job key establishment failed");
 	esmpi.err_internal = add_code("esmpi: internal error");
 
+	if ((v = getenv("ESMPI_RMA")) != NULL && strcmp(v, "on") != 0 &&
+	    strcmp(v, "off") != 0) {
+		esmpi.failed = 1;
+		return esmpi_fail(MPI_COMM_WORLD, esmpi.err_init, "ESMPI_RMA="
+		    "'%.40s' is neither on (the default: one-sided "
+		    "communication protected, MPI at MPI_THREAD_MULTIPLE) nor "
+		    "off (MPI at the application's thread level, windows "
+		    "refused)", v);
+	}
 	/* Before any collective: every rank is here, with libesmpi, or we
 	 * stop (join.c). It brings the job id. */
 	if (esmpi_join_timeout(&timeout, err, sizeof(err)) != 0) {
@@ -248,10 +259,44 @@ fail:
 /* What libesmpi-guard.so (guard.c) looks for: this library is here. */
 ESMPI_EXPORT const char esmpi_guard_marker[] = "esmpi";
 
+/*
+ * MPI runs at MPI_THREAD_MULTIPLE whatever the application asks: the
+ * one-sided applier thread (rma.c) calls MPI beside it. The application
+ * is told, and MPI_Query_thread reports, the level it asked for (MPI_Init:
+ * the level plain MPI_Init gives), and libesmpi's own per-message path
+ * runs at that level (docs/ARCHITECTURE.md, "One-sided communication").
+ */
+static int
+init_multiple(int *argc, char ***argv, int required, int plain_init)
+{
+	int got = MPI_THREAD_SINGLE, rc;
+	const char *v = getenv("ESMPI_RMA");
+
+	/* ESMPI_RMA=off: MPI as the application asked, no applier, windows
+	 * refused (rma.c); MPI's one-sided component left alone. */
+	if (v != NULL && strcmp(v, "off") == 0) {
+		esmpi_rma_disable();
+		rc = plain_init ? PMPI_Init(argc, argv) :
+		    PMPI_Init_thread(argc, argv, required, &got);
+		if (rc == MPI_SUCCESS)
+			PMPI_Query_thread(&app_level);
+		return rc;
+	}
+	/* MPI's one-sided component makes only windows of MPI_COMM_SELF
+	 * (handles) and shared-memory ones: osc/sm, whatever the command
+	 * line asked for (rma.c moves every other window's data). */
+	setenv("OMPI_MCA_osc", "sm", 1);
+	rc = PMPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &got);
+	if (rc != MPI_SUCCESS)
+		return rc;
+	app_level = required < got ? required : got;
+	return MPI_SUCCESS;
+}
+
 ESMPI_EXPORT int
 MPI_Init(int *argc, char ***argv)
 {
-	int rc = PMPI_Init(argc, argv);
+	int rc = init_multiple(argc, argv, MPI_THREAD_SINGLE, 1);
 
 	if (rc != MPI_SUCCESS)
 		return rc;
@@ -261,11 +306,21 @@ MPI_Init(int *argc, char ***argv)
 ESMPI_EXPORT int
 MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
 {
-	int rc = PMPI_Init_thread(argc, argv, required, provided);
+	int rc = init_multiple(argc, argv, required, 0);
 
 	if (rc != MPI_SUCCESS)
 		return rc;
+	*provided = app_level;
 	return session_start();
+}
+
+ESMPI_EXPORT int
+MPI_Query_thread(int *provided)
+{
+	if (!esmpi.initialized)
+		return PMPI_Query_thread(provided);
+	*provided = app_level;
+	return MPI_SUCCESS;
 }
 
 ESMPI_EXPORT int
@@ -280,6 +335,7 @@ MPI_Finalize(void)
 		}
 		/* What is still in flight completes before the states go. */
 		esmpi_req_reap();
+		esmpi_rma_fini();
 		esmpi_bsend_finish();
 		esmpi_chunk_fini();
 		esmpi.active = 0;

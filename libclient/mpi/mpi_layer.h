@@ -9,9 +9,10 @@
  * (nonblocking and persistent point-to-point), mprobe.c (matched probes),
  * wait.c (Wait/Test), p2p.c (blocking point-to-point), coll.c
  * (collectives), comm_new.c (communicator constructors), io.c (MPI-IO:
- * collective data access made independent), join.c and
- * init.c (MPI_Init/MPI_Finalize: every module's init and fini). Within
- * the layer, files call only those listed before them (init.c last).
+ * collective data access made independent), rma_type.c and rma.c
+ * (one-sided communication), join.c and init.c (MPI_Init/MPI_Finalize:
+ * every module's init and fini). Within the layer, files call only those
+ * listed before them (init.c last).
  * May call: req/ and below.
  */
 #include "req/req.h"
@@ -88,5 +89,21 @@ struct esmpi_join {
 };
 int esmpi_join_timeout(int *seconds, char *err, size_t len);
 int esmpi_join(int timeout, struct esmpi_join *j, char *err, size_t len);
+
+/* rma_type.c: predefined types and ops by index, target datatypes
+ * described by the origin and rebuilt at the target */
+int esmpi_rma_op_index(MPI_Op op);
+MPI_Op esmpi_rma_op(int i);
+int esmpi_rma_named_index(MPI_Datatype dt);
+MPI_Datatype esmpi_rma_named(int i);
+int esmpi_rma_describe(MPI_Datatype dt, int64_t **out, size_t *n);
+int esmpi_rma_build(const int64_t *v, size_t n, MPI_Datatype *out);
+void esmpi_rma_type_done(MPI_Datatype *t);
+MPI_Datatype esmpi_rma_basic(MPI_Datatype dt);
+
+/* rma.c: one-sided communication; stop the applier (MPI_Finalize);
+ * refuse windows (ESMPI_RMA=off, before MPI_Init) */
+void esmpi_rma_fini(void);
+void esmpi_rma_disable(void);
 
 #endif

@@ -194,13 +194,19 @@ MPI_Irsend(const void *buf, int count, MPI_Datatype dt, int dest, int tag,
 /*
  * Buffered sends: the sealed record is our own copy, so the send is local
  * as buffered mode requires; it goes out as a standard-mode Isend and the
- * attached buffer is not used. Records still in flight are kept here and
+ * attached buffer is not used, but its space is counted as plain MPI
+ * would use it (MPI_Pack_size + MPI_BSEND_OVERHEAD per message in
+ * flight): a message that would not fit is refused with MPI_ERR_BUFFER,
+ * as plain MPI refuses it. Records still in flight are kept here and
  * reaped as they complete (and all of them at Buffer_detach/Finalize).
  * An Ibsend's or a Bsend_init's request completes locally too: the
  * application holds a send to MPI_PROC_NULL, complete once started.
  */
 static struct esmpi_req *bsend_list;
 static pthread_mutex_t bsend_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The attached buffer's size (-1: none) and what messages in flight take
+ * of it (each entry's count). */
+static int bsend_size = -1, bsend_used;
 
 static void
 bsend_reap(int wait)
@@ -221,10 +227,19 @@ bsend_reap(int wait)
 			PMPI_Test(&r->handle, &flag, MPI_STATUS_IGNORE);
 		if (flag) {
 			*pp = (struct esmpi_req *)r->buf;
+			bsend_used -= r->count;
 			esmpi_req_free(r);
 		} else
 			pp = (struct esmpi_req **)&r->buf;
 	}
+	pthread_mutex_unlock(&bsend_lock);
+}
+
+static void
+bsend_unuse(int need)
+{
+	pthread_mutex_lock(&bsend_lock);
+	bsend_used -= need;
 	pthread_mutex_unlock(&bsend_lock);
 }
 
@@ -236,17 +251,40 @@ bsend_start(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 	struct esmpi_req *r;
 	struct esmpi_msg m;
 	struct esmpi_wire w;
-	int rc, e;
+	int rc, e, need = 0, size, used;
 
 	bsend_reap(0);
-	if ((e = esmpi_seal(c, buf, count, dt, dest, tag, &m)) != 0)
+	/* The room plain MPI would take in the attached buffer. */
+	rc = PMPI_Pack_size(count, dt, comm, &need);
+	pthread_mutex_lock(&bsend_lock);
+	size = bsend_size;
+	used = bsend_used;
+	if (rc == MPI_SUCCESS && need <= INT_MAX - MPI_BSEND_OVERHEAD &&
+	    size >= 0 && need + MPI_BSEND_OVERHEAD <= size - used)
+		bsend_used += (need += MPI_BSEND_OVERHEAD);
+	else
+		rc = MPI_ERR_BUFFER;
+	pthread_mutex_unlock(&bsend_lock);
+	if (rc != MPI_SUCCESS)
+		return size < 0 ? esmpi_fail(comm, MPI_ERR_BUFFER, "buffered "
+		    "send to rank %d tag %d: no buffer attached "
+		    "(MPI_Buffer_attach)", dest, tag) : esmpi_fail(comm,
+		    MPI_ERR_BUFFER, "buffered send to rank %d tag %d: the "
+		    "message needs %d bytes of the attached buffer (with "
+		    "MPI_BSEND_OVERHEAD), %d of its %d bytes are free", dest,
+		    tag, need + MPI_BSEND_OVERHEAD, size - used, size);
+	if ((e = esmpi_seal(c, buf, count, dt, dest, tag, &m)) != 0) {
+		bsend_unuse(need);
 		return esmpi_fail(comm, e == ESMPI_ERR_INVALID ? MPI_ERR_RANK :
 		    esmpi.err_internal, "cannot seal message: %s",
 		    esmpi_strerror(e));
+	}
 	if ((r = esmpi_req_new(c, &p2p_ops)) == NULL) {
+		bsend_unuse(need);
 		esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
+	r->count = need;
 	r->rec = m.rec;
 	r->reclen = m.len + ESMPI_REC_OVERHEAD;
 	if (esmpi_wire(r->reclen, &w) != 0)
@@ -256,6 +294,7 @@ bsend_start(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 		    &r->handle);
 	esmpi_wire_done(&w);
 	if (rc != MPI_SUCCESS) {
+		bsend_unuse(need);
 		esmpi_req_free(r);
 		return rc;
 	}
@@ -322,15 +361,29 @@ esmpi_bsend_finish(void)
 ESMPI_EXPORT int
 MPI_Buffer_attach(void *buffer, int size)
 {
-	return PMPI_Buffer_attach(buffer, size);
+	int rc = PMPI_Buffer_attach(buffer, size);
+
+	if (rc == MPI_SUCCESS) {
+		pthread_mutex_lock(&bsend_lock);
+		bsend_size = size;
+		pthread_mutex_unlock(&bsend_lock);
+	}
+	return rc;
 }
 
 ESMPI_EXPORT int
 MPI_Buffer_detach(void *buffer_addr, int *size)
 {
+	int rc;
+
 	/* Detach waits for buffered messages: ours included. */
 	bsend_reap(1);
-	return PMPI_Buffer_detach(buffer_addr, size);
+	if ((rc = PMPI_Buffer_detach(buffer_addr, size)) == MPI_SUCCESS) {
+		pthread_mutex_lock(&bsend_lock);
+		bsend_size = -1;
+		pthread_mutex_unlock(&bsend_lock);
+	}
+	return rc;
 }
 
 /* A receive request; with_rec: and the record buffer MPI receives into. */

@@ -243,6 +243,12 @@ def fortran_special(row, params, call, suffix, symbols):
         elif h == "MPI_Aint" and arr:	# INTEGER(MPI_ADDRESS_KIND) arrays
             decl.append(f"MPI_Aint *{n}")
             args[n] = n
+        elif t == "MPI_Aint":		# INTEGER(MPI_ADDRESS_KIND) scalars
+            decl.append(f"MPI_Aint *{n}")
+            args[n] = f"*{n}"
+        elif t == "MPI_Aint *":
+            decl.append(f"MPI_Aint *{n}")
+            args[n] = n
         elif h in HANDLES:
             # In/out handles are converted both ways: MPI_X_f2c of an
             # output argument's junk is an invalid handle, never read.

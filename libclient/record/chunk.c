@@ -389,6 +389,81 @@ open_chunk(struct esmpi_comm *c, int src, int tag,
  */
 static uint8_t discard[ESMPI_CHUNK_REC];
 
+/*
+ * A non-contiguous receive takes the chunks as they open: each opens into
+ * stage after what is left of the one before (less than an element) and
+ * the whole elements go to their places, so the memory is a chunk and an
+ * element, not the message. An element larger than a chunk is staged
+ * whole instead (MPI_Unpack takes whole elements).
+ */
+struct unstream {
+	uint8_t *stage;
+	size_t cap, have;	/* stage's size, bytes in it */
+	size_t done;		/* elements unpacked */
+	size_t tsz;
+	MPI_Aint ext;
+	char *buf;
+	MPI_Datatype dt;
+	MPI_Comm comm;
+};
+
+static int
+unstream_start(struct unstream *u, size_t n, void *buf, MPI_Datatype dt,
+    MPI_Comm comm)
+{
+	MPI_Aint lb;
+	int tsz = 0;
+
+	PMPI_Type_size(dt, &tsz);
+	PMPI_Type_get_extent(dt, &lb, &u->ext);
+	u->tsz = (size_t)tsz;
+	u->cap = u->tsz <= CHUNK_PT ? CHUNK_PT + u->tsz : n;
+	u->buf = buf;
+	u->dt = dt;
+	u->comm = comm;
+	return (u->stage = esmpi_pool_get(u->cap)) == NULL ? -1 : 0;
+}
+
+/* len more bytes are in stage; unpack whole elements (all at the end). */
+static void
+unstream_chunk(struct unstream *u, size_t len, int last)
+{
+	size_t whole;
+
+	u->have += len;
+	if (u->cap != CHUNK_PT + u->tsz && !last)
+		return;
+	whole = last || u->tsz == 0 ? u->have : u->have / u->tsz * u->tsz;
+	if (whole == 0)
+		return;
+	esmpi_unpack_into(u->stage, whole, u->buf + (MPI_Aint)u->done *
+	    u->ext, 0, u->dt, u->comm);
+	u->done += whole / u->tsz;
+	memmove(u->stage, u->stage + whole, u->have - whole);
+	esmpi_memzero(u->stage + u->have - whole, whole);
+	u->have -= whole;
+}
+
+/* Release stage; failed: overwrite what was unpacked with zeros, as the
+ * contiguous case does (nothing of a refused message stays). */
+static void
+unstream_end(struct unstream *u, int failed)
+{
+	size_t per, k;
+
+	if (u->stage == NULL)
+		return;
+	esmpi_memzero(u->stage, u->cap);
+	per = u->tsz ? u->cap / u->tsz : 0;
+	for (; failed && per && u->done > 0; u->done -= k) {
+		k = u->done < per ? u->done : per;
+		esmpi_unpack_into(u->stage, k * u->tsz, u->buf +
+		    (MPI_Aint)(u->done - k) * u->ext, 0, u->dt, u->comm);
+	}
+	esmpi_pool_put(u->stage, u->cap);
+	u->stage = NULL;
+}
+
 int
 esmpi_chunks_take(struct esmpi_comm *c, int src, int tag,
     const struct esmpi_rec_hdr *head, void *buf, int count, MPI_Datatype dt,
@@ -396,9 +471,10 @@ esmpi_chunks_take(struct esmpi_comm *c, int src, int tag,
 {
 	size_t n = head->length, k = esmpi_chunk_count(n), i, cap;
 	MPI_Request reqs[CHUNK_AHEAD];
-	uint8_t *recs[CHUNK_AHEAD], *out = NULL, *tmp = NULL;
+	uint8_t *recs[CHUNK_AHEAD], *out = NULL;
 	int ctag = esmpi_chunk_tag(c->ctx, head->seq), r = 0, contig, trunc;
 	int peer = (int)c->peer_world[src];
+	struct unstream u = { 0 };
 	MPI_Status st;
 	MPI_Aint lb;
 
@@ -407,7 +483,8 @@ esmpi_chunks_take(struct esmpi_comm *c, int src, int tag,
 	trunc = n > cap;
 	if (!trunc && contig)
 		out = (uint8_t *)buf + lb;
-	else if (!trunc && (out = tmp = malloc(n)) == NULL)
+	else if (!trunc && unstream_start(&u, n, buf, dt,
+	    esmpi_comm_handle(c)) != 0)
 		r = ESMPI_ERR_NOMEM;
 	/*
 	 * A few receives ahead, in a few buffers in turn: each chunk is
@@ -432,8 +509,12 @@ esmpi_chunks_take(struct esmpi_comm *c, int src, int tag,
 			if (r == 0 && !trunc)
 				r = open_chunk(c, src, tag, head,
 				    i - CHUNK_AHEAD, recs[j],
-				    esmpi_status_bytes(&st),
-				    out + (i - CHUNK_AHEAD) * CHUNK_PT);
+				    esmpi_status_bytes(&st), contig ?
+				    out + (i - CHUNK_AHEAD) * CHUNK_PT :
+				    u.stage + u.have);
+			if (r == 0 && !trunc && !contig)
+				unstream_chunk(&u, esmpi_chunk_len(n,
+				    i - CHUNK_AHEAD), i + 1 == k + CHUNK_AHEAD);
 		}
 		if (i < k && PMPI_Irecv(recs[j], ESMPI_CHUNK_REC, MPI_BYTE,
 		    peer, ctag, esmpi.chunk_comm, &reqs[j]) != MPI_SUCCESS &&
@@ -451,13 +532,10 @@ esmpi_chunks_take(struct esmpi_comm *c, int src, int tag,
 		/* Nothing unauthenticated reaches the application. */
 		if (contig && !trunc)
 			esmpi_memzero(out, cap);
-		esmpi_freezero(tmp, n);
+		unstream_end(&u, 1);
 		return r;
 	}
-	if (!contig) {
-		esmpi_unpack_into(tmp, n, buf, count, dt, esmpi_comm_handle(c));
-		esmpi_freezero(tmp, n);
-	}
+	unstream_end(&u, 0);
 	*len = n;
 	return 0;
 }

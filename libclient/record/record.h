@@ -30,8 +30,8 @@ int esmpi_seal(struct esmpi_comm *c, const void *buf, int count,
 int esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
     MPI_Datatype dt, uint32_t dst_world, int tag, uint64_t coll_seq,
     uint8_t *out);
-/* Plaintext bytes of (count, dt); ESMPI_ERR_TOO_LARGE past int records
- * (collectives lay out blocks in int bytes). */
+/* Plaintext bytes of (count, dt); ESMPI_ERR_TOO_LARGE past the largest
+ * record (ESMPI_REC_MAX_LEN). */
 int esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n);
 /* Prepare the AEAD context of the record expected next, sent or received
  * (src, tag: the receive's, wildcards prepare nothing). Never inlined:

@@ -79,7 +79,7 @@ esmpi_msg_bytes(int count, MPI_Datatype dt, size_t *n)
 	MPI_Aint lb;
 
 	(void)esmpi_contig(count, dt, n, &lb);
-	return *n + ESMPI_REC_OVERHEAD > INT_MAX ? ESMPI_ERR_TOO_LARGE : 0;
+	return *n > ESMPI_REC_MAX_LEN ? ESMPI_ERR_TOO_LARGE : 0;
 }
 
 /* Seal the n contiguous plaintext bytes at pt into out. */

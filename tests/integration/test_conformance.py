@@ -10,7 +10,10 @@ what it prints must be the same.
   MPI_PROC_NULL and MPI_ANY_SOURCE, through every completion call;
 - dtype_recv.c: derived-datatype receives (partial fills, partial
   elements) with a bound on their cost against plain MPI;
-- huge.c: a message over 2 GiB through the receive paths.
+- huge.c: a message over 2 GiB through the receive paths;
+- conform.c: a pass over the standard's chapters (point to point,
+  collectives, communicators, groups, attributes, error handlers,
+  topologies, intercommunicators, datatypes), every result logged.
 
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_conformance.py
 """
@@ -57,7 +60,7 @@ def assert_same(plain, prot, name):
 @pytest.fixture(scope="module", autouse=True)
 def built():
     missing = mh.missing_examples(["status_fields", "persist_self",
-                                   "dtype_recv", "huge"])
+                                   "dtype_recv", "huge", "conform"])
     if missing:
         pytest.fail(f"not built: {', '.join(missing)}", pytrace=False)
 
@@ -137,3 +140,50 @@ def test_messages_over_2gib(daemon):
                    f"huge: Irecv+Wait (Ssend): {n} elements, {n * 8} bytes"
                    ], job.describe()
     assert "esmpi:" not in job.stderr, job.describe()
+
+
+def test_large_collectives_and_non_contiguous_chunks(daemon):
+    """huge.c's paths 6-8 at 24 MB, through the code that carries them
+    past 2 GiB: a chunked message received into a non-contiguous type
+    (511 of every 512 elements, the last element partial: opened chunk by
+    chunk into a chunk-sized stage, elements across chunk boundaries), a
+    Bcast and a Gatherv (in place at the root), whose records move in
+    64-byte units (byte counts stopped at 2 GiB). At 2 GiB + 4 KiB each
+    path takes as long as the test above (over a minute on a loaded
+    machine): docs/CONFORMANCE.md says how to run them by hand."""
+    n = 3000000
+    job = mh.mpirun(mh.example("huge"), 2, socket=daemon.sock,
+                    args=(n, "678"), timeout=120)
+    assert job.returncode == 0, (
+        f"huge fails under libesmpi\n{job.describe()}"
+        f"\n--- esmpid\n{daemon.log()[-3000:]}")
+    got, final = lines(job, "huge")
+    assert sorted(got) == sorted(
+        f"huge: {how}: {n} elements, {n * 8} bytes" for how in (
+            "Recv (non-contiguous)", "Bcast", "Gatherv")), job.describe()
+    assert "esmpi:" not in job.stderr, job.describe()
+
+
+@pytest.mark.parametrize("np", (1, 2, 3, 4))
+def test_conformance_pass_as_plain_mpi(daemon, np):
+    """conform.c's log, every rank's in rank order, is plain Open MPI's
+    line for line: MPI_IN_PLACE in every collective, zero counts,
+    MPI_PROC_NULL, negative displacements, the error classes of the v/w
+    forms' negative counts (esmpi passed them on as records, and a block
+    of count -1 as no block), attributes and their callbacks across
+    Comm_dup, error handlers, topologies and neighbourhood collectives,
+    intercommunicator collectives, Sendrecv_replace, buffered sends,
+    cancelled receives, Request_get_status, Waitany/Testany over null and
+    inactive requests."""
+    plain, prot = run_both(daemon, "conform", np, timeout=120)
+    p, pf = lines(plain, "conform")
+    e, ef = lines(prot, "conform")
+    assert len(p) > 150 * np, plain.describe()
+    diff = [f"plain: {a}\nesmpi: {b}" for a, b in zip(p, e) if a != b]
+    assert not diff and len(p) == len(e) and pf == ef, (
+        "conform: output differs under libesmpi\n" + "\n".join(diff) +
+        f"\n--- esmpi stderr\n{prot.stderr}")
+    # The erroneous calls are refused with a message saying what; none
+    # is esmpi's own failure.
+    for bad in ("internal", "integrity", "protocol"):
+        assert bad not in prot.stderr, prot.describe()

@@ -121,7 +121,9 @@ def test_denied_function_refused(daemons, workdir, monkeypatch, name):
     d = daemons("f")
     job = mh.mpirun(mh.example(name), 2, socket=d.sock)
     assert job.returncode != 0, job.describe()
-    assert mh.rank_lines(job.stderr, f"{fn} refused") == {0, 1}, \
+    # The first refusal aborts the job (errors are fatal): the other rank
+    # may be killed before it reaches its own, so one rank is enough.
+    assert mh.rank_lines(job.stderr, f"{fn} refused") in ({0}, {1}, {0, 1}), \
         job.describe()
     assert done.split(":")[0] not in job.stdout
     assert d.wait_audit("unprotected_call", count=1)

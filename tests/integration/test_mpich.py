@@ -45,7 +45,7 @@ ALL = [name for name, _ in CASES] + ["coll_check", "collective_probe",
                                      "fortran_mpifh", "fortran_mpi",
                                      "fortran_mpi_f08",
                                      "pmpi_init", "status_fields",
-                                     "persist_self"]
+                                     "persist_self", "rma_check"]
 
 # MPICH 4.0.2's ch4 collectives crash on coll_check's in-place Reduce.
 NO_DEVICE_COLL = ("MPIR_CVAR_DEVICE_COLLECTIVES=none",)
@@ -377,3 +377,17 @@ def test_debian_mpich_binaries_sealed(daemon, workdir, monkeypatch):
         if preload:
             assert_sealed(job, 2)
     assert verdicts[0] == verdicts[1]
+
+
+def test_rma_same_under_mpich(daemon):
+    """One-sided communication (rma_check: every operation and
+    synchronisation mode) under MPICH's libesmpi, 3 ranks: the same output
+    as plain MPICH, every rank sealed what it sent."""
+    prog = mh.example("rma_check", mpich=True)
+    plain = mh.hydra(prog, 3, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    assert "rma_check: 3 ranks, all ok" in plain.stdout, plain.describe()
+    prot = mh.hydra(prog, 3, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    assert prot.returncode == 0, prot.describe()
+    assert prot.stdout == plain.stdout
+    assert_sealed(prot, 3)

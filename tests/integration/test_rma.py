@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: Apache-2.0
+"""One-sided communication (examples/rma_check.c: every operation and
+synchronisation mode, contiguous and derived datatypes) gives the same
+output plain and under esmpi, and its errors are clear MPI errors."""
+import re
+
+import pytest
+
+import mpi_helpers as mh
+import nshosts
+
+PROG = mh.example("rma_check")
+# Plain Open MPI 4.1.4's default osc/rdma crashes on Fetch_and_op and
+# Compare_and_swap over shared memory (btl/vader's atomics); pt2pt (with
+# sm for shared-memory windows) works.
+PLAIN_OSC = ("OMPI_MCA_osc=sm,pt2pt",)
+
+
+@pytest.mark.parametrize("np", [2, 3, 4, 8])
+def test_rma_same_as_plain(daemons, np):
+    d = daemons(f"rma{np}")
+    ref = mh.mpirun(PROG, np, preload=False, x=PLAIN_OSC)
+    assert ref.returncode == 0, ref.describe()
+    assert f"rma_check: {np} ranks, all ok" in ref.stdout
+    # esmpi under MPI's default osc: it never moves window data
+    prot = mh.mpirun(PROG, np, socket=d.sock)
+    assert prot.returncode == 0, prot.describe()
+    assert prot.stdout == ref.stdout
+
+
+def test_rma_errors(daemons):
+    d = daemons("rmaerr")
+    job = mh.mpirun(PROG, 2, socket=d.sock, args=["--errors"])
+    assert job.returncode == 0, job.describe()
+    assert "target out of range: MPI_ERR_RANK" in job.stdout
+    assert ("displacement outside the window: MPI_ERR_RMA_RANGE"
+            in job.stdout)
+    assert "target rank 5 out of range (window of 2 ranks)" in job.stderr
+    assert "reach outside rank 0's window of 16 bytes" in job.stderr
+    # ESMPI_RMA=off: MPI at the application's level, windows refused
+    off = mh.mpirun(PROG, 2, socket=d.sock, args=["--errors"],
+                    x=("ESMPI_RMA=off",))
+    assert off.returncode != 0, off.describe()
+    assert ("MPI_Win_create: one-sided communication is off in this job "
+            "(ESMPI_RMA=off" in off.stderr), off.describe()
+    assert "internal error" not in off.stderr, off.describe()
+    bad = mh.mpirun(PROG, 2, socket=d.sock, args=["--errors"],
+                    x=("ESMPI_RMA=maybe",))
+    assert bad.returncode != 0, bad.describe()
+    assert "ESMPI_RMA='maybe' is neither on" in bad.stderr, bad.describe()
+
+
+def test_rma_marker_never_on_the_wire(ns_hosts, workdir):
+    """Across two namespace hosts, Put data crosses the veth in plaintext
+    under plain MPI's osc/pt2pt (which really moves it over TCP) and never
+    under esmpi, whatever osc the command line asks for."""
+    nshosts.need("tshark")
+    hosts = ns_hosts()
+    prog = nshosts.example(workdir, "rma_check")
+    hosts.start_daemons()
+    marker = "--marker"     # the program makes it: not in the launch
+    (rc, plain, err), pcap = hosts.captured_run(
+        "rma-plain", [str(prog), marker], preload=False,
+        x=("OMPI_MCA_osc=sm,pt2pt",))
+    assert rc == 0, f"plain job failed ({rc}):\n{plain}\n{err}"
+    assert "rma_check: 2 ranks, all ok" in plain
+    assert pcap.count(nshosts.MARKER) >= 1, \
+        "capture saw no plaintext marker: the plain job moved no data?"
+    (rc, enc, err), pcap = hosts.captured_run(
+        "rma-enc", [str(prog), marker], preload=True,
+        x=("OMPI_MCA_osc=pt2pt",))
+    assert rc == 0, f"esmpi job failed ({rc}):\n{enc}\n{err}\n{hosts.logs()}"
+    assert enc == plain
+    assert len(pcap) > 4000
+    assert pcap.count(nshosts.MARKER) == 0
+
+
+def test_rma_tampered_refused_and_audited(tri):
+    """The tamper bridge alters every big TCP segment of one-sided traffic
+    between the hosts (rma_check --tamper: a 16 KiB Put, then a 16 KiB
+    Get's answer). The rank whose check fails refuses the message, says
+    so, and its host's esmpid audits it; nothing is written into the
+    target's window nor into the Get's result buffer; the origin's calls
+    return esmpi's authentication error (the windows return errors)."""
+    from test_tamper import tamper_args
+    prog = [str(nshosts.example(tri.work, "rma_check")), "--tamper"]
+    bridge = tri.bridge("rma", *tamper_args())
+    rc, out, err = tri.run(prog, preload=True,
+                           timeout=nshosts.ADVERSARY_TIMEOUT, hang_ok=True)
+    bridge.stop()
+    why = nshosts.report(tri, bridge, rc, out, err)
+    assert bridge.rewrites(), f"the bridge rewrote nothing:\n{why}"
+    assert rc == 0, why
+    auth = "esmpi: message failed authentication"
+    # the Put: refused by rank 1's applier, reported to rank 0 at unlock
+    assert f"put: {auth}" in out, why
+    assert "put target window: unchanged" in out, why
+    assert re.search(r"rank 1: integrity failure: one-sided message from "
+                     r"window rank 0 refused \(.*\); nothing applied", err), why
+    assert re.search(r"rank 0: MPI_Win_unlock: one-sided traffic with "
+                     r"window rank 1 failed authentication", err), why
+    # the Get's answer: refused by rank 0 itself
+    assert f"get: {auth}" in out, why
+    assert "get result buffer: unchanged" in out, why
+    assert re.search(r"rank 0: integrity failure: one-sided message from "
+                     r"window rank 1 refused", err), why
+    assert "rma_check --tamper: done" in out, why
+    for d, peer, rank in ((tri.b.daemon, "0", "1"), (tri.a.daemon, "1", "0")):
+        evs = d.wait_audit("integrity_failure", timeout=5,
+                           pred=lambda e: e.get("ESMPI_COMM") == "esmpi-rma"
+                           and e.get("ESMPI_PEER") == peer)
+        assert evs[0].get("ESMPI_RANK") == rank, evs
