@@ -4,7 +4,8 @@
 and `connect PORTFILE`, two jobs, the port name passed through a file)
 or Comm.Join (`join`, ranks 0 and 1 over a TCP socket), then a message,
 an Allreduce and a Barrier on it, and Disconnect. Each side's rank 0
-prints what it got."""
+prints what it got. `spawn-plain` spawns the children without
+LD_PRELOAD (plain MPI), which esmpi must refuse."""
 import os
 import socket
 import sys
@@ -33,6 +34,9 @@ def use(ic, side):
 
 if mode == "spawn":
     use(w.Spawn(sys.executable, [__file__, "child"], maxprocs=2), "parent")
+elif mode == "spawn-plain":
+    use(w.Spawn("/usr/bin/env", ["-u", "LD_PRELOAD", sys.executable, __file__,
+                                 "child"], maxprocs=1), "parent")
 elif mode == "child":
     use(MPI.Comm.Get_parent(), "child")
 elif mode == "accept":

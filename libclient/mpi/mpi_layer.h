@@ -89,4 +89,7 @@ struct esmpi_join {
 int esmpi_join_timeout(int *seconds, char *err, size_t len);
 int esmpi_join(int timeout, struct esmpi_join *j, char *err, size_t len);
 
+/* dynamic.c: a spawned child's link to its parent job, in MPI_Init. */
+int esmpi_link_parent(char *err, size_t len);
+
 #endif

@@ -310,6 +310,12 @@ def exports(cname, plist, symbols):
                    for s in symbols)
 
 
+# Special in C, but their Fortran arguments (arrays of strings) have no
+# conversion here: the Fortran entry points stay deny, forwarding to Open
+# MPI's own Fortran code (whose intercommunicator is then unkeyed).
+FORTRAN_AS_DENY = {"MPI_Comm_spawn", "MPI_Comm_spawn_multiple"}
+
+
 def fortran(rows):
     out = ["/*\n * Fortran entry points: every mangling Open MPI's Fortran "
            "libraries export\n * for the special and deny functions above.\n */"]
@@ -317,7 +323,7 @@ def fortran(rows):
         f77, f08 = fortran_names(r["name"])
         if f08 is None:
             continue
-        if r["disp"] == "deny":
+        if r["disp"] == "deny" or r["name"] in FORTRAN_AS_DENY:
             for syms, target, suffix in ((f77, "p" + f77[1], ""),
                                          ([f08], "p" + f08, "_f08")):
                 out.append(fortran_deny(r, target, suffix, syms))
