@@ -188,11 +188,11 @@ void esmpi_rec_aad_fill(struct esmpi_rec_aad *a, const struct esmpi_comm *c,
     uint32_t src, uint32_t dst, int tag, uint64_t coll_seq);
 
 /* link.c */
-/* Collective over the intercommunicator ic to another job (both groups;
- * local: our group as an intracommunicator): the link key exchange, then
- * ic's state. timeout: seconds to wait for the other side. */
-int esmpi_link_establish(MPI_Comm ic, MPI_Comm local, int timeout,
-    const char *call, char *err, size_t elen);
+/* Keep a link (mpi/dynamic.c established it): takes remote_world and
+ * remote; NULL when out of locked memory. */
+struct esmpi_link *esmpi_link_add(const uint8_t key[32],
+    const uint8_t id[ESMPI_LINK_ID_LEN], int side, uint32_t *remote_world,
+    int nremote, MPI_Group remote);
 /* The newest link whose other job holds every process in[i] >= 0 of g;
  * out[i] its rank in the link's remote group. */
 struct esmpi_link *esmpi_link_find(MPI_Group g, int n, const int *in,

@@ -5,7 +5,8 @@ through a file) and Comm.Join, under the default policy. Each new
 intercommunicator is keyed by a link between the two jobs' esmpids
 (libclient/comm/link.c):
 
-- a message, an Allreduce and a Barrier on it and Disconnect give the
+- a message, an Allreduce and a Barrier on it, an Allgather on its
+  Intercomm_merge, an Allreduce on its Comm_dup, and Disconnect give the
   same results as plain Open MPI;
 - over TCP on lo (`btl tcp,self`, children too), the capture of the plain
   run shows the marker the parent side sends, the esmpi run's never;
@@ -16,18 +17,21 @@ intercommunicator is keyed by a link between the two jobs' esmpids
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_dynamic.py
 """
 import os
+import secrets
 import subprocess
 import time
 
 import esmpi_it as it
 import mpi_helpers as mh
-from test_wire import MARKER, capture, stop
+from test_wire import capture, stop
 
 PROG = it.REPO / "examples" / "mpi4py_dynamic.py"
 PY = "/usr/bin/python3"
 # Children inherit the environment: every process talks TCP over lo.
 TCP = {"OMPI_MCA_btl": "tcp,self", "OMPI_MCA_btl_tcp_if_include": "lo",
        "OMPI_MCA_oob_tcp_if_include": "lo"}
+# Other tests' traffic may cross lo meanwhile: a marker of this run's own.
+MARKER = f"ESMPI-DYN-{secrets.token_hex(8)}"
 
 
 def job(mode, socket, preload, *args, server=None, np=2, extra=None):
@@ -64,7 +68,11 @@ def lines(out):
 
 def run_all(workdir, socket, preload):
     """Spawn, join, then accept/connect: {mode: (rc, out, err)}."""
-    res = {m: done(job(m, socket, preload)) for m in ("spawn", "join")}
+    # In a file: the environment travels in Open MPI's launch messages.
+    (workdir / "marker").write_text(MARKER)
+    mk = {"DYN_MARKER_FILE": str(workdir / "marker")}
+    res = {m: done(job(m, socket, preload, extra=mk))
+           for m in ("spawn", "join")}
     uri = workdir / f"uri-{int(preload)}"
     port = workdir / f"port-{int(preload)}"
     srv = subprocess.Popen(["ompi-server", "--no-daemonize", "-r", str(uri)],
@@ -76,10 +84,10 @@ def run_all(workdir, socket, preload):
         while not (uri.exists() and uri.stat().st_size):
             assert time.monotonic() < deadline, "ompi-server did not start"
             time.sleep(0.05)
-        acc = job("accept", socket, preload, port, server=uri)
+        acc = job("accept", socket, preload, port, server=uri, extra=mk)
         try:
             res["connect"] = done(job("connect", socket, preload, port,
-                                      server=uri))
+                                      server=uri, extra=mk))
             res["accept"] = done(acc)
         finally:
             if acc.poll() is None:
@@ -109,13 +117,15 @@ def test_keyed_sealed_and_audited_under_default_policy(daemon, workdir):
         assert rc == 0, f"esmpi {mode}:\n{eout}\n{err}\n{daemon.log()[-3000:]}"
         assert "internal error" not in err and "refused" not in err, err
         assert lines(eout) == lines(out), f"{mode}:\n{out}\n---\n{eout}"
+        assert "merged: [" in eout and "dup allreduce:" in eout, eout
         if mode != "accept":    # its other side is the connect job
-            assert "child got: ESMPI-SECRET-MARKER" in eout, eout
+            assert f"child got: {MARKER}" in eout, eout
     # The capture saw the plain marker of each of the three (one message
     # each, maybe resent), and the esmpi run's traffic, never the marker.
-    assert plain_cap.count(MARKER) >= 3, plain_cap.count(MARKER)
+    marker = MARKER.encode()
+    assert plain_cap.count(marker) >= 3, plain_cap.count(marker)
     assert len(prot_cap) > 20000
-    assert prot_cap.count(MARKER) == 0
+    assert prot_cap.count(marker) == 0
     # Each link (spawn, accept/connect; the example's join is between two
     # ranks of one job, which the job key covers) audited by the side that
     # wrapped and the one that unwrapped (one node: one daemon for both),
