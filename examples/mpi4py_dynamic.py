@@ -2,7 +2,8 @@
 """mpi4py dynamic processes: an intercommunicator from Comm.Spawn
 (`spawn`; the children run `child`), Accept/Connect (`accept PORTFILE`
 and `connect PORTFILE`, two jobs, the port name passed through a file)
-or Comm.Join (`join`, ranks 0 and 1 over a TCP socket), then a message,
+or Comm.Join (`join`, ranks 0 and 1 over a TCP socket; `join-listen
+PORTFILE` and `join-connect PORTFILE`, two jobs), then a message,
 an Allreduce and a Barrier on it, an Allgather on the merged
 intracommunicator and an Allreduce on a duplicate, and Disconnect. Each
 side's rank 0 prints what it got (the parent side sends the marker in
@@ -78,6 +79,24 @@ elif mode == "connect":
         with open(sys.argv[2]) as f:
             port = f.read()
     use(w.Connect(port, root=0), "child")
+elif mode == "join-listen":
+    # Two jobs of one rank each join over TCP, the port through a file.
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    with open(sys.argv[2] + ".tmp", "w") as f:
+        f.write(str(ls.getsockname()[1]))
+    os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+    s, _ = ls.accept()
+    use(MPI.Comm.Join(s.fileno()), "parent")
+    s.close()
+elif mode == "join-connect":
+    while not os.path.exists(sys.argv[2]):
+        time.sleep(0.05)
+    with open(sys.argv[2]) as f:
+        s = socket.create_connection(("127.0.0.1", int(f.read())))
+    use(MPI.Comm.Join(s.fileno()), "child")
+    s.close()
 elif mode == "join":
     if r == 0:
         ls = socket.socket()

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Dynamic processes with mpi4py (examples/mpi4py_dynamic.py): Comm.Spawn,
 Accept/Connect between two jobs (Open MPI's ompi-server, the port name
-through a file) and Comm.Join, under the default policy. Each new
+through a file) and Comm.Join (two jobs; two ranks of one job), under the
+default policy. Each new
 intercommunicator is keyed by a link between the two jobs' esmpids
 (libclient/comm/link.c):
 
@@ -10,8 +11,9 @@ intercommunicator is keyed by a link between the two jobs' esmpids
   same results as plain Open MPI;
 - over TCP on lo (`btl tcp,self`, children too), the capture of the plain
   run shows the marker the parent side sends, the esmpi run's never;
-- the daemon audits each link on both sides (`link_keyed`); Join here
-  is between two ranks of one job: the job key covers it, no link;
+- the daemon audits each link on both sides (`link_keyed`); Join is run
+  between two jobs (a link) and between two ranks of one job (the job
+  key covers it, no link);
 - a child spawned without libesmpi is refused clearly, never spoken to.
 
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_dynamic.py
@@ -84,14 +86,16 @@ def run_all(workdir, socket, preload):
         while not (uri.exists() and uri.stat().st_size):
             assert time.monotonic() < deadline, "ompi-server did not start"
             time.sleep(0.05)
-        acc = job("accept", socket, preload, port, server=uri, extra=mk)
-        try:
-            res["connect"] = done(job("connect", socket, preload, port,
-                                      server=uri, extra=mk))
-            res["accept"] = done(acc)
-        finally:
-            if acc.poll() is None:
-                mh._kill_job(acc)
+        for a, c, kw in (("accept", "connect", {"server": uri}),
+                         ("join-listen", "join-connect", {"np": 1, "server": uri})):
+            pf = port.with_suffix("." + a)
+            acc = job(a, socket, preload, pf, extra=mk, **kw)
+            try:
+                res[c] = done(job(c, socket, preload, pf, extra=mk, **kw))
+                res[a] = done(acc)
+            finally:
+                if acc.poll() is None:
+                    mh._kill_job(acc)
     finally:
         mh._kill_job(srv)
     return res
@@ -118,7 +122,7 @@ def test_keyed_sealed_and_audited_under_default_policy(daemon, workdir):
         assert "internal error" not in err and "refused" not in err, err
         assert lines(eout) == lines(out), f"{mode}:\n{out}\n---\n{eout}"
         assert "merged: [" in eout and "dup allreduce:" in eout, eout
-        if mode != "accept":    # its other side is the connect job
+        if mode not in ("accept", "join-listen"):   # the other side's job
             assert f"child got: {MARKER}" in eout, eout
     # The capture saw the plain marker of each of the three (one message
     # each, maybe resent), and the esmpi run's traffic, never the marker.
@@ -126,15 +130,15 @@ def test_keyed_sealed_and_audited_under_default_policy(daemon, workdir):
     assert plain_cap.count(marker) >= 3, plain_cap.count(marker)
     assert len(prot_cap) > 20000
     assert prot_cap.count(marker) == 0
-    # Each link (spawn, accept/connect; the example's join is between two
-    # ranks of one job, which the job key covers) audited by the side that
-    # wrapped and the one that unwrapped (one node: one daemon for both),
-    # naming the other job.
-    keyed = daemon.wait_audit("link_keyed", count=4)
+    # Each link (spawn, accept/connect, join of two jobs; `join` between
+    # two ranks of one job needs none: the job key covers it) audited by
+    # the side that wrapped and the one that unwrapped (one node: one
+    # daemon for both), naming the other job.
+    keyed = daemon.wait_audit("link_keyed", count=6)
     msgs = [e.get("MESSAGE", "") for e in keyed]
-    assert len(keyed) == 4, msgs
-    assert sum("drew and wrapped" in m for m in msgs) == 2, msgs
-    assert sum("unwrapped" in m for m in msgs) == 2, msgs
+    assert len(keyed) == 6, msgs
+    assert sum("drew and wrapped" in m for m in msgs) == 3, msgs
+    assert sum("unwrapped" in m for m in msgs) == 3, msgs
     assert all(e["ESMPI_PEER_JOB"] != e["ESMPI_JOB"] for e in keyed), keyed
     assert not daemon.audit("unprotected_call")
 
