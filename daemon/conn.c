@@ -75,6 +75,8 @@ esmpid_conn_close(struct esmpid *d, struct esmpid_conn *c, const char *why)
 	c->rx_charged = 0;
 	EVP_PKEY_free(c->eph);
 	c->eph = NULL;
+	EVP_PKEY_free(c->link_eph);
+	c->link_eph = NULL;
 	esmpi_frame_rx_free(&c->rx);
 	esmpi_freezero(c->tx, c->tx_cap);
 	c->tx = NULL;

@@ -597,6 +597,202 @@ process_unwrap(struct esmpid *d, struct esmpid_conn *c,
 }
 
 /*
+ * Dynamic processes (PROTOCOL.md §7): a link between this job and another
+ * one. Only a KEYED session: its (job, rank) is the one its job's rank 0
+ * wrapped the job key for. The share is signed under the link label, so a
+ * job key share and a link share never stand for each other.
+ */
+static int
+process_link_share(struct esmpid *d, struct esmpid_conn *c,
+    const Esmpi__Request *req)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__KeyShare ks = ESMPI__KEY_SHARE__INIT;
+	struct esmpi_share s;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	int r;
+
+	(void)req;
+	EVP_PKEY_free(c->link_eph);
+	c->link_eph = NULL;
+	if ((r = esmpid_jobkey_ephemeral(&c->link_eph, c->link_pub)) != 0)
+		return esmpid_reply_error(c, r, "cannot create link share");
+	memset(&s, 0, sizeof(s));
+	memcpy(s.job_id, c->job_id, ESMPI_JOB_ID_LEN);
+	s.rank = c->rank;
+	s.uid = (uint32_t)c->uid;
+	user_name(c->uid, s.user);
+	snprintf(s.project, sizeof(s.project), "%s", c->project);
+	memcpy(s.pub, c->link_pub, ESMPI_ECDH_PUB_LEN);
+	s.link = 1;
+	if ((r = esmpid_jobkey_sign_share(d->id, &s, &sig, &sig_len)) != 0)
+		return esmpid_reply_error(c, r, "cannot sign link share");
+	ks.job_id.data = c->job_id;
+	ks.job_id.len = ESMPI_JOB_ID_LEN;
+	ks.rank = c->rank;
+	ks.uid = s.uid;
+	ks.user = s.user;
+	ks.project = s.project;
+	ks.ecdh_public.data = c->link_pub;
+	ks.ecdh_public.len = ESMPI_ECDH_PUB_LEN;
+	ks.node_cert.data = d->id->cert_der;
+	ks.node_cert.len = d->id->cert_der_len;
+	ks.signature.data = sig;
+	ks.signature.len = sig_len;
+	rep.body_case = ESMPI__REPLY__BODY_LINK_SHARE;
+	rep.link_share = &ks;
+	r = esmpid_reply(c, &rep);
+	free(sig);
+	return r;
+}
+
+/* This session's own link share (what it signed), for the key schedule. */
+static void
+link_self(const struct esmpid_conn *c, struct esmpi_share *s)
+{
+	memset(s, 0, sizeof(*s));
+	memcpy(s->job_id, c->job_id, ESMPI_JOB_ID_LEN);
+	s->rank = c->rank;
+	memcpy(s->pub, c->link_pub, ESMPI_ECDH_PUB_LEN);
+	s->link = 1;
+}
+
+/*
+ * The other job's link share: well formed, of another job, its point not
+ * ours, certified under our CA, issued to this session's user and project.
+ * 0 when good; otherwise audited and an Error queued (*r its result).
+ */
+static int
+link_peer(struct esmpid *d, struct esmpid_conn *c, const Esmpi__KeyShare *pb,
+    struct esmpi_share *p, char *cn, size_t cnlen, int *r)
+{
+	char err[512];
+
+	*r = ESMPI_ERR_PROTOCOL;
+	if (c->link_eph == NULL || share_from_pb(pb, p) != 0)
+		return -1;
+	p->link = 1;
+	if (memcmp(p->job_id, c->job_id, ESMPI_JOB_ID_LEN) == 0 ||
+	    memcmp(p->pub, c->link_pub, ESMPI_ECDH_PUB_LEN) == 0) {
+		*r = esmpid_reply_error(c, ESMPI_ERR_INVALID, "link share is "
+		    "this job's own: a link joins two jobs");
+		return -1;
+	}
+	if ((*r = esmpid_jobkey_verify_share(d->id, p, 0, cn, cnlen, err,
+	    sizeof(err))) != 0) {
+		audit_peer_refused(c, p->rank, err);
+		*r = esmpid_reply_error(c, *r, "the other job's rank %u "
+		    "refused: %s", p->rank, err);
+		return -1;
+	}
+	if (refuse_foreign_share(c, p, cn, "the other job's link share")) {
+		*r = 0;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+audit_link(struct esmpid_conn *c, const struct esmpi_share *p,
+    const char *cn, const char *role)
+{
+	char peer[32], pjob[64], node[300];
+	const char *extra[] = { peer, pjob, node, NULL };
+	char hex[2 * ESMPI_JOB_ID_LEN + 1];
+	int i;
+
+	for (i = 0; i < ESMPI_JOB_ID_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", p->job_id[i]);
+	snprintf(peer, sizeof(peer), "ESMPI_PEER=%u", p->rank);
+	snprintf(pjob, sizeof(pjob), "ESMPI_PEER_JOB=%s", hex);
+	snprintf(node, sizeof(node), "ESMPI_PEER_NODE=%s", cn);
+	esmpid_audit(ESMPI_AUDIT_INFO, "link_keyed", c, extra,
+	    "job %s rank %u: link with job %s rank %u (node '%s') keyed, "
+	    "this side %s the link secret", c->job_hex, c->rank, hex, p->rank,
+	    cn, role);
+}
+
+static int
+process_link_wrap(struct esmpid *d, struct esmpid_conn *c,
+    const Esmpi__Request *req)
+{
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__LinkWrapReply lr = ESMPI__LINK_WRAP_REPLY__INIT;
+	struct esmpi_share self, p;
+	uint8_t secret[ESMPI_JOB_KEY_LEN], ct[ESMPI_WRAPPED_LEN];
+	char cn[256];
+	int r;
+
+	if (link_peer(d, c, req->link_wrap->peer, &p, cn, sizeof(cn), &r))
+		return r;
+	link_self(c, &self);
+	/* The lower point wraps: both sides know who without a message. */
+	if (memcmp(self.pub, p.pub, ESMPI_ECDH_PUB_LEN) > 0)
+		return esmpid_reply_error(c, ESMPI_ERR_INVALID, "this side's "
+		    "link share has the higher point: the other side wraps");
+	if ((r = esmpi_random(secret, sizeof(secret))) != 0 ||
+	    (r = esmpid_link_wrap(c->link_eph, &self, &p, secret, ct)) != 0) {
+		esmpi_memzero(secret, sizeof(secret));
+		return esmpid_reply_error(c, r, "cannot wrap the link secret");
+	}
+	EVP_PKEY_free(c->link_eph);
+	c->link_eph = NULL;
+	lr.secret.data = secret;
+	lr.secret.len = sizeof(secret);
+	lr.wrapped.data = ct;
+	lr.wrapped.len = sizeof(ct);
+	rep.body_case = ESMPI__REPLY__BODY_LINK_WRAP;
+	rep.link_wrap = &lr;
+	r = esmpid_reply(c, &rep);
+	esmpi_memzero(secret, sizeof(secret));
+	if (r == 0)
+		audit_link(c, &p, cn, "drew and wrapped");
+	return r;
+}
+
+static int
+process_link_unwrap(struct esmpid *d, struct esmpid_conn *c,
+    const Esmpi__Request *req)
+{
+	const Esmpi__LinkUnwrapRequest *u = req->link_unwrap;
+	Esmpi__Reply rep = ESMPI__REPLY__INIT;
+	Esmpi__LinkUnwrapReply lr = ESMPI__LINK_UNWRAP_REPLY__INIT;
+	struct esmpi_share self, p;
+	uint8_t secret[ESMPI_JOB_KEY_LEN];
+	char cn[256];
+	int r;
+
+	if (u->wrapped.len != ESMPI_WRAPPED_LEN)
+		return ESMPI_ERR_PROTOCOL;
+	if (link_peer(d, c, u->peer, &p, cn, sizeof(cn), &r))
+		return r;
+	link_self(c, &self);
+	if (memcmp(p.pub, self.pub, ESMPI_ECDH_PUB_LEN) > 0)
+		return esmpid_reply_error(c, ESMPI_ERR_INVALID, "this side's "
+		    "link share has the lower point: this side wraps");
+	if (esmpid_link_unwrap(c->link_eph, &p, &self, u->wrapped.data,
+	    secret) != 0) {
+		audit_peer_refused(c, p.rank, "wrapped link secret does not "
+		    "authenticate");
+		return esmpid_reply_error(c, ESMPI_ERR_AUTH, "the link secret "
+		    "wrapped by the other job's rank %u (node '%s') does not "
+		    "authenticate", p.rank, cn);
+	}
+	EVP_PKEY_free(c->link_eph);
+	c->link_eph = NULL;
+	lr.secret.data = secret;
+	lr.secret.len = sizeof(secret);
+	rep.body_case = ESMPI__REPLY__BODY_LINK_UNWRAP;
+	rep.link_unwrap = &lr;
+	r = esmpid_reply(c, &rep);
+	esmpi_memzero(secret, sizeof(secret));
+	if (r == 0)
+		audit_link(c, &p, cn, "unwrapped");
+	return r;
+}
+
+/*
  * Rank certificate for a `sign` rule (PROTOCOL.md §6). Only a KEYED
  * session: its key share is the one rank 0's daemon wrapped the job key
  * for at position `rank`, so the rank number is the one the job gave this
@@ -666,7 +862,7 @@ reply_ok(struct esmpid_conn *c, const char *msg)
 static const char *const client_events[] = {
 	"integrity_failure", "replay_detected", "signature_invalid",
 	"unprotected_call", "rekey", "audit_dropped", "policy_mismatch",
-	"join_failed",
+	"join_failed", "link_refused",
 	NULL,
 };
 
@@ -993,6 +1189,12 @@ static const struct request_kind {
 	    process_unwrap },
 	{ ESMPI__REQUEST__BODY_CERTIFY, CONN_CLIENT, ST(SESS_KEYED),
 	    process_certify },
+	{ ESMPI__REQUEST__BODY_LINK_SHARE, CONN_CLIENT, ST(SESS_KEYED),
+	    process_link_share },
+	{ ESMPI__REQUEST__BODY_LINK_WRAP, CONN_CLIENT, ST(SESS_KEYED),
+	    process_link_wrap },
+	{ ESMPI__REQUEST__BODY_LINK_UNWRAP, CONN_CLIENT, ST(SESS_KEYED),
+	    process_link_unwrap },
 	{ ESMPI__REQUEST__BODY_AUDIT, CONN_CLIENT, AFTER_HELLO,
 	    process_audit },
 	{ ESMPI__REQUEST__BODY_GOODBYE, CONN_CLIENT, AFTER_HELLO,

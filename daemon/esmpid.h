@@ -82,6 +82,11 @@ struct esmpid_conn {
 	uint8_t eph_pub[ESMPI_ECDH_PUB_LEN];
 	int wrapped;			/* rank 0 wrapped the job key */
 	int certified;			/* issued its rank certificate */
+
+	/* a link to another job (dynamic processes): freed at wrap or
+	 * unwrap, or replaced by the next LinkShare */
+	EVP_PKEY *link_eph;
+	uint8_t link_pub[ESMPI_ECDH_PUB_LEN];
 };
 
 struct esmpid_opts {

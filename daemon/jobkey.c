@@ -16,6 +16,9 @@
  * policy project its session runs under. */
 static const char share_label[] = "esmpi key share v3";
 static const char wrap_label[] = "esmpi wrap v1";
+/* Same length as share_label: the transcript has one size. */
+static const char link_share_label[] = "esmpi linkshare v1";
+static const char link_wrap_label[] = "esmpi link wrap v1";
 
 /* What a share's signature covers: label || job id || rank || uid ||
  * user length (1 byte) || user || project length (1 byte) || project ||
@@ -30,7 +33,10 @@ share_transcript(const struct esmpi_share *s, uint8_t t[TRANSCRIPT_MAX])
 	size_t plen = strnlen(s->project, ESMPI_PROJECT_MAX);
 	uint8_t *p = t;
 
-	memcpy(p, share_label, sizeof(share_label));
+	_Static_assert(sizeof(link_share_label) == sizeof(share_label),
+	    "share labels differ in length");
+	memcpy(p, s->link ? link_share_label : share_label,
+	    sizeof(share_label));
 	p += sizeof(share_label);
 	memcpy(p, s->job_id, ESMPI_JOB_ID_LEN);
 	p += ESMPI_JOB_ID_LEN;
@@ -211,6 +217,111 @@ esmpid_jobkey_unwrap(EVP_PKEY *eph, const struct esmpi_share *self,
 	    sizeof(kek))) != 0)
 		goto out;
 	r = esmpi_aead_open(a, job_key, in, ESMPI_JOB_KEY_LEN,
+	    in + ESMPI_JOB_KEY_LEN, nonce, aad, sizeof(aad));
+out:
+	esmpi_aead_free(a);
+	esmpi_memzero(kek, sizeof(kek));
+	return r;
+}
+
+/*
+ * A link's key-encryption key: HKDF(salt = w job || u job, ikm = ECDH,
+ * info = label || w point || u point || w rank || u rank). The two points
+ * are fresh on each side (one link, one ephemeral key each), so a wrapped
+ * secret opens for this pair and direction only.
+ */
+static int
+link_kek(EVP_PKEY *eph, const uint8_t *peer_point, const struct esmpi_share *w,
+    const struct esmpi_share *u, uint8_t kek[32])
+{
+	uint8_t shared[32], salt[2 * ESMPI_JOB_ID_LEN];
+	uint8_t info[sizeof(link_wrap_label) + 2 * ESMPI_ECDH_PUB_LEN + 8];
+	EVP_PKEY *peer = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	size_t slen = sizeof(shared);
+	uint8_t *p = info;
+	int r = ESMPI_ERR_CRYPTO;
+
+	if ((peer = pub_from_point(peer_point)) == NULL) {
+		r = ESMPI_ERR_INVALID;
+		goto out;
+	}
+	if ((ctx = EVP_PKEY_CTX_new(eph, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(ctx) != 1 ||
+	    EVP_PKEY_derive_set_peer(ctx, peer) != 1 ||
+	    EVP_PKEY_derive(ctx, shared, &slen) != 1 || slen != 32)
+		goto out;
+	memcpy(salt, w->job_id, ESMPI_JOB_ID_LEN);
+	memcpy(salt + ESMPI_JOB_ID_LEN, u->job_id, ESMPI_JOB_ID_LEN);
+	memcpy(p, link_wrap_label, sizeof(link_wrap_label));
+	p += sizeof(link_wrap_label);
+	memcpy(p, w->pub, ESMPI_ECDH_PUB_LEN);
+	p += ESMPI_ECDH_PUB_LEN;
+	memcpy(p, u->pub, ESMPI_ECDH_PUB_LEN);
+	p += ESMPI_ECDH_PUB_LEN;
+	esmpi_put_be32(p, w->rank);
+	esmpi_put_be32(p + 4, u->rank);
+	r = esmpi_hkdf_sha256(kek, 32, salt, sizeof(salt), shared,
+	    sizeof(shared), info, sizeof(info));
+out:
+	esmpi_memzero(shared, sizeof(shared));
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(peer);
+	ERR_clear_error();
+	return r;
+}
+
+static void
+link_aad(const struct esmpi_share *w, const struct esmpi_share *u,
+    uint8_t aad[2 * ESMPI_JOB_ID_LEN + 8])
+{
+	memcpy(aad, w->job_id, ESMPI_JOB_ID_LEN);
+	memcpy(aad + ESMPI_JOB_ID_LEN, u->job_id, ESMPI_JOB_ID_LEN);
+	esmpi_put_be32(aad + 2 * ESMPI_JOB_ID_LEN, w->rank);
+	esmpi_put_be32(aad + 2 * ESMPI_JOB_ID_LEN + 4, u->rank);
+}
+
+int
+esmpid_link_wrap(EVP_PKEY *eph, const struct esmpi_share *w,
+    const struct esmpi_share *u, const uint8_t secret[ESMPI_JOB_KEY_LEN],
+    uint8_t out[ESMPI_WRAPPED_LEN])
+{
+	static const uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
+	uint8_t kek[32], aad[2 * ESMPI_JOB_ID_LEN + 8];
+	struct esmpi_aead *a = NULL;
+	int r;
+
+	if ((r = link_kek(eph, u->pub, w, u, kek)) != 0)
+		goto out;
+	link_aad(w, u, aad);
+	if ((r = esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, kek,
+	    sizeof(kek))) != 0)
+		goto out;
+	r = esmpi_aead_seal(a, out, out + ESMPI_JOB_KEY_LEN, secret,
+	    ESMPI_JOB_KEY_LEN, nonce, aad, sizeof(aad));
+out:
+	esmpi_aead_free(a);
+	esmpi_memzero(kek, sizeof(kek));
+	return r;
+}
+
+int
+esmpid_link_unwrap(EVP_PKEY *eph, const struct esmpi_share *w,
+    const struct esmpi_share *u, const uint8_t in[ESMPI_WRAPPED_LEN],
+    uint8_t secret[ESMPI_JOB_KEY_LEN])
+{
+	static const uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
+	uint8_t kek[32], aad[2 * ESMPI_JOB_ID_LEN + 8];
+	struct esmpi_aead *a = NULL;
+	int r;
+
+	if ((r = link_kek(eph, w->pub, w, u, kek)) != 0)
+		goto out;
+	link_aad(w, u, aad);
+	if ((r = esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, kek,
+	    sizeof(kek))) != 0)
+		goto out;
+	r = esmpi_aead_open(a, secret, in, ESMPI_JOB_KEY_LEN,
 	    in + ESMPI_JOB_KEY_LEN, nonce, aad, sizeof(aad));
 out:
 	esmpi_aead_free(a);

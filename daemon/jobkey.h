@@ -40,6 +40,8 @@ struct esmpi_share {
 	size_t cert_len;
 	const uint8_t *sig;	/* borrowed */
 	size_t sig_len;
+	/* A link share (dynamic processes), signed under its own label. */
+	int link;
 };
 
 /* A fresh ephemeral key and its encoded public point. */
@@ -65,5 +67,18 @@ int esmpid_jobkey_wrap(EVP_PKEY *eph, const uint8_t root_pub[ESMPI_ECDH_PUB_LEN]
 int esmpid_jobkey_unwrap(EVP_PKEY *eph, const struct esmpi_share *self,
     const struct esmpi_share *root, const uint8_t in[ESMPI_WRAPPED_LEN],
     uint8_t job_key[ESMPI_JOB_KEY_LEN]) __attribute__((warn_unused_result));
+
+/*
+ * Links between two jobs (dynamic processes): w is the wrapping side's
+ * share (ours in link_wrap, the peer's in link_unwrap), u the other's.
+ * The key-encryption key binds both shares (jobs, ranks, points) and the
+ * direction w -> u.
+ */
+int esmpid_link_wrap(EVP_PKEY *eph, const struct esmpi_share *w,
+    const struct esmpi_share *u, const uint8_t secret[ESMPI_JOB_KEY_LEN],
+    uint8_t out[ESMPI_WRAPPED_LEN]) __attribute__((warn_unused_result));
+int esmpid_link_unwrap(EVP_PKEY *eph, const struct esmpi_share *w,
+    const struct esmpi_share *u, const uint8_t in[ESMPI_WRAPPED_LEN],
+    uint8_t secret[ESMPI_JOB_KEY_LEN]) __attribute__((warn_unused_result));
 
 #endif

@@ -2,9 +2,13 @@
 """mpi4py dynamic processes: an intercommunicator from Comm.Spawn
 (`spawn`; the children run `child`), Accept/Connect (`accept PORTFILE`
 and `connect PORTFILE`, two jobs, the port name passed through a file)
-or Comm.Join (`join`, ranks 0 and 1 over a TCP socket), then a message,
-an Allreduce and a Barrier on it, and Disconnect. Each side's rank 0
-prints what it got."""
+or Comm.Join (`join`, ranks 0 and 1 over a TCP socket; `join-listen
+PORTFILE` and `join-connect PORTFILE`, two jobs), then a message,
+an Allreduce and a Barrier on it, an Allgather on the merged
+intracommunicator and an Allreduce on a duplicate, and Disconnect. Each
+side's rank 0 prints what it got (the parent side sends the marker in
+the file $DYN_MARKER_FILE, by default ESMPI-SECRET-MARKER). `spawn-plain` spawns the children without
+LD_PRELOAD (plain MPI), which esmpi must refuse."""
 import os
 import socket
 import sys
@@ -18,21 +22,44 @@ r = w.Get_rank()
 
 
 def use(ic, side):
-    if ic.Get_rank() == 0:
+    me = ic.Get_rank()
+    got = None
+    if me == 0:
         if side == "parent":
-            ic.send("ESMPI-SECRET-MARKER from the parent side", dest=0,
-                    tag=7)
+            marker = "ESMPI-SECRET-MARKER"
+            if "DYN_MARKER_FILE" in os.environ:
+                with open(os.environ["DYN_MARKER_FILE"]) as f:
+                    marker = f.read()
+            ic.send(f"{marker} from the parent side", dest=0, tag=7)
         else:
-            print(side, "got:", ic.recv(source=0, tag=7), flush=True)
-    total = ic.allreduce(ic.Get_rank() + 1)
+            got = ic.recv(source=0, tag=7)
+    total = ic.allreduce(me + 1)
     ic.Barrier()
-    if ic.Get_rank() == 0:
-        print(side, "allreduce over the other side:", total, flush=True)
+    # Derived communicators: both sides in one group, and a duplicate.
+    m = ic.Merge(high=side == "child")
+    everyone = m.allgather(f"{side}{me}")
+    d = ic.Dup()
+    dtotal = d.allreduce(10 * (me + 1))
+    # One side's rank 0 prints at a time: spawned children share
+    # mpirun's output with their parents.
+    for turn in ("child", "parent"):
+        if side == turn and me == 0:
+            if got is not None:
+                print(side, "got:", got)
+            print(side, "allreduce over the other side:", total)
+            print(side, "merged:", everyone, "dup allreduce:", dtotal,
+                  flush=True)
+        ic.Barrier()
+    d.Free()
+    m.Free()
     ic.Disconnect()
 
 
 if mode == "spawn":
     use(w.Spawn(sys.executable, [__file__, "child"], maxprocs=2), "parent")
+elif mode == "spawn-plain":
+    use(w.Spawn("/usr/bin/env", ["-u", "LD_PRELOAD", sys.executable, __file__,
+                                 "child"], maxprocs=1), "parent")
 elif mode == "child":
     use(MPI.Comm.Get_parent(), "child")
 elif mode == "accept":
@@ -52,6 +79,24 @@ elif mode == "connect":
         with open(sys.argv[2]) as f:
             port = f.read()
     use(w.Connect(port, root=0), "child")
+elif mode == "join-listen":
+    # Two jobs of one rank each join over TCP, the port through a file.
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    with open(sys.argv[2] + ".tmp", "w") as f:
+        f.write(str(ls.getsockname()[1]))
+    os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+    s, _ = ls.accept()
+    use(MPI.Comm.Join(s.fileno()), "parent")
+    s.close()
+elif mode == "join-connect":
+    while not os.path.exists(sys.argv[2]):
+        time.sleep(0.05)
+    with open(sys.argv[2]) as f:
+        s = socket.create_connection(("127.0.0.1", int(f.read())))
+    use(MPI.Comm.Join(s.fileno()), "child")
+    s.close()
 elif mode == "join":
     if r == 0:
         ls = socket.socket()

@@ -153,12 +153,20 @@ comm_match_rules(struct esmpi_comm *c)
 	return 0;
 }
 
+/*
+ * World ranks of comm's members (remote group for an intercommunicator).
+ * Another job's processes are named through a link (link.c): their world
+ * rank there | ESMPI_LINK_FOREIGN, and *link is set; ESMPI_ERR_DENIED
+ * when no link knows them all.
+ */
 static int
-translate(MPI_Comm comm, int remote, int n, uint32_t *out)
+translate(MPI_Comm comm, int remote, int n, uint32_t *out,
+    struct esmpi_link **link)
 {
 	MPI_Group g, wg;
-	int *in, *ranks, i, rc;
+	int *in, *ranks, *lr = NULL, i, rc, foreign = 0, r = 0;
 
+	*link = NULL;
 	if ((in = calloc(n, sizeof(int))) == NULL ||
 	    (ranks = calloc(n, sizeof(int))) == NULL) {
 		free(in);
@@ -171,13 +179,29 @@ translate(MPI_Comm comm, int remote, int n, uint32_t *out)
 	PMPI_Comm_group(MPI_COMM_WORLD, &wg);
 	if (rc == MPI_SUCCESS)
 		rc = PMPI_Group_translate_ranks(g, n, in, wg, ranks);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		out[i] = (uint32_t)ranks[i];
+		if (ranks[i] == MPI_UNDEFINED) {
+			foreign = 1;
+		} else
+			in[i] = -1;	/* ours: not looked up in links */
+	}
+	if (rc == MPI_SUCCESS && foreign) {
+		if ((lr = calloc(n, sizeof(int))) == NULL)
+			r = ESMPI_ERR_NOMEM;
+		else if ((*link = esmpi_link_find(g, n, in, lr)) == NULL)
+			r = ESMPI_ERR_DENIED;
+		for (i = 0; r == 0 && i < n; i++)
+			if (in[i] >= 0)
+				out[i] = (*link)->remote_world[lr[i]] |
+				    ESMPI_LINK_FOREIGN;
+	}
 	PMPI_Group_free(&g);
 	PMPI_Group_free(&wg);
 	free(in);
 	free(ranks);
-	return rc == MPI_SUCCESS ? 0 : ESMPI_ERR_INTERNAL;
+	free(lr);
+	return rc != MPI_SUCCESS ? ESMPI_ERR_INTERNAL : r;
 }
 
 int
@@ -235,8 +259,8 @@ esmpi_comm_attach(MPI_Comm comm, uint64_t ctx)
 		r = ESMPI_ERR_NOMEM;
 		goto fail;
 	}
-	if ((r = translate(comm, c->is_inter, npeers, c->peer_world)) != 0 ||
-	    (r = comm_match_rules(c)) != 0)
+	if ((r = translate(comm, c->is_inter, npeers, c->peer_world,
+	    &c->link)) != 0 || (r = comm_match_rules(c)) != 0)
 		goto fail;
 	pthread_mutex_lock(&esmpi.comms_lock);
 	c->next = esmpi.comms;
@@ -392,7 +416,12 @@ void
 esmpi_rec_aad_fill(struct esmpi_rec_aad *a, const struct esmpi_comm *c,
     uint32_t src, uint32_t dst, int tag, uint64_t coll_seq)
 {
-	memcpy(a->job, esmpi.job_id, sizeof(a->job));
+	if (c->link != NULL) {
+		memcpy(a->job, c->link->id, sizeof(a->job));
+		src = esmpi_link_id(c->link, src);
+		dst = esmpi_link_id(c->link, dst);
+	} else
+		memcpy(a->job, esmpi.job_id, sizeof(a->job));
 	a->src = src;
 	a->dst = dst;
 	a->comm = c->ctx;

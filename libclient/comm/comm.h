@@ -69,8 +69,28 @@ struct esmpi_keytry {
 	uint32_t nsteps;		/* epochs to move forward on commit */
 };
 
+/*
+ * A link to another job (link.c): the key its communicators use instead
+ * of the job key, and how to name the other job's processes. In
+ * peer_world a process of the other job is its world rank there with
+ * ESMPI_LINK_FOREIGN set; records and key chains name a process
+ * esmpi_link_id(): world rank << 1 | side (0: the side that wrapped).
+ */
+#define ESMPI_LINK_ID_LEN	16
+#define ESMPI_LINK_FOREIGN	0x80000000u
+struct esmpi_link {
+	struct esmpi_link *next;
+	uint8_t key[32];
+	uint8_t id[ESMPI_LINK_ID_LEN];	/* in place of the job id */
+	int side;
+	MPI_Group remote;		/* the other job's processes */
+	uint32_t *remote_world;		/* their world ranks, by remote rank */
+	int nremote;
+};
+
 struct esmpi_comm {
 	struct esmpi_comm *next, *prev;	/* all live states, for Finalize */
+	struct esmpi_link *link;	/* with another job's processes */
 	MPI_Comm comm;
 	uint64_t ctx;			/* context id: part of every AAD */
 	uint64_t child_seq;		/* communicators created from this one */
@@ -166,6 +186,20 @@ uint64_t esmpi_recv_ticket(void);
 /* The AAD of a record on c. */
 void esmpi_rec_aad_fill(struct esmpi_rec_aad *a, const struct esmpi_comm *c,
     uint32_t src, uint32_t dst, int tag, uint64_t coll_seq);
+
+/* link.c */
+/* Keep a link (mpi/dynamic.c established it): takes remote_world and
+ * remote; NULL when out of locked memory. */
+struct esmpi_link *esmpi_link_add(const uint8_t key[32],
+    const uint8_t id[ESMPI_LINK_ID_LEN], int side, uint32_t *remote_world,
+    int nremote, MPI_Group remote);
+/* The newest link whose other job holds every process in[i] >= 0 of g;
+ * out[i] its rank in the link's remote group. */
+struct esmpi_link *esmpi_link_find(MPI_Group g, int n, const int *in,
+    int *out);
+/* The name of a process in records and chains (peer_world value w). */
+uint32_t esmpi_link_id(const struct esmpi_link *l, uint32_t w);
+void esmpi_link_free_all(void);
 
 /* keys.c; callers hold c->lock */
 /* The sender's key for a message of len bytes under settings s, moved to

@@ -38,6 +38,10 @@ base_key(struct esmpi_comm *c, int suite, uint8_t out[32])
 	for (i = 0; i < 8; i++)
 		info[10 + i] = (uint8_t)(c->ctx >> (56 - 8 * i));
 	info[18] = (uint8_t)suite;
+	/* A communicator with another job's processes: the link's key. */
+	if (c->link != NULL)
+		return esmpi_hkdf_sha256(out, 32, c->link->id,
+		    sizeof(c->link->id), c->link->key, 32, info, sizeof(info));
 	return esmpi_hkdf_sha256(out, 32, esmpi.job_id, sizeof(esmpi.job_id),
 	    esmpi.job_key, 32, info, sizeof(info));
 }
@@ -51,7 +55,8 @@ chain_start(struct esmpi_comm *c, int suite, uint32_t sender, uint8_t out[32])
 	if ((r = base_key(c, suite, base)) != 0)
 		return r;
 	memcpy(info, "esmpi sender", 12);
-	esmpi_put_be32(info + 12, sender);
+	esmpi_put_be32(info + 12, c->link ? esmpi_link_id(c->link, sender) :
+	    sender);
 	r = esmpi_hkdf_sha256(out, 32, NULL, 0, base, 32, info, sizeof(info));
 	esmpi_memzero(base, sizeof(base));
 	return r;

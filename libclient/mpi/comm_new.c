@@ -23,12 +23,14 @@ comm_adopt(MPI_Comm parent, MPI_Comm made, uint64_t ctx)
 {
 	int r;
 
-	/* With another job's processes (dynamic processes): no job key in
-	 * common, no state; traffic on it is up to the policy (mpi/check.c
-	 * esmpi_unkeyed). */
-	if (made == MPI_COMM_NULL || esmpi_comm_foreign(made))
+	if (made == MPI_COMM_NULL)
 		return MPI_SUCCESS;
-	if ((r = esmpi_comm_attach(made, ctx)) != 0)
+	/* With another job's processes (dynamic processes) the link to that
+	 * job keys it (comm/link.c); with processes no link knows, no
+	 * state: traffic on it is up to the policy (esmpi_unkeyed). */
+	if ((r = esmpi_comm_attach(made, ctx)) == ESMPI_ERR_DENIED)
+		return MPI_SUCCESS;
+	if (r != 0)
 		return esmpi_fail(parent, esmpi.err_internal,
 		    "cannot key a new communicator: %s", esmpi_strerror(r));
 	return MPI_SUCCESS;

@@ -249,6 +249,13 @@ session_start(void)
 		    "this node: %s", esmpi_strerror(r));
 		goto fail;
 	}
+	/* Spawned by another job: key the link to it before the
+	 * application can use it (mpi/dynamic.c). */
+	if ((r = esmpi_link_parent(err, sizeof(err))) != 0) {
+		esmpi.active = 0;
+		esmpi_audit("link_refused", NULL, -1, -1, "%s", err);
+		goto fail;
+	}
 	return MPI_SUCCESS;
 fail:
 	esmpi.failed = 1;
@@ -341,6 +348,7 @@ MPI_Finalize(void)
 		esmpi.active = 0;
 		esmpi_scope_fini();
 		esmpi_comm_free_all();
+		esmpi_link_free_all();
 		esmpi_sign_free();
 		esmpi_session_close();
 		esmpi_stash_fini();

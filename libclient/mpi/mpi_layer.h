@@ -8,7 +8,8 @@
  * cannot protect), stash.c (what probes received early), nb.c
  * (nonblocking and persistent point-to-point), mprobe.c (matched probes),
  * wait.c (Wait/Test), p2p.c (blocking point-to-point), coll.c
- * (collectives), comm_new.c (communicator constructors), io.c (MPI-IO:
+ * (collectives), comm_new.c (communicator constructors), dynamic.c
+ * (spawn, accept/connect, join: links to other jobs), io.c (MPI-IO:
  * collective data access made independent), rma_type.c and rma.c
  * (one-sided communication), join.c and init.c (MPI_Init/MPI_Finalize:
  * every module's init and fini). Within the layer, files call only those
@@ -105,5 +106,8 @@ MPI_Datatype esmpi_rma_basic(MPI_Datatype dt);
  * refuse windows (ESMPI_RMA=off, before MPI_Init) */
 void esmpi_rma_fini(void);
 void esmpi_rma_disable(void);
+
+/* dynamic.c: a spawned child's link to its parent job, in MPI_Init. */
+int esmpi_link_parent(char *err, size_t len);
 
 #endif

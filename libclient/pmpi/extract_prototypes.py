@@ -60,6 +60,7 @@ File_read_all_begin File_read_all_end File_write_all_begin File_write_all_end
 File_read_at_all_begin File_read_at_all_end File_write_at_all_begin
 File_write_at_all_end File_read_ordered_begin File_read_ordered_end
 File_write_ordered_begin File_write_ordered_end
+Comm_spawn Comm_spawn_multiple Comm_accept Comm_connect Comm_join
 """.split())
 
 # Move no application payload between processes; MPI_T_, *_f2c, *_c2f and
@@ -83,6 +84,7 @@ Win_fence Win_lock Win_unlock Win_lock_all Win_unlock_all Win_flush
 Win_flush_all Win_flush_local Win_flush_local_all Win_sync Win_post
 Win_start Win_complete Win_wait Win_test Win_free
 Win_get_group Win_get_name Win_set_name Win_get_info Win_set_info
+Comm_get_parent Open_port Close_port Publish_name Unpublish_name Lookup_name
 """.split())
 PASSTHROUGH_FAMILIES = {"datatype", "group", "errhandler", "info", "attr",
                         "tool", "conv", "status", "op", "env", "io"}
@@ -140,7 +142,9 @@ REASONS = {
            "queries on a window move no data",
     "io": "io: collective data access made independent (mpi/io.c): no "
           "data between ranks; the rest is local or file-system I/O",
-    "dynamic": "dynamic: processes and connections outside the session",
+    "dynamic": "dynamic: another job's processes; the intercommunicator is "
+               "keyed by a link\n# between the two jobs' esmpids "
+               "(comm/link.c); ports and names move no payload",
     "datatype": "datatype: local type construction and packing",
     "group": "group: local group arithmetic",
     "errhandler": "errhandler: local error classes and handlers",

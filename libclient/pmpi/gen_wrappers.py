@@ -343,6 +343,12 @@ def exports(cname, plist, symbols):
                    for s in symbols)
 
 
+# Special in C, but their Fortran arguments (arrays of strings) have no
+# conversion here: the Fortran entry points stay deny, forwarding to Open
+# MPI's own Fortran code (whose intercommunicator is then unkeyed).
+FORTRAN_AS_DENY = {"MPI_Comm_spawn", "MPI_Comm_spawn_multiple"}
+
+
 def fortran(rows):
     out = ["/*\n * Fortran entry points: every mangling the MPI "
            "implementation's Fortran\n * libraries export for the special "
@@ -350,7 +356,7 @@ def fortran(rows):
            "through the C functions.\n */"]
     for r in rows:
         f77, f08 = fortran_names(r["name"])
-        if r["disp"] == "deny":
+        if r["disp"] == "deny" or r["name"] in FORTRAN_AS_DENY:
             # The target behind mpi_x_ (f77[1]) or mpi_x_f08_.
             for syms, sym, suffix in ((f77, f77[1:2], ""),
                                       (f08, f08, "_f08")):

@@ -250,3 +250,91 @@ esmpi_session_close(void)
 	esmpi_daemon_close();
 	esmpi_rules_free();
 }
+
+/*
+ * Links to another job (dynamic processes, comm/link.c). Our esmpid's
+ * link share for this rank: a fresh ephemeral key signed by the node key,
+ * packed as a KeyShare (*out malloc'ed, public).
+ */
+int
+esmpi_link_share(uint8_t **out, size_t *outlen, char *err, size_t len)
+{
+	Esmpi__Request req = ESMPI__REQUEST__INIT;
+	Esmpi__LinkShareRequest ls = ESMPI__LINK_SHARE_REQUEST__INIT;
+	Esmpi__Reply *rep = NULL;
+	int r;
+
+	req.body_case = ESMPI__REQUEST__BODY_LINK_SHARE;
+	req.link_share = &ls;
+	if ((r = esmpi_daemon_request(&req, &rep, err, len)) != 0)
+		return r;
+	r = ESMPI_ERR_PROTOCOL;
+	if (rep->body_case != ESMPI__REPLY__BODY_LINK_SHARE)
+		snprintf(err, len, "esmpid sent an unexpected reply to "
+		    "LinkShare");
+	else if ((*out = malloc(*outlen = esmpi__key_share__get_packed_size(
+	    rep->link_share))) == NULL)
+		r = ESMPI_ERR_NOMEM;
+	else {
+		esmpi__key_share__pack(rep->link_share, *out);
+		r = 0;
+	}
+	esmpi__reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+/*
+ * The other side's link share (packed, as it sent it) to our esmpid:
+ * wrap (our point is the lower: wrapped gets what goes to the other side)
+ * or unwrap (wrapped is what came from it). secret: 32 bytes.
+ */
+int
+esmpi_link_key(int wrap, const uint8_t *peer, size_t peerlen,
+    uint8_t wrapped[ESMPI_LINK_WRAPPED_LEN], uint8_t secret[JOB_KEY_LEN],
+    char *err, size_t len)
+{
+	Esmpi__Request req = ESMPI__REQUEST__INIT;
+	Esmpi__LinkWrapRequest w = ESMPI__LINK_WRAP_REQUEST__INIT;
+	Esmpi__LinkUnwrapRequest u = ESMPI__LINK_UNWRAP_REQUEST__INIT;
+	Esmpi__KeyShare *ps;
+	Esmpi__Reply *rep = NULL;
+	ProtobufCBinaryData *sec = NULL;
+	int r;
+
+	if ((ps = esmpi__key_share__unpack(NULL, peerlen, peer)) == NULL) {
+		snprintf(err, len, "the other side's link share is malformed");
+		return ESMPI_ERR_PROTOCOL;
+	}
+	if (wrap) {
+		w.peer = ps;
+		req.body_case = ESMPI__REQUEST__BODY_LINK_WRAP;
+		req.link_wrap = &w;
+	} else {
+		u.peer = ps;
+		u.wrapped.data = wrapped;
+		u.wrapped.len = ESMPI_LINK_WRAPPED_LEN;
+		req.body_case = ESMPI__REQUEST__BODY_LINK_UNWRAP;
+		req.link_unwrap = &u;
+	}
+	r = esmpi_daemon_request(&req, &rep, err, len);
+	esmpi__key_share__free_unpacked(ps, NULL);
+	if (r != 0)
+		return r;
+	if (wrap && rep->body_case == ESMPI__REPLY__BODY_LINK_WRAP &&
+	    rep->link_wrap->wrapped.len == ESMPI_LINK_WRAPPED_LEN) {
+		memcpy(wrapped, rep->link_wrap->wrapped.data,
+		    ESMPI_LINK_WRAPPED_LEN);
+		sec = &rep->link_wrap->secret;
+	} else if (!wrap && rep->body_case == ESMPI__REPLY__BODY_LINK_UNWRAP)
+		sec = &rep->link_unwrap->secret;
+	r = ESMPI_ERR_PROTOCOL;
+	if (sec != NULL && sec->len == JOB_KEY_LEN) {
+		memcpy(secret, sec->data, JOB_KEY_LEN);
+		r = 0;
+	} else
+		snprintf(err, len, "esmpid sent a bad reply to a link request");
+	if (sec != NULL)
+		esmpi_memzero(sec->data, sec->len);
+	esmpi__reply__free_unpacked(rep, NULL);
+	return r;
+}

@@ -39,6 +39,15 @@ int esmpi_session_open(char *err, size_t len);
 void esmpi_session_close(void);
 /* Whether every rank succeeded so far (collective over WORLD). */
 int esmpi_all_ok(int ok);
+/* A link to another job (comm/link.c, PROTOCOL.md §7): our esmpid's link
+ * share (packed KeyShare, malloc'ed), then, with the other side's, the
+ * link secret: drawn and wrapped (wrap = 1, our point is the lower) or
+ * unwrapped from what the other side's esmpid wrapped. */
+#define ESMPI_LINK_WRAPPED_LEN	48
+int esmpi_link_share(uint8_t **out, size_t *outlen, char *err, size_t len);
+int esmpi_link_key(int wrap, const uint8_t *peer, size_t peerlen,
+    uint8_t wrapped[ESMPI_LINK_WRAPPED_LEN], uint8_t secret[32],
+    char *err, size_t len);
 
 /* rules.c */
 int esmpi_rules_take(const Esmpi__HelloReply *h);

@@ -1,40 +1,53 @@
 # SPDX-License-Identifier: Apache-2.0
 """Dynamic processes with mpi4py (examples/mpi4py_dynamic.py): Comm.Spawn,
 Accept/Connect between two jobs (Open MPI's ompi-server, the port name
-through a file) and Comm.Join. esmpi holds no keys in common with another
-job yet, so:
+through a file) and Comm.Join (two jobs; two ranks of one job), under the
+default policy. Each new
+intercommunicator is keyed by a link between the two jobs' esmpids
+(libclient/comm/link.c):
 
-- under the default policy (unprotected: deny) each is refused by name on
-  every rank, before anything moves;
-- under `unprotected: audit` each works as plain Open MPI does (a message,
-  an Allreduce and a Barrier on the intercommunicator, Disconnect), the
-  children of a spawn run under libesmpi too, and the daemon audits the
-  call and the plaintext traffic; never "internal error" (issue 18).
+- a message, an Allreduce and a Barrier on it, an Allgather on its
+  Intercomm_merge, an Allreduce on its Comm_dup, and Disconnect give the
+  same results as plain Open MPI;
+- over TCP on lo (`btl tcp,self`, children too), the capture of the plain
+  run shows the marker the parent side sends, the esmpi run's never;
+- the daemon audits each link on both sides (`link_keyed`); Join is run
+  between two jobs (a link) and between two ranks of one job (the job
+  key covers it, no link);
+- a child spawned without libesmpi is refused clearly, never spoken to.
 
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_dynamic.py
 """
 import os
+import secrets
 import subprocess
 import time
 
 import esmpi_it as it
 import mpi_helpers as mh
+from test_wire import capture, stop
 
 PROG = it.REPO / "examples" / "mpi4py_dynamic.py"
 PY = "/usr/bin/python3"
-AUDIT = ("version: 1\naccess: {users: [root]}\n"
-         "defaults: {unprotected: audit}\n")
+# Children inherit the environment: every process talks TCP over lo.
+TCP = {"OMPI_MCA_btl": "tcp,self", "OMPI_MCA_btl_tcp_if_include": "lo",
+       "OMPI_MCA_oob_tcp_if_include": "lo"}
+# Other tests' traffic may cross lo meanwhile: a marker of this run's own.
+MARKER = f"ESMPI-DYN-{secrets.token_hex(8)}"
 
 
-def job(mode, socket, preload, *args, server=None, np=2):
+def job(mode, socket, preload, *args, server=None, np=2, extra=None):
     x = ["--ompi-server", f"file:{server}"] if server else []
     cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", *x,
            "-np", str(np)]
     env = {k: v for k, v in os.environ.items()
            if k not in ("LD_PRELOAD", "ESMPI_SOCKET", "ESMPI_PROJECT")}
+    env.update(TCP, **(extra or {}))
     if preload:
         env["ESMPI_SOCKET"] = str(socket)
         cmd += ["-x", "ESMPI_SOCKET", "-x", f"LD_PRELOAD={mh.LIBESMPI}"]
+        for k in extra or {}:
+            cmd += ["-x", k]
     cmd += [PY, str(PROG), mode, *map(str, args)]
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -57,7 +70,11 @@ def lines(out):
 
 def run_all(workdir, socket, preload):
     """Spawn, join, then accept/connect: {mode: (rc, out, err)}."""
-    res = {m: done(job(m, socket, preload)) for m in ("spawn", "join")}
+    # In a file: the environment travels in Open MPI's launch messages.
+    (workdir / "marker").write_text(MARKER)
+    mk = {"DYN_MARKER_FILE": str(workdir / "marker")}
+    res = {m: done(job(m, socket, preload, extra=mk))
+           for m in ("spawn", "join")}
     uri = workdir / f"uri-{int(preload)}"
     port = workdir / f"port-{int(preload)}"
     srv = subprocess.Popen(["ompi-server", "--no-daemonize", "-r", str(uri)],
@@ -69,43 +86,68 @@ def run_all(workdir, socket, preload):
         while not (uri.exists() and uri.stat().st_size):
             assert time.monotonic() < deadline, "ompi-server did not start"
             time.sleep(0.05)
-        acc = job("accept", socket, preload, port, server=uri)
-        con = job("connect", socket, preload, port, server=uri)
-        res["connect"] = done(con)
-        res["accept"] = done(acc)
+        for a, c, kw in (("accept", "connect", {"server": uri}),
+                         ("join-listen", "join-connect", {"np": 1, "server": uri})):
+            pf = port.with_suffix("." + a)
+            acc = job(a, socket, preload, pf, extra=mk, **kw)
+            try:
+                res[c] = done(job(c, socket, preload, pf, extra=mk, **kw))
+                res[a] = done(acc)
+            finally:
+                if acc.poll() is None:
+                    mh._kill_job(acc)
     finally:
         mh._kill_job(srv)
     return res
 
 
-def test_refused_by_name_under_default_policy(daemon):
-    # (MPI_Comm_join is refused by the same generated wrapper.)
-    for mode, fn in (("spawn", "MPI_Comm_spawn"), ("accept", "MPI_Open_port")):
-        rc, out, err = done(job(mode, daemon.sock, True, "/nonexistent"))
-        assert rc != 0, out + err
-        assert f"{fn} refused: esmpi cannot protect" in err, err
-        assert "internal error" not in err and "got:" not in out
-    assert daemon.wait_audit("unprotected_call", count=2)
+def captured(workdir, name, socket, preload):
+    pcap = workdir / f"{name}.pcap"
+    cap = capture(pcap)
+    try:
+        res = run_all(workdir, socket, preload)
+    finally:
+        stop(cap)
+    return res, pcap.read_bytes()
 
 
-def test_work_plain_and_audited_when_policy_allows(daemons, write_policy,
-                                                   workdir):
-    d = daemons("dyn", policy=write_policy(AUDIT))
-    plain = run_all(workdir, None, False)
-    prot = run_all(workdir, d.sock, True)
+def test_keyed_sealed_and_audited_under_default_policy(daemon, workdir):
+    plain, plain_cap = captured(workdir, "plain", None, False)
+    prot, prot_cap = captured(workdir, "esmpi", daemon.sock, True)
     for mode in plain:
         rc, out, err = plain[mode]
         assert rc == 0, f"plain {mode}:\n{out}\n{err}"
         rc, eout, err = prot[mode]
-        assert rc == 0, f"esmpi {mode}:\n{eout}\n{err}\n{d.log()[-3000:]}"
-        assert "internal error" not in err
+        assert rc == 0, f"esmpi {mode}:\n{eout}\n{err}\n{daemon.log()[-3000:]}"
+        assert "internal error" not in err and "refused" not in err, err
         assert lines(eout) == lines(out), f"{mode}:\n{out}\n---\n{eout}"
-    assert "child got: ESMPI-SECRET-MARKER" in prot["spawn"][1]
-    # Parents (2), children (2), joiners (2), acceptors and connectors (4).
-    assert len(d.wait_audit("session_open", count=10)) >= 10
-    msgs = [e.get("MESSAGE", "") for e in d.audit("unprotected_call")]
-    for what in ("MPI_Comm_spawn allowed", "MPI_Comm_get_parent allowed",
-                 "MPI_Comm_join allowed", "MPI_Comm_accept allowed",
-                 "MPI_Comm_connect allowed",
-                 "Traffic with another MPI job's processes"):
-        assert any(what in m for m in msgs), f"no audit of {what}: {msgs}"
+        assert "merged: [" in eout and "dup allreduce:" in eout, eout
+        if mode not in ("accept", "join-listen"):   # the other side's job
+            assert f"child got: {MARKER}" in eout, eout
+    # The capture saw the plain marker of each of the three (one message
+    # each, maybe resent), and the esmpi run's traffic, never the marker.
+    marker = MARKER.encode()
+    assert plain_cap.count(marker) >= 3, plain_cap.count(marker)
+    assert len(prot_cap) > 20000
+    assert prot_cap.count(marker) == 0
+    # Each link (spawn, accept/connect, join of two jobs; `join` between
+    # two ranks of one job needs none: the job key covers it) audited by
+    # the side that wrapped and the one that unwrapped (one node: one
+    # daemon for both), naming the other job.
+    keyed = daemon.wait_audit("link_keyed", count=6)
+    msgs = [e.get("MESSAGE", "") for e in keyed]
+    assert len(keyed) == 6, msgs
+    assert sum("drew and wrapped" in m for m in msgs) == 3, msgs
+    assert sum("unwrapped" in m for m in msgs) == 3, msgs
+    assert all(e["ESMPI_PEER_JOB"] != e["ESMPI_JOB"] for e in keyed), keyed
+    assert not daemon.audit("unprotected_call")
+
+
+def test_child_without_libesmpi_refused(daemon):
+    rc, out, err = done(job("spawn-plain", daemon.sock, True, np=1,
+                            extra={"ESMPI_JOIN_TIMEOUT": "3"}))
+    assert rc != 0, out + err
+    assert "MPI_Comm_spawn: no esmpi link message from the other side" in err
+    assert "does not run libesmpi" in err and "internal error" not in err
+    assert "got:" not in out
+    assert daemon.wait_audit("link_refused")
