@@ -1,11 +1,14 @@
 ! SPDX-License-Identifier: Apache-2.0
-! A Fortran program calling a function esmpi cannot protect (an RMA
-! window): refused under the default policy (unprotected: deny).
+! A Fortran program calling a function esmpi does not protect: `use mpi`'s
+! MPI_Win_allocate with a TYPE(C_PTR) base, which reaches Open MPI's
+! mpi_win_allocate_cptr_ (no conversion in esmpi yet), refused under the
+! default policy (unprotected: deny).
 program fortran_denied
   use mpi
+  use, intrinsic :: iso_c_binding, only: c_ptr
   implicit none
   integer :: ierr, win
-  integer(kind=MPI_ADDRESS_KIND) :: base
+  type(c_ptr) :: base
   call MPI_Init(ierr)
   ! Both ranks reach the refusal together (each prints it before the abort).
   call MPI_Barrier(MPI_COMM_WORLD, ierr)

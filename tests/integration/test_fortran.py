@@ -16,8 +16,9 @@ BINDINGS = {"fortran_mpifh": "mpif.h", "fortran_mpi": "use mpi",
             "fortran_mpi_f08": "use mpi_f08"}
 CALLS = {"fortran_calls": "use mpi", "fortran_calls_f08": "use mpi_f08"}
 # Programs calling a refused function: what they call, what they print.
-DENIED = {"fortran_denied": ("MPI_Win_allocate", "window allocated: ierr=0"),
-          "fortran_denied_f08": ("MPI_Win_create", "window created: ierr=0")}
+DENIED = {"fortran_denied": ("MPI_Win_allocate_cptr",
+                             "window allocated: ierr=0"),
+          "fortran_denied_f08": ("MPI_Comm_spawn", "spawned: ierr=0")}
 MARKER = b"ESMPI-FORTRAN-MARKER"
 
 
@@ -129,7 +130,10 @@ def test_denied_function_refused(daemons, workdir, monkeypatch, name):
     assert d.wait_audit("unprotected_call", count=1)
 
 
-@pytest.mark.parametrize("name", list(DENIED))
+# Only the window: a spawn allowed under audit would start a child whose
+# intercommunicator has no keys (Fortran spawn is not converted yet), and
+# that child's libesmpi refuses it.
+@pytest.mark.parametrize("name", ["fortran_denied"])
 def test_denied_function_audited_when_allowed(daemons, write_policy,
                                               workdir, monkeypatch, name):
     monkeypatch.chdir(workdir)
