@@ -44,11 +44,13 @@ def use(ic, side):
     # mpirun's output with their parents.
     for turn in ("child", "parent"):
         if side == turn and me == 0:
-            if got is not None:
-                print(side, "got:", got)
-            print(side, "allreduce over the other side:", total)
-            print(side, "merged:", everyone, "dup allreduce:", dtotal,
-                  flush=True)
+            # One write: the two jobs of a join or connect share a pipe
+            # through their mpiruns, which may tear separate writes apart.
+            text = f"{side} got: {got}\n" if got is not None else ""
+            text += f"{side} allreduce over the other side: {total}\n"
+            text += f"{side} merged: {everyone} dup allreduce: {dtotal}\n"
+            sys.stdout.write(text)
+            sys.stdout.flush()
         ic.Barrier()
     d.Free()
     m.Free()
