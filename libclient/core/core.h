@@ -99,6 +99,12 @@ int esmpi_fail(MPI_Comm comm, int code, const char *fmt, ...)
 /* Seconds of CLOCK_MONOTONIC_COARSE. */
 uint64_t esmpi_now_coarse(void);
 
+/* core/imports.c: 1 if an object loaded in this process (not one whose
+ * basename starts with a string of skip) imports a function whose name
+ * starts with one of prefixes (any case); found names the first. */
+int esmpi_imports_any(const char *const *prefixes, const char *const *skip,
+    char *found, size_t len);
+
 /* secmem.c: memory for key material, zeroed, out of core dumps
  * (MADV_DONTDUMP) and locked where allowed; free wipes it. NULL if no
  * such memory can be had. */

@@ -136,6 +136,8 @@ scope_init(void)
 }
 
 /* ESMPI_STATS=1: one line of record counters on stderr at Finalize. */
+static char rma_why[160];	/* why one-sided is on or off here */
+
 static void
 stats_report(void)
 {
@@ -145,14 +147,16 @@ stats_report(void)
 		return;
 	fprintf(stderr, "esmpi: rank %d: stats: sealed %llu (same node "
 	    "%llu), plain %llu, same-node peers %d, in chunks %llu, "
-	    "probed early %llu, engine %s\n", esmpi.world_rank,
+	    "probed early %llu, engine %s, one-sided %s (%s)\n",
+	    esmpi.world_rank,
 	    (unsigned long long)atomic_load(&esmpi.stat_sealed),
 	    (unsigned long long)atomic_load(&esmpi.stat_sealed_local),
 	    (unsigned long long)atomic_load(&esmpi.stat_plain),
 	    esmpi_scope_local_peers(),
 	    (unsigned long long)atomic_load(&esmpi.stat_chunked),
 	    (unsigned long long)atomic_load(&esmpi.stat_stashed),
-	    esmpi_aead_engine_name());
+	    esmpi_aead_engine_name(), esmpi_rma_enabled() ? "on" : "off",
+	    rma_why);
 }
 
 /* The record AEAD engine (common/esmpi_crypto.c), chosen on every rank
@@ -203,11 +207,12 @@ session_start(void)
 	esmpi.err_internal = add_code("esmpi: internal error");
 
 	if ((v = getenv("ESMPI_RMA")) != NULL && strcmp(v, "on") != 0 &&
-	    strcmp(v, "off") != 0) {
+	    strcmp(v, "off") != 0 && strcmp(v, "auto") != 0) {
 		esmpi.failed = 1;
 		return esmpi_fail(MPI_COMM_WORLD, esmpi.err_init, "ESMPI_RMA="
-		    "'%.40s' is neither on (the default: one-sided "
-		    "communication protected, MPI at MPI_THREAD_MULTIPLE) nor "
+		    "'%.40s' is none of auto (the default: one-sided "
+		    "communication protected if the program imports a window "
+		    "function), on (always: MPI at MPI_THREAD_MULTIPLE) and "
 		    "off (MPI at the application's thread level, windows "
 		    "refused)", v);
 	}
@@ -267,22 +272,35 @@ fail:
 ESMPI_EXPORT const char esmpi_guard_marker[] = "esmpi";
 
 /*
- * MPI runs at MPI_THREAD_MULTIPLE whatever the application asks: the
- * one-sided applier thread (rma.c) calls MPI beside it. The application
- * is told, and MPI_Query_thread reports, the level it asked for (MPI_Init:
- * the level plain MPI_Init gives), and libesmpi's own per-message path
- * runs at that level (docs/ARCHITECTURE.md, "One-sided communication").
+ * MPI runs at MPI_THREAD_MULTIPLE, whatever the application asks, when
+ * the one-sided applier thread (rma.c) may call MPI beside it: the
+ * program (or a library loaded with it) imports a window creation
+ * function, or ESMPI_RMA=on. The application is told, and MPI_Query_thread
+ * reports, the level it asked for (MPI_Init: the level plain MPI_Init
+ * gives), and libesmpi's own per-message path runs at that level
+ * (docs/ARCHITECTURE.md, "One-sided communication"). Other jobs keep MPI
+ * at their own level: MULTIPLE costs every message.
  */
 static int
 init_multiple(int *argc, char ***argv, int required, int plain_init)
 {
-	int got = MPI_THREAD_SINGLE, rc;
+	int got = MPI_THREAD_SINGLE, rc, on;
 	const char *v = getenv("ESMPI_RMA");
 
-	/* ESMPI_RMA=off: MPI as the application asked, no applier, windows
-	 * refused (rma.c); MPI's one-sided component left alone. */
-	if (v != NULL && strcmp(v, "off") == 0) {
-		esmpi_rma_disable();
+	if (v != NULL && strcmp(v, "on") == 0) {
+		on = 1;
+		snprintf(rma_why, sizeof(rma_why), "ESMPI_RMA=on");
+	} else if (v != NULL && strcmp(v, "off") == 0) {
+		on = 0;
+		snprintf(rma_why, sizeof(rma_why), "ESMPI_RMA=off");
+	} else if (!(on = esmpi_rma_wanted(rma_why, sizeof(rma_why)))) {
+		snprintf(rma_why, sizeof(rma_why), "no window function "
+		    "imported");
+	}
+	/* Off: MPI as the application asked, no applier, windows refused
+	 * (rma.c); MPI's one-sided component left alone. */
+	if (!on) {
+		esmpi_rma_disable(v == NULL || strcmp(v, "off") != 0);
 		rc = plain_init ? PMPI_Init(argc, argv) :
 		    PMPI_Init_thread(argc, argv, required, &got);
 		if (rc == MPI_SUCCESS)

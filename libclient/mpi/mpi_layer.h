@@ -105,7 +105,12 @@ MPI_Datatype esmpi_rma_basic(MPI_Datatype dt);
 /* rma.c: one-sided communication; stop the applier (MPI_Finalize);
  * refuse windows (ESMPI_RMA=off, before MPI_Init) */
 void esmpi_rma_fini(void);
-void esmpi_rma_disable(void);
+/* Whether this process needs the applier (a loaded object imports a window
+ * creation function; what in why), and switching windows off before MPI
+ * starts (automatic: because nothing imported one, else ESMPI_RMA=off). */
+int esmpi_rma_wanted(char *why, size_t len);
+void esmpi_rma_disable(int automatic);
+int esmpi_rma_enabled(void);
 
 /* dynamic.c: a spawned child's link to its parent job, in MPI_Init. */
 int esmpi_link_parent(char *err, size_t len);

@@ -9,11 +9,20 @@
 #include "mpi/mpi_layer.h"
 #include "esmpi_err.h"
 
+/* A blocking call's record of at most this many bytes lives on its
+ * stack: small messages skip the pool (and its thread-local look-up) on
+ * their way. Records hold no plaintext once sealed or before opened.
+ * Written before read (sealed, or received): exempt from the build's
+ * zeroing of automatic variables, which would cost more than the pool. */
+#define STACK_REC	1024
+#define STACK_SPACE	__attribute__((uninitialized))
+
 static int
 seal_or_fail(struct esmpi_comm *c, const void *buf, int count,
-    MPI_Datatype dt, int dest, int tag, struct esmpi_msg *m)
+    MPI_Datatype dt, int dest, int tag, struct esmpi_msg *m, uint8_t *space)
 {
-	int r = esmpi_seal(c, buf, count, dt, dest, tag, m);
+	int r = esmpi_seal_on(c, buf, count, dt, dest, tag, m, space,
+	    STACK_REC);
 
 	if (r != 0)
 		return esmpi_fail(c->comm, r == ESMPI_ERR_INVALID ?
@@ -32,6 +41,7 @@ blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
 	struct esmpi_comm *c;
 	struct esmpi_msg m;
 	struct esmpi_wire w;
+	uint8_t space[STACK_REC] STACK_SPACE;
 	int rc;
 
 	if ((c = esmpi_protect(comm, dest, &rc)) == NULL)
@@ -43,7 +53,7 @@ blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
 	if (fn == PMPI_Send && esmpi_chunk_worth(count, dt) &&
 	    esmpi_chunk_send(c, buf, count, dt, dest, tag, NULL, NULL, &rc))
 		return rc;
-	if ((rc = seal_or_fail(c, buf, count, dt, dest, tag, &m)) !=
+	if ((rc = seal_or_fail(c, buf, count, dt, dest, tag, &m, space)) !=
 	    MPI_SUCCESS)
 		return rc;
 	if (esmpi_wire(m.len + ESMPI_REC_OVERHEAD, &w) != 0)
@@ -51,7 +61,7 @@ blocking_send(send_fn fn, const void *buf, int count, MPI_Datatype dt,
 	else
 		rc = fn(m.rec, w.count, w.dt, dest, tag, comm);
 	esmpi_wire_done(&w);
-	esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
+	esmpi_msg_release(&m, space);
 	esmpi_prepare_send(c);
 	return rc;
 }
@@ -85,7 +95,7 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	struct esmpi_stash *e;
 	MPI_Status local;
 	struct esmpi_wire w;
-	uint8_t *rec;
+	uint8_t *rec, space[STACK_REC] STACK_SPACE;
 	uint64_t ticket;
 	size_t reclen;
 	int rc;
@@ -100,11 +110,13 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		status = &local;
 	if (c->stash != NULL && (e = esmpi_stash_take(c, source, tag)) != NULL)
 		return esmpi_stash_serve(c, e, buf, count, dt, status);
-	if ((rec = esmpi_pool_get(reclen = esmpi_recv_capacity(count,
-	    dt))) == NULL)
+	if ((reclen = esmpi_recv_capacity(count, dt)) <= sizeof(space))
+		rec = space;
+	else if ((rec = esmpi_pool_get(reclen)) == NULL)
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	if (esmpi_wire(reclen, &w) != 0) {
-		esmpi_pool_put(rec, reclen);
+		if (rec != space)
+			esmpi_pool_put(rec, reclen);
 		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 	}
 	ticket = esmpi_recv_ticket();
@@ -117,7 +129,8 @@ MPI_Recv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		    ticket);
 	} else
 		esmpi_status_truncated(c, rc, status);
-	esmpi_pool_put(rec, reclen);
+	if (rec != space)
+		esmpi_pool_put(rec, reclen);
 	return rc;
 }
 
@@ -132,6 +145,7 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 	struct esmpi_wire sw = { 0, MPI_BYTE }, rw = { 0, MPI_BYTE };
 	MPI_Status local;
 	uint8_t *rec = NULL;
+	uint8_t sspace[STACK_REC] STACK_SPACE, rspace[STACK_REC] STACK_SPACE;
 	const void *sb = sendbuf;
 	uint64_t ticket;
 	size_t reclen = 0;
@@ -168,23 +182,25 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 	}
 	if (dest != MPI_PROC_NULL) {
 		if ((rc = seal_or_fail(c, sendbuf, sendcount, sendtype, dest,
-		    sendtag, &m)) != MPI_SUCCESS)
+		    sendtag, &m, sspace)) != MPI_SUCCESS)
 			return rc;
 		sb = m.rec;
 		if (esmpi_wire(m.len + ESMPI_REC_OVERHEAD, &sw) != 0) {
-			esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
+			esmpi_msg_release(&m, sspace);
 			return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
 		}
 		sc = sw.count;
 		st = sw.dt;
 	}
 	if (source != MPI_PROC_NULL) {
-		if ((rec = esmpi_pool_get(reclen = esmpi_recv_capacity(
-		    recvcount, recvtype))) == NULL ||
-		    esmpi_wire(reclen, &rw) != 0) {
+		reclen = esmpi_recv_capacity(recvcount, recvtype);
+		rec = reclen <= sizeof(rspace) ? rspace :
+		    esmpi_pool_get(reclen);
+		if (rec == NULL || esmpi_wire(reclen, &rw) != 0) {
 			esmpi_wire_done(&sw);
-			esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
-			esmpi_pool_put(rec, reclen);
+			esmpi_msg_release(&m, sspace);
+			if (rec != rspace)
+				esmpi_pool_put(rec, reclen);
 			return esmpi_fail(comm, MPI_ERR_NO_MEM,
 			    "cannot allocate receive record");
 		}
@@ -202,9 +218,9 @@ MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
 		rc = PMPI_Sendrecv(sb, sc, st, dest, sendtag, recvbuf,
 		    recvcount, recvtype, source, recvtag, comm, status);
 	esmpi_wire_done(&sw);
-	if (m.rec != NULL)
-		esmpi_pool_put(m.rec, m.len + ESMPI_REC_OVERHEAD);
-	esmpi_pool_put(rec, reclen);
+	esmpi_msg_release(&m, sspace);
+	if (rec != rspace)
+		esmpi_pool_put(rec, reclen);
 	return rc;
 }
 

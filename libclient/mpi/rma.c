@@ -109,7 +109,7 @@ static pthread_t applier;
 static int applier_on;
 static volatile int applier_stop;
 static int tag_base = 0x4e00;
-static int disabled;	/* ESMPI_RMA=off: MPI below THREAD_MULTIPLE */
+static int disabled;	/* MPI below THREAD_MULTIPLE: 1 ESMPI_RMA=off, 2 auto */
 
 static struct rwin *
 find(MPI_Win win)
@@ -1481,10 +1481,32 @@ applier_start(void)
 	return 0;
 }
 
-void
-esmpi_rma_disable(void)
+/* What a program that makes windows imports: C, C++, mpi4py and the
+ * Fortran bindings (mpi_win_create_, mpi_win_allocate_cptr_,
+ * mpi_win_create_dynamic_f08_, ...) alike; MPI's own libraries and
+ * libesmpi import them for themselves. */
+static const char *const win_creators[] = {
+	"MPI_Win_create", "MPI_Win_allocate", "PMPI_Win_create",
+	"PMPI_Win_allocate", NULL
+};
+static const char *const mpi_libraries[] = { "libmpi", "libesmpi", NULL };
+
+int
+esmpi_rma_wanted(char *why, size_t len)
 {
-	disabled = 1;
+	return esmpi_imports_any(win_creators, mpi_libraries, why, len);
+}
+
+void
+esmpi_rma_disable(int automatic)
+{
+	disabled = automatic ? 2 : 1;
+}
+
+int
+esmpi_rma_enabled(void)
+{
+	return !disabled;
 }
 
 void
@@ -1557,12 +1579,19 @@ win_setup(struct rwin *w, MPI_Comm comm, void *base, MPI_Aint size,
 	struct { int64_t size; int64_t unit; } mine, *all = NULL;
 	int i, rc;
 
-	if (disabled)
+	if (disabled == 1)
 		return esmpi_fail(comm, MPI_ERR_OTHER, "%s: one-sided "
 		    "communication is off in this job (ESMPI_RMA=off: MPI "
 		    "runs at the application's thread level and no applier "
 		    "thread serves windows); run without ESMPI_RMA, or with "
 		    "ESMPI_RMA=on, to use windows", fn);
+	if (disabled == 2)
+		return esmpi_fail(comm, MPI_ERR_OTHER, "%s: one-sided "
+		    "communication is off in this process: nothing loaded "
+		    "when MPI started imported a window function (a library "
+		    "loaded later?), so MPI runs at the application's thread "
+		    "level and no applier thread serves windows; run with "
+		    "ESMPI_RMA=on to use windows", fn);
 	if (applier_start() != 0)
 		return esmpi_fail(comm, MPI_ERR_OTHER, "%s: one-sided "
 		    "communication needs MPI_THREAD_MULTIPLE from MPI, which "

@@ -24,6 +24,18 @@ struct esmpi_msg {
 /* A record from the pool for (buf, count, dt) to comm rank dest. */
 int esmpi_seal(struct esmpi_comm *c, const void *buf, int count,
     MPI_Datatype dt, int dest, int tag, struct esmpi_msg *m);
+/* The same, into space (spacelen bytes, the caller's stack: a blocking
+ * call's small record) when the record fits, else a pool buffer. */
+int esmpi_seal_on(struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt, int dest, int tag, struct esmpi_msg *m, uint8_t *space,
+    size_t spacelen);
+/* Back to the pool, unless it is space. */
+static inline void
+esmpi_msg_release(const struct esmpi_msg *m, const uint8_t *space)
+{
+	if (m->rec != NULL && m->rec != space)
+		esmpi_pool_put(m->rec, m->len + ESMPI_REC_OVERHEAD);
+}
 /* Seal into out (bytes + ESMPI_REC_OVERHEAD, + esmpi_sign_extra for
  * point-to-point) for dst_world; coll_seq is nonzero for collective
  * records (tag ESMPI_COLL_TAG), which are never signed. */

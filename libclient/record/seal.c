@@ -161,8 +161,9 @@ esmpi_seal_into(struct esmpi_comm *c, const void *buf, int count,
 }
 
 int
-esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
-    int dest, int tag, struct esmpi_msg *m)
+esmpi_seal_on(struct esmpi_comm *c, const void *buf, int count,
+    MPI_Datatype dt, int dest, int tag, struct esmpi_msg *m, uint8_t *space,
+    size_t spacelen)
 {
 	size_t n, sig = esmpi_sign_extra(c, tag);
 	MPI_Aint lb;
@@ -173,16 +174,25 @@ esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
 	contig = esmpi_contig(count, dt, &n, &lb);
 	if (n > ESMPI_REC_MAX_LEN)
 		return ESMPI_ERR_TOO_LARGE;
-	if ((m->rec = esmpi_pool_get(n + sig + ESMPI_REC_OVERHEAD)) == NULL)
+	if (n + sig + ESMPI_REC_OVERHEAD <= spacelen)
+		m->rec = space;
+	else if ((m->rec = esmpi_pool_get(n + sig + ESMPI_REC_OVERHEAD)) ==
+	    NULL)
 		return ESMPI_ERR_NOMEM;
 	m->len = n + sig;
 	r = contig ? seal_bytes(c, (const char *)buf + lb, n,
 	    c->peer_world[dest], tag, 0, m->rec) : esmpi_seal_into(c, buf,
 	    count, dt, c->peer_world[dest], tag, 0, m->rec);
 	if (r != 0) {
-		esmpi_pool_put(m->rec, n + sig + ESMPI_REC_OVERHEAD);
+		esmpi_msg_release(m, space);
 		m->rec = NULL;
 	}
 	return r;
 }
 
+int
+esmpi_seal(struct esmpi_comm *c, const void *buf, int count, MPI_Datatype dt,
+    int dest, int tag, struct esmpi_msg *m)
+{
+	return esmpi_seal_on(c, buf, count, dt, dest, tag, m, NULL, 0);
+}

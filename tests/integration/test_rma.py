@@ -47,7 +47,22 @@ def test_rma_errors(daemons):
     bad = mh.mpirun(PROG, 2, socket=d.sock, args=["--errors"],
                     x=("ESMPI_RMA=maybe",))
     assert bad.returncode != 0, bad.describe()
-    assert "ESMPI_RMA='maybe' is neither on" in bad.stderr, bad.describe()
+    assert "ESMPI_RMA='maybe' is none of auto" in bad.stderr, bad.describe()
+
+
+def test_rma_only_where_imported(daemons):
+    """By default MPI starts at THREAD_MULTIPLE (one-sided on) only in a
+    program that imports a window function: rma_check does, ring not."""
+    d = daemons("rmaauto")
+    on = mh.mpirun(PROG, 2, socket=d.sock, x=("ESMPI_STATS=1",))
+    assert on.returncode == 0, on.describe()
+    assert re.search(r"one-sided on \(the program imports "
+                     r"MPI_Win_(create|allocate)", on.stderr), on.describe()
+    off = mh.mpirun(mh.example("ring"), 2, socket=d.sock,
+                    x=("ESMPI_STATS=1",))
+    assert off.returncode == 0, off.describe()
+    assert off.stderr.count("one-sided off (no window function "
+                            "imported)") == 2, off.describe()
 
 
 def test_rma_marker_never_on_the_wire(ns_hosts, workdir):
