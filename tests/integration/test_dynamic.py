@@ -18,6 +18,7 @@ intercommunicator is keyed by a link between the two jobs' esmpids
 
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_dynamic.py
 """
+import hashlib
 import os
 import secrets
 import subprocess
@@ -61,6 +62,12 @@ def done(p, timeout=90):
         out, err = mh._kill_job(p)
         raise AssertionError(f"job hung:\n{out}\n{err}") from None
     return p.returncode, out, err
+
+
+def got(marker):
+    """What the child side prints of the message carrying marker."""
+    text = f"{marker} from the parent side"
+    return "sha256 " + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def lines(out):
@@ -123,7 +130,7 @@ def test_keyed_sealed_and_audited_under_default_policy(daemon, workdir):
         assert lines(eout) == lines(out), f"{mode}:\n{out}\n---\n{eout}"
         assert "merged: [" in eout and "dup allreduce:" in eout, eout
         if mode not in ("accept", "join-listen"):   # the other side's job
-            assert f"child got: {MARKER}" in eout, eout
+            assert f"child got: {got(MARKER)}" in eout, eout
     # The capture saw the plain marker of each of the three (one message
     # each, maybe resent), and the esmpi run's traffic, never the marker.
     marker = MARKER.encode()
@@ -151,3 +158,40 @@ def test_child_without_libesmpi_refused(daemon):
     assert "does not run libesmpi" in err and "internal error" not in err
     assert "got:" not in out
     assert daemon.wait_audit("link_refused")
+
+
+def test_spawn_across_namespace_hosts(ns_hosts, workdir):
+    """The parent (one rank on host A) spawns its two children on host B
+    (MPI_Info "host"): the link between the jobs is made by the two
+    hosts' esmpids. Same output as plain; the capture on the link between
+    the hosts shows the plain run's marker, the esmpi run's never; each
+    daemon audits the link (one wrapped, the other unwrapped)."""
+    import nshosts
+    nshosts.need("tshark")
+    hosts = ns_hosts()
+    hosts.start_daemons()
+    marker = f"ESMPI-DYNHOST-{secrets.token_hex(8)}"
+    (workdir / "marker").write_text(marker)
+    x = [f"DYN_MARKER_FILE={workdir / 'marker'}",
+         f"DYN_SPAWN_HOST={hosts.b.ip}"]
+    res = {}
+    for preload in (False, True):
+        (rc, out, err), cap = hosts.captured_run(
+            f"spawn-{int(preload)}", [PY, str(PROG), "spawn"], per_host=2,
+            np=1, preload=preload, x=x)
+        assert rc == 0, f"preload={preload} ({rc}):\n{out}\n{err}" \
+            f"{hosts.logs()}"
+        assert "internal error" not in err, err
+        res[preload] = (lines(out), cap)
+    (plain, plain_cap), (enc, enc_cap) = res[False], res[True]
+    assert enc == plain, f"{plain}\n---\n{enc}"
+    assert f"child got: {got(marker)}" in enc, enc
+    assert plain_cap.count(marker.encode()) >= 1, "no plaintext marker seen"
+    assert len(enc_cap) > 20000, "capture saw no esmpi traffic"
+    assert enc_cap.count(marker.encode()) == 0
+    a, b = (h.daemon.wait_audit("link_keyed") for h in hosts)
+    assert len(a) == len(b) == 1, (a, b)
+    msgs = a[0].get("MESSAGE", "") + " | " + b[0].get("MESSAGE", "")
+    assert "drew and wrapped" in msgs and "unwrapped" in msgs, msgs
+    assert a[0]["ESMPI_PEER_JOB"] == b[0]["ESMPI_JOB"], (a, b)
+    assert b[0]["ESMPI_PEER_JOB"] == a[0]["ESMPI_JOB"], (a, b)
