@@ -11,7 +11,8 @@ carries the marker: across hosts it travels in Open MPI's own messages;
 the parent side sends the marker in
 the file $DYN_MARKER_FILE, by default ESMPI-SECRET-MARKER; `spawn` puts
 the children on host $DYN_SPAWN_HOST if set). `spawn-plain` spawns the children without
-LD_PRELOAD (plain MPI), which esmpi must refuse."""
+LD_PRELOAD (plain MPI), which esmpi must refuse. With $DYN_SIGN_TAG, the
+parent side's rank 0 last sends one message on that tag (see use())."""
 import hashlib
 import os
 import socket
@@ -62,6 +63,21 @@ def use(ic, side):
         ic.Barrier()
     d.Free()
     m.Free()
+    # $DYN_SIGN_TAG: a tag a `sign` rule of the policy covers. Across two
+    # jobs esmpi cannot verify the sender's signing key: the receiver
+    # refuses the record and says why; within one job it is delivered.
+    if "DYN_SIGN_TAG" in os.environ and me == 0:
+        tag = int(os.environ["DYN_SIGN_TAG"])
+        if side == "parent":
+            ic.send("signed", dest=0, tag=tag)
+        else:
+            ic.Set_errhandler(MPI.ERRORS_RETURN)
+            try:
+                ic.recv(source=0, tag=tag)
+                sys.stdout.write("sign-check: delivered\n")
+            except MPI.Exception:
+                sys.stdout.write("sign-check: refused\n")
+            sys.stdout.flush()
     ic.Disconnect()
 
 

@@ -79,7 +79,7 @@ def run_all(workdir, socket, preload):
     """Spawn, join, then accept/connect: {mode: (rc, out, err)}."""
     # In a file: the environment travels in Open MPI's launch messages.
     (workdir / "marker").write_text(MARKER)
-    mk = {"DYN_MARKER_FILE": str(workdir / "marker")}
+    mk = {"DYN_MARKER_FILE": str(workdir / "marker"), "DYN_SIGN_TAG": "9000"}
     res = {m: done(job(m, socket, preload, extra=mk))
            for m in ("spawn", "join")}
     uri = workdir / f"uri-{int(preload)}"
@@ -118,7 +118,19 @@ def captured(workdir, name, socket, preload):
     return res, pcap.read_bytes()
 
 
-def test_keyed_sealed_and_audited_under_default_policy(daemon, workdir):
+# The default policy plus a sign rule for one tag no other traffic uses.
+POLICY_SIGN_TAG = it.POLICY_ROOT + """\
+rules:
+  - name: signed
+    match: { tags: [9000] }
+    suite: aes-256-gcm
+    sign: ecdsa-p256
+"""
+
+
+def test_keyed_sealed_and_audited_under_default_policy(daemons, write_policy,
+                                                       workdir):
+    daemon = daemons("d", policy=write_policy(POLICY_SIGN_TAG))
     plain, plain_cap = captured(workdir, "plain", None, False)
     prot, prot_cap = captured(workdir, "esmpi", daemon.sock, True)
     for mode in plain:
@@ -126,11 +138,20 @@ def test_keyed_sealed_and_audited_under_default_policy(daemon, workdir):
         assert rc == 0, f"plain {mode}:\n{out}\n{err}"
         rc, eout, err = prot[mode]
         assert rc == 0, f"esmpi {mode}:\n{eout}\n{err}\n{daemon.log()[-3000:]}"
-        assert "internal error" not in err and "refused" not in err, err
+        assert "internal error" not in err, err
+        assert not [ln for ln in err.splitlines() if "refused" in ln and
+                    "sign rules are refused" not in ln], err
         assert lines(eout) == lines(out), f"{mode}:\n{out}\n---\n{eout}"
         assert "merged: [" in eout and "dup allreduce:" in eout, eout
         if mode not in ("accept", "join-listen"):   # the other side's job
             assert f"child got: {got(MARKER)}" in eout, eout
+            # A sign rule's record: verified within one job, refused with
+            # the reason across two.
+            assert "sign-check: delivered" in out, out
+            assert ("sign-check: delivered" if mode == "join" else
+                    "sign-check: refused") in eout, eout
+            assert mode == "join" or \
+                "sign rules are refused on such communicators" in err, err
     # The capture saw the plain marker of each of the three (one message
     # each, maybe resent), and the esmpi run's traffic, never the marker.
     marker = MARKER.encode()
@@ -148,6 +169,8 @@ def test_keyed_sealed_and_audited_under_default_policy(daemon, workdir):
     assert sum("unwrapped" in m for m in msgs) == 3, msgs
     assert all(e["ESMPI_PEER_JOB"] != e["ESMPI_JOB"] for e in keyed), keyed
     assert not daemon.audit("unprotected_call")
+    refused = daemon.wait_audit("signature_invalid", count=3)
+    assert len(refused) == 3, refused
 
 
 def test_child_without_libesmpi_refused(daemon):
