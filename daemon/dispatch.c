@@ -318,6 +318,44 @@ out:
 	return r;
 }
 
+/*
+ * This session's share of the point pub (a job key share, or with link
+ * a link share, signed under the link label) signed by the node key: s,
+ * and ks its message (pointing into s, c, d and *sig, which the caller
+ * frees).
+ */
+static int
+own_share(struct esmpid *d, struct esmpid_conn *c, const uint8_t *pub,
+    int link, struct esmpi_share *s, Esmpi__KeyShare *ks, uint8_t **sig)
+{
+	size_t sig_len = 0;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	memcpy(s->job_id, c->job_id, ESMPI_JOB_ID_LEN);
+	s->rank = c->rank;
+	s->uid = (uint32_t)c->uid;
+	user_name(c->uid, s->user);
+	snprintf(s->project, sizeof(s->project), "%s", c->project);
+	memcpy(s->pub, pub, ESMPI_ECDH_PUB_LEN);
+	s->link = link;
+	if ((r = esmpid_jobkey_sign_share(d->id, s, sig, &sig_len)) != 0)
+		return r;
+	ks->job_id.data = c->job_id;
+	ks->job_id.len = ESMPI_JOB_ID_LEN;
+	ks->rank = c->rank;
+	ks->uid = s->uid;
+	ks->user = s->user;
+	ks->project = s->project;
+	ks->ecdh_public.data = s->pub;
+	ks->ecdh_public.len = ESMPI_ECDH_PUB_LEN;
+	ks->node_cert.data = d->id->cert_der;
+	ks->node_cert.len = d->id->cert_der_len;
+	ks->signature.data = *sig;
+	ks->signature.len = sig_len;
+	return 0;
+}
+
 static int
 process_key_share(struct esmpid *d, struct esmpid_conn *c,
     const Esmpi__Request *req)
@@ -326,32 +364,12 @@ process_key_share(struct esmpid *d, struct esmpid_conn *c,
 	Esmpi__KeyShare ks = ESMPI__KEY_SHARE__INIT;
 	struct esmpi_share s;
 	uint8_t *sig = NULL;
-	size_t sig_len = 0;
 	int r;
 
 	if ((r = esmpid_jobkey_ephemeral(&c->eph, c->eph_pub)) != 0)
 		return esmpid_reply_error(c, r, "cannot create key share");
-	memset(&s, 0, sizeof(s));
-	memcpy(s.job_id, c->job_id, ESMPI_JOB_ID_LEN);
-	s.rank = c->rank;
-	s.uid = (uint32_t)c->uid;
-	user_name(c->uid, s.user);
-	snprintf(s.project, sizeof(s.project), "%s", c->project);
-	memcpy(s.pub, c->eph_pub, ESMPI_ECDH_PUB_LEN);
-	if ((r = esmpid_jobkey_sign_share(d->id, &s, &sig, &sig_len)) != 0)
+	if ((r = own_share(d, c, c->eph_pub, 0, &s, &ks, &sig)) != 0)
 		return esmpid_reply_error(c, r, "cannot sign key share");
-	ks.job_id.data = c->job_id;
-	ks.job_id.len = ESMPI_JOB_ID_LEN;
-	ks.rank = c->rank;
-	ks.uid = s.uid;
-	ks.user = s.user;
-	ks.project = s.project;
-	ks.ecdh_public.data = c->eph_pub;
-	ks.ecdh_public.len = ESMPI_ECDH_PUB_LEN;
-	ks.node_cert.data = d->id->cert_der;
-	ks.node_cert.len = d->id->cert_der_len;
-	ks.signature.data = sig;
-	ks.signature.len = sig_len;
 	rep.body_case = ESMPI__REPLY__BODY_KEY_SHARE;
 	rep.key_share = &ks;
 	r = esmpid_reply(c, &rep);
@@ -610,7 +628,6 @@ process_link_share(struct esmpid *d, struct esmpid_conn *c,
 	Esmpi__KeyShare ks = ESMPI__KEY_SHARE__INIT;
 	struct esmpi_share s;
 	uint8_t *sig = NULL;
-	size_t sig_len = 0;
 	int r;
 
 	(void)req;
@@ -618,28 +635,8 @@ process_link_share(struct esmpid *d, struct esmpid_conn *c,
 	c->link_eph = NULL;
 	if ((r = esmpid_jobkey_ephemeral(&c->link_eph, c->link_pub)) != 0)
 		return esmpid_reply_error(c, r, "cannot create link share");
-	memset(&s, 0, sizeof(s));
-	memcpy(s.job_id, c->job_id, ESMPI_JOB_ID_LEN);
-	s.rank = c->rank;
-	s.uid = (uint32_t)c->uid;
-	user_name(c->uid, s.user);
-	snprintf(s.project, sizeof(s.project), "%s", c->project);
-	memcpy(s.pub, c->link_pub, ESMPI_ECDH_PUB_LEN);
-	s.link = 1;
-	if ((r = esmpid_jobkey_sign_share(d->id, &s, &sig, &sig_len)) != 0)
+	if ((r = own_share(d, c, c->link_pub, 1, &s, &ks, &sig)) != 0)
 		return esmpid_reply_error(c, r, "cannot sign link share");
-	ks.job_id.data = c->job_id;
-	ks.job_id.len = ESMPI_JOB_ID_LEN;
-	ks.rank = c->rank;
-	ks.uid = s.uid;
-	ks.user = s.user;
-	ks.project = s.project;
-	ks.ecdh_public.data = c->link_pub;
-	ks.ecdh_public.len = ESMPI_ECDH_PUB_LEN;
-	ks.node_cert.data = d->id->cert_der;
-	ks.node_cert.len = d->id->cert_der_len;
-	ks.signature.data = sig;
-	ks.signature.len = sig_len;
 	rep.body_case = ESMPI__REPLY__BODY_LINK_SHARE;
 	rep.link_share = &ks;
 	r = esmpid_reply(c, &rep);
@@ -713,6 +710,45 @@ audit_link(struct esmpid_conn *c, const struct esmpi_share *p,
 	    cn, role);
 }
 
+/*
+ * Both shares of a link, the other one checked (link_peer), and whether
+ * this side has the role it asks for: the lower point wraps, so both
+ * sides know who without a message. 0 when good; otherwise *r.
+ */
+static int
+link_sides(struct esmpid *d, struct esmpid_conn *c, const Esmpi__KeyShare *pb,
+    int wraps, struct esmpi_share *self, struct esmpi_share *p, char *cn,
+    size_t cnlen, int *r)
+{
+	if (link_peer(d, c, pb, p, cn, cnlen, r))
+		return -1;
+	link_self(c, self);
+	if ((memcmp(self->pub, p->pub, ESMPI_ECDH_PUB_LEN) < 0) != wraps) {
+		*r = esmpid_reply_error(c, ESMPI_ERR_INVALID, wraps ?
+		    "this side's link share has the higher point: the other "
+		    "side wraps" : "this side's link share has the lower "
+		    "point: this side wraps");
+		return -1;
+	}
+	return 0;
+}
+
+/* Send the reply carrying the link secret, wipe it, audit the link. */
+static int
+link_done(struct esmpid_conn *c, Esmpi__Reply *rep, uint8_t *secret,
+    const struct esmpi_share *p, const char *cn, const char *role)
+{
+	int r;
+
+	EVP_PKEY_free(c->link_eph);
+	c->link_eph = NULL;
+	r = esmpid_reply(c, rep);
+	esmpi_memzero(secret, ESMPI_JOB_KEY_LEN);
+	if (r == 0)
+		audit_link(c, p, cn, role);
+	return r;
+}
+
 static int
 process_link_wrap(struct esmpid *d, struct esmpid_conn *c,
     const Esmpi__Request *req)
@@ -724,31 +760,21 @@ process_link_wrap(struct esmpid *d, struct esmpid_conn *c,
 	char cn[256];
 	int r;
 
-	if (link_peer(d, c, req->link_wrap->peer, &p, cn, sizeof(cn), &r))
+	if (link_sides(d, c, req->link_wrap->peer, 1, &self, &p, cn,
+	    sizeof(cn), &r))
 		return r;
-	link_self(c, &self);
-	/* The lower point wraps: both sides know who without a message. */
-	if (memcmp(self.pub, p.pub, ESMPI_ECDH_PUB_LEN) > 0)
-		return esmpid_reply_error(c, ESMPI_ERR_INVALID, "this side's "
-		    "link share has the higher point: the other side wraps");
 	if ((r = esmpi_random(secret, sizeof(secret))) != 0 ||
 	    (r = esmpid_link_wrap(c->link_eph, &self, &p, secret, ct)) != 0) {
 		esmpi_memzero(secret, sizeof(secret));
 		return esmpid_reply_error(c, r, "cannot wrap the link secret");
 	}
-	EVP_PKEY_free(c->link_eph);
-	c->link_eph = NULL;
 	lr.secret.data = secret;
 	lr.secret.len = sizeof(secret);
 	lr.wrapped.data = ct;
 	lr.wrapped.len = sizeof(ct);
 	rep.body_case = ESMPI__REPLY__BODY_LINK_WRAP;
 	rep.link_wrap = &lr;
-	r = esmpid_reply(c, &rep);
-	esmpi_memzero(secret, sizeof(secret));
-	if (r == 0)
-		audit_link(c, &p, cn, "drew and wrapped");
-	return r;
+	return link_done(c, &rep, secret, &p, cn, "drew and wrapped");
 }
 
 static int
@@ -765,12 +791,8 @@ process_link_unwrap(struct esmpid *d, struct esmpid_conn *c,
 
 	if (u->wrapped.len != ESMPI_WRAPPED_LEN)
 		return ESMPI_ERR_PROTOCOL;
-	if (link_peer(d, c, u->peer, &p, cn, sizeof(cn), &r))
+	if (link_sides(d, c, u->peer, 0, &self, &p, cn, sizeof(cn), &r))
 		return r;
-	link_self(c, &self);
-	if (memcmp(p.pub, self.pub, ESMPI_ECDH_PUB_LEN) > 0)
-		return esmpid_reply_error(c, ESMPI_ERR_INVALID, "this side's "
-		    "link share has the lower point: this side wraps");
 	if (esmpid_link_unwrap(c->link_eph, &p, &self, u->wrapped.data,
 	    secret) != 0) {
 		audit_peer_refused(c, p.rank, "wrapped link secret does not "
@@ -779,17 +801,11 @@ process_link_unwrap(struct esmpid *d, struct esmpid_conn *c,
 		    "wrapped by the other job's rank %u (node '%s') does not "
 		    "authenticate", p.rank, cn);
 	}
-	EVP_PKEY_free(c->link_eph);
-	c->link_eph = NULL;
 	lr.secret.data = secret;
 	lr.secret.len = sizeof(secret);
 	rep.body_case = ESMPI__REPLY__BODY_LINK_UNWRAP;
 	rep.link_unwrap = &lr;
-	r = esmpid_reply(c, &rep);
-	esmpi_memzero(secret, sizeof(secret));
-	if (r == 0)
-		audit_link(c, &p, cn, "unwrapped");
-	return r;
+	return link_done(c, &rep, secret, &p, cn, "unwrapped");
 }
 
 /*

@@ -127,11 +127,58 @@ pub_from_point(const uint8_t pub[ESMPI_ECDH_PUB_LEN])
 	return k;
 }
 
+/* The ECDH secret of our ephemeral key and the other side's point. */
+static int
+ecdh(EVP_PKEY *eph, const uint8_t *peer_point, uint8_t shared[32])
+{
+	EVP_PKEY *peer;
+	EVP_PKEY_CTX *ctx = NULL;
+	size_t slen = 32;
+	int r = ESMPI_ERR_CRYPTO;
+
+	if ((peer = pub_from_point(peer_point)) == NULL)
+		r = ESMPI_ERR_INVALID;
+	else if ((ctx = EVP_PKEY_CTX_new(eph, NULL)) != NULL &&
+	    EVP_PKEY_derive_init(ctx) == 1 &&
+	    EVP_PKEY_derive_set_peer(ctx, peer) == 1 &&
+	    EVP_PKEY_derive(ctx, shared, &slen) == 1 && slen == 32)
+		r = 0;
+	if (r != 0)
+		esmpi_memzero(shared, 32);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(peer);
+	ERR_clear_error();
+	return r;
+}
+
+/*
+ * Wrap (seal) or unwrap a 32-byte key under a key-encryption key with
+ * AES-256-GCM: out is ciphertext || tag (ESMPI_WRAPPED_LEN) when
+ * sealing, the key when opening. Every kek is used once, so a zero
+ * nonce is safe. The kek is wiped.
+ */
+static int
+kek_aead(int seal, uint8_t kek[32], const uint8_t *aad, size_t aad_len,
+    const uint8_t *in, uint8_t *out)
+{
+	static const uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
+	struct esmpi_aead *a = NULL;
+	int r;
+
+	if ((r = esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, kek, 32)) == 0)
+		r = seal ? esmpi_aead_seal(a, out, out + ESMPI_JOB_KEY_LEN, in,
+		    ESMPI_JOB_KEY_LEN, nonce, aad, aad_len) :
+		    esmpi_aead_open(a, out, in, ESMPI_JOB_KEY_LEN,
+		    in + ESMPI_JOB_KEY_LEN, nonce, aad, aad_len);
+	esmpi_aead_free(a);
+	esmpi_memzero(kek, 32);
+	return r;
+}
+
 /*
  * The key-encryption key for one rank: HKDF(salt = job id, ikm = ECDH,
  * info = label || root pub || rank pub || rank). Both sides compute the
- * same ECDH secret (ours with their point). Single use, so a zero nonce
- * is safe.
+ * same ECDH secret (ours with their point).
  */
 static int
 derive_kek(EVP_PKEY *eph, const uint8_t *peer_point,
@@ -139,20 +186,10 @@ derive_kek(EVP_PKEY *eph, const uint8_t *peer_point,
     const struct esmpi_share *rank_share, uint8_t kek[32])
 {
 	uint8_t shared[32], info[sizeof(wrap_label) + 2 * ESMPI_ECDH_PUB_LEN + 4];
-	EVP_PKEY *peer = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	size_t slen = sizeof(shared);
-	int r = ESMPI_ERR_CRYPTO;
+	int r;
 
-	if ((peer = pub_from_point(peer_point)) == NULL) {
-		r = ESMPI_ERR_INVALID;
-		goto out;
-	}
-	if ((ctx = EVP_PKEY_CTX_new(eph, NULL)) == NULL ||
-	    EVP_PKEY_derive_init(ctx) != 1 ||
-	    EVP_PKEY_derive_set_peer(ctx, peer) != 1 ||
-	    EVP_PKEY_derive(ctx, shared, &slen) != 1 || slen != 32)
-		goto out;
+	if ((r = ecdh(eph, peer_point, shared)) != 0)
+		return r;
 	memcpy(info, wrap_label, sizeof(wrap_label));
 	memcpy(info + sizeof(wrap_label), root_pub, ESMPI_ECDH_PUB_LEN);
 	memcpy(info + sizeof(wrap_label) + ESMPI_ECDH_PUB_LEN, rank_share->pub,
@@ -161,11 +198,9 @@ derive_kek(EVP_PKEY *eph, const uint8_t *peer_point,
 	    rank_share->rank);
 	r = esmpi_hkdf_sha256(kek, 32, rank_share->job_id, ESMPI_JOB_ID_LEN,
 	    shared, sizeof(shared), info, sizeof(info));
-out:
 	esmpi_memzero(shared, sizeof(shared));
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(peer);
-	ERR_clear_error();
+	if (r != 0)
+		esmpi_memzero(kek, 32);
 	return r;
 }
 
@@ -181,23 +216,13 @@ esmpid_jobkey_wrap(EVP_PKEY *eph, const uint8_t root_pub[ESMPI_ECDH_PUB_LEN],
     const struct esmpi_share *peer, const uint8_t job_key[ESMPI_JOB_KEY_LEN],
     uint8_t out[ESMPI_WRAPPED_LEN])
 {
-	static const uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
 	uint8_t kek[32], aad[ESMPI_JOB_ID_LEN + 4];
-	struct esmpi_aead *a = NULL;
 	int r;
 
 	if ((r = derive_kek(eph, peer->pub, root_pub, peer, kek)) != 0)
-		goto out;
+		return r;
 	wrap_aad(peer, aad);
-	if ((r = esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, kek,
-	    sizeof(kek))) != 0)
-		goto out;
-	r = esmpi_aead_seal(a, out, out + ESMPI_JOB_KEY_LEN, job_key,
-	    ESMPI_JOB_KEY_LEN, nonce, aad, sizeof(aad));
-out:
-	esmpi_aead_free(a);
-	esmpi_memzero(kek, sizeof(kek));
-	return r;
+	return kek_aead(1, kek, aad, sizeof(aad), job_key, out);
 }
 
 int
@@ -205,23 +230,13 @@ esmpid_jobkey_unwrap(EVP_PKEY *eph, const struct esmpi_share *self,
     const struct esmpi_share *root, const uint8_t in[ESMPI_WRAPPED_LEN],
     uint8_t job_key[ESMPI_JOB_KEY_LEN])
 {
-	static const uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
 	uint8_t kek[32], aad[ESMPI_JOB_ID_LEN + 4];
-	struct esmpi_aead *a = NULL;
 	int r;
 
 	if ((r = derive_kek(eph, root->pub, root->pub, self, kek)) != 0)
-		goto out;
+		return r;
 	wrap_aad(self, aad);
-	if ((r = esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, kek,
-	    sizeof(kek))) != 0)
-		goto out;
-	r = esmpi_aead_open(a, job_key, in, ESMPI_JOB_KEY_LEN,
-	    in + ESMPI_JOB_KEY_LEN, nonce, aad, sizeof(aad));
-out:
-	esmpi_aead_free(a);
-	esmpi_memzero(kek, sizeof(kek));
-	return r;
+	return kek_aead(0, kek, aad, sizeof(aad), in, job_key);
 }
 
 /*
@@ -236,21 +251,11 @@ link_kek(EVP_PKEY *eph, const uint8_t *peer_point, const struct esmpi_share *w,
 {
 	uint8_t shared[32], salt[2 * ESMPI_JOB_ID_LEN];
 	uint8_t info[sizeof(link_wrap_label) + 2 * ESMPI_ECDH_PUB_LEN + 8];
-	EVP_PKEY *peer = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	size_t slen = sizeof(shared);
 	uint8_t *p = info;
-	int r = ESMPI_ERR_CRYPTO;
+	int r;
 
-	if ((peer = pub_from_point(peer_point)) == NULL) {
-		r = ESMPI_ERR_INVALID;
-		goto out;
-	}
-	if ((ctx = EVP_PKEY_CTX_new(eph, NULL)) == NULL ||
-	    EVP_PKEY_derive_init(ctx) != 1 ||
-	    EVP_PKEY_derive_set_peer(ctx, peer) != 1 ||
-	    EVP_PKEY_derive(ctx, shared, &slen) != 1 || slen != 32)
-		goto out;
+	if ((r = ecdh(eph, peer_point, shared)) != 0)
+		return r;
 	memcpy(salt, w->job_id, ESMPI_JOB_ID_LEN);
 	memcpy(salt + ESMPI_JOB_ID_LEN, u->job_id, ESMPI_JOB_ID_LEN);
 	memcpy(p, link_wrap_label, sizeof(link_wrap_label));
@@ -263,11 +268,9 @@ link_kek(EVP_PKEY *eph, const uint8_t *peer_point, const struct esmpi_share *w,
 	esmpi_put_be32(p + 4, u->rank);
 	r = esmpi_hkdf_sha256(kek, 32, salt, sizeof(salt), shared,
 	    sizeof(shared), info, sizeof(info));
-out:
 	esmpi_memzero(shared, sizeof(shared));
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(peer);
-	ERR_clear_error();
+	if (r != 0)
+		esmpi_memzero(kek, 32);
 	return r;
 }
 
@@ -286,23 +289,13 @@ esmpid_link_wrap(EVP_PKEY *eph, const struct esmpi_share *w,
     const struct esmpi_share *u, const uint8_t secret[ESMPI_JOB_KEY_LEN],
     uint8_t out[ESMPI_WRAPPED_LEN])
 {
-	static const uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
 	uint8_t kek[32], aad[2 * ESMPI_JOB_ID_LEN + 8];
-	struct esmpi_aead *a = NULL;
 	int r;
 
 	if ((r = link_kek(eph, u->pub, w, u, kek)) != 0)
-		goto out;
+		return r;
 	link_aad(w, u, aad);
-	if ((r = esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, kek,
-	    sizeof(kek))) != 0)
-		goto out;
-	r = esmpi_aead_seal(a, out, out + ESMPI_JOB_KEY_LEN, secret,
-	    ESMPI_JOB_KEY_LEN, nonce, aad, sizeof(aad));
-out:
-	esmpi_aead_free(a);
-	esmpi_memzero(kek, sizeof(kek));
-	return r;
+	return kek_aead(1, kek, aad, sizeof(aad), secret, out);
 }
 
 int
@@ -310,21 +303,11 @@ esmpid_link_unwrap(EVP_PKEY *eph, const struct esmpi_share *w,
     const struct esmpi_share *u, const uint8_t in[ESMPI_WRAPPED_LEN],
     uint8_t secret[ESMPI_JOB_KEY_LEN])
 {
-	static const uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
 	uint8_t kek[32], aad[2 * ESMPI_JOB_ID_LEN + 8];
-	struct esmpi_aead *a = NULL;
 	int r;
 
 	if ((r = link_kek(eph, w->pub, w, u, kek)) != 0)
-		goto out;
+		return r;
 	link_aad(w, u, aad);
-	if ((r = esmpi_aead_new(&a, ESMPI_SUITE_AES_256_GCM, kek,
-	    sizeof(kek))) != 0)
-		goto out;
-	r = esmpi_aead_open(a, secret, in, ESMPI_JOB_KEY_LEN,
-	    in + ESMPI_JOB_KEY_LEN, nonce, aad, sizeof(aad));
-out:
-	esmpi_aead_free(a);
-	esmpi_memzero(kek, sizeof(kek));
-	return r;
+	return kek_aead(0, kek, aad, sizeof(aad), in, secret);
 }

@@ -6,9 +6,14 @@ or Comm.Join (`join`, ranks 0 and 1 over a TCP socket; `join-listen
 PORTFILE` and `join-connect PORTFILE`, two jobs), then a message,
 an Allreduce and a Barrier on it, an Allgather on the merged
 intracommunicator and an Allreduce on a duplicate, and Disconnect. Each
-side's rank 0 prints what it got (the parent side sends the marker in
-the file $DYN_MARKER_FILE, by default ESMPI-SECRET-MARKER). `spawn-plain` spawns the children without
-LD_PRELOAD (plain MPI), which esmpi must refuse."""
+side's rank 0 prints what it got, as a SHA-256 prefix (output never
+carries the marker: across hosts it travels in Open MPI's own messages;
+the parent side sends the marker in
+the file $DYN_MARKER_FILE, by default ESMPI-SECRET-MARKER; `spawn` puts
+the children on host $DYN_SPAWN_HOST if set). `spawn-plain` spawns the children without
+LD_PRELOAD (plain MPI), which esmpi must refuse. With $DYN_SIGN_TAG, the
+parent side's rank 0 last sends one message on that tag (see use())."""
+import hashlib
 import os
 import socket
 import sys
@@ -19,6 +24,10 @@ from mpi4py import MPI
 mode = sys.argv[1]
 w = MPI.COMM_WORLD
 r = w.Get_rank()
+
+
+def digest(text):
+    return "sha256 " + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def use(ic, side):
@@ -46,7 +55,7 @@ def use(ic, side):
         if side == turn and me == 0:
             # One write: the two jobs of a join or connect share a pipe
             # through their mpiruns, which may tear separate writes apart.
-            text = f"{side} got: {got}\n" if got is not None else ""
+            text = f"{side} got: {digest(got)}\n" if got is not None else ""
             text += f"{side} allreduce over the other side: {total}\n"
             text += f"{side} merged: {everyone} dup allreduce: {dtotal}\n"
             sys.stdout.write(text)
@@ -54,11 +63,31 @@ def use(ic, side):
         ic.Barrier()
     d.Free()
     m.Free()
+    # $DYN_SIGN_TAG: a tag a `sign` rule of the policy covers. Across two
+    # jobs esmpi cannot verify the sender's signing key: the receiver
+    # refuses the record and says why; within one job it is delivered.
+    if "DYN_SIGN_TAG" in os.environ and me == 0:
+        tag = int(os.environ["DYN_SIGN_TAG"])
+        if side == "parent":
+            ic.send("signed", dest=0, tag=tag)
+        else:
+            ic.Set_errhandler(MPI.ERRORS_RETURN)
+            try:
+                ic.recv(source=0, tag=tag)
+                sys.stdout.write("sign-check: delivered\n")
+            except MPI.Exception:
+                sys.stdout.write("sign-check: refused\n")
+            sys.stdout.flush()
     ic.Disconnect()
 
 
 if mode == "spawn":
-    use(w.Spawn(sys.executable, [__file__, "child"], maxprocs=2), "parent")
+    info = MPI.Info.Create()
+    if "DYN_SPAWN_HOST" in os.environ:
+        info.Set("host", os.environ["DYN_SPAWN_HOST"])
+    use(w.Spawn(sys.executable, [__file__, "child"], maxprocs=2, info=info),
+        "parent")
+    info.Free()
 elif mode == "spawn-plain":
     use(w.Spawn("/usr/bin/env", ["-u", "LD_PRELOAD", sys.executable, __file__,
                                  "child"], maxprocs=1), "parent")

@@ -246,10 +246,11 @@ size_t esmpi_sign_slack(void);
 int esmpi_sign_record(const struct esmpi_rec_aad *a, uint8_t *rec,
     size_t len);
 /* Verify the signature of a record of reclen bytes (signature included)
- * from a->src: 0, ESMPI_ERR_SIGNATURE (missing or bad) or ESMPI_ERR_CERT
- * (sender's certificate refused); esmpi_sign_why() says more. */
-int esmpi_sign_check(const struct esmpi_rec_aad *a, const uint8_t *rec,
-    size_t reclen);
+ * from a->src on c: 0, ESMPI_ERR_SIGNATURE (missing or bad, or c reaches
+ * another job) or ESMPI_ERR_CERT (sender's certificate refused);
+ * esmpi_sign_why() says more. */
+int esmpi_sign_check(const struct esmpi_comm *c, const struct esmpi_rec_aad *a,
+    const uint8_t *rec, size_t reclen);
 const char *esmpi_sign_why(void);
 
 #endif

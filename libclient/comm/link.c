@@ -7,14 +7,23 @@
  * named (world rank in its job, side): comm.c and keys.c map peer_world
  * values through esmpi_link_id().
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "comm/comm.h"
 #include "esmpi_mem.h"
 
-/* Every link of this process, newest first; wiped at MPI_Finalize. */
+/*
+ * Every link of this process, newest first; wiped at MPI_Finalize. Under
+ * MPI_THREAD_MULTIPLE threads may spawn or connect (add) while others
+ * make communicators (find): links_lock guards the head. A link never
+ * changes once it is on the list and none leaves it before
+ * MPI_Finalize, so find walks from the head it read without the lock
+ * (and does not hold it across MPI calls).
+ */
 static struct esmpi_link *links;
+static pthread_mutex_t links_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct esmpi_link *
 esmpi_link_add(const uint8_t key[32], const uint8_t id[ESMPI_LINK_ID_LEN],
@@ -30,23 +39,28 @@ esmpi_link_add(const uint8_t key[32], const uint8_t id[ESMPI_LINK_ID_LEN],
 	l->remote_world = remote_world;
 	l->nremote = nremote;
 	l->remote = remote;
+	pthread_mutex_lock(&links_lock);
 	l->next = links;
 	links = l;
+	pthread_mutex_unlock(&links_lock);
 	return l;
 }
 
 struct esmpi_link *
 esmpi_link_find(MPI_Group g, int n, const int *in, int *out)
 {
-	struct esmpi_link *l;
+	struct esmpi_link *l, *head;
 	int *q, *t, i, k = 0, all = 0;
 
+	pthread_mutex_lock(&links_lock);
+	head = links;
+	pthread_mutex_unlock(&links_lock);
 	q = calloc(n ? n : 1, sizeof(int));
 	t = calloc(n ? n : 1, sizeof(int));
 	for (i = 0; q != NULL && t != NULL && i < n; i++)
 		if (in[i] >= 0)
 			q[k++] = in[i];
-	for (l = links; q != NULL && t != NULL && l != NULL; l = l->next) {
+	for (l = head; q != NULL && t != NULL && l != NULL; l = l->next) {
 		if (PMPI_Group_translate_ranks(g, k, q, l->remote, t) !=
 		    MPI_SUCCESS)
 			continue;
@@ -76,10 +90,16 @@ esmpi_link_id(const struct esmpi_link *l, uint32_t w)
 void
 esmpi_link_free_all(void)
 {
-	while (links != NULL) {
-		struct esmpi_link *l = links;
+	struct esmpi_link *all;
 
-		links = l->next;
+	pthread_mutex_lock(&links_lock);
+	all = links;
+	links = NULL;
+	pthread_mutex_unlock(&links_lock);
+	while (all != NULL) {
+		struct esmpi_link *l = all;
+
+		all = l->next;
 		PMPI_Group_free(&l->remote);
 		free(l->remote_world);
 		esmpi_secure_free(l, sizeof(*l));

@@ -13,6 +13,8 @@
  * verified the first time one of its records arrives. Point-to-point
  * records of sign rules carry 64 bytes r || s after the AEAD tag, over
  * label || AAD || ciphertext || tag, and are verified before opening.
+ * On communicators of a link to another job (dynamic processes) sign
+ * rules cannot apply: their records are refused at the receiver.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -266,14 +268,23 @@ esmpi_sign_record(const struct esmpi_rec_aad *a, uint8_t *rec, size_t len)
 }
 
 int
-esmpi_sign_check(const struct esmpi_rec_aad *a, const uint8_t *rec,
-    size_t reclen)
+esmpi_sign_check(const struct esmpi_comm *c, const struct esmpi_rec_aad *a,
+    const uint8_t *rec, size_t reclen)
 {
 	struct esmpi_rec_hdr h;
 	struct peer *p;
 	uint8_t pre[PRE_LEN];
 	int r;
 
+	/* Rank certificates bind (job, world rank) and are exchanged within
+	 * the job only: another job's signer cannot be verified. */
+	if (c->link != NULL) {
+		last_why = "a sign rule applies, but this communicator reaches "
+		    "another job (dynamic processes), whose ranks' signing "
+		    "keys esmpi cannot verify: sign rules are refused on "
+		    "such communicators";
+		return ESMPI_ERR_SIGNATURE;
+	}
 	last_why = "no signature on a record of a sign rule";
 	if (reclen < ESMPI_REC_OVERHEAD + ESMPI_SIG_LEN)
 		return ESMPI_ERR_SIGNATURE;

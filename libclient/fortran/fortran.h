@@ -22,7 +22,8 @@ extern const size_t esmpi_fn_table_len;
  * fortran.c: conversions for the generated Fortran entry points. The
  * f2c functions return MPI_SUCCESS or MPI_ERR_NO_MEM; arrays are freed by
  * the caller with free(). Fortran's MPI_STATUS(ES)_IGNORE, MPI_BOTTOM,
- * MPI_IN_PLACE, MPI_UNWEIGHTED and MPI_WEIGHTS_EMPTY are addresses of the
+ * MPI_IN_PLACE, MPI_UNWEIGHTED, MPI_WEIGHTS_EMPTY, MPI_ARGV(S)_NULL and
+ * MPI_ERRCODES_IGNORE are addresses of the
  * implementation's sentinel objects (impl/: mpif.h's and mpi_f08's),
  * mapped to the C constants here.
  */
@@ -36,8 +37,23 @@ int esmpi_f2c_requests(const MPI_Fint *f, int n, MPI_Request **c);
 int esmpi_f_types_len(MPI_Fint fcomm, int neighbor, int send);
 int esmpi_f2c_types(const MPI_Fint *f, int n, MPI_Datatype **c);
 void esmpi_c2f_requests(const MPI_Request *c, MPI_Fint *f, int n);
-/* A blank-padded Fortran string as a C string (trailing blanks cut). */
+/* A blank-padded Fortran string as a C string (blanks around it cut). */
 int esmpi_f2c_string(const char *f, size_t len, char **c);
+/*
+ * Spawn: the Fortran CHARACTER arrays (blank-padded entries of len bytes;
+ * an argv list ends at its first blank entry; array_of_argv is
+ * (count, *)) as C arrays, each one allocation for free(), and
+ * MPI_ARGV(S)_NULL and MPI_ERRCODES_IGNORE mapped. Converted only at the
+ * root (root != 0), where MPI reads them; elsewhere NULL.
+ */
+int esmpi_f_is_root(MPI_Fint fcomm, MPI_Fint root);
+int esmpi_f2c_argv(const char *f, size_t len, int root, char ***c);
+int esmpi_f2c_argvs(const char *f, size_t len, int count, int root,
+    char ****c);
+int esmpi_f2c_strings(const char *f, size_t len, int count, int root,
+    char ***c);
+int esmpi_f2c_infos(const MPI_Fint *f, int count, int root, MPI_Info **c);
+int *esmpi_f2c_errcodes(MPI_Fint *f);
 /* C's 0-based indices (MPI_UNDEFINED kept) as Fortran's 1-based ones. */
 void esmpi_f_indices(MPI_Fint *idx, MPI_Fint n);
 /* ierror is optional in mpi_f08. */

@@ -111,6 +111,18 @@ extern MPI_Fint __mpi_f08_link_constants_MOD_mpi_weights_empty
 #define ESMPI_F08_WEIGHTS_EMPTY	\
 	(&__mpi_f08_link_constants_MOD_mpi_weights_empty)
 
+/*
+ * MPICH's Fortran spawn routines convert their strings themselves and
+ * call the C functions, except mpi_f08's, which stay deny here
+ * (gen_wrappers.py FORTRAN_AS_DENY): no spawn sentinel is ever compared.
+ */
+#define ESMPI_F_ARGV_NULL		NULL
+#define ESMPI_F_ARGVS_NULL		NULL
+#define ESMPI_F_ERRCODES_IGNORE		NULL
+#define ESMPI_F08_ARGV_NULL		NULL
+#define ESMPI_F08_ARGVS_NULL		NULL
+#define ESMPI_F08_ERRCODES_IGNORE	NULL
+
 /* MPICH's progress loop has no such switch (impl/openmpi.h). */
 static inline void
 esmpi_impl_yield_when_idle(void)

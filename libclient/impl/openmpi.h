@@ -69,12 +69,17 @@ esmpi_handle_hash(MPI_Request h)
 extern int mpi_fortran_bottom_, mpi_fortran_in_place_;
 extern int mpi_fortran_status_ignore_, mpi_fortran_statuses_ignore_;
 extern int mpi_fortran_unweighted_, mpi_fortran_weights_empty_;
+extern char mpi_fortran_argv_null_, mpi_fortran_argvs_null_;
+extern int mpi_fortran_errcodes_ignore_;
 #define ESMPI_F_BOTTOM		(&mpi_fortran_bottom_)
 #define ESMPI_F_IN_PLACE	(&mpi_fortran_in_place_)
 #define ESMPI_F_STATUS_IGNORE	(&mpi_fortran_status_ignore_)
 #define ESMPI_F_STATUSES_IGNORE	(&mpi_fortran_statuses_ignore_)
 #define ESMPI_F_UNWEIGHTED	(&mpi_fortran_unweighted_)
 #define ESMPI_F_WEIGHTS_EMPTY	(&mpi_fortran_weights_empty_)
+#define ESMPI_F_ARGV_NULL	(&mpi_fortran_argv_null_)
+#define ESMPI_F_ARGVS_NULL	(&mpi_fortran_argvs_null_)
+#define ESMPI_F_ERRCODES_IGNORE	(&mpi_fortran_errcodes_ignore_)
 
 /* `use mpi_f08` passes the same ones. */
 #define ESMPI_F08_BOTTOM		ESMPI_F_BOTTOM
@@ -83,6 +88,9 @@ extern int mpi_fortran_unweighted_, mpi_fortran_weights_empty_;
 #define ESMPI_F08_STATUSES_IGNORE	ESMPI_F_STATUSES_IGNORE
 #define ESMPI_F08_UNWEIGHTED		ESMPI_F_UNWEIGHTED
 #define ESMPI_F08_WEIGHTS_EMPTY		ESMPI_F_WEIGHTS_EMPTY
+#define ESMPI_F08_ARGV_NULL		ESMPI_F_ARGV_NULL
+#define ESMPI_F08_ARGVS_NULL		ESMPI_F_ARGVS_NULL
+#define ESMPI_F08_ERRCODES_IGNORE	ESMPI_F_ERRCODES_IGNORE
 
 /*
  * Open MPI's progress loop gives up the core when it finds nothing to do

@@ -249,6 +249,12 @@ def fortran_special(row, params, call, suffix, symbols):
         elif t == "MPI_Aint *":
             decl.append(f"MPI_Aint *{n}")
             args[n] = n
+        elif h == "MPI_Info" and arr:	# spawn_multiple, read at the root
+            decl.append(f"MPI_Fint *{n}")
+            local.append(f"MPI_Info *c_{n} = NULL;")
+            pre.append(f"esmpi_f2c_infos({n}, *{count}, is_root, &c_{n})")
+            args[n] = f"c_{n}"
+            free.append(f"free(c_{n});")
         elif h in HANDLES:
             # In/out handles are converted both ways: MPI_X_f2c of an
             # output argument's junk is an invalid handle, never read.
@@ -278,6 +284,9 @@ def fortran_special(row, params, call, suffix, symbols):
         elif t == "int" and not arr:	# LOGICAL too: gfortran's .TRUE. is 1
             decl.append(f"MPI_Fint *{n}")
             args[n] = f"*{n}"
+        elif n == "array_of_errcodes":
+            decl.append(f"MPI_Fint *{n}")
+            args[n] = f"esmpi_f2c_errcodes({n})"
         elif t in ("int *", "int"):
             decl.append(f"MPI_Fint *{n}")
             args[n] = f"esmpi_f2c_weights({n})" if "weights" in n else n
@@ -285,6 +294,24 @@ def fortran_special(row, params, call, suffix, symbols):
                 post.append(f"esmpi_f_indices({n}, 1);")
             elif n == "array_of_indices":
                 post.append(f"esmpi_f_indices({n}, *outcount);")
+        elif t in ("char *", "char * *") and arr:
+            # CHARACTER arrays of spawn, read at the root: an argv list
+            # (blank-terminated), count commands, or count argv lists.
+            decl.append(f"char *{n}")
+            tail.append(f"size_t {n}_len")
+            if n == "argv":
+                local.append(f"char **c_{n} = NULL;")
+                pre.append(f"esmpi_f2c_argv({n}, {n}_len, is_root, &c_{n})")
+            elif t == "char *":
+                local.append(f"char **c_{n} = NULL;")
+                pre.append(f"esmpi_f2c_strings({n}, {n}_len, *{count}, "
+                           f"is_root, &c_{n})")
+            else:
+                local.append(f"char ***c_{n} = NULL;")
+                pre.append(f"esmpi_f2c_argvs({n}, {n}_len, *{count}, "
+                           f"is_root, &c_{n})")
+            args[n] = f"c_{n}"
+            free.append(f"free(c_{n});")
         elif t == "char *":
             decl.append(f"char *{n}")
             tail.append(f"size_t {n}_len")
@@ -294,6 +321,8 @@ def fortran_special(row, params, call, suffix, symbols):
             free.append(f"free(c_{n});")
         else:
             raise TableError(f"{fn}: no Fortran conversion for '{p}'")
+    if any("is_root" in x for x in pre):
+        local.insert(0, "int is_root = esmpi_f_is_root(*comm, *root);")
     if call is None:
         call = f"{fn}({', '.join(args[split_param(fn, p)[1]] for p in params)})"
     else:
@@ -343,10 +372,13 @@ def exports(cname, plist, symbols):
                    for s in symbols)
 
 
-# Special in C, but their Fortran arguments (arrays of strings) have no
-# conversion here: the Fortran entry points stay deny, forwarding to Open
-# MPI's own Fortran code (whose intercommunicator is then unkeyed).
-FORTRAN_AS_DENY = {"MPI_Comm_spawn", "MPI_Comm_spawn_multiple"}
+# Special in C, but their Fortran entry points stay deny, forwarding to
+# the implementation's own Fortran code: MPICH's mpi_f08 spawn routines
+# (their string arguments and sentinels are not converted here; MPICH's
+# mpif.h and `use mpi` ones call our C functions).
+IMPL_FORTRAN_AS_DENY = {"openmpi": set(),
+                        "mpich": {"MPI_Comm_spawn", "MPI_Comm_spawn_multiple"}}
+FORTRAN_AS_DENY = IMPL_FORTRAN_AS_DENY["openmpi"]	# set by --impl
 
 
 def fortran(rows):
@@ -405,8 +437,9 @@ def main():
                     default="openmpi", help="MPI implementation")
     ap.add_argument("output", nargs="?")
     a = ap.parse_args()
-    global fortran_names, profiling, MPICH_F08_PMPI
+    global fortran_names, profiling, MPICH_F08_PMPI, FORTRAN_AS_DENY
     fortran_names, profiling = IMPL_FORTRAN_NAMES[a.impl]
+    FORTRAN_AS_DENY = IMPL_FORTRAN_AS_DENY[a.impl]
     if (a.list is None) == (a.output is None):
         ap.error("give either OUTPUT.c or --list DISPOSITION")
     try:

@@ -91,7 +91,7 @@ open_rec(struct esmpi_comm *c, int src, uint32_t dst_world, int tag,
 	/* A sign rule's record is verified before anything else of it is
 	 * used; a missing signature is refused alike. */
 	if (esmpi_sign_extra(c, tag)) {
-		if ((r = esmpi_sign_check(&a, rec, reclen)) != 0)
+		if ((r = esmpi_sign_check(c, &a, rec, reclen)) != 0)
 			goto fail;
 		reclen -= ESMPI_SIG_LEN;
 	}

@@ -367,13 +367,14 @@ class Hosts:
 
     def mpirun(self, prog, per_host=1, preload=True, x=(),
                timeout=JOB_TIMEOUT, hang_ok=False, ranks_on=None,
-               launcher=("mpirun",)):
+               launcher=("mpirun",), np=None):
         """Run prog (a path, or argv list) with per_host ranks on every
         host: mpirun on host A (ranks 0.. there, with A's ESMPI_SOCKET),
         the others through the agent; TCP between hosts, shared memory
         inside one. x: extra `-x VAR=VALUE`. ranks_on: the hosts that get
         ranks (default all; mpirun stays on A). launcher: argv in place of
-        mpirun (esmpirun and its own options). Returns (rc, out, err). A
+        mpirun (esmpirun and its own options). np: fewer ranks than that
+        (the free slots for spawned children). Returns (rc, out, err). A
         job still running at timeout is killed; then rc is None with
         hang_ok, else the test fails."""
         if self.agent is None:
@@ -385,7 +386,7 @@ class Hosts:
         cmd = self.a.prefix() + [
             *map(str, launcher), "--allow-run-as-root",
             "--mca", "plm_rsh_agent", self.agent,
-            "--host", hostlist, "-np", str(n * per_host),
+            "--host", hostlist, "-np", str(np or n * per_host),
             "--bind-to", "none",
             "--mca", "btl", "vader,tcp,self" if per_host > 1 else "tcp,self",
             "--mca", "btl_tcp_if_include", NET,

@@ -18,6 +18,7 @@ intercommunicator is keyed by a link between the two jobs' esmpids
 
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_dynamic.py
 """
+import hashlib
 import os
 import secrets
 import subprocess
@@ -63,6 +64,12 @@ def done(p, timeout=90):
     return p.returncode, out, err
 
 
+def got(marker):
+    """What the child side prints of the message carrying marker."""
+    text = f"{marker} from the parent side"
+    return "sha256 " + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def lines(out):
     return sorted(ln for ln in out.splitlines()
                   if ln.startswith(("parent", "child")))
@@ -72,7 +79,7 @@ def run_all(workdir, socket, preload):
     """Spawn, join, then accept/connect: {mode: (rc, out, err)}."""
     # In a file: the environment travels in Open MPI's launch messages.
     (workdir / "marker").write_text(MARKER)
-    mk = {"DYN_MARKER_FILE": str(workdir / "marker")}
+    mk = {"DYN_MARKER_FILE": str(workdir / "marker"), "DYN_SIGN_TAG": "9000"}
     res = {m: done(job(m, socket, preload, extra=mk))
            for m in ("spawn", "join")}
     uri = workdir / f"uri-{int(preload)}"
@@ -111,7 +118,19 @@ def captured(workdir, name, socket, preload):
     return res, pcap.read_bytes()
 
 
-def test_keyed_sealed_and_audited_under_default_policy(daemon, workdir):
+# The default policy plus a sign rule for one tag no other traffic uses.
+POLICY_SIGN_TAG = it.POLICY_ROOT + """\
+rules:
+  - name: signed
+    match: { tags: [9000] }
+    suite: aes-256-gcm
+    sign: ecdsa-p256
+"""
+
+
+def test_keyed_sealed_and_audited_under_default_policy(daemons, write_policy,
+                                                       workdir):
+    daemon = daemons("d", policy=write_policy(POLICY_SIGN_TAG))
     plain, plain_cap = captured(workdir, "plain", None, False)
     prot, prot_cap = captured(workdir, "esmpi", daemon.sock, True)
     for mode in plain:
@@ -119,11 +138,20 @@ def test_keyed_sealed_and_audited_under_default_policy(daemon, workdir):
         assert rc == 0, f"plain {mode}:\n{out}\n{err}"
         rc, eout, err = prot[mode]
         assert rc == 0, f"esmpi {mode}:\n{eout}\n{err}\n{daemon.log()[-3000:]}"
-        assert "internal error" not in err and "refused" not in err, err
+        assert "internal error" not in err, err
+        assert not [ln for ln in err.splitlines() if "refused" in ln and
+                    "sign rules are refused" not in ln], err
         assert lines(eout) == lines(out), f"{mode}:\n{out}\n---\n{eout}"
         assert "merged: [" in eout and "dup allreduce:" in eout, eout
         if mode not in ("accept", "join-listen"):   # the other side's job
-            assert f"child got: {MARKER}" in eout, eout
+            assert f"child got: {got(MARKER)}" in eout, eout
+            # A sign rule's record: verified within one job, refused with
+            # the reason across two.
+            assert "sign-check: delivered" in out, out
+            assert ("sign-check: delivered" if mode == "join" else
+                    "sign-check: refused") in eout, eout
+            assert mode == "join" or \
+                "sign rules are refused on such communicators" in err, err
     # The capture saw the plain marker of each of the three (one message
     # each, maybe resent), and the esmpi run's traffic, never the marker.
     marker = MARKER.encode()
@@ -141,6 +169,8 @@ def test_keyed_sealed_and_audited_under_default_policy(daemon, workdir):
     assert sum("unwrapped" in m for m in msgs) == 3, msgs
     assert all(e["ESMPI_PEER_JOB"] != e["ESMPI_JOB"] for e in keyed), keyed
     assert not daemon.audit("unprotected_call")
+    refused = daemon.wait_audit("signature_invalid", count=3)
+    assert len(refused) == 3, refused
 
 
 def test_child_without_libesmpi_refused(daemon):
@@ -151,3 +181,40 @@ def test_child_without_libesmpi_refused(daemon):
     assert "does not run libesmpi" in err and "internal error" not in err
     assert "got:" not in out
     assert daemon.wait_audit("link_refused")
+
+
+def test_spawn_across_namespace_hosts(ns_hosts, workdir):
+    """The parent (one rank on host A) spawns its two children on host B
+    (MPI_Info "host"): the link between the jobs is made by the two
+    hosts' esmpids. Same output as plain; the capture on the link between
+    the hosts shows the plain run's marker, the esmpi run's never; each
+    daemon audits the link (one wrapped, the other unwrapped)."""
+    import nshosts
+    nshosts.need("tshark")
+    hosts = ns_hosts()
+    hosts.start_daemons()
+    marker = f"ESMPI-DYNHOST-{secrets.token_hex(8)}"
+    (workdir / "marker").write_text(marker)
+    x = [f"DYN_MARKER_FILE={workdir / 'marker'}",
+         f"DYN_SPAWN_HOST={hosts.b.ip}"]
+    res = {}
+    for preload in (False, True):
+        (rc, out, err), cap = hosts.captured_run(
+            f"spawn-{int(preload)}", [PY, str(PROG), "spawn"], per_host=2,
+            np=1, preload=preload, x=x)
+        assert rc == 0, f"preload={preload} ({rc}):\n{out}\n{err}" \
+            f"{hosts.logs()}"
+        assert "internal error" not in err, err
+        res[preload] = (lines(out), cap)
+    (plain, plain_cap), (enc, enc_cap) = res[False], res[True]
+    assert enc == plain, f"{plain}\n---\n{enc}"
+    assert f"child got: {got(marker)}" in enc, enc
+    assert plain_cap.count(marker.encode()) >= 1, "no plaintext marker seen"
+    assert len(enc_cap) > 20000, "capture saw no esmpi traffic"
+    assert enc_cap.count(marker.encode()) == 0
+    a, b = (h.daemon.wait_audit("link_keyed") for h in hosts)
+    assert len(a) == len(b) == 1, (a, b)
+    msgs = a[0].get("MESSAGE", "") + " | " + b[0].get("MESSAGE", "")
+    assert "drew and wrapped" in msgs and "unwrapped" in msgs, msgs
+    assert a[0]["ESMPI_PEER_JOB"] == b[0]["ESMPI_JOB"], (a, b)
+    assert b[0]["ESMPI_PEER_JOB"] == a[0]["ESMPI_JOB"], (a, b)
