@@ -33,7 +33,9 @@
 # Fetch_and_op latency and Accumulate rate plain on osc/pt2pt and osc/sm
 # and under esmpi; best of the rounds and the ratios into bench/out/rma.csv.
 # Every run says which AEAD engine libesmpi uses (ESMPI_CRYPTO forces one).
-# Usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--dtype] [--instr] [--aead] [--netpipe] [--mpich] [--rma]   (as root, after scripts/build.sh)
+# --suite NAME runs the point-to-point benchmark for that suite only
+# (aes-256-gcm, aes-128-gcm or chacha20-poly1305; default all three).
+# Usage: bench/run.sh [--quick] [--suite NAME] [--tcp] [--netns] [--init] [--sign] [--coll] [--dtype] [--instr] [--aead] [--netpipe] [--mpich] [--rma]   (as root, after scripts/build.sh)
 set -eu
 cd "$(dirname "$0")/.."
 b=$PWD/build
@@ -50,9 +52,14 @@ netpipe=0
 mpich=0
 rma=0
 dtype=0
-for a in "$@"; do
+suite=""
+while [ $# -gt 0 ]; do
+	a=$1
+	shift
 	case $a in
 	--quick) quick=--quick ;;
+	--suite) [ $# -gt 0 ] || { echo "bench: --suite needs a name" >&2; exit 2; }
+		suite="--suite $1"; shift ;;
 	--tcp) tcp=1 ;;
 	--netns) netns=1 ;;
 	--init) init=1 ;;
@@ -64,7 +71,7 @@ for a in "$@"; do
 	--mpich) mpich=1 ;;
 	--rma) rma=1 ;;
 	--dtype) dtype=1 ;;
-	*) echo "usage: bench/run.sh [--quick] [--tcp] [--netns] [--init] [--sign] [--coll] [--dtype] [--instr] [--aead] [--netpipe] [--mpich] [--rma]" >&2; exit 2 ;;
+	*) echo "usage: bench/run.sh [--quick] [--suite NAME] [--tcp] [--netns] [--init] [--sign] [--coll] [--dtype] [--instr] [--aead] [--netpipe] [--mpich] [--rma]" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -186,7 +193,7 @@ if [ "$mpich" -eq 1 ]; then
 	[ -x "$m/esmpi_bench" ] || { echo "bench: --mpich needs build-mpich (scripts/build.sh)" >&2; exit 2; }
 	# esmpirun sees MPICH in the binaries: mpiexec.hydra, MPICH's libesmpi.
 	echo "$header" >"$out/mpich.csv"
-	"$b/libclient/esmpirun" -n 2 "$m/esmpi_bench" $quick --label mpich-shm \
+	"$b/libclient/esmpirun" -n 2 "$m/esmpi_bench" $quick $suite --label mpich-shm \
 		--csv "$out/mpich.csv"
 	echo "$coll_header" >"$out/mpich-coll.csv"
 	for n in 2 4; do
@@ -198,10 +205,10 @@ if [ "$mpich" -eq 1 ]; then
 fi
 csv=$out/results.csv
 echo "transport,suite,bytes,lat_plain_us,lat_esmpi_us,seal_open_us,bw_plain_MBs,bw_esmpi_MBs,aead_MBs,L_MBs,lat_plain_rec_us,seal_open_openssl_us,seal_open_ipsecmb_us,aead_openssl_MBs,aead_ipsecmb_MBs,engine" >"$csv"
-"$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_bench" $quick --label shm --csv "$csv"
+"$b/libclient/esmpirun" -np 2 "$b/bench/esmpi_bench" $quick $suite --label shm --csv "$csv"
 if [ "$tcp" -eq 1 ]; then
 	"$b/libclient/esmpirun" -np 2 --mca btl tcp,self --mca btl_tcp_if_include lo \
-		"$b/bench/esmpi_bench" $quick --label tcp --csv "$csv"
+		"$b/bench/esmpi_bench" $quick $suite --label tcp --csv "$csv"
 fi
 if [ "$netns" -eq 1 ]; then
 	. ./scripts/nshosts.sh
@@ -209,7 +216,7 @@ if [ "$netns" -eq 1 ]; then
 	mkdir -m 700 "$dir/hosts"
 	nshosts_up "$dir/hosts" "$b" "$PWD/$policy"
 	nshosts_mpirun -x "LD_PRELOAD=$b/libclient/libesmpi.so" \
-		"$b/bench/esmpi_bench" $quick --label netns --csv "$csv"
+		"$b/bench/esmpi_bench" $quick $suite --label netns --csv "$csv"
 fi
 if [ "$init" -eq 1 ]; then
 	echo "ranks,init_plain_ms,init_esmpi_ms" >"$out/init.csv"
