@@ -3,7 +3,8 @@
  * library that calls the profiling interface directly might), then rank 0
  * sends a marker string to rank 1. Plain MPI delivers it; under esmpi the
  * session never started, so the send and the receive must be refused,
- * never run in plaintext. Errors return (MPI_ERRORS_RETURN) unless the
+ * never run in plaintext; so must the marker's broadcast and its Put into
+ * rank 1's window that follow. Errors return (MPI_ERRORS_RETURN) unless the
  * argument is "fatal". Each rank prints what happened; exit 1 if a call
  * failed. */
 #include <mpi.h>
@@ -28,8 +29,9 @@ int
 main(int argc, char **argv)
 {
 	char buf[64], err[MPI_MAX_ERROR_STRING];
-	int rank, size, rc = MPI_SUCCESS, flag = 0;
+	int rank, size, rc = MPI_SUCCESS, rc2, flag = 0;
 	MPI_Request req = MPI_REQUEST_NULL;
+	MPI_Win win;
 	time_t until;
 
 	PMPI_Init(&argc, &argv);
@@ -58,6 +60,30 @@ main(int argc, char **argv)
 	}
 	fflush(stdout);
 	MPI_Barrier(MPI_COMM_WORLD);
+
+	/* The marker through a collective, then one-sided into rank 1. */
+	memset(buf, 0, sizeof(buf));
+	if (rank == 0)
+		strcpy(buf, MARKER);
+	rc2 = MPI_Bcast(buf, (int)sizeof(buf), MPI_CHAR, 0, MPI_COMM_WORLD);
+	printf("pmpi_init: rank %d: MPI_Bcast: %s, has '%s'\n", rank,
+	    what(rc2, err), rank == 0 ? "" : buf);
+	rc = rc == MPI_SUCCESS ? rc2 : rc;
+	memset(buf, 0, sizeof(buf));
+	rc2 = MPI_Win_create(buf, (MPI_Aint)sizeof(buf), 1, MPI_INFO_NULL,
+	    MPI_COMM_WORLD, &win);
+	if (rc2 == MPI_SUCCESS) {
+		MPI_Win_fence(0, win);
+		if (rank == 0 && size >= 2)
+			rc2 = MPI_Put(MARKER, (int)sizeof(MARKER), MPI_CHAR, 1,
+			    0, (int)sizeof(MARKER), MPI_CHAR, win);
+		MPI_Win_fence(0, win);
+		MPI_Win_free(&win);
+	}
+	printf("pmpi_init: rank %d: MPI_Win_create, MPI_Put: %s, has '%s'\n",
+	    rank, what(rc2, err), buf);
+	rc = rc == MPI_SUCCESS ? rc2 : rc;
+	fflush(stdout);
 	PMPI_Finalize();
 	return rc == MPI_SUCCESS ? 0 : 1;
 }

@@ -236,20 +236,25 @@ def test_mpi_started_past_mpi_init_fails_closed(daemon):
     (pmpi_init.c), an MPI-4 session from MPI_Session_init or from its
     PMPI_ form (session_init.c), MPI_Session_init from mpi_f08 (whose
     MPICH routine calls PMPI_Session_init itself). Plain MPICH delivers
-    the marker; under esmpi every payload call, or MPI_Session_init
-    itself, is refused saying why, and the marker never arrives."""
+    the marker (point to point, broadcast, Put into a window); under
+    esmpi every payload call and window, or MPI_Session_init itself, is
+    refused saying why, and the marker never arrives."""
     marker = "PMPI-INIT-MARKER-7f3a9c"
     prog = mh.example("pmpi_init", mpich=True)
     plain = mh.hydra(prog, 2, preload=False)
-    assert plain.returncode == 0 and f"received '{marker}'" in plain.stdout, \
-        plain.describe()
+    assert plain.returncode == 0, plain.describe()
+    for call in ("MPI_Irecv: MPI_SUCCESS, received", "MPI_Bcast: "
+                 "MPI_SUCCESS, has", "MPI_Win_create, MPI_Put: MPI_SUCCESS, "
+                 "has"):
+        assert f"rank 1: {call} '{marker}'" in plain.stdout, plain.describe()
     job = mh.hydra(prog, 2, socket=daemon.sock)
     assert job.returncode != 0, job.describe()
     assert mh.rank_lines(job.stderr, BYPASS) == {0, 1}, job.describe()
     for rank in (0, 1):
-        assert f"rank {rank}: MPI_{'Send' if rank == 0 else 'Irecv'}: " \
-            f"esmpi: MPI was initialized with PMPI_Init" in job.stdout, \
-            job.describe()
+        for call in (f"MPI_{'Send' if rank == 0 else 'Irecv'}", "MPI_Bcast",
+                     "MPI_Win_create, MPI_Put"):
+            assert f"rank {rank}: {call}: esmpi: MPI was initialized " \
+                f"with PMPI_Init" in job.stdout, job.describe()
     assert marker not in job.stdout, job.describe()
 
     marker = "SESSION-MARKER-4c1e"
@@ -258,6 +263,8 @@ def test_mpi_started_past_mpi_init_fails_closed(daemon):
         plain = mh.hydra(prog, 2, preload=False, args=args)
         assert plain.returncode == 0, plain.describe()
         assert f"received '{marker}'" in plain.stdout, plain.describe()
+        assert f"rank 1: MPI_Win_create, MPI_Put: MPI_SUCCESS, has " \
+            f"'{marker}'" in plain.stdout, plain.describe()
         job = mh.hydra(prog, 2, socket=daemon.sock, args=args)
         assert job.returncode != 0, job.describe()
         assert job.stderr.count(NO_INIT) >= 2, job.describe()
@@ -267,6 +274,9 @@ def test_mpi_started_past_mpi_init_fails_closed(daemon):
                 job.describe()
             assert "rank 1: MPI_Irecv: Other MPI error" in job.stdout, \
                 job.describe()
+            for rank in (0, 1):
+                assert f"rank {rank}: MPI_Win_create, MPI_Put: Other MPI " \
+                    "error" in job.stdout, job.describe()
         else:
             assert job.stdout.count("MPI_Session_init: Other MPI error") \
                 == 2, job.describe()
