@@ -16,7 +16,10 @@ versions are test_netns.py, test_tamper.py and test_replay.py.
   rank calling MPI_Comm_call_errhandler), so that job is killed after
   ABORT_WAIT;
 - the bridge replays a seqmsgs record: plain MPICH delivers the old
-  message, esmpi refuses it and audits replay_detected.
+  message, esmpi refuses it and audits replay_detected;
+- the node guard (test_guard.py) on both hosts: MPICH with its libesmpi
+  runs sealed; without it, MPI_Init, MPI_Session_init, PMPI_Session_init
+  and mpi_f08's MPI_Session_init are each refused before MPI starts.
 """
 import re
 
@@ -143,3 +146,36 @@ def test_replayed_record_under_hydra(tri_mpich):
                             e.get("ESMPI_TAG") == "7" and
                             e.get("ESMPI_COMM") == m.group(1)))
         assert evs[0].get("ESMPI_RANK") == "1", evs
+
+
+def test_guard_under_hydra(ns_hosts):
+    """The guard is one library for both implementations: with it on both
+    hosts, the ring under MPICH's libesmpi runs sealed (no marker on the
+    link); without libesmpi every way MPICH 4 starts refuses on each
+    host, saying which entry point and why: MPI_Init (ring), an MPI-4
+    session from MPI_Session_init or PMPI_Session_init (session_init.c)
+    and from mpi_f08, whose routine calls PMPI_Session_init itself."""
+    hosts = ns_hosts()
+    hosts.start_daemons()
+    for h in hosts:
+        hosts.guard(h)
+    ring = nshosts.MPICH_EXAMPLES / "ring"
+    (rc, out, err), data = hosts.captured_run("guard-enc", ring,
+                                              preload=True, mpich=True)
+    assert rc == 0 and "lap" in out, f"{out}\n{err}{hosts.logs()}"
+    assert MARKER not in data and len(data) > 4000, "not sealed on the link"
+    session = nshosts.MPICH_EXAMPLES / "session_init"
+    for prog, entry in (([ring], "MPI_Init"),
+                        ([session], "MPI_Session_init"),
+                        ([session, "pmpi"], "PMPI_Session_init"),
+                        ([nshosts.MPICH_EXAMPLES / "fortran_session_f08"],
+                         "PMPI_Session_init")):
+        rc, out, err = job(hosts, False, prog)
+        why = f"{prog}: rc {rc}\n{out}\n{err}"
+        assert rc is not None and rc != 0, why
+        refused = re.findall(r"esmpi-guard: (host[AB]): pid \d+: "
+                             + entry + " refused: this node runs MPI only "
+                             "with esmpi, and libesmpi is not loaded", err)
+        assert sorted(refused) == ["hostA", "hostB"], why
+        assert "lap" not in out and "received" not in out and \
+            "session started" not in out, why
