@@ -7,10 +7,9 @@
  * rank 1's window that follow. Errors return (MPI_ERRORS_RETURN) unless the
  * argument is "fatal". Each rank prints what happened; exit 1 if a call
  * failed. */
-#include <mpi.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
+
+#include "example_util.h"
 
 #define MARKER "PMPI-INIT-MARKER-7f3a9c"
 
@@ -31,7 +30,6 @@ main(int argc, char **argv)
 	char buf[64], err[MPI_MAX_ERROR_STRING];
 	int rank, size, rc = MPI_SUCCESS, rc2, flag = 0;
 	MPI_Request req = MPI_REQUEST_NULL;
-	MPI_Win win;
 	time_t until;
 
 	PMPI_Init(&argc, &argv);
@@ -69,17 +67,7 @@ main(int argc, char **argv)
 	printf("pmpi_init: rank %d: MPI_Bcast: %s, has '%s'\n", rank,
 	    what(rc2, err), rank == 0 ? "" : buf);
 	rc = rc == MPI_SUCCESS ? rc2 : rc;
-	memset(buf, 0, sizeof(buf));
-	rc2 = MPI_Win_create(buf, (MPI_Aint)sizeof(buf), 1, MPI_INFO_NULL,
-	    MPI_COMM_WORLD, &win);
-	if (rc2 == MPI_SUCCESS) {
-		MPI_Win_fence(0, win);
-		if (rank == 0 && size >= 2)
-			rc2 = MPI_Put(MARKER, (int)sizeof(MARKER), MPI_CHAR, 1,
-			    0, (int)sizeof(MARKER), MPI_CHAR, win);
-		MPI_Win_fence(0, win);
-		MPI_Win_free(&win);
-	}
+	rc2 = ex_put_marker(MPI_COMM_WORLD, MARKER, buf, (int)sizeof(buf));
 	printf("pmpi_init: rank %d: MPI_Win_create, MPI_Put: %s, has '%s'\n",
 	    rank, what(rc2, err), buf);
 	rc = rc == MPI_SUCCESS ? rc2 : rc;

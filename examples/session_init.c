@@ -8,10 +8,9 @@
  * marker's Put into rank 1's window, must be refused, never run in
  * plaintext. Each rank prints what happened; exit 1
  * if a call failed. */
-#include <mpi.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
+
+#include "example_util.h"
 
 #define MARKER "SESSION-MARKER-4c1e"
 
@@ -59,7 +58,6 @@ main(int argc, char **argv)
 	char buf[64];
 	int rank = -1, size = 0, rc, rc2, flag = 0;
 	MPI_Request req = MPI_REQUEST_NULL;
-	MPI_Win win;
 	MPI_Session s = MPI_SESSION_NULL;
 	MPI_Comm comm = MPI_COMM_NULL;
 	time_t until;
@@ -92,17 +90,7 @@ main(int argc, char **argv)
 		    what(rc), buf);
 	}
 	/* One-sided into rank 1. */
-	memset(buf, 0, sizeof(buf));
-	rc2 = MPI_Win_create(buf, (MPI_Aint)sizeof(buf), 1, MPI_INFO_NULL,
-	    comm, &win);
-	if (rc2 == MPI_SUCCESS) {
-		MPI_Win_fence(0, win);
-		if (rank == 0 && size >= 2)
-			rc2 = MPI_Put(MARKER, (int)sizeof(MARKER), MPI_CHAR, 1,
-			    0, (int)sizeof(MARKER), MPI_CHAR, win);
-		MPI_Win_fence(0, win);
-		MPI_Win_free(&win);
-	}
+	rc2 = ex_put_marker(comm, MARKER, buf, (int)sizeof(buf));
 	printf("session_init: rank %d: MPI_Win_create, MPI_Put: %s, has "
 	    "'%s'\n", rank, what(rc2), buf);
 	rc = rc == MPI_SUCCESS ? rc2 : rc;
