@@ -96,6 +96,32 @@ ex_marker(const char *path)
 	return m;
 }
 
+/*
+ * Rank 0 Puts marker (with its NUL) into rank 1's window over buf (len
+ * bytes, zeroed first) on comm, between two fences. Returns MPI's code:
+ * the window's creation's or the Put's. For the fail-closed examples
+ * (pmpi_init.c, session_init.c), whose windows esmpi must refuse.
+ */
+static inline int
+ex_put_marker(MPI_Comm comm, const char *marker, char *buf, int len)
+{
+	int rank, size, n = (int)strlen(marker) + 1, rc;
+	MPI_Win win;
+
+	MPI_Comm_rank(comm, &rank);
+	MPI_Comm_size(comm, &size);
+	memset(buf, 0, (size_t)len);
+	rc = MPI_Win_create(buf, (MPI_Aint)len, 1, MPI_INFO_NULL, comm, &win);
+	if (rc != MPI_SUCCESS)
+		return rc;
+	MPI_Win_fence(0, win);
+	if (rank == 0 && size >= 2)
+		rc = MPI_Put(marker, n, MPI_CHAR, 1, 0, n, MPI_CHAR, win);
+	MPI_Win_fence(0, win);
+	MPI_Win_free(&win);
+	return rc;
+}
+
 #define EX_REPORT_TAG 32000
 
 /*

@@ -3,13 +3,13 @@
  * library that calls the profiling interface directly might), then rank 0
  * sends a marker string to rank 1. Plain MPI delivers it; under esmpi the
  * session never started, so the send and the receive must be refused,
- * never run in plaintext. Errors return (MPI_ERRORS_RETURN) unless the
+ * never run in plaintext; so must the marker's broadcast and its Put into
+ * rank 1's window that follow. Errors return (MPI_ERRORS_RETURN) unless the
  * argument is "fatal". Each rank prints what happened; exit 1 if a call
  * failed. */
-#include <mpi.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
+
+#include "example_util.h"
 
 #define MARKER "PMPI-INIT-MARKER-7f3a9c"
 
@@ -28,7 +28,7 @@ int
 main(int argc, char **argv)
 {
 	char buf[64], err[MPI_MAX_ERROR_STRING];
-	int rank, size, rc = MPI_SUCCESS, flag = 0;
+	int rank, size, rc = MPI_SUCCESS, rc2, flag = 0;
 	MPI_Request req = MPI_REQUEST_NULL;
 	time_t until;
 
@@ -58,6 +58,20 @@ main(int argc, char **argv)
 	}
 	fflush(stdout);
 	MPI_Barrier(MPI_COMM_WORLD);
+
+	/* The marker through a collective, then one-sided into rank 1. */
+	memset(buf, 0, sizeof(buf));
+	if (rank == 0)
+		strcpy(buf, MARKER);
+	rc2 = MPI_Bcast(buf, (int)sizeof(buf), MPI_CHAR, 0, MPI_COMM_WORLD);
+	printf("pmpi_init: rank %d: MPI_Bcast: %s, has '%s'\n", rank,
+	    what(rc2, err), rank == 0 ? "" : buf);
+	rc = rc == MPI_SUCCESS ? rc2 : rc;
+	rc2 = ex_put_marker(MPI_COMM_WORLD, MARKER, buf, (int)sizeof(buf));
+	printf("pmpi_init: rank %d: MPI_Win_create, MPI_Put: %s, has '%s'\n",
+	    rank, what(rc2, err), buf);
+	rc = rc == MPI_SUCCESS ? rc2 : rc;
+	fflush(stdout);
 	PMPI_Finalize();
 	return rc == MPI_SUCCESS ? 0 : 1;
 }

@@ -4,13 +4,13 @@
  * argument the session comes from MPI_Session_init and
  * MPI_Comm_create_from_group; with "pmpi" from their PMPI_ forms, past
  * any wrapper (as a tool might). Plain MPICH delivers the marker; under
- * esmpi MPI_Session_init, or else the send and the receive, must be
- * refused, never run in plaintext. Each rank prints what happened; exit 1
+ * esmpi MPI_Session_init, or else the send and the receive and then the
+ * marker's Put into rank 1's window, must be refused, never run in
+ * plaintext. Each rank prints what happened; exit 1
  * if a call failed. */
-#include <mpi.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
+
+#include "example_util.h"
 
 #define MARKER "SESSION-MARKER-4c1e"
 
@@ -56,7 +56,7 @@ int
 main(int argc, char **argv)
 {
 	char buf[64];
-	int rank = -1, size = 0, rc, flag = 0;
+	int rank = -1, size = 0, rc, rc2, flag = 0;
 	MPI_Request req = MPI_REQUEST_NULL;
 	MPI_Session s = MPI_SESSION_NULL;
 	MPI_Comm comm = MPI_COMM_NULL;
@@ -89,6 +89,11 @@ main(int argc, char **argv)
 		printf("session_init: rank 1: MPI_Irecv: %s, received '%s'\n",
 		    what(rc), buf);
 	}
+	/* One-sided into rank 1. */
+	rc2 = ex_put_marker(comm, MARKER, buf, (int)sizeof(buf));
+	printf("session_init: rank %d: MPI_Win_create, MPI_Put: %s, has "
+	    "'%s'\n", rank, what(rc2), buf);
+	rc = rc == MPI_SUCCESS ? rc2 : rc;
 	fflush(stdout);
 	PMPI_Comm_free(&comm);
 	PMPI_Session_finalize(&s);

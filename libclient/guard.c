@@ -11,13 +11,16 @@
  * a process that never starts MPI never runs any of it.
  *
  * Every way into MPI goes through one of them (MPI_Init[_thread] from C,
- * C++ and mpi4py; the Fortran bindings call PMPI_Init[_thread]). Each
+ * C++ and mpi4py; the Fortran bindings call PMPI_Init[_thread]; MPI-4
+ * sessions start MPI without MPI_Init through MPI_Session_init, and
+ * MPICH's mpi_f08 routine through PMPI_Session_init). Each
  * checks that libesmpi is loaded and that its MPI_Send is the one this
  * process calls (interposition in effect), then forwards to the next
  * definition; otherwise it says why and exits before MPI can send a byte.
  * No libmpi, OpenSSL or libesmpi dependency: only libc.
  */
 #include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,12 +95,23 @@ next_checked(const char *name)
 
 typedef int (*init_fn)(int *, char ***);
 typedef int (*init_thread_fn)(int *, char ***, int, int *);
+/*
+ * MPI_Session_init(MPI_Info, MPI_Errhandler, MPI_Session *): the handles
+ * are int in MPICH's ABI and pointers in Open MPI 5's and the MPI-5
+ * standard ABI; on the ABIs we build for (x86-64, AArch64) each is one
+ * integer register either way, so a register-wide type passes the
+ * caller's value on untouched whichever the implementation is. Open MPI
+ * 4.1 has no sessions: nothing calls these there.
+ */
+typedef int (*session_init_fn)(uintptr_t, uintptr_t, void *);
 
 /* The MPI standard's prototypes, without including any MPI's mpi.h. */
 int MPI_Init(int *argc, char ***argv);
 int MPI_Init_thread(int *argc, char ***argv, int required, int *provided);
 int PMPI_Init(int *argc, char ***argv);
 int PMPI_Init_thread(int *argc, char ***argv, int required, int *provided);
+int MPI_Session_init(uintptr_t info, uintptr_t errhandler, void *session);
+int PMPI_Session_init(uintptr_t info, uintptr_t errhandler, void *session);
 
 GUARD_EXPORT int
 MPI_Init(int *argc, char ***argv)
@@ -123,4 +137,18 @@ PMPI_Init_thread(int *argc, char ***argv, int required, int *provided)
 {
 	return ((init_thread_fn)next_checked("PMPI_Init_thread"))(argc, argv,
 	    required, provided);
+}
+
+GUARD_EXPORT int
+MPI_Session_init(uintptr_t info, uintptr_t errhandler, void *session)
+{
+	return ((session_init_fn)next_checked("MPI_Session_init"))(info,
+	    errhandler, session);
+}
+
+GUARD_EXPORT int
+PMPI_Session_init(uintptr_t info, uintptr_t errhandler, void *session)
+{
+	return ((session_init_fn)next_checked("PMPI_Session_init"))(info,
+	    errhandler, session);
 }

@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Install what is needed, build, and run every test: unit tests (ctest),
-# the same unit tests under ASan+UBSan, a short fuzz run, the integration
-# suite (pytest: real esmpid, journald, mpirun, network namespaces), the
-# daemon's suites again on an ASan+UBSan esmpid, and the packaging suite.
+# the same unit tests under ASan+UBSan, the integration suite (pytest:
+# real esmpid, journald, mpirun, network namespaces), the daemon's suites
+# again on an ASan+UBSan esmpid with a short fuzz run beside them, and the
+# packaging suite.
 # Run as root.
 set -eu
 cd "$(dirname "$0")/.."
@@ -28,9 +29,6 @@ cmake --build build-asan-mpi -j"$(nproc)" --target esmpi esmpid esmpictl \
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-asan-mpi --output-on-failure
 
-echo "== fuzzing: every parser, 8 s each (libFuzzer, clang)"
-./scripts/fuzz.sh 8
-
 echo "== integration tests (pytest)"
 # Debian's python3 carries python3-pytest (and mpi4py); a pyenv python3
 # earlier on PATH would not.
@@ -38,12 +36,26 @@ ESMPI_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 	--durations=12 tests/integration "$@"
 
 echo "== esmpid under ASan+UBSan: the daemon and attack suites"
+# Beside them, the fuzz run (its log follows): each libFuzzer target runs
+# for a fixed time on one core, and these suites, mostly a daemon waiting
+# for a client, leave the other core idle.
+fuzz_log=$(mktemp "${TMPDIR:-/tmp}/esmpi-fuzz-log.XXXXXX")
+./scripts/fuzz.sh 8 >"$fuzz_log" 2>&1 &
+fuzz_pid=$!
 # The daemons fixture fails on any sanitizer report.
+asan_rc=0
 ESMPI_BUILD="$PWD/build-asan-mpi" \
 	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8 \
 	UBSAN_OPTIONS=print_stacktrace=1 /usr/bin/python3 -m pytest -q \
 	-p no:cacheprovider tests/integration/test_daemon.py \
-	tests/integration/test_attacks.py
+	tests/integration/test_attacks.py || asan_rc=$?
+fuzz_rc=0
+wait "$fuzz_pid" || fuzz_rc=$?
+
+echo "== fuzzing: every parser, 8 s each (libFuzzer, clang; ran beside the above)"
+cat "$fuzz_log"
+rm -f "$fuzz_log"
+[ "$asan_rc" -eq 0 ] && [ "$fuzz_rc" -eq 0 ] || exit 1
 
 echo "== packages (build .deb/.rpm, lintian, install, encrypted job, purge)"
 ESMPI_BUILD="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \

@@ -1697,6 +1697,18 @@ protected(MPI_Comm comm)
 	    esmpi_comm_get(comm) != NULL;
 }
 
+/* A window MPI makes itself (not protected()): refused when esmpi's
+ * initialization failed, or MPI runs past esmpi's MPI_Init (PMPI_Init,
+ * MPI_Session_init: check.c says why), whose windows would move data in
+ * plaintext; MPI_SUCCESS otherwise. */
+static int
+own_window_refused(void)
+{
+	if (esmpi.failed)
+		return esmpi.err_init;
+	return esmpi.active ? MPI_SUCCESS : esmpi_check_started();
+}
+
 /* The application's handle: a window of MPI_COMM_SELF from osc/sm (the
  * only component MPI runs, init.c), of the real memory for Win_allocate
  * and of none otherwise; its base, size, unit and flavour attributes are
@@ -1718,7 +1730,7 @@ MPI_Win_create(void *base, MPI_Aint size, int unit, MPI_Info info,
 	int rc;
 
 	if (!protected(comm))
-		return esmpi.failed ? esmpi.err_init :
+		return (rc = own_window_refused()) != MPI_SUCCESS ? rc :
 		    PMPI_Win_create(base, size, unit, info, comm, win);
 	if (size < 0 || unit <= 0)
 		return esmpi_fail(comm, size < 0 ? MPI_ERR_SIZE :
@@ -1737,7 +1749,7 @@ MPI_Win_allocate(MPI_Aint size, int unit, MPI_Info info, MPI_Comm comm,
 	int rc;
 
 	if (!protected(comm))
-		return esmpi.failed ? esmpi.err_init :
+		return (rc = own_window_refused()) != MPI_SUCCESS ? rc :
 		    PMPI_Win_allocate(size, unit, info, comm, baseptr, win);
 	rc = self_window(size, unit, info, baseptr, win);
 	return create("MPI_Win_allocate", comm, rc ? NULL :
@@ -1747,8 +1759,10 @@ MPI_Win_allocate(MPI_Aint size, int unit, MPI_Info info, MPI_Comm comm,
 ESMPI_EXPORT int
 MPI_Win_create_dynamic(MPI_Info info, MPI_Comm comm, MPI_Win *win)
 {
+	int rc;
+
 	if (!protected(comm))
-		return esmpi.failed ? esmpi.err_init :
+		return (rc = own_window_refused()) != MPI_SUCCESS ? rc :
 		    PMPI_Win_create_dynamic(info, comm, win);
 	return create("MPI_Win_create_dynamic", comm, NULL, 0, 1,
 	    MPI_WIN_FLAVOR_DYNAMIC, win, self_window(0, 1, MPI_INFO_NULL,

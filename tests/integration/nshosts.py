@@ -28,6 +28,8 @@ Only the standard library (and esmpi_it) is used.
 """
 import itertools
 import os
+import re
+import selectors
 import shutil
 import signal
 import subprocess
@@ -448,9 +450,11 @@ class Hosts:
                              text=True, env=env, start_new_session=True)
         return Job(p, timeout, hang_ok)
 
-    def run(self, prog, mpich=False, **kw):
-        """mpirun (hydra() with mpich) and wait: (rc, out, err)."""
-        return (self.hydra if mpich else self.mpirun)(prog, **kw).wait()
+    def run(self, prog, mpich=False, until=None, **kw):
+        """mpirun (hydra() with mpich) and wait (Job.wait, until):
+        (rc, out, err)."""
+        return (self.hydra if mpich else self.mpirun)(prog, **kw).wait(
+            until=until)
 
     @contextmanager
     def capture(self, path, host=None, snaplen=None):
@@ -489,24 +493,65 @@ class Job:
     def __init__(self, p, timeout, hang_ok):
         self.p, self.timeout, self.hang_ok = p, timeout, hang_ok
 
-    def wait(self, timeout=None):
+    def wait(self, timeout=None, until=None):
+        """(rc, out, err) once the job ends. until: a pattern; once its
+        stderr shows it, the job has shown what the test judges, and one
+        still running UNTIL_GRACE seconds later is killed as if it hung
+        (a job known to stall after its failure need not run out its
+        whole timeout)."""
         timeout = timeout or self.timeout
+        if until is not None:
+            return self._wait_until(timeout, re.compile(until))
         try:
             out, err = self.p.communicate(timeout=timeout)
             return self.p.returncode, out, err
         except subprocess.TimeoutExpired:
-            os.killpg(self.p.pid, signal.SIGKILL)
-            out, err = self.p.communicate(timeout=10)
-            if self.hang_ok:
-                return None, out, err
-            raise AssertionError(f"mpirun did not finish within {timeout}s "
-                                 f"(killed):\n{out}\n{err}") from None
+            return self._killed(timeout)
+
+    def _wait_until(self, timeout, until):
+        fds = [self.p.stdout.fileno(), self.p.stderr.fileno()]
+        got = {fd: [] for fd in fds}
+        end = time.monotonic() + timeout
+        seen = False
+        with selectors.DefaultSelector() as sel:
+            for fd in fds:
+                sel.register(fd, selectors.EVENT_READ)
+            while sel.get_map() and time.monotonic() < end:
+                for key, _ in sel.select(end - time.monotonic()):
+                    data = os.read(key.fd, 65536)
+                    if data:
+                        got[key.fd].append(data)
+                    else:
+                        sel.unregister(key.fd)
+                if not seen and until.search(b"".join(got[fds[1]]).decode(
+                        errors="replace")):
+                    seen = True
+                    end = min(end, time.monotonic() + UNTIL_GRACE)
+        try:
+            self.p.wait(max(end - time.monotonic(), 0.1))
+            rc, out, err = self.p.returncode, *self.p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            rc, out, err = self._killed(timeout)
+        return (rc, b"".join(got[fds[0]]).decode(errors="replace") + out,
+                b"".join(got[fds[1]]).decode(errors="replace") + err)
+
+    def _killed(self, timeout):
+        os.killpg(self.p.pid, signal.SIGKILL)
+        out, err = self.p.communicate(timeout=10)
+        if self.hang_ok:
+            return None, out, err
+        raise AssertionError(f"mpirun did not finish within {timeout}s "
+                             f"(killed):\n{out}\n{err}") from None
 
     def kill(self):
         if self.p.poll() is None:
             os.killpg(self.p.pid, signal.SIGKILL)
             self.p.communicate(timeout=10)
 
+
+# Job.wait(until=...): how long a job that showed what counts may still
+# take to end by itself.
+UNTIL_GRACE = 2
 
 # A job through the adversary bridge is short: one that has not finished by
 # then hung (a refusal must stop it, not stall it).

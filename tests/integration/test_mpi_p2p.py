@@ -284,14 +284,18 @@ BYPASS = ("MPI was initialized with PMPI_Init, bypassing esmpi; refusing to "
 
 def test_pmpi_init_bypass_fails_closed(daemon):
     """pmpi_init.c starts MPI with PMPI_Init, past esmpi's MPI_Init, and
-    sends a marker from rank 0 to rank 1: plain MPI delivers it; under the
-    library both calls are refused with a message saying why and an error,
-    and the marker never reaches rank 1."""
+    sends a marker from rank 0 to rank 1, then broadcasts it and Puts it
+    into rank 1's window: plain MPI delivers it each time; under the
+    library every call (and the window) is refused with a message saying
+    why and an error, and the marker never reaches rank 1."""
     prog = mh.example("pmpi_init")
     plain = mh.mpirun(prog, 2, preload=False)
     assert plain.returncode == 0, plain.describe()
-    assert f"rank 1: MPI_Irecv: MPI_SUCCESS, received '{PMPI_INIT_MARKER}'" \
-        in plain.stdout, plain.describe()
+    for call in ("MPI_Irecv: MPI_SUCCESS, received", "MPI_Bcast: "
+                 "MPI_SUCCESS, has", "MPI_Win_create, MPI_Put: MPI_SUCCESS, "
+                 "has"):
+        assert f"rank 1: {call} '{PMPI_INIT_MARKER}'" in plain.stdout, \
+            plain.describe()
 
     job = mh.mpirun(prog, 2, socket=daemon.sock)
     assert job.returncode != 0, job.describe()
@@ -300,6 +304,10 @@ def test_pmpi_init_bypass_fails_closed(daemon):
         in job.stdout, job.describe()
     assert "rank 1: MPI_Irecv: esmpi: MPI was initialized with PMPI_Init" \
         in job.stdout, job.describe()
+    for rank in (0, 1):
+        for call in ("MPI_Bcast", "MPI_Win_create, MPI_Put"):
+            assert f"rank {rank}: {call}: esmpi: MPI was initialized with " \
+                "PMPI_Init" in job.stdout, job.describe()
     assert "received ''" in job.stdout, job.describe()
     assert PMPI_INIT_MARKER not in job.stdout, job.describe()
 

@@ -13,10 +13,15 @@ versions are test_netns.py, test_tamper.py and test_replay.py.
   the fatal error; its peer, on the other host, then waits for ever:
   MPICH 4.0.2's hydra ends a job across hosts on MPI_Abort, not when a
   rank stops on a fatal error handler (plain MPICH alike, checked with a
-  rank calling MPI_Comm_call_errhandler), so that job is killed after
-  ABORT_WAIT;
+  rank calling MPI_Comm_call_errhandler), so that job is killed once the
+  refusal shows (Job.wait's until), after ABORT_WAIT at the latest; the
+  plain job alike once pingpong reported the corrupted data (MPICH may
+  then hang in MPI_Finalize);
 - the bridge replays a seqmsgs record: plain MPICH delivers the old
-  message, esmpi refuses it and audits replay_detected.
+  message, esmpi refuses it and audits replay_detected;
+- the node guard (test_guard.py) on both hosts: MPICH with its libesmpi
+  runs sealed; without it, MPI_Init, MPI_Session_init, PMPI_Session_init
+  and mpi_f08's MPI_Session_init are each refused before MPI starts.
 """
 import re
 
@@ -25,7 +30,8 @@ import pytest
 import esmpi_it as it
 import nshosts
 from nshosts import BTL_PORT_MIN, BTL_PORT_RANGE, MARKER, build, report
-from test_replay import REPLAY
+from test_replay import check_refused as check_replay_refused
+from test_tamper import check_refused as check_integrity_refused
 from test_tamper import INTEGRITY, tamper_args
 
 
@@ -40,13 +46,15 @@ def mpich_built():
                     pytrace=False)
 
 
-# See above: how long a job whose rank refused a record may still run.
+# pingpong's report of data MPI delivered altered.
+CORRUPTED = r"check failed: .*(byte|element) -?\d+ wrong"
+# See above: how long a job whose rank refused a record may run at most.
 ABORT_WAIT = 8
 
 
-def job(hosts, preload, prog, timeout=nshosts.ADVERSARY_TIMEOUT):
-    return hosts.run(prog, preload=preload, mpich=True, timeout=timeout,
-                     hang_ok=True)
+def job(hosts, preload, prog, until=None, timeout=nshosts.ADVERSARY_TIMEOUT):
+    return hosts.run(prog, preload=preload, mpich=True, until=until,
+                     timeout=timeout, hang_ok=True)
 
 
 def test_two_namespace_hosts_under_hydra(ns_hosts):
@@ -86,30 +94,21 @@ def test_tampered_record_under_hydra(tri_mpich):
     # and MPICH now and then hangs in MPI_Finalize afterwards (without
     # esmpi): what pingpong printed until then is what counts.
     bridge = tri.bridge("plain", *tamper_args())
-    rc, out, err = job(tri, False, prog, timeout=15)
+    rc, out, err = job(tri, False, prog, until=CORRUPTED, timeout=15)
     bridge.stop()
     why = report(tri, bridge, rc, out, err)
     assert bridge.rewrites(), f"the bridge rewrote nothing:\n{why}"
-    assert re.search(r"check failed: .*(byte|element) -?\d+ wrong", err), \
+    assert re.search(CORRUPTED, err), \
         f"plain MPICH: no corrupted data reported by pingpong:\n{why}"
 
     bridge = tri.bridge("enc", *tamper_args())
-    rc, out, err = job(tri, True, prog, timeout=ABORT_WAIT)
+    rc, out, err = job(tri, True, prog, until=INTEGRITY,
+                       timeout=ABORT_WAIT)
     bridge.stop()
     why = report(tri, bridge, rc, out, err)
     assert bridge.rewrites(), f"the bridge rewrote nothing:\n{why}"
     assert rc != 0, why	# None: killed, see above
-    m = INTEGRITY.search(err)
-    assert m, f"no esmpi integrity failure message:\n{why}"
-    assert "check failed" not in err and "pingpong: OK" not in out, why
-    src_w, dst_w, comm, tag = m.group(2), m.group(4), m.group(5), m.group(6)
-    receiver = tri.a.daemon if dst_w == "0" else tri.b.daemon
-    evs = receiver.wait_audit(
-        "integrity_failure", timeout=5,
-        pred=lambda e: (e.get("ESMPI_PEER") == src_w and
-                        e.get("ESMPI_TAG") == tag and
-                        e.get("ESMPI_COMM") == comm))
-    assert evs[0].get("ESMPI_RANK") == dst_w, evs
+    check_integrity_refused(tri, out, err, why)
 
 
 def test_replayed_record_under_hydra(tri_mpich):
@@ -132,14 +131,38 @@ def test_replayed_record_under_hydra(tri_mpich):
             assert "recv 7: got message 2" in out, why
             assert "seqmsgs: 24 received, 0 refused, 1 wrong" in out, why
             continue
-        assert "recv 7: refused (esmpi: replayed message refused), " \
-            "buffer wiped" in out, why
+        check_replay_refused(tri, out, err, why, 7)
         assert "seqmsgs: 23 received, 1 refused, 0 wrong" in out, why
-        m = REPLAY.search(err)
-        assert m, f"no esmpi replay message:\n{why}"
-        evs = tri.b.daemon.wait_audit(
-            "replay_detected", timeout=5,
-            pred=lambda e: (e.get("ESMPI_PEER") == "0" and
-                            e.get("ESMPI_TAG") == "7" and
-                            e.get("ESMPI_COMM") == m.group(1)))
-        assert evs[0].get("ESMPI_RANK") == "1", evs
+
+
+def test_guard_under_hydra(ns_hosts):
+    """The guard is one library for both implementations: with it on both
+    hosts, the ring under MPICH's libesmpi runs sealed (no marker on the
+    link); without libesmpi every way MPICH 4 starts refuses on each
+    host, saying which entry point and why: MPI_Init (ring), an MPI-4
+    session from MPI_Session_init or PMPI_Session_init (session_init.c)
+    and from mpi_f08, whose routine calls PMPI_Session_init itself."""
+    hosts = ns_hosts()
+    hosts.start_daemons()
+    for h in hosts:
+        hosts.guard(h)
+    ring = nshosts.MPICH_EXAMPLES / "ring"
+    (rc, out, err), data = hosts.captured_run("guard-enc", ring,
+                                              preload=True, mpich=True)
+    assert rc == 0 and "lap" in out, f"{out}\n{err}{hosts.logs()}"
+    assert MARKER not in data and len(data) > 4000, "not sealed on the link"
+    session = nshosts.MPICH_EXAMPLES / "session_init"
+    for prog, entry in (([ring], "MPI_Init"),
+                        ([session], "MPI_Session_init"),
+                        ([session, "pmpi"], "PMPI_Session_init"),
+                        ([nshosts.MPICH_EXAMPLES / "fortran_session_f08"],
+                         "PMPI_Session_init")):
+        rc, out, err = job(hosts, False, prog)
+        why = f"{prog}: rc {rc}\n{out}\n{err}"
+        assert rc is not None and rc != 0, why
+        refused = re.findall(r"esmpi-guard: (host[AB]): pid \d+: "
+                             + entry + " refused: this node runs MPI only "
+                             "with esmpi, and libesmpi is not loaded", err)
+        assert sorted(refused) == ["hostA", "hostB"], why
+        assert "lap" not in out and "received" not in out and \
+            "session started" not in out, why
