@@ -1700,13 +1700,16 @@ protected(MPI_Comm comm)
 /* A window MPI makes itself (not protected()): refused when esmpi's
  * initialization failed, or MPI runs past esmpi's MPI_Init (PMPI_Init,
  * MPI_Session_init: check.c says why), whose windows would move data in
- * plaintext; MPI_SUCCESS otherwise. */
+ * plaintext; on a communicator esmpi holds no keys for, what the policy
+ * says of unprotected calls (check.c); MPI_SUCCESS otherwise. */
 static int
-own_window_refused(void)
+own_window_refused(MPI_Comm comm)
 {
 	if (esmpi.failed)
 		return esmpi.err_init;
-	return esmpi.active ? MPI_SUCCESS : esmpi_check_started();
+	if (!esmpi.active)
+		return esmpi_check_started();
+	return comm == MPI_COMM_NULL ? MPI_SUCCESS : esmpi_unkeyed(comm);
 }
 
 /* The application's handle: a window of MPI_COMM_SELF from osc/sm (the
@@ -1730,7 +1733,7 @@ MPI_Win_create(void *base, MPI_Aint size, int unit, MPI_Info info,
 	int rc;
 
 	if (!protected(comm))
-		return (rc = own_window_refused()) != MPI_SUCCESS ? rc :
+		return (rc = own_window_refused(comm)) != MPI_SUCCESS ? rc :
 		    PMPI_Win_create(base, size, unit, info, comm, win);
 	if (size < 0 || unit <= 0)
 		return esmpi_fail(comm, size < 0 ? MPI_ERR_SIZE :
@@ -1749,7 +1752,7 @@ MPI_Win_allocate(MPI_Aint size, int unit, MPI_Info info, MPI_Comm comm,
 	int rc;
 
 	if (!protected(comm))
-		return (rc = own_window_refused()) != MPI_SUCCESS ? rc :
+		return (rc = own_window_refused(comm)) != MPI_SUCCESS ? rc :
 		    PMPI_Win_allocate(size, unit, info, comm, baseptr, win);
 	rc = self_window(size, unit, info, baseptr, win);
 	return create("MPI_Win_allocate", comm, rc ? NULL :
@@ -1762,7 +1765,7 @@ MPI_Win_create_dynamic(MPI_Info info, MPI_Comm comm, MPI_Win *win)
 	int rc;
 
 	if (!protected(comm))
-		return (rc = own_window_refused()) != MPI_SUCCESS ? rc :
+		return (rc = own_window_refused(comm)) != MPI_SUCCESS ? rc :
 		    PMPI_Win_create_dynamic(info, comm, win);
 	return create("MPI_Win_create_dynamic", comm, NULL, 0, 1,
 	    MPI_WIN_FLAVOR_DYNAMIC, win, self_window(0, 1, MPI_INFO_NULL,
