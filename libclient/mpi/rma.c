@@ -29,7 +29,7 @@ enum { S_REQ = 1, S_REP, S_POST, S_DONE, S_NSTREAM };
 
 enum {
 	OP_PUT = 1, OP_GET, OP_ACC, OP_GACC, OP_CAS, OP_LOCK, OP_UNLOCK,
-	OP_FLUSH, OP_POST, OP_DONE, OP_NACK,
+	OP_FLUSH, OP_POST, OP_DONE, OP_NACK, OP_BATCH,
 };
 
 /* Plaintext head of every message; the target's type description (int64
@@ -48,6 +48,21 @@ struct hdr {
 #define SEQ_LEN 8
 #define TAG_LEN ESMPI_AEAD_TAG_LEN
 #define WIRE_EXTRA (SEQ_LEN + TAG_LEN)
+
+/*
+ * Small requests to one target wait in its batch (head, description,
+ * data, padded to 8 bytes, one after the other) until a request that
+ * needs an answer (a flush, unlock, Get, ...), a large one or a full
+ * batch: then the batch goes as one sealed OP_BATCH message, which the
+ * applier applies item by item, in order, as if they came one by one.
+ */
+#define BATCH_ITEM_MAX 4096
+#define BATCH_MAX (64 * 1024)
+
+struct batch {
+	uint8_t *buf;
+	size_t len, cap;
+};
 
 struct side {
 	pthread_mutex_t lock;
@@ -86,6 +101,7 @@ struct rwin {
 	/* origin side, under org.lock */
 	struct pend *pend;
 	unsigned char *dirty;	/* sent to this target since its flush */
+	struct batch *batch;	/* per target: requests not sent yet */
 	int32_t *broken;	/* per target: an answer failed, its error */
 	MPI_Group start_grp, post_grp;
 	int *post_left;
@@ -389,11 +405,79 @@ grant(struct rwin *w, int origin, int type)
 	reply(w, origin, OP_LOCK, NULL, 0);
 }
 
+/*
+ * apply() for a target of one predefined type without gaps (size ==
+ * extent: not the pair types), at addr, checked in the window: the data
+ * are the window's bytes, so no datatype is built and nothing packed.
+ * 1 if it applied (rc set), 0 to take the general way.
+ */
+static int
+apply_flat(const struct hdr *h, MPI_Datatype tt, char *addr,
+    const uint8_t *data, size_t bytes, uint8_t **out, size_t *olen,
+    int *borrowed, int *rc)
+{
+	MPI_Aint lb, ext;
+	MPI_Op op;
+	int sz;
+
+	PMPI_Type_size(tt, &sz);
+	PMPI_Type_get_extent(tt, &lb, &ext);
+	if (sz <= 0 || lb != 0 || ext != sz)
+		return 0;
+	*rc = 0;
+	if (h->op == OP_PUT) {
+		if (h->len != bytes)
+			*rc = MPI_ERR_SIZE;
+		else
+			memcpy(addr, data, bytes);
+		return 1;
+	}
+	if (h->op == OP_GET) {
+		/* sealed straight from the window by reply() */
+		*out = (uint8_t *)addr;
+		*olen = bytes;
+		*borrowed = 1;
+		return 1;
+	}
+	op = esmpi_rma_op(h->mop);
+	if (esmpi_rma_named(h->basic) != tt || op == MPI_OP_NULL) {
+		*rc = MPI_ERR_TYPE;
+		return 1;
+	}
+	if (h->op == OP_CAS ? h->len != 2 * bytes || bytes != (size_t)sz :
+	    h->op == OP_ACC || op != MPI_NO_OP ? h->len != bytes : 0) {
+		*rc = MPI_ERR_SIZE;
+		return 1;
+	}
+	/* MPI's reduction loops may assume the type's alignment */
+	if (op != MPI_REPLACE && op != MPI_NO_OP && h->op != OP_CAS &&
+	    (((uintptr_t)data | (uintptr_t)addr) % (sz < 16 ? sz : 16)))
+		return 0;
+	if (h->op != OP_ACC) {
+		if ((*out = malloc(bytes + 1)) == NULL) {
+			*rc = MPI_ERR_NO_MEM;
+			return 1;
+		}
+		memcpy(*out, addr, bytes);
+		*olen = bytes;
+	}
+	if (h->op == OP_CAS) {
+		if (memcmp(addr, data + bytes, bytes) == 0)
+			memcpy(addr, data, bytes);
+	} else if (op == MPI_REPLACE)
+		memcpy(addr, data, bytes);
+	else if (op != MPI_NO_OP && bytes)
+		*rc = PMPI_Reduce_local(data, addr, (int)(bytes / (size_t)sz),
+		    tt, op);
+	return 1;
+}
+
 /* Apply one data operation; MPI error class or 0. out/olen: what to
- * answer (Get, Get_accumulate, Fetch_and_op, Compare_and_swap). */
+ * answer (Get, Get_accumulate, Fetch_and_op, Compare_and_swap); when
+ * *borrowed, out is the window's memory (not to be freed). */
 static int
 apply(struct rwin *w, const struct hdr *h, const int64_t *tdesc,
-    const uint8_t *data, uint8_t **out, size_t *olen)
+    const uint8_t *data, uint8_t **out, size_t *olen, int *borrowed)
 {
 	MPI_Datatype tt, basic = MPI_DATATYPE_NULL;
 	MPI_Aint lb, ext, tlb, text, bext, blb;
@@ -404,6 +488,7 @@ apply(struct rwin *w, const struct hdr *h, const int64_t *tdesc,
 
 	*out = NULL;
 	*olen = 0;
+	*borrowed = 0;
 	if (esmpi_rma_build(tdesc, h->tdesc, &tt) != 0)
 		return MPI_ERR_TYPE;
 	addr = w->dynamic ? (char *)(uintptr_t)h->disp :
@@ -417,6 +502,9 @@ apply(struct rwin *w, const struct hdr *h, const int64_t *tdesc,
 		rc = MPI_ERR_RMA_RANGE;
 		goto out;
 	}
+	if (h->tdesc == 2 && tdesc[0] == MPI_COMBINER_NAMED &&
+	    apply_flat(h, tt, addr, data, bytes, out, olen, borrowed, &rc))
+		goto out;
 	if (h->op == OP_PUT) {
 		pos = 0;
 		if (h->len != bytes)
@@ -502,9 +590,11 @@ apply(struct rwin *w, const struct hdr *h, const int64_t *tdesc,
 	}
 out:
 	if (rc && *out != NULL) {
-		free(*out);
+		if (!*borrowed)
+			free(*out);
 		*out = NULL;
 		*olen = 0;
+		*borrowed = 0;
 	}
 	free(cur);
 	free(org);
@@ -530,45 +620,30 @@ release(struct rwin *w, int src)
 	}
 }
 
+/* One request from src, opened (alone or an item of a batch). */
 static void
-serve(struct rwin *w, int src, uint8_t *m, size_t len)
+handle(struct rwin *w, int src, struct hdr *h)
 {
-	struct hdr *h;
 	uint8_t *out;
 	size_t olen;
-	int r;
+	int r, borrowed;
 	struct lockq *q, **pp;
 
-	if ((r = open_msg(w, &w->tgt, src, S_REQ, m, len, &h)) != 0) {
-		refuse(w, src, S_REQ, r);
-		/* Nothing applied, from this one on: its stream from src has a
-		 * hole. The origin learns at its next wait (the NACK answers
-		 * it) and then sends us nothing more. An exclusive lock it
-		 * held is released so the others go on. */
-		w->err_for[src] = r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
-		    esmpi.err_auth;
-		w->refused[src] = 1;
-		reply(w, src, OP_NACK, NULL, 0);
-		if (w->excl == src)
-			release(w, src);
-		return;
-	}
 	if (w->refused[src]) {
 		if (h->op != OP_PUT && h->op != OP_ACC)
 			reply(w, src, OP_NACK, NULL, 0);
-		memset(m, 0, len);
 		return;
 	}
 	switch (h->op) {
 	case OP_PUT: case OP_GET: case OP_ACC: case OP_GACC: case OP_CAS:
 		r = apply(w, h, (const int64_t *)(h + 1), (uint8_t *)(h + 1) +
-		    (size_t)h->tdesc * 8, &out, &olen);
+		    (size_t)h->tdesc * 8, &out, &olen, &borrowed);
 		if (r && !w->err_for[src])
 			w->err_for[src] = r;
-		if (h->op != OP_PUT && h->op != OP_ACC) {
+		if (h->op != OP_PUT && h->op != OP_ACC)
 			reply(w, src, h->op, out, olen);
+		if (!borrowed)
 			free(out);
-		}
 		break;
 	case OP_FLUSH:
 		reply(w, src, OP_FLUSH, NULL, 0);
@@ -592,6 +667,57 @@ serve(struct rwin *w, int src, uint8_t *m, size_t len)
 		release(w, src);
 		break;
 	}
+}
+
+/* The items of a batch, in order; a malformed one ends it (recorded as
+ * an error for src, answered at its next wait). */
+static void
+handle_batch(struct rwin *w, int src, struct hdr *b)
+{
+	uint8_t *p = (uint8_t *)(b + 1), *end = p + b->len;
+	struct hdr *h;
+	size_t n;
+
+	while (p < end) {
+		h = (struct hdr *)p;
+		if ((size_t)(end - p) < sizeof(*h) || h->op == OP_BATCH ||
+		    (uint64_t)h->tdesc * 8 > (size_t)(end - p) - sizeof(*h) ||
+		    h->len > (size_t)(end - p) - sizeof(*h) -
+		    (size_t)h->tdesc * 8) {
+			if (!w->err_for[src])
+				w->err_for[src] = MPI_ERR_OTHER;
+			return;
+		}
+		n = sizeof(*h) + (size_t)h->tdesc * 8 + ((h->len + 7) & ~7ul);
+		handle(w, src, h);
+		p += n < (size_t)(end - p) ? n : (size_t)(end - p);
+	}
+}
+
+static void
+serve(struct rwin *w, int src, uint8_t *m, size_t len)
+{
+	struct hdr *h;
+	int r;
+
+	if ((r = open_msg(w, &w->tgt, src, S_REQ, m, len, &h)) != 0) {
+		refuse(w, src, S_REQ, r);
+		/* Nothing applied, from this one on: its stream from src has a
+		 * hole. The origin learns at its next wait (the NACK answers
+		 * it) and then sends us nothing more. An exclusive lock it
+		 * held is released so the others go on. */
+		w->err_for[src] = r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
+		    esmpi.err_auth;
+		w->refused[src] = 1;
+		reply(w, src, OP_NACK, NULL, 0);
+		if (w->excl == src)
+			release(w, src);
+		return;
+	}
+	if (h->op == OP_BATCH && h->tdesc == 0)
+		handle_batch(w, src, h);
+	else
+		handle(w, src, h);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	memset(m, 0, len);
 }
@@ -676,6 +802,81 @@ await(struct rwin *w, int t, uint8_t **data, size_t *dlen)
 	}
 }
 
+static size_t
+item_len(const struct hdr *h)
+{
+	return sizeof(*h) + (size_t)h->tdesc * 8 + ((h->len + 7) & ~7ul);
+}
+
+static int
+batch_add(struct batch *b, const struct hdr *h, const int64_t *tdesc,
+    const void *data)
+{
+	size_t n = item_len(h), dl = (size_t)h->tdesc * 8;
+	uint8_t *p;
+
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		if ((p = realloc(b->buf, cap)) == NULL)
+			return MPI_ERR_NO_MEM;
+		b->buf = p;
+		b->cap = cap;
+	}
+	p = b->buf + b->len;
+	memcpy(p, h, sizeof(*h));
+	if (dl)
+		memcpy(p + sizeof(*h), tdesc, dl);
+	if (h->len)
+		memcpy(p + sizeof(*h) + dl, data, h->len);
+	memset(p + sizeof(*h) + dl + h->len, 0, n - sizeof(*h) - dl - h->len);
+	b->len += n;
+	return MPI_SUCCESS;
+}
+
+/* Send t's batch, if any, as one message. */
+static int
+batch_send(struct rwin *w, int t)
+{
+	struct batch *b = &w->batch[t];
+	struct hdr h = { 0 };
+	int r;
+
+	if (b->len == 0)
+		return MPI_SUCCESS;
+	h.op = OP_BATCH;
+	h.len = b->len;
+	r = send_msg(w, &w->org, &w->pend, t, S_REQ, &h, NULL, b->buf);
+	memset(b->buf, 0, b->len);
+	b->len = 0;
+	return r;
+}
+
+/* Hand a request for t to MPI, or to t's batch: a small one that needs
+ * no answer waits there (unless now); anything else goes at once, with
+ * the batch before it (or as its last item). Caller holds org.lock. */
+static int
+post(struct rwin *w, int t, const struct hdr *h, const int64_t *tdesc,
+    const void *data, int now)
+{
+	struct batch *b = &w->batch[t];
+	size_t n = item_len(h);
+	int r;
+
+	if (n <= BATCH_ITEM_MAX && (b->len || !now)) {
+		if (b->len + n > BATCH_MAX && (r = batch_send(w, t)))
+			return r;
+		if ((r = batch_add(b, h, tdesc, data)) != MPI_SUCCESS)
+			return r;
+		return now ? batch_send(w, t) : MPI_SUCCESS;
+	}
+	if ((r = batch_send(w, t)) != MPI_SUCCESS)
+		return r;
+	return send_msg(w, &w->org, &w->pend, t, S_REQ, h, tdesc, data);
+}
+
 /* Send a request to t and, for what answers, wait for it. */
 static int
 request(struct rwin *w, int t, struct hdr *h, const int64_t *tdesc,
@@ -685,7 +886,7 @@ request(struct rwin *w, int t, struct hdr *h, const int64_t *tdesc,
 
 	if (w->broken[t])
 		return w->broken[t];
-	r = send_msg(w, &w->org, &w->pend, t, S_REQ, h, tdesc, data);
+	r = post(w, t, h, tdesc, data, answer);
 	if (r != MPI_SUCCESS)
 		return r;
 	if (!answer) {
@@ -723,12 +924,13 @@ flush_dirty(struct rwin *w)
 	for (t = 0; t < w->size; t++)
 		if (w->dirty[t] && w->broken[t]) {
 			w->dirty[t] = 0;
+			w->batch[t].len = 0;
 			rc = rc ? rc : w->broken[t];
 		} else if (w->dirty[t]) {
 			w->dirty[t] = 0;
 			sent[t] = 1;
-			if ((r = send_msg(w, &w->org, &w->pend, t, S_REQ, &h,
-			    NULL, NULL)) != MPI_SUCCESS)
+			if ((r = post(w, t, &h, NULL, NULL, 1)) !=
+			    MPI_SUCCESS)
 				return free(sent), r;
 		}
 	for (t = 0; t < w->size; t++)
@@ -849,6 +1051,21 @@ pack(const void *buf, int count, MPI_Datatype dt, size_t *len, int *rc)
 	return p;
 }
 
+/* Whether count elements of dt are their packed form in memory (a
+ * predefined type without gaps): then they are sealed from the buffer. */
+static int
+flat(int count, MPI_Datatype dt)
+{
+	int ni, na, nd, comb, sz;
+	MPI_Aint lb, ext;
+
+	return count > 0 && PMPI_Type_get_envelope(dt, &ni, &na, &nd,
+	    &comb) == MPI_SUCCESS && comb == MPI_COMBINER_NAMED &&
+	    PMPI_Type_size(dt, &sz) == MPI_SUCCESS &&
+	    PMPI_Type_get_extent(dt, &lb, &ext) == MPI_SUCCESS &&
+	    lb == 0 && ext == sz;
+}
+
 static int
 size_of(int count, MPI_Datatype dt, size_t *n)
 {
@@ -874,6 +1091,7 @@ data_op(const char *fn, int kind, const void *oaddr, int ocount,
 	int rc, pass, pos, answer = kind != OP_PUT && kind != OP_ACC;
 	int64_t *tdesc = NULL;
 	uint8_t *data = NULL, *res = NULL;
+	const void *src = NULL;
 	size_t dlen = 0, rlen = 0, tb, ob;
 	MPI_Datatype basic;
 
@@ -908,7 +1126,10 @@ data_op(const char *fn, int kind, const void *oaddr, int ocount,
 			    "differ in size", ocount, tcount);
 			goto out;
 		}
-		if ((data = pack(oaddr, ocount, otype, &dlen, &rc)) == NULL)
+		if (flat(ocount, otype))
+			src = oaddr, dlen = ob;
+		else if ((data = pack(oaddr, ocount, otype, &dlen, &rc)) ==
+		    NULL)
 			goto fail;
 	} else if (kind == OP_CAS) {
 		size_t a, b;
@@ -934,7 +1155,8 @@ data_op(const char *fn, int kind, const void *oaddr, int ocount,
 	}
 	h.len = dlen;
 	pthread_mutex_lock(&w->org.lock);
-	rc = request(w, target, &h, tdesc, data, answer, &res, &rlen);
+	rc = request(w, target, &h, tdesc, src != NULL ? src : data, answer,
+	    &res, &rlen);
 	pthread_mutex_unlock(&w->org.lock);
 	if (rc != MPI_SUCCESS) {
 		rc = raise_rc(w, fn, rc, target);
@@ -1536,6 +1758,12 @@ win_free(struct rwin *w)
 	free(w->sizes);
 	free(w->units);
 	free(w->dirty);
+	for (int t = 0; w->batch != NULL && t < w->size; t++) {
+		if (w->batch[t].buf != NULL)
+			memset(w->batch[t].buf, 0, w->batch[t].cap);
+		free(w->batch[t].buf);
+	}
+	free(w->batch);
 	free(w->err_for);
 	free(w->broken);
 	free(w->refused);
@@ -1581,11 +1809,12 @@ win_setup(struct rwin *w, MPI_Comm comm, void *base, MPI_Aint size,
 	w->sizes = calloc((size_t)w->size, sizeof(*w->sizes));
 	w->units = calloc((size_t)w->size, sizeof(*w->units));
 	w->dirty = calloc((size_t)w->size, 1);
+	w->batch = calloc((size_t)w->size, sizeof(*w->batch));
 	w->err_for = calloc((size_t)w->size, sizeof(*w->err_for));
 	w->broken = calloc((size_t)w->size, sizeof(*w->broken));
 	w->refused = calloc((size_t)w->size, 1);
 	all = calloc((size_t)w->size, sizeof(*all));
-	if (key == NULL || !w->sizes || !w->units || !w->dirty ||
+	if (key == NULL || !w->sizes || !w->units || !w->dirty || !w->batch ||
 	    !w->err_for || !w->broken || !w->refused || !all) {
 		rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "%s: out of memory", fn);
 		goto out;
