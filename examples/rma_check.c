@@ -12,9 +12,10 @@
  *   rma_check --errors    only the error checks (errors return)
  *   rma_check --tamper    2 ranks, for the tamper bridge: rank 0 Puts 16
  *                         KiB into rank 1's window, then Gets 16 KiB from
- *                         another (errors return); prints what each call
- *                         returned and whether rank 1's window and rank
- *                         0's result buffer kept their contents
+ *                         another (errors return); prints what each
+ *                         operation returned (the call or the unlock
+ *                         that completes it) and whether rank 1's window
+ *                         and rank 0's result buffer kept their contents
  */
 #include <stdint.h>
 #include <string.h>
@@ -407,9 +408,12 @@ tamper_part(void)
 	if (rank == 0) {
 		MPI_Win_lock(MPI_LOCK_SHARED, 1, 0, win);
 		rc = MPI_Get(src, BIG, MPI_INT, 1, 0, BIG, MPI_INT, win);
+		/* the unlock completes the Get (and may be where it fails) */
+		same = MPI_Win_unlock(1, win);
+		if (rc == MPI_SUCCESS)
+			rc = same;
 		MPI_Error_string(rc, es, &len);
 		printf("get: %s\n", rc == MPI_SUCCESS ? "ok" : es);
-		MPI_Win_unlock(1, win);
 		for (i = 0, same = 1; i < BIG; i++)
 			same &= src[i] == -1;
 		printf("get result buffer: %s\n", same ? "unchanged" :

@@ -64,6 +64,17 @@ struct batch {
 	size_t len, cap;
 };
 
+/* An MPI_Get whose answer is taken at the next wait for its target. */
+struct pget {
+	void *buf;
+	int count;
+	MPI_Datatype type;	/* a dup unless predefined */
+	struct pget *next;
+};
+
+/* OP_GET | DEFER: MPI_Get (not Rget) */
+#define DEFER 0x80
+
 struct side {
 	pthread_mutex_t lock;
 	struct esmpi_aead *aead;
@@ -102,6 +113,7 @@ struct rwin {
 	struct pend *pend;
 	unsigned char *dirty;	/* sent to this target since its flush */
 	struct batch *batch;	/* per target: requests not sent yet */
+	struct pget **pget;	/* per target: Gets not answered yet, FIFO */
 	int32_t *broken;	/* per target: an answer failed, its error */
 	MPI_Group start_grp, post_grp;
 	int *post_left;
@@ -759,47 +771,121 @@ applier_main(void *arg)
 
 /* ---- origin side ---- */
 
-/* Wait for the answer of target t; 0 or an MPI error class (a NACK or an
- * error the target recorded for us), raised by the caller. */
+static int flat(int count, MPI_Datatype dt);
+static int size_of(int count, MPI_Datatype dt, size_t *n);
+
+/* Receive and open target t's next answer: 0 or its status (*m: the
+ * message to free, *p and *n: its data), or the error that breaks t. */
 static int
-await(struct rwin *w, int t, uint8_t **data, size_t *dlen)
+answer1(struct rwin *w, int t, uint8_t **m, uint8_t **p, size_t *n)
 {
-	uint8_t *m;
 	struct hdr *h;
 	size_t len;
 	int from, r;
 
+	*m = NULL;
+	if ((*m = recv_msg(w, t, S_REP, NULL, &from, &len)) == NULL)
+		return MPI_ERR_OTHER;
+	if ((r = open_msg(w, &w->org, from, S_REP, *m, len, &h)) != 0) {
+		refuse(w, from, S_REP, r);
+		w->broken[t] = r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
+		    esmpi.err_auth;
+		return w->broken[t];
+	}
+	r = h->status;
+	if (h->op == OP_NACK) {
+		/* the target refused something of ours: its answers are out
+		 * of step from here, so we stop talking to it */
+		w->broken[t] = r ? r : esmpi.err_auth;
+		return w->broken[t];
+	}
+	*p = (uint8_t *)(h + 1) + (size_t)h->tdesc * 8;
+	*n = h->len;
+	return r;
+}
+
+/* Copy an answer's n bytes at p into count elements of dt at buf. */
+static int
+unpack_result(const uint8_t *p, size_t n, void *buf, int count,
+    MPI_Datatype dt)
+{
+	int pos = 0;
+	size_t want;
+
+	if (size_of(count, dt, &want) != 0 || want != n)
+		return MPI_ERR_TYPE;
+	if (flat(count, dt)) {
+		memcpy(buf, p, n);
+		return MPI_SUCCESS;
+	}
+	return n == 0 ? MPI_SUCCESS : PMPI_Unpack(p, (int)n, &pos, buf, count,
+	    dt, MPI_COMM_SELF) == MPI_SUCCESS ? MPI_SUCCESS : MPI_ERR_TYPE;
+}
+
+static void
+pget_drop(struct pget **pp)
+{
+	struct pget *g;
+
+	while ((g = *pp) != NULL) {
+		*pp = g->next;
+		esmpi_rma_type_done(&g->type);
+		free(g);
+	}
+}
+
+/* Take the answers of t's Gets still out, in order, into their buffers;
+ * the first error, after all of them (the stream stays in step). */
+static int
+take_gets(struct rwin *w, int t)
+{
+	struct pget *g;
+	uint8_t *m, *p = NULL;
+	size_t n = 0;
+	int r, rc = 0;
+
+	while ((g = w->pget[t]) != NULL) {
+		r = answer1(w, t, &m, &p, &n);
+		if (r == 0)
+			r = unpack_result(p, n, g->buf, g->count, g->type);
+		free(m);
+		w->pget[t] = g->next;
+		esmpi_rma_type_done(&g->type);
+		free(g);
+		if (w->broken[t]) {
+			pget_drop(&w->pget[t]);
+			return w->broken[t];
+		}
+		if (r && !rc)
+			rc = r;
+	}
+	return rc;
+}
+
+/* Wait for the answer of target t (after its Gets still out); 0 or an
+ * MPI error class (a NACK or an error the target recorded for us),
+ * raised by the caller. *data (to free) holds the answer's bytes from
+ * *payload on. */
+static int
+await(struct rwin *w, int t, uint8_t **data, uint8_t **payload,
+    size_t *dlen)
+{
+	uint8_t *m, *p = NULL;
+	size_t n = 0;
+	int r, rg = take_gets(w, t);
+
 	if (data != NULL)
 		*data = NULL;
-	for (;;) {
-		if ((m = recv_msg(w, t, S_REP, NULL, &from, &len)) == NULL)
-			return MPI_ERR_OTHER;
-		if ((r = open_msg(w, &w->org, from, S_REP, m, len, &h)) != 0) {
-			refuse(w, from, S_REP, r);
-			free(m);
-			w->broken[t] = r == ESMPI_ERR_REPLAY ?
-			    esmpi.err_replay : esmpi.err_auth;
-			return w->broken[t];
-		}
-		r = h->status;
-		if (h->op == OP_NACK) {
-			/* the target refused something of ours: its answers
-			 * are out of step from here, so we stop talking to it */
-			free(m);
-			w->broken[t] = r ? r : esmpi.err_auth;
-			return w->broken[t];
-		}
-		if (data != NULL && !r) {
-			size_t n = h->len;
-
-			memmove(m, (uint8_t *)(h + 1) + (size_t)h->tdesc * 8,
-			    n);
-			*data = m;
-			*dlen = n;
-		} else
-			free(m);
-		return r;
-	}
+	if (w->broken[t])
+		return w->broken[t];
+	r = answer1(w, t, &m, &p, &n);
+	if (data != NULL && !r && !rg) {
+		*data = m;
+		*payload = p;
+		*dlen = n;
+	} else
+		free(m);
+	return rg ? rg : r;
 }
 
 static size_t
@@ -880,7 +966,8 @@ post(struct rwin *w, int t, const struct hdr *h, const int64_t *tdesc,
 /* Send a request to t and, for what answers, wait for it. */
 static int
 request(struct rwin *w, int t, struct hdr *h, const int64_t *tdesc,
-    const void *data, int answer, uint8_t **res, size_t *rlen)
+    const void *data, int answer, uint8_t **res, uint8_t **rp,
+    size_t *rlen)
 {
 	int r;
 
@@ -893,7 +980,7 @@ request(struct rwin *w, int t, struct hdr *h, const int64_t *tdesc,
 		w->dirty[t] = 1;
 		return MPI_SUCCESS;
 	}
-	r = await(w, t, res, rlen);
+	r = await(w, t, res, rp, rlen);
 	reap(&w->pend, 0);
 	return r;
 }
@@ -906,7 +993,7 @@ flush_one(struct rwin *w, int t, int op, int lock)
 	h.op = (uint8_t)op;
 	h.lock = (uint8_t)lock;
 	w->dirty[t] = 0;
-	return request(w, t, &h, NULL, NULL, 1, NULL, NULL);
+	return request(w, t, &h, NULL, NULL, 1, NULL, NULL, NULL);
 }
 
 /* Flush every target written since its last flush: requests to all,
@@ -925,6 +1012,7 @@ flush_dirty(struct rwin *w)
 		if (w->dirty[t] && w->broken[t]) {
 			w->dirty[t] = 0;
 			w->batch[t].len = 0;
+			pget_drop(&w->pget[t]);
 			rc = rc ? rc : w->broken[t];
 		} else if (w->dirty[t]) {
 			w->dirty[t] = 0;
@@ -934,7 +1022,8 @@ flush_dirty(struct rwin *w)
 				return free(sent), r;
 		}
 	for (t = 0; t < w->size; t++)
-		if (sent[t] && (r = await(w, t, NULL, NULL)) && !rc)
+		if (sent[t] && (r = await(w, t, NULL, NULL, NULL)) &&
+		    !rc)
 			rc = r;
 	free(sent);
 	reap(&w->pend, 1);
@@ -1078,6 +1167,39 @@ size_of(int count, MPI_Datatype dt, size_t *n)
 	return 0;
 }
 
+/* MPI_Get: the request joins t's batch, the answer is taken into buf
+ * at the next wait for t (a flush, unlock, fence, ... or an answer). */
+static int
+get_later(struct rwin *w, int t, struct hdr *h, const int64_t *tdesc,
+    void *buf, int count, MPI_Datatype dt)
+{
+	struct pget *g, **pp;
+	int r;
+
+	if (w->broken[t])
+		return w->broken[t];
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return MPI_ERR_NO_MEM;
+	g->buf = buf;
+	g->count = count;
+	g->type = dt;
+	if (esmpi_rma_named_index(dt) < 0 && (r = PMPI_Type_dup(dt,
+	    &g->type)) != MPI_SUCCESS) {
+		free(g);
+		return r;
+	}
+	if ((r = post(w, t, h, tdesc, NULL, 0)) != MPI_SUCCESS) {
+		esmpi_rma_type_done(&g->type);
+		free(g);
+		return r;
+	}
+	for (pp = &w->pget[t]; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = g;
+	w->dirty[t] = 1;
+	return MPI_SUCCESS;
+}
+
 /* Every data operation: kind, origin data (in), result buffer (out:
  * Get's origin, Get_accumulate's result, Fetch_and_op's, CAS's). */
 static int
@@ -1088,15 +1210,17 @@ data_op(const char *fn, int kind, const void *oaddr, int ocount,
 {
 	struct hdr h = { 0 };
 	struct rwin *w;
-	int rc, pass, pos, answer = kind != OP_PUT && kind != OP_ACC;
+	int rc, pass, defer = kind & DEFER, answer;
 	int64_t *tdesc = NULL;
-	uint8_t *data = NULL, *res = NULL;
+	uint8_t *data = NULL, *res = NULL, *rp = NULL;
 	const void *src = NULL;
 	size_t dlen = 0, rlen = 0, tb, ob;
 	MPI_Datatype basic;
 
 	if ((w = op_start(win, fn, target, &rc, &pass)) == NULL)
 		return pass ? -1 : rc;
+	kind &= ~DEFER;
+	answer = kind != OP_PUT && kind != OP_ACC;
 	h.op = (uint8_t)kind;
 	if ((rc = prepare(w, fn, &h, target, disp, tcount, ttype, &tdesc)))
 		return rc;
@@ -1154,23 +1278,33 @@ data_op(const char *fn, int kind, const void *oaddr, int ocount,
 		free(y);
 	}
 	h.len = dlen;
+	if (defer) {
+		if (size_of(rcount, rtype, &ob) != 0 || ob != tb) {
+			rc = rma_fail(w, 0, MPI_ERR_TYPE, fn, "origin (%d "
+			    "element(s)) and target (%d) type signatures "
+			    "differ in size", rcount, tcount);
+			goto out;
+		}
+		pthread_mutex_lock(&w->org.lock);
+		rc = get_later(w, target, &h, tdesc, raddr, rcount, rtype);
+		pthread_mutex_unlock(&w->org.lock);
+		if (rc != MPI_SUCCESS)
+			rc = raise_rc(w, fn, rc, target);
+		goto out;
+	}
 	pthread_mutex_lock(&w->org.lock);
 	rc = request(w, target, &h, tdesc, src != NULL ? src : data, answer,
-	    &res, &rlen);
+	    &res, &rp, &rlen);
 	pthread_mutex_unlock(&w->org.lock);
 	if (rc != MPI_SUCCESS) {
 		rc = raise_rc(w, fn, rc, target);
 		goto out;
 	}
-	if (answer && rcount > 0) {
-		pos = 0;
-		if (size_of(rcount, rtype, &ob) != 0 || ob != rlen ||
-		    PMPI_Unpack(res, (int)rlen, &pos, raddr, rcount, rtype,
-		    MPI_COMM_SELF) != MPI_SUCCESS)
-			rc = rma_fail(w, 0, MPI_ERR_TYPE, fn, "result buffer "
-			    "(%d element(s)) does not match the target's %zu "
-			    "bytes", rcount, rlen);
-	}
+	if (answer && rcount > 0 &&
+	    unpack_result(rp, rlen, raddr, rcount, rtype) != MPI_SUCCESS)
+		rc = rma_fail(w, 0, MPI_ERR_TYPE, fn, "result buffer (%d "
+		    "element(s)) does not match the target's %zu bytes",
+		    rcount, rlen);
 	goto out;
 fail:
 	rc = rma_fail(w, 0, rc, fn, "cannot pack the origin buffer");
@@ -1234,7 +1368,7 @@ ESMPI_EXPORT int
 MPI_Get(void *oaddr, int ocount, MPI_Datatype otype, int target,
     MPI_Aint disp, int tcount, MPI_Datatype ttype, MPI_Win win)
 {
-	int rc = data_op("MPI_Get", OP_GET, NULL, 0, MPI_DATATYPE_NULL, NULL,
+	int rc = data_op("MPI_Get", OP_GET | DEFER, NULL, 0, MPI_DATATYPE_NULL, NULL,
 	    oaddr, ocount, otype, target, disp, tcount, ttype, MPI_OP_NULL,
 	    win);
 
@@ -1764,6 +1898,9 @@ win_free(struct rwin *w)
 		free(w->batch[t].buf);
 	}
 	free(w->batch);
+	for (int t = 0; w->pget != NULL && t < w->size; t++)
+		pget_drop(&w->pget[t]);
+	free(w->pget);
 	free(w->err_for);
 	free(w->broken);
 	free(w->refused);
@@ -1810,11 +1947,13 @@ win_setup(struct rwin *w, MPI_Comm comm, void *base, MPI_Aint size,
 	w->units = calloc((size_t)w->size, sizeof(*w->units));
 	w->dirty = calloc((size_t)w->size, 1);
 	w->batch = calloc((size_t)w->size, sizeof(*w->batch));
+	w->pget = calloc((size_t)w->size, sizeof(*w->pget));
 	w->err_for = calloc((size_t)w->size, sizeof(*w->err_for));
 	w->broken = calloc((size_t)w->size, sizeof(*w->broken));
 	w->refused = calloc((size_t)w->size, 1);
 	all = calloc((size_t)w->size, sizeof(*all));
-	if (key == NULL || !w->sizes || !w->units || !w->dirty || !w->batch ||
+	if (key == NULL || !w->sizes || !w->units || !w->dirty ||
+	    !w->batch || !w->pget ||
 	    !w->err_for || !w->broken || !w->refused || !all) {
 		rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "%s: out of memory", fn);
 		goto out;
