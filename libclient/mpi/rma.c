@@ -85,6 +85,7 @@ struct side {
 struct pend {
 	MPI_Request req;
 	uint8_t *buf;
+	size_t len;
 	struct pend *next;
 };
 
@@ -204,7 +205,19 @@ aad_of(uint8_t a[17], const struct rwin *w, int sender, int receiver,
 	a[16] = (uint8_t)stream;
 }
 
-/* Seal head, description and data for dest on stream: a malloc'd
+/* Message buffers come from the record pool (core/pool.c: no large
+ * mmap and page faults per message); plaintext is wiped before they go
+ * back. */
+static void
+msg_free(uint8_t *m, size_t len)
+{
+	if (m == NULL)
+		return;
+	memset(m, 0, len);
+	esmpi_pool_put(m, len);
+}
+
+/* Seal head, description and data for dest on stream: a pooled
  * message of *len bytes. Caller holds sd->lock. */
 static uint8_t *
 seal_msg(struct rwin *w, struct side *sd, int dest, int stream,
@@ -212,7 +225,8 @@ seal_msg(struct rwin *w, struct side *sd, int dest, int stream,
     size_t *len)
 {
 	size_t dl = (size_t)h->tdesc * 8, pl = sizeof(*h) + dl + h->len;
-	uint8_t *m = malloc(pl + WIRE_EXTRA), nonce[ESMPI_AEAD_NONCE_LEN];
+	uint8_t *m = esmpi_pool_get(pl + WIRE_EXTRA);
+	uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
 	uint8_t aad[17];
 	uint64_t seq;
 
@@ -229,7 +243,7 @@ seal_msg(struct rwin *w, struct side *sd, int dest, int stream,
 	aad_of(aad, w, w->rank, dest, stream);
 	if (esmpi_aead_seal(sd->aead, m + SEQ_LEN, m + SEQ_LEN + pl,
 	    m + SEQ_LEN, pl, nonce, aad, sizeof(aad)) != 0) {
-		free(m);
+		msg_free(m, pl + WIRE_EXTRA);
 		return NULL;
 	}
 	*len = pl + WIRE_EXTRA;
@@ -311,10 +325,11 @@ recv_msg(struct rwin *w, int src, int stream, int *flag, int *from,
 	    MPI_SUCCESS)
 		return NULL;
 	PMPI_Get_count(&st, MPI_BYTE, &n);
-	m = malloc(n > 0 ? (size_t)n : 1);
+	m = esmpi_pool_get(n > 0 ? (size_t)n : 1);
 	if (m == NULL || PMPI_Mrecv(m, n, MPI_BYTE, &msg, &st) !=
 	    MPI_SUCCESS) {
-		free(m);
+		if (m != NULL)
+			esmpi_pool_put(m, n > 0 ? (size_t)n : 1);
 		return NULL;
 	}
 	*from = st.MPI_SOURCE;
@@ -335,7 +350,7 @@ reap(struct pend **list, int all)
 			PMPI_Test(&p->req, &done, MPI_STATUS_IGNORE);
 		if (done) {
 			*pp = p->next;
-			free(p->buf);
+			esmpi_pool_put(p->buf, p->len);	/* ciphertext */
 			free(p);
 		} else
 			pp = &p->next;
@@ -355,11 +370,13 @@ send_msg(struct rwin *w, struct side *sd, struct pend **list, int dest,
 	if (m == NULL || p == NULL || len > INT_MAX ||
 	    PMPI_Isend(m, (int)len, MPI_BYTE, dest, tag_base + stream,
 	    w->comm, &p->req) != MPI_SUCCESS) {
-		free(m);
+		if (m != NULL)
+			msg_free(m, len);
 		free(p);
 		return MPI_ERR_OTHER;
 	}
 	p->buf = m;
+	p->len = len;
 	p->next = *list;
 	*list = p;
 	return MPI_SUCCESS;
@@ -753,7 +770,7 @@ applier_main(void *arg)
 			while ((m = recv_msg(w, MPI_ANY_SOURCE, S_REQ, &flag,
 			    &from, &len)) != NULL) {
 				serve(w, from, m, len);
-				free(m);
+				esmpi_pool_put(m, len);	/* wiped */
 				busy = 1;
 			}
 		}
@@ -774,19 +791,20 @@ applier_main(void *arg)
 static int flat(int count, MPI_Datatype dt);
 static int size_of(int count, MPI_Datatype dt, size_t *n);
 
-/* Receive and open target t's next answer: 0 or its status (*m: the
- * message to free, *p and *n: its data), or the error that breaks t. */
+/* Receive and open target t's next answer: 0 or its status (*m, *len:
+ * the message for msg_free, *p and *n: its data), or the error that
+ * breaks t. */
 static int
-answer1(struct rwin *w, int t, uint8_t **m, uint8_t **p, size_t *n)
+answer1(struct rwin *w, int t, uint8_t **m, size_t *len, uint8_t **p,
+    size_t *n)
 {
 	struct hdr *h;
-	size_t len;
 	int from, r;
 
-	*m = NULL;
-	if ((*m = recv_msg(w, t, S_REP, NULL, &from, &len)) == NULL)
+	*len = 0;
+	if ((*m = recv_msg(w, t, S_REP, NULL, &from, len)) == NULL)
 		return MPI_ERR_OTHER;
-	if ((r = open_msg(w, &w->org, from, S_REP, *m, len, &h)) != 0) {
+	if ((r = open_msg(w, &w->org, from, S_REP, *m, *len, &h)) != 0) {
 		refuse(w, from, S_REP, r);
 		w->broken[t] = r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
 		    esmpi.err_auth;
@@ -841,14 +859,14 @@ take_gets(struct rwin *w, int t)
 {
 	struct pget *g;
 	uint8_t *m, *p = NULL;
-	size_t n = 0;
+	size_t n = 0, ml;
 	int r, rc = 0;
 
 	while ((g = w->pget[t]) != NULL) {
-		r = answer1(w, t, &m, &p, &n);
+		r = answer1(w, t, &m, &ml, &p, &n);
 		if (r == 0)
 			r = unpack_result(p, n, g->buf, g->count, g->type);
-		free(m);
+		msg_free(m, ml);
 		w->pget[t] = g->next;
 		esmpi_rma_type_done(&g->type);
 		free(g);
@@ -864,27 +882,28 @@ take_gets(struct rwin *w, int t)
 
 /* Wait for the answer of target t (after its Gets still out); 0 or an
  * MPI error class (a NACK or an error the target recorded for us),
- * raised by the caller. *data (to free) holds the answer's bytes from
- * *payload on. */
+ * raised by the caller. *data (msg_free with *mlen) holds the answer's
+ * bytes from *payload on. */
 static int
-await(struct rwin *w, int t, uint8_t **data, uint8_t **payload,
-    size_t *dlen)
+await(struct rwin *w, int t, uint8_t **data, size_t *mlen,
+    uint8_t **payload, size_t *dlen)
 {
 	uint8_t *m, *p = NULL;
-	size_t n = 0;
+	size_t n = 0, ml;
 	int r, rg = take_gets(w, t);
 
 	if (data != NULL)
 		*data = NULL;
 	if (w->broken[t])
 		return w->broken[t];
-	r = answer1(w, t, &m, &p, &n);
+	r = answer1(w, t, &m, &ml, &p, &n);
 	if (data != NULL && !r && !rg) {
 		*data = m;
+		*mlen = ml;
 		*payload = p;
 		*dlen = n;
 	} else
-		free(m);
+		msg_free(m, ml);
 	return rg ? rg : r;
 }
 
@@ -966,8 +985,8 @@ post(struct rwin *w, int t, const struct hdr *h, const int64_t *tdesc,
 /* Send a request to t and, for what answers, wait for it. */
 static int
 request(struct rwin *w, int t, struct hdr *h, const int64_t *tdesc,
-    const void *data, int answer, uint8_t **res, uint8_t **rp,
-    size_t *rlen)
+    const void *data, int answer, uint8_t **res, size_t *rml,
+    uint8_t **rp, size_t *rlen)
 {
 	int r;
 
@@ -980,7 +999,7 @@ request(struct rwin *w, int t, struct hdr *h, const int64_t *tdesc,
 		w->dirty[t] = 1;
 		return MPI_SUCCESS;
 	}
-	r = await(w, t, res, rp, rlen);
+	r = await(w, t, res, rml, rp, rlen);
 	reap(&w->pend, 0);
 	return r;
 }
@@ -993,7 +1012,7 @@ flush_one(struct rwin *w, int t, int op, int lock)
 	h.op = (uint8_t)op;
 	h.lock = (uint8_t)lock;
 	w->dirty[t] = 0;
-	return request(w, t, &h, NULL, NULL, 1, NULL, NULL, NULL);
+	return request(w, t, &h, NULL, NULL, 1, NULL, NULL, NULL, NULL);
 }
 
 /* Flush every target written since its last flush: requests to all,
@@ -1022,7 +1041,7 @@ flush_dirty(struct rwin *w)
 				return free(sent), r;
 		}
 	for (t = 0; t < w->size; t++)
-		if (sent[t] && (r = await(w, t, NULL, NULL, NULL)) &&
+		if (sent[t] && (r = await(w, t, NULL, NULL, NULL, NULL)) &&
 		    !rc)
 			rc = r;
 	free(sent);
@@ -1214,7 +1233,7 @@ data_op(const char *fn, int kind, const void *oaddr, int ocount,
 	int64_t *tdesc = NULL;
 	uint8_t *data = NULL, *res = NULL, *rp = NULL;
 	const void *src = NULL;
-	size_t dlen = 0, rlen = 0, tb, ob;
+	size_t dlen = 0, rlen = 0, rml = 0, tb, ob;
 	MPI_Datatype basic;
 
 	if ((w = op_start(win, fn, target, &rc, &pass)) == NULL)
@@ -1294,7 +1313,7 @@ data_op(const char *fn, int kind, const void *oaddr, int ocount,
 	}
 	pthread_mutex_lock(&w->org.lock);
 	rc = request(w, target, &h, tdesc, src != NULL ? src : data, answer,
-	    &res, &rp, &rlen);
+	    &res, &rml, &rp, &rlen);
 	pthread_mutex_unlock(&w->org.lock);
 	if (rc != MPI_SUCCESS) {
 		rc = raise_rc(w, fn, rc, target);
@@ -1311,7 +1330,7 @@ fail:
 out:
 	free(tdesc);
 	free(data);
-	free(res);
+	msg_free(res, rml);
 	return rc;
 }
 
@@ -1591,7 +1610,10 @@ flush(MPI_Win win, int rank, const char *fn, int (*pmpi)(int, MPI_Win))
 	if ((w = op_start(win, fn, rank, &rc, &pass)) == NULL)
 		return pass ? pmpi(rank, win) : rc;
 	pthread_mutex_lock(&w->org.lock);
-	rc = flush_one(w, rank, OP_FLUSH, 0);
+	/* Nothing unanswered (no Put, Accumulate, Get since the last
+	 * flush): every operation on rank is complete already. */
+	if (w->dirty[rank] || w->broken[rank])
+		rc = flush_one(w, rank, OP_FLUSH, 0);
 	reap(&w->pend, 1);
 	pthread_mutex_unlock(&w->org.lock);
 	return raise_rc(w, fn, rc, rank);
@@ -1698,7 +1720,7 @@ sync_recv(struct rwin *w, int src, int stream, int *flag)
 	r = open_msg(w, &w->org, from, stream, m, len, &h);
 	if (r)
 		refuse(w, from, stream, r);
-	free(m);
+	msg_free(m, len);
 	return r == 0 ? 0 : r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
 	    esmpi.err_auth;
 }
