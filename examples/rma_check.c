@@ -101,6 +101,8 @@ fence_part(const char *marker)
 	MPI_Get(got, 1, idx, left, 2 * N, 1, vec, win);
 	MPI_Accumulate(src, 5, MPI_INT, right, 2 * N + 1, 1, vec, MPI_MAX,
 	    win);
+	/* freed before the fence completes the Get that uses it: allowed */
+	MPI_Type_free(&idx);
 	MPI_Win_fence(MPI_MODE_NOSUCCEED, win);
 	i = (left + size - 1) % size;
 	ok &= got[0] == -(i * 100) && got[1] == -(i * 100 + 1) && got[5] ==
@@ -109,7 +111,6 @@ fence_part(const char *marker)
 	check("fence derived datatypes", ok);
 	mix(buf, 4 * N * sizeof(int));
 	MPI_Type_free(&vec);
-	MPI_Type_free(&idx);
 	MPI_Win_free(&win);
 	MPI_Free_mem(buf);
 }
