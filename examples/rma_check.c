@@ -10,6 +10,9 @@
  *                         (made at run time: the launcher's traffic
  *                         never carries it)
  *   rma_check --errors    only the error checks (errors return)
+ *   rma_check --stream STOP  rounds of fence Put, Get and Fetch_and_op
+ *                         between neighbours, each checked, until the
+ *                         file STOP exists (for key rotation mid-run)
  *   rma_check --tamper    2 ranks, for the tamper bridge: rank 0 Puts 16
  *                         KiB into rank 1's window, then Gets 16 KiB from
  *                         another (errors return); prints what each
@@ -19,6 +22,7 @@
  */
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "example_util.h"
 
@@ -428,6 +432,44 @@ tamper_part(void)
 		printf("rma_check --tamper: done\n");
 }
 
+/* Rounds until stop exists (rank 0 looks, tells the others). */
+static void
+stream_part(const char *stop)
+{
+	int *mem, v, got, old, one = 1, go = 1, ok = 1;
+	long n = 0;
+	MPI_Win win;
+	int right = (rank + 1) % size, left = (rank + size - 1) % size;
+
+	MPI_Win_allocate(2 * sizeof(int), sizeof(int), MPI_INFO_NULL,
+	    MPI_COMM_WORLD, &mem, &win);
+	mem[0] = mem[1] = 0;
+	MPI_Win_fence(0, win);
+	while (go && ok && n < 1000000) {
+		v = (int)(n * size + rank);
+		MPI_Put(&v, 1, MPI_INT, right, 0, 1, MPI_INT, win);
+		MPI_Win_fence(0, win);
+		MPI_Get(&got, 1, MPI_INT, left, 0, 1, MPI_INT, win);
+		MPI_Fetch_and_op(&one, &old, MPI_INT, right, 1, MPI_SUM, win);
+		MPI_Win_fence(0, win);
+		ok = mem[0] == (int)(n * size + left) && got == (int)(n *
+		    size + (left + size - 1) % size) && old == (int)n &&
+		    mem[1] == (int)n + 1;
+		n++;
+		if (rank == 0)
+			go = access(stop, F_OK) != 0;
+		MPI_Allreduce(MPI_IN_PLACE, &go, 1, MPI_INT, MPI_MIN,
+		    MPI_COMM_WORLD);
+		MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN,
+		    MPI_COMM_WORLD);
+	}
+	MPI_Win_free(&win);
+	if (rank == 0)
+		printf("rma_check --stream: %ld rounds, %s\n", n,
+		    ok ? "all ok" : "FAILED");
+	bad |= !ok;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -450,6 +492,11 @@ main(int argc, char **argv)
 		error_part();
 		MPI_Finalize();
 		return 0;
+	}
+	if (argc > 2 && strcmp(argv[1], "--stream") == 0) {
+		stream_part(argv[2]);
+		MPI_Finalize();
+		return bad;
 	}
 	fence_part(marker);
 	lock_part();

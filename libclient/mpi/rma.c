@@ -22,7 +22,9 @@
 #include <time.h>
 
 #include "mpi/mpi_layer.h"
+#include "esmpi_bytes.h"
 #include "esmpi_err.h"
+#include "esmpi_mem.h"
 
 /* Messages on a window's duplicate: one tag (and sequence) per stream */
 enum { S_REQ = 1, S_REP, S_POST, S_DONE, S_NSTREAM };
@@ -75,9 +77,36 @@ struct pget {
 /* OP_GET | DEFER: MPI_Get (not Rget) */
 #define DEFER 0x80
 
+/*
+ * Keys: one chain per sender and direction (0: the origin side's
+ * requests, posts and completes; 1: the applier's answers), stepped when
+ * esmpid pushes a rotation (esmpictl rotate): chain_0 = HKDF(window key,
+ * "esmpi rma sender" || rank || direction), chain_e+1 = HKDF(chain_e,
+ * "esmpi rekey"), epoch e's AEAD key HKDF(chain_e, "esmpi aead"). The
+ * epoch rides in the sequence number's top byte; a receiver steps a
+ * sender's chain forward on its side and keeps the step only once a
+ * message authenticates, and keeps the previous epoch's key for
+ * messages still in flight on another stream.
+ */
+#define MAX_EPOCH 255
+#define EPOCH_AHEAD 8		/* steps a receiver tries at most */
+#define SEQ_MASK ((UINT64_C(1) << 56) - 1)
+
+struct rx {
+	uint8_t chain[32];	/* the sender's, at epoch */
+	uint32_t epoch;
+	struct esmpi_aead *cur, *prev;	/* epoch, epoch - 1 */
+};
+
 struct side {
 	pthread_mutex_t lock;
-	struct esmpi_aead *aead;
+	int dir;
+	struct esmpi_aead *aead;	/* sending, at epoch */
+	uint8_t chain[32];
+	uint32_t epoch;
+	unsigned gen;			/* rotations seen (esmpi.rekey_gen) */
+	struct rx *rx;			/* [2 * sender + direction] */
+	int n;				/* senders */
 	uint64_t seq[S_NSTREAM];	/* next to send per stream */
 	uint64_t *last[S_NSTREAM];	/* per sender: highest opened + 1 */
 };
@@ -217,6 +246,75 @@ msg_free(uint8_t *m, size_t len)
 	esmpi_pool_put(m, len);
 }
 
+static int
+stream_dir(int stream)
+{
+	return stream == S_REP;
+}
+
+static int
+chain_first(const uint8_t key[32], int rank, int dir, uint8_t out[32])
+{
+	uint8_t info[16 + 5];
+
+	memcpy(info, "esmpi rma sender", 16);
+	esmpi_put_be32(info + 16, (uint32_t)rank);
+	info[20] = (uint8_t)dir;
+	return esmpi_hkdf_sha256(out, 32, NULL, 0, key, 32, info,
+	    sizeof(info));
+}
+
+static int
+chain_step(uint8_t chain[32])
+{
+	uint8_t next[32];
+	int r;
+
+	r = esmpi_hkdf_sha256(next, 32, NULL, 0, chain, 32,
+	    (const uint8_t *)"esmpi rekey", 11);
+	memcpy(chain, next, 32);
+	esmpi_memzero(next, sizeof(next));
+	return r;
+}
+
+static int
+chain_key(const uint8_t chain[32], struct esmpi_aead **out)
+{
+	uint8_t key[32];
+	int r;
+
+	r = esmpi_hkdf_sha256(key, 32, NULL, 0, chain, 32,
+	    (const uint8_t *)"esmpi aead", 10);
+	if (r == 0)
+		r = esmpi_aead_new(out, ESMPI_SUITE_AES_256_GCM, key, 32);
+	esmpi_memzero(key, sizeof(key));
+	return r;
+}
+
+/* A rotation was pushed since sd last sealed: step its chain (at most
+ * MAX_EPOCH times in a window's life; then it keeps its key). */
+static void
+rekey(struct side *sd, int stream)
+{
+	struct esmpi_aead *n = NULL;
+	uint8_t next[32];
+
+	sd->gen = (unsigned)atomic_load(&esmpi.rekey_gen);
+	if (sd->epoch >= MAX_EPOCH)
+		return;
+	memcpy(next, sd->chain, 32);
+	if (chain_step(next) == 0 && chain_key(next, &n) == 0) {
+		esmpi_aead_free(sd->aead);	/* wipes the old schedule */
+		sd->aead = n;
+		memcpy(sd->chain, next, 32);
+		sd->epoch++;
+		esmpi_audit_rekey("esmpi-rma", tag_base + stream,
+		    ESMPI_SUITE_AES_256_GCM, sd->epoch,
+		    "requested by esmpictl rotate");
+	}
+	esmpi_memzero(next, sizeof(next));
+}
+
 /* Seal head, description and data for dest on stream: a pooled
  * message of *len bytes. Caller holds sd->lock. */
 static uint8_t *
@@ -228,12 +326,18 @@ seal_msg(struct rwin *w, struct side *sd, int dest, int stream,
 	uint8_t *m = esmpi_pool_get(pl + WIRE_EXTRA);
 	uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
 	uint8_t aad[17];
-	uint64_t seq;
+	uint64_t seq, wire;
 
 	if (m == NULL)
 		return NULL;
+	if (sd->gen != (unsigned)atomic_load(&esmpi.rekey_gen))
+		rekey(sd, stream);
 	seq = sd->seq[stream]++;
-	memcpy(m, &seq, SEQ_LEN);
+	/* Now and then, look for rotations esmpid pushed. */
+	if ((seq & 255) == 255)
+		esmpi_poll_daemon();
+	wire = seq | (uint64_t)sd->epoch << 56;
+	memcpy(m, &wire, SEQ_LEN);
 	memcpy(m + SEQ_LEN, h, sizeof(*h));
 	if (dl)
 		memcpy(m + SEQ_LEN + sizeof(*h), tdesc, dl);
@@ -256,23 +360,59 @@ static int
 open_msg(struct rwin *w, struct side *sd, int src, int stream, uint8_t *m,
     size_t len, struct hdr **h)
 {
-	uint8_t nonce[ESMPI_AEAD_NONCE_LEN], aad[17];
+	uint8_t nonce[ESMPI_AEAD_NONCE_LEN], aad[17], chain[32];
 	uint64_t seq;
+	uint32_t e;
 	size_t pl;
 	struct hdr *x;
+	struct rx *rx;
+	struct esmpi_aead *a, *fresh = NULL;
 
 	if (len < WIRE_EXTRA + sizeof(struct hdr) || src < 0 ||
 	    src >= w->size)
 		return ESMPI_ERR_AUTH;
 	pl = len - WIRE_EXTRA;
 	memcpy(&seq, m, SEQ_LEN);
-	if (seq >> 56)
+	e = (uint32_t)(seq >> 56);
+	seq &= SEQ_MASK;
+	rx = &sd->rx[2 * src + stream_dir(stream)];
+	if (rx->cur == NULL && chain_key(rx->chain, &rx->cur) != 0)
+		return ESMPI_ERR_AUTH;
+	if (e == rx->epoch)
+		a = rx->cur;
+	else if (e + 1 == rx->epoch && rx->prev != NULL)
+		a = rx->prev;
+	else if (e > rx->epoch && e - rx->epoch <= EPOCH_AHEAD) {
+		memcpy(chain, rx->chain, 32);
+		for (uint32_t i = rx->epoch; i < e; i++)
+			if (chain_step(chain) != 0)
+				return esmpi_memzero(chain, 32), ESMPI_ERR_AUTH;
+		if (chain_key(chain, &fresh) != 0)
+			return esmpi_memzero(chain, 32), ESMPI_ERR_AUTH;
+		a = fresh;
+	} else
 		return ESMPI_ERR_AUTH;
 	nonce_of(nonce, src, stream, seq);
 	aad_of(aad, w, src, w->rank, stream);
-	if (esmpi_aead_open(sd->aead, m + SEQ_LEN, m + SEQ_LEN, pl,
-	    m + SEQ_LEN + pl, nonce, aad, sizeof(aad)) != 0)
+	if (esmpi_aead_open(a, m + SEQ_LEN, m + SEQ_LEN, pl,
+	    m + SEQ_LEN + pl, nonce, aad, sizeof(aad)) != 0) {
+		esmpi_aead_free(fresh);
+		esmpi_memzero(chain, 32);
 		return ESMPI_ERR_AUTH;
+	}
+	if (fresh != NULL) {
+		/* the sender stepped: keep its new key, and the one before
+		 * for what it sent earlier on its other streams */
+		esmpi_aead_free(rx->prev);
+		if (e == rx->epoch + 1)
+			rx->prev = rx->cur;
+		else
+			esmpi_aead_free(rx->cur), rx->prev = NULL;
+		rx->cur = fresh;
+		rx->epoch = e;
+		memcpy(rx->chain, chain, 32);
+		esmpi_memzero(chain, 32);
+	}
 	/* Messages of one stream from one sender arrive in order (MPI's
 	 * non-overtaking rule); sequence numbers only grow. */
 	if (seq < sd->last[stream][src]) {
@@ -1881,21 +2021,39 @@ side_free(struct side *s)
 	int i;
 
 	esmpi_aead_free(s->aead);
+	esmpi_memzero(s->chain, sizeof(s->chain));
+	for (i = 0; s->rx != NULL && i < 2 * s->n; i++) {
+		esmpi_aead_free(s->rx[i].cur);
+		esmpi_aead_free(s->rx[i].prev);
+	}
+	if (s->rx != NULL)
+		esmpi_memzero(s->rx, 2 * (size_t)s->n * sizeof(*s->rx));
+	free(s->rx);
 	for (i = 0; i < S_NSTREAM; i++)
 		free(s->last[i]);
 	pthread_mutex_destroy(&s->lock);
 }
 
 static int
-side_init(struct side *s, const uint8_t *key, int n)
+side_init(struct side *s, const uint8_t *key, int n, int rank, int dir)
 {
 	int i;
 
 	pthread_mutex_init(&s->lock, NULL);
+	s->n = n;
+	s->dir = dir;
 	for (i = 0; i < S_NSTREAM; i++)
 		if ((s->last[i] = calloc((size_t)n, sizeof(uint64_t))) == NULL)
 			return -1;
-	return esmpi_aead_new(&s->aead, ESMPI_SUITE_AES_256_GCM, key, 32);
+	if ((s->rx = calloc(2 * (size_t)n, sizeof(*s->rx))) == NULL)
+		return -1;
+	for (i = 0; i < 2 * n; i++)
+		if (chain_first(key, i / 2, i % 2, s->rx[i].chain) != 0)
+			return -1;
+	s->gen = (unsigned)atomic_load(&esmpi.rekey_gen);
+	if (chain_first(key, rank, dir, s->chain) != 0)
+		return -1;
+	return chain_key(s->chain, &s->aead);
 }
 
 static void
@@ -2001,8 +2159,8 @@ win_setup(struct rwin *w, MPI_Comm comm, void *base, MPI_Aint size,
 		w->sizes[i] = (MPI_Aint)all[i].size;
 		w->units[i] = (int)all[i].unit;
 	}
-	if (side_init(&w->org, key, w->size) || side_init(&w->tgt, key,
-	    w->size))
+	if (side_init(&w->org, key, w->size, w->rank, 0) ||
+	    side_init(&w->tgt, key, w->size, w->rank, 1))
 		rc = esmpi_fail(comm, esmpi.err_internal, "%s: cannot set up "
 		    "the window key", fn);
 out:
