@@ -128,11 +128,11 @@ def test_rma_keys_follow_rotate(daemons, workdir):
          "--stream", str(stop)], env=dict(os.environ, ESMPI_SOCKET=str(
              d.sock)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
+
     def running():
         if p.poll() is not None:
-            out, err = p.communicate()
-            pytest.fail(f"the job ended ({p.returncode}):\n{out}\n{err}"
-                        f"\n{d.log()}")
+            pytest.fail(f"the job ended ({p.returncode}):\n"
+                        f"{p.stdout.read()}\n{p.stderr.read()}\n{d.log()}")
         return True
 
     try:
@@ -146,12 +146,15 @@ def test_rma_keys_follow_rotate(daemons, workdir):
             assert "rekey pushed to 2 ranks" in r.stdout, r.stdout
 
             def stepped(e, epoch=epoch):
-                return running() and \
-                    e.get("ESMPI_COMM") == "esmpi-rma" and \
+                return e.get("ESMPI_COMM") == "esmpi-rma" and \
                     f"epoch {epoch} (requested by esmpictl rotate)" in \
                     e.get("MESSAGE", "")
             # both sides of both ranks
-            evs = d.wait_audit("rekey", count=4, timeout=30, pred=stepped)
+            evs = it.wait_for(lambda: running() and (lambda v: v if len(
+                v) >= 4 else None)([e for e in d.audit("rekey")
+                                    if stepped(e)]),
+                timeout=30, what=f"epoch {epoch} on both sides of both "
+                "ranks")
             assert {e.get("ESMPI_RANK") for e in evs} == {"0", "1"}, evs
     finally:
         stop.touch()
