@@ -10,14 +10,19 @@
  *                         (made at run time: the launcher's traffic
  *                         never carries it)
  *   rma_check --errors    only the error checks (errors return)
+ *   rma_check --stream STOP  rounds of fence Put, Get and Fetch_and_op
+ *                         between neighbours, each checked, until the
+ *                         file STOP exists (for key rotation mid-run)
  *   rma_check --tamper    2 ranks, for the tamper bridge: rank 0 Puts 16
  *                         KiB into rank 1's window, then Gets 16 KiB from
- *                         another (errors return); prints what each call
- *                         returned and whether rank 1's window and rank
- *                         0's result buffer kept their contents
+ *                         another (errors return); prints what each
+ *                         operation returned (the call or the unlock
+ *                         that completes it) and whether rank 1's window
+ *                         and rank 0's result buffer kept their contents
  */
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "example_util.h"
 
@@ -100,6 +105,8 @@ fence_part(const char *marker)
 	MPI_Get(got, 1, idx, left, 2 * N, 1, vec, win);
 	MPI_Accumulate(src, 5, MPI_INT, right, 2 * N + 1, 1, vec, MPI_MAX,
 	    win);
+	/* freed before the fence completes the Get that uses it: allowed */
+	MPI_Type_free(&idx);
 	MPI_Win_fence(MPI_MODE_NOSUCCEED, win);
 	i = (left + size - 1) % size;
 	ok &= got[0] == -(i * 100) && got[1] == -(i * 100 + 1) && got[5] ==
@@ -108,7 +115,6 @@ fence_part(const char *marker)
 	check("fence derived datatypes", ok);
 	mix(buf, 4 * N * sizeof(int));
 	MPI_Type_free(&vec);
-	MPI_Type_free(&idx);
 	MPI_Win_free(&win);
 	MPI_Free_mem(buf);
 }
@@ -407,9 +413,12 @@ tamper_part(void)
 	if (rank == 0) {
 		MPI_Win_lock(MPI_LOCK_SHARED, 1, 0, win);
 		rc = MPI_Get(src, BIG, MPI_INT, 1, 0, BIG, MPI_INT, win);
+		/* the unlock completes the Get (and may be where it fails) */
+		same = MPI_Win_unlock(1, win);
+		if (rc == MPI_SUCCESS)
+			rc = same;
 		MPI_Error_string(rc, es, &len);
 		printf("get: %s\n", rc == MPI_SUCCESS ? "ok" : es);
-		MPI_Win_unlock(1, win);
 		for (i = 0, same = 1; i < BIG; i++)
 			same &= src[i] == -1;
 		printf("get result buffer: %s\n", same ? "unchanged" :
@@ -421,6 +430,44 @@ tamper_part(void)
 	free(src);
 	if (rank == 0)
 		printf("rma_check --tamper: done\n");
+}
+
+/* Rounds until stop exists (rank 0 looks, tells the others). */
+static void
+stream_part(const char *stop)
+{
+	int *mem, v, got, old, one = 1, go = 1, ok = 1;
+	long n = 0;
+	MPI_Win win;
+	int right = (rank + 1) % size, left = (rank + size - 1) % size;
+
+	MPI_Win_allocate(2 * sizeof(int), sizeof(int), MPI_INFO_NULL,
+	    MPI_COMM_WORLD, &mem, &win);
+	mem[0] = mem[1] = 0;
+	MPI_Win_fence(0, win);
+	while (go && ok && n < 1000000) {
+		v = (int)(n * size + rank);
+		MPI_Put(&v, 1, MPI_INT, right, 0, 1, MPI_INT, win);
+		MPI_Win_fence(0, win);
+		MPI_Get(&got, 1, MPI_INT, left, 0, 1, MPI_INT, win);
+		MPI_Fetch_and_op(&one, &old, MPI_INT, right, 1, MPI_SUM, win);
+		MPI_Win_fence(0, win);
+		ok = mem[0] == (int)(n * size + left) && got == (int)(n *
+		    size + (left + size - 1) % size) && old == (int)n &&
+		    mem[1] == (int)n + 1;
+		n++;
+		if (rank == 0)
+			go = access(stop, F_OK) != 0;
+		MPI_Allreduce(MPI_IN_PLACE, &go, 1, MPI_INT, MPI_MIN,
+		    MPI_COMM_WORLD);
+		MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN,
+		    MPI_COMM_WORLD);
+	}
+	MPI_Win_free(&win);
+	if (rank == 0)
+		printf("rma_check --stream: %ld rounds, %s\n", n,
+		    ok ? "all ok" : "FAILED");
+	bad |= !ok;
 }
 
 int
@@ -445,6 +492,11 @@ main(int argc, char **argv)
 		error_part();
 		MPI_Finalize();
 		return 0;
+	}
+	if (argc > 2 && strcmp(argv[1], "--stream") == 0) {
+		stream_part(argv[2]);
+		MPI_Finalize();
+		return bad;
 	}
 	fence_part(marker);
 	lock_part();

@@ -22,14 +22,16 @@
 #include <time.h>
 
 #include "mpi/mpi_layer.h"
+#include "esmpi_bytes.h"
 #include "esmpi_err.h"
+#include "esmpi_mem.h"
 
 /* Messages on a window's duplicate: one tag (and sequence) per stream */
 enum { S_REQ = 1, S_REP, S_POST, S_DONE, S_NSTREAM };
 
 enum {
 	OP_PUT = 1, OP_GET, OP_ACC, OP_GACC, OP_CAS, OP_LOCK, OP_UNLOCK,
-	OP_FLUSH, OP_POST, OP_DONE, OP_NACK,
+	OP_FLUSH, OP_POST, OP_DONE, OP_NACK, OP_BATCH,
 };
 
 /* Plaintext head of every message; the target's type description (int64
@@ -49,9 +51,62 @@ struct hdr {
 #define TAG_LEN ESMPI_AEAD_TAG_LEN
 #define WIRE_EXTRA (SEQ_LEN + TAG_LEN)
 
+/*
+ * Small requests to one target wait in its batch (head, description,
+ * data, padded to 8 bytes, one after the other) until a request that
+ * needs an answer (a flush, unlock, Get, ...), a large one or a full
+ * batch: then the batch goes as one sealed OP_BATCH message, which the
+ * applier applies item by item, in order, as if they came one by one.
+ */
+#define BATCH_ITEM_MAX 4096
+#define BATCH_MAX (64 * 1024)
+
+struct batch {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+/* An MPI_Get whose answer is taken at the next wait for its target. */
+struct pget {
+	void *buf;
+	int count;
+	MPI_Datatype type;	/* a dup unless predefined */
+	struct pget *next;
+};
+
+/* OP_GET | DEFER: MPI_Get (not Rget) */
+#define DEFER 0x80
+
+/*
+ * Keys: one chain per sender and direction (0: the origin side's
+ * requests, posts and completes; 1: the applier's answers), stepped when
+ * esmpid pushes a rotation (esmpictl rotate): chain_0 = HKDF(window key,
+ * "esmpi rma sender" || rank || direction), chain_e+1 = HKDF(chain_e,
+ * "esmpi rekey"), epoch e's AEAD key HKDF(chain_e, "esmpi aead"). The
+ * epoch rides in the sequence number's top byte; a receiver steps a
+ * sender's chain forward on its side and keeps the step only once a
+ * message authenticates, and keeps the previous epoch's key for
+ * messages still in flight on another stream.
+ */
+#define MAX_EPOCH 255
+#define EPOCH_AHEAD 8		/* steps a receiver tries at most */
+#define SEQ_MASK ((UINT64_C(1) << 56) - 1)
+
+struct rx {
+	uint8_t chain[32];	/* the sender's, at epoch */
+	uint32_t epoch;
+	struct esmpi_aead *cur, *prev;	/* epoch, epoch - 1 */
+};
+
 struct side {
 	pthread_mutex_t lock;
-	struct esmpi_aead *aead;
+	int dir;
+	struct esmpi_aead *aead;	/* sending, at epoch */
+	uint8_t chain[32];
+	uint32_t epoch;
+	unsigned gen;			/* rotations seen (esmpi.rekey_gen) */
+	struct rx *rx;			/* [2 * sender + direction] */
+	int n;				/* senders */
 	uint64_t seq[S_NSTREAM];	/* next to send per stream */
 	uint64_t *last[S_NSTREAM];	/* per sender: highest opened + 1 */
 };
@@ -59,6 +114,7 @@ struct side {
 struct pend {
 	MPI_Request req;
 	uint8_t *buf;
+	size_t len;
 	struct pend *next;
 };
 
@@ -86,6 +142,8 @@ struct rwin {
 	/* origin side, under org.lock */
 	struct pend *pend;
 	unsigned char *dirty;	/* sent to this target since its flush */
+	struct batch *batch;	/* per target: requests not sent yet */
+	struct pget **pget;	/* per target: Gets not answered yet, FIFO */
 	int32_t *broken;	/* per target: an answer failed, its error */
 	MPI_Group start_grp, post_grp;
 	int *post_left;
@@ -176,7 +234,88 @@ aad_of(uint8_t a[17], const struct rwin *w, int sender, int receiver,
 	a[16] = (uint8_t)stream;
 }
 
-/* Seal head, description and data for dest on stream: a malloc'd
+/* Message buffers come from the record pool (core/pool.c: no large
+ * mmap and page faults per message); plaintext is wiped before they go
+ * back. */
+static void
+msg_free(uint8_t *m, size_t len)
+{
+	if (m == NULL)
+		return;
+	memset(m, 0, len);
+	esmpi_pool_put(m, len);
+}
+
+static int
+stream_dir(int stream)
+{
+	return stream == S_REP;
+}
+
+static int
+chain_first(const uint8_t key[32], int rank, int dir, uint8_t out[32])
+{
+	uint8_t info[16 + 5];
+
+	memcpy(info, "esmpi rma sender", 16);
+	esmpi_put_be32(info + 16, (uint32_t)rank);
+	info[20] = (uint8_t)dir;
+	return esmpi_hkdf_sha256(out, 32, NULL, 0, key, 32, info,
+	    sizeof(info));
+}
+
+static int
+chain_step(uint8_t chain[32])
+{
+	uint8_t next[32];
+	int r;
+
+	r = esmpi_hkdf_sha256(next, 32, NULL, 0, chain, 32,
+	    (const uint8_t *)"esmpi rekey", 11);
+	memcpy(chain, next, 32);
+	esmpi_memzero(next, sizeof(next));
+	return r;
+}
+
+static int
+chain_key(const uint8_t chain[32], struct esmpi_aead **out)
+{
+	uint8_t key[32];
+	int r;
+
+	r = esmpi_hkdf_sha256(key, 32, NULL, 0, chain, 32,
+	    (const uint8_t *)"esmpi aead", 10);
+	if (r == 0)
+		r = esmpi_aead_new(out, ESMPI_SUITE_AES_256_GCM, key, 32);
+	esmpi_memzero(key, sizeof(key));
+	return r;
+}
+
+/* A rotation was pushed since sd last sealed: step its chain (at most
+ * MAX_EPOCH times in a window's life; then it keeps its key). */
+static void
+rekey(struct side *sd, int stream)
+{
+	struct esmpi_aead *n = NULL;
+	uint8_t next[32];
+
+	sd->gen = (unsigned)atomic_load(&esmpi.rekey_gen);
+	if (sd->epoch >= MAX_EPOCH)
+		return;
+	memcpy(next, sd->chain, 32);
+	if (chain_step(next) == 0 && chain_key(next, &n) == 0) {
+		esmpi_aead_free(sd->aead);	/* wipes the old schedule */
+		sd->aead = n;
+		memcpy(sd->chain, next, 32);
+		sd->epoch++;
+		esmpi_audit_rekey("esmpi-rma", tag_base + stream,
+		    ESMPI_SUITE_AES_256_GCM, sd->epoch,
+		    "requested by esmpictl rotate");
+	}
+	esmpi_memzero(next, sizeof(next));
+}
+
+/* Seal head, description and data for dest on stream: a pooled
  * message of *len bytes. Caller holds sd->lock. */
 static uint8_t *
 seal_msg(struct rwin *w, struct side *sd, int dest, int stream,
@@ -184,14 +323,21 @@ seal_msg(struct rwin *w, struct side *sd, int dest, int stream,
     size_t *len)
 {
 	size_t dl = (size_t)h->tdesc * 8, pl = sizeof(*h) + dl + h->len;
-	uint8_t *m = malloc(pl + WIRE_EXTRA), nonce[ESMPI_AEAD_NONCE_LEN];
+	uint8_t *m = esmpi_pool_get(pl + WIRE_EXTRA);
+	uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
 	uint8_t aad[17];
-	uint64_t seq;
+	uint64_t seq, wire;
 
 	if (m == NULL)
 		return NULL;
+	if (sd->gen != (unsigned)atomic_load(&esmpi.rekey_gen))
+		rekey(sd, stream);
 	seq = sd->seq[stream]++;
-	memcpy(m, &seq, SEQ_LEN);
+	/* Now and then, look for rotations esmpid pushed. */
+	if ((seq & 255) == 255)
+		esmpi_poll_daemon();
+	wire = seq | (uint64_t)sd->epoch << 56;
+	memcpy(m, &wire, SEQ_LEN);
 	memcpy(m + SEQ_LEN, h, sizeof(*h));
 	if (dl)
 		memcpy(m + SEQ_LEN + sizeof(*h), tdesc, dl);
@@ -201,7 +347,7 @@ seal_msg(struct rwin *w, struct side *sd, int dest, int stream,
 	aad_of(aad, w, w->rank, dest, stream);
 	if (esmpi_aead_seal(sd->aead, m + SEQ_LEN, m + SEQ_LEN + pl,
 	    m + SEQ_LEN, pl, nonce, aad, sizeof(aad)) != 0) {
-		free(m);
+		msg_free(m, pl + WIRE_EXTRA);
 		return NULL;
 	}
 	*len = pl + WIRE_EXTRA;
@@ -214,23 +360,59 @@ static int
 open_msg(struct rwin *w, struct side *sd, int src, int stream, uint8_t *m,
     size_t len, struct hdr **h)
 {
-	uint8_t nonce[ESMPI_AEAD_NONCE_LEN], aad[17];
+	uint8_t nonce[ESMPI_AEAD_NONCE_LEN], aad[17], chain[32];
 	uint64_t seq;
+	uint32_t e;
 	size_t pl;
 	struct hdr *x;
+	struct rx *rx;
+	struct esmpi_aead *a, *fresh = NULL;
 
 	if (len < WIRE_EXTRA + sizeof(struct hdr) || src < 0 ||
 	    src >= w->size)
 		return ESMPI_ERR_AUTH;
 	pl = len - WIRE_EXTRA;
 	memcpy(&seq, m, SEQ_LEN);
-	if (seq >> 56)
+	e = (uint32_t)(seq >> 56);
+	seq &= SEQ_MASK;
+	rx = &sd->rx[2 * src + stream_dir(stream)];
+	if (rx->cur == NULL && chain_key(rx->chain, &rx->cur) != 0)
+		return ESMPI_ERR_AUTH;
+	if (e == rx->epoch)
+		a = rx->cur;
+	else if (e + 1 == rx->epoch && rx->prev != NULL)
+		a = rx->prev;
+	else if (e > rx->epoch && e - rx->epoch <= EPOCH_AHEAD) {
+		memcpy(chain, rx->chain, 32);
+		for (uint32_t i = rx->epoch; i < e; i++)
+			if (chain_step(chain) != 0)
+				return esmpi_memzero(chain, 32), ESMPI_ERR_AUTH;
+		if (chain_key(chain, &fresh) != 0)
+			return esmpi_memzero(chain, 32), ESMPI_ERR_AUTH;
+		a = fresh;
+	} else
 		return ESMPI_ERR_AUTH;
 	nonce_of(nonce, src, stream, seq);
 	aad_of(aad, w, src, w->rank, stream);
-	if (esmpi_aead_open(sd->aead, m + SEQ_LEN, m + SEQ_LEN, pl,
-	    m + SEQ_LEN + pl, nonce, aad, sizeof(aad)) != 0)
+	if (esmpi_aead_open(a, m + SEQ_LEN, m + SEQ_LEN, pl,
+	    m + SEQ_LEN + pl, nonce, aad, sizeof(aad)) != 0) {
+		esmpi_aead_free(fresh);
+		esmpi_memzero(chain, 32);
 		return ESMPI_ERR_AUTH;
+	}
+	if (fresh != NULL) {
+		/* the sender stepped: keep its new key, and the one before
+		 * for what it sent earlier on its other streams */
+		esmpi_aead_free(rx->prev);
+		if (e == rx->epoch + 1)
+			rx->prev = rx->cur;
+		else
+			esmpi_aead_free(rx->cur), rx->prev = NULL;
+		rx->cur = fresh;
+		rx->epoch = e;
+		memcpy(rx->chain, chain, 32);
+		esmpi_memzero(chain, 32);
+	}
 	/* Messages of one stream from one sender arrive in order (MPI's
 	 * non-overtaking rule); sequence numbers only grow. */
 	if (seq < sd->last[stream][src]) {
@@ -283,10 +465,11 @@ recv_msg(struct rwin *w, int src, int stream, int *flag, int *from,
 	    MPI_SUCCESS)
 		return NULL;
 	PMPI_Get_count(&st, MPI_BYTE, &n);
-	m = malloc(n > 0 ? (size_t)n : 1);
+	m = esmpi_pool_get(n > 0 ? (size_t)n : 1);
 	if (m == NULL || PMPI_Mrecv(m, n, MPI_BYTE, &msg, &st) !=
 	    MPI_SUCCESS) {
-		free(m);
+		if (m != NULL)
+			esmpi_pool_put(m, n > 0 ? (size_t)n : 1);
 		return NULL;
 	}
 	*from = st.MPI_SOURCE;
@@ -307,7 +490,7 @@ reap(struct pend **list, int all)
 			PMPI_Test(&p->req, &done, MPI_STATUS_IGNORE);
 		if (done) {
 			*pp = p->next;
-			free(p->buf);
+			esmpi_pool_put(p->buf, p->len);	/* ciphertext */
 			free(p);
 		} else
 			pp = &p->next;
@@ -327,11 +510,13 @@ send_msg(struct rwin *w, struct side *sd, struct pend **list, int dest,
 	if (m == NULL || p == NULL || len > INT_MAX ||
 	    PMPI_Isend(m, (int)len, MPI_BYTE, dest, tag_base + stream,
 	    w->comm, &p->req) != MPI_SUCCESS) {
-		free(m);
+		if (m != NULL)
+			msg_free(m, len);
 		free(p);
 		return MPI_ERR_OTHER;
 	}
 	p->buf = m;
+	p->len = len;
 	p->next = *list;
 	*list = p;
 	return MPI_SUCCESS;
@@ -389,11 +574,79 @@ grant(struct rwin *w, int origin, int type)
 	reply(w, origin, OP_LOCK, NULL, 0);
 }
 
+/*
+ * apply() for a target of one predefined type without gaps (size ==
+ * extent: not the pair types), at addr, checked in the window: the data
+ * are the window's bytes, so no datatype is built and nothing packed.
+ * 1 if it applied (rc set), 0 to take the general way.
+ */
+static int
+apply_flat(const struct hdr *h, MPI_Datatype tt, char *addr,
+    const uint8_t *data, size_t bytes, uint8_t **out, size_t *olen,
+    int *borrowed, int *rc)
+{
+	MPI_Aint lb, ext;
+	MPI_Op op;
+	int sz;
+
+	PMPI_Type_size(tt, &sz);
+	PMPI_Type_get_extent(tt, &lb, &ext);
+	if (sz <= 0 || lb != 0 || ext != sz)
+		return 0;
+	*rc = 0;
+	if (h->op == OP_PUT) {
+		if (h->len != bytes)
+			*rc = MPI_ERR_SIZE;
+		else
+			memcpy(addr, data, bytes);
+		return 1;
+	}
+	if (h->op == OP_GET) {
+		/* sealed straight from the window by reply() */
+		*out = (uint8_t *)addr;
+		*olen = bytes;
+		*borrowed = 1;
+		return 1;
+	}
+	op = esmpi_rma_op(h->mop);
+	if (esmpi_rma_named(h->basic) != tt || op == MPI_OP_NULL) {
+		*rc = MPI_ERR_TYPE;
+		return 1;
+	}
+	if (h->op == OP_CAS ? h->len != 2 * bytes || bytes != (size_t)sz :
+	    h->op == OP_ACC || op != MPI_NO_OP ? h->len != bytes : 0) {
+		*rc = MPI_ERR_SIZE;
+		return 1;
+	}
+	/* MPI's reduction loops may assume the type's alignment */
+	if (op != MPI_REPLACE && op != MPI_NO_OP && h->op != OP_CAS &&
+	    (((uintptr_t)data | (uintptr_t)addr) % (sz < 16 ? sz : 16)))
+		return 0;
+	if (h->op != OP_ACC) {
+		if ((*out = malloc(bytes + 1)) == NULL) {
+			*rc = MPI_ERR_NO_MEM;
+			return 1;
+		}
+		memcpy(*out, addr, bytes);
+		*olen = bytes;
+	}
+	if (h->op == OP_CAS) {
+		if (memcmp(addr, data + bytes, bytes) == 0)
+			memcpy(addr, data, bytes);
+	} else if (op == MPI_REPLACE)
+		memcpy(addr, data, bytes);
+	else if (op != MPI_NO_OP && bytes)
+		*rc = PMPI_Reduce_local(data, addr, (int)(bytes / (size_t)sz),
+		    tt, op);
+	return 1;
+}
+
 /* Apply one data operation; MPI error class or 0. out/olen: what to
- * answer (Get, Get_accumulate, Fetch_and_op, Compare_and_swap). */
+ * answer (Get, Get_accumulate, Fetch_and_op, Compare_and_swap); when
+ * *borrowed, out is the window's memory (not to be freed). */
 static int
 apply(struct rwin *w, const struct hdr *h, const int64_t *tdesc,
-    const uint8_t *data, uint8_t **out, size_t *olen)
+    const uint8_t *data, uint8_t **out, size_t *olen, int *borrowed)
 {
 	MPI_Datatype tt, basic = MPI_DATATYPE_NULL;
 	MPI_Aint lb, ext, tlb, text, bext, blb;
@@ -404,6 +657,7 @@ apply(struct rwin *w, const struct hdr *h, const int64_t *tdesc,
 
 	*out = NULL;
 	*olen = 0;
+	*borrowed = 0;
 	if (esmpi_rma_build(tdesc, h->tdesc, &tt) != 0)
 		return MPI_ERR_TYPE;
 	addr = w->dynamic ? (char *)(uintptr_t)h->disp :
@@ -417,6 +671,9 @@ apply(struct rwin *w, const struct hdr *h, const int64_t *tdesc,
 		rc = MPI_ERR_RMA_RANGE;
 		goto out;
 	}
+	if (h->tdesc == 2 && tdesc[0] == MPI_COMBINER_NAMED &&
+	    apply_flat(h, tt, addr, data, bytes, out, olen, borrowed, &rc))
+		goto out;
 	if (h->op == OP_PUT) {
 		pos = 0;
 		if (h->len != bytes)
@@ -502,9 +759,11 @@ apply(struct rwin *w, const struct hdr *h, const int64_t *tdesc,
 	}
 out:
 	if (rc && *out != NULL) {
-		free(*out);
+		if (!*borrowed)
+			free(*out);
 		*out = NULL;
 		*olen = 0;
+		*borrowed = 0;
 	}
 	free(cur);
 	free(org);
@@ -530,45 +789,30 @@ release(struct rwin *w, int src)
 	}
 }
 
+/* One request from src, opened (alone or an item of a batch). */
 static void
-serve(struct rwin *w, int src, uint8_t *m, size_t len)
+handle(struct rwin *w, int src, struct hdr *h)
 {
-	struct hdr *h;
 	uint8_t *out;
 	size_t olen;
-	int r;
+	int r, borrowed;
 	struct lockq *q, **pp;
 
-	if ((r = open_msg(w, &w->tgt, src, S_REQ, m, len, &h)) != 0) {
-		refuse(w, src, S_REQ, r);
-		/* Nothing applied, from this one on: its stream from src has a
-		 * hole. The origin learns at its next wait (the NACK answers
-		 * it) and then sends us nothing more. An exclusive lock it
-		 * held is released so the others go on. */
-		w->err_for[src] = r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
-		    esmpi.err_auth;
-		w->refused[src] = 1;
-		reply(w, src, OP_NACK, NULL, 0);
-		if (w->excl == src)
-			release(w, src);
-		return;
-	}
 	if (w->refused[src]) {
 		if (h->op != OP_PUT && h->op != OP_ACC)
 			reply(w, src, OP_NACK, NULL, 0);
-		memset(m, 0, len);
 		return;
 	}
 	switch (h->op) {
 	case OP_PUT: case OP_GET: case OP_ACC: case OP_GACC: case OP_CAS:
 		r = apply(w, h, (const int64_t *)(h + 1), (uint8_t *)(h + 1) +
-		    (size_t)h->tdesc * 8, &out, &olen);
+		    (size_t)h->tdesc * 8, &out, &olen, &borrowed);
 		if (r && !w->err_for[src])
 			w->err_for[src] = r;
-		if (h->op != OP_PUT && h->op != OP_ACC) {
+		if (h->op != OP_PUT && h->op != OP_ACC)
 			reply(w, src, h->op, out, olen);
+		if (!borrowed)
 			free(out);
-		}
 		break;
 	case OP_FLUSH:
 		reply(w, src, OP_FLUSH, NULL, 0);
@@ -592,6 +836,57 @@ serve(struct rwin *w, int src, uint8_t *m, size_t len)
 		release(w, src);
 		break;
 	}
+}
+
+/* The items of a batch, in order; a malformed one ends it (recorded as
+ * an error for src, answered at its next wait). */
+static void
+handle_batch(struct rwin *w, int src, struct hdr *b)
+{
+	uint8_t *p = (uint8_t *)(b + 1), *end = p + b->len;
+	struct hdr *h;
+	size_t n;
+
+	while (p < end) {
+		h = (struct hdr *)p;
+		if ((size_t)(end - p) < sizeof(*h) || h->op == OP_BATCH ||
+		    (uint64_t)h->tdesc * 8 > (size_t)(end - p) - sizeof(*h) ||
+		    h->len > (size_t)(end - p) - sizeof(*h) -
+		    (size_t)h->tdesc * 8) {
+			if (!w->err_for[src])
+				w->err_for[src] = MPI_ERR_OTHER;
+			return;
+		}
+		n = sizeof(*h) + (size_t)h->tdesc * 8 + ((h->len + 7) & ~7ul);
+		handle(w, src, h);
+		p += n < (size_t)(end - p) ? n : (size_t)(end - p);
+	}
+}
+
+static void
+serve(struct rwin *w, int src, uint8_t *m, size_t len)
+{
+	struct hdr *h;
+	int r;
+
+	if ((r = open_msg(w, &w->tgt, src, S_REQ, m, len, &h)) != 0) {
+		refuse(w, src, S_REQ, r);
+		/* Nothing applied, from this one on: its stream from src has a
+		 * hole. The origin learns at its next wait (the NACK answers
+		 * it) and then sends us nothing more. An exclusive lock it
+		 * held is released so the others go on. */
+		w->err_for[src] = r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
+		    esmpi.err_auth;
+		w->refused[src] = 1;
+		reply(w, src, OP_NACK, NULL, 0);
+		if (w->excl == src)
+			release(w, src);
+		return;
+	}
+	if (h->op == OP_BATCH && h->tdesc == 0)
+		handle_batch(w, src, h);
+	else
+		handle(w, src, h);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	memset(m, 0, len);
 }
@@ -615,7 +910,7 @@ applier_main(void *arg)
 			while ((m = recv_msg(w, MPI_ANY_SOURCE, S_REQ, &flag,
 			    &from, &len)) != NULL) {
 				serve(w, from, m, len);
-				free(m);
+				esmpi_pool_put(m, len);	/* wiped */
 				busy = 1;
 			}
 		}
@@ -633,66 +928,218 @@ applier_main(void *arg)
 
 /* ---- origin side ---- */
 
-/* Wait for the answer of target t; 0 or an MPI error class (a NACK or an
- * error the target recorded for us), raised by the caller. */
+static int flat(int count, MPI_Datatype dt);
+static int size_of(int count, MPI_Datatype dt, size_t *n);
+
+/* Receive and open target t's next answer: 0 or its status (*m, *len:
+ * the message for msg_free, *p and *n: its data), or the error that
+ * breaks t. */
 static int
-await(struct rwin *w, int t, uint8_t **data, size_t *dlen)
+answer1(struct rwin *w, int t, uint8_t **m, size_t *len, uint8_t **p,
+    size_t *n)
 {
-	uint8_t *m;
 	struct hdr *h;
-	size_t len;
 	int from, r;
+
+	*len = 0;
+	if ((*m = recv_msg(w, t, S_REP, NULL, &from, len)) == NULL)
+		return MPI_ERR_OTHER;
+	if ((r = open_msg(w, &w->org, from, S_REP, *m, *len, &h)) != 0) {
+		refuse(w, from, S_REP, r);
+		w->broken[t] = r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
+		    esmpi.err_auth;
+		return w->broken[t];
+	}
+	r = h->status;
+	if (h->op == OP_NACK) {
+		/* the target refused something of ours: its answers are out
+		 * of step from here, so we stop talking to it */
+		w->broken[t] = r ? r : esmpi.err_auth;
+		return w->broken[t];
+	}
+	*p = (uint8_t *)(h + 1) + (size_t)h->tdesc * 8;
+	*n = h->len;
+	return r;
+}
+
+/* Copy an answer's n bytes at p into count elements of dt at buf. */
+static int
+unpack_result(const uint8_t *p, size_t n, void *buf, int count,
+    MPI_Datatype dt)
+{
+	int pos = 0;
+	size_t want;
+
+	if (size_of(count, dt, &want) != 0 || want != n)
+		return MPI_ERR_TYPE;
+	if (flat(count, dt)) {
+		memcpy(buf, p, n);
+		return MPI_SUCCESS;
+	}
+	return n == 0 ? MPI_SUCCESS : PMPI_Unpack(p, (int)n, &pos, buf, count,
+	    dt, MPI_COMM_SELF) == MPI_SUCCESS ? MPI_SUCCESS : MPI_ERR_TYPE;
+}
+
+static void
+pget_drop(struct pget **pp)
+{
+	struct pget *g;
+
+	while ((g = *pp) != NULL) {
+		*pp = g->next;
+		esmpi_rma_type_done(&g->type);
+		free(g);
+	}
+}
+
+/* Take the answers of t's Gets still out, in order, into their buffers;
+ * the first error, after all of them (the stream stays in step). */
+static int
+take_gets(struct rwin *w, int t)
+{
+	struct pget *g;
+	uint8_t *m, *p = NULL;
+	size_t n = 0, ml;
+	int r, rc = 0;
+
+	while ((g = w->pget[t]) != NULL) {
+		r = answer1(w, t, &m, &ml, &p, &n);
+		if (r == 0)
+			r = unpack_result(p, n, g->buf, g->count, g->type);
+		msg_free(m, ml);
+		w->pget[t] = g->next;
+		esmpi_rma_type_done(&g->type);
+		free(g);
+		if (w->broken[t]) {
+			pget_drop(&w->pget[t]);
+			return w->broken[t];
+		}
+		if (r && !rc)
+			rc = r;
+	}
+	return rc;
+}
+
+/* Wait for the answer of target t (after its Gets still out); 0 or an
+ * MPI error class (a NACK or an error the target recorded for us),
+ * raised by the caller. *data (msg_free with *mlen) holds the answer's
+ * bytes from *payload on. */
+static int
+await(struct rwin *w, int t, uint8_t **data, size_t *mlen,
+    uint8_t **payload, size_t *dlen)
+{
+	uint8_t *m, *p = NULL;
+	size_t n = 0, ml;
+	int r, rg = take_gets(w, t);
 
 	if (data != NULL)
 		*data = NULL;
-	for (;;) {
-		if ((m = recv_msg(w, t, S_REP, NULL, &from, &len)) == NULL)
-			return MPI_ERR_OTHER;
-		if ((r = open_msg(w, &w->org, from, S_REP, m, len, &h)) != 0) {
-			refuse(w, from, S_REP, r);
-			free(m);
-			w->broken[t] = r == ESMPI_ERR_REPLAY ?
-			    esmpi.err_replay : esmpi.err_auth;
-			return w->broken[t];
-		}
-		r = h->status;
-		if (h->op == OP_NACK) {
-			/* the target refused something of ours: its answers
-			 * are out of step from here, so we stop talking to it */
-			free(m);
-			w->broken[t] = r ? r : esmpi.err_auth;
-			return w->broken[t];
-		}
-		if (data != NULL && !r) {
-			size_t n = h->len;
+	if (w->broken[t])
+		return w->broken[t];
+	r = answer1(w, t, &m, &ml, &p, &n);
+	if (data != NULL && !r && !rg) {
+		*data = m;
+		*mlen = ml;
+		*payload = p;
+		*dlen = n;
+	} else
+		msg_free(m, ml);
+	return rg ? rg : r;
+}
 
-			memmove(m, (uint8_t *)(h + 1) + (size_t)h->tdesc * 8,
-			    n);
-			*data = m;
-			*dlen = n;
-		} else
-			free(m);
-		return r;
+static size_t
+item_len(const struct hdr *h)
+{
+	return sizeof(*h) + (size_t)h->tdesc * 8 + ((h->len + 7) & ~7ul);
+}
+
+static int
+batch_add(struct batch *b, const struct hdr *h, const int64_t *tdesc,
+    const void *data)
+{
+	size_t n = item_len(h), dl = (size_t)h->tdesc * 8;
+	uint8_t *p;
+
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		if ((p = realloc(b->buf, cap)) == NULL)
+			return MPI_ERR_NO_MEM;
+		b->buf = p;
+		b->cap = cap;
 	}
+	p = b->buf + b->len;
+	memcpy(p, h, sizeof(*h));
+	if (dl)
+		memcpy(p + sizeof(*h), tdesc, dl);
+	if (h->len)
+		memcpy(p + sizeof(*h) + dl, data, h->len);
+	memset(p + sizeof(*h) + dl + h->len, 0, n - sizeof(*h) - dl - h->len);
+	b->len += n;
+	return MPI_SUCCESS;
+}
+
+/* Send t's batch, if any, as one message. */
+static int
+batch_send(struct rwin *w, int t)
+{
+	struct batch *b = &w->batch[t];
+	struct hdr h = { 0 };
+	int r;
+
+	if (b->len == 0)
+		return MPI_SUCCESS;
+	h.op = OP_BATCH;
+	h.len = b->len;
+	r = send_msg(w, &w->org, &w->pend, t, S_REQ, &h, NULL, b->buf);
+	memset(b->buf, 0, b->len);
+	b->len = 0;
+	return r;
+}
+
+/* Hand a request for t to MPI, or to t's batch: a small one that needs
+ * no answer waits there (unless now); anything else goes at once, with
+ * the batch before it (or as its last item). Caller holds org.lock. */
+static int
+post(struct rwin *w, int t, const struct hdr *h, const int64_t *tdesc,
+    const void *data, int now)
+{
+	struct batch *b = &w->batch[t];
+	size_t n = item_len(h);
+	int r;
+
+	if (n <= BATCH_ITEM_MAX && (b->len || !now)) {
+		if (b->len + n > BATCH_MAX && (r = batch_send(w, t)))
+			return r;
+		if ((r = batch_add(b, h, tdesc, data)) != MPI_SUCCESS)
+			return r;
+		return now ? batch_send(w, t) : MPI_SUCCESS;
+	}
+	if ((r = batch_send(w, t)) != MPI_SUCCESS)
+		return r;
+	return send_msg(w, &w->org, &w->pend, t, S_REQ, h, tdesc, data);
 }
 
 /* Send a request to t and, for what answers, wait for it. */
 static int
 request(struct rwin *w, int t, struct hdr *h, const int64_t *tdesc,
-    const void *data, int answer, uint8_t **res, size_t *rlen)
+    const void *data, int answer, uint8_t **res, size_t *rml,
+    uint8_t **rp, size_t *rlen)
 {
 	int r;
 
 	if (w->broken[t])
 		return w->broken[t];
-	r = send_msg(w, &w->org, &w->pend, t, S_REQ, h, tdesc, data);
+	r = post(w, t, h, tdesc, data, answer);
 	if (r != MPI_SUCCESS)
 		return r;
 	if (!answer) {
 		w->dirty[t] = 1;
 		return MPI_SUCCESS;
 	}
-	r = await(w, t, res, rlen);
+	r = await(w, t, res, rml, rp, rlen);
 	reap(&w->pend, 0);
 	return r;
 }
@@ -705,7 +1152,7 @@ flush_one(struct rwin *w, int t, int op, int lock)
 	h.op = (uint8_t)op;
 	h.lock = (uint8_t)lock;
 	w->dirty[t] = 0;
-	return request(w, t, &h, NULL, NULL, 1, NULL, NULL);
+	return request(w, t, &h, NULL, NULL, 1, NULL, NULL, NULL, NULL);
 }
 
 /* Flush every target written since its last flush: requests to all,
@@ -723,16 +1170,19 @@ flush_dirty(struct rwin *w)
 	for (t = 0; t < w->size; t++)
 		if (w->dirty[t] && w->broken[t]) {
 			w->dirty[t] = 0;
+			w->batch[t].len = 0;
+			pget_drop(&w->pget[t]);
 			rc = rc ? rc : w->broken[t];
 		} else if (w->dirty[t]) {
 			w->dirty[t] = 0;
 			sent[t] = 1;
-			if ((r = send_msg(w, &w->org, &w->pend, t, S_REQ, &h,
-			    NULL, NULL)) != MPI_SUCCESS)
+			if ((r = post(w, t, &h, NULL, NULL, 1)) !=
+			    MPI_SUCCESS)
 				return free(sent), r;
 		}
 	for (t = 0; t < w->size; t++)
-		if (sent[t] && (r = await(w, t, NULL, NULL)) && !rc)
+		if (sent[t] && (r = await(w, t, NULL, NULL, NULL, NULL)) &&
+		    !rc)
 			rc = r;
 	free(sent);
 	reap(&w->pend, 1);
@@ -849,6 +1299,21 @@ pack(const void *buf, int count, MPI_Datatype dt, size_t *len, int *rc)
 	return p;
 }
 
+/* Whether count elements of dt are their packed form in memory (a
+ * predefined type without gaps): then they are sealed from the buffer. */
+static int
+flat(int count, MPI_Datatype dt)
+{
+	int ni, na, nd, comb, sz;
+	MPI_Aint lb, ext;
+
+	return count > 0 && PMPI_Type_get_envelope(dt, &ni, &na, &nd,
+	    &comb) == MPI_SUCCESS && comb == MPI_COMBINER_NAMED &&
+	    PMPI_Type_size(dt, &sz) == MPI_SUCCESS &&
+	    PMPI_Type_get_extent(dt, &lb, &ext) == MPI_SUCCESS &&
+	    lb == 0 && ext == sz;
+}
+
 static int
 size_of(int count, MPI_Datatype dt, size_t *n)
 {
@@ -861,6 +1326,39 @@ size_of(int count, MPI_Datatype dt, size_t *n)
 	return 0;
 }
 
+/* MPI_Get: the request joins t's batch, the answer is taken into buf
+ * at the next wait for t (a flush, unlock, fence, ... or an answer). */
+static int
+get_later(struct rwin *w, int t, struct hdr *h, const int64_t *tdesc,
+    void *buf, int count, MPI_Datatype dt)
+{
+	struct pget *g, **pp;
+	int r;
+
+	if (w->broken[t])
+		return w->broken[t];
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return MPI_ERR_NO_MEM;
+	g->buf = buf;
+	g->count = count;
+	g->type = dt;
+	if (esmpi_rma_named_index(dt) < 0 && (r = PMPI_Type_dup(dt,
+	    &g->type)) != MPI_SUCCESS) {
+		free(g);
+		return r;
+	}
+	if ((r = post(w, t, h, tdesc, NULL, 0)) != MPI_SUCCESS) {
+		esmpi_rma_type_done(&g->type);
+		free(g);
+		return r;
+	}
+	for (pp = &w->pget[t]; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = g;
+	w->dirty[t] = 1;
+	return MPI_SUCCESS;
+}
+
 /* Every data operation: kind, origin data (in), result buffer (out:
  * Get's origin, Get_accumulate's result, Fetch_and_op's, CAS's). */
 static int
@@ -871,14 +1369,17 @@ data_op(const char *fn, int kind, const void *oaddr, int ocount,
 {
 	struct hdr h = { 0 };
 	struct rwin *w;
-	int rc, pass, pos, answer = kind != OP_PUT && kind != OP_ACC;
+	int rc, pass, defer = kind & DEFER, answer;
 	int64_t *tdesc = NULL;
-	uint8_t *data = NULL, *res = NULL;
-	size_t dlen = 0, rlen = 0, tb, ob;
+	uint8_t *data = NULL, *res = NULL, *rp = NULL;
+	const void *src = NULL;
+	size_t dlen = 0, rlen = 0, rml = 0, tb, ob;
 	MPI_Datatype basic;
 
 	if ((w = op_start(win, fn, target, &rc, &pass)) == NULL)
 		return pass ? -1 : rc;
+	kind &= ~DEFER;
+	answer = kind != OP_PUT && kind != OP_ACC;
 	h.op = (uint8_t)kind;
 	if ((rc = prepare(w, fn, &h, target, disp, tcount, ttype, &tdesc)))
 		return rc;
@@ -908,7 +1409,10 @@ data_op(const char *fn, int kind, const void *oaddr, int ocount,
 			    "differ in size", ocount, tcount);
 			goto out;
 		}
-		if ((data = pack(oaddr, ocount, otype, &dlen, &rc)) == NULL)
+		if (flat(ocount, otype))
+			src = oaddr, dlen = ob;
+		else if ((data = pack(oaddr, ocount, otype, &dlen, &rc)) ==
+		    NULL)
 			goto fail;
 	} else if (kind == OP_CAS) {
 		size_t a, b;
@@ -933,29 +1437,40 @@ data_op(const char *fn, int kind, const void *oaddr, int ocount,
 		free(y);
 	}
 	h.len = dlen;
+	if (defer) {
+		if (size_of(rcount, rtype, &ob) != 0 || ob != tb) {
+			rc = rma_fail(w, 0, MPI_ERR_TYPE, fn, "origin (%d "
+			    "element(s)) and target (%d) type signatures "
+			    "differ in size", rcount, tcount);
+			goto out;
+		}
+		pthread_mutex_lock(&w->org.lock);
+		rc = get_later(w, target, &h, tdesc, raddr, rcount, rtype);
+		pthread_mutex_unlock(&w->org.lock);
+		if (rc != MPI_SUCCESS)
+			rc = raise_rc(w, fn, rc, target);
+		goto out;
+	}
 	pthread_mutex_lock(&w->org.lock);
-	rc = request(w, target, &h, tdesc, data, answer, &res, &rlen);
+	rc = request(w, target, &h, tdesc, src != NULL ? src : data, answer,
+	    &res, &rml, &rp, &rlen);
 	pthread_mutex_unlock(&w->org.lock);
 	if (rc != MPI_SUCCESS) {
 		rc = raise_rc(w, fn, rc, target);
 		goto out;
 	}
-	if (answer && rcount > 0) {
-		pos = 0;
-		if (size_of(rcount, rtype, &ob) != 0 || ob != rlen ||
-		    PMPI_Unpack(res, (int)rlen, &pos, raddr, rcount, rtype,
-		    MPI_COMM_SELF) != MPI_SUCCESS)
-			rc = rma_fail(w, 0, MPI_ERR_TYPE, fn, "result buffer "
-			    "(%d element(s)) does not match the target's %zu "
-			    "bytes", rcount, rlen);
-	}
+	if (answer && rcount > 0 &&
+	    unpack_result(rp, rlen, raddr, rcount, rtype) != MPI_SUCCESS)
+		rc = rma_fail(w, 0, MPI_ERR_TYPE, fn, "result buffer (%d "
+		    "element(s)) does not match the target's %zu bytes",
+		    rcount, rlen);
 	goto out;
 fail:
 	rc = rma_fail(w, 0, rc, fn, "cannot pack the origin buffer");
 out:
 	free(tdesc);
 	free(data);
-	free(res);
+	msg_free(res, rml);
 	return rc;
 }
 
@@ -1012,7 +1527,7 @@ ESMPI_EXPORT int
 MPI_Get(void *oaddr, int ocount, MPI_Datatype otype, int target,
     MPI_Aint disp, int tcount, MPI_Datatype ttype, MPI_Win win)
 {
-	int rc = data_op("MPI_Get", OP_GET, NULL, 0, MPI_DATATYPE_NULL, NULL,
+	int rc = data_op("MPI_Get", OP_GET | DEFER, NULL, 0, MPI_DATATYPE_NULL, NULL,
 	    oaddr, ocount, otype, target, disp, tcount, ttype, MPI_OP_NULL,
 	    win);
 
@@ -1235,7 +1750,10 @@ flush(MPI_Win win, int rank, const char *fn, int (*pmpi)(int, MPI_Win))
 	if ((w = op_start(win, fn, rank, &rc, &pass)) == NULL)
 		return pass ? pmpi(rank, win) : rc;
 	pthread_mutex_lock(&w->org.lock);
-	rc = flush_one(w, rank, OP_FLUSH, 0);
+	/* Nothing unanswered (no Put, Accumulate, Get since the last
+	 * flush): every operation on rank is complete already. */
+	if (w->dirty[rank] || w->broken[rank])
+		rc = flush_one(w, rank, OP_FLUSH, 0);
 	reap(&w->pend, 1);
 	pthread_mutex_unlock(&w->org.lock);
 	return raise_rc(w, fn, rc, rank);
@@ -1342,7 +1860,7 @@ sync_recv(struct rwin *w, int src, int stream, int *flag)
 	r = open_msg(w, &w->org, from, stream, m, len, &h);
 	if (r)
 		refuse(w, from, stream, r);
-	free(m);
+	msg_free(m, len);
 	return r == 0 ? 0 : r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
 	    esmpi.err_auth;
 }
@@ -1525,21 +2043,39 @@ side_free(struct side *s)
 	int i;
 
 	esmpi_aead_free(s->aead);
+	esmpi_memzero(s->chain, sizeof(s->chain));
+	for (i = 0; s->rx != NULL && i < 2 * s->n; i++) {
+		esmpi_aead_free(s->rx[i].cur);
+		esmpi_aead_free(s->rx[i].prev);
+	}
+	if (s->rx != NULL)
+		esmpi_memzero(s->rx, 2 * (size_t)s->n * sizeof(*s->rx));
+	free(s->rx);
 	for (i = 0; i < S_NSTREAM; i++)
 		free(s->last[i]);
 	pthread_mutex_destroy(&s->lock);
 }
 
 static int
-side_init(struct side *s, const uint8_t *key, int n)
+side_init(struct side *s, const uint8_t *key, int n, int rank, int dir)
 {
 	int i;
 
 	pthread_mutex_init(&s->lock, NULL);
+	s->n = n;
+	s->dir = dir;
 	for (i = 0; i < S_NSTREAM; i++)
 		if ((s->last[i] = calloc((size_t)n, sizeof(uint64_t))) == NULL)
 			return -1;
-	return esmpi_aead_new(&s->aead, ESMPI_SUITE_AES_256_GCM, key, 32);
+	if ((s->rx = calloc(2 * (size_t)n, sizeof(*s->rx))) == NULL)
+		return -1;
+	for (i = 0; i < 2 * n; i++)
+		if (chain_first(key, i / 2, i % 2, s->rx[i].chain) != 0)
+			return -1;
+	s->gen = (unsigned)atomic_load(&esmpi.rekey_gen);
+	if (chain_first(key, rank, dir, s->chain) != 0)
+		return -1;
+	return chain_key(s->chain, &s->aead);
 }
 
 static void
@@ -1558,6 +2094,15 @@ win_free(struct rwin *w)
 	free(w->sizes);
 	free(w->units);
 	free(w->dirty);
+	for (int t = 0; w->batch != NULL && t < w->size; t++) {
+		if (w->batch[t].buf != NULL)
+			memset(w->batch[t].buf, 0, w->batch[t].cap);
+		free(w->batch[t].buf);
+	}
+	free(w->batch);
+	for (int t = 0; w->pget != NULL && t < w->size; t++)
+		pget_drop(&w->pget[t]);
+	free(w->pget);
 	free(w->err_for);
 	free(w->broken);
 	free(w->refused);
@@ -1610,11 +2155,14 @@ win_setup(struct rwin *w, MPI_Comm comm, void *base, MPI_Aint size,
 	w->sizes = calloc((size_t)w->size, sizeof(*w->sizes));
 	w->units = calloc((size_t)w->size, sizeof(*w->units));
 	w->dirty = calloc((size_t)w->size, 1);
+	w->batch = calloc((size_t)w->size, sizeof(*w->batch));
+	w->pget = calloc((size_t)w->size, sizeof(*w->pget));
 	w->err_for = calloc((size_t)w->size, sizeof(*w->err_for));
 	w->broken = calloc((size_t)w->size, sizeof(*w->broken));
 	w->refused = calloc((size_t)w->size, 1);
 	all = calloc((size_t)w->size, sizeof(*all));
 	if (key == NULL || !w->sizes || !w->units || !w->dirty ||
+	    !w->batch || !w->pget ||
 	    !w->err_for || !w->broken || !w->refused || !all) {
 		rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "%s: out of memory", fn);
 		goto out;
@@ -1640,8 +2188,8 @@ win_setup(struct rwin *w, MPI_Comm comm, void *base, MPI_Aint size,
 		w->sizes[i] = (MPI_Aint)all[i].size;
 		w->units[i] = (int)all[i].unit;
 	}
-	if (side_init(&w->org, key, w->size) || side_init(&w->tgt, key,
-	    w->size))
+	if (side_init(&w->org, key, w->size, w->rank, 0) ||
+	    side_init(&w->tgt, key, w->size, w->rank, 1))
 		rc = esmpi_fail(comm, esmpi.err_internal, "%s: cannot set up "
 		    "the window key", fn);
 out:

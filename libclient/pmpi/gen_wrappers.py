@@ -152,6 +152,17 @@ FORTRAN_CALLS = {
 }
 
 
+# Fortran-only special procedures: the C function their entry points call.
+# Open MPI's TYPE(C_PTR) window creations take the arguments of the
+# INTEGER(KIND=MPI_ADDRESS_KIND) forms (libmpi_mpifh even aliases them):
+# the C function writes the base address through baseptr either way.
+FORTRAN_C_FUNCTION = {
+    "MPI_Win_allocate_cptr": "MPI_Win_allocate",
+    "MPI_Win_allocate_shared_cptr": "MPI_Win_allocate_shared",
+    "MPI_Win_shared_query_cptr": "MPI_Win_shared_query",
+}
+
+
 def openmpi_fortran_names(name):
     """Open MPI 4.1: (mpif.h symbols, mpi_f08 symbols) for MPI_X."""
     low = name.lower()
@@ -324,7 +335,8 @@ def fortran_special(row, params, call, suffix, symbols):
     if any("is_root" in x for x in pre):
         local.insert(0, "int is_root = esmpi_f_is_root(*comm, *root);")
     if call is None:
-        call = f"{fn}({', '.join(args[split_param(fn, p)[1]] for p in params)})"
+        cargs = ", ".join(args[split_param(fn, p)[1]] for p in params)
+        call = f"{FORTRAN_C_FUNCTION.get(fn, fn)}({cargs})"
     else:
         call = call.format(**args)
     cname = f"esmpi_f_{fn}{suffix}"

@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """One-sided communication (examples/rma_check.c: every operation and
 synchronisation mode, contiguous and derived datatypes) gives the same
-output plain and under esmpi, and its errors are clear MPI errors."""
+output plain and under esmpi, and its errors are clear MPI errors; its
+window keys follow esmpictl rotate."""
+import os
 import re
+import subprocess
 
 import pytest
 
+import esmpi_it as it
 import mpi_helpers as mh
 import nshosts
 
@@ -125,3 +129,51 @@ def test_rma_tampered_refused_and_audited(tri):
                            pred=lambda e: e.get("ESMPI_COMM") == "esmpi-rma"
                            and e.get("ESMPI_PEER") == peer)
         assert evs[0].get("ESMPI_RANK") == rank, evs
+
+
+def test_rma_keys_follow_rotate(daemons, workdir):
+    """esmpictl rotate --job, twice, while 2 ranks stream fence Put, Get
+    and Fetch_and_op (each round checked): every rank's window chains
+    step (origin side and applier: `rekey` audited for esmpi-rma, epoch
+    1 then 2), the peers open the new epochs, and the rounds go on."""
+    d = daemons("rot")
+    stop = workdir / "rma.stop"
+    p = subprocess.Popen(
+        [str(it.BUILD / "libclient" / "esmpirun"), "-np", "2", str(PROG),
+         "--stream", str(stop)], env=dict(os.environ, ESMPI_SOCKET=str(
+             d.sock)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+
+    def running():
+        if p.poll() is not None:
+            pytest.fail(f"the job ended ({p.returncode}):\n"
+                        f"{p.stdout.read()}\n{p.stderr.read()}\n{d.log()}")
+        return True
+
+    try:
+        st = it.wait_for(lambda: running() and (lambda s: s if len(
+            [x for x in s["sessions"] if x["state"] == "keyed"]) == 2
+            else None)(d.status()), timeout=30, what="two keyed sessions")
+        job = st["sessions"][0]["job"]
+        for epoch in (1, 2):
+            r = d.ctl("rotate", "--job", job)
+            assert r.returncode == 0, r.stderr
+            assert "rekey pushed to 2 ranks" in r.stdout, r.stdout
+
+            def stepped(e, epoch=epoch):
+                return e.get("ESMPI_COMM") == "esmpi-rma" and \
+                    f"epoch {epoch} (requested by esmpictl rotate)" in \
+                    e.get("MESSAGE", "")
+            # both sides of both ranks
+            evs = it.wait_for(lambda: running() and (lambda v: v if len(
+                v) >= 4 else None)([e for e in d.audit("rekey")
+                                    if stepped(e)]),
+                timeout=30, what=f"epoch {epoch} on both sides of both "
+                "ranks")
+            assert {e.get("ESMPI_RANK") for e in evs} == {"0", "1"}, evs
+    finally:
+        stop.touch()
+        out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, f"{out}\n{err}"
+    m = re.fullmatch(r"rma_check --stream: (\d+) rounds, all ok\n", out)
+    assert m and int(m.group(1)) >= 2, f"{out}\n{err}"
