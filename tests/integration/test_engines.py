@@ -35,7 +35,7 @@ def mixed(prog):
 def engines(stderr):
     """{world rank: engine} from the ranks' ESMPI_STATS lines."""
     return {int(m.group(1)): m.group(2) for m in re.finditer(
-        r"esmpi: rank (\d+): stats: .*, engine (\S+)", stderr)}
+        r"esmpi: rank (\d+): stats: .*, engine ([^\s,]+)", stderr)}
 
 
 def test_engine_per_rank_is_named(daemons):
