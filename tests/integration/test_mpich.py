@@ -45,7 +45,8 @@ ALL = [name for name, _ in CASES] + ["coll_check", "collective_probe",
                                      "fortran_mpifh", "fortran_mpi",
                                      "fortran_mpi_f08",
                                      "pmpi_init", "status_fields",
-                                     "persist_self", "rma_check"]
+                                     "persist_self", "rma_check",
+                                     "large_count"]
 
 # coll_check's MPICH settings, plain and protected alike. Its ch4
 # collectives crash on the in-place Reduce. And its default Allgatherv for
@@ -409,3 +410,30 @@ def test_rma_same_under_mpich(daemon):
     assert prot.returncode == 0, prot.describe()
     assert prot.stdout == plain.stdout
     assert_sealed(prot, 3)
+
+
+LARGE_REFUSALS = (
+    "MPI_Allgatherv_c: recvcounts[2] = 2147483652 does not fit in an int",
+    "MPI_Allreduce_c: count = 3221225472 does not fit in an int")
+
+
+def test_large_count_forms_under_mpich(daemon):
+    """MPI-4's large-count _c forms (large_count.c: point to point,
+    Bcast/Allreduce/Allgatherv/Alltoallv/Reduce_scatter with MPI_Count
+    arrays, Get_count_c, Win_allocate_c/Put_c/Get_c, a count beyond
+    INT_MAX of a zero-size type), 3 ranks: the same output as plain MPICH,
+    sealed; then, protected only, counts esmpi cannot carry refused as
+    MPI_ERR_COUNT with a message naming the call and the argument."""
+    prog = mh.example("large_count", mpich=True)
+    plain = mh.hydra(prog, 3, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    assert "large_count: OK checksum" in plain.stdout, plain.describe()
+    prot = mh.hydra(prog, 3, socket=daemon.sock, x=("ESMPI_STATS=1",),
+                    args=("refuse",))
+    assert prot.returncode == 0, prot.describe()
+    lines = prot.stdout.splitlines()
+    assert lines == ["large_count: refused as MPI_ERR_COUNT",
+                     *plain.stdout.splitlines()], prot.describe()
+    assert_sealed(prot, 3)
+    for msg in LARGE_REFUSALS:
+        assert msg in prot.stderr, prot.describe()
