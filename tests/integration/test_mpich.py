@@ -46,7 +46,7 @@ ALL = [name for name, _ in CASES] + ["coll_check", "collective_probe",
                                      "fortran_mpi_f08",
                                      "pmpi_init", "status_fields",
                                      "persist_self", "rma_check",
-                                     "large_count"]
+                                     "large_count", "fortran_large_f08"]
 
 # coll_check's MPICH settings, plain and protected alike. Its ch4
 # collectives crash on the in-place Reduce. And its default Allgatherv for
@@ -437,3 +437,19 @@ def test_large_count_forms_under_mpich(daemon):
     assert_sealed(prot, 3)
     for msg in LARGE_REFUSALS:
         assert msg in prot.stderr, prot.describe()
+
+
+def test_fortran_large_count_forms_under_mpich(daemon):
+    """`use mpi_f08` with MPI_COUNT_KIND counts and an MPI_ADDRESS_KIND
+    disp_unit (fortran_large_f08): Send/Recv/Get_count reach the C _c
+    wrappers, Buffer_detach and Win_allocate libesmpi's own
+    mpi_x_f08_large_ entry points; same output as plain MPICH, sealed."""
+    prog = mh.example("fortran_large_f08", mpich=True)
+    plain = mh.hydra(prog, 2, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    assert plain.stdout == "fortran_large_f08: 2 ranks OK\n", \
+        plain.describe()
+    prot = mh.hydra(prog, 2, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    assert prot.returncode == 0, prot.describe()
+    assert prot.stdout == plain.stdout, prot.describe()
+    assert_sealed(prot, 2)
