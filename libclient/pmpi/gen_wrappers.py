@@ -177,7 +177,13 @@ def large_wrapper(row, base):
                 done.append(f"esmpi_large_type_done(&t_{n}, {dt});")
             else:
                 call = f"esmpi_large_int(\"{fn}\", \"{n}\", {n}, &c_{n})"
-            if send:	# ignored with MPI_IN_PLACE
+            # Not read: with MPI_IN_PLACE, and Gather's receive and
+            # Scatter's send side away from the root.
+            if (n == "recvcount" and re.match(r"mpi_i?gather_", low)) or \
+                    (n == "sendcount" and re.match(r"mpi_i?scatter_", low)):
+                call = (f"!esmpi_large_at_root(comm, root) ? MPI_SUCCESS : "
+                        f"{call}")
+            elif send:
                 call = f"sendbuf == MPI_IN_PLACE ? MPI_SUCCESS : {call}"
             elif n == "recvcount" and re.match(r"mpi_i?scatterv?_", low):
                 call = f"recvbuf == MPI_IN_PLACE ? MPI_SUCCESS : {call}"
