@@ -10,10 +10,12 @@
  *   - MPI_Bcast_c, MPI_Allreduce_c, MPI_Allgatherv_c (MPI_Count counts,
  *     MPI_Aint displacements), MPI_Alltoallv_c, MPI_Reduce_scatter_c;
  *   - MPI_Win_allocate_c, MPI_Put_c and MPI_Get_c between fences;
+ *   - MPI_File_write_at_all_c, MPI_File_read_at_c and
+ *     MPI_File_get_type_extent_c on the file argv[1] (deleted on close);
  *   - a count beyond INT_MAX of a zero-size datatype (no memory: the
  *     derived-datatype path of a count that does not fit in an int).
  *
- * With the argument "refuse" (run under libesmpi only: plain MPICH would
+ * With a second argument "refuse" (run under libesmpi only: plain MPICH would
  * read gigabytes past the buffers), counts esmpi cannot carry come back
  * as MPI_ERR_COUNT: an Allgatherv_c recvcounts entry and an Allreduce_c
  * count beyond INT_MAX.
@@ -204,6 +206,35 @@ rma(void)
 	MPI_OK(MPI_Win_free(&win));
 }
 
+static void
+file(const char *path)
+{
+	int peer = (rank + 1) % size, w[N], r[N], i;
+	MPI_Count ext = -1;
+	MPI_Status st;
+	MPI_File fh;
+
+	for (i = 0; i < N; i++)
+		w[i] = rank * 7 + i;
+	MPI_OK(MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_CREATE |
+	    MPI_MODE_RDWR | MPI_MODE_DELETE_ON_CLOSE, MPI_INFO_NULL, &fh));
+	MPI_OK(MPI_File_write_at_all_c(fh, (MPI_Offset)rank * sizeof(w), w, N,
+	    MPI_INT, &st));
+	counted("File_write_at_all_c", &st, MPI_INT, N);
+	MPI_OK(MPI_File_sync(fh));
+	MPI_OK(MPI_Barrier(MPI_COMM_WORLD));
+	MPI_OK(MPI_File_sync(fh));
+	MPI_OK(MPI_File_read_at_c(fh, (MPI_Offset)peer * sizeof(r), r, N,
+	    MPI_INT, &st));
+	counted("File_read_at_c", &st, MPI_INT, N);
+	CHECK(r[5] == peer * 7 + 5, "File_read_at_c: got %d", r[5]);
+	sum = fnv(sum, r, sizeof(r));
+	MPI_OK(MPI_File_get_type_extent_c(fh, MPI_INT, &ext));
+	CHECK(ext == (MPI_Count)sizeof(int), "File_get_type_extent_c: %lld",
+	    (long long)ext);
+	MPI_OK(MPI_File_close(&fh));
+}
+
 /* A count beyond INT_MAX that costs no memory: a zero-size datatype. */
 static void
 beyond_int(void)
@@ -261,15 +292,17 @@ main(int argc, char **argv)
 	int errs = 0;
 
 	rank = ex_init(&argc, &argv, &size);
-	if (size > 64) {
-		fprintf(stderr, "large_count: at most 64 ranks\n");
+	if (size > 64 || argc < 2) {
+		fprintf(stderr, "usage: large_count FILE [refuse] (at most 64 "
+		    "ranks)\n");
 		MPI_Abort(MPI_COMM_WORLD, 2);
 	}
 	p2p();
 	coll();
 	rma();
+	file(argv[1]);
 	beyond_int();
-	if (argc > 1 && strcmp(argv[1], "refuse") == 0)
+	if (argc > 2 && strcmp(argv[2], "refuse") == 0)
 		refuse();
 	MPI_OK(MPI_Reduce(&sum, &all, 1, MPI_UINT64_T, MPI_BXOR, 0,
 	    MPI_COMM_WORLD));

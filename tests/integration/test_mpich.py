@@ -417,19 +417,21 @@ LARGE_REFUSALS = (
     "MPI_Allreduce_c: count = 3221225472 does not fit in an int")
 
 
-def test_large_count_forms_under_mpich(daemon):
+def test_large_count_forms_under_mpich(daemon, tmp_path):
     """MPI-4's large-count _c forms (large_count.c: point to point,
     Bcast/Allreduce/Allgatherv/Alltoallv/Reduce_scatter with MPI_Count
-    arrays, Get_count_c, Win_allocate_c/Put_c/Get_c, a count beyond
+    arrays, Get_count_c, Win_allocate_c/Put_c/Get_c, File_write_at_all_c/
+    File_read_at_c/File_get_type_extent_c, a count beyond
     INT_MAX of a zero-size type), 3 ranks: the same output as plain MPICH,
     sealed; then, protected only, counts esmpi cannot carry refused as
     MPI_ERR_COUNT with a message naming the call and the argument."""
     prog = mh.example("large_count", mpich=True)
-    plain = mh.hydra(prog, 3, preload=False)
+    data = tmp_path / "large_count.dat"
+    plain = mh.hydra(prog, 3, preload=False, args=(data,))
     assert plain.returncode == 0, plain.describe()
     assert "large_count: OK checksum" in plain.stdout, plain.describe()
     prot = mh.hydra(prog, 3, socket=daemon.sock, x=("ESMPI_STATS=1",),
-                    args=("refuse",))
+                    args=(data, "refuse"))
     assert prot.returncode == 0, prot.describe()
     lines = prot.stdout.splitlines()
     assert lines == ["large_count: refused as MPI_ERR_COUNT",
