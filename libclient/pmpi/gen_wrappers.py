@@ -160,6 +160,7 @@ def large_wrapper(row, base):
                    if t in ("MPI_Comm", "MPI_Win", "MPI_File")), None)
     low = fn.lower()
     local, pre, args, post, done = [], [], [], [], []
+    derived = {}		# datatype argument -> the type replacing it
     for (t, n, arr), p, b in zip(split, ps, bs):
         bt, _, barr = split_param(base["name"], b)
         send = n.startswith("s") and "sendbuf" in has
@@ -175,6 +176,7 @@ def large_wrapper(row, base):
                 call = (f"esmpi_large_count(\"{fn}\", \"{n}\", {n}, {dt}, "
                         f"&c_{n}, &t_{n})")
                 done.append(f"esmpi_large_type_done(&t_{n}, {dt});")
+                derived[dt] = f"t_{n}"
             else:
                 call = f"esmpi_large_int(\"{fn}\", \"{n}\", {n}, &c_{n})"
             # Not read: with MPI_IN_PLACE, and Gather's receive and
@@ -214,11 +216,7 @@ def large_wrapper(row, base):
             post.append(f"*{n} = c_{n};")
         else:
             raise TableError(f"{fn}: cannot convert '{p}' to '{b}'")
-    # A datatype whose count became a derived type's is replaced by it.
-    for i, (t, n, arr) in enumerate(split):
-        for c, dt in list(COUNT_TYPE.items()) + [("count", "datatype")]:
-            if n == dt and f"MPI_Datatype t_{c} = {dt};" in local:
-                args[i] = f"t_{c}"
+    args = [derived.get(a, a) for a in args]
     body = [f"{row['proto']}\n{{"] + [f"\t{x}" for x in local]
     body += ["\tint rc = MPI_SUCCESS;", ""]
     for x in pre:
