@@ -25,7 +25,7 @@ cmake -S . -B build-asan-mpi -DCMAKE_BUILD_TYPE=Debug -DESMPI_SANITIZE=ON \
 # runs build/'s examples under the sanitized library).
 cmake --build build-asan-mpi -j"$(nproc)" --target esmpi esmpid esmpictl \
 	esmpi-testclient client_test crypto_test record_test policy_test \
-	frame_test sig_test engine_test
+	frame_test sig_test engine_test large_test
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-asan-mpi --output-on-failure
 

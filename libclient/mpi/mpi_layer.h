@@ -11,7 +11,8 @@
  * (collectives), comm_new.c (communicator constructors), dynamic.c
  * (spawn, accept/connect, join: links to other jobs), io.c (MPI-IO:
  * collective data access made independent), rma_type.c and rma.c
- * (one-sided communication), join.c and init.c (MPI_Init/MPI_Finalize:
+ * (one-sided communication), large.c (MPI-4's large-count _c forms,
+ * narrowed to the int forms by generated wrappers), join.c and init.c (MPI_Init/MPI_Finalize:
  * every module's init and fini). Within the layer, files call only those
  * listed before them (init.c last).
  * May call: req/ and below.
@@ -111,6 +112,21 @@ void esmpi_rma_fini(void);
 int esmpi_rma_wanted(char *why, size_t len);
 void esmpi_rma_disable(int automatic);
 int esmpi_rma_enabled(void);
+
+/* large.c: the generated _c wrappers' conversions (MPI_ERR_COUNT, with a
+ * message naming fn and arg, for what does not fit). A count of dt beyond
+ * INT_MAX becomes *out of a derived *type of the same signature (give it
+ * back to esmpi_large_type_done); arrays are narrowed into malloc'd int
+ * arrays of the length kind says, only where significant. */
+enum esmpi_large_len { ESMPI_LARGE_PEERS, ESMPI_LARGE_LOCAL, ESMPI_LARGE_IN,
+    ESMPI_LARGE_OUT };
+int esmpi_large_int(const char *fn, const char *arg, long long v, int *out);
+int esmpi_large_count(const char *fn, const char *arg, MPI_Count n,
+    MPI_Datatype dt, int *out, MPI_Datatype *type);
+void esmpi_large_type_done(MPI_Datatype *type, MPI_Datatype dt);
+int esmpi_large_at_root(MPI_Comm comm, int root);
+int esmpi_large_array(const char *fn, const char *arg, const void *in,
+    int aint, MPI_Comm comm, enum esmpi_large_len kind, int **out);
 
 /* dynamic.c: a spawned child's link to its parent job, in MPI_Init. */
 int esmpi_link_parent(char *err, size_t len);

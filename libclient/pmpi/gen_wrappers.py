@@ -119,6 +119,128 @@ def wrapper(row):
             "}\n")
 
 
+# --- Large-count forms ----------------------------------------------------
+#
+# A special line of family "large*" whose name is MPI_X_c gets a generated
+# C wrapper converting to esmpi's MPI_X (which seals; mpi/large.c does the
+# work). Parameters are matched by position with MPI_X's; where the types
+# differ: an MPI_Count count becomes an int, beyond INT_MAX an int count of
+# a derived type of its datatype (refused where an MPI_Op combines
+# elements); MPI_Count/MPI_Aint arrays of v/w collectives are narrowed to
+# int arrays; int or MPI_Aint outputs are widened back. Anything else is a
+# build error.
+
+# Count -> its datatype, by name ("datatype" otherwise).
+COUNT_TYPE = {"sendcount": "sendtype", "recvcount": "recvtype",
+              "origin_count": "origin_datatype",
+              "target_count": "target_datatype",
+              "result_count": "result_datatype"}
+
+
+def large_array_kind(fn, n):
+    """How many entries array n of fn has (enum esmpi_large_len)."""
+    low = fn.lower()
+    if "neighbor" in low:
+        return "ESMPI_LARGE_OUT" if n.startswith("s") else "ESMPI_LARGE_IN"
+    if "reduce_scatter" in low:
+        return "ESMPI_LARGE_LOCAL"
+    return "ESMPI_LARGE_PEERS"
+
+
+def large_wrapper(row, base):
+    fn = row["name"]
+    if base is None or base["ret"] != "int":
+        raise TableError(f"{fn}: no int form {fn[:-2]} in the tables")
+    ps, bs = row["params"], base["params"]
+    if len(ps) != len(bs):
+        raise TableError(f"{fn}: arguments differ from {base['name']}'s")
+    split = [split_param(fn, p) for p in ps]
+    has = {n for _, n, _ in split}
+    handle = next(((t, n) for t, n, _ in split
+                   if t in ("MPI_Comm", "MPI_Win", "MPI_File")), None)
+    low = fn.lower()
+    local, pre, args, post, done = [], [], [], [], []
+    derived = {}		# datatype argument -> the type replacing it
+    for (t, n, arr), p, b in zip(split, ps, bs):
+        bt, _, barr = split_param(base["name"], b)
+        send = n.startswith("s") and "sendbuf" in has
+        if (t, arr) == (bt, barr):
+            args.append(n)
+            continue
+        args.append(f"c_{n}")
+        if t == "MPI_Count" and bt == "int" and not arr:
+            dt = COUNT_TYPE.get(n, "datatype")
+            local.append(f"int c_{n} = 0;")
+            if dt in has and "op" not in has:
+                local.append(f"MPI_Datatype t_{n} = {dt};")
+                call = (f"esmpi_large_count(\"{fn}\", \"{n}\", {n}, {dt}, "
+                        f"&c_{n}, &t_{n})")
+                done.append(f"esmpi_large_type_done(&t_{n}, {dt});")
+                derived[dt] = f"t_{n}"
+            else:
+                call = f"esmpi_large_int(\"{fn}\", \"{n}\", {n}, &c_{n})"
+            # Not read: with MPI_IN_PLACE, and Gather's receive and
+            # Scatter's send side away from the root.
+            if (n == "recvcount" and re.match(r"mpi_i?gather_", low)) or \
+                    (n == "sendcount" and re.match(r"mpi_i?scatter_", low)):
+                call = (f"!esmpi_large_at_root(comm, root) ? MPI_SUCCESS : "
+                        f"{call}")
+            elif send:
+                call = f"sendbuf == MPI_IN_PLACE ? MPI_SUCCESS : {call}"
+            elif n == "recvcount" and re.match(r"mpi_i?scatterv?_", low):
+                call = f"recvbuf == MPI_IN_PLACE ? MPI_SUCCESS : {call}"
+            pre.append(call)
+        elif t == "MPI_Aint" and bt == "int" and not arr:
+            local.append(f"int c_{n} = 0;")
+            pre.append(f"esmpi_large_int(\"{fn}\", \"{n}\", {n}, &c_{n})")
+        elif t in ("MPI_Count", "MPI_Aint") and bt == "int" and arr:
+            src = n
+            # Significant at the root only (Gatherv's receive side,
+            # Scatterv's send side); send arrays not with MPI_IN_PLACE.
+            if (re.match(r"mpi_i?gatherv_", low) and
+                    n.startswith(("r", "displs"))) or \
+                    (re.match(r"mpi_i?scatterv_", low) and
+                     n.startswith(("s", "displs"))):
+                src = f"esmpi_large_at_root(comm, root) ? {n} : NULL"
+            elif send:
+                src = f"sendbuf == MPI_IN_PLACE ? NULL : {n}"
+            local.append(f"int *c_{n} = NULL;")
+            pre.append(f"esmpi_large_array(\"{fn}\", \"{n}\", {src}, "
+                       f"{int(t == 'MPI_Aint')}, comm, "
+                       f"{large_array_kind(fn, n)}, &c_{n})")
+            done.append(f"free(c_{n});")
+        elif t in ("MPI_Count *", "MPI_Aint *") and \
+                bt in ("int *", "MPI_Aint *") and not arr:
+            local.append(f"{bt[:-2]} c_{n} = 0;")
+            args[-1] = f"&c_{n}"
+            post.append(f"*{n} = c_{n};")
+        else:
+            raise TableError(f"{fn}: cannot convert '{p}' to '{b}'")
+    args = [derived.get(a, a) for a in args]
+    body = [f"{row['proto']}\n{{"] + [f"\t{x}" for x in local]
+    body += ["\tint rc = MPI_SUCCESS;", ""]
+    for x in pre:
+        body.append(f"\tif (rc == MPI_SUCCESS)\n\t\trc = {x};")
+    # Our refusals go through the handle's error handler (the int form
+    # raises its own errors itself).
+    call = f"{base['name']}({', '.join(args)})"
+    if handle is not None and pre:
+        kind = {"MPI_Comm": "Comm", "MPI_Win": "Win",
+                "MPI_File": "File"}[handle[0]]
+        body.append(f"\tif (rc != MPI_SUCCESS)\n"
+                    f"\t\tPMPI_{kind}_call_errhandler({handle[1]}, rc);\n"
+                    f"\telse\n\t\trc = {call};")
+    else:
+        body.append(f"\tif (rc == MPI_SUCCESS)\n\t\trc = {call};")
+    if post:
+        body.append("\tif (rc == MPI_SUCCESS) {")
+        body += [f"\t\t{x}" for x in post]
+        body.append("\t}")
+    body += [f"\t{x}" for x in done]
+    body.append("\treturn rc;\n}\n")
+    return "\n".join(body)
+
+
 # --- Fortran entry points -------------------------------------------------
 #
 # Open MPI's Fortran bindings call PMPI_* themselves, so every special or
@@ -149,6 +271,9 @@ FORTRAN_CALLS = {
                           "MPI_Buffer_detach(&(void *){{ NULL }}, {size})"),
     "MPI_Buffer_detach_f08": (["void *buffer_addr", "int *size"],
                               "MPI_Buffer_detach(buffer_addr, {size})"),
+    # mpi_f08's large form (MPICH): TYPE(C_PTR), INTEGER(MPI_COUNT_KIND)
+    "MPI_Buffer_detach_c": (["void *buffer_addr", "MPI_Count *size"],
+                            "MPI_Buffer_detach_c(buffer_addr, {size})"),
 }
 
 
@@ -259,6 +384,9 @@ def fortran_special(row, params, call, suffix, symbols):
             args[n] = f"*{n}"
         elif t == "MPI_Aint *":
             decl.append(f"MPI_Aint *{n}")
+            args[n] = n
+        elif t == "MPI_Count *":	# INTEGER(KIND=MPI_COUNT_KIND)
+            decl.append(f"MPI_Count *{n}")
             args[n] = n
         elif h == "MPI_Info" and arr:	# spawn_multiple, read at the root
             decl.append(f"MPI_Fint *{n}")
@@ -426,6 +554,9 @@ def generate(rows, impl):
            "#pragma GCC visibility push(default)\n"]
     out += [wrapper(r) for r in rows
             if r["disp"] == "deny" and r["family"] != "fortran"]
+    byname = {r["name"]: r for r in rows}
+    out += [large_wrapper(r, byname.get(r["name"][:-2])) for r in rows
+            if r["disp"] == "special" and r["family"].startswith("large")]
     out += fortran(rows)
     out.append("#pragma GCC visibility pop\n")
     out.append("/* Every function of the table, sorted by name (bsearch). */\n"

@@ -45,7 +45,8 @@ ALL = [name for name, _ in CASES] + ["coll_check", "collective_probe",
                                      "fortran_mpifh", "fortran_mpi",
                                      "fortran_mpi_f08",
                                      "pmpi_init", "status_fields",
-                                     "persist_self", "rma_check"]
+                                     "persist_self", "rma_check",
+                                     "large_count", "fortran_large_f08"]
 
 # coll_check's MPICH settings, plain and protected alike. Its ch4
 # collectives crash on the in-place Reduce. And its default Allgatherv for
@@ -409,3 +410,48 @@ def test_rma_same_under_mpich(daemon):
     assert prot.returncode == 0, prot.describe()
     assert prot.stdout == plain.stdout
     assert_sealed(prot, 3)
+
+
+LARGE_REFUSALS = (
+    "MPI_Allgatherv_c: recvcounts[2] = 2147483652 does not fit in an int",
+    "MPI_Allreduce_c: count = 3221225472 does not fit in an int")
+
+
+def test_large_count_forms_under_mpich(daemon, tmp_path):
+    """MPI-4's large-count _c forms (large_count.c: point to point,
+    Bcast/Allreduce/Allgatherv/Alltoallv/Reduce_scatter with MPI_Count
+    arrays, Get_count_c, Win_allocate_c/Put_c/Get_c, File_write_at_all_c/
+    File_read_at_c/File_get_type_extent_c, a count beyond
+    INT_MAX of a zero-size type), 3 ranks: the same output as plain MPICH,
+    sealed; then, protected only, counts esmpi cannot carry refused as
+    MPI_ERR_COUNT with a message naming the call and the argument."""
+    prog = mh.example("large_count", mpich=True)
+    data = tmp_path / "large_count.dat"
+    plain = mh.hydra(prog, 3, preload=False, args=(data,))
+    assert plain.returncode == 0, plain.describe()
+    assert "large_count: OK checksum" in plain.stdout, plain.describe()
+    prot = mh.hydra(prog, 3, socket=daemon.sock, x=("ESMPI_STATS=1",),
+                    args=(data, "refuse"))
+    assert prot.returncode == 0, prot.describe()
+    lines = prot.stdout.splitlines()
+    assert lines == ["large_count: refused as MPI_ERR_COUNT",
+                     *plain.stdout.splitlines()], prot.describe()
+    assert_sealed(prot, 3)
+    for msg in LARGE_REFUSALS:
+        assert msg in prot.stderr, prot.describe()
+
+
+def test_fortran_large_count_forms_under_mpich(daemon):
+    """`use mpi_f08` with MPI_COUNT_KIND counts and an MPI_ADDRESS_KIND
+    disp_unit (fortran_large_f08): Send/Recv/Get_count reach the C _c
+    wrappers, Buffer_detach and Win_allocate libesmpi's own
+    mpi_x_f08_large_ entry points; same output as plain MPICH, sealed."""
+    prog = mh.example("fortran_large_f08", mpich=True)
+    plain = mh.hydra(prog, 2, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    assert plain.stdout == "fortran_large_f08: 2 ranks OK\n", \
+        plain.describe()
+    prot = mh.hydra(prog, 2, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    assert prot.returncode == 0, prot.describe()
+    assert prot.stdout == plain.stdout, prot.describe()
+    assert_sealed(prot, 2)
