@@ -215,6 +215,11 @@ struct esmpi_chain *esmpi_key_recv_chain(struct esmpi_comm *c, int peer,
     int suite);
 void esmpi_key_drop(struct esmpi_keytry *t);
 void esmpi_chain_clear(struct esmpi_chain *k);
+/* A chain key's successor (rekey), in place; the AEAD of a chain key for
+ * suite. Also the one-sided window keys' (mpi/rma.c). */
+int esmpi_chain_next(uint8_t chain[32]);
+int esmpi_chain_aead(const uint8_t chain[32], int suite,
+    struct esmpi_aead **out);
 void esmpi_keys_free(struct esmpi_comm *c);
 /* ESMPI_TEST_KEYMEM: where c's chains are. */
 void esmpi_keys_report(const struct esmpi_comm *c);

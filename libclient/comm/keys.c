@@ -62,8 +62,8 @@ chain_start(struct esmpi_comm *c, int suite, uint32_t sender, uint8_t out[32])
 	return r;
 }
 
-static int
-chain_next(uint8_t chain[32])
+int
+esmpi_chain_next(uint8_t chain[32])
 {
 	uint8_t next[32];
 	int r;
@@ -75,8 +75,8 @@ chain_next(uint8_t chain[32])
 	return r;
 }
 
-static int
-chain_aead(const uint8_t chain[32], int suite, struct esmpi_aead **out)
+int
+esmpi_chain_aead(const uint8_t chain[32], int suite, struct esmpi_aead **out)
 {
 	const struct esmpi_suite_info *si = esmpi_suite_by_id(suite);
 	uint8_t key[ESMPI_AEAD_MAX_KEY_LEN];
@@ -137,15 +137,15 @@ esmpi_key_send(struct esmpi_comm *c, const struct esmpi_pol_settings *s,
 	k = &c->send[s->suite];
 	if (k->aead == NULL) {
 		if (chain_start(c, s->suite, c->my_world, k->chain) != 0 ||
-		    chain_aead(k->chain, s->suite, &k->aead) != 0)
+		    esmpi_chain_aead(k->chain, s->suite, &k->aead) != 0)
 			return NULL;
 		k->since = now;
 		k->gen = (unsigned)atomic_load(&esmpi.rekey_gen);
 	} else if (limit_reached(k, s, len, now, &why)) {
 		struct esmpi_aead *n = NULL;
 
-		if (k->epoch == UINT32_MAX || chain_next(k->chain) != 0 ||
-		    chain_aead(k->chain, s->suite, &n) != 0)
+		if (k->epoch == UINT32_MAX || esmpi_chain_next(k->chain) != 0 ||
+		    esmpi_chain_aead(k->chain, s->suite, &n) != 0)
 			return NULL;
 		esmpi_aead_free(k->aead);	/* wipes the old schedule */
 		k->aead = n;
@@ -218,7 +218,7 @@ recv_chain(struct esmpi_comm *c, int peer, int suite)
 	    32)) == NULL ||
 	    chain_start(c, suite, c->peer_world[peer],
 	    c->peerkeys[h].k.chain) != 0 ||
-	    chain_aead(c->peerkeys[h].k.chain, suite,
+	    esmpi_chain_aead(c->peerkeys[h].k.chain, suite,
 	    &c->peerkeys[h].k.aead) != 0) {
 		esmpi_chain_clear(&c->peerkeys[h].k);
 		return NULL;
@@ -254,7 +254,7 @@ esmpi_key_recv(struct esmpi_comm *c, int peer, int suite, uint32_t epoch,
 		/* A straggler: its chain key is in the window, or wiped. */
 		if (k->epoch - epoch >= ESMPI_EPOCH_WINDOW)
 			return ESMPI_ERR_REPLAY;
-		if (chain_aead(k->ring[epoch % ESMPI_EPOCH_WINDOW], suite,
+		if (esmpi_chain_aead(k->ring[epoch % ESMPI_EPOCH_WINDOW], suite,
 		    &t->fresh) != 0)
 			return ESMPI_ERR_CRYPTO;
 		t->aead = t->fresh;
@@ -268,14 +268,14 @@ esmpi_key_recv(struct esmpi_comm *c, int peer, int suite, uint32_t epoch,
 		return ESMPI_ERR_NOMEM;
 	t->nsteps = epoch - k->epoch;
 	memcpy(t->steps[0], k->chain, 32);
-	if (chain_next(t->steps[0]) != 0)
+	if (esmpi_chain_next(t->steps[0]) != 0)
 		goto fail;
 	for (i = 1; i < t->nsteps; i++) {
 		memcpy(t->steps[i], t->steps[i - 1], 32);
-		if (chain_next(t->steps[i]) != 0)
+		if (esmpi_chain_next(t->steps[i]) != 0)
 			goto fail;
 	}
-	if (chain_aead(t->steps[t->nsteps - 1], suite, &t->fresh) != 0)
+	if (esmpi_chain_aead(t->steps[t->nsteps - 1], suite, &t->fresh) != 0)
 		goto fail;
 	t->aead = t->fresh;
 	return 0;

@@ -264,33 +264,6 @@ chain_first(const uint8_t key[32], int rank, int dir, uint8_t out[32])
 	    sizeof(info));
 }
 
-static int
-chain_step(uint8_t chain[32])
-{
-	uint8_t next[32];
-	int r;
-
-	r = esmpi_hkdf_sha256(next, 32, NULL, 0, chain, 32,
-	    (const uint8_t *)"esmpi rekey", 11);
-	memcpy(chain, next, 32);
-	esmpi_memzero(next, sizeof(next));
-	return r;
-}
-
-static int
-chain_key(const uint8_t chain[32], struct esmpi_aead **out)
-{
-	uint8_t key[32];
-	int r;
-
-	r = esmpi_hkdf_sha256(key, 32, NULL, 0, chain, 32,
-	    (const uint8_t *)"esmpi aead", 10);
-	if (r == 0)
-		r = esmpi_aead_new(out, ESMPI_SUITE_AES_256_GCM, key, 32);
-	esmpi_memzero(key, sizeof(key));
-	return r;
-}
-
 /* A rotation was pushed since sd last sealed: step its chain (at most
  * MAX_EPOCH times in a window's life; then it keeps its key). */
 static void
@@ -303,7 +276,8 @@ rekey(struct side *sd, int stream)
 	if (sd->epoch >= MAX_EPOCH)
 		return;
 	memcpy(next, sd->chain, 32);
-	if (chain_step(next) == 0 && chain_key(next, &n) == 0) {
+	if (esmpi_chain_next(next) == 0 &&
+	    esmpi_chain_aead(next, ESMPI_SUITE_AES_256_GCM, &n) == 0) {
 		esmpi_aead_free(sd->aead);	/* wipes the old schedule */
 		sd->aead = n;
 		memcpy(sd->chain, next, 32);
@@ -376,7 +350,8 @@ open_msg(struct rwin *w, struct side *sd, int src, int stream, uint8_t *m,
 	e = (uint32_t)(seq >> 56);
 	seq &= SEQ_MASK;
 	rx = &sd->rx[2 * src + stream_dir(stream)];
-	if (rx->cur == NULL && chain_key(rx->chain, &rx->cur) != 0)
+	if (rx->cur == NULL && esmpi_chain_aead(rx->chain,
+	    ESMPI_SUITE_AES_256_GCM, &rx->cur) != 0)
 		return ESMPI_ERR_AUTH;
 	if (e == rx->epoch)
 		a = rx->cur;
@@ -385,9 +360,10 @@ open_msg(struct rwin *w, struct side *sd, int src, int stream, uint8_t *m,
 	else if (e > rx->epoch && e - rx->epoch <= EPOCH_AHEAD) {
 		memcpy(chain, rx->chain, 32);
 		for (uint32_t i = rx->epoch; i < e; i++)
-			if (chain_step(chain) != 0)
+			if (esmpi_chain_next(chain) != 0)
 				return esmpi_memzero(chain, 32), ESMPI_ERR_AUTH;
-		if (chain_key(chain, &fresh) != 0)
+		if (esmpi_chain_aead(chain, ESMPI_SUITE_AES_256_GCM,
+		    &fresh) != 0)
 			return esmpi_memzero(chain, 32), ESMPI_ERR_AUTH;
 		a = fresh;
 	} else
@@ -2075,7 +2051,7 @@ side_init(struct side *s, const uint8_t *key, int n, int rank, int dir)
 	s->gen = (unsigned)atomic_load(&esmpi.rekey_gen);
 	if (chain_first(key, rank, dir, s->chain) != 0)
 		return -1;
-	return chain_key(s->chain, &s->aead);
+	return esmpi_chain_aead(s->chain, ESMPI_SUITE_AES_256_GCM, &s->aead);
 }
 
 static void
