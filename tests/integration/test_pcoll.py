@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Persistent collectives (libclient/mpi/pcoll.c): examples/pcoll_check.c
+runs every MPI_X_init (Open MPI 4.1: MPIX_X_init) several times with
+restarts, Startall, the Wait/Test families on them, a derived datatype,
+Request_free of inactive ones, and with MPICH's MPI-4 also MPI_Isendrecv,
+MPI_Isendrecv_replace and MPI_Comm_idup_with_info. The output is the same
+with and without libesmpi at 2 and 4 ranks, under Open MPI and MPICH, and
+every rank sealed what it sent (ESMPI_STATS=1), nothing went plain.
+
+Run: /usr/bin/python3 -m pytest -q tests/integration/test_pcoll.py
+"""
+import pytest
+
+import mpi_helpers as mh
+from test_mpich import assert_sealed
+
+PROG = "pcoll_check"
+FAMILIES = ["bcast", "gather_scatter", "allgather", "alltoall", "reduce",
+            "neighbor", "startall"]
+
+
+def check_output(job, mpi4):
+    lines = job.stdout.splitlines()
+    want = FAMILIES + (["mpi4"] if mpi4 else [])
+    assert lines[:-1] == [f"{f}: ok" for f in want], job.describe()
+    m = mh.RESULT.match(lines[-1])
+    assert m and m.group("name") == PROG, job.describe()
+
+
+@pytest.mark.parametrize("mpich", [False, True], ids=["openmpi", "mpich"])
+@pytest.mark.parametrize("np", [2, 4])
+def test_pcoll_same_with_and_without_esmpi(daemon, mpich, np):
+    prog = mh.example(PROG, mpich=mpich)
+    if not mh.missing_examples([PROG], mpich=mpich) == []:
+        pytest.fail(f"not built: {prog}", pytrace=False)
+    run = mh.hydra if mpich else mh.mpirun
+    plain = run(prog, np, preload=False)
+    assert plain.returncode == 0, f"plain run failed\n{plain.describe()}"
+    check_output(plain, mpich)
+
+    prot = run(prog, np, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    assert prot.returncode == 0, (
+        f"pcoll_check fails under libesmpi (plain run passed)\n"
+        f"{prot.describe()}\n--- esmpid\n{daemon.log()[-3000:]}")
+    assert prot.stdout == plain.stdout, (
+        f"output differs under libesmpi\n--- plain\n{plain.stdout}"
+        f"--- esmpi\n{prot.stdout}")
+    assert "refused" not in prot.stderr, prot.describe()
+    assert_sealed(prot, np)
+    daemon.wait_audit("session_open", count=np)
