@@ -164,8 +164,7 @@ MPICH_FAMILIES = [
               r"|Alltoall[vw]?_init|Bcast_init|(All)?[Rr]educe_init"
               r"|Reduce_scatter(_block)?_init|(Ex)?[Ss]can_init"
               r"|Neighbor_\w+_init"),
-    ("mpi4", r"Isendrecv(_replace)?|Comm_idup_with_info|Psend_init"
-             r"|Precv_init"),
+    ("mpi4", r"Isendrecv(_replace)?|Psend_init|Precv_init"),
     ("partition", r"Pready(_list|_range)?|Parrived|Barrier_init"),
     ("env", r"Aint_(add|diff)"),
     ("session", r"Session_(init|finalize|get_\w+)|Comm_create_from_group"
@@ -186,8 +185,7 @@ MPICH_REASONS = {
              "nonblocking collective, sealed (mpi/pcoll.c); Barrier_init "
              "carries no payload (partition)",
     "mpi4": "mpi4: MPI-4 calls that move payload esmpi does not protect "
-            "yet (nonblocking sendrecv, partitioned sends, a duplicate whose "
-            "keys nobody derives)",
+            "yet (nonblocking sendrecv, partitioned sends)",
     "partition": "partition: act on requests the calls above create; "
                  "Barrier_init carries no payload",
     "session": "session: MPI-4 sessions: Session_init starts MPI without "
@@ -197,8 +195,9 @@ MPICH_REASONS = {
           "data, shrink makes a communicator without keys; acks are local",
 }
 PASSTHROUGH_MPI4 = {"partition"}
-# Hand-written in libclient/ (MPICH build).
+# Hand-written in libclient/ (MPICH build): families, functions.
 SPECIAL_MPI4 = {"pcoll"}
+SPECIAL_MPICH = {"Comm_idup_with_info"}
 
 
 DECL = re.compile(r'__attribute__\(\(visibility\("default"\)\)\)\s*'
@@ -265,6 +264,8 @@ def mpich_row(name):
                 return fam, "special"
             return fam, "passthrough" if local else "deny"
     fam = family(short)
+    if short in SPECIAL_MPICH:
+        return fam, "special"
     return fam, disposition(short, fam)
 
 
