@@ -84,6 +84,10 @@ t_bcast(void)
 	}
 	MPI_OK(MPI_Request_free(&r));
 	CHECK(r == MPI_REQUEST_NULL, "freed request not null");
+	/* A bad communicator is an error of its class (errors return). */
+	i = PC(Bcast)(buf, N, MPI_INT, 0, MPI_COMM_NULL, MPI_INFO_NULL, &r);
+	MPI_Error_class(i, &it);
+	CHECK(it == MPI_ERR_COMM, "init on MPI_COMM_NULL: class %d", it);
 	done("bcast");
 }
 

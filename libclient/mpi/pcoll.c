@@ -390,7 +390,14 @@ create(const struct pcoll *a, MPI_Comm comm, MPI_Request *req)
 		return esmpi.err_init;
 	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
 		return rc;
-	/* Open MPI's check of comm (MPI_ERR_COMM), before anything else. */
+	/* Named here: MPI's own error would name the call below. */
+	if (comm == MPI_COMM_NULL)
+		return esmpi_fail(MPI_COMM_WORLD, MPI_ERR_COMM,
+		    "%s: the communicator is MPI_COMM_NULL", a->fn);
+	if (req == NULL)
+		return esmpi_fail(comm, MPI_ERR_REQUEST,
+		    "%s: no request to return (NULL)", a->fn);
+	/* MPI's check of comm (MPI_ERR_COMM) otherwise. */
 	if ((rc = PMPI_Recv_init(NULL, 0, MPI_BYTE, MPI_PROC_NULL, 0, comm,
 	    &anchor)) != MPI_SUCCESS)
 		return rc;

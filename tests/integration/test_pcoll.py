@@ -17,6 +17,7 @@ import mpi_helpers as mh
 from test_mpich import assert_sealed
 
 PROG = "pcoll_check"
+BCAST_INIT = {False: "MPIX_Bcast_init", True: "MPI_Bcast_init"}
 FAMILIES = ["bcast", "gather_scatter", "allgather", "alltoall", "reduce",
             "neighbor", "startall"]
 
@@ -35,6 +36,7 @@ def test_pcoll_same_with_and_without_esmpi(daemon, np):
     plain = mh.mpirun(prog, np, preload=False)
     assert plain.returncode == 0, f"plain run failed\n{plain.describe()}"
     check_output(plain, False)
+    mpich = False
 
     prot = mh.mpirun(prog, np, socket=daemon.sock, x=("ESMPI_STATS=1",))
     assert prot.returncode == 0, (
@@ -44,6 +46,9 @@ def test_pcoll_same_with_and_without_esmpi(daemon, np):
         f"output differs under libesmpi\n--- plain\n{plain.stdout}"
         f"--- esmpi\n{prot.stdout}")
     assert "refused" not in prot.stderr, prot.describe()
+    # The init call on MPI_COMM_NULL: refused by esmpi, under its name.
+    assert mh.rank_lines(prot.stderr, f"{BCAST_INIT[mpich]}: the "
+                         "communicator is MPI_COMM_NULL") == set(range(np))
     assert_sealed(prot, np)
     daemon.wait_audit("session_open", count=np)
 
@@ -56,11 +61,15 @@ def test_pcoll_under_mpich(daemon, np):
     esmpi runs each Start as MPICH's nonblocking collective, which keeps
     them apart. pcoll_check's own checks must pass."""
     prog = mh.example(PROG, mpich=True)
+    mpich = True
     prot = mh.hydra(prog, np, socket=daemon.sock, x=("ESMPI_STATS=1",))
     assert prot.returncode == 0, (
         f"pcoll_check fails under MPICH's libesmpi\n{prot.describe()}"
         f"\n--- esmpid\n{daemon.log()[-3000:]}")
     check_output(prot, True)
     assert "refused" not in prot.stderr, prot.describe()
+    # The init call on MPI_COMM_NULL: refused by esmpi, under its name.
+    assert mh.rank_lines(prot.stderr, f"{BCAST_INIT[mpich]}: the "
+                         "communicator is MPI_COMM_NULL") == set(range(np))
     assert_sealed(prot, np)
     daemon.wait_audit("session_open", count=np)
