@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A collective esmpi does not protect (every MPI-3.1 collective is
- * sealed): the persistent Reduce_scatter_block_init or, with the argument
- * "persistent", Allreduce_init (MPI-4's MPI_*_init; Open MPI 4's
- * extensions MPIX_*_init). Under the default policy (unprotected: deny)
- * the library refuses it; with `unprotected: allow` it runs and prints
- * the sum of the ranks. Run with 2 ranks. */
+/*
+ * A call esmpi does not protect, for the tests of the policy's
+ * `unprotected` setting: with MPI-4 (MPICH) a partitioned send
+ * (MPI_Psend_init / MPI_Precv_init, which esmpi refuses under the default
+ * policy, unprotected: deny, and lets through unsealed with `unprotected:
+ * allow`). Open MPI 4.1 has no such call left: there the program runs a
+ * persistent collective, which esmpi protects: the persistent
+ * Reduce_scatter_block_init or, with the argument "persistent",
+ * Allreduce_init (Open MPI 4's extensions MPIX_*_init). It prints the sum
+ * of the ranks. Run with 2 ranks.
+ */
 #include <mpi.h>
-#if MPI_VERSION >= 4
-#define ALLREDUCE_INIT MPI_Allreduce_init
-#define REDUCE_SCATTER_BLOCK_INIT MPI_Reduce_scatter_block_init
-#else
+#if MPI_VERSION < 4
 #include <mpi-ext.h>
-#define ALLREDUCE_INIT MPIX_Allreduce_init
-#define REDUCE_SCATTER_BLOCK_INIT MPIX_Reduce_scatter_block_init
 #endif
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,15 +31,32 @@ main(int argc, char **argv)
 		MPI_Abort(MPI_COMM_WORLD, 2);
 	for (i = 0; i < size; i++)
 		all[i] = rank;
+#if MPI_VERSION >= 4
+	/* Rank 1 sends its rank to rank 0, which adds its own. */
+	(void)argv;
+	if (rank == 1)
+		MPI_Psend_init(&rank, 1, 1, MPI_INT, 0, 5, MPI_COMM_WORLD,
+		    MPI_INFO_NULL, &req);
+	else
+		MPI_Precv_init(&sum, 1, 1, MPI_INT, 1, 5, MPI_COMM_WORLD,
+		    MPI_INFO_NULL, &req);
+	MPI_Start(&req);
+	if (rank == 1)
+		MPI_Pready(0, req);
+	MPI_Wait(&req, MPI_STATUS_IGNORE);
+	if (rank == 1)
+		sum = rank;	/* what it sent: the sum at 2 ranks */
+#else
 	if (argc > 1 && strcmp(argv[1], "persistent") == 0)
-		ALLREDUCE_INIT(&rank, &sum, 1, MPI_INT, MPI_SUM,
+		MPIX_Allreduce_init(&rank, &sum, 1, MPI_INT, MPI_SUM,
 		    MPI_COMM_WORLD, MPI_INFO_NULL, &req);
 	else
 		/* Every rank's block of the sum of all ranks' vectors. */
-		REDUCE_SCATTER_BLOCK_INIT(all, &sum, 1, MPI_INT, MPI_SUM,
+		MPIX_Reduce_scatter_block_init(all, &sum, 1, MPI_INT, MPI_SUM,
 		    MPI_COMM_WORLD, MPI_INFO_NULL, &req);
 	MPI_Start(&req);
 	MPI_Wait(&req, MPI_STATUS_IGNORE);
+#endif
 	MPI_Request_free(&req);
 	free(all);
 	if (rank == 0)

@@ -129,4 +129,12 @@ esmpi_impl_yield_when_idle(void)
 {
 }
 
+/*
+ * MPI-4: persistent collectives under their standard names MPI_X_init,
+ * MPI_Isendrecv(_replace) and MPI_Comm_idup_with_info (ESMPI_HAVE_MPI4_NB).
+ */
+#define ESMPI_PCOLL(x)		MPI_##x##_init
+#define ESMPI_PCOLL_NAME(x)	"MPI_" #x "_init"
+#define ESMPI_HAVE_MPI4_NB	1
+
 #endif

@@ -114,4 +114,13 @@ esmpi_impl_yield_when_idle(void)
 		set(true);
 }
 
+/*
+ * Persistent collectives: Open MPI 4.1 has them as the extension
+ * MPIX_X_init (mpi-ext.h), MPI-4's MPI_X_init. No MPI-4 nonblocking
+ * Sendrecv or Comm_idup_with_info (ESMPI_HAVE_MPI4_NB unset).
+ */
+#include <mpi-ext.h>
+#define ESMPI_PCOLL(x)		MPIX_##x##_init
+#define ESMPI_PCOLL_NAME(x)	"MPIX_" #x "_init"
+
 #endif

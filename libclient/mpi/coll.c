@@ -447,7 +447,7 @@ struct esmpi_coll {
 	MPI_Op op;
 	MPI_Datatype *held;		/* nonblocking: our duplicates */
 	int nheld;
-	int op_held;			/* nonblocking: op_hold(op) taken */
+	int op_held;			/* nonblocking: esmpi_op_hold(op) taken */
 	int failed;			/* sealing failed (ESMPI_ERR_*): moved
 					 * records that cannot open */
 };
@@ -485,8 +485,8 @@ op_predefined(MPI_Op op)
 }
 
 /* 0 once op is held (nothing to hold for a predefined one: -1). */
-static int
-op_hold(MPI_Op op)
+int
+esmpi_op_hold(MPI_Op op)
 {
 	struct op_hold *h;
 	size_t i;
@@ -512,8 +512,8 @@ op_hold(MPI_Op op)
 	return r;
 }
 
-static void
-op_release(MPI_Op op)
+void
+esmpi_op_release(MPI_Op op)
 {
 	size_t i;
 	int free_now = 0;
@@ -600,7 +600,7 @@ coll_free(struct esmpi_coll *o)
 	while (o->nheld > 0)
 		PMPI_Type_free(&o->held[--o->nheld]);
 	if (o->op_held)
-		op_release(o->op);
+		esmpi_op_release(o->op);
 	free(o->held);
 	free(o->sb);
 	free(o->sbc);
@@ -942,7 +942,7 @@ track(struct esmpi_coll *o, MPI_Request *req)
 		goto wait;
 	hold_types(o);
 	if (o->reduce)
-		o->op_held = op_hold(o->op) == 0;
+		o->op_held = esmpi_op_hold(o->op) == 0;
 	r->priv = o;
 	r->comm = o->c->comm;
 	r->handle = *req;

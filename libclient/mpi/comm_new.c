@@ -99,8 +99,21 @@ static const struct esmpi_req_ops idup_ops = {
 	.free = idup_free,
 };
 
-ESMPI_EXPORT int
-MPI_Comm_idup(MPI_Comm comm, MPI_Comm *newcomm, MPI_Request *req)
+/* PMPI_Comm_idup, or with info PMPI_Comm_idup_with_info (MPI-4). */
+static int
+pmpi_idup(MPI_Comm comm, const MPI_Info *info, MPI_Comm *newcomm,
+    MPI_Request *req)
+{
+#ifdef ESMPI_HAVE_MPI4_NB
+	if (info != NULL)
+		return PMPI_Comm_idup_with_info(comm, *info, newcomm, req);
+#endif
+	return PMPI_Comm_idup(comm, newcomm, req);
+}
+
+/* Comm_idup (info NULL) and Comm_idup_with_info: the same keys. */
+static int
+idup(MPI_Comm comm, const MPI_Info *info, MPI_Comm *newcomm, MPI_Request *req)
 {
 	struct esmpi_comm *p = esmpi.active ? esmpi_comm_get(comm) : NULL;
 	struct esmpi_req *r;
@@ -110,10 +123,10 @@ MPI_Comm_idup(MPI_Comm comm, MPI_Comm *newcomm, MPI_Request *req)
 	if (esmpi.failed)
 		return esmpi.err_init;
 	if (p == NULL)
-		return PMPI_Comm_idup(comm, newcomm, req);
+		return pmpi_idup(comm, info, newcomm, req);
 	d.parent = comm;
 	d.ctx = esmpi_comm_child_ctx(p, "dup");
-	if ((rc = PMPI_Comm_idup(comm, newcomm, req)) != MPI_SUCCESS)
+	if ((rc = pmpi_idup(comm, info, newcomm, req)) != MPI_SUCCESS)
 		return rc;
 	d.made = *newcomm;
 	if (PMPI_Request_get_status(*req, &flag, MPI_STATUS_IGNORE) ==
@@ -136,6 +149,21 @@ MPI_Comm_idup(MPI_Comm comm, MPI_Comm *newcomm, MPI_Request *req)
 now:
 	return comm_adopt(comm, d.made, d.ctx);
 }
+
+ESMPI_EXPORT int
+MPI_Comm_idup(MPI_Comm comm, MPI_Comm *newcomm, MPI_Request *req)
+{
+	return idup(comm, NULL, newcomm, req);
+}
+
+#ifdef ESMPI_HAVE_MPI4_NB
+ESMPI_EXPORT int
+MPI_Comm_idup_with_info(MPI_Comm comm, MPI_Info info, MPI_Comm *newcomm,
+    MPI_Request *req)
+{
+	return idup(comm, &info, newcomm, req);
+}
+#endif
 
 ESMPI_EXPORT int
 MPI_Comm_dup_with_info(MPI_Comm comm, MPI_Info info, MPI_Comm *newcomm)

@@ -8,8 +8,8 @@
  * cannot protect), stash.c (what probes received early), nb.c
  * (nonblocking and persistent point-to-point), mprobe.c (matched probes),
  * wait.c (Wait/Test), p2p.c (blocking point-to-point), coll.c
- * (collectives), comm_new.c (communicator constructors), dynamic.c
- * (spawn, accept/connect, join: links to other jobs), io.c (MPI-IO:
+ * (collectives), pcoll.c (persistent collectives), comm_new.c
+ * (communicator constructors), dynamic.c (spawn, accept/connect, join: links to other jobs), io.c (MPI-IO:
  * collective data access made independent), rma_type.c and rma.c
  * (one-sided communication), large.c (MPI-4's large-count _c forms,
  * narrowed to the int forms by generated wrappers), join.c and init.c (MPI_Init/MPI_Finalize:
@@ -81,6 +81,11 @@ int esmpi_serve_later(struct esmpi_comm *c, struct esmpi_stash *e,
 /* Wait for buffered sends still in flight (MPI_Finalize). */
 void esmpi_bsend_finish(void);
 
+/* coll.c: hold a user-defined reduction operation for a request that
+ * outlives the application's MPI_Op_free (0: held; -1: predefined or
+ * no memory) and let go of it. */
+int esmpi_op_hold(MPI_Op op);
+void esmpi_op_release(MPI_Op op);
 /* join.c: before any collective, every rank joins rank 0 point to point
  * and hears the job id, or learns within ESMPI_JOIN_TIMEOUT seconds which
  * ranks did not join (they run without libesmpi). err says why not. */

@@ -663,12 +663,15 @@ ESMPI_EXPORT int
 MPI_Start(MPI_Request *req)
 {
 	struct esmpi_comm *sent = NULL;
+	struct esmpi_req *r;
 	int rc, served = 0;
 
 	if (esmpi.failed)
 		return esmpi.err_init;
 	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
 		return rc;
+	if ((r = esmpi_req_take(*req, 1)) != NULL && r->ops->start != NULL)
+		return r->ops->start(r, req);
 	if (esmpi.active && ((rc = reseal(*req, esmpi_recv_ticket(), &sent,
 	    &served)) != MPI_SUCCESS || served))
 		return rc;
@@ -689,6 +692,20 @@ MPI_Startall(int count, MPI_Request reqs[])
 		return esmpi.err_init;
 	if (!esmpi.active && (rc = esmpi_check_started()) != MPI_SUCCESS)
 		return rc;
+	/* Persistent collectives among them: started one by one, in the
+	 * array's order (every rank starts collectives in the same order). */
+	for (i = 0; i < count; i++) {
+		struct esmpi_req *r = esmpi_req_take(reqs[i], 1);
+
+		if (r != NULL && r->ops->start != NULL)
+			break;
+	}
+	if (i < count) {
+		for (i = 0, rc = MPI_SUCCESS; i < count && rc == MPI_SUCCESS;
+		    i++)
+			rc = MPI_Start(&reqs[i]);
+		return rc;
+	}
 	/* MPI starts them in any order: one ticket, unordered among them. */
 	ticket = esmpi.active ? esmpi_recv_ticket() : 0;
 	for (i = 0; esmpi.active && i < count; i++)

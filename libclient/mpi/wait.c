@@ -8,11 +8,77 @@
 
 #include "mpi/mpi_layer.h"
 
+/*
+ * A persistent collective's run (mpi/pcoll.c): once it completes, the
+ * application holds its inactive persistent request again. Read before
+ * the completion step, which frees the run's entry.
+ */
+struct anchor {
+	int set;
+	MPI_Request h;
+};
+
+static struct anchor
+anchor_of(const struct esmpi_req *r)
+{
+	struct anchor a = { 0, MPI_REQUEST_NULL };
+
+	if (r != NULL && r->anchored) {
+		a.set = 1;
+		a.h = r->anchor;
+	}
+	return a;
+}
+
+static void
+reanchor(struct anchor a, MPI_Request *slot)
+{
+	if (a.set && *slot == MPI_REQUEST_NULL)
+		*slot = a.h;
+}
+
+/* esmpi_req_finish, _drop and _settle of the request in *slot. */
+static int
+finish_at(struct esmpi_req *r, MPI_Request *slot, MPI_Status *st)
+{
+	struct anchor a = anchor_of(r);
+	int rc = esmpi_req_finish(r, st);
+
+	reanchor(a, slot);
+	return rc;
+}
+
+static void
+drop_at(struct esmpi_req *r, MPI_Request *slot, MPI_Status *st, int err)
+{
+	struct anchor a = anchor_of(r);
+
+	esmpi_req_drop(r, *slot, st, err);
+	reanchor(a, slot);
+}
+
+static int
+settle_at(struct esmpi_req *r, MPI_Request *slot, MPI_Status *st, int rc)
+{
+	struct anchor a = anchor_of(r);
+	int prc = esmpi_req_settle(r, *slot, st, rc);
+
+	reanchor(a, slot);
+	return prc;
+}
+
 ESMPI_EXPORT int
 MPI_Request_free(MPI_Request *req)
 {
-	struct esmpi_req *r = esmpi_req_take(*req, 0);
+	struct esmpi_req *r = esmpi_req_take(*req, 0), *p;
+	struct anchor a = anchor_of(r);
 
+	/* A persistent collective's run: the persistent request goes too. */
+	if (a.set) {
+		if ((p = esmpi_req_take(a.h, 0)) != NULL)
+			esmpi_req_free(p);
+		PMPI_Request_free(&a.h);
+	}
 	if (r != NULL && r->active) {
 		/* Still running: esmpi_req_reap() finishes it. */
 		esmpi_req_orphan(r, *req);
@@ -37,10 +103,10 @@ MPI_Wait(MPI_Request *req, MPI_Status *status)
 		status = &local;
 	rc = PMPI_Wait(req, status);
 	if (rc != MPI_SUCCESS) {
-		esmpi_req_drop(r, *req, status, rc);
+		drop_at(r, req, status, rc);
 		return rc;
 	}
-	prc = esmpi_req_finish(r, status);
+	prc = finish_at(r, req, status);
 	return prc;
 }
 
@@ -55,12 +121,12 @@ MPI_Test(MPI_Request *req, int *flag, MPI_Status *status)
 		status = &local;
 	rc = PMPI_Test(req, flag, status);
 	if (rc != MPI_SUCCESS) {
-		esmpi_req_drop(r, *req, status, rc);
+		drop_at(r, req, status, rc);
 		return rc;
 	}
 	if (!*flag)
 		return rc;
-	return esmpi_req_finish(r, status);
+	return finish_at(r, req, status);
 }
 
 /* The entries of the requests, looked up before the call: completion
@@ -139,7 +205,7 @@ MPI_Waitall(int n, MPI_Request reqs[], MPI_Status sts[])
 
 			if (rc == MPI_SUCCESS)
 				scratch[i].MPI_ERROR = MPI_SUCCESS;
-			r = esmpi_req_settle(h[ix[i]], reqs[ix[i]], &scratch[i], rc);
+			r = settle_at(h[ix[i]], &reqs[ix[i]], &scratch[i], rc);
 			if (sts != MPI_STATUSES_IGNORE)
 				sts[ix[i]] = scratch[i];
 			if (r != MPI_SUCCESS && prc == MPI_SUCCESS)
@@ -169,7 +235,7 @@ MPI_Testall(int n, MPI_Request reqs[], int *flag, MPI_Status sts[])
 	if ((rc == MPI_SUCCESS || esmpi_err_is(rc, MPI_ERR_IN_STATUS)) &&
 	    *flag) {
 		for (i = 0; i < n; i++) {
-			int r = esmpi_req_settle(h[i], reqs[i], &st[i], rc);
+			int r = settle_at(h[i], &reqs[i], &st[i], rc);
 
 			if (r != MPI_SUCCESS && prc == MPI_SUCCESS)
 				prc = r;
@@ -198,9 +264,9 @@ MPI_Waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
 	}
 	rc = PMPI_Waitany(n, reqs, index, status);
 	if (rc != MPI_SUCCESS && *index >= 0 && *index < n)
-		esmpi_req_drop(h[*index], reqs[*index], status, rc);
+		drop_at(h[*index], &reqs[*index], status, rc);
 	else if (rc == MPI_SUCCESS && *index != MPI_UNDEFINED)
-		prc = esmpi_req_finish(h[*index], status);
+		prc = finish_at(h[*index], &reqs[*index], status);
 	release(h, hs, NULL);
 	return rc != MPI_SUCCESS ? rc : prc;
 }
@@ -224,9 +290,9 @@ MPI_Testany(int n, MPI_Request reqs[], int *index, int *flag,
 	}
 	rc = PMPI_Testany(n, reqs, index, flag, status);
 	if (rc != MPI_SUCCESS && *index >= 0 && *index < n)
-		esmpi_req_drop(h[*index], reqs[*index], status, rc);
+		drop_at(h[*index], &reqs[*index], status, rc);
 	else if (rc == MPI_SUCCESS && *flag && *index != MPI_UNDEFINED)
-		prc = esmpi_req_finish(h[*index], status);
+		prc = finish_at(h[*index], &reqs[*index], status);
 	release(h, hs, NULL);
 	return rc != MPI_SUCCESS ? rc : prc;
 }
@@ -251,8 +317,8 @@ some(some_fn fn, int n, MPI_Request reqs[], int *outcount, int indices[],
 	    MPI_ERR_IN_STATUS) || (rc == MPI_SUCCESS &&
 	    *outcount != MPI_UNDEFINED)) {
 		for (i = 0; i < *outcount; i++) {
-			int r = esmpi_req_settle(h[indices[i]], reqs[indices[i]], &st[i],
-			    rc);
+			int r = settle_at(h[indices[i]], &reqs[indices[i]],
+			    &st[i], rc);
 
 			if (r != MPI_SUCCESS && prc == MPI_SUCCESS)
 				prc = r;

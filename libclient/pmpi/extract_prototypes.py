@@ -160,11 +160,11 @@ REASONS = {
 
 # MPICH 4.0's additions not covered by FAMILIES (name without "MPI_").
 MPICH_FAMILIES = [
-    ("mpi4", r"Isendrecv(_replace)?|Comm_idup_with_info|Psend_init"
-             r"|Precv_init|(All)?[Gg]atherv?_init|Scatterv?_init"
-             r"|Alltoall[vw]?_init|Bcast_init|(All)?[Rr]educe_init"
-             r"|Reduce_scatter(_block)?_init|(Ex)?[Ss]can_init"
-             r"|Neighbor_\w+_init"),
+    ("pcoll", r"(All)?[Gg]atherv?_init|Scatterv?_init"
+              r"|Alltoall[vw]?_init|Bcast_init|(All)?[Rr]educe_init"
+              r"|Reduce_scatter(_block)?_init|(Ex)?[Ss]can_init"
+              r"|Neighbor_\w+_init"),
+    ("mpi4", r"Isendrecv(_replace)?|Psend_init|Precv_init"),
     ("partition", r"Pready(_list|_range)?|Parrived|Barrier_init"),
     ("env", r"Aint_(add|diff)"),
     ("session", r"Session_(init|finalize|get_\w+)|Comm_create_from_group"
@@ -181,9 +181,11 @@ MPICH_MPIX = [
 MPICH_REASONS = {
     "large": "large: MPI-4 large-count (_c) variants of calls that move "
              "payload; esmpi's wrappers take int counts, denied",
+    "pcoll": "pcoll: persistent collectives: each Start runs esmpi's "
+             "nonblocking collective, sealed (mpi/pcoll.c); Barrier_init "
+             "carries no payload (partition)",
     "mpi4": "mpi4: MPI-4 calls that move payload esmpi does not protect "
-            "yet (nonblocking sendrecv, persistent collectives, partitioned "
-            "sends, a duplicate whose keys nobody derives)",
+            "yet (nonblocking sendrecv, partitioned sends)",
     "partition": "partition: act on requests the calls above create; "
                  "Barrier_init carries no payload",
     "session": "session: MPI-4 sessions: Session_init starts MPI without "
@@ -193,6 +195,9 @@ MPICH_REASONS = {
           "data, shrink makes a communicator without keys; acks are local",
 }
 PASSTHROUGH_MPI4 = {"partition"}
+# Hand-written in libclient/ (MPICH build): families, functions.
+SPECIAL_MPI4 = {"pcoll"}
+SPECIAL_MPICH = {"Comm_idup_with_info"}
 
 
 DECL = re.compile(r'__attribute__\(\(visibility\("default"\)\)\)\s*'
@@ -255,8 +260,12 @@ def mpich_row(name):
         if re.fullmatch(rx, short):
             local = (fam in PASSTHROUGH_MPI4 | PASSTHROUGH_FAMILIES or
                      re.fullmatch(r"Session_(get_\w+|finalize)", short))
+            if fam in SPECIAL_MPI4:
+                return fam, "special"
             return fam, "passthrough" if local else "deny"
     fam = family(short)
+    if short in SPECIAL_MPICH:
+        return fam, "special"
     return fam, disposition(short, fam)
 
 

@@ -158,7 +158,8 @@ esmpi_req_new(struct esmpi_comm *c, const struct esmpi_req_ops *ops)
 	r->ops = ops;
 	/* The entry keeps c alive: it may complete after MPI_Comm_free. */
 	r->c = c;
-	esmpi_comm_hold(c);
+	if (c != NULL)
+		esmpi_comm_hold(c);
 	return r;
 }
 

@@ -29,6 +29,10 @@ struct esmpi_req_ops {
 	void (*failed)(struct esmpi_req *r, int err, MPI_Status *st);
 	/* Free what the creator attached (NULL: nothing). */
 	void (*free)(struct esmpi_req *r);
+	/* A persistent request esmpi runs itself (persistent collectives):
+	 * MPI_Start starts it, putting what it started into *req (NULL:
+	 * MPI starts it). */
+	int (*start)(struct esmpi_req *r, MPI_Request *req);
 };
 
 struct esmpi_req {
@@ -60,6 +64,10 @@ struct esmpi_req {
 	struct esmpi_stash *stashed;	/* a receive the stash serves when it
 					 * completes (Irecv, Imrecv) */
 	void *priv;			/* other creators' state */
+	/* One run of a persistent collective: the application gets its
+	 * inactive persistent request back when this completes. */
+	int anchored;
+	MPI_Request anchor;
 	/* Freed by the application while active */
 	struct esmpi_req *next_orphan;
 	MPI_Status orphan_st;		/* how it completed */

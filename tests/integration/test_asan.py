@@ -2,7 +2,8 @@
 """libesmpi itself under AddressSanitizer and UBSan, inside real MPI jobs.
 The unit tests run common/ and policy/ under the sanitizers; this covers
 the MPI layer: request and communicator lifetimes, freed datatypes and
-operations, buffered sends, Comm_idup, every collective (plain and signed),
+operations, buffered sends, Comm_idup, every collective (plain and signed)
+and persistent collective (pcoll_check),
 the Fortran entry points, one-sided batches and deferred Gets with the
 applier thread (rma_check).
 
@@ -27,7 +28,7 @@ ASAN_LIB = ASAN_BUILD / "libclient" / "libesmpi.so"
 
 CASES = [("modes", 2), ("comms", 3), ("datatypes", 2), ("persistent", 2),
          ("probe", 2), ("large", 2), ("wildcard", 3), ("threads", 2), ("coll_check", 3),
-         ("conform", 3), ("rma_check", 3),
+         ("conform", 3), ("rma_check", 3), ("pcoll_check", 2),
          ("fortran_calls", 2), ("fortran_calls_f08", 2)]
 
 

@@ -4,8 +4,8 @@ protected or refused MPI function (Open MPI's Fortran bindings call PMPI_*
 themselves, past the C wrappers). One example per binding (mpif.h,
 use mpi, use mpi_f08): same output with and without esmpi, its marker on
 the wire only without esmpi. fortran_calls (use mpi and use mpi_f08)
-checks many conversions itself. Refused functions are refused from
-Fortran as from C, or run and audited when the policy allows. Spawn from
+checks many conversions itself. Open MPI's persistent collectives
+(MPIX_*_init) run sealed from Fortran as from C. Spawn from
 Fortran (fortran_spawn) keys the intercommunicators like spawn from C."""
 import secrets
 
@@ -13,22 +13,25 @@ import pytest
 
 import mpi_helpers as mh
 import nshosts
+from test_mpich import assert_sealed
 from test_wire import capture, stop
 
 BINDINGS = {"fortran_mpifh": "mpif.h", "fortran_mpi": "use mpi",
             "fortran_mpi_f08": "use mpi_f08"}
 CALLS = {"fortran_calls": "use mpi", "fortran_calls_f08": "use mpi_f08"}
-# Programs calling a refused function: what they call, what they print.
-DENIED = {"fortran_denied": ("MPIX_Bcast_init",
-                             "bcast initialised: ierr=0"),
-          "fortran_denied_f08": ("MPIX_Allreduce_init",
-                                 "persistent allreduce: ierr=0")}
+# Programs running a persistent collective (Open MPI's MPIX_*_init, sealed
+# by esmpi): what rank 0 prints at 2 ranks.
+PCOLL = {"fortran_pcoll": "bcast run 1: 1 2 3 4\nbcast run 2: 2 4 6 8\n"
+                          "bcast freed: ierr=0\n",
+         "fortran_pcoll_f08": "allreduce run 1: 3 5 7 9\n"
+                              "allreduce run 2: 5 9 13 17\n"
+                              "allreduce freed: ierr=0\n"}
 MARKER = b"ESMPI-FORTRAN-MARKER"
 
 
 @pytest.fixture(autouse=True)
 def fortran_examples():
-    missing = mh.missing_examples([*BINDINGS, *CALLS, *DENIED,
+    missing = mh.missing_examples([*BINDINGS, *CALLS, *PCOLL,
                                    "fortran_spawn", "fortran_win"])
     if missing:
         pytest.fail(f"Fortran examples not built (is gfortran installed? "
@@ -189,32 +192,20 @@ def test_spawn_keyed_and_sealed(daemons, workdir, monkeypatch):
     assert not d.audit("unprotected_call")
 
 
-@pytest.mark.parametrize("name", list(DENIED))
-def test_denied_function_refused(daemons, workdir, monkeypatch, name):
-    monkeypatch.chdir(workdir)	# where the program would create its file
-    fn, done = DENIED[name]
+@pytest.mark.parametrize("name", list(PCOLL))
+def test_persistent_collective_protected(daemons, name):
+    """MPIX_*_init from Fortran runs sealed: the output of plain Open MPI
+    (every rank prints the same lines), each rank's records sealed and
+    nothing sent plain (ESMPI_STATS), nothing refused or audited."""
     d = daemons("f")
-    job = mh.mpirun(mh.example(name), 2, socket=d.sock)
-    assert job.returncode != 0, job.describe()
-    # The first refusal aborts the job (errors are fatal): the other rank
-    # may be killed before it reaches its own, so one rank is enough.
-    assert mh.rank_lines(job.stderr, f"{fn} refused") in ({0}, {1}, {0, 1}), \
-        job.describe()
-    assert done.split(":")[0] not in job.stdout
-    assert d.wait_audit("unprotected_call", count=1)
-
-
-@pytest.mark.parametrize("name", list(DENIED))
-def test_denied_function_audited_when_allowed(daemons, write_policy,
-                                              workdir, monkeypatch, name):
-    monkeypatch.chdir(workdir)
-    fn, done = DENIED[name]
-    d = daemons("f", policy=write_policy(
-        "version: 1\naccess: {users: [root]}\n"
-        "defaults: {unprotected: audit}\n"))
-    job = mh.mpirun(mh.example(name), 2, socket=d.sock)
+    prog = mh.example(name)
+    plain = mh.mpirun(prog, 2, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    assert sorted(plain.stdout.splitlines()) == \
+        sorted(PCOLL[name].splitlines() * 2), plain.describe()
+    job = mh.mpirun(prog, 2, socket=d.sock, x=("ESMPI_STATS=1",))
     assert job.returncode == 0, job.describe()
-    assert job.stdout.count(done) == 2, job.describe()
-    # Audited once per rank.
-    d.wait_audit("unprotected_call", count=2,
-                 pred=lambda e: f"{fn} allowed" in e.get("MESSAGE", ""))
+    assert sorted(job.stdout.splitlines()) == \
+        sorted(plain.stdout.splitlines()), job.describe()
+    assert_sealed(job, 2)
+    assert not d.audit("unprotected_call")
