@@ -362,6 +362,7 @@ MPI_Finalize(void)
 		esmpi_req_reap();
 		esmpi_rma_fini();
 		esmpi_bsend_finish();
+		esmpi_coll_fini();
 		esmpi_chunk_fini();
 		esmpi.active = 0;
 		esmpi_scope_fini();

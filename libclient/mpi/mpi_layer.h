@@ -111,6 +111,7 @@ MPI_Datatype esmpi_rma_basic(MPI_Datatype dt);
 /* rma.c: one-sided communication; stop the applier (MPI_Finalize);
  * refuse windows (ESMPI_RMA=off, before MPI_Init) */
 void esmpi_rma_fini(void);
+void esmpi_coll_fini(void);
 /* Whether this process needs the applier (a loaded object imports a window
  * creation function; what in why), and switching windows off before MPI
  * starts (automatic: because nothing imported one, else ESMPI_RMA=off). */
