@@ -129,6 +129,21 @@ esmpi_impl_yield_when_idle(void)
 {
 }
 
+/* MPICH exports no progress hook: the applier thread alone serves
+ * one-sided requests. */
+static inline int
+esmpi_impl_progress_hook(int (*fn)(void))
+{
+	(void)fn;
+	return -1;
+}
+
+static inline void
+esmpi_impl_progress_unhook(int (*fn)(void))
+{
+	(void)fn;
+}
+
 /*
  * MPI-4: persistent collectives under their standard names MPI_X_init,
  * MPI_Isendrecv(_replace) and MPI_Comm_idup_with_info (ESMPI_HAVE_MPI4_NB).

@@ -115,6 +115,33 @@ esmpi_impl_yield_when_idle(void)
 }
 
 /*
+ * One-sided requests served by whatever thread of the rank is in Open
+ * MPI's progress loop (waiting in MPI_Barrier, MPI_Wait, a flush of its
+ * own...), as osc/pt2pt serves them, instead of only by rma.c's applier
+ * thread, which on a node with no spare core waits for one. fn runs as
+ * a low-priority progress callback (every 8th pass of opal_progress);
+ * libopen-pal's registration, looked up at run time. 0 once registered.
+ */
+static inline int
+esmpi_impl_progress_hook(int (*fn)(void))
+{
+	int (*reg)(int (*)(void));
+
+	*(void **)&reg = dlsym(RTLD_DEFAULT, "opal_progress_register_lp");
+	return reg != NULL && reg(fn) == 0 ? 0 : -1;
+}
+
+static inline void
+esmpi_impl_progress_unhook(int (*fn)(void))
+{
+	int (*unreg)(int (*)(void));
+
+	*(void **)&unreg = dlsym(RTLD_DEFAULT, "opal_progress_unregister");
+	if (unreg != NULL)
+		unreg(fn);
+}
+
+/*
  * Persistent collectives: Open MPI 4.1 has them as the extension
  * MPIX_X_init (mpi-ext.h), MPI-4's MPI_X_init. No MPI-4 nonblocking
  * Sendrecv or Comm_idup_with_info (ESMPI_HAVE_MPI4_NB unset).

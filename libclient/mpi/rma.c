@@ -164,8 +164,10 @@ struct rwin {
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rwin *wins;
 static pthread_t applier;
-static int applier_on;
+static volatile int applier_on;
 static volatile int applier_stop;
+static int hooked;	/* progress_hook registered with MPI */
+static unsigned long hook_passes;	/* the hook's runs: the rank is in MPI */
 static int tag_base = 0x4e00;
 static int disabled;	/* MPI below THREAD_MULTIPLE: 1 ESMPI_RMA=off, 2 auto */
 
@@ -867,34 +869,78 @@ serve(struct rwin *w, int src, uint8_t *m, size_t len)
 	memset(m, 0, len);
 }
 
+/* Serve every window's waiting requests; the count. Caller holds
+ * reg_lock: one server at a time, the applier or a progress pass. */
+static int
+serve_waiting(void)
+{
+	struct rwin *w;
+	int flag, from, n = 0;
+	size_t len;
+	uint8_t *m;
+
+	for (w = wins; w != NULL; w = w->next) {
+		reap(&w->tpend, 0);
+		while ((m = recv_msg(w, MPI_ANY_SOURCE, S_REQ, &flag, &from,
+		    &len)) != NULL) {
+			serve(w, from, m, len);
+			esmpi_pool_put(m, len);	/* wiped */
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * MPI's progress loop (impl: Open MPI's) calls this from whatever
+ * thread waits in MPI, so a rank waiting in MPI serves requests on the
+ * thread already running. The lock is only tried: the applier may be
+ * serving, and MPI calls made while serving come back here.
+ */
+static int
+progress_hook(void)
+{
+	int n;
+
+	if (!applier_on || applier_stop)
+		return 0;
+	__atomic_add_fetch(&hook_passes, 1, __ATOMIC_RELAXED);
+	if (pthread_mutex_trylock(&reg_lock))
+		return 0;
+	n = serve_waiting();
+	pthread_mutex_unlock(&reg_lock);
+	return n;
+}
+
+/*
+ * The applier serves while the rank's own threads are outside MPI: with
+ * the progress hook, a rank in MPI serves for itself, and the applier
+ * sleeps while the hook keeps running. Without the hook (or while the
+ * rank computes), it spins after traffic (each pass yields), then
+ * sleeps in short steps.
+ */
 static void *
 applier_main(void *arg)
 {
-	struct rwin *w;
-	unsigned idle = 0;
-	int flag, from, busy;
-	size_t len;
-	uint8_t *m;
+	unsigned idle = 0, spin = hooked ? 64 : 2000;
+	unsigned long seen = 0, now;
+	int busy;
 	struct timespec ts = { 0, 50000 };
 
 	(void)arg;
 	while (!applier_stop) {
-		busy = 0;
-		pthread_mutex_lock(&reg_lock);
-		for (w = wins; w != NULL; w = w->next) {
-			reap(&w->tpend, 0);
-			while ((m = recv_msg(w, MPI_ANY_SOURCE, S_REQ, &flag,
-			    &from, &len)) != NULL) {
-				serve(w, from, m, len);
-				esmpi_pool_put(m, len);	/* wiped */
-				busy = 1;
-			}
+		now = __atomic_load_n(&hook_passes, __ATOMIC_RELAXED);
+		if (now != seen) {
+			seen = now;
+			nanosleep(&ts, NULL);
+			continue;
 		}
+		pthread_mutex_lock(&reg_lock);
+		busy = serve_waiting();
 		pthread_mutex_unlock(&reg_lock);
-		/* spin while there is traffic, then sleep in short steps */
 		if (busy)
 			idle = 0;
-		else if (++idle < 2000)
+		else if (++idle < spin)
 			sched_yield();
 		else
 			nanosleep(&ts, NULL);
@@ -1968,10 +2014,16 @@ applier_start(void)
 	if (lvl != MPI_THREAD_MULTIPLE)
 		return -1;
 	applier_stop = 0;
+	/* A rank spinning in MPI serves in its progress loop (the hook
+	 * does nothing until applier_on); only where MPI has no hook must
+	 * a spinning rank give the core to its applier. */
+	if (!hooked)
+		hooked = esmpi_impl_progress_hook(progress_hook) == 0;
 	if (pthread_create(&applier, NULL, applier_main, NULL) != 0)
 		return -1;
 	applier_on = 1;
-	esmpi_impl_yield_when_idle();
+	if (!hooked)
+		esmpi_impl_yield_when_idle();
 	return 0;
 }
 
@@ -2011,6 +2063,9 @@ esmpi_rma_fini(void)
 	applier_stop = 1;
 	pthread_join(applier, NULL);
 	applier_on = 0;
+	if (hooked)
+		esmpi_impl_progress_unhook(progress_hook);
+	hooked = 0;
 }
 
 static void
