@@ -4,8 +4,10 @@
  * it plain and under libesmpi in alternating jobs (the MPI thread level
  * and the one-sided component are fixed per job) and writes the ratios.
  *
- *   esmpi_rma_bench lat single|multiple   8-byte ping-pong (MPI_Send/
- *       MPI_Recv), MPI_Init_thread at that level: microseconds per half
+ *   esmpi_rma_bench lat single|multiple|window   8-byte ping-pong
+ *       (MPI_Send/MPI_Recv), MPI_Init_thread at that level (window:
+ *       MPI_Init, with a window open, so under esmpi its applier and
+ *       progress hook run beside the ping-pong): microseconds per half
  *       round trip, best of 5 repetitions
  *   esmpi_rma_bench rma   rank 0 the origin, rank 1 the passive target
  *       (in a barrier) of an MPI_Win_allocate window, in a lock_all
@@ -121,19 +123,26 @@ main(int argc, char **argv)
 	MPI_Win win;
 
 	if (argc > 2 && strcmp(argv[1], "lat") == 0) {
+		int window = strcmp(argv[2], "window") == 0;
+
 		MPI_Init_thread(&argc, &argv, strcmp(argv[2], "multiple") ?
 		    MPI_THREAD_SINGLE : MPI_THREAD_MULTIPLE, &got);
 		MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+		if (window)
+			MPI_Win_allocate(8, 1, MPI_INFO_NULL, MPI_COMM_WORLD,
+			    &mem, &win);
 		pingpong(2000);
 		for (k = 0; k < 5; k++)
 			lat = best(lat, pingpong(20000), 1);
 		if (rank == 0)
 			printf("lat_us %.3f\n", lat);
+		if (window)
+			MPI_Win_free(&win);
 		MPI_Finalize();
 		return 0;
 	}
 	if (argc < 2 || strcmp(argv[1], "rma") != 0) {
-		fprintf(stderr, "usage: esmpi_rma_bench lat single|multiple | "
+		fprintf(stderr, "usage: esmpi_rma_bench lat single|multiple|window | "
 		    "rma\n");
 		return 2;
 	}

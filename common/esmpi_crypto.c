@@ -1032,61 +1032,161 @@ args_ok(const struct esmpi_aead *a, const uint8_t *out, const uint8_t *in,
 	    len <= ESMPI_AEAD_MAX_LEN && !partial_overlap(out, in, len);
 }
 
+/* The parts of a seal or open: each within the arguments' limits, and
+ * all of them within one message's. */
+static int
+parts_ok(const struct esmpi_aead *a, const struct esmpi_aead_part *p,
+    int n, const uint8_t *tag, const uint8_t *nonce, const uint8_t *aad,
+    size_t aad_len)
+{
+	size_t total = 0;
+	int i;
+
+	if (p == NULL || n < 1 || n > ESMPI_AEAD_MAX_PARTS)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (!args_ok(a, p[i].out, p[i].in, p[i].len, tag, nonce, aad,
+		    aad_len) || p[i].len > ESMPI_AEAD_MAX_LEN - total)
+			return 0;
+		total += p[i].len;
+	}
+	return 1;
+}
+
+/* Begin side enc's message unless prepared for it; 0 or an error. */
+static int
+aead_start(struct esmpi_aead *a, int enc, int ready,
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN], const uint8_t *aad,
+    size_t aad_len, uint8_t *tag)
+{
+	EVP_CIPHER_CTX *ctx;
+
+#ifdef ESMPI_HAVE_IPSEC_MB
+	if (a->engine == ESMPI_ENGINE_IPSEC_MB) {
+		if (!ready)
+			imb_begin(a, enc, nonce, aad, aad_len);
+		return 0;
+	}
+#endif
+	ctx = enc ? a->k.ossl.enc : a->k.ossl.dec;
+	if (ready)
+		return enc || aead_begin(a, ctx, 0, NULL, tag) ? 0 :
+		    ESMPI_ERR_CRYPTO;
+	if (!aead_begin(a, ctx, enc, nonce, enc ? NULL : tag) ||
+	    (aad_len > 0 && !aead_step(ctx, enc, NULL, aad, (int)aad_len)))
+		return ESMPI_ERR_CRYPTO;
+	return 0;
+}
+
+static int
+seal_parts(struct esmpi_aead *a, const struct esmpi_aead_part *p, int n,
+    uint8_t tag[ESMPI_AEAD_TAG_LEN], int ready,
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN], const uint8_t *aad,
+    size_t aad_len)
+{
+	int i;
+
+	if (aead_start(a, 1, ready, nonce, aad, aad_len, NULL) != 0)
+		return ESMPI_ERR_CRYPTO;
+	for (i = 0; i < n; i++)
+		if (aead_update(a, 1, p[i].out, p[i].in, p[i].len) != 0)
+			return ESMPI_ERR_CRYPTO;
+#ifdef ESMPI_HAVE_IPSEC_MB
+	if (a->engine == ESMPI_ENGINE_IPSEC_MB) {
+		imb_finish(a, 1, tag);
+		return 0;
+	}
+#endif
+	if (!aead_step(a->k.ossl.enc, 1, NULL, NULL, 0) ||
+	    !aead_get_tag(a->k.ossl.enc, tag))
+		return ESMPI_ERR_CRYPTO;
+	return 0;
+}
+
 int
 esmpi_aead_seal(struct esmpi_aead *a, uint8_t *ct,
     uint8_t tag[ESMPI_AEAD_TAG_LEN], const uint8_t *pt, size_t len,
     const uint8_t nonce[ESMPI_AEAD_NONCE_LEN],
     const uint8_t *aad, size_t aad_len)
 {
-	int ready;
+	struct esmpi_aead_part p = { ct, pt, len };
 
 	if (!args_ok(a, ct, pt, len, tag, nonce, aad, aad_len))
 		return ESMPI_ERR_INVALID;
-	ready = prepared_for(a, 1, nonce, aad, aad_len);
-#ifdef ESMPI_HAVE_IPSEC_MB
-	if (a->engine == ESMPI_ENGINE_IPSEC_MB) {
-		if (!ready)
-			imb_begin(a, 1, nonce, aad, aad_len);
-		(void)aead_update(a, 1, ct, pt, len);
-		imb_finish(a, 1, tag);
-		return 0;
-	}
-#endif
-	if ((!ready && (!aead_begin(a, a->k.ossl.enc, 1, nonce, NULL) ||
-	    (aad_len > 0 && !aead_step(a->k.ossl.enc, 1, NULL, aad,
-	    (int)aad_len)))) ||
-	    aead_update(a, 1, ct, pt, len) != 0 ||
-	    !aead_step(a->k.ossl.enc, 1, NULL, NULL, 0) ||
-	    !aead_get_tag(a->k.ossl.enc, tag))
-		return ESMPI_ERR_CRYPTO;
-	return 0;
+	return seal_parts(a, &p, 1, tag, prepared_for(a, 1, nonce, aad,
+	    aad_len), nonce, aad, aad_len);
 }
 
-#ifdef ESMPI_HAVE_IPSEC_MB
-/* Decrypt, then compare the tags in constant time. */
+int
+esmpi_aead_seal_parts(struct esmpi_aead *a,
+    const struct esmpi_aead_part *parts, int n,
+    uint8_t tag[ESMPI_AEAD_TAG_LEN],
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN],
+    const uint8_t *aad, size_t aad_len)
+{
+	if (!parts_ok(a, parts, n, tag, nonce, aad, aad_len))
+		return ESMPI_ERR_INVALID;
+	return seal_parts(a, parts, n, tag, prepared_for(a, 1, nonce, aad,
+	    aad_len), nonce, aad, aad_len);
+}
+
+/*
+ * Decrypt the parts, then check the tag (in constant time); 0 or
+ * ESMPI_ERR_AUTH. t is a copy: the tag may sit where plaintext goes.
+ */
 static int
-imb_open(struct esmpi_aead *a, int ready, uint8_t *pt, const uint8_t *ct,
-    size_t len, const uint8_t t[ESMPI_AEAD_TAG_LEN],
+open_parts(struct esmpi_aead *a, const struct esmpi_aead_part *p, int n,
+    uint8_t t[ESMPI_AEAD_TAG_LEN], int ready,
     const uint8_t nonce[ESMPI_AEAD_NONCE_LEN], const uint8_t *aad,
     size_t aad_len)
 {
-	uint8_t calc[ESMPI_AEAD_TAG_LEN];
-	size_t i;
-	int r;
+	int i, r = 0;
 
-	if (!ready)
-		imb_begin(a, 0, nonce, aad, aad_len);
-	imb_text(a, 0, pt, ct, len);
-	/* A finalize that wrote nothing must not match. */
-	for (i = 0; i < sizeof(calc); i++)
-		calc[i] = (uint8_t)~t[i];
-	imb_finish(a, 0, calc);
-	r = CRYPTO_memcmp(calc, t, sizeof(calc)) == 0 ? 0 : ESMPI_ERR_AUTH;
-	/* The right tag for a forged record: never left on the stack. */
-	esmpi_memzero(calc, sizeof(calc));
+	if (aead_start(a, 0, ready, nonce, aad, aad_len, t) != 0)
+		return ESMPI_ERR_AUTH;
+	for (i = 0; i < n && r == 0; i++)
+		if (aead_update(a, 0, p[i].out, p[i].in, p[i].len) != 0)
+			r = ESMPI_ERR_AUTH;
+#ifdef ESMPI_HAVE_IPSEC_MB
+	if (a->engine == ESMPI_ENGINE_IPSEC_MB) {
+		uint8_t calc[ESMPI_AEAD_TAG_LEN];
+		size_t k;
+
+		/* A finalize that wrote nothing must not match. */
+		for (k = 0; k < sizeof(calc); k++)
+			calc[k] = (uint8_t)~t[k];
+		imb_finish(a, 0, calc);
+		if (CRYPTO_memcmp(calc, t, sizeof(calc)) != 0)
+			r = ESMPI_ERR_AUTH;
+		/* The right tag for a forged record: never left behind. */
+		esmpi_memzero(calc, sizeof(calc));
+		return r;
+	}
+#endif
+	/* OpenSSL's final step compares the tags. */
+	if (r == 0 && !aead_step(a->k.ossl.dec, 0, NULL, NULL, 0))
+		r = ESMPI_ERR_AUTH;
 	return r;
 }
-#endif
+
+static int
+open_checked(struct esmpi_aead *a, const struct esmpi_aead_part *p, int n,
+    const uint8_t tag[ESMPI_AEAD_TAG_LEN],
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN], const uint8_t *aad,
+    size_t aad_len)
+{
+	uint8_t t[ESMPI_AEAD_TAG_LEN];
+	int i, r;
+
+	memcpy(t, tag, sizeof(t));
+	r = open_parts(a, p, n, t, prepared_for(a, 0, nonce, aad, aad_len),
+	    nonce, aad, aad_len);
+	if (r != 0)
+		for (i = 0; i < n; i++)
+			if (p[i].out != NULL)
+				esmpi_memzero(p[i].out, p[i].len);
+	return r;
+}
 
 int
 esmpi_aead_open(struct esmpi_aead *a, uint8_t *pt,
@@ -1095,35 +1195,33 @@ esmpi_aead_open(struct esmpi_aead *a, uint8_t *pt,
     const uint8_t nonce[ESMPI_AEAD_NONCE_LEN],
     const uint8_t *aad, size_t aad_len)
 {
-	uint8_t t[ESMPI_AEAD_TAG_LEN];
-	EVP_CIPHER_CTX *ctx;
-	int r = ESMPI_ERR_INVALID, ready;
+	struct esmpi_aead_part p = { pt, ct, len };
 
-	if (!args_ok(a, pt, ct, len, tag, nonce, aad, aad_len))
-		goto out;
-
-	/* Copy first: the tag may sit in a buffer the plaintext overwrites. */
-	memcpy(t, tag, sizeof(t));
-	ready = prepared_for(a, 0, nonce, aad, aad_len);
-#ifdef ESMPI_HAVE_IPSEC_MB
-	if (a->engine == ESMPI_ENGINE_IPSEC_MB) {
-		r = imb_open(a, ready, pt, ct, len, t, nonce, aad, aad_len);
-		goto out;
+	if (!args_ok(a, pt, ct, len, tag, nonce, aad, aad_len)) {
+		if (pt != NULL)
+			esmpi_memzero(pt, len);
+		return ESMPI_ERR_INVALID;
 	}
-#endif
-	ctx = a->k.ossl.dec;
-	r = ESMPI_ERR_AUTH;
-	/* The final step compares the tags (in constant time). */
-	if ((ready ? aead_begin(a, ctx, 0, NULL, t) :
-	    aead_begin(a, ctx, 0, nonce, t) && (aad_len == 0 ||
-	    aead_step(ctx, 0, NULL, aad, (int)aad_len))) &&
-	    aead_update(a, 0, pt, ct, len) == 0 &&
-	    aead_step(ctx, 0, NULL, NULL, 0))
-		r = 0;
-out:
-	if (r != 0 && pt != NULL)
-		esmpi_memzero(pt, len);
-	return r;
+	return open_checked(a, &p, 1, tag, nonce, aad, aad_len);
+}
+
+int
+esmpi_aead_open_parts(struct esmpi_aead *a,
+    const struct esmpi_aead_part *parts, int n,
+    const uint8_t tag[ESMPI_AEAD_TAG_LEN],
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN],
+    const uint8_t *aad, size_t aad_len)
+{
+	int i;
+
+	if (!parts_ok(a, parts, n, tag, nonce, aad, aad_len)) {
+		for (i = 0; parts != NULL && i < n &&
+		    i < ESMPI_AEAD_MAX_PARTS; i++)
+			if (parts[i].out != NULL)
+				esmpi_memzero(parts[i].out, parts[i].len);
+		return ESMPI_ERR_INVALID;
+	}
+	return open_checked(a, parts, n, tag, nonce, aad, aad_len);
 }
 
 int

@@ -136,6 +136,34 @@ int esmpi_aead_open(struct esmpi_aead *a, uint8_t *pt,
     __attribute__((warn_unused_result));
 
 /*
+ * One message whose text is in several places: part i's len bytes of
+ * in go to out (out may equal in). The message is the parts' text in
+ * order, the same on the wire as one seal of it gathered, so a sender
+ * seals its header in place and its data straight from where the
+ * application keeps it, and a receiver opens the data straight to
+ * where it belongs. At most ESMPI_AEAD_MAX_PARTS parts; an open that
+ * fails wipes every part's out. Not prepared ahead.
+ */
+#define ESMPI_AEAD_MAX_PARTS	4
+struct esmpi_aead_part {
+	uint8_t *out;
+	const uint8_t *in;
+	size_t len;
+};
+int esmpi_aead_seal_parts(struct esmpi_aead *a,
+    const struct esmpi_aead_part *parts, int n,
+    uint8_t tag[ESMPI_AEAD_TAG_LEN],
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN],
+    const uint8_t *aad, size_t aad_len)
+    __attribute__((warn_unused_result));
+int esmpi_aead_open_parts(struct esmpi_aead *a,
+    const struct esmpi_aead_part *parts, int n,
+    const uint8_t tag[ESMPI_AEAD_TAG_LEN],
+    const uint8_t nonce[ESMPI_AEAD_NONCE_LEN],
+    const uint8_t *aad, size_t aad_len)
+    __attribute__((warn_unused_result));
+
+/*
  * Start the next seal (enc 1) or open (enc 0) ahead of time: set the
  * nonce and absorb the AAD (1 to ESMPI_AEAD_PREPARE_MAX_AAD bytes), so
  * that a caller that expects a message can do this while it waits. The

@@ -583,6 +583,104 @@ out:
 	free(ct[1]);
 }
 
+/*
+ * A message sealed in parts is the message sealed whole, byte for byte
+ * and tag, for splits at every offset of small messages and at block
+ * and non-block offsets of a large one (the streamed seal from 4 KiB);
+ * opened in parts (split elsewhere) it is the text again; a flipped byte
+ * in any part or the tag is refused with every part's output wiped.
+ */
+static void
+test_parts(void)
+{
+	static const size_t lens[] = { 0, 1, 15, 16, 17, 63, 200, 70001 };
+	const size_t max = 70001;
+	uint8_t key[32], nonce[ESMPI_AEAD_NONCE_LEN], aad[17];
+	uint8_t tag[ESMPI_AEAD_TAG_LEN], tag2[ESMPI_AEAD_TAG_LEN];
+	uint8_t *pt = malloc(max), *ct = malloc(max), *ct2 = malloc(max);
+	uint8_t *out = malloc(max);
+	struct esmpi_aead_part pp[ESMPI_AEAD_MAX_PARTS];
+	size_t li, len, a, b, step;
+	int si, bad = 0;
+
+	CHECK(pt && ct && ct2 && out);
+	if (!(pt && ct && ct2 && out))
+		goto done;
+	fill(key, sizeof(key), 3);
+	fill(nonce, sizeof(nonce), 4);
+	fill(aad, sizeof(aad), 5);
+	fill(pt, max, 6);
+	for (si = ESMPI_SUITE_AES_128_GCM; si <= ESMPI_SUITE_CHACHA20_POLY1305;
+	    si++) {
+		struct esmpi_aead *k = NULL;
+
+		if (new_key(&k, si, key, esmpi_suite_by_id(si)->key_len)) {
+			CHECK(0);
+			continue;
+		}
+		for (li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+			len = lens[li];
+			bad += esmpi_aead_seal(k, ct, tag, pt, len, nonce, aad,
+			    sizeof(aad)) != 0;
+			step = len > 300 ? 4099 : 1;
+			for (a = 0; a <= len; a += step) {
+				b = a + (len - a) / 3;
+				/* head, middle, tail: out of place */
+				pp[0] = (struct esmpi_aead_part){ ct2, pt, a };
+				pp[1] = (struct esmpi_aead_part){ ct2 + a,
+				    pt + a, b - a };
+				pp[2] = (struct esmpi_aead_part){ ct2 + b,
+				    pt + b, len - b };
+				bad += esmpi_aead_seal_parts(k, pp, 3, tag2,
+				    nonce, aad, sizeof(aad)) != 0 ||
+				    memcmp(ct, ct2, len) != 0 ||
+				    memcmp(tag, tag2, sizeof(tag)) != 0;
+				/* open in two parts split at b, the first in
+				 * place */
+				memcpy(ct2, ct, len);
+				pp[0] = (struct esmpi_aead_part){ ct2, ct2, b };
+				pp[1] = (struct esmpi_aead_part){ out + b,
+				    ct2 + b, len - b };
+				bad += esmpi_aead_open_parts(k, pp, 2, tag,
+				    nonce, aad, sizeof(aad)) != 0 ||
+				    memcmp(ct2, pt, b) != 0 ||
+				    memcmp(out + b, pt + b, len - b) != 0;
+				/* a byte of either part or the tag flipped */
+				memcpy(ct2, ct, len);
+				memcpy(tag2, tag, sizeof(tag));
+				if (len > 0)
+					ct2[(a + len / 2) % len] ^= 0x40;
+				else
+					tag2[0] ^= 1;
+				pp[0] = (struct esmpi_aead_part){ out, ct2, b };
+				pp[1] = (struct esmpi_aead_part){ out + b,
+				    ct2 + b, len - b };
+				bad += esmpi_aead_open_parts(k, pp, 2, tag2,
+				    nonce, aad, sizeof(aad)) != ESMPI_ERR_AUTH
+				    || !all_zero(out, len);
+			}
+		}
+		/* Too many parts, or none: refused, outputs wiped. */
+		memset(out, 1, 8);
+		pp[0] = (struct esmpi_aead_part){ out, ct, 8 };
+		bad += esmpi_aead_open_parts(k, pp, 0, tag, nonce, aad,
+		    sizeof(aad)) != ESMPI_ERR_INVALID;
+		bad += esmpi_aead_seal_parts(k, pp, ESMPI_AEAD_MAX_PARTS + 1,
+		    tag, nonce, aad, sizeof(aad)) != ESMPI_ERR_INVALID;
+		bad += esmpi_aead_open_parts(k, pp, 1, NULL, nonce, aad,
+		    sizeof(aad)) != ESMPI_ERR_INVALID || !all_zero(out, 8);
+		esmpi_aead_free(k);
+	}
+	if (bad)
+		fprintf(stderr, "parts: %d failures\n", bad);
+	CHECK_INT_EQ(bad, 0);
+done:
+	free(pt);
+	free(ct);
+	free(ct2);
+	free(out);
+}
+
 /* len usable bytes between two inaccessible pages (page-rounded). */
 static uint8_t *
 guarded(size_t len, size_t *usable)
@@ -783,6 +881,7 @@ main(void)
 			test_kat(&aead_kats[i]);
 		test_cross_key();
 		test_streamed();
+		test_parts();
 		test_guard_pages();
 		test_large();
 	}
