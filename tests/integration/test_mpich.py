@@ -46,7 +46,8 @@ ALL = [name for name, _ in CASES] + ["coll_check", "collective_probe",
                                      "fortran_mpi_f08",
                                      "pmpi_init", "status_fields",
                                      "persist_self", "rma_check",
-                                     "large_count", "fortran_large_f08"]
+                                     "large_count", "fortran_large_f08",
+                                     "mpi4_p2p"]
 
 # coll_check's MPICH settings, plain and protected alike. Its ch4
 # collectives crash on the in-place Reduce. And its default Allgatherv for
@@ -455,3 +456,30 @@ def test_fortran_large_count_forms_under_mpich(daemon):
     assert prot.returncode == 0, prot.describe()
     assert prot.stdout == plain.stdout, prot.describe()
     assert_sealed(prot, 2)
+
+
+def test_mpi4_point_to_point_sealed_under_mpich(daemon):
+    """MPI-4's Isendrecv(_replace)(_c), partitioned point-to-point (8
+    partitions sent, 4 received; Pready, Pready_range, Pready_list,
+    Parrived) and the persistent v/w collectives' _init_c forms
+    (mpi4_p2p, 3 ranks): the same results as plain MPICH, sealed. Two
+    lines differ, and must: the bytes of an Isendrecv on the wire (rank 1
+    takes them by PMPI_Recv) hold the marker in plain MPICH only, and
+    bytes sent by PMPI_Send into an Isendrecv's receive are delivered by
+    plain MPICH, refused (audited) by libesmpi."""
+    prog = mh.example("mpi4_p2p", mpich=True)
+    plain = mh.hydra(prog, 3, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    assert plain.stdout.splitlines()[:2] == [
+        "wire: marker in plaintext", "forged: delivered"], plain.describe()
+    assert "mpi4_p2p: OK checksum" in plain.stdout, plain.describe()
+    prot = mh.hydra(prog, 3, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    assert prot.returncode == 0, prot.describe()
+    lines = prot.stdout.splitlines()
+    assert lines[:2] == ["wire: marker not on the wire",
+                         "forged: refused"], prot.describe()
+    assert lines[2:] == plain.stdout.splitlines()[2:], prot.describe()
+    assert_sealed(prot, 3)
+    assert "integrity failure: message from rank 0" in prot.stderr, \
+        prot.describe()
+    daemon.wait_audit("integrity_failure")
