@@ -15,11 +15,14 @@
  *     neighbourhood ones on a periodic ring), each started twice;
  *   - MPI_Register_datarep_c (passed through to MPICH).
  *
- * Then two lines that differ with and without libesmpi, for the test:
+ * Then four lines that differ with and without libesmpi, for the test:
  * rank 1 receives rank 0's MPI_Isendrecv message by PMPI_Recv (under
  * libesmpi: what went on the wire) and reports whether a marker is in
- * it; and rank 0 sends rank 1 bytes by PMPI_Send that rank 1 receives by
- * MPI_Isendrecv: under libesmpi a forged record, refused.
+ * it; rank 0 sends rank 1 bytes by PMPI_Send that rank 1 receives by
+ * MPI_Isendrecv: under libesmpi a forged record, refused; and the same
+ * two for a partitioned message (PMPI_Precv_init of the size on the wire,
+ * 64 bytes plus what libesmpi added to the Isendrecv's; PMPI_Psend_init
+ * of forged bytes that size, which MPI_Parrived must not report).
  */
 #include <string.h>
 
@@ -400,7 +403,7 @@ wire(void)
 	MPI_Comm c;
 	MPI_Request rq;
 	MPI_Status st;
-	int seen = 0, n = 0, rc, delivered = 0, verdict[2];
+	int seen = 0, n = 0, rc, delivered = 0, verdict[4], ovh = 0, flag;
 
 	MPI_OK(MPI_Comm_dup(MPI_COMM_WORLD, &c));
 	MPI_OK(MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN));
@@ -412,11 +415,31 @@ wire(void)
 		/* Not a record: what a forger could put on the wire. */
 		memset(raw, 'F', 200);
 		MPI_OK(PMPI_Send(raw, 200, MPI_CHAR, 1, 79, c));
-		MPI_OK(MPI_Recv(verdict, 2, MPI_INT, 1, 80, c,
+		/* Partitioned: the marker, then a forged record of the size
+		 * rank 1 saw on the wire for 64 bytes. */
+		MPI_OK(MPI_Psend_init(out, 1, sizeof(out), MPI_CHAR, 1, 81, c,
+		    MPI_INFO_NULL, &rq));
+		MPI_OK(MPI_Start(&rq));
+		MPI_OK(MPI_Pready(0, rq));
+		MPI_OK(MPI_Wait(&rq, MPI_STATUS_IGNORE));
+		MPI_OK(MPI_Request_free(&rq));
+		MPI_OK(MPI_Recv(&ovh, 1, MPI_INT, 1, 82, c, MPI_STATUS_IGNORE));
+		memset(raw, 'F', sizeof(out) + ovh);
+		MPI_OK(PMPI_Psend_init(raw, 1, sizeof(out) + ovh, MPI_BYTE, 1,
+		    83, c, MPI_INFO_NULL, &rq));
+		MPI_OK(PMPI_Start(&rq));
+		MPI_OK(PMPI_Pready(0, rq));
+		MPI_OK(PMPI_Wait(&rq, MPI_STATUS_IGNORE));
+		MPI_OK(PMPI_Request_free(&rq));
+		MPI_OK(MPI_Recv(verdict, 4, MPI_INT, 1, 80, c,
 		    MPI_STATUS_IGNORE));
 		printf("wire: marker %s\n", verdict[0] ? "in plaintext" :
 		    "not on the wire");
 		printf("forged: %s\n", verdict[1] ? "delivered" : "refused");
+		printf("partitioned wire: marker %s\n", verdict[2] ?
+		    "in plaintext" : "not on the wire");
+		printf("partitioned forged: %s\n", verdict[3] ? "delivered" :
+		    "refused");
 	} else if (rank == 1) {
 		MPI_OK(PMPI_Probe(0, 77, c, &st));
 		MPI_OK(PMPI_Get_count(&st, MPI_BYTE, &n));
@@ -442,7 +465,30 @@ wire(void)
 		    got[0]);
 		verdict[0] = seen;
 		verdict[1] = delivered;
-		MPI_OK(MPI_Send(verdict, 2, MPI_INT, 0, 80, c));
+		/* What esmpi adds to a message (0 without it). */
+		ovh = n - (int)sizeof(out);
+		MPI_OK(PMPI_Precv_init(raw, 1, sizeof(out) + ovh, MPI_BYTE, 0,
+		    81, c, MPI_INFO_NULL, &rq));
+		MPI_OK(PMPI_Start(&rq));
+		MPI_OK(PMPI_Wait(&rq, MPI_STATUS_IGNORE));
+		MPI_OK(PMPI_Request_free(&rq));
+		verdict[2] = memmem(raw, sizeof(out) + ovh, MARKER,
+		    strlen(MARKER)) != NULL;
+		MPI_OK(MPI_Send(&ovh, 1, MPI_INT, 0, 82, c));
+		memset(got, 0, sizeof(got));
+		MPI_OK(MPI_Precv_init(got, 2, sizeof(out) / 2, MPI_CHAR, 0, 83,
+		    c, MPI_INFO_NULL, &rq));
+		MPI_OK(MPI_Start(&rq));
+		do
+			rc = MPI_Parrived(rq, 1, &flag);
+		while (rc == MPI_SUCCESS && !flag);
+		verdict[3] = rc == MPI_SUCCESS && flag;
+		rc = MPI_Wait(&rq, MPI_STATUS_IGNORE);
+		verdict[3] = verdict[3] && rc == MPI_SUCCESS && got[0] == 'F';
+		CHECK(verdict[3] || got[0] == 0, "refused, yet got '%c'",
+		    got[0]);
+		MPI_OK(MPI_Request_free(&rq));
+		MPI_OK(MPI_Send(verdict, 4, MPI_INT, 0, 80, c));
 	}
 	MPI_OK(MPI_Comm_free(&c));
 }
