@@ -151,5 +151,7 @@ esmpi_impl_progress_unhook(int (*fn)(void))
 #define ESMPI_PCOLL(x)		MPI_##x##_init
 #define ESMPI_PCOLL_NAME(x)	"MPI_" #x "_init"
 #define ESMPI_HAVE_MPI4_NB	1
+/* MPI-4 partitioned point-to-point (mpi/part.c). */
+#define ESMPI_HAVE_PARTITIONED	1
 
 #endif

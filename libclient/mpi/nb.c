@@ -486,6 +486,199 @@ MPI_Irecv(void *buf, int count, MPI_Datatype dt, int source, int tag,
 	return esmpi_track_recv(r, req);
 }
 
+#ifdef ESMPI_HAVE_MPI4_NB
+/*
+ * MPI-4's Isendrecv(_replace): esmpi's own Isend and Irecv (sealed,
+ * opened, chunked, served from the probes' stash like any), joined into
+ * one request for the application: an MPICH extended generalized request
+ * whose poll function tests both halves (MPI's progress calls it from
+ * Wait and Test) and completes it when both have, reporting the receive
+ * half's status in plaintext sizes. _replace sends a packed copy of the
+ * buffer, which lives until the request completes, so the reply may
+ * land in the buffer while the send is still in flight. (MPICH 4.0.2's
+ * own Isendrecv leaves the status empty: esmpi's is the receive's.)
+ */
+struct isr {
+	MPI_Request greq;
+	MPI_Request half[2];		/* send, receive */
+	MPI_Status st;			/* the receive's */
+	int rc;				/* the first failure of a half */
+	int done;
+	void *tmp;			/* _replace: the packed copy sent */
+};
+
+static int
+isr_poll(void *extra, MPI_Status *status)
+{
+	struct isr *s = extra;
+	MPI_Status st;
+	int i, flag, rc;
+
+	(void)status;
+	if (s->done)
+		return MPI_SUCCESS;
+	for (i = 0; i < 2; i++) {
+		if (s->half[i] == MPI_REQUEST_NULL)
+			continue;
+		flag = 0;
+		rc = MPI_Test(&s->half[i], &flag, &st);
+		if (rc != MPI_SUCCESS) {
+			/* Completed in error (a refused record, say). */
+			if (s->rc == MPI_SUCCESS)
+				s->rc = rc;
+			flag = 1;
+			s->half[i] = MPI_REQUEST_NULL;
+		}
+		if (flag && i == 1)
+			s->st = st;
+	}
+	if (s->half[0] != MPI_REQUEST_NULL || s->half[1] != MPI_REQUEST_NULL)
+		return MPI_SUCCESS;
+	s->done = 1;
+	return PMPI_Grequest_complete(s->greq);
+}
+
+static int
+isr_wait(int count, void **states, double timeout, MPI_Status *status)
+{
+	int i, rc = MPI_SUCCESS;
+
+	(void)timeout;
+	for (i = 0; i < count && rc == MPI_SUCCESS; i++)
+		while (!((struct isr *)states[i])->done && rc == MPI_SUCCESS)
+			rc = isr_poll(states[i], status);
+	return rc;
+}
+
+static int
+isr_query(void *extra, MPI_Status *status)
+{
+	struct isr *s = extra;
+
+	*status = s->st;
+	status->MPI_ERROR = s->rc;
+	return s->rc;
+}
+
+static int
+isr_cancel(void *extra, int complete)
+{
+	struct isr *s = extra;
+
+	/* Only the receive half can be taken back (MPI-4: a send's cancel
+	 * is deprecated). */
+	if (!complete && s->half[1] != MPI_REQUEST_NULL)
+		return MPI_Cancel(&s->half[1]);
+	return MPI_SUCCESS;
+}
+
+static int
+isr_free(void *extra)
+{
+	struct isr *s = extra;
+	int i, busy = 0;
+
+	/* Freed before it completed: the halves finish in the background
+	 * (a send may still read tmp, which then stays). */
+	for (i = 0; i < 2; i++)
+		if (s->half[i] != MPI_REQUEST_NULL) {
+			busy |= i == 0;
+			MPI_Request_free(&s->half[i]);
+		}
+	if (!busy)
+		free(s->tmp);
+	free(s);
+	return MPI_SUCCESS;
+}
+
+static int
+isendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    int dest, int sendtag, void *recvbuf, int recvcount,
+    MPI_Datatype recvtype, int source, int recvtag, MPI_Comm comm,
+    MPI_Request *req, int replace)
+{
+	struct esmpi_comm *c;
+	struct isr *s;
+	int rc, n = 0, pos = 0;
+
+	if ((c = esmpi_protect(comm, MPI_ANY_SOURCE, &rc)) == NULL) {
+		if (rc != MPI_SUCCESS)
+			return rc;
+		return replace ? PMPI_Isendrecv_replace(recvbuf, recvcount,
+		    recvtype, dest, sendtag, source, recvtag, comm, req) :
+		    PMPI_Isendrecv(sendbuf, sendcount, sendtype, dest,
+		    sendtag, recvbuf, recvcount, recvtype, source, recvtag,
+		    comm, req);
+	}
+	if (req == NULL)
+		return esmpi_fail(comm, MPI_ERR_REQUEST, "%s: no request to "
+		    "return (NULL)", replace ? "MPI_Isendrecv_replace" :
+		    "MPI_Isendrecv");
+	if ((rc = esmpi_check_p2p(c, ESMPI_CHK_RECV, recvbuf, recvcount,
+	    recvtype, source, recvtag)) != MPI_SUCCESS ||
+	    (rc = esmpi_check_p2p(c, ESMPI_CHK_SEND, sendbuf, sendcount,
+	    sendtype, dest, sendtag)) != MPI_SUCCESS)
+		return rc;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+	s->half[0] = s->half[1] = MPI_REQUEST_NULL;
+	if (replace && dest != MPI_PROC_NULL) {
+		if ((rc = PMPI_Pack_size(sendcount, sendtype, comm, &n)) !=
+		    MPI_SUCCESS)
+			goto out;
+		if ((s->tmp = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
+			rc = esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+			goto out;
+		}
+		if ((rc = PMPI_Pack(sendbuf, sendcount, sendtype, s->tmp, n,
+		    &pos, comm)) != MPI_SUCCESS)
+			goto out;
+		sendbuf = s->tmp;
+		sendcount = pos;
+		sendtype = MPI_PACKED;
+	}
+	if ((rc = MPI_Irecv(recvbuf, recvcount, recvtype, source, recvtag,
+	    comm, &s->half[1])) != MPI_SUCCESS)
+		goto out;
+	if ((rc = MPI_Isend(sendbuf, sendcount, sendtype, dest, sendtag, comm,
+	    &s->half[0])) != MPI_SUCCESS) {
+		MPI_Cancel(&s->half[1]);
+		MPI_Wait(&s->half[1], MPI_STATUS_IGNORE);
+		goto out;
+	}
+	if ((rc = PMPIX_Grequest_start(isr_query, isr_free, isr_cancel,
+	    isr_poll, isr_wait, s, req)) != MPI_SUCCESS) {
+		/* Cannot join them: complete both here. */
+		MPI_Waitall(2, s->half, MPI_STATUSES_IGNORE);
+		goto out;
+	}
+	s->greq = *req;
+	return MPI_SUCCESS;
+out:
+	free(s->tmp);
+	free(s);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Isendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
+    int dest, int sendtag, void *recvbuf, int recvcount,
+    MPI_Datatype recvtype, int source, int recvtag, MPI_Comm comm,
+    MPI_Request *req)
+{
+	return isendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf,
+	    recvcount, recvtype, source, recvtag, comm, req, 0);
+}
+
+ESMPI_EXPORT int
+MPI_Isendrecv_replace(void *buf, int count, MPI_Datatype dt, int dest,
+    int sendtag, int source, int recvtag, MPI_Comm comm, MPI_Request *req)
+{
+	return isendrecv(buf, count, dt, dest, sendtag, buf, count, dt,
+	    source, recvtag, comm, req, 1);
+}
+#endif
+
 typedef int (*sinit_fn)(const void *, int, MPI_Datatype, int, int, MPI_Comm,
     MPI_Request *);
 

@@ -184,10 +184,14 @@ MPICH_REASONS = {
     "pcoll": "pcoll: persistent collectives: each Start runs esmpi's "
              "nonblocking collective, sealed (mpi/pcoll.c); Barrier_init "
              "carries no payload (partition)",
-    "mpi4": "mpi4: MPI-4 calls that move payload esmpi does not protect "
-            "yet (nonblocking sendrecv, partitioned sends)",
-    "partition": "partition: act on requests the calls above create; "
-                 "Barrier_init carries no payload",
+    "mpi4": "mpi4: MPI-4 nonblocking sendrecv (mpi/nb.c: one sealed "
+            "record each way, one request) and partitioned point-to-point "
+            "(mpi/part.c: the whole buffer one record, sealed when the last "
+            "partition is ready)",
+    "partition": "partition: Pready(_range, _list) and Parrived act on "
+                 "esmpi's partitioned requests (mpi/part.c: the last ready "
+                 "partition seals, Parrived is true once the record "
+                 "opened); Barrier_init carries no payload",
     "session": "session: MPI-4 sessions: Session_init starts MPI without "
                "MPI_Init (no esmpi session) and communicators made from "
                "a group have no keys: denied; queries and finalize are local",
@@ -196,8 +200,9 @@ MPICH_REASONS = {
 }
 PASSTHROUGH_MPI4 = {"partition"}
 # Hand-written in libclient/ (MPICH build): families, functions.
-SPECIAL_MPI4 = {"pcoll"}
-SPECIAL_MPICH = {"Comm_idup_with_info"}
+SPECIAL_MPI4 = {"pcoll", "mpi4"}
+SPECIAL_MPICH = {"Comm_idup_with_info", "Pready", "Pready_list",
+                 "Pready_range", "Parrived"}
 
 
 DECL = re.compile(r'__attribute__\(\(visibility\("default"\)\)\)\s*'
@@ -260,7 +265,7 @@ def mpich_row(name):
         if re.fullmatch(rx, short):
             local = (fam in PASSTHROUGH_MPI4 | PASSTHROUGH_FAMILIES or
                      re.fullmatch(r"Session_(get_\w+|finalize)", short))
-            if fam in SPECIAL_MPI4:
+            if fam in SPECIAL_MPI4 or short in SPECIAL_MPICH:
                 return fam, "special"
             return fam, "passthrough" if local else "deny"
     fam = family(short)

@@ -46,7 +46,8 @@ ALL = [name for name, _ in CASES] + ["coll_check", "collective_probe",
                                      "fortran_mpi_f08",
                                      "pmpi_init", "status_fields",
                                      "persist_self", "rma_check",
-                                     "large_count", "fortran_large_f08"]
+                                     "large_count", "fortran_large_f08",
+                                     "mpi4_p2p"]
 
 # coll_check's MPICH settings, plain and protected alike. Its ch4
 # collectives crash on the in-place Reduce. And its default Allgatherv for
@@ -455,3 +456,36 @@ def test_fortran_large_count_forms_under_mpich(daemon):
     assert prot.returncode == 0, prot.describe()
     assert prot.stdout == plain.stdout, prot.describe()
     assert_sealed(prot, 2)
+
+
+def test_mpi4_point_to_point_sealed_under_mpich(daemon):
+    """MPI-4's Isendrecv(_replace)(_c), partitioned point-to-point (8
+    partitions sent, 4 received; Pready, Pready_range, Pready_list,
+    Parrived) and the persistent v/w collectives' _init_c forms
+    (mpi4_p2p, 3 ranks): the same results as plain MPICH, sealed. Four
+    lines differ, and must: the bytes of an Isendrecv on the wire (rank 1
+    takes them by PMPI_Recv) hold the marker in plain MPICH only, and
+    bytes sent by PMPI_Send into an Isendrecv's receive are delivered by
+    plain MPICH, refused (audited) by libesmpi; the same for a partitioned
+    message (PMPI_Precv_init, PMPI_Psend_init)."""
+    prog = mh.example("mpi4_p2p", mpich=True)
+    plain = mh.hydra(prog, 3, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    assert plain.stdout.splitlines()[:4] == [
+        "wire: marker in plaintext", "forged: delivered",
+        "partitioned wire: marker in plaintext",
+        "partitioned forged: delivered"], plain.describe()
+    assert "mpi4_p2p: OK checksum" in plain.stdout, plain.describe()
+    prot = mh.hydra(prog, 3, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    assert prot.returncode == 0, prot.describe()
+    lines = prot.stdout.splitlines()
+    assert lines[:4] == ["wire: marker not on the wire", "forged: refused",
+                         "partitioned wire: marker not on the wire",
+                         "partitioned forged: refused"], prot.describe()
+    assert lines[4:] == plain.stdout.splitlines()[4:], prot.describe()
+    assert_sealed(prot, 3)
+    for tag in (79, 83):    # the forged Isendrecv and partitioned ones
+        assert (f"integrity failure: message from rank 0 (world 0) to rank "
+                f"1 (world 1) on communicator '(unnamed)' tag {tag} "
+                f"refused") in prot.stderr, prot.describe()
+    daemon.wait_audit("integrity_failure", count=2)
