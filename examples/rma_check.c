@@ -19,6 +19,7 @@
  *                         operation returned (the call or the unlock
  *                         that completes it) and whether rank 1's window
  *                         and rank 0's result buffer kept their contents
+ *                         (or, the result buffer, was wiped)
  */
 #include <stdint.h>
 #include <string.h>
@@ -374,7 +375,7 @@ error_part(void)
 static void
 tamper_part(void)
 {
-	int *mem, *src, i, rc, same, len;
+	int *mem, *src, i, rc, same, zero, len;
 	char es[MPI_MAX_ERROR_STRING];
 	MPI_Win win;
 
@@ -419,10 +420,14 @@ tamper_part(void)
 			rc = same;
 		MPI_Error_string(rc, es, &len);
 		printf("get: %s\n", rc == MPI_SUCCESS ? "ok" : es);
-		for (i = 0, same = 1; i < BIG; i++)
+		for (i = 0, same = 1, zero = 1; i < BIG; i++) {
 			same &= src[i] == -1;
+			zero &= src[i] == 0;
+		}
+		/* a refused answer opened into the buffer is wiped there,
+		 * as a refused receive's buffer is */
 		printf("get result buffer: %s\n", same ? "unchanged" :
-		    "written");
+		    zero ? "wiped" : "written");
 		fflush(stdout);
 	}
 	MPI_Barrier(MPI_COMM_WORLD);

@@ -47,6 +47,10 @@ struct hdr {
 	uint64_t len;		/* data bytes */
 };
 
+/* Data of at least this many bytes is sealed from, or opened to, where
+ * it belongs (esmpi_aead_seal_parts): below, a copy costs less. */
+#define SEAL_FROM_SOURCE 1024
+
 #define SEQ_LEN 8
 #define TAG_LEN ESMPI_AEAD_TAG_LEN
 #define WIRE_EXTRA (SEQ_LEN + TAG_LEN)
@@ -303,6 +307,7 @@ seal_msg(struct rwin *w, struct side *sd, int dest, int stream,
 	uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
 	uint8_t aad[17];
 	uint64_t seq, wire;
+	struct esmpi_aead_part parts[2];
 
 	if (m == NULL)
 		return NULL;
@@ -317,12 +322,23 @@ seal_msg(struct rwin *w, struct side *sd, int dest, int stream,
 	memcpy(m + SEQ_LEN, h, sizeof(*h));
 	if (dl)
 		memcpy(m + SEQ_LEN + sizeof(*h), tdesc, dl);
-	if (h->len)
+	/* The head in place; large data sealed from where it is (the
+	 * origin's buffer, the window) instead of copied first. */
+	parts[0].out = m + SEQ_LEN;
+	parts[0].in = m + SEQ_LEN;
+	parts[0].len = pl;
+	if (h->len >= SEAL_FROM_SOURCE) {
+		parts[0].len = pl - h->len;
+		parts[1].out = m + SEQ_LEN + parts[0].len;
+		parts[1].in = data;
+		parts[1].len = h->len;
+	} else if (h->len)
 		memcpy(m + SEQ_LEN + sizeof(*h) + dl, data, h->len);
 	nonce_of(nonce, w->rank, stream, seq);
 	aad_of(aad, w, w->rank, dest, stream);
-	if (esmpi_aead_seal(sd->aead, m + SEQ_LEN, m + SEQ_LEN + pl,
-	    m + SEQ_LEN, pl, nonce, aad, sizeof(aad)) != 0) {
+	if (esmpi_aead_seal_parts(sd->aead, parts, 1 + (h->len >=
+	    SEAL_FROM_SOURCE), m + SEQ_LEN + pl, nonce, aad,
+	    sizeof(aad)) != 0) {
 		msg_free(m, pl + WIRE_EXTRA);
 		return NULL;
 	}
@@ -331,11 +347,16 @@ seal_msg(struct rwin *w, struct side *sd, int dest, int stream,
 }
 
 /* Open a message from src in place: 0 and the head at *h (data follows
- * it), or ESMPI_ERR_AUTH / ESMPI_ERR_REPLAY with nothing usable. */
+ * it), or ESMPI_ERR_AUTH / ESMPI_ERR_REPLAY with nothing usable. With
+ * dst, an answer (no type description) of exactly dlen data bytes is
+ * opened with its data into dst (*moved set); dst is wiped if it fails. */
 static int
-open_msg(struct rwin *w, struct side *sd, int src, int stream, uint8_t *m,
-    size_t len, struct hdr **h)
+open_msg_into(struct rwin *w, struct side *sd, int src, int stream,
+    uint8_t *m, size_t len, struct hdr **h, uint8_t *dst, size_t dlen,
+    int *moved)
 {
+	struct esmpi_aead_part parts[2];
+	int r, np = 1;
 	uint8_t nonce[ESMPI_AEAD_NONCE_LEN], aad[17], chain[32];
 	uint64_t seq;
 	uint32_t e;
@@ -372,8 +393,19 @@ open_msg(struct rwin *w, struct side *sd, int src, int stream, uint8_t *m,
 		return ESMPI_ERR_AUTH;
 	nonce_of(nonce, src, stream, seq);
 	aad_of(aad, w, src, w->rank, stream);
-	if (esmpi_aead_open(a, m + SEQ_LEN, m + SEQ_LEN, pl,
-	    m + SEQ_LEN + pl, nonce, aad, sizeof(aad)) != 0) {
+	parts[0].out = m + SEQ_LEN;
+	parts[0].in = m + SEQ_LEN;
+	parts[0].len = pl;
+	if (dst != NULL && dlen >= SEAL_FROM_SOURCE &&
+	    pl == sizeof(struct hdr) + dlen) {
+		parts[0].len = sizeof(struct hdr);
+		parts[1].out = dst;
+		parts[1].in = m + SEQ_LEN + sizeof(struct hdr);
+		parts[1].len = dlen;
+		np = 2;
+	}
+	if (esmpi_aead_open_parts(a, parts, np, m + SEQ_LEN + pl, nonce, aad,
+	    sizeof(aad)) != 0) {
 		esmpi_aead_free(fresh);
 		esmpi_memzero(chain, 32);
 		return ESMPI_ERR_AUTH;
@@ -393,19 +425,32 @@ open_msg(struct rwin *w, struct side *sd, int src, int stream, uint8_t *m,
 	}
 	/* Messages of one stream from one sender arrive in order (MPI's
 	 * non-overtaking rule); sequence numbers only grow. */
-	if (seq < sd->last[stream][src]) {
+	x = (struct hdr *)(m + SEQ_LEN);
+	if (seq < sd->last[stream][src])
+		r = ESMPI_ERR_REPLAY;
+	else if ((uint64_t)x->tdesc * 8 > pl - sizeof(*x) ||
+	    x->len != pl - sizeof(*x) - (uint64_t)x->tdesc * 8)
+		r = ESMPI_ERR_AUTH;
+	else
+		r = 0;
+	if (r != 0) {
 		memset(m, 0, len);
-		return ESMPI_ERR_REPLAY;
+		if (np == 2)
+			esmpi_memzero(dst, dlen);
+		return r;
 	}
 	sd->last[stream][src] = seq + 1;
-	x = (struct hdr *)(m + SEQ_LEN);
-	if ((uint64_t)x->tdesc * 8 > pl - sizeof(*x) ||
-	    x->len != pl - sizeof(*x) - (uint64_t)x->tdesc * 8) {
-		memset(m, 0, len);
-		return ESMPI_ERR_AUTH;
-	}
+	if (moved != NULL)
+		*moved = np == 2;
 	*h = x;
 	return 0;
+}
+
+static int
+open_msg(struct rwin *w, struct side *sd, int src, int stream, uint8_t *m,
+    size_t len, struct hdr **h)
+{
+	return open_msg_into(w, sd, src, stream, m, len, h, NULL, 0, NULL);
 }
 
 static void
@@ -958,7 +1003,7 @@ static int size_of(int count, MPI_Datatype dt, size_t *n);
  * breaks t. */
 static int
 answer1(struct rwin *w, int t, uint8_t **m, size_t *len, uint8_t **p,
-    size_t *n)
+    size_t *n, uint8_t *dst, size_t dlen, int *moved)
 {
 	struct hdr *h;
 	int from, r;
@@ -966,7 +1011,8 @@ answer1(struct rwin *w, int t, uint8_t **m, size_t *len, uint8_t **p,
 	*len = 0;
 	if ((*m = recv_msg(w, t, S_REP, NULL, &from, len)) == NULL)
 		return MPI_ERR_OTHER;
-	if ((r = open_msg(w, &w->org, from, S_REP, *m, *len, &h)) != 0) {
+	if ((r = open_msg_into(w, &w->org, from, S_REP, *m, *len, &h, dst,
+	    dlen, moved)) != 0) {
 		refuse(w, from, S_REP, r);
 		w->broken[t] = r == ESMPI_ERR_REPLAY ? esmpi.err_replay :
 		    esmpi.err_auth;
@@ -1021,12 +1067,19 @@ take_gets(struct rwin *w, int t)
 {
 	struct pget *g;
 	uint8_t *m, *p = NULL;
-	size_t n = 0, ml;
-	int r, rc = 0;
+	size_t n = 0, ml, want;
+	int r, rc = 0, moved = 0;
 
 	while ((g = w->pget[t]) != NULL) {
-		r = answer1(w, t, &m, &ml, &p, &n);
-		if (r == 0)
+		/* contiguous results are opened straight into the buffer */
+		want = 0;
+		if (flat(g->count, g->type) && size_of(g->count, g->type,
+		    &want) != 0)
+			want = 0;
+		moved = 0;
+		r = answer1(w, t, &m, &ml, &p, &n, want ? g->buf : NULL, want,
+		    &moved);
+		if (r == 0 && !moved)
 			r = unpack_result(p, n, g->buf, g->count, g->type);
 		msg_free(m, ml);
 		w->pget[t] = g->next;
@@ -1058,7 +1111,7 @@ await(struct rwin *w, int t, uint8_t **data, size_t *mlen,
 		*data = NULL;
 	if (w->broken[t])
 		return w->broken[t];
-	r = answer1(w, t, &m, &ml, &p, &n);
+	r = answer1(w, t, &m, &ml, &p, &n, NULL, 0, NULL);
 	if (data != NULL && !r && !rg) {
 		*data = m;
 		*mlen = ml;
