@@ -142,12 +142,16 @@ static void
 stats_report(void)
 {
 	const char *s = getenv("ESMPI_STATS");
+	unsigned long hook, applier;
 
 	if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)
 		return;
+	esmpi_rma_served(&hook, &applier);
 	fprintf(stderr, "esmpi: rank %d: stats: sealed %llu (same node "
 	    "%llu), plain %llu, same-node peers %d, in chunks %llu, "
-	    "probed early %llu, engine %s, one-sided %s (%s)\n",
+	    "probed early %llu, engine %s, one-sided %s (%s), one-sided "
+	    "requests served %lu in MPI's progress loop, %lu by the "
+	    "applier\n",
 	    esmpi.world_rank,
 	    (unsigned long long)atomic_load(&esmpi.stat_sealed),
 	    (unsigned long long)atomic_load(&esmpi.stat_sealed_local),
@@ -156,7 +160,7 @@ stats_report(void)
 	    (unsigned long long)atomic_load(&esmpi.stat_chunked),
 	    (unsigned long long)atomic_load(&esmpi.stat_stashed),
 	    esmpi_aead_engine_name(), esmpi_rma_enabled() ? "on" : "off",
-	    rma_why);
+	    rma_why, hook, applier);
 }
 
 /* The record AEAD engine (common/esmpi_crypto.c), chosen on every rank

@@ -118,6 +118,8 @@ void esmpi_coll_fini(void);
 int esmpi_rma_wanted(char *why, size_t len);
 void esmpi_rma_disable(int automatic);
 int esmpi_rma_enabled(void);
+/* Requests served so far from MPI's progress loop and by the applier. */
+void esmpi_rma_served(unsigned long *in_progress, unsigned long *applier);
 
 /* large.c: the generated _c wrappers' conversions (MPI_ERR_COUNT, with a
  * message naming fn and arg, for what does not fit). A count of dt beyond

@@ -172,6 +172,7 @@ static volatile int applier_on;
 static volatile int applier_stop;
 static int hooked;	/* progress_hook registered with MPI */
 static unsigned long hook_passes;	/* the hook's runs: the rank is in MPI */
+static unsigned long served_hook, served_applier;	/* under reg_lock */
 static int tag_base = 0x4e00;
 static int disabled;	/* MPI below THREAD_MULTIPLE: 1 ESMPI_RMA=off, 2 auto */
 
@@ -953,6 +954,7 @@ progress_hook(void)
 	if (pthread_mutex_trylock(&reg_lock))
 		return 0;
 	n = serve_waiting();
+	served_hook += (unsigned long)n;
 	pthread_mutex_unlock(&reg_lock);
 	return n;
 }
@@ -982,6 +984,7 @@ applier_main(void *arg)
 		}
 		pthread_mutex_lock(&reg_lock);
 		busy = serve_waiting();
+		served_applier += (unsigned long)busy;
 		pthread_mutex_unlock(&reg_lock);
 		if (busy)
 			idle = 0;
@@ -2106,6 +2109,15 @@ int
 esmpi_rma_enabled(void)
 {
 	return !disabled;
+}
+
+void
+esmpi_rma_served(unsigned long *in_progress, unsigned long *by_applier)
+{
+	pthread_mutex_lock(&reg_lock);
+	*in_progress = served_hook;
+	*by_applier = served_applier;
+	pthread_mutex_unlock(&reg_lock);
 }
 
 void
