@@ -137,4 +137,11 @@ esmpi_impl_yield_when_idle(void)
 #define ESMPI_PCOLL_NAME(x)	"MPI_" #x "_init"
 #define ESMPI_HAVE_MPI4_NB	1
 
+/*
+ * MPI-4 sessions: MPI_Session_init/finalize hold MPI and esmpi like
+ * MPI_Init (mpi/init.c); communicators made from groups get keys
+ * (mpi/comm_new.c). Open MPI 4.1 has none.
+ */
+#define ESMPI_HAVE_SESSIONS	1
+
 #endif
