@@ -8,6 +8,9 @@
  * traffic across; a second session held at the same time, whose
  * mpi://SELF communicator is used and which ends first. Rank 0 prints
  * one line, "sessions: OK checksum N", the same with and without esmpi.
+ * With "init-first" (or "init-later") the program also runs the world
+ * model, MPI_Init before (after) the first session, an allreduce on
+ * MPI_COMM_WORLD, and MPI_Finalize while the session is still open.
  */
 #include "example_util.h"
 
@@ -175,14 +178,18 @@ second(int rank)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	MPI_Session s;
 	MPI_Group world;
 	MPI_Info info;
-	int rank, size, i, errs;
+	int rank, size, i, errs, wsum = 0;
+	int init_first = argc > 1 && strcmp(argv[1], "init-first") == 0;
+	int init_later = argc > 1 && strcmp(argv[1], "init-later") == 0;
 	uint64_t sum[4], *all = NULL;
 
+	if (init_first)
+		MPI_Init(NULL, NULL);
 	MPI_Info_create(&info);
 	MPI_Info_set(info, "thread_level", "MPI_THREAD_SINGLE");
 	if (MPI_Session_init(info, MPI_ERRORS_RETURN, &s) != MPI_SUCCESS) {
@@ -190,6 +197,8 @@ main(void)
 		return 1;
 	}
 	MPI_Info_free(&info);
+	if (init_later)
+		MPI_OK(MPI_Init(NULL, NULL));
 	MPI_OK(MPI_Group_from_session_pset(s, "mpi://WORLD", &world));
 	MPI_OK(MPI_Comm_create_from_group(world, "esmpi.example.world",
 	    MPI_INFO_NULL, MPI_ERRORS_RETURN, &comm));
@@ -202,6 +211,14 @@ main(void)
 	sum[0] = p2p(rank, size);
 	sum[2] = coll(rank, size);
 	sum[3] = size >= 2 ? inter(world, rank, size) : 0;
+	if (init_first || init_later) {
+		i = rank + 1;
+		MPI_OK(MPI_Allreduce(&i, &wsum, 1, MPI_INT, MPI_SUM,
+		    MPI_COMM_WORLD));
+		CHECK(wsum == size * (size + 1) / 2, "world allreduce: %d",
+		    wsum);
+		sum[3] = fnv_u64(sum[3], (uint64_t)wsum);
+	}
 
 	/* Rank 0: every rank's error count and hashes. */
 	sum[1] = fnv_u64(sum[1], (uint64_t)ex_errs);
@@ -224,6 +241,8 @@ main(void)
 	fflush(stdout);
 	MPI_Comm_free(&comm);
 	MPI_Group_free(&world);
+	if (init_first || init_later)
+		MPI_OK(MPI_Finalize());
 	MPI_OK(MPI_Session_finalize(&s));
 	return ex_errs ? 1 : 0;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * MPI_Init and MPI_Finalize: the modules' init steps in order (the join,
- * the session with esmpid and the job key, the policy comparison,
- * signing keys, communicator state, chunks, stash, scope), their fini
- * steps in reverse. Failures never exit the process: they go through
+ * MPI_Init and MPI_Finalize, and MPI-4's MPI_Session_init and
+ * MPI_Session_finalize (MPICH), which hold MPI and esmpi alike: the
+ * modules' init steps in order (the join, the session with esmpid and
+ * the job key, the policy comparison, signing keys, communicator state,
+ * chunks, stash, scope), their fini steps in reverse. Failures never exit the process: they go through
  * MPI_COMM_WORLD's error handler (fatal by default), and a rank whose
  * set-up failed refuses every call that would move data.
  */

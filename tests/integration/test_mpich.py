@@ -313,7 +313,8 @@ def test_sessions_model_under_mpich(daemon):
     point, collectives, an intercommunicator from two groups, a second
     session's mpi://SELF communicator. Under esmpi the same checksum as
     plain MPICH, every rank's traffic sealed and none plain, and one
-    esmpi session per rank with its daemon (3 ranks: unequal groups)."""
+    esmpi session per rank with its daemon (3 ranks: unequal groups).
+    Then mixed with the world model, in both orders."""
     prog = mh.example("sessions", mpich=True)
     plain = mh.hydra(prog, 3, preload=False)
     assert plain.returncode == 0, plain.describe()
@@ -327,6 +328,20 @@ def test_sessions_model_under_mpich(daemon):
     opens = daemon.wait_audit("session_open", count=3)
     assert sorted(e.get("ESMPI_RANK") for e in opens) == ["0", "1", "2"]
     assert len({e.get("ESMPI_JOB") for e in opens}) == 1, daemon.log()
+
+    # Both models in one process: MPI_Init before or after the first
+    # session, MPI_Finalize while it is open; esmpi started once, ended
+    # by the last holder (one stats line per rank).
+    for order in ("init-first", "init-later"):
+        plain = mh.hydra(prog, 2, preload=False, args=(order,))
+        assert plain.returncode == 0, plain.describe()
+        assert plain.stdout.startswith("sessions: OK"), plain.describe()
+        prot = mh.hydra(prog, 2, socket=daemon.sock, args=(order,),
+                        x=("ESMPI_STATS=1",))
+        assert prot.returncode == 0 and prot.stdout == plain.stdout, \
+            f"{order}\n{prot.describe()}\n--- plain\n{plain.stdout}"
+        assert_sealed(prot, 2)
+        assert prot.stderr.count("stats: sealed") == 2, prot.describe()
 
 
 # ----------------------------------------------------------- esmpirun
