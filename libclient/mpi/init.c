@@ -8,6 +8,7 @@
  * MPI_COMM_WORLD's error handler (fatal by default), and a rank whose
  * set-up failed refuses every call that would move data.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +332,8 @@ init_multiple(int *argc, char ***argv, int required, int plain_init)
 static int started;	/* MPI's world model and esmpi's session are up */
 static int world_app;	/* the application's MPI_Init is in effect */
 static int sessions;	/* the application's open sessions */
+/* MPI-4 lets threads start and end sessions concurrently. */
+static pthread_mutex_t holders_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 world_start(int *argc, char ***argv, int required, int plain_init)
@@ -388,10 +391,13 @@ MPI_Init(int *argc, char ***argv)
 {
 	int rc;
 
+	pthread_mutex_lock(&holders_lock);
 	if (started)
-		return world_join(argc, argv);
-	if ((rc = world_start(argc, argv, MPI_THREAD_SINGLE, 1)) == MPI_SUCCESS)
+		rc = world_join(argc, argv);
+	else if ((rc = world_start(argc, argv, MPI_THREAD_SINGLE, 1)) ==
+	    MPI_SUCCESS)
 		world_app = 1;
+	pthread_mutex_unlock(&holders_lock);
 	return rc;
 }
 
@@ -400,14 +406,13 @@ MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
 {
 	int rc;
 
-	if (started) {
-		*provided = app_level;
-		return world_join(argc, argv);
-	}
-	rc = world_start(argc, argv, required, 0);
-	*provided = app_level;
-	if (rc == MPI_SUCCESS)
+	pthread_mutex_lock(&holders_lock);
+	if (started)
+		rc = world_join(argc, argv);
+	else if ((rc = world_start(argc, argv, required, 0)) == MPI_SUCCESS)
 		world_app = 1;
+	*provided = app_level;
+	pthread_mutex_unlock(&holders_lock);
 	return rc;
 }
 
@@ -423,13 +428,15 @@ MPI_Query_thread(int *provided)
 ESMPI_EXPORT int
 MPI_Finalize(void)
 {
+	int rc = MPI_SUCCESS;
+
+	pthread_mutex_lock(&holders_lock);
 	/* Sessions still open keep MPI and esmpi running for them. */
-	if (world_app && sessions > 0) {
-		world_app = 0;
-		return MPI_SUCCESS;
-	}
+	if (sessions == 0)
+		rc = world_stop();
 	world_app = 0;
-	return world_stop();
+	pthread_mutex_unlock(&holders_lock);
+	return rc;
 }
 
 #ifdef ESMPI_HAVE_SESSIONS
@@ -466,16 +473,17 @@ ESMPI_EXPORT int
 MPI_Session_init(MPI_Info info, MPI_Errhandler errhandler,
     MPI_Session *session)
 {
-	int rc;
+	int rc = MPI_SUCCESS;
 
-	if (!started && (rc = world_start(NULL, NULL,
-	    session_thread_level(info), 0)) != MPI_SUCCESS)
-		return rc;
-	if (esmpi.failed)
-		return esmpi.err_init;
-	if ((rc = PMPI_Session_init(info, errhandler, session)) ==
-	    MPI_SUCCESS)
+	pthread_mutex_lock(&holders_lock);
+	if (!started)
+		rc = world_start(NULL, NULL, session_thread_level(info), 0);
+	if (rc == MPI_SUCCESS && esmpi.failed)
+		rc = esmpi.err_init;
+	if (rc == MPI_SUCCESS && (rc = PMPI_Session_init(info, errhandler,
+	    session)) == MPI_SUCCESS)
 		sessions++;
+	pthread_mutex_unlock(&holders_lock);
 	return rc;
 }
 
@@ -486,10 +494,11 @@ MPI_Session_finalize(MPI_Session *session)
 
 	/* Only the sessions our MPI_Session_init counted (not one from
 	 * PMPI_Session_init, which esmpi never protected). */
-	if (rc != MPI_SUCCESS || sessions == 0)
-		return rc;
-	if (--sessions == 0 && !world_app)
-		return world_stop();
+	pthread_mutex_lock(&holders_lock);
+	if (rc == MPI_SUCCESS && sessions > 0 && --sessions == 0 &&
+	    !world_app)
+		rc = world_stop();
+	pthread_mutex_unlock(&holders_lock);
 	return rc;
 }
 #endif
