@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* MPI-4 sessions, past MPI_Init (MPICH 4): a communicator from a session's
- * mpi://WORLD, then rank 0 sends a marker string to rank 1. With no
- * argument the session comes from MPI_Session_init and
- * MPI_Comm_create_from_group; with "pmpi" from their PMPI_ forms, past
- * any wrapper (as a tool might). Plain MPICH delivers the marker; under
- * esmpi MPI_Session_init, or else the send and the receive and then the
- * marker's Put into rank 1's window, must be refused, never run in
- * plaintext. Each rank prints what happened; exit 1
- * if a call failed. */
+ * mpi://WORLD, then rank 0 sends a marker string to rank 1 and Puts it
+ * into rank 1's window. With no argument the session comes from
+ * MPI_Session_init and MPI_Comm_create_from_group, which esmpi protects;
+ * with "pmpi" from their PMPI_ forms, past any wrapper (as a tool
+ * might). Plain MPICH delivers the marker; under esmpi the first runs
+ * sealed, and the second's send, receive and Put must be refused, never
+ * run in plaintext. Each rank prints what happened; exit 1 if a call
+ * failed. */
 #include <time.h>
 
 #include "example_util.h"
@@ -95,7 +95,7 @@ main(int argc, char **argv)
 	    "'%s'\n", rank, what(rc2), buf);
 	rc = rc == MPI_SUCCESS ? rc2 : rc;
 	fflush(stdout);
-	PMPI_Comm_free(&comm);
-	PMPI_Session_finalize(&s);
+	(use_pmpi ? PMPI_Comm_free : MPI_Comm_free)(&comm);
+	(use_pmpi ? PMPI_Session_finalize : MPI_Session_finalize)(&s);
 	return rc == MPI_SUCCESS ? 0 : 1;
 }

@@ -154,4 +154,11 @@ esmpi_impl_progress_unhook(int (*fn)(void))
 /* MPI-4 partitioned point-to-point (mpi/part.c). */
 #define ESMPI_HAVE_PARTITIONED	1
 
+/*
+ * MPI-4 sessions: MPI_Session_init/finalize hold MPI and esmpi like
+ * MPI_Init (mpi/init.c); communicators made from groups get keys
+ * (mpi/comm_new.c). Open MPI 4.1 has none.
+ */
+#define ESMPI_HAVE_SESSIONS	1
+
 #endif

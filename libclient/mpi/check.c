@@ -36,20 +36,21 @@ bypass_code_init(void)
 }
 
 /*
- * MPI-4 (MPICH 4): MPI_Session_init runs MPI with MPI_Initialized still
- * false, and esmpi has no keys for a session's communicators (nor a
- * daemon session before MPI_Init to ask the policy). Refuse every
- * payload call and MPI_Session_init itself until our MPI_Init ran; a call
- * before any initialization, which MPI would refuse, is refused here
- * saying why. Open MPI 4.1 has no sessions: MPI refuses such calls.
+ * MPI-4 (MPICH 4): a session from PMPI_Session_init runs MPI with
+ * MPI_Initialized still false and past esmpi's MPI_Session_init, which
+ * would have started esmpi's session (init.c): no keys. Refuse every
+ * payload call; a call before any initialization, which MPI would
+ * refuse, is refused here saying why. Open MPI 4.1 has no sessions: MPI
+ * refuses such calls.
  */
 static int
 check_session(void)
 {
 #if MPI_VERSION >= 4
-	fprintf(stderr, "esmpi: pid %ld: MPI is used without MPI_Init "
-	    "(MPI_Session_init, or a call before MPI_Init): esmpi protects MPI "
-	    "started with MPI_Init or MPI_Init_thread only; refusing to send "
+	fprintf(stderr, "esmpi: pid %ld: MPI is used without esmpi's start "
+	    "(a session from PMPI_Session_init, or a call before MPI_Init or "
+	    "MPI_Session_init): esmpi protects MPI started with MPI_Init, "
+	    "MPI_Init_thread or MPI_Session_init; refusing to send "
 	    "unprotected data (or receive it)\n", (long)getpid());
 	fflush(stderr);
 	return MPI_ERR_OTHER;

@@ -309,6 +309,74 @@ MPI_Intercomm_create(MPI_Comm local_comm, int local_leader,
 	return adopt(local_comm, newintercomm, esmpi_comm_ctx_hash(&in, sizeof(in)), rc);
 }
 
+#ifdef ESMPI_HAVE_SESSIONS
+/*
+ * MPI-4 sessions: communicators made from a group have no parent
+ * communicator. As for Comm_create_group, a nonce shared on the new
+ * communicator gives every member the same context id (rank 0 draws it;
+ * for the intercommunicator each group's leader, as Intercomm_create);
+ * the job key, which MPI_Session_init established, keys them.
+ */
+ESMPI_EXPORT int
+MPI_Comm_create_from_group(MPI_Group group, const char *stringtag,
+    MPI_Info info, MPI_Errhandler errhandler, MPI_Comm *newcomm)
+{
+	struct { uint64_t nonce; char kind[16]; } in;
+	int rc;
+
+	if (esmpi.failed)
+		return esmpi.err_init;
+	rc = PMPI_Comm_create_from_group(group, stringtag, info, errhandler,
+	    newcomm);
+	if (!esmpi.active || rc != MPI_SUCCESS || *newcomm == MPI_COMM_NULL)
+		return rc;
+	memset(&in, 0, sizeof(in));
+	strcpy(in.kind, "from_group");
+	if (esmpi_random(&in.nonce, sizeof(in.nonce)) != 0)
+		return esmpi_fail(*newcomm, esmpi.err_internal,
+		    "no randomness");
+	PMPI_Bcast(&in.nonce, 1, MPI_UINT64_T, 0, *newcomm);
+	return comm_adopt(*newcomm, *newcomm,
+	    esmpi_comm_ctx_hash(&in, sizeof(in)));
+}
+
+ESMPI_EXPORT int
+MPI_Intercomm_create_from_groups(MPI_Group local_group, int local_leader,
+    MPI_Group remote_group, int remote_leader, const char *stringtag,
+    MPI_Info info, MPI_Errhandler errhandler, MPI_Comm *newintercomm)
+{
+	struct { uint64_t lo, hi; char kind[16]; } in;
+	uint64_t mine = 0, theirs = 0, contrib;
+	int rc, lrank;
+
+	if (esmpi.failed)
+		return esmpi.err_init;
+	rc = PMPI_Intercomm_create_from_groups(local_group, local_leader,
+	    remote_group, remote_leader, stringtag, info, errhandler,
+	    newintercomm);
+	if (!esmpi.active || rc != MPI_SUCCESS)
+		return rc;
+	/* No local communicator to spread our leader's nonce on: the first
+	 * allreduce gives each group the other leader's (the only nonzero
+	 * contribution), the second hands each group back its own. */
+	PMPI_Comm_rank(*newintercomm, &lrank);
+	if (lrank == local_leader && esmpi_random(&mine, sizeof(mine)) != 0)
+		return esmpi_fail(*newintercomm, esmpi.err_internal,
+		    "no randomness");
+	contrib = mine;
+	PMPI_Allreduce(&contrib, &theirs, 1, MPI_UINT64_T, MPI_BOR,
+	    *newintercomm);
+	PMPI_Allreduce(&theirs, &mine, 1, MPI_UINT64_T, MPI_BOR,
+	    *newintercomm);
+	memset(&in, 0, sizeof(in));
+	in.lo = mine < theirs ? mine : theirs;
+	in.hi = mine < theirs ? theirs : mine;
+	strcpy(in.kind, "icomm_groups");
+	return comm_adopt(*newintercomm, *newintercomm,
+	    esmpi_comm_ctx_hash(&in, sizeof(in)));
+}
+#endif
+
 ESMPI_EXPORT int
 MPI_Comm_free(MPI_Comm *comm)
 {

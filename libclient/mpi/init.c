@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * MPI_Init and MPI_Finalize: the modules' init steps in order (the join,
- * the session with esmpid and the job key, the policy comparison,
- * signing keys, communicator state, chunks, stash, scope), their fini
- * steps in reverse. Failures never exit the process: they go through
+ * MPI_Init and MPI_Finalize, and MPI-4's MPI_Session_init and
+ * MPI_Session_finalize (MPICH), which hold MPI and esmpi alike: the
+ * modules' init steps in order (the join, the session with esmpid and
+ * the job key, the policy comparison, signing keys, communicator state,
+ * chunks, stash, scope), their fini steps in reverse. Failures never exit the process: they go through
  * MPI_COMM_WORLD's error handler (fatal by default), and a rank whose
  * set-up failed refuses every call that would move data.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mpi/mpi_layer.h"
 #include "esmpi_err.h"
@@ -322,38 +325,33 @@ init_multiple(int *argc, char ***argv, int required, int plain_init)
 	return MPI_SUCCESS;
 }
 
-ESMPI_EXPORT int
-MPI_Init(int *argc, char ***argv)
+/*
+ * Who holds MPI and esmpi's session with esmpid: the application's
+ * world model (MPI_Init .. MPI_Finalize) and each of its MPI-4 sessions
+ * (MPI_Session_init .. MPI_Session_finalize, MPICH). The first of them
+ * starts MPI's world model underneath (a session's, through
+ * PMPI_Init_thread) and the esmpi session on MPI_COMM_WORLD; the last to
+ * end stops both (docs/ARCHITECTURE.md, "MPI-4 sessions").
+ */
+static int started;	/* MPI's world model and esmpi's session are up */
+static int world_app;	/* the application's MPI_Init is in effect */
+static int sessions;	/* the application's open sessions */
+/* MPI-4 lets threads start and end sessions concurrently. */
+static pthread_mutex_t holders_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+world_start(int *argc, char ***argv, int required, int plain_init)
 {
-	int rc = init_multiple(argc, argv, MPI_THREAD_SINGLE, 1);
+	int rc = init_multiple(argc, argv, required, plain_init);
 
 	if (rc != MPI_SUCCESS)
 		return rc;
+	started = 1;
 	return session_start();
 }
 
-ESMPI_EXPORT int
-MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
-{
-	int rc = init_multiple(argc, argv, required, 0);
-
-	if (rc != MPI_SUCCESS)
-		return rc;
-	*provided = app_level;
-	return session_start();
-}
-
-ESMPI_EXPORT int
-MPI_Query_thread(int *provided)
-{
-	if (!esmpi.initialized)
-		return PMPI_Query_thread(provided);
-	*provided = app_level;
-	return MPI_SUCCESS;
-}
-
-ESMPI_EXPORT int
-MPI_Finalize(void)
+static int
+world_stop(void)
 {
 	if (esmpi.initialized) {
 		stats_report();
@@ -377,5 +375,134 @@ MPI_Finalize(void)
 		esmpi_stash_fini();
 		esmpi_pool_drain();
 	}
+	started = 0;
 	return PMPI_Finalize();
 }
+
+/* MPI_Init(_thread) where a session started MPI already: the world
+ * model is the application's too (a second MPI_Init is MPI's error). */
+static int
+world_join(int *argc, char ***argv)
+{
+	if (world_app || !started)
+		return PMPI_Init(argc, argv);
+	world_app = 1;
+	return esmpi.failed ? esmpi.err_init : MPI_SUCCESS;
+}
+
+ESMPI_EXPORT int
+MPI_Init(int *argc, char ***argv)
+{
+	int rc;
+
+	pthread_mutex_lock(&holders_lock);
+	if (started)
+		rc = world_join(argc, argv);
+	else if ((rc = world_start(argc, argv, MPI_THREAD_SINGLE, 1)) ==
+	    MPI_SUCCESS)
+		world_app = 1;
+	pthread_mutex_unlock(&holders_lock);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
+{
+	int rc;
+
+	pthread_mutex_lock(&holders_lock);
+	if (started)
+		rc = world_join(argc, argv);
+	else if ((rc = world_start(argc, argv, required, 0)) == MPI_SUCCESS)
+		world_app = 1;
+	*provided = app_level;
+	pthread_mutex_unlock(&holders_lock);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Query_thread(int *provided)
+{
+	if (!esmpi.initialized)
+		return PMPI_Query_thread(provided);
+	*provided = app_level;
+	return MPI_SUCCESS;
+}
+
+ESMPI_EXPORT int
+MPI_Finalize(void)
+{
+	int rc = MPI_SUCCESS;
+
+	pthread_mutex_lock(&holders_lock);
+	/* Sessions still open keep MPI and esmpi running for them. */
+	if (sessions == 0)
+		rc = world_stop();
+	world_app = 0;
+	pthread_mutex_unlock(&holders_lock);
+	return rc;
+}
+
+#ifdef ESMPI_HAVE_SESSIONS
+/* The thread level a session asks for (info "thread_level", MPI-4
+ * 11.3.1); MPI_THREAD_SINGLE without one, as MPI_Init. */
+static int
+session_thread_level(MPI_Info info)
+{
+	static const struct { const char *name; int level; } lv[] = {
+		{ "MPI_THREAD_SINGLE", MPI_THREAD_SINGLE },
+		{ "MPI_THREAD_FUNNELED", MPI_THREAD_FUNNELED },
+		{ "MPI_THREAD_SERIALIZED", MPI_THREAD_SERIALIZED },
+		{ "MPI_THREAD_MULTIPLE", MPI_THREAD_MULTIPLE },
+	};
+	char v[32];
+	int flag = 0, i;
+
+	if (info == MPI_INFO_NULL || PMPI_Info_get(info, "thread_level",
+	    (int)sizeof(v) - 1, v, &flag) != MPI_SUCCESS || !flag)
+		return MPI_THREAD_SINGLE;
+	for (i = 0; i < 4; i++)
+		if (strcasecmp(v, lv[i].name) == 0)
+			return lv[i].level;
+	return MPI_THREAD_SINGLE;
+}
+
+/*
+ * A session of the application: the first holder starts MPI's world
+ * model and esmpi's session (join, job key, policy) on MPI_COMM_WORLD
+ * before MPI makes the session, so the session's communicators get keys
+ * like any other (comm_new.c) and nothing runs before the job is keyed.
+ */
+ESMPI_EXPORT int
+MPI_Session_init(MPI_Info info, MPI_Errhandler errhandler,
+    MPI_Session *session)
+{
+	int rc = MPI_SUCCESS;
+
+	pthread_mutex_lock(&holders_lock);
+	if (!started)
+		rc = world_start(NULL, NULL, session_thread_level(info), 0);
+	if (rc == MPI_SUCCESS && esmpi.failed)
+		rc = esmpi.err_init;
+	if (rc == MPI_SUCCESS && (rc = PMPI_Session_init(info, errhandler,
+	    session)) == MPI_SUCCESS)
+		sessions++;
+	pthread_mutex_unlock(&holders_lock);
+	return rc;
+}
+
+ESMPI_EXPORT int
+MPI_Session_finalize(MPI_Session *session)
+{
+	int rc = PMPI_Session_finalize(session);
+
+	/* Only the sessions our MPI_Session_init counted (not one from
+	 * PMPI_Session_init, which esmpi never protected). */
+	pthread_mutex_lock(&holders_lock);
+	if (rc == MPI_SUCCESS && sessions > 0 && --sessions == 0 &&
+	    !world_app)
+		rc = world_stop();
+	pthread_mutex_unlock(&holders_lock);
+	return rc;
+}
+#endif

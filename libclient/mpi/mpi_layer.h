@@ -12,8 +12,8 @@
  * (communicator constructors), dynamic.c (spawn, accept/connect, join: links to other jobs), io.c (MPI-IO:
  * collective data access made independent), rma_type.c and rma.c
  * (one-sided communication), large.c (MPI-4's large-count _c forms,
- * narrowed to the int forms by generated wrappers), join.c and init.c (MPI_Init/MPI_Finalize:
- * every module's init and fini). Within the layer, files call only those
+ * narrowed to the int forms by generated wrappers), join.c and init.c (MPI_Init/MPI_Finalize
+ * and MPI-4 sessions: every module's init and fini). Within the layer, files call only those
  * listed before them (init.c last).
  * May call: req/ and below.
  */

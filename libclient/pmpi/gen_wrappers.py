@@ -258,7 +258,8 @@ def large_wrapper(row, base):
 # C handle type -> the X of MPI_X_f2c / MPI_X_c2f.
 HANDLES = {"MPI_Comm": "Comm", "MPI_Datatype": "Type", "MPI_Group": "Group",
            "MPI_Info": "Info", "MPI_Op": "Op", "MPI_Request": "Request",
-           "MPI_Message": "Message", "MPI_Win": "Win", "MPI_File": "File"}
+           "MPI_Message": "Message", "MPI_Win": "Win", "MPI_File": "File",
+           "MPI_Session": "Session", "MPI_Errhandler": "Errhandler"}
 
 # Special functions whose Fortran arguments differ from C's: (Fortran
 # arguments in C notation, the call with {name} for converted arguments).

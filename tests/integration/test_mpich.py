@@ -40,7 +40,8 @@ PARAMS = [pytest.param(name, np, id=f"{name}-np{np}")
 PARAMS += [pytest.param("coll_check", np, id=f"coll_check-np{np}")
            for np in COLL_RANKS]
 ALL = [name for name, _ in CASES] + ["coll_check", "collective_probe",
-                                     "session_init", "fortran_session_f08",
+                                     "session_init", "sessions",
+                                     "fortran_session_f08",
                                      "fortran_calls", "fortran_calls_f08",
                                      "fortran_mpifh", "fortran_mpi",
                                      "fortran_mpi_f08",
@@ -235,18 +236,20 @@ def test_fortran_calls_under_mpich(daemon):
 # ------------------------------------------ MPI started past MPI_Init
 BYPASS = ("MPI was initialized with PMPI_Init, bypassing esmpi; refusing "
           "to send unprotected")
-NO_INIT = ("MPI is used without MPI_Init (MPI_Session_init, or a call "
-           "before MPI_Init)")
+NO_INIT = ("MPI is used without esmpi's start (a session from "
+           "PMPI_Session_init, or a call before MPI_Init or "
+           "MPI_Session_init)")
 
 
 def test_mpi_started_past_mpi_init_fails_closed(daemon):
     """MPI initialized while libesmpi is not active: PMPI_Init
-    (pmpi_init.c), an MPI-4 session from MPI_Session_init or from its
-    PMPI_ form (session_init.c), MPI_Session_init from mpi_f08 (whose
-    MPICH routine calls PMPI_Session_init itself). Plain MPICH delivers
-    the marker (point to point, broadcast, Put into a window); under
-    esmpi every payload call and window, or MPI_Session_init itself, is
-    refused saying why, and the marker never arrives."""
+    (pmpi_init.c), an MPI-4 session from PMPI_Session_init
+    (session_init.c pmpi). Plain MPICH delivers the marker (point to
+    point, broadcast, Put into a window); under esmpi every payload call
+    and window is refused saying why, and the marker never arrives. The
+    same session from MPI_Session_init, and mpi_f08's MPI_Session_init
+    (whose MPICH routine calls PMPI_Session_init itself), go through
+    esmpi: they run, sealed."""
     marker = "PMPI-INIT-MARKER-7f3a9c"
     prog = mh.example("pmpi_init", mpich=True)
     plain = mh.hydra(prog, 2, preload=False)
@@ -273,30 +276,73 @@ def test_mpi_started_past_mpi_init_fails_closed(daemon):
         assert f"received '{marker}'" in plain.stdout, plain.describe()
         assert f"rank 1: MPI_Win_create, MPI_Put: MPI_SUCCESS, has " \
             f"'{marker}'" in plain.stdout, plain.describe()
-        job = mh.hydra(prog, 2, socket=daemon.sock, args=args)
+        job = mh.hydra(prog, 2, socket=daemon.sock, args=args,
+                       x=("ESMPI_STATS=1",))
+        if not args:	# esmpi's MPI_Session_init: as plain, sealed
+            assert job.returncode == 0, job.describe()
+            assert sorted(job.stdout.splitlines()) == \
+                sorted(plain.stdout.splitlines()), job.describe()
+            assert NO_INIT not in job.stderr, job.describe()
+            assert_sealed(job, 2)
+            continue
+        # PMPI_: the session runs, the send, receive and window do not
         assert job.returncode != 0, job.describe()
         assert job.stderr.count(NO_INIT) >= 2, job.describe()
         assert marker not in job.stdout, job.describe()
-        if args:	# PMPI_: the session runs, the send and receive do not
-            assert "rank 0: MPI_Send: Other MPI error" in job.stdout, \
-                job.describe()
-            assert "rank 1: MPI_Irecv: Other MPI error" in job.stdout, \
-                job.describe()
-            for rank in (0, 1):
-                assert f"rank {rank}: MPI_Win_create, MPI_Put: Other MPI " \
-                    "error" in job.stdout, job.describe()
-        else:
-            assert job.stdout.count("MPI_Session_init: Other MPI error") \
-                == 2, job.describe()
+        assert "rank 0: MPI_Send: Other MPI error" in job.stdout, \
+            job.describe()
+        assert "rank 1: MPI_Irecv: Other MPI error" in job.stdout, \
+            job.describe()
+        for rank in (0, 1):
+            assert f"rank {rank}: MPI_Win_create, MPI_Put: Other MPI " \
+                "error" in job.stdout, job.describe()
 
     prog = mh.example("fortran_session_f08", mpich=True)
     plain = mh.hydra(prog, 2, preload=False)
-    assert plain.stdout.count("session started: ierr=0") == 2, \
+    assert plain.stdout.count("allreduce: ierr=0 total=3") == 2, \
         plain.describe()
-    job = mh.hydra(prog, 2, socket=daemon.sock)
-    assert job.returncode != 0, job.describe()
-    assert job.stderr.count(NO_INIT) == 2, job.describe()
-    assert "session started: ierr=0" not in job.stdout, job.describe()
+    job = mh.hydra(prog, 2, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    assert job.returncode == 0, job.describe()
+    assert job.stdout.count("session started: ierr=0") == 2, job.describe()
+    assert job.stdout.count("allreduce: ierr=0 total=3") == 2, \
+        job.describe()
+    assert_sealed(job, 2)
+
+
+def test_sessions_model_under_mpich(daemon):
+    """sessions.c: no MPI_Init; a communicator from mpi://WORLD, point to
+    point, collectives, an intercommunicator from two groups, a second
+    session's mpi://SELF communicator. Under esmpi the same checksum as
+    plain MPICH, every rank's traffic sealed and none plain, and one
+    esmpi session per rank with its daemon (3 ranks: unequal groups).
+    Then mixed with the world model, in both orders."""
+    prog = mh.example("sessions", mpich=True)
+    plain = mh.hydra(prog, 3, preload=False)
+    assert plain.returncode == 0, plain.describe()
+    assert plain.stdout.startswith("sessions: OK checksum"), plain.describe()
+    prot = mh.hydra(prog, 3, socket=daemon.sock, x=("ESMPI_STATS=1",))
+    assert prot.returncode == 0, (
+        f"{prot.describe()}\n--- esmpid\n{daemon.log()[-3000:]}")
+    assert prot.stdout == plain.stdout, (
+        f"--- plain\n{plain.stdout}--- esmpi\n{prot.stdout}")
+    assert_sealed(prot, 3)
+    opens = daemon.wait_audit("session_open", count=3)
+    assert sorted(e.get("ESMPI_RANK") for e in opens) == ["0", "1", "2"]
+    assert len({e.get("ESMPI_JOB") for e in opens}) == 1, daemon.log()
+
+    # Both models in one process: MPI_Init before or after the first
+    # session, MPI_Finalize while it is open; esmpi started once, ended
+    # by the last holder (one stats line per rank).
+    for order in ("init-first", "init-later"):
+        plain = mh.hydra(prog, 2, preload=False, args=(order,))
+        assert plain.returncode == 0, plain.describe()
+        assert plain.stdout.startswith("sessions: OK"), plain.describe()
+        prot = mh.hydra(prog, 2, socket=daemon.sock, args=(order,),
+                        x=("ESMPI_STATS=1",))
+        assert prot.returncode == 0 and prot.stdout == plain.stdout, \
+            f"{order}\n{prot.describe()}\n--- plain\n{plain.stdout}"
+        assert_sealed(prot, 2)
+        assert prot.stderr.count("stats: sealed") == 2, prot.describe()
 
 
 # ----------------------------------------------------------- esmpirun

@@ -6,7 +6,8 @@ versions are test_netns.py, test_tamper.py and test_replay.py.
 
 - without esmpi the ring's marker crosses the link (which shows the
   capture sees MPICH's traffic); with MPICH's libesmpi the same result,
-  no marker, each rank's session with its own host's esmpid;
+  no marker, each rank's session with its own host's esmpid; the same
+  for the MPI-4 sessions model (sessions.c, no MPI_Init);
 - the tamper bridge flips a byte of UCX's TCP stream: plain MPICH hands
   the altered data to pingpong, esmpi refuses the record and the
   receiving host audits integrity_failure. The refusing rank stops on
@@ -20,8 +21,9 @@ versions are test_netns.py, test_tamper.py and test_replay.py.
 - the bridge replays a seqmsgs record: plain MPICH delivers the old
   message, esmpi refuses it and audits replay_detected;
 - the node guard (test_guard.py) on both hosts: MPICH with its libesmpi
-  runs sealed; without it, MPI_Init, MPI_Session_init, PMPI_Session_init
-  and mpi_f08's MPI_Session_init are each refused before MPI starts.
+  runs sealed, and so does a session from MPI_Session_init; without it,
+  MPI_Init, MPI_Session_init, PMPI_Session_init and mpi_f08's
+  MPI_Session_init are each refused before MPI starts.
 """
 import re
 
@@ -77,6 +79,21 @@ def test_two_namespace_hosts_under_hydra(ns_hosts):
     assert {e.get("ESMPI_RANK") for e in oa} == {"0"}, da.log()
     assert {e.get("ESMPI_RANK") for e in ob} == {"1"}, db.log()
     assert len({e.get("ESMPI_JOB") for e in oa + ob}) == 1
+
+    # The MPI-4 sessions model (sessions.c, no MPI_Init): its marker
+    # crosses the link plain, never under esmpi.
+    prog = nshosts.MPICH_EXAMPLES / "sessions"
+    (rc, plain_out, err), plain = hosts.captured_run(
+        "sessions-plain", prog, preload=False, mpich=True)
+    assert rc == 0 and "sessions: OK" in plain_out, f"{plain_out}\n{err}"
+    assert plain.count(MARKER) >= 1, "sessions: no plaintext marker seen"
+    (rc, enc_out, err), enc = hosts.captured_run(
+        "sessions-enc", prog, preload=True, mpich=True)
+    assert rc == 0 and enc_out == plain_out, \
+        f"{enc_out}\n{err}{hosts.logs()}"
+    assert len(enc) > 4000 and enc.count(MARKER) == 0, \
+        "sessions: marker on the link under esmpi"
+    assert len(da.wait_audit("session_open", count=2)) == 2, da.log()
 
 
 @pytest.fixture
@@ -152,6 +169,9 @@ def test_guard_under_hydra(ns_hosts):
     assert rc == 0 and "lap" in out, f"{out}\n{err}{hosts.logs()}"
     assert MARKER not in data and len(data) > 4000, "not sealed on the link"
     session = nshosts.MPICH_EXAMPLES / "session_init"
+    rc, out, err = job(hosts, True, [session])
+    assert rc == 0 and "received 'SESSION-MARKER-4c1e'" in out, \
+        f"session under the guard: rc {rc}\n{out}\n{err}{hosts.logs()}"
     for prog, entry in (([ring], "MPI_Init"),
                         ([session], "MPI_Session_init"),
                         ([session, "pmpi"], "PMPI_Session_init"),
