@@ -14,7 +14,9 @@
  *       epoch: Put and Get latency (8 bytes, each followed by
  *       MPI_Win_flush), Fetch_and_op latency, Put and Get bandwidth
  *       (1 MiB, 16 per flush), Accumulate rate (one double, MPI_SUM,
- *       256 per flush); best of 3 repetitions
+ *       256 per flush); and the Put bandwidth's bytes sent point to
+ *       point (MPI_Send, an answer per 16: esmpi's sealed point-to-point
+ *       in the same job); best of 3 repetitions
  *
  * Output: "name value" lines on rank 0 (us, MB/s, ops/s).
  */
@@ -56,9 +58,38 @@ best(double a, double b, int lower)
 	return a == 0 || (lower ? b < a : b > a) ? b : a;
 }
 
-enum { PUT_LAT, GET_LAT, FOP_LAT, PUT_BW, GET_BW, ACC_RATE, NM };
+enum { PUT_LAT, GET_LAT, FOP_LAT, PUT_BW, GET_BW, ACC_RATE, P2P_BW, NM };
 static const char *names[NM] = { "put_lat_us", "get_lat_us",
-	"fetch_and_op_lat_us", "put_bw_MBs", "get_bw_MBs", "acc_rate_ops" };
+	"fetch_and_op_lat_us", "put_bw_MBs", "get_bw_MBs", "acc_rate_ops",
+	"p2p_bw_MBs" };
+
+/* The same bytes as the Put bandwidth, point to point: 16 MPI_Send of
+ * 1 MiB, then a 1-byte answer (the flush's part), 8 times; both ranks. */
+static double
+p2p_round(char *buf)
+{
+	double t;
+	char ack = 0;
+	int i, n = 8;
+
+	MPI_Barrier(MPI_COMM_WORLD);
+	t = MPI_Wtime();
+	for (i = 0; i < n * 16; i++) {
+		if (rank == 0)
+			MPI_Send(buf, BIG, MPI_BYTE, 1, 2, MPI_COMM_WORLD);
+		else
+			MPI_Recv(buf, BIG, MPI_BYTE, 0, 2, MPI_COMM_WORLD,
+			    MPI_STATUS_IGNORE);
+		if (i % 16 != 15)
+			continue;
+		if (rank == 0)
+			MPI_Recv(&ack, 1, MPI_BYTE, 1, 3, MPI_COMM_WORLD,
+			    MPI_STATUS_IGNORE);
+		else
+			MPI_Send(&ack, 1, MPI_BYTE, 0, 3, MPI_COMM_WORLD);
+	}
+	return (double)BIG * n * 16 / (MPI_Wtime() - t) / 1e6;
+}
 
 /* One repetition of every measurement, rank 0's results into v. */
 static void
@@ -162,11 +193,13 @@ main(int argc, char **argv)
 	MPI_Win_lock_all(0, win);
 	for (k = 0; k < 3; k++) {
 		rma_round(win, src, v);
-		for (i = 0; i < NM && rank == 0; i++)
+		for (i = 0; i < P2P_BW && rank == 0; i++)
 			b[i] = best(b[i], v[i], i < PUT_BW);
 	}
 	MPI_Win_unlock_all(win);
 	MPI_Barrier(MPI_COMM_WORLD);
+	for (k = 0; k < 3; k++)
+		b[P2P_BW] = best(b[P2P_BW], p2p_round(src), 0);
 	if (rank == 0)
 		for (i = 0; i < NM; i++)
 			printf("%s %.3f\n", names[i], b[i]);

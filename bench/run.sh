@@ -31,8 +31,10 @@
 # esmpi with a window open (esmpi's applier and progress hook running)
 # and esmpi with ESMPI_RMA=off; Put/Get latency and bandwidth,
 # Fetch_and_op latency and Accumulate rate plain on osc/pt2pt and osc/sm
-# and under esmpi; best of the rounds, and against osc/pt2pt the median
-# of the per-round ratios, into bench/out/rma.csv.
+# and under esmpi, and the Put bandwidth's bytes point to point in the
+# same jobs; best of the rounds, and against osc/pt2pt (and, bandwidth,
+# against esmpi's own sealed point-to-point) the median of the per-round
+# ratios, into bench/out/rma.csv.
 # Every run says which AEAD engine libesmpi uses (ESMPI_CRYPTO forces one).
 # --suite NAME runs the point-to-point benchmark for that suite only
 # (aes-256-gcm, aes-128-gcm or chacha20-poly1305; default all three).
@@ -143,7 +145,8 @@ def fmt(x):
 print("metric,plain_single,plain_multiple,esmpi,plain_window,esmpi_window,"
       "esmpi_rma_off,plain_pt2pt,plain_sm,ratio_vs_pt2pt_best,"
       "ratio_vs_pt2pt_median,ratio_vs_pt2pt_range,ratio_vs_sm,"
-      "ratio_vs_single,ratio_window,ratio_off_vs_single")
+      "ratio_vs_single,ratio_window,ratio_off_vs_single,"
+      "ratio_vs_esmpi_p2p_median")
 for m in sorted({m for _, m in v}):
     e = best("esmpi", m)
     if m == "lat_us":
@@ -151,15 +154,21 @@ for m in sorted({m for _, m in v}):
         ew, off = best("esmpi-window", m), best("esmpi-rma-off", m)
         print(",".join([m, fmt(ps), fmt(best("plain-multiple", m)), fmt(e),
               fmt(pw), fmt(ew), fmt(off), "", "", "", "", "", "",
-              "%.2f" % (e / ps), "%.2f" % (ew / pw), "%.2f" % (off / ps)]))
+              "%.2f" % (e / ps), "%.2f" % (ew / pw), "%.2f" % (off / ps),
+              ""]))
         continue
     p, sm = best("plain-pt2pt", m), best("plain-sm", m)
     er, pr = v[("esmpi", m)], v[("plain-pt2pt", m)]
     rr = [slower(er[r], pr[r], m) for r in er if r in pr]
-    print(",".join([m, "", "", fmt(e), "", "", "", fmt(p), fmt(sm),
+    # bandwidth against esmpi's own sealed point-to-point, same job
+    own = v.get(("esmpi", "p2p_bw_MBs"), {})
+    ro = [own[r] / er[r] for r in er if r in own] \
+        if m.endswith("_bw_MBs") and m != "p2p_bw_MBs" else []
+    print(",".join([m, "", "", fmt(e), "", "", "", fmt(p), fmt(sm or None),
           "%.2f" % slower(e, p, m), "%.2f" % statistics.median(rr),
-          "%.2f-%.2f" % (min(rr), max(rr)), "%.2f" % slower(e, sm, m),
-          "", "", ""]))
+          "%.2f-%.2f" % (min(rr), max(rr)),
+          "%.2f" % slower(e, sm, m) if sm else "", "", "", "",
+          "%.2f" % statistics.median(ro) if ro else ""]))
 PY
 	column -s, -t "$out/rma.csv"
 	echo "csv: $out/rma.csv"
