@@ -731,13 +731,7 @@ send_init(sinit_fn fn, const void *buf, int count, MPI_Datatype dt,
 		esmpi_req_free(r);
 		return rc;
 	}
-	r->handle = *req;
-	if (esmpi_req_add(r) != 0) {
-		PMPI_Request_free(req);
-		esmpi_req_free(r);
-		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
-	}
-	return MPI_SUCCESS;
+	return esmpi_req_add_persistent(r, req, comm);
 }
 
 ESMPI_EXPORT int
@@ -799,13 +793,7 @@ MPI_Recv_init(void *buf, int count, MPI_Datatype dt, int source, int tag,
 		esmpi_req_free(r);
 		return rc;
 	}
-	r->handle = *req;
-	if (esmpi_req_add(r) != 0) {
-		PMPI_Request_free(req);
-		esmpi_req_free(r);
-		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
-	}
-	return MPI_SUCCESS;
+	return esmpi_req_add_persistent(r, req, comm);
 }
 
 /*

@@ -159,13 +159,7 @@ part_init(const char *fn, void *buf, int partitions, MPI_Count count,
 		esmpi_req_free(r);
 		return rc;
 	}
-	r->handle = *req;
-	if (esmpi_req_add(r) != 0) {
-		PMPI_Request_free(req);
-		esmpi_req_free(r);
-		return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
-	}
-	return MPI_SUCCESS;
+	return esmpi_req_add_persistent(r, req, comm);
 }
 
 ESMPI_EXPORT int

@@ -81,6 +81,18 @@ out:
 	return rc;
 }
 
+int
+esmpi_req_add_persistent(struct esmpi_req *r, MPI_Request *req,
+    MPI_Comm comm)
+{
+	r->handle = *req;
+	if (esmpi_req_add(r) == 0)
+		return MPI_SUCCESS;
+	PMPI_Request_free(req);
+	esmpi_req_free(r);
+	return esmpi_fail(comm, MPI_ERR_NO_MEM, "out of memory");
+}
+
 /* Caller holds table_lock: empty slot s, re-insert the rest of its
  * cluster. */
 static void

@@ -80,6 +80,10 @@ struct esmpi_req *esmpi_req_new(struct esmpi_comm *c,
 /* Free an entry not (or no longer) in the table. */
 void esmpi_req_free(struct esmpi_req *r);
 int esmpi_req_add(struct esmpi_req *r);
+/* Track r for the persistent request MPI just made at *req: MPI_SUCCESS,
+ * or (both freed) the out-of-memory error raised on comm. */
+int esmpi_req_add_persistent(struct esmpi_req *r, MPI_Request *req,
+    MPI_Comm comm);
 /* Find the (newest) entry for h; unless keep, remove it from the table. */
 struct esmpi_req *esmpi_req_take(MPI_Request h, int keep);
 /* The completion step, once per completion. */
