@@ -953,6 +953,7 @@ progress_hook(void)
 	static uint64_t last_served;
 	struct timespec ts;
 	uint64_t now;
+	unsigned k;
 	int n;
 
 	if (!applier_on || applier_stop)
@@ -961,8 +962,9 @@ progress_hook(void)
 	/* A look costs a probe per window (~0.1-0.2 µs, on the path of
 	 * whatever the thread waits for): after HOOK_QUIET_NS with nothing
 	 * served, only every HOOK_QUIET_EVERY-th pass looks. */
-	if (skip > 0) {
-		skip--;
+	k = __atomic_load_n(&skip, __ATOMIC_RELAXED);
+	if (k > 0) {
+		__atomic_store_n(&skip, k - 1, __ATOMIC_RELAXED);
 		return 0;
 	}
 	if (pthread_mutex_trylock(&reg_lock))
@@ -974,7 +976,7 @@ progress_hook(void)
 	if (n > 0)
 		last_served = now;
 	else if (now - last_served > HOOK_QUIET_NS)
-		skip = HOOK_QUIET_EVERY - 1;
+		__atomic_store_n(&skip, HOOK_QUIET_EVERY - 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&reg_lock);
 	return n;
 }
