@@ -112,16 +112,24 @@ extern MPI_Fint __mpi_f08_link_constants_MOD_mpi_weights_empty
 	(&__mpi_f08_link_constants_MOD_mpi_weights_empty)
 
 /*
- * MPICH's Fortran spawn routines convert their strings themselves and
- * call the C functions, except mpi_f08's, which stay deny here
- * (gen_wrappers.py FORTRAN_AS_DENY): no spawn sentinel is ever compared.
+ * Spawn's sentinels. MPICH's mpif.h and `use mpi` spawn routines convert
+ * their strings themselves and call the C functions: theirs are never
+ * compared here. mpi_f08's call PMPI_Comm_spawn(_multiple) themselves,
+ * so libesmpi defines their entry points (gen_wrappers.py), which see
+ * mpi_f08's own objects (libmpichfort's mpi_f08_link_constants module,
+ * the addresses its routines compare with).
  */
+extern char __mpi_f08_link_constants_MOD_mpi_argv_null __attribute__((weak));
+extern char __mpi_f08_link_constants_MOD_mpi_argvs_null __attribute__((weak));
+extern MPI_Fint __mpi_f08_link_constants_MOD_mpi_errcodes_ignore
+    __attribute__((weak));
 #define ESMPI_F_ARGV_NULL		NULL
 #define ESMPI_F_ARGVS_NULL		NULL
 #define ESMPI_F_ERRCODES_IGNORE		NULL
-#define ESMPI_F08_ARGV_NULL		NULL
-#define ESMPI_F08_ARGVS_NULL		NULL
-#define ESMPI_F08_ERRCODES_IGNORE	NULL
+#define ESMPI_F08_ARGV_NULL	(&__mpi_f08_link_constants_MOD_mpi_argv_null)
+#define ESMPI_F08_ARGVS_NULL	(&__mpi_f08_link_constants_MOD_mpi_argvs_null)
+#define ESMPI_F08_ERRCODES_IGNORE \
+	(&__mpi_f08_link_constants_MOD_mpi_errcodes_ignore)
 
 /* MPICH's progress loop has no such switch (impl/openmpi.h). */
 static inline void

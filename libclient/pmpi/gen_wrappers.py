@@ -513,15 +513,6 @@ def exports(cname, plist, symbols):
                    for s in symbols)
 
 
-# Special in C, but their Fortran entry points stay deny, forwarding to
-# the implementation's own Fortran code: MPICH's mpi_f08 spawn routines
-# (their string arguments and sentinels are not converted here; MPICH's
-# mpif.h and `use mpi` ones call our C functions).
-IMPL_FORTRAN_AS_DENY = {"openmpi": set(),
-                        "mpich": {"MPI_Comm_spawn", "MPI_Comm_spawn_multiple"}}
-FORTRAN_AS_DENY = IMPL_FORTRAN_AS_DENY["openmpi"]	# set by --impl
-
-
 def fortran(rows):
     out = ["/*\n * Fortran entry points: every mangling the MPI "
            "implementation's Fortran\n * libraries export for the special "
@@ -529,7 +520,7 @@ def fortran(rows):
            "through the C functions.\n */"]
     for r in rows:
         f77, f08 = fortran_names(r["name"])
-        if r["disp"] == "deny" or r["name"] in FORTRAN_AS_DENY:
+        if r["disp"] == "deny":
             # The target behind mpi_x_ (f77[1]) or mpi_x_f08_.
             for syms, sym, suffix in ((f77, f77[1:2], ""),
                                       (f08, f08, "_f08")):
@@ -581,9 +572,8 @@ def main():
                     default="openmpi", help="MPI implementation")
     ap.add_argument("output", nargs="?")
     a = ap.parse_args()
-    global fortran_names, profiling, MPICH_F08_PMPI, FORTRAN_AS_DENY
+    global fortran_names, profiling, MPICH_F08_PMPI
     fortran_names, profiling = IMPL_FORTRAN_NAMES[a.impl]
-    FORTRAN_AS_DENY = IMPL_FORTRAN_AS_DENY[a.impl]
     if (a.list is None) == (a.output is None):
         ap.error("give either OUTPUT.c or --list DISPOSITION")
     try:

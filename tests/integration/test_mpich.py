@@ -48,7 +48,7 @@ ALL = [name for name, _ in CASES] + ["coll_check", "collective_probe",
                                      "pmpi_init", "status_fields",
                                      "persist_self", "rma_check",
                                      "large_count", "fortran_large_f08",
-                                     "mpi4_p2p"]
+                                     "mpi4_p2p", "dynamic", "fortran_spawn"]
 
 # coll_check's MPICH settings, plain and protected alike. Its ch4
 # collectives crash on the in-place Reduce. And its default Allgatherv for
@@ -535,3 +535,59 @@ def test_mpi4_point_to_point_sealed_under_mpich(daemon):
                 f"1 (world 1) on communicator '(unnamed)' tag {tag} "
                 f"refused") in prot.stderr, prot.describe()
     daemon.wait_audit("integrity_failure", count=2)
+
+
+# ------------------------------------------------- dynamic processes
+# Debian's MPICH 4.0.2 is built with the ch4:ucx device alone, whose netmod
+# cannot name its processes to another job: MPI_Open_port fails, and so
+# every dynamic process (Comm_accept/connect, Comm_join, and
+# Comm_spawn(_multiple), whose root opens a port), plain MPICH itself.
+NO_PORT = ("MPIDI_UCX_get_local_upids(31): The function is currently not "
+           "supported with ucx netmod")
+NO_SPAWN = "MPID_Comm_spawn_multiple(86): Error in spawn call"
+# MPICH's error stack, without what differs from run to run (addresses,
+# codes, and which rank aborted the job first)
+ADDR = re.compile(r"0x[0-9a-f]+|(?<=Abort\()\d+|(?<=fd=)\d+|"
+                  r"(?<=node )\d+|(?<=rank )\d+")
+
+
+def mpich_errors(job):
+    return sorted({ADDR.sub("N", line) for line in job.stderr.splitlines()
+                   if "Fatal error" in line or re.match(r"\w+\(\d+\)",
+                                                        line)})
+
+
+def test_dynamic_processes_fail_alike_under_mpich(daemon, workdir):
+    """examples/dynamic.c (spawn and spawn_multiple, MPI_Open_port before
+    an accept, join between two ranks) and fortran_spawn's three spawns
+    on one rank (`use mpi`'s MPI_Comm_spawn; mpi_f08's MPI_Comm_spawn_multiple with
+    MPI_ERRCODES_IGNORE and MPI_Comm_spawn with MPI_ARGV_NULL, whose
+    entry points libesmpi defines): plain MPICH fails each (see above).
+    Under libesmpi each call reaches MPICH with the same arguments (the
+    Fortran strings converted, the f08 sentinels mapped to NULL: MPICH's
+    error stack shows them) and fails with MPICH's own error, as plain:
+    no refusal, no internal error, no hang."""
+    port = workdir / "port"
+    cases = [("dynamic", 1, ("spawn",), NO_SPAWN),
+             ("dynamic", 1, ("accept", port), NO_PORT),
+             ("dynamic", 2, ("join",), NO_PORT),
+             # One rank: the root's stack alone (elsewhere libesmpi
+             # passes NULL for the arrays MPI reads at the root only).
+             ("fortran_spawn", 1, (), NO_SPAWN),
+             ("fortran_spawn", 1, ("spawn_multiple",), "array_of_errcodes="
+              "(nil)) failed"),
+             ("fortran_spawn", 1, ("argv_null",), "argv=(nil), maxprocs=1")]
+    for name, np, args, why in cases:
+        prog = mh.example(name, mpich=True)
+        plain = mh.hydra(prog, np, preload=False, args=args)
+        prot = mh.hydra(prog, np, socket=daemon.sock, args=args)
+        for job in (plain, prot):
+            assert job.returncode != 0 and why in job.stderr, job.describe()
+            assert "child" not in job.stdout, job.describe()
+        assert f"command={prog}," in plain.stderr or "spawn" not in args, \
+            plain.describe()
+        assert "internal error" not in prot.stderr and \
+            "refus" not in prot.stderr, prot.describe()
+        assert mpich_errors(prot) == mpich_errors(plain), (
+            f"--- plain\n{plain.stderr}--- esmpi\n{prot.stderr}")
+    assert not daemon.audit("unprotected_call"), daemon.log()
