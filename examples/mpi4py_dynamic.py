@@ -63,9 +63,9 @@ def use(ic, side):
         ic.Barrier()
     d.Free()
     m.Free()
-    # $DYN_SIGN_TAG: a tag a `sign` rule of the policy covers. Across two
-    # jobs esmpi cannot verify the sender's signing key: the receiver
-    # refuses the record and says why; within one job it is delivered.
+    # $DYN_SIGN_TAG: a tag a `sign` rule of the policy covers: the record
+    # is signed by the sender's certified key and verified by the receiver,
+    # within one job and across a link alike; a refusal is printed.
     if "DYN_SIGN_TAG" in os.environ and me == 0:
         tag = int(os.environ["DYN_SIGN_TAG"])
         if side == "parent":
