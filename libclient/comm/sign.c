@@ -310,8 +310,13 @@ peer_get(struct esmpi_sign_tab *t, uint32_t w)
 		known = t->nodes[i].len == ndlen &&
 		    memcmp(t->nodes[i].der, nd, ndlen) == 0;
 	if (esmpi_rcert_verify(sg.ca, nd, ndlen, known, b + 2, rl, t->job, w,
-	    (uint64_t)time(NULL), &p->k, p->why, sizeof(p->why)) != 0)
+	    (uint64_t)time(NULL), &p->k, p->why, sizeof(p->why)) != 0) {
+		if (t->foreign)
+			snprintf(p->why + strlen(p->why), sizeof(p->why) -
+			    strlen(p->why), ": 'this job' being the other job "
+			    "of the link, as its link share named it");
 		goto out;
+	}
 	p->state = 1;
 	if (!known && t->nnodes < t->n) {
 		t->nodes[t->nnodes].der = nd;

@@ -16,9 +16,10 @@ intercommunicator is keyed by a link between the two jobs' esmpids
   key covers it, no link);
 - a child spawned without libesmpi is refused clearly, never spoken to;
 - a `sign` rule's record is verified across each link (the other job's
-  rank certificates come with the link), and a parent signing with a key
-  its esmpid did not certify (tests/integration/forge_sign_key.c) is
-  refused by the spawned child.
+  rank certificates come with the link); a parent signing with a key its
+  esmpid did not certify (forge_sign_key.c), or sending another job's
+  rank certificate as its own (swap_link_cert.c), is refused by the
+  spawned child.
 
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_dynamic.py
 """
@@ -175,36 +176,49 @@ def test_keyed_sealed_and_audited_under_default_policy(daemons, write_policy,
     assert not daemon.audit("policy_mismatch")
 
 
-def test_forged_signature_across_spawn_link_refused(daemons, write_policy,
-                                                    workdir):
-    """The parent job signs with a key its esmpid did not certify (the
-    shim before libesmpi; the children inherit it, but send nothing
-    signed): the spawned child verifies the parent's record on the sign
-    rule's tag against the certificate the link brought, refuses it and
-    says why, its esmpid audits it; everything else on the link works."""
+def test_forged_signature_and_other_jobs_cert_across_links_refused(
+        daemons, write_policy, workdir):
+    """One parent spawns two child jobs, one after the other, with two
+    shims before libesmpi (the children inherit them, but send nothing
+    signed): forge_sign_key.c signs with a key its esmpid did not certify,
+    swap_link_cert.c sends the first child job's genuine rank certificate
+    as the parent's in the second link's CERTS. Each child verifies the
+    parent's record on the sign rule's tag against the certificate its
+    link brought: the first refuses the signature, the second the
+    certificate (a rank of one job cannot pass as a rank of another),
+    both say why and their esmpid audits it; the rest of each link
+    works."""
     from test_sign import SIGFAIL, build
     d = daemons("dforge", policy=write_policy(POLICY_SIGN_TAG))
-    shim = build(workdir, it.REPO / "tests" / "integration" /
-                 "forge_sign_key.c", "forge_sign_key.so", cc="cc",
-                 extra=("-shared", "-fPIC", "-ldl", "-lcrypto"))
+    here = it.REPO / "tests" / "integration"
+    shims = ":".join(str(build(workdir, here / f"{n}.c", f"{n}.so", cc=cc,
+                               extra=("-shared", "-fPIC", "-ldl", *x)))
+                     for n, cc, x in (("forge_sign_key", "cc", ["-lcrypto"]),
+                                      ("swap_link_cert", "mpicc", [])))
     (workdir / "marker").write_text(MARKER)
-    rc, out, err = done(job("spawn", d.sock, True, np=1, shim=shim, extra={
-        "DYN_MARKER_FILE": str(workdir / "marker"), "DYN_SIGN_TAG": "9000"}))
+    rc, out, err = done(job("spawn-twice", d.sock, True, np=1, shim=shims,
+                            extra={"DYN_MARKER_FILE": str(workdir / "marker"),
+                                   "DYN_SIGN_TAG": "9000"}))
     why = f"{rc}\n{out}\n{err}\n--- esmpid\n{d.log()[-3000:]}"
     assert rc == 0, why
     assert "forge_sign_key: signing with an uncertified key" in err, why
-    assert f"child got: {got(MARKER)}" in out, why
-    assert "sign-check: refused" in out and "delivered" not in out, why
-    m = SIGFAIL.search(err)
-    assert m, f"no 'signature invalid' refusal\n{why}"
-    src, src_w, dst, dst_w, comm, tag, reason = m.groups()
-    assert (src, src_w, dst, tag) == ("0", "0", "0", "9000"), why
-    assert "(world 0 of the other job)" in m.group(0), why
-    assert "certified key" in reason, why
-    assert "internal error" not in err, why
-    ev = d.wait_audit("signature_invalid", timeout=5,
+    assert "swap_link_cert: sending another job's rank certificate" in err, \
+        why
+    assert out.count(f"child got: {got(MARKER)}") == 2, why
+    assert "sign-check (first): refused" in out, why
+    assert "sign-check (second): refused" in out, why
+    assert "delivered" not in out and "internal error" not in err, why
+    found = SIGFAIL.findall(err)
+    assert len(found) == 2, f"not two 'signature invalid' refusals\n{why}"
+    for src, src_w, dst, dst_w, comm, tag, reason in found:
+        assert (src, src_w, dst, tag) == ("0", "0", "0", "9000"), why
+    assert "(world 0 of the other job)" in err, why
+    reasons = sorted(f[-1] for f in found)
+    assert "another job" in reasons[0] and "link share" in reasons[0], why
+    assert "certified key" in reasons[1], why
+    ev = d.wait_audit("signature_invalid", count=2, timeout=5,
                       pred=lambda e: e.get("ESMPI_TAG") == "9000")
-    assert len(ev) == 1 and ev[0].get("ESMPI_PEER") == "0", ev
+    assert len(ev) == 2 and all(e.get("ESMPI_PEER") == "0" for e in ev), ev
 
 
 def test_child_without_libesmpi_refused(daemon):
