@@ -70,8 +70,8 @@ esmpi_refuse(struct esmpi_comm *c, int src, int tag, int r)
 	    replay ? "replay detected" : sig ? "signature invalid" :
 	    "integrity failure", src, w, job, c->rank,
 	    c->my_world, esmpi_comm_label(c), tag, why, esmpi.policy_differs ?
-	    " (ranks of this job run different policies: see the warnings "
-	    "at MPI_Init)" : "");
+	    " (ranks of this job run different policies, or this job and "
+	    "a linked job do: see esmpi's warnings)" : "");
 }
 
 static int

@@ -221,6 +221,51 @@ def test_forged_signature_and_other_jobs_cert_across_links_refused(
     assert len(ev) == 2 and all(e.get("ESMPI_PEER") == "0" for e in ev), ev
 
 
+def test_sign_rule_in_one_jobs_policy_only(daemons, write_policy, workdir):
+    """Accept/connect of one rank each, the accepting job under the default
+    policy, the connecting one (esmpid's policy reloaded in between) under
+    one that signs tag 9000: both roots warn that the other job's policy
+    differs and audit `policy_mismatch`; the connecting side refuses the
+    accepting side's unsigned record on tag 9000, saying why; the rest of
+    the link works."""
+    d = daemons("d1", policy=write_policy(it.POLICY_ROOT, name="no.yaml"))
+    uri, port = workdir / "uri", workdir / "port"
+    srv = subprocess.Popen(["ompi-server", "--no-daemonize", "-r", str(uri)],
+                           stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    mk = {"DYN_SIGN_TAG": "9000"}
+    try:
+        it.wait_for(lambda: uri.exists() and uri.stat().st_size, timeout=20,
+                    what="ompi-server")
+        acc = job("accept", d.sock, True, port, server=uri, np=1, extra=mk)
+        try:
+            # The port is written after MPI_Init: the session has its rules.
+            it.wait_for(port.exists, timeout=60, what="the port file")
+            r = d.ctl("policy", "load", str(write_policy(POLICY_SIGN_TAG)))
+            assert r.returncode == 0, r.stderr
+            rc, out, err = done(job("connect", d.sock, True, port,
+                                    server=uri, np=1, extra=mk))
+            arc, aout, aerr = done(acc)
+        finally:
+            if acc.poll() is None:
+                mh._kill_job(acc)
+    finally:
+        mh._kill_job(srv)
+    why = f"{rc} {arc}\n{out}\n{err}\n--- accept\n{aout}\n{aerr}"
+    assert rc == 0 and arc == 0, why
+    assert "child merged: ['parent0', 'child0']" in out, why
+    assert "sign-check: refused" in out, why
+    for e in (err, aerr):
+        assert "the other job's policy (digest" in e and "differs" in e, why
+    assert "refused (no signature on a record of a sign rule)" in err, why
+    assert "internal error" not in err + aerr, why
+    assert len(d.wait_audit("policy_mismatch", count=2)) == 2, d.log()
+    ev = d.wait_audit("signature_invalid", pred=lambda e:
+                      e.get("ESMPI_TAG") == "9000")
+    assert len(ev) == 1, ev
+
+
 def test_child_without_libesmpi_refused(daemon):
     rc, out, err = done(job("spawn-plain", daemon.sock, True, np=1,
                             extra={"ESMPI_JOIN_TIMEOUT": "3"}))
