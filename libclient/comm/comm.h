@@ -87,7 +87,8 @@ struct esmpi_link {
 	MPI_Group remote;		/* the other job's processes */
 	uint32_t *remote_world;		/* their world ranks, by remote rank */
 	int nremote;
-	struct esmpi_sign_tab *sign;	/* their signing certificates, or NULL */
+	struct esmpi_sign_tab *sign;	/* their signing certificates, or NULL
+					 * (comm/sign.c's, until Finalize) */
 };
 
 struct esmpi_comm {
@@ -190,8 +191,8 @@ void esmpi_rec_aad_fill(struct esmpi_rec_aad *a, const struct esmpi_comm *c,
     uint32_t src, uint32_t dst, int tag, uint64_t coll_seq);
 
 /* link.c */
-/* Keep a link (mpi/dynamic.c established it): takes remote_world,
- * remote and sign (may be NULL); NULL when out of locked memory. */
+/* Keep a link (mpi/dynamic.c established it): takes remote_world and
+ * remote, points to sign (may be NULL); NULL when out of locked memory. */
 struct esmpi_link *esmpi_link_add(const uint8_t key[32],
     const uint8_t id[ESMPI_LINK_ID_LEN], int side, uint32_t *remote_world,
     int nremote, MPI_Group remote, struct esmpi_sign_tab *sign);

@@ -5,8 +5,9 @@
  * processes. Records on communicators of a link use the link key instead
  * of the job key and the link id in place of the job id; a process is
  * named (world rank in its job, side): comm.c and keys.c map peer_world
- * values through esmpi_link_id(). A link keeps the other job's signing
- * certificates (comm/sign.c) when this job signs.
+ * values through esmpi_link_id(). A link points to the other job's
+ * signing certificates when this job signs (comm/sign.c owns and frees
+ * them at MPI_Finalize).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -104,7 +105,6 @@ esmpi_link_free_all(void)
 
 		all = l->next;
 		PMPI_Group_free(&l->remote);
-		esmpi_sign_tab_free(l->sign);
 		free(l->remote_world);
 		esmpi_secure_free(l, sizeof(*l));
 	}

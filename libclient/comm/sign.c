@@ -46,6 +46,7 @@ struct peer {
 /* Signers' certificates: our job's (index = world rank) or the other
  * job's of a link (index = its rank in the link's remote group). */
 struct esmpi_sign_tab {
+	struct esmpi_sign_tab *next;	/* links' tables, freed at Finalize */
 	uint8_t job[16];		/* the job id they must name */
 	const uint32_t *world;		/* world rank by index; NULL: index */
 	int foreign;			/* the other job's, for messages */
@@ -62,7 +63,8 @@ static struct {
 	pthread_mutex_t lock;		/* use of mine */
 	X509 *ca;			/* trust anchor from our esmpid */
 	struct esmpi_sign_tab job;	/* our job's signers */
-	pthread_mutex_t plock;		/* set-up of peers, nodes */
+	struct esmpi_sign_tab *links;	/* the other jobs' of links */
+	pthread_mutex_t plock;		/* set-up of peers, nodes; links */
 } sg = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.plock = PTHREAD_MUTEX_INITIALIZER,
@@ -262,6 +264,10 @@ esmpi_sign_tab_new(const uint8_t rjob[16], const uint32_t *world, int n,
 		total += lens[i];
 		pthread_mutex_init(&t->peers[i].lock, NULL);
 	}
+	pthread_mutex_lock(&sg.plock);
+	t->next = sg.links;
+	sg.links = t;
+	pthread_mutex_unlock(&sg.plock);
 	return t;
 }
 
@@ -431,8 +437,16 @@ tab_clear(struct esmpi_sign_tab *t)
 void
 esmpi_sign_tab_free(struct esmpi_sign_tab *t)
 {
+	struct esmpi_sign_tab **pp;
+
 	if (t == NULL)
 		return;
+	pthread_mutex_lock(&sg.plock);
+	for (pp = &sg.links; *pp != NULL && *pp != t; pp = &(*pp)->next)
+		;
+	if (*pp == t)
+		*pp = t->next;
+	pthread_mutex_unlock(&sg.plock);
 	tab_clear(t);
 	free(t);
 }
@@ -441,6 +455,8 @@ void
 esmpi_sign_free(void)
 {
 	tab_clear(&sg.job);
+	while (sg.links != NULL)
+		esmpi_sign_tab_free(sg.links);
 	/* Frees (and OpenSSL clears) the private signing key. */
 	esmpi_sig_free(sg.mine);
 	X509_free(sg.ca);
