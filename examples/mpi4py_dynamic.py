@@ -10,7 +10,8 @@ side's rank 0 prints what it got, as a SHA-256 prefix (output never
 carries the marker: across hosts it travels in Open MPI's own messages;
 the parent side sends the marker in
 the file $DYN_MARKER_FILE, by default ESMPI-SECRET-MARKER; `spawn` puts
-the children on host $DYN_SPAWN_HOST if set). `spawn-plain` spawns the children without
+the children on host $DYN_SPAWN_HOST if set; `spawn-twice` spawns one
+child job after another). `spawn-plain` spawns the children without
 LD_PRELOAD (plain MPI), which esmpi must refuse. With $DYN_SIGN_TAG, the
 parent side's rank 0 last sends one message on that tag (see use())."""
 import hashlib
@@ -63,20 +64,23 @@ def use(ic, side):
         ic.Barrier()
     d.Free()
     m.Free()
-    # $DYN_SIGN_TAG: a tag a `sign` rule of the policy covers. Across two
-    # jobs esmpi cannot verify the sender's signing key: the receiver
-    # refuses the record and says why; within one job it is delivered.
+    # $DYN_SIGN_TAG: a tag a `sign` rule of the policy covers: the record
+    # is signed by the sender's certified key and verified by the receiver,
+    # within one job and across a link alike; a refusal is printed.
     if "DYN_SIGN_TAG" in os.environ and me == 0:
         tag = int(os.environ["DYN_SIGN_TAG"])
         if side == "parent":
             ic.send("signed", dest=0, tag=tag)
         else:
             ic.Set_errhandler(MPI.ERRORS_RETURN)
+            # The children of `spawn-twice` say which spawn they are.
+            label = f" ({sys.argv[2]})" if mode == "child" and \
+                len(sys.argv) > 2 else ""
             try:
                 ic.recv(source=0, tag=tag)
-                sys.stdout.write("sign-check: delivered\n")
+                sys.stdout.write(f"sign-check{label}: delivered\n")
             except MPI.Exception:
-                sys.stdout.write("sign-check: refused\n")
+                sys.stdout.write(f"sign-check{label}: refused\n")
             sys.stdout.flush()
     ic.Disconnect()
 
@@ -88,6 +92,11 @@ if mode == "spawn":
     use(w.Spawn(sys.executable, [__file__, "child"], maxprocs=2, info=info),
         "parent")
     info.Free()
+elif mode == "spawn-twice":
+    # One child job after the other (one process each).
+    for which in ("first", "second"):
+        use(w.Spawn(sys.executable, [__file__, "child", which], maxprocs=1),
+            "parent")
 elif mode == "spawn-plain":
     use(w.Spawn("/usr/bin/env", ["-u", "LD_PRELOAD", sys.executable, __file__,
                                  "child"], maxprocs=1), "parent")

@@ -78,6 +78,7 @@ struct esmpi_keytry {
  */
 #define ESMPI_LINK_ID_LEN	16
 #define ESMPI_LINK_FOREIGN	0x80000000u
+struct esmpi_sign_tab;
 struct esmpi_link {
 	struct esmpi_link *next;
 	uint8_t key[32];
@@ -86,6 +87,8 @@ struct esmpi_link {
 	MPI_Group remote;		/* the other job's processes */
 	uint32_t *remote_world;		/* their world ranks, by remote rank */
 	int nremote;
+	struct esmpi_sign_tab *sign;	/* their signing certificates, or NULL
+					 * (comm/sign.c's, until Finalize) */
 };
 
 struct esmpi_comm {
@@ -189,10 +192,10 @@ void esmpi_rec_aad_fill(struct esmpi_rec_aad *a, const struct esmpi_comm *c,
 
 /* link.c */
 /* Keep a link (mpi/dynamic.c established it): takes remote_world and
- * remote; NULL when out of locked memory. */
+ * remote, points to sign (may be NULL); NULL when out of locked memory. */
 struct esmpi_link *esmpi_link_add(const uint8_t key[32],
     const uint8_t id[ESMPI_LINK_ID_LEN], int side, uint32_t *remote_world,
-    int nremote, MPI_Group remote);
+    int nremote, MPI_Group remote, struct esmpi_sign_tab *sign);
 /* The newest link whose other job holds every process in[i] >= 0 of g;
  * out[i] its rank in the link's remote group. */
 struct esmpi_link *esmpi_link_find(MPI_Group g, int n, const int *in,
@@ -257,5 +260,15 @@ int esmpi_sign_record(const struct esmpi_rec_aad *a, uint8_t *rec,
 int esmpi_sign_check(const struct esmpi_comm *c, const struct esmpi_rec_aad *a,
     const uint8_t *rec, size_t reclen);
 const char *esmpi_sign_why(void);
+/* Links (mpi/dynamic.c): whether this job signs (then it needs the other
+ * job's certificates); our world rank w's {rank cert, node cert} bundle
+ * as the job allgathered it (*len 0: none); the other job's certificates
+ * for a link, bundles[i] of lens[i] bytes (concatenated, taken) for its
+ * world rank world[i] (not taken), to verify as signers of job rjob. */
+int esmpi_sign_on(void);
+void esmpi_sign_bundle(uint32_t w, const uint8_t **b, int *len);
+struct esmpi_sign_tab *esmpi_sign_tab_new(const uint8_t rjob[16],
+    const uint32_t *world, int n, uint8_t *bundles, int *lens);
+void esmpi_sign_tab_free(struct esmpi_sign_tab *t);
 
 #endif

@@ -5,7 +5,9 @@
  * processes. Records on communicators of a link use the link key instead
  * of the job key and the link id in place of the job id; a process is
  * named (world rank in its job, side): comm.c and keys.c map peer_world
- * values through esmpi_link_id().
+ * values through esmpi_link_id(). A link points to the other job's
+ * signing certificates when this job signs (comm/sign.c owns and frees
+ * them at MPI_Finalize).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,7 +29,8 @@ static pthread_mutex_t links_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct esmpi_link *
 esmpi_link_add(const uint8_t key[32], const uint8_t id[ESMPI_LINK_ID_LEN],
-    int side, uint32_t *remote_world, int nremote, MPI_Group remote)
+    int side, uint32_t *remote_world, int nremote, MPI_Group remote,
+    struct esmpi_sign_tab *sign)
 {
 	struct esmpi_link *l = esmpi_secure_calloc(sizeof(*l));
 
@@ -39,6 +42,7 @@ esmpi_link_add(const uint8_t key[32], const uint8_t id[ESMPI_LINK_ID_LEN],
 	l->remote_world = remote_world;
 	l->nremote = nremote;
 	l->remote = remote;
+	l->sign = sign;
 	pthread_mutex_lock(&links_lock);
 	l->next = links;
 	links = l;

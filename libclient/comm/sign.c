@@ -13,8 +13,10 @@
  * verified the first time one of its records arrives. Point-to-point
  * records of sign rules carry 64 bytes r || s after the AEAD tag, over
  * label || AAD || ciphertext || tag, and are verified before opening.
- * On communicators of a link to another job (dynamic processes) sign
- * rules cannot apply: their records are refused at the receiver.
+ * On communicators of a link to another job (dynamic processes) the
+ * other job's processes are verified against the certificates its root
+ * sent at link set-up (mpi/dynamic.c), kept per link, which must name the
+ * job id the link set-up authenticated.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -41,17 +43,28 @@ struct peer {
 	char why[300];			/* why refused */
 };
 
+/* Signers' certificates: our job's (index = world rank) or the other
+ * job's of a link (index = its rank in the link's remote group). */
+struct esmpi_sign_tab {
+	struct esmpi_sign_tab *next;	/* links' tables, freed at Finalize */
+	uint8_t job[16];		/* the job id they must name */
+	const uint32_t *world;		/* world rank by index; NULL: index */
+	int foreign;			/* the other job's, for messages */
+	uint8_t *blob;			/* every signer's {rank cert, node cert} */
+	int *lens, *displs, n;
+	struct peer *peers;
+	struct node_seen { const uint8_t *der; size_t len; } *nodes;
+	int nnodes;			/* node certificates verified */
+};
+
 static struct {
 	int on;				/* the job signs some records */
 	struct esmpi_sig_key *mine;	/* our private signing key */
 	pthread_mutex_t lock;		/* use of mine */
 	X509 *ca;			/* trust anchor from our esmpid */
-	uint8_t *blob;			/* every rank's {rank cert, node cert} */
-	int *lens, *displs, n;
-	struct peer *peers;		/* by world rank */
-	struct node_seen { const uint8_t *der; size_t len; } *nodes;
-	int nnodes;			/* node certificates verified */
-	pthread_mutex_t plock;		/* set-up of peers, nodes */
+	struct esmpi_sign_tab job;	/* our job's signers */
+	struct esmpi_sign_tab *links;	/* the other jobs' of links */
+	pthread_mutex_t plock;		/* set-up of peers, nodes; links */
 } sg = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.plock = PTHREAD_MUTEX_INITIALIZER,
@@ -162,15 +175,16 @@ esmpi_sign_setup(char *err, size_t len)
 		return 0;
 	/* Every rank takes part once any rank's policy signs. */
 	sg.on = 1;
-	n = sg.n = esmpi.world_size;
+	n = sg.job.n = esmpi.world_size;
+	memcpy(sg.job.job, esmpi.job_id, sizeof(sg.job.job));
 	if (esmpi_sig_keygen(&sg.mine, pub) != 0)
 		snprintf(err, len, "cannot create a signing key");
 	else if (certify(pub, &mine, &mylen, err, len) == 0)
 		ok = 1;
-	if (ok && ((sg.lens = calloc(n, sizeof(int))) == NULL ||
-	    (sg.displs = calloc(n, sizeof(int))) == NULL ||
-	    (sg.peers = calloc(n, sizeof(*sg.peers))) == NULL ||
-	    (sg.nodes = calloc(n, sizeof(*sg.nodes))) == NULL)) {
+	if (ok && ((sg.job.lens = calloc(n, sizeof(int))) == NULL ||
+	    (sg.job.displs = calloc(n, sizeof(int))) == NULL ||
+	    (sg.job.peers = calloc(n, sizeof(*sg.job.peers))) == NULL ||
+	    (sg.job.nodes = calloc(n, sizeof(*sg.job.nodes))) == NULL)) {
 		snprintf(err, len, "out of memory");
 		ok = 0;
 	}
@@ -181,62 +195,138 @@ esmpi_sign_setup(char *err, size_t len)
 		free(mine);
 		return ESMPI_ERR_CERT;
 	}
-	PMPI_Allgather(&mylen, 1, MPI_INT, sg.lens, 1, MPI_INT,
+	PMPI_Allgather(&mylen, 1, MPI_INT, sg.job.lens, 1, MPI_INT,
 	    MPI_COMM_WORLD);
 	for (i = 0; i < n; i++) {
-		sg.displs[i] = (int)total;
-		total += sg.lens[i];
-		pthread_mutex_init(&sg.peers[i].lock, NULL);
+		sg.job.displs[i] = (int)total;
+		total += sg.job.lens[i];
+		pthread_mutex_init(&sg.job.peers[i].lock, NULL);
 	}
-	ok = total <= INT_MAX && (sg.blob = malloc(total ? total : 1)) != NULL;
+	ok = total <= INT_MAX &&
+	    (sg.job.blob = malloc(total ? total : 1)) != NULL;
 	if (!esmpi_all_ok(ok)) {
 		snprintf(err, len, "cannot hold the job's rank certificates");
 		free(mine);
 		return ESMPI_ERR_NOMEM;
 	}
-	PMPI_Allgatherv(mine, mylen, MPI_BYTE, sg.blob, sg.lens, sg.displs,
-	    MPI_BYTE, MPI_COMM_WORLD);
+	PMPI_Allgatherv(mine, mylen, MPI_BYTE, sg.job.blob, sg.job.lens,
+	    sg.job.displs, MPI_BYTE, MPI_COMM_WORLD);
 	free(mine);
 	return 0;
 }
 
-/* The verifying key of world rank w, its chain checked on first use. */
+int
+esmpi_sign_on(void)
+{
+	return sg.on;
+}
+
+void
+esmpi_sign_bundle(uint32_t w, const uint8_t **b, int *len)
+{
+	*b = NULL;
+	*len = 0;
+	if (sg.job.blob != NULL && w < (uint32_t)sg.job.n) {
+		*b = sg.job.blob + sg.job.displs[w];
+		*len = sg.job.lens[w];
+	}
+}
+
+struct esmpi_sign_tab *
+esmpi_sign_tab_new(const uint8_t rjob[16], const uint32_t *world, int n,
+    uint8_t *bundles, int *lens)
+{
+	struct esmpi_sign_tab *t = calloc(1, sizeof(*t));
+	long long total = 0;
+	int i;
+
+	if (t == NULL || (t->displs = calloc(n ? n : 1, sizeof(int))) ==
+	    NULL || (t->peers = calloc(n ? n : 1, sizeof(*t->peers))) ==
+	    NULL || (t->nodes = calloc(n ? n : 1, sizeof(*t->nodes))) ==
+	    NULL) {
+		if (t != NULL) {
+			free(t->displs);
+			free(t->peers);
+		}
+		free(t);
+		free(bundles);
+		free(lens);
+		return NULL;
+	}
+	memcpy(t->job, rjob, sizeof(t->job));
+	t->world = world;
+	t->foreign = 1;
+	t->blob = bundles;
+	t->lens = lens;
+	t->n = n;
+	for (i = 0; i < n; i++) {
+		t->displs[i] = (int)total;
+		total += lens[i];
+		pthread_mutex_init(&t->peers[i].lock, NULL);
+	}
+	pthread_mutex_lock(&sg.plock);
+	t->next = sg.links;
+	sg.links = t;
+	pthread_mutex_unlock(&sg.plock);
+	return t;
+}
+
+/* The verifying key of signer w (world rank in t's job), its chain
+ * checked on first use. */
 static struct peer *
-peer_get(uint32_t w)
+peer_get(struct esmpi_sign_tab *t, uint32_t w)
 {
 	struct peer *p;
 	const uint8_t *b, *nd;
+	const char *job = t->foreign ? " of the other job" : "";
 	size_t rl, ndlen;
-	int i, known = 0;
+	int i, x = -1, known = 0;
 
-	if (sg.peers == NULL || w >= (uint32_t)sg.n)
+	if (t->world == NULL)
+		x = w < (uint32_t)t->n ? (int)w : -1;
+	/* Links are small next to an ECDSA verify: a scan, once a peer. */
+	for (i = 0; t->world != NULL && i < t->n && x < 0; i++)
+		if (t->world[i] == w)
+			x = i;
+	if (t->peers == NULL || x < 0)
 		return NULL;
-	p = &sg.peers[w];
+	p = &t->peers[x];
 	pthread_mutex_lock(&sg.plock);
 	if (p->state != 0)
 		goto out;
 	p->state = -1;
-	b = sg.blob + sg.displs[w];
-	rl = sg.lens[w] >= 2 ? (size_t)(b[0] << 8 | b[1]) : SIZE_MAX;
-	if (rl == SIZE_MAX || rl + 2 > (size_t)sg.lens[w]) {
+	if (t->lens[x] == 0) {
+		snprintf(p->why, sizeof(p->why), "world rank %u%s has no "
+		    "signing key: its job's policy has no sign rule (a sign "
+		    "rule must be in the policy of both jobs of a link)", w,
+		    job);
+		goto out;
+	}
+	b = t->blob + t->displs[x];
+	rl = t->lens[x] >= 2 ? (size_t)(b[0] << 8 | b[1]) : SIZE_MAX;
+	if (rl == SIZE_MAX || rl + 2 > (size_t)t->lens[x]) {
 		snprintf(p->why, sizeof(p->why), "certificates of world rank "
-		    "%u are malformed", w);
+		    "%u%s are malformed", w, job);
 		goto out;
 	}
 	/* Ranks of one node share a node certificate: its chain once. */
 	nd = b + 2 + rl;
-	ndlen = (size_t)sg.lens[w] - 2 - rl;
-	for (i = 0; i < sg.nnodes && !known; i++)
-		known = sg.nodes[i].len == ndlen &&
-		    memcmp(sg.nodes[i].der, nd, ndlen) == 0;
-	if (esmpi_rcert_verify(sg.ca, nd, ndlen, known, b + 2, rl,
-	    esmpi.job_id, w, (uint64_t)time(NULL), &p->k, p->why,
-	    sizeof(p->why)) != 0)
+	ndlen = (size_t)t->lens[x] - 2 - rl;
+	for (i = 0; i < t->nnodes && !known; i++)
+		known = t->nodes[i].len == ndlen &&
+		    memcmp(t->nodes[i].der, nd, ndlen) == 0;
+	if (esmpi_rcert_verify(sg.ca, nd, ndlen, known, b + 2, rl, t->job, w,
+	    (uint64_t)time(NULL), &p->k, p->why, sizeof(p->why)) != 0) {
+		if (t->foreign)
+			snprintf(p->why + strlen(p->why), sizeof(p->why) -
+			    strlen(p->why), ": 'this job' being the other job "
+			    "of the link, as its link share named it");
 		goto out;
+	}
 	p->state = 1;
-	if (!known && sg.nnodes < sg.n) {
-		sg.nodes[sg.nnodes].der = nd;
-		sg.nodes[sg.nnodes++].len = ndlen;
+	if (!known && t->nnodes < t->n) {
+		t->nodes[t->nnodes].der = nd;
+		t->nodes[t->nnodes++].len = ndlen;
 	}
 out:
 	pthread_mutex_unlock(&sg.plock);
@@ -271,18 +361,26 @@ int
 esmpi_sign_check(const struct esmpi_comm *c, const struct esmpi_rec_aad *a,
     const uint8_t *rec, size_t reclen)
 {
+	struct esmpi_sign_tab *t = &sg.job;
 	struct esmpi_rec_hdr h;
 	struct peer *p;
 	uint8_t pre[PRE_LEN];
+	uint32_t w = a->src;
 	int r;
 
-	/* Rank certificates bind (job, world rank) and are exchanged within
-	 * the job only: another job's signer cannot be verified. */
+	/*
+	 * On a link's communicator a process is named world rank << 1 |
+	 * side: ours verify against our job's certificates, the other job's
+	 * against those its root sent when the link was made.
+	 */
 	if (c->link != NULL) {
-		last_why = "a sign rule applies, but this communicator reaches "
-		    "another job (dynamic processes), whose ranks' signing "
-		    "keys esmpi cannot verify: sign rules are refused on "
-		    "such communicators";
+		w = a->src >> 1;
+		if ((a->src & 1) != (uint32_t)c->link->side)
+			t = c->link->sign;
+	}
+	if (t == NULL) {
+		last_why = "a sign rule applies, but no signing certificates "
+		    "of the other job were exchanged when the link was made";
 		return ESMPI_ERR_SIGNATURE;
 	}
 	last_why = "no signature on a record of a sign rule";
@@ -292,7 +390,7 @@ esmpi_sign_check(const struct esmpi_comm *c, const struct esmpi_rec_aad *a,
 		return r;
 	if (!(h.flags & ESMPI_REC_F_SIGNED))
 		return ESMPI_ERR_SIGNATURE;
-	if ((p = peer_get(a->src)) == NULL) {
+	if ((p = peer_get(t, w)) == NULL) {
 		last_why = "sender unknown";
 		return ESMPI_ERR_SIGNATURE;
 	}
@@ -317,31 +415,52 @@ esmpi_sign_why(void)
 	return last_why != NULL ? last_why : "signature refused";
 }
 
-void
-esmpi_sign_free(void)
+/* The peers' keys and certificates of t (not t itself, not world). */
+static void
+tab_clear(struct esmpi_sign_tab *t)
 {
 	int i;
 
-	if (sg.peers != NULL)
-		for (i = 0; i < sg.n; i++) {
-			esmpi_sig_free(sg.peers[i].k);
-			pthread_mutex_destroy(&sg.peers[i].lock);
+	if (t->peers != NULL)
+		for (i = 0; i < t->n; i++) {
+			esmpi_sig_free(t->peers[i].k);
+			pthread_mutex_destroy(&t->peers[i].lock);
 		}
-	free(sg.peers);
+	free(t->peers);
+	free(t->blob);
+	free(t->lens);
+	free(t->displs);
+	free(t->nodes);
+	memset(t, 0, sizeof(*t));
+}
+
+void
+esmpi_sign_tab_free(struct esmpi_sign_tab *t)
+{
+	struct esmpi_sign_tab **pp;
+
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&sg.plock);
+	for (pp = &sg.links; *pp != NULL && *pp != t; pp = &(*pp)->next)
+		;
+	if (*pp == t)
+		*pp = t->next;
+	pthread_mutex_unlock(&sg.plock);
+	tab_clear(t);
+	free(t);
+}
+
+void
+esmpi_sign_free(void)
+{
+	tab_clear(&sg.job);
+	while (sg.links != NULL)
+		esmpi_sign_tab_free(sg.links);
 	/* Frees (and OpenSSL clears) the private signing key. */
 	esmpi_sig_free(sg.mine);
 	X509_free(sg.ca);
-	free(sg.blob);
-	free(sg.lens);
-	free(sg.displs);
-	free(sg.nodes);
-	sg.peers = NULL;
-	sg.nodes = NULL;
-	sg.n = 0;
-	sg.nnodes = 0;
 	sg.mine = NULL;
 	sg.ca = NULL;
-	sg.blob = NULL;
-	sg.lens = sg.displs = NULL;
 	sg.on = 0;
 }

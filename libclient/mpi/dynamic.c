@@ -18,9 +18,15 @@
  * 3. link id = SHA-256 over both HELLOs; link key = HKDF(secret, link id).
  *    The unwrapping side proves it holds the link key (CONFIRM), the
  *    wrapping side says whether it matched (DONE).
- * 4. Each root seals the link key for its own group under a key derived
- *    from its job key and broadcasts it; every member keeps the link
- *    (comm/link.c) and attaches the intercommunicator's state.
+ * 4. CERTS: each root sends its group's signing certificates (empty when
+ *    its job signs nothing) and its policy digest, the wrapping side first
+ *    (the message may be too large for both to send at once). They are
+ *    public, verified by the ranks that need them against the CA, and
+ *    bind the job id of the other side's authenticated link share.
+ * 5. Each root seals the link key for its own group under a key derived
+ *    from its job key and broadcasts it (with the certificates, if this
+ *    job signs); every member keeps the link (comm/link.c) and attaches
+ *    the intercommunicator's state.
  *
  * A spawned child does its side in MPI_Init (esmpi_link_parent). A call
  * that fails gives the application MPI_COMM_NULL.
@@ -44,6 +50,9 @@
 #define MAGIC_LEN	8
 #define HELLO_MAX	(1 << 24)
 #define SHARE_MAX	8192
+#define CERTS_MAX	(1 << 26)
+#define BUNDLE_MAX	(1 << 16)	/* one rank's rank + node certificate */
+#define CERTS_HDR	(MAGIC_LEN + 32 + 4)
 
 static double
 now(void)
@@ -229,15 +238,19 @@ hello_parse(const uint8_t *h, int len, int nremote, const uint8_t **share,
 	return 0;
 }
 
-/* The shares' points, to decide who wraps: the lower one. */
+/* The shares' points, to decide who wraps: the lower one; and (job not
+ * NULL) the job id a share names, which its esmpid signed. */
 static int
-share_point(const uint8_t *share, size_t len, uint8_t pt[65])
+share_point(const uint8_t *share, size_t len, uint8_t pt[65], uint8_t *job)
 {
 	Esmpi__KeyShare *ks = esmpi__key_share__unpack(NULL, len, share);
 	int r = -1;
 
-	if (ks != NULL && ks->ecdh_public.len == 65) {
+	if (ks != NULL && ks->ecdh_public.len == 65 &&
+	    (job == NULL || ks->job_id.len == 16)) {
 		memcpy(pt, ks->ecdh_public.data, 65);
+		if (job != NULL)
+			memcpy(job, ks->job_id.data, 16);
 		r = 0;
 	}
 	if (ks != NULL)
@@ -246,13 +259,109 @@ share_point(const uint8_t *share, size_t len, uint8_t pt[65])
 }
 
 /*
- * The roots' part: HELLO both ways, WRAPPED, CONFIRM, DONE. On success
- * key (32), id, *side and rw (the remote group's world ranks) are set.
+ * CERTS: magic || policy digest (32) || count (4) || count lengths (4
+ * each) || count bundles {rank cert, node cert} (comm/sign.c), of our
+ * group's ranks in local rank order.
+ */
+static uint8_t *
+certs_make(const uint32_t *w, int n, int *len)
+{
+	const uint8_t *b;
+	uint64_t dg[4];
+	size_t total = CERTS_HDR + 4 * (size_t)n;
+	uint8_t *m, *p;
+	int i, bl;
+
+	for (i = 0; i < n; i++) {
+		esmpi_sign_bundle(w[i], &b, &bl);
+		total += (size_t)bl;
+	}
+	if (total > CERTS_MAX || esmpi_rules_digest(dg) != 0 ||
+	    (m = malloc(total)) == NULL)
+		return NULL;
+	memcpy(m, MAGIC, MAGIC_LEN);
+	for (i = 0; i < 4; i++) {
+		esmpi_put_be32(m + MAGIC_LEN + 8 * i, (uint32_t)(dg[i] >> 32));
+		esmpi_put_be32(m + MAGIC_LEN + 8 * i + 4, (uint32_t)dg[i]);
+	}
+	esmpi_put_be32(m + MAGIC_LEN + 32, (uint32_t)n);
+	p = m + CERTS_HDR + 4 * (size_t)n;
+	for (i = 0; i < n; i++) {
+		esmpi_sign_bundle(w[i], &b, &bl);
+		esmpi_put_be32(m + CERTS_HDR + 4 * i, (uint32_t)bl);
+		if (bl > 0)
+			memcpy(p, b, bl);
+		p += bl;
+	}
+	*len = (int)total;
+	return m;
+}
+
+/* 0 when the CERTS message m of len bytes is well formed for nremote
+ * processes; lens (if not NULL) gets each bundle's length. */
+static int
+certs_parse(const uint8_t *m, int len, int nremote, int *lens)
+{
+	size_t total = CERTS_HDR + 4 * (size_t)nremote;
+	uint32_t bl;
+	int i;
+
+	if (len < CERTS_HDR || esmpi_get_be32(m + MAGIC_LEN + 32) !=
+	    (uint32_t)nremote || (size_t)len < total)
+		return -1;
+	for (i = 0; i < nremote; i++) {
+		if ((bl = esmpi_get_be32(m + CERTS_HDR + 4 * i)) > BUNDLE_MAX)
+			return -1;
+		if (lens != NULL)
+			lens[i] = (int)bl;
+		total += bl;
+	}
+	return total == (size_t)len ? 0 : -1;
+}
+
+/*
+ * The other job's policy digest against ours: a difference is warned
+ * about (and audited) as between ranks of one job at MPI_Init; records
+ * whose settings differ are refused anyway. 1 when they differ.
+ */
+static int
+certs_policy(const uint8_t *m, const char *call)
+{
+	uint8_t mine[32];
+	uint64_t dg[4];
+	int i;
+
+	if (esmpi_rules_digest(dg) != 0)
+		return 0;
+	for (i = 0; i < 4; i++) {
+		esmpi_put_be32(mine + 8 * i, (uint32_t)(dg[i] >> 32));
+		esmpi_put_be32(mine + 8 * i + 4, (uint32_t)dg[i]);
+	}
+	if (memcmp(mine, m + MAGIC_LEN, 32) == 0)
+		return 0;
+	fprintf(stderr, "esmpi: rank %d: warning: %s: the other job's policy "
+	    "(digest %016llx) differs from this job's (%016llx): records "
+	    "whose settings differ between the two jobs (suite, sign, scope) "
+	    "will not be accepted; load the same policy on every node\n",
+	    esmpi.world_rank, call, (unsigned long long)
+	    esmpi_get_be32(m + MAGIC_LEN) << 32 | esmpi_get_be32(m +
+	    MAGIC_LEN + 4), (unsigned long long)dg[0]);
+	esmpi_audit("policy_mismatch", NULL, -1, -1, "%s: the other job's "
+	    "policy differs from this job's (digest %016llx)", call,
+	    (unsigned long long)dg[0]);
+	return 1;
+}
+
+/*
+ * The roots' part: HELLO both ways, WRAPPED, CONFIRM, DONE, CERTS. On
+ * success key (32), id, *side, rw (the remote group's world ranks), rjob
+ * (the other job's id, as its esmpid signed it) and *certs (the other
+ * root's CERTS, *clen bytes, checked with certs_parse) are set.
  */
 static int
 root_exchange(MPI_Comm ic, int nremote, int timeout, const char *call,
     uint8_t key[32], uint8_t id[ESMPI_LINK_ID_LEN], int *side, uint32_t *rw,
-    char *err, size_t elen)
+    uint8_t rjob[16], uint8_t **certs, int *clen, char *err, size_t elen)
 {
 	uint8_t *share = NULL, *mine = NULL, *theirs = NULL, *msg = NULL;
 	uint8_t ptm[65], ptt[65], secret[32], md[SHA256_DIGEST_LENGTH];
@@ -277,8 +386,8 @@ root_exchange(MPI_Comm ic, int nremote, int timeout, const char *call,
 		goto out;
 	r = ESMPI_ERR_PROTOCOL;
 	if (hello_parse(theirs, tlen, nremote, &tshare, &tslen, rw) != 0 ||
-	    share_point(share, slen, ptm) != 0 ||
-	    share_point(tshare, tslen, ptt) != 0) {
+	    share_point(share, slen, ptm, NULL) != 0 ||
+	    share_point(tshare, tslen, ptt, rjob) != 0) {
 		snprintf(err, elen, "%s: the other side's link hello is "
 		    "malformed", call);
 		goto out;
@@ -364,10 +473,32 @@ root_exchange(MPI_Comm ic, int nremote, int timeout, const char *call,
 			goto out;
 		}
 	}
+	/* CERTS: one side sends first, the other receives first. */
+	free(msg);
+	msg = NULL;
+	r = ESMPI_ERR_NOMEM;
+	if ((msg = certs_make(lw, nlw, &n)) == NULL)
+		goto out;
+	if ((wrap && (r = link_send(ic, msg, n, deadline, call, err,
+	    elen)) != 0) ||
+	    (r = link_recv(ic, certs, CERTS_MAX, 0, clen, deadline, call,
+	    err, elen)) != 0 ||
+	    (!wrap && (r = link_send(ic, msg, n, deadline, call, err,
+	    elen)) != 0))
+		goto out;
+	if (certs_parse(*certs, *clen, nremote, NULL) != 0) {
+		snprintf(err, elen, "%s: the other side's signing certificates "
+		    "are malformed", call);
+		r = ESMPI_ERR_PROTOCOL;
+		goto out;
+	}
 	r = 0;
 out:
-	if (r != 0)
+	if (r != 0) {
 		esmpi_memzero(key, 32);
+		free(*certs);
+		*certs = NULL;
+	}
 	esmpi_memzero(secret, sizeof(secret));
 	esmpi_memzero(conf, sizeof(conf));
 	free(share);
@@ -394,8 +525,9 @@ group_aead(struct esmpi_aead **a)
 
 /* What the root broadcasts to its group, after the remote world ranks. */
 struct dist {
-	int32_t ok, side;
+	int32_t ok, side, policy_differs, clen;
 	uint8_t id[ESMPI_LINK_ID_LEN];
+	uint8_t rjob[16];		/* the other job's id */
 	uint8_t nonce[ESMPI_AEAD_NONCE_LEN];
 	uint8_t ct[32], tag[ESMPI_AEAD_TAG_LEN];
 };
@@ -434,13 +566,67 @@ same_job(MPI_Comm ic, MPI_Comm local, const char *call, char *err,
 	return 0;
 }
 
+/* Broadcast len bytes from the root; a rank without buf (out of
+ * memory) takes part all the same, into a sink (public bytes only). */
+static void
+bcast_pieces(uint8_t *buf, int len, MPI_Comm local)
+{
+	static uint8_t sink[65536];
+	int o, k;
+
+	for (o = 0; o < len; o += k) {
+		k = len - o < (int)sizeof(sink) ? len - o : (int)sizeof(sink);
+		PMPI_Bcast(buf != NULL ? buf + o : sink, k, MPI_BYTE, 0, local);
+	}
+}
+
+/*
+ * The other job's signing certificates, from the root's CERTS (*certs,
+ * clen bytes, broadcast here) to a table (*tab) bound to the other job's
+ * id rjob and world ranks rw. r: this rank's state so far (the
+ * broadcast happens anyway: the group stays in step); returns the new.
+ */
+static int
+link_certs(MPI_Comm local, int rank, uint8_t **certs, int clen,
+    const uint8_t rjob[16], const uint32_t *rw, int nremote,
+    struct esmpi_sign_tab **tab, int r, const char *call, char *err,
+    size_t elen)
+{
+	uint8_t *b;
+	int *lens, off = CERTS_HDR + 4 * nremote;
+
+	if (rank != 0 && (*certs = malloc(clen)) == NULL)
+		r = r ? r : ESMPI_ERR_NOMEM;
+	bcast_pieces(*certs, clen, local);
+	if (r != 0)
+		return r;
+	lens = calloc(nremote ? nremote : 1, sizeof(int));
+	b = malloc(clen - off > 0 ? (size_t)(clen - off) : 1);
+	if (lens == NULL || b == NULL ||
+	    certs_parse(*certs, clen, nremote, lens) != 0) {
+		free(lens);
+		free(b);
+		snprintf(err, elen, "%s: cannot keep the other job's signing "
+		    "certificates", call);
+		return ESMPI_ERR_NOMEM;
+	}
+	memcpy(b, *certs + off, clen - off);
+	if ((*tab = esmpi_sign_tab_new(rjob, rw, nremote, b, lens)) == NULL) {
+		snprintf(err, elen, "%s: cannot keep the other job's signing "
+		    "certificates", call);
+		return ESMPI_ERR_NOMEM;
+	}
+	return 0;
+}
+
 static int
 link_establish(MPI_Comm ic, MPI_Comm local, int timeout,
     const char *call, char *err, size_t elen)
 {
 	struct esmpi_aead *a = NULL;
+	struct esmpi_sign_tab *tab = NULL;
 	struct dist d;
-	uint8_t key[32];
+	uint8_t key[32], *certs = NULL;
 	uint32_t *rw = NULL;
 	int rank = 0, nremote = 0, r = 0, lr = 0;
 
@@ -454,7 +640,10 @@ link_establish(MPI_Comm ic, MPI_Comm local, int timeout,
 	if (rank == 0) {
 		if (r == 0)
 			r = root_exchange(ic, nremote, timeout, call, key,
-			    d.id, &d.side, rw, err, elen);
+			    d.id, &d.side, rw, d.rjob, &certs, &d.clen, err,
+			    elen);
+		if (r == 0)
+			d.policy_differs = certs_policy(certs, call);
 		if (r == 0 && ((r = group_aead(&a)) != 0 ||
 		    (r = esmpi_random(d.nonce, sizeof(d.nonce))) != 0 ||
 		    (r = esmpi_aead_seal(a, d.ct, d.tag, key, 32, d.nonce,
@@ -474,23 +663,33 @@ link_establish(MPI_Comm ic, MPI_Comm local, int timeout,
 		goto out;
 	}
 	PMPI_Bcast(rw, nremote * 4, MPI_BYTE, 0, local);
+	if (d.policy_differs)
+		esmpi.policy_differs = 1;
 	if (rank != 0 && ((r = group_aead(&a)) != 0 ||
 	    (r = esmpi_aead_open(a, key, d.ct, 32, d.tag, d.nonce, d.id,
 	    sizeof(d.id))) != 0))
 		snprintf(err, elen, "%s: the link key from this group's root "
 		    "does not authenticate", call);
+	/* A job that signs verifies the other job's signers (comm/sign.c);
+	 * every rank of a job agrees whether it signs. */
+	if (esmpi_sign_on())
+		r = link_certs(local, rank, &certs, d.clen, d.rjob, rw,
+		    nremote, &tab, r, call, err, elen);
 	/* Everyone attaches, or nobody: keys on one side only would hang. */
 	if (r == 0) {
 		MPI_Group g;
 
 		PMPI_Comm_remote_group(ic, &g);
-		if (esmpi_link_add(key, d.id, d.side, rw, nremote, g) == NULL) {
+		if (esmpi_link_add(key, d.id, d.side, rw, nremote, g, tab) ==
+		    NULL) {
 			PMPI_Group_free(&g);
+			esmpi_sign_tab_free(tab);
 			r = ESMPI_ERR_NOMEM;
 			snprintf(err, elen, "%s: no locked memory for the link "
 			    "key", call);
 		} else
 			rw = NULL;
+		tab = NULL;
 	}
 	if (r == 0) {
 		lr = esmpi_comm_attach(ic, esmpi_comm_ctx_hash(d.id,
@@ -514,6 +713,8 @@ link_establish(MPI_Comm ic, MPI_Comm local, int timeout,
 			PMPI_Comm_delete_attr(ic, esmpi.keyval);
 	}
 out:
+	esmpi_sign_tab_free(tab);
+	free(certs);
 	esmpi_aead_free(a);
 	esmpi_memzero(key, sizeof(key));
 	esmpi_memzero(&d, sizeof(d));

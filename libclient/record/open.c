@@ -53,21 +53,25 @@ esmpi_refuse(struct esmpi_comm *c, int src, int tag, int r)
 	int replay = r == ESMPI_ERR_REPLAY;
 	int sig = r == ESMPI_ERR_SIGNATURE || r == ESMPI_ERR_CERT;
 	const char *why = sig ? esmpi_sign_why() : esmpi_strerror(r);
+	/* A process of a linked job: its world rank there, said so. */
+	uint32_t w = c->peer_world[src] & ~ESMPI_LINK_FOREIGN;
+	const char *job = c->peer_world[src] & ESMPI_LINK_FOREIGN ?
+	    " of the other job" : "";
 
 	esmpi_audit(replay ? "replay_detected" : sig ? "signature_invalid" :
-	    "integrity_failure", c->name, (int)c->peer_world[src], tag,
-	    "record from world rank %u to world rank %u on communicator '%s' "
-	    "tag %d refused: %s", c->peer_world[src], c->my_world,
+	    "integrity_failure", c->name, (int)w, tag,
+	    "record from world rank %u%s to world rank %u on communicator "
+	    "'%s' tag %d refused: %s", w, job, c->my_world,
 	    esmpi_comm_label(c), tag, why);
 	return esmpi_fail(esmpi_comm_handle(c), replay ? esmpi.err_replay :
 	    esmpi.err_auth,
-	    "%s: message from rank %d (world %u) to rank %d (world %u) on "
+	    "%s: message from rank %d (world %u%s) to rank %d (world %u) on "
 	    "communicator '%s' tag %d refused (%s); no data delivered%s",
 	    replay ? "replay detected" : sig ? "signature invalid" :
-	    "integrity failure", src, c->peer_world[src], c->rank,
+	    "integrity failure", src, w, job, c->rank,
 	    c->my_world, esmpi_comm_label(c), tag, why, esmpi.policy_differs ?
-	    " (ranks of this job run different policies: see the warnings "
-	    "at MPI_Init)" : "");
+	    " (ranks of this job run different policies, or this job and "
+	    "a linked job do: see esmpi's warnings)" : "");
 }
 
 static int

@@ -14,7 +14,12 @@ intercommunicator is keyed by a link between the two jobs' esmpids
 - the daemon audits each link on both sides (`link_keyed`); Join is run
   between two jobs (a link) and between two ranks of one job (the job
   key covers it, no link);
-- a child spawned without libesmpi is refused clearly, never spoken to.
+- a child spawned without libesmpi is refused clearly, never spoken to;
+- a `sign` rule's record is verified across each link (the other job's
+  rank certificates come with the link); a parent signing with a key its
+  esmpid did not certify (forge_sign_key.c), or sending another job's
+  rank certificate as its own (swap_link_cert.c), is refused by the
+  spawned child.
 
 Run: /usr/bin/python3 -m pytest -q tests/integration/test_dynamic.py
 """
@@ -37,7 +42,8 @@ TCP = {"OMPI_MCA_btl": "tcp,self", "OMPI_MCA_btl_tcp_if_include": "lo",
 MARKER = f"ESMPI-DYN-{secrets.token_hex(8)}"
 
 
-def job(mode, socket, preload, *args, server=None, np=2, extra=None):
+def job(mode, socket, preload, *args, server=None, np=2, extra=None,
+        shim=None):
     x = ["--ompi-server", f"file:{server}"] if server else []
     cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", *x,
            "-np", str(np)]
@@ -46,7 +52,8 @@ def job(mode, socket, preload, *args, server=None, np=2, extra=None):
     env.update(TCP, **(extra or {}))
     if preload:
         env["ESMPI_SOCKET"] = str(socket)
-        cmd += ["-x", "ESMPI_SOCKET", "-x", f"LD_PRELOAD={mh.LIBESMPI}"]
+        pre = f"{shim}:{mh.LIBESMPI}" if shim else str(mh.LIBESMPI)
+        cmd += ["-x", "ESMPI_SOCKET", "-x", f"LD_PRELOAD={pre}"]
         for k in extra or {}:
             cmd += ["-x", k]
     cmd += [PY, str(PROG), mode, *map(str, args)]
@@ -139,19 +146,15 @@ def test_keyed_sealed_and_audited_under_default_policy(daemons, write_policy,
         rc, eout, err = prot[mode]
         assert rc == 0, f"esmpi {mode}:\n{eout}\n{err}\n{daemon.log()[-3000:]}"
         assert "internal error" not in err, err
-        assert not [ln for ln in err.splitlines() if "refused" in ln and
-                    "sign rules are refused" not in ln], err
+        assert "refused" not in err, err
         assert lines(eout) == lines(out), f"{mode}:\n{out}\n---\n{eout}"
         assert "merged: [" in eout and "dup allreduce:" in eout, eout
         if mode not in ("accept", "join-listen"):   # the other side's job
             assert f"child got: {got(MARKER)}" in eout, eout
-            # A sign rule's record: verified within one job, refused with
-            # the reason across two.
+            # A sign rule's record: signed and verified within one job
+            # and across a link alike.
             assert "sign-check: delivered" in out, out
-            assert ("sign-check: delivered" if mode == "join" else
-                    "sign-check: refused") in eout, eout
-            assert mode == "join" or \
-                "sign rules are refused on such communicators" in err, err
+            assert "sign-check: delivered" in eout, eout
     # The capture saw the plain marker of each of the three (one message
     # each, maybe resent), and the esmpi run's traffic, never the marker.
     marker = MARKER.encode()
@@ -169,8 +172,98 @@ def test_keyed_sealed_and_audited_under_default_policy(daemons, write_policy,
     assert sum("unwrapped" in m for m in msgs) == 3, msgs
     assert all(e["ESMPI_PEER_JOB"] != e["ESMPI_JOB"] for e in keyed), keyed
     assert not daemon.audit("unprotected_call")
-    refused = daemon.wait_audit("signature_invalid", count=3)
-    assert len(refused) == 3, refused
+    assert not daemon.audit("signature_invalid")
+    assert not daemon.audit("policy_mismatch")
+
+
+def test_forged_signature_and_other_jobs_cert_across_links_refused(
+        daemons, write_policy, workdir):
+    """One parent spawns two child jobs, one after the other, with two
+    shims before libesmpi (the children inherit them, but send nothing
+    signed): forge_sign_key.c signs with a key its esmpid did not certify,
+    swap_link_cert.c sends the first child job's genuine rank certificate
+    as the parent's in the second link's CERTS. Each child verifies the
+    parent's record on the sign rule's tag against the certificate its
+    link brought: the first refuses the signature, the second the
+    certificate (a rank of one job cannot pass as a rank of another),
+    both say why and their esmpid audits it; the rest of each link
+    works."""
+    from test_sign import SIGFAIL, build
+    d = daemons("dforge", policy=write_policy(POLICY_SIGN_TAG))
+    here = it.REPO / "tests" / "integration"
+    shims = ":".join(str(build(workdir, here / f"{n}.c", f"{n}.so", cc=cc,
+                               extra=("-shared", "-fPIC", "-ldl", *x)))
+                     for n, cc, x in (("forge_sign_key", "cc", ["-lcrypto"]),
+                                      ("swap_link_cert", "mpicc", [])))
+    (workdir / "marker").write_text(MARKER)
+    rc, out, err = done(job("spawn-twice", d.sock, True, np=1, shim=shims,
+                            extra={"DYN_MARKER_FILE": str(workdir / "marker"),
+                                   "DYN_SIGN_TAG": "9000"}))
+    why = f"{rc}\n{out}\n{err}\n--- esmpid\n{d.log()[-3000:]}"
+    assert rc == 0, why
+    assert "forge_sign_key: signing with an uncertified key" in err, why
+    assert "swap_link_cert: sending another job's rank certificate" in err, \
+        why
+    assert out.count(f"child got: {got(MARKER)}") == 2, why
+    assert "sign-check (first): refused" in out, why
+    assert "sign-check (second): refused" in out, why
+    assert "delivered" not in out and "internal error" not in err, why
+    found = SIGFAIL.findall(err)
+    assert len(found) == 2, f"not two 'signature invalid' refusals\n{why}"
+    for src, src_w, dst, dst_w, comm, tag, reason in found:
+        assert (src, src_w, dst, tag) == ("0", "0", "0", "9000"), why
+    assert "(world 0 of the other job)" in err, why
+    reasons = sorted(f[-1] for f in found)
+    assert "another job" in reasons[0] and "link share" in reasons[0], why
+    assert "certified key" in reasons[1], why
+    ev = d.wait_audit("signature_invalid", count=2, timeout=5,
+                      pred=lambda e: e.get("ESMPI_TAG") == "9000")
+    assert len(ev) == 2 and all(e.get("ESMPI_PEER") == "0" for e in ev), ev
+
+
+def test_sign_rule_in_one_jobs_policy_only(daemons, write_policy, workdir):
+    """Accept/connect of one rank each, the accepting job under the default
+    policy, the connecting one (esmpid's policy reloaded in between) under
+    one that signs tag 9000: both roots warn that the other job's policy
+    differs and audit `policy_mismatch`; the connecting side refuses the
+    accepting side's unsigned record on tag 9000, saying why; the rest of
+    the link works."""
+    d = daemons("d1", policy=write_policy(it.POLICY_ROOT, name="no.yaml"))
+    uri, port = workdir / "uri", workdir / "port"
+    srv = subprocess.Popen(["ompi-server", "--no-daemonize", "-r", str(uri)],
+                           stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    mk = {"DYN_SIGN_TAG": "9000"}
+    try:
+        it.wait_for(lambda: uri.exists() and uri.stat().st_size, timeout=20,
+                    what="ompi-server")
+        acc = job("accept", d.sock, True, port, server=uri, np=1, extra=mk)
+        try:
+            # The port is written after MPI_Init: the session has its rules.
+            it.wait_for(port.exists, timeout=60, what="the port file")
+            r = d.ctl("policy", "load", str(write_policy(POLICY_SIGN_TAG)))
+            assert r.returncode == 0, r.stderr
+            rc, out, err = done(job("connect", d.sock, True, port,
+                                    server=uri, np=1, extra=mk))
+            arc, aout, aerr = done(acc)
+        finally:
+            if acc.poll() is None:
+                mh._kill_job(acc)
+    finally:
+        mh._kill_job(srv)
+    why = f"{rc} {arc}\n{out}\n{err}\n--- accept\n{aout}\n{aerr}"
+    assert rc == 0 and arc == 0, why
+    assert "child merged: ['parent0', 'child0']" in out, why
+    assert "sign-check: refused" in out, why
+    for e in (err, aerr):
+        assert "the other job's policy (digest" in e and "differs" in e, why
+    assert "refused (no signature on a record of a sign rule)" in err, why
+    assert "internal error" not in err + aerr, why
+    assert len(d.wait_audit("policy_mismatch", count=2)) == 2, d.log()
+    ev = d.wait_audit("signature_invalid", pred=lambda e:
+                      e.get("ESMPI_TAG") == "9000")
+    assert len(ev) == 1, ev
 
 
 def test_child_without_libesmpi_refused(daemon):

@@ -42,7 +42,8 @@ rules:
 """
 
 SIGFAIL = re.compile(
-    r"signature invalid: message from rank (\d+) \(world (\d+)\) to rank "
+    r"signature invalid: message from rank (\d+) \(world (\d+)"
+    r"(?: of the other job)?\) to rank "
     r"(\d+) \(world (\d+)\) on communicator '([^']*)' tag (-?\d+) refused "
     r"\(([^)]*)\); no data delivered")
 
