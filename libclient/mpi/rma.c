@@ -1100,8 +1100,7 @@ take_gets(struct rwin *w, int t)
 
 	while ((g = w->pget[t]) != NULL) {
 		/* contiguous results are opened straight into the buffer */
-		want = 0;
-		if (flat(g->count, g->type) && size_of(g->count, g->type,
+		if (!flat(g->count, g->type) || size_of(g->count, g->type,
 		    &want) != 0)
 			want = 0;
 		moved = 0;
