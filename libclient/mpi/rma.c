@@ -84,17 +84,19 @@ struct pget {
 /*
  * Keys: one chain per sender and direction (0: the origin side's
  * requests, posts and completes; 1: the applier's answers), stepped when
- * esmpid pushes a rotation (esmpictl rotate): chain_0 = HKDF(window key,
+ * esmpid pushes a rotation (esmpictl rotate) or a rekey limit of the
+ * window communicator's policy is reached: chain_0 = HKDF(window key,
  * "esmpi rma sender" || rank || direction), chain_e+1 = HKDF(chain_e,
  * "esmpi rekey"), epoch e's AEAD key HKDF(chain_e, "esmpi aead"). The
- * epoch rides in the sequence number's top byte; a receiver steps a
+ * epoch rides in the sequence number's top 16 bits; a receiver steps a
  * sender's chain forward on its side and keeps the step only once a
  * message authenticates, and keeps the previous epoch's key for
  * messages still in flight on another stream.
  */
-#define MAX_EPOCH 255
-#define EPOCH_AHEAD 8		/* steps a receiver tries at most */
-#define SEQ_MASK ((UINT64_C(1) << 56) - 1)
+#define EPOCH_SHIFT 48
+#define MAX_EPOCH 65535
+#define EPOCH_AHEAD 64		/* steps a receiver tries at most */
+#define SEQ_MASK ((UINT64_C(1) << EPOCH_SHIFT) - 1)
 
 struct rx {
 	uint8_t chain[32];	/* the sender's, at epoch */
@@ -109,6 +111,8 @@ struct side {
 	uint8_t chain[32];
 	uint32_t epoch;
 	unsigned gen;			/* rotations seen (esmpi.rekey_gen) */
+	struct esmpi_pol_rekey lim;	/* the policy's limits per key */
+	uint64_t msgs, bytes, since;	/* this epoch's use */
 	struct rx *rx;			/* [2 * sender + direction] */
 	int n;				/* senders */
 	uint64_t seq[S_NSTREAM];	/* next to send per stream */
@@ -271,29 +275,56 @@ chain_first(const uint8_t key[32], int rank, int dir, uint8_t out[32])
 	    sizeof(info));
 }
 
-/* A rotation was pushed since sd last sealed: step its chain (at most
- * MAX_EPOCH times in a window's life; then it keeps its key). */
-static void
-rekey(struct side *sd, int stream)
+/* Why sd's key must move on before sealing len more bytes, or NULL. */
+static const char *
+rekey_due(const struct side *sd, size_t len, uint64_t now)
+{
+	if (sd->gen != (unsigned)atomic_load(&esmpi.rekey_gen))
+		return "requested by esmpictl rotate";
+	if (sd->lim.messages && sd->msgs + 1 > sd->lim.messages)
+		return "message limit";
+	if (sd->lim.bytes && sd->bytes + len > sd->lim.bytes && sd->msgs > 0)
+		return "byte limit";
+	if (sd->lim.seconds && now - sd->since >= sd->lim.seconds)
+		return "time limit";
+	return NULL;
+}
+
+/* Step sd's chain before sealing len bytes if a rotation was pushed or
+ * a limit is reached, and count the use: 0, or -1 when the key may not
+ * be used (no epoch left, or no new key: nothing is sealed). */
+static int
+rekey(struct side *sd, int stream, size_t len)
 {
 	struct esmpi_aead *n = NULL;
 	uint8_t next[32];
+	uint64_t now = esmpi_now_coarse();
+	const char *why = rekey_due(sd, len, now);
+	int r = 0;
 
-	sd->gen = (unsigned)atomic_load(&esmpi.rekey_gen);
-	if (sd->epoch >= MAX_EPOCH)
-		return;
-	memcpy(next, sd->chain, 32);
-	if (esmpi_chain_next(next) == 0 &&
-	    esmpi_chain_aead(next, ESMPI_SUITE_AES_256_GCM, &n) == 0) {
-		esmpi_aead_free(sd->aead);	/* wipes the old schedule */
-		sd->aead = n;
-		memcpy(sd->chain, next, 32);
-		sd->epoch++;
-		esmpi_audit_rekey("esmpi-rma", tag_base + stream,
-		    ESMPI_SUITE_AES_256_GCM, sd->epoch,
-		    "requested by esmpictl rotate");
+	if (why != NULL) {
+		memcpy(next, sd->chain, 32);
+		if (sd->epoch >= MAX_EPOCH || esmpi_chain_next(next) != 0 ||
+		    esmpi_chain_aead(next, ESMPI_SUITE_AES_256_GCM, &n) != 0)
+			r = -1;
+		else {
+			esmpi_aead_free(sd->aead);	/* wipes the old one */
+			sd->aead = n;
+			memcpy(sd->chain, next, 32);
+			sd->epoch++;
+			sd->msgs = sd->bytes = 0;
+			sd->since = now;
+			sd->gen = (unsigned)atomic_load(&esmpi.rekey_gen);
+			esmpi_audit_rekey("esmpi-rma", tag_base + stream,
+			    ESMPI_SUITE_AES_256_GCM, sd->epoch, why);
+		}
+		esmpi_memzero(next, sizeof(next));
+		if (r != 0)
+			return r;
 	}
-	esmpi_memzero(next, sizeof(next));
+	sd->msgs++;
+	sd->bytes += len;
+	return 0;
 }
 
 /* Seal head, description and data for dest on stream: a pooled
@@ -312,13 +343,15 @@ seal_msg(struct rwin *w, struct side *sd, int dest, int stream,
 
 	if (m == NULL)
 		return NULL;
-	if (sd->gen != (unsigned)atomic_load(&esmpi.rekey_gen))
-		rekey(sd, stream);
+	if (sd->seq[stream] > SEQ_MASK || rekey(sd, stream, pl) != 0) {
+		esmpi_pool_put(m, pl + WIRE_EXTRA);
+		return NULL;
+	}
 	seq = sd->seq[stream]++;
 	/* Now and then, look for rotations esmpid pushed. */
 	if ((seq & 255) == 255)
 		esmpi_poll_daemon();
-	wire = seq | (uint64_t)sd->epoch << 56;
+	wire = seq | (uint64_t)sd->epoch << EPOCH_SHIFT;
 	memcpy(m, &wire, SEQ_LEN);
 	memcpy(m + SEQ_LEN, h, sizeof(*h));
 	if (dl)
@@ -371,7 +404,7 @@ open_msg_into(struct rwin *w, struct side *sd, int src, int stream,
 		return ESMPI_ERR_AUTH;
 	pl = len - WIRE_EXTRA;
 	memcpy(&seq, m, SEQ_LEN);
-	e = (uint32_t)(seq >> 56);
+	e = (uint32_t)(seq >> EPOCH_SHIFT);
 	seq &= SEQ_MASK;
 	rx = &sd->rx[2 * src + stream_dir(stream)];
 	if (rx->cur == NULL && esmpi_chain_aead(rx->chain,
@@ -2193,6 +2226,7 @@ side_init(struct side *s, const uint8_t *key, int n, int rank, int dir)
 		if (chain_first(key, i / 2, i % 2, s->rx[i].chain) != 0)
 			return -1;
 	s->gen = (unsigned)atomic_load(&esmpi.rekey_gen);
+	s->since = esmpi_now_coarse();
 	if (chain_first(key, rank, dir, s->chain) != 0)
 		return -1;
 	return esmpi_chain_aead(s->chain, ESMPI_SUITE_AES_256_GCM, &s->aead);
@@ -2242,6 +2276,7 @@ win_setup(struct rwin *w, MPI_Comm comm, void *base, MPI_Aint size,
 {
 	uint8_t *key;
 	struct { int64_t size; int64_t unit; } mine, *all = NULL;
+	struct esmpi_comm *uc;
 	int i, rc;
 
 	if (disabled == 1)
@@ -2312,6 +2347,11 @@ win_setup(struct rwin *w, MPI_Comm comm, void *base, MPI_Aint size,
 	    side_init(&w->tgt, key, w->size, w->rank, 1))
 		rc = esmpi_fail(comm, esmpi.err_internal, "%s: cannot set up "
 		    "the window key", fn);
+	/* Window traffic counts against the rekey limits of the
+	 * communicator's rule (its tag ranges aside; else the defaults). */
+	uc = esmpi_comm_get(comm);
+	w->org.lim = w->tgt.lim = (uc != NULL ? esmpi_comm_settings(uc, -1) :
+	    &esmpi.defaults)->rekey;
 out:
 	esmpi_secure_free(key, 40);
 	free(all);

@@ -140,6 +140,29 @@ def test_rma_tampered_refused_and_audited(tri):
         assert evs[0].get("ESMPI_RANK") == rank, evs
 
 
+def test_rma_keys_follow_policy_limits(daemons, workdir):
+    """The policy's rekey limits count window traffic too: under
+    `rekey: {messages: 20}` rma_check's window chains step again and
+    again (`rekey` audited for esmpi-rma, "message limit", on every rank),
+    the peers follow them, and the output is plain's."""
+    pol = workdir / "rma-limits.yaml"
+    pol.write_text("version: 1\naccess: {users: [root]}\n"
+                   "defaults:\n  rekey: {messages: 20}\n")
+    d = daemons("rmalim", policy=str(pol))
+    ref = mh.mpirun(PROG, 3, preload=False, x=PLAIN_OSC)
+    assert ref.returncode == 0, ref.describe()
+    prot = mh.mpirun(PROG, 3, socket=d.sock)
+    assert prot.returncode == 0, prot.describe()
+    assert prot.stdout == ref.stdout
+    evs = d.wait_audit("rekey", count=3, pred=lambda e: e.get(
+        "ESMPI_COMM") == "esmpi-rma" and "(message limit)" in e.get(
+        "MESSAGE", ""))
+    assert {e.get("ESMPI_RANK") for e in evs} == {"0", "1", "2"}, evs
+    epochs = [int(m.group(1)) for e in evs for m in [re.search(
+        r"epoch (\d+)", e.get("MESSAGE", ""))] if m]
+    assert max(epochs) >= 3, evs
+
+
 def test_rma_keys_follow_rotate(daemons, workdir):
     """esmpictl rotate --job, twice, while 2 ranks stream fence Put, Get
     and Fetch_and_op (each round checked): every rank's window chains
