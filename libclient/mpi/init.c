@@ -231,9 +231,15 @@ session_start(void)
 	}
 	if (esmpi_join(timeout, &j, err, sizeof(err)) != 0) {
 		esmpi.failed = 1;
+		/* Said before the audit's round trip to esmpid: rank 0 has
+		 * told the ranks that joined, and the first of them to abort
+		 * the job may end this process too. */
+		fprintf(stderr, "esmpi: rank %d: %s; refusing to run "
+		    "unprotected\n", esmpi.world_rank, err);
+		fflush(stderr);
 		audit_join_failed(&j, err);
-		return esmpi_fail(MPI_COMM_WORLD, esmpi.err_init, "%s; "
-		    "refusing to run unprotected", err);
+		PMPI_Comm_call_errhandler(MPI_COMM_WORLD, esmpi.err_init);
+		return esmpi.err_init;
 	}
 	memcpy(esmpi.job_id, j.job_id, sizeof(esmpi.job_id));
 	if (esmpi_chunk_init() != 0)

@@ -59,6 +59,11 @@ def job(hosts, preload, prog, until=None, timeout=nshosts.ADVERSARY_TIMEOUT):
                      timeout=timeout, hang_ok=True)
 
 
+# A ring job takes 2-7 s here; one that hangs in MPI_Finalize (ran())
+# is killed after this long.
+RING_TIMEOUT = 25
+
+
 def ran(rc, out):
     """The ring job ran to its end: exit 0, or killed (rc None) after
     its last line: across the namespace hosts MPICH 4.0.2 now and then
@@ -73,13 +78,15 @@ def test_two_namespace_hosts_under_hydra(ns_hosts):
     da, db = hosts.start_daemons()
     ring = nshosts.MPICH_EXAMPLES / "ring"
     (rc, plain_out, err), plain = hosts.captured_run(
-        "plain", ring, preload=False, mpich=True, hang_ok=True)
+        "plain", ring, preload=False, mpich=True, hang_ok=True,
+        timeout=RING_TIMEOUT)
     assert ran(rc, plain_out), \
         f"plain hydra job failed ({rc}):\n{plain_out}\n{err}"
     assert plain.count(MARKER) >= 1, \
         "capture on the veth saw no plaintext marker: UCX not on the link?"
     (rc, enc_out, err), enc = hosts.captured_run(
-        "enc", ring, preload=True, mpich=True, hang_ok=True)
+        "enc", ring, preload=True, mpich=True, hang_ok=True,
+        timeout=RING_TIMEOUT)
     assert ran(rc, enc_out), \
         f"esmpi hydra job failed ({rc}):\n{enc_out}\n{err}{hosts.logs()}"
     assert enc_out == plain_out
