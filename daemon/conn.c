@@ -73,6 +73,12 @@ esmpid_conn_close(struct esmpid *d, struct esmpid_conn *c, const char *why)
 		d->nadmins--;
 	d->rx_total -= c->rx_charged;
 	c->rx_charged = 0;
+	esmpid_conn_release(c);
+}
+
+void
+esmpid_conn_release(struct esmpid_conn *c)
+{
 	EVP_PKEY_free(c->eph);
 	c->eph = NULL;
 	EVP_PKEY_free(c->link_eph);

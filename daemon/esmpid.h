@@ -186,6 +186,9 @@ void esmpid_conn_close(struct esmpid *d, struct esmpid_conn *c,
     const char *why);
 /* Free the connections closed since the last call. */
 void esmpid_conn_reap(struct esmpid *d);
+/* What a connection holds besides its socket: its ephemeral keys (job key
+ * and link), frame buffers; freed and wiped (esmpid_conn_close does it). */
+void esmpid_conn_release(struct esmpid_conn *c);
 /* One Error frame on a connection that gets no slot, then close fd. */
 void esmpid_refuse_fd(int fd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

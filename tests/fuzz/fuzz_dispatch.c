@@ -258,9 +258,7 @@ conn_free(struct esmpid_conn *c)
 	else
 		dmn.nadmins--;
 	CHECK(c->tx_off <= c->tx_len && c->tx_len <= ESMPID_TX_MAX);
-	EVP_PKEY_free(c->eph);
-	esmpi_frame_rx_free(&c->rx);
-	esmpi_freezero(c->tx, c->tx_cap);
+	esmpid_conn_release(c);
 	esmpi_freezero(c, sizeof(*c));
 }
 
